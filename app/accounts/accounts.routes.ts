@@ -1,0 +1,89 @@
+import type { AppContext } from '../http/context.js';
+import { caller } from '../http/context.js';
+import { defineRoute, type AnyRoute } from '../http/route.js';
+import type { FieldCipher } from '../lib/fieldCipher.js';
+import { presentOwnUser } from '../users/users.presenter.js';
+import type { AccountService, TokenGrant } from './accounts.service.js';
+import { changePasswordBody, emptyBody, loginBody, refreshBody, registerBody, tokenResponse } from './accounts.schema.js';
+
+const TAG = 'Auth';
+
+export function accountRoutes(accounts: AccountService, cipher: FieldCipher): AnyRoute[] {
+  const sendGrant = (ctx: AppContext, status: number, grant: TokenGrant) => {
+    ctx.status = status;
+    ctx.body = {
+      user: presentOwnUser(grant.user, cipher),
+      accessToken: grant.accessToken,
+      refreshToken: grant.refreshToken,
+      tokenType: 'Bearer',
+      expiresIn: grant.expiresIn,
+    };
+  };
+
+  return [
+    defineRoute({
+      method: 'post',
+      path: '/auth/register',
+      tag: TAG,
+      summary: 'Create an account and sign in',
+      auth: false,
+      body: registerBody,
+      responses: { 201: { description: 'The new account and its first token pair.', schema: tokenResponse } },
+      errors: ['username_taken', 'email_taken'],
+      handler: async (ctx, { body }) => sendGrant(ctx, 201, await accounts.register(body)),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/auth/login',
+      tag: TAG,
+      summary: 'Sign in with username, @username or e-mail address',
+      description: 'Wrong password and unknown account get the same answer, in about the same time.',
+      auth: false,
+      body: loginBody,
+      responses: { 200: { description: 'A new session.', schema: tokenResponse } },
+      errors: ['invalid_credentials'],
+      handler: async (ctx, { body }) => sendGrant(ctx, 200, await accounts.login(body.username, body.password)),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/auth/refresh',
+      tag: TAG,
+      summary: 'Swap a refresh token for a new token pair',
+      description: 'The old refresh token stops working. Presenting an already-used one ends the whole session.',
+      auth: false,
+      body: refreshBody,
+      responses: { 200: { description: 'A new token pair for the same session.', schema: tokenResponse } },
+      errors: ['unauthorized'],
+      handler: async (ctx, { body }) => sendGrant(ctx, 200, await accounts.refresh(body.refreshToken)),
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/auth/logout',
+      tag: TAG,
+      summary: 'End this session',
+      description: 'The access and refresh tokens of this session stop working at once.',
+      auth: true,
+      body: emptyBody,
+      responses: { 204: { description: 'Signed out.' } },
+      handler: async (ctx) => {
+        await accounts.logout(caller(ctx));
+        ctx.status = 204;
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/auth/change-password',
+      tag: TAG,
+      summary: 'Change the password',
+      description: 'Every other session of the account ends; this one continues.',
+      auth: true,
+      body: changePasswordBody,
+      responses: { 204: { description: 'Changed.' } },
+      errors: ['invalid_credentials'],
+      handler: async (ctx, { body }) => {
+        await accounts.changePassword(caller(ctx), body.currentPassword, body.newPassword);
+        ctx.status = 204;
+      },
+    }),
+  ];
+}

@@ -1,0 +1,47 @@
+import { z } from 'zod';
+import { ownUserSchema } from '../users/users.presenter.js';
+import { usernameInput } from '../users/username.js';
+
+const password = z.string().min(8, 'must be at least 8 characters').max(256, 'must be at most 256 characters');
+const email = z.string().trim().max(254, 'must be at most 254 characters').pipe(z.email('must be an e-mail address'));
+// Checked for calendar validity here; "in the past" and MIN_AGE need the clock and config (service).
+const birthday = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date as YYYY-MM-DD')
+  .refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s), 'must be a real date');
+
+const notTheUsername = (pw: string, username: string) => pw.toLowerCase() !== username.toLowerCase();
+
+export const registerBody = z
+  .strictObject({
+    username: usernameInput,
+    email,
+    password,
+    birthday: birthday.nullable().optional(),
+  })
+  .refine((b) => notTheUsername(b.password, b.username), { path: ['password'], message: 'must not be the username' });
+
+export const loginBody = z.strictObject({
+  username: z.string().min(1).max(320).describe('username, @username or e-mail address'),
+  password: z.string().min(1).max(256),
+  totp: z.string().regex(/^\d{6}$/, 'must be 6 digits').optional(),
+});
+
+export const refreshBody = z.strictObject({ refreshToken: z.string().min(1).max(256) });
+
+export const emptyBody = z.strictObject({});
+
+export const changePasswordBody = z.strictObject({
+  currentPassword: z.string().min(1).max(256),
+  newPassword: password,
+});
+
+export const passwordBody = z.strictObject({ password: z.string().min(1).max(256) });
+
+export const tokenResponse = z.object({
+  user: ownUserSchema,
+  accessToken: z.string(),
+  refreshToken: z.string(),
+  tokenType: z.literal('Bearer'),
+  expiresIn: z.number().int().describe('access token lifetime in seconds'),
+});

@@ -1,0 +1,165 @@
+import type { Config } from '../config.js';
+import { invalidCredentials, unauthorized, validationFailed, conflict } from '../http/errors.js';
+import type { AuthState } from '../http/context.js';
+import type { Clock } from '../lib/clock.js';
+import type { FieldCipher } from '../lib/fieldCipher.js';
+import { hashSecret, newId, newSecret } from '../lib/ids.js';
+import { DuplicateError, type Store, type UserRecord } from '../store/types.js';
+import { USERNAME_RULE } from '../users/username.js';
+import type { PasswordHasher } from './passwordHasher.js';
+import type { AccessTokens } from './tokens.js';
+
+export interface TokenGrant {
+  user: UserRecord;
+  accessToken: string;
+  refreshToken: string;
+  expiresIn: number;
+}
+
+export interface AccountDeps {
+  store: Store;
+  hasher: PasswordHasher;
+  tokens: AccessTokens;
+  cipher: FieldCipher;
+  clock: Clock;
+  config: Pick<Config, 'refreshTokenTtl' | 'minAge'>;
+}
+
+const EMAIL_INDEX = 'email';
+
+/** E-mail addresses compare case-insensitively in practice; the index uses the folded form. */
+export const normaliseEmail = (email: string) => email.trim().toLowerCase();
+
+/** Registration, sign-in, token refresh, sign-out, password change and account deletion. */
+export class AccountService {
+  constructor(private readonly d: AccountDeps) {}
+
+  emailIndex(email: string): string {
+    return this.d.cipher.blindIndex(normaliseEmail(email), EMAIL_INDEX);
+  }
+
+  async register(input: { username: string; email: string; password: string; birthday?: string | null }): Promise<TokenGrant> {
+    const { store, cipher, clock } = this.d;
+    if (input.birthday) this.checkBirthday(input.birthday);
+    const emailIndex = this.emailIndex(input.email);
+    // Cheap checks first, so a taken name costs no argon2 work; the unique indexes still decide races.
+    if (await store.users.findByUsername(input.username)) throw conflict('username_taken', 'That username is taken.');
+    if (await store.users.findByEmailIndex(emailIndex)) throw conflict('email_taken', 'That e-mail address is already registered.');
+    const id = newId();
+    const user: UserRecord = {
+      id,
+      username: input.username,
+      emailIndex,
+      emailEnc: cipher.encrypt(input.email.trim(), `email:${id}`),
+      birthdayEnc: input.birthday ? cipher.encrypt(input.birthday, `birthday:${id}`) : null,
+      passwordHash: await this.d.hasher.hash(input.password),
+      createdAt: new Date(clock.now()),
+    };
+    try {
+      await store.users.create(user);
+    } catch (err) {
+      if (err instanceof DuplicateError) {
+        throw err.field === 'username'
+          ? conflict('username_taken', 'That username is taken.')
+          : conflict('email_taken', 'That e-mail address is already registered.');
+      }
+      throw err;
+    }
+    return this.startSession(user);
+  }
+
+  /** `identifier` is a username, `@username` or e-mail address. Every failure looks the same. */
+  async login(identifier: string, password: string): Promise<TokenGrant> {
+    const user = await this.findByIdentifier(identifier);
+    if (!user) {
+      await this.d.hasher.verifyAgainstDummy(password);
+      throw invalidCredentials();
+    }
+    if (!(await this.d.hasher.verify(user.passwordHash, password))) throw invalidCredentials();
+    if (this.d.hasher.needsRehash(user.passwordHash)) {
+      await this.d.store.users.setPasswordHash(user.id, await this.d.hasher.hash(password));
+    }
+    return this.startSession(user);
+  }
+
+  /** Swaps a refresh token for a new pair; a token that was already swapped ends its session. */
+  async refresh(refreshToken: string): Promise<TokenGrant> {
+    const { store, clock } = this.d;
+    const newRefresh = newSecret();
+    const now = clock.now();
+    const result = await store.sessions.rotateRefreshToken(
+      hashSecret(refreshToken),
+      hashSecret(newRefresh),
+      new Date(now),
+      new Date(now + this.d.config.refreshTokenTtl * 1000),
+    );
+    if (result.outcome !== 'rotated') throw unauthorized('The refresh token is not valid; sign in again.');
+    const user = await store.users.findById(result.session.userId);
+    if (!user) throw unauthorized('The refresh token is not valid; sign in again.');
+    return this.grant(user, result.session.id, newRefresh);
+  }
+
+  async logout(auth: AuthState): Promise<void> {
+    await this.d.store.sessions.delete(auth.sessionId);
+  }
+
+  /** Changes the password after checking the current one; every other session ends. */
+  async changePassword(auth: AuthState, currentPassword: string, newPassword: string): Promise<void> {
+    const user = await this.requireUser(auth);
+    if (newPassword.toLowerCase() === user.username) {
+      throw validationFailed([{ field: 'newPassword', message: 'must not be the username' }]);
+    }
+    if (!(await this.d.hasher.verify(user.passwordHash, currentPassword))) throw invalidCredentials();
+    await this.d.store.users.setPasswordHash(user.id, await this.d.hasher.hash(newPassword));
+    await this.d.store.sessions.deleteByUser(user.id, auth.sessionId);
+  }
+
+  /** Deletes the account and everything it owns, after checking the password. */
+  async deleteAccount(auth: AuthState, password: string): Promise<void> {
+    const user = await this.requireUser(auth);
+    if (!(await this.d.hasher.verify(user.passwordHash, password))) throw invalidCredentials();
+    await this.d.store.users.delete(user.id);
+  }
+
+  async requireUser(auth: AuthState): Promise<UserRecord> {
+    const user = await this.d.store.users.findById(auth.userId);
+    if (!user) throw unauthorized('The session has ended; sign in again.');
+    return user;
+  }
+
+  private async findByIdentifier(identifier: string): Promise<UserRecord | null> {
+    const id = identifier.trim();
+    if (id.includes('@') && !id.startsWith('@')) return this.d.store.users.findByEmailIndex(this.emailIndex(id));
+    const username = id.startsWith('@') ? id.slice(1) : id;
+    if (!USERNAME_RULE.test(username)) return null;
+    return this.d.store.users.findByUsername(username.toLowerCase());
+  }
+
+  private checkBirthday(birthday: string): void {
+    const born = new Date(`${birthday}T00:00:00Z`);
+    const now = new Date(this.d.clock.now());
+    if (born.getTime() >= now.getTime()) throw validationFailed([{ field: 'birthday', message: 'must be in the past' }]);
+    const comesOfAge = new Date(born);
+    comesOfAge.setUTCFullYear(born.getUTCFullYear() + this.d.config.minAge);
+    if (comesOfAge.getTime() > now.getTime()) {
+      throw validationFailed([{ field: 'birthday', message: `you must be at least ${this.d.config.minAge} years old` }]);
+    }
+  }
+
+  private async startSession(user: UserRecord): Promise<TokenGrant> {
+    const now = this.d.clock.now();
+    const sessionId = newId();
+    const refreshToken = newSecret();
+    const created = await this.d.store.sessions.create(
+      { id: sessionId, userId: user.id, createdAt: new Date(now), expiresAt: new Date(now + this.d.config.refreshTokenTtl * 1000) },
+      hashSecret(refreshToken),
+    );
+    if (!created) throw invalidCredentials(); // the account was deleted meanwhile
+    return this.grant(user, sessionId, refreshToken);
+  }
+
+  private async grant(user: UserRecord, sessionId: string, refreshToken: string): Promise<TokenGrant> {
+    const accessToken = await this.d.tokens.sign({ userId: user.id, sessionId });
+    return { user, accessToken, refreshToken, expiresIn: this.d.tokens.ttlSeconds };
+  }
+}

@@ -1,0 +1,22 @@
+import type { RouterContext } from '@koa/router';
+import type { ParameterizedContext } from 'koa';
+
+export interface AuthState {
+  userId: string;
+  sessionId: string;
+}
+
+export interface AppState {
+  requestId: string;
+  /** Set by `authenticate` on protected routes. */
+  auth?: AuthState;
+}
+
+export type AppContext = ParameterizedContext<AppState, RouterContext<AppState>>;
+
+/** The authenticated caller; only call on routes that run `authenticate`. */
+export function caller(ctx: AppContext): AuthState {
+  const auth = ctx.state.auth;
+  if (!auth) throw new Error('route is missing authenticate');
+  return auth;
+}

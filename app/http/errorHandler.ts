@@ -1,0 +1,53 @@
+import type { Middleware } from 'koa';
+import type { Logger } from 'pino';
+import { StoreUnavailableError } from '../store/types.js';
+import type { AppContext, AppState } from './context.js';
+import { AppError, invalidJson, methodNotAllowed, notFound, payloadTooLarge, unavailable, unsupportedMediaType } from './errors.js';
+
+/** Maps errors thrown by Koa and its body parser (http-errors) to our codes by status. */
+function fromHttpError(err: { status: number; expose?: boolean }, maxBodyBytes: number): AppError | null {
+  if (!err.expose) return null;
+  if (err.status === 413) return payloadTooLarge(maxBodyBytes);
+  if (err.status === 415) return unsupportedMediaType();
+  if (err.status === 400) return invalidJson();
+  if (err.status === 404) return notFound();
+  return new AppError(err.status, 'bad_request', 'The request could not be handled.');
+}
+
+/**
+ * Writes every failure in the single error shape of the API contract. Unknown errors are logged in
+ * full and answered with a generic 500: their messages never reach the client.
+ */
+export function errorHandler(logger: Logger, maxBodyBytes: number): Middleware<AppState, AppContext> {
+  return async (ctx, next) => {
+    let appError: AppError;
+    try {
+      await next();
+      if (ctx.body !== undefined && ctx.body !== null) return;
+      if (ctx.status === 404) appError = notFound(`No route for ${ctx.method} ${ctx.path}.`);
+      else if (ctx.status === 405) appError = methodNotAllowed(String(ctx.response.get('Allow')));
+      else return;
+    } catch (err) {
+      if (err instanceof AppError) appError = err;
+      else if (err instanceof StoreUnavailableError) {
+        logger.error({ err, requestId: ctx.state.requestId }, 'store unavailable');
+        appError = unavailable();
+      } else {
+        const mapped =
+          typeof (err as { status?: unknown }).status === 'number'
+            ? fromHttpError(err as { status: number; expose?: boolean }, maxBodyBytes)
+            : null;
+        if (mapped) appError = mapped;
+        else {
+          logger.error({ err, requestId: ctx.state.requestId, method: ctx.method, path: ctx.path }, 'unhandled error');
+          appError = new AppError(500, 'internal', 'Something went wrong on our side.');
+        }
+      }
+    }
+    ctx.status = appError.status;
+    for (const [name, value] of Object.entries(appError.headers ?? {})) ctx.set(name, value);
+    const error: Record<string, unknown> = { code: appError.code, message: appError.message };
+    if (appError.details) error.details = appError.details;
+    ctx.body = { error };
+  };
+}

@@ -1,0 +1,44 @@
+import type { Middleware } from 'koa';
+import type { AppContext, AppState } from './context.js';
+
+// Public documents that may be cached; every other answer can carry tokens or personal data.
+const CACHEABLE = /^\/(openapi\.json|docs(\/.*)?)$/;
+
+/** Security headers on every answer, and `Cache-Control: no-store` on all but the public docs. */
+export function securityHeaders(): Middleware<AppState, AppContext> {
+  return async (ctx, next) => {
+    ctx.set('X-Content-Type-Options', 'nosniff');
+    ctx.set('Referrer-Policy', 'no-referrer');
+    ctx.set('X-Frame-Options', 'DENY');
+    if (!CACHEABLE.test(ctx.path)) ctx.set('Cache-Control', 'no-store');
+    await next();
+  };
+}
+
+const ALLOWED_HEADERS = 'Authorization, Content-Type, X-Request-Id';
+const EXPOSED_HEADERS = 'X-Request-Id, Retry-After';
+const PREFLIGHT_MAX_AGE = '600';
+
+/**
+ * CORS for the origins listed in CORS_ORIGINS; with none listed, no CORS headers at all, so
+ * browsers keep the same-origin default. Tokens travel in headers, never cookies: no credentials mode.
+ */
+export function cors(origins: readonly string[]): Middleware<AppState, AppContext> {
+  const allowed = new Set(origins);
+  return async (ctx, next) => {
+    if (allowed.size === 0) return next();
+    ctx.vary('Origin');
+    const origin = ctx.get('Origin');
+    if (!origin || !allowed.has(origin)) return next();
+    ctx.set('Access-Control-Allow-Origin', origin);
+    ctx.set('Access-Control-Expose-Headers', EXPOSED_HEADERS);
+    if (ctx.method === 'OPTIONS' && ctx.get('Access-Control-Request-Method')) {
+      ctx.set('Access-Control-Allow-Methods', 'GET, POST, PUT, DELETE');
+      ctx.set('Access-Control-Allow-Headers', ALLOWED_HEADERS);
+      ctx.set('Access-Control-Max-Age', PREFLIGHT_MAX_AGE);
+      ctx.status = 204;
+      return;
+    }
+    await next();
+  };
+}

@@ -1,0 +1,85 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+import { parseEnv } from 'node:util';
+import { pino } from 'pino';
+import { ConfigError, loadConfig, type Config, type Env } from './config.js';
+import { createApp } from './server.js';
+import { openMongoStore } from './store/mongo/index.js';
+import { openSqliteStore } from './store/sqlite/index.js';
+import type { Store } from './store/types.js';
+import { VERSION } from './lib/version.js';
+
+const EX_CONFIG = 78; // sysexits: configuration error; the systemd unit does not restart on it
+const PURGE_INTERVAL_MS = 10 * 60 * 1000;
+const SHUTDOWN_GRACE_MS = 10_000;
+
+/** The process environment over `.env` (when present): a real environment variable always wins. */
+function readEnv(): Env {
+  const file = join(process.cwd(), '.env');
+  const fromFile = existsSync(file) ? parseEnv(readFileSync(file, 'utf8')) : {};
+  return { ...fromFile, ...process.env };
+}
+
+async function openStore(config: Config): Promise<Store> {
+  if (config.store === 'mongodb') return openMongoStore(config.mongodbUri!, config.mongodbDb);
+  return openSqliteStore(join(config.dataDir, 'signalbox.db'));
+}
+
+async function main(): Promise<void> {
+  // Everything we write (database, secrets, outbox) is for this user only.
+  process.umask(0o077);
+  let config: Config;
+  try {
+    config = loadConfig(readEnv());
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`signalbox: configuration error: ${err.message}\n`);
+      process.exit(EX_CONFIG);
+    }
+    throw err;
+  }
+  const logger = pino({ level: config.logLevel, base: { service: 'signalbox' } });
+  const store = await openStore(config);
+  const app = createApp({ config, store, logger, processMetrics: true });
+
+  const server = createServer(app.callback());
+  // Above the longest long-poll hold (30 s), below common proxy timeouts.
+  server.requestTimeout = 60_000;
+  server.headersTimeout = 15_000;
+  server.keepAliveTimeout = 65_000;
+
+  const purge = setInterval(() => {
+    store.sessions.purgeExpired(new Date()).catch((err: unknown) => logger.warn({ err }, 'purge failed'));
+  }, PURGE_INTERVAL_MS);
+  purge.unref();
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    clearInterval(purge);
+    const force = setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS);
+    force.unref();
+    server.close(() => {
+      store.close().finally(() => process.exit(0));
+    });
+    server.closeIdleConnections();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  logger.info({ version: VERSION, store: store.kind, dataDir: config.dataDir }, `signalbox listening on http://${config.host}:${port}`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`signalbox: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,93 @@
+import Router from '@koa/router';
+import Koa, { type Middleware } from 'koa';
+import type { Logger } from 'pino';
+import { accountRoutes } from './accounts/accounts.routes.js';
+import { AccountService } from './accounts/accounts.service.js';
+import { PasswordHasher } from './accounts/passwordHasher.js';
+import { AccessTokens } from './accounts/tokens.js';
+import type { Config } from './config.js';
+import { authenticate } from './http/authenticate.js';
+import type { AppContext, AppState } from './http/context.js';
+import { errorHandler } from './http/errorHandler.js';
+import { cors, securityHeaders } from './http/headers.js';
+import { jsonBody } from './http/jsonBody.js';
+import { requestContext } from './http/requestContext.js';
+import type { AnyRoute } from './http/route.js';
+import { parseInput } from './http/validate.js';
+import { systemClock, type Clock } from './lib/clock.js';
+import { FieldCipher } from './lib/fieldCipher.js';
+import { VERSION } from './lib/version.js';
+import { createMetrics } from './ops/metrics.js';
+import { buildOpenApi } from './ops/openapi.js';
+import { opsRoutes } from './ops/ops.routes.js';
+import type { Store } from './store/types.js';
+import { userRoutes } from './users/users.routes.js';
+
+export interface AppDeps {
+  config: Config;
+  store: Store;
+  logger: Logger;
+  clock?: Clock;
+  /** Tests pass cheaper argon2 parameters; production uses the defaults. */
+  hasher?: PasswordHasher;
+  /** Process-wide metrics (CPU, memory, event loop): on in main.ts, off in tests. */
+  processMetrics?: boolean;
+}
+
+
+/** Builds the Koa app from its parts. No listening and no globals: main.ts and tests both call this. */
+export function createApp(deps: AppDeps): Koa<AppState, AppContext> {
+  const { config, store, logger } = deps;
+  const clock = deps.clock ?? systemClock;
+  const hasher = deps.hasher ?? new PasswordHasher();
+  const cipher = new FieldCipher(config.dataKey);
+  const tokens = new AccessTokens(config.jwtSecret, config.accessTokenTtl, clock);
+  const accounts = new AccountService({ store, hasher, tokens, cipher, clock, config });
+  const metrics = createMetrics({ processMetrics: deps.processMetrics ?? false });
+
+  const routes: AnyRoute[] = [];
+  let openApiDoc: unknown;
+  routes.push(
+    ...accountRoutes(accounts, cipher),
+    ...userRoutes(accounts, cipher),
+    ...opsRoutes({
+      store,
+      metrics,
+      metricsToken: config.metricsToken,
+      version: VERSION,
+      startedAt: clock.now(),
+      now: () => clock.now(),
+      openApi: () => (openApiDoc ??= buildOpenApi(routes, { version: VERSION })),
+    }),
+  );
+
+  const router = new Router<AppState, AppContext>();
+  const auth = authenticate(tokens, store.sessions, clock);
+  for (const route of routes) {
+    const chain: Array<Middleware<AppState, AppContext>> = [...(route.before ?? [])];
+    if (route.auth) chain.push(auth);
+    chain.push(async (ctx) => {
+      const [body, query, params] = parseInput([
+        [route.body, ctx.request.body, ''],
+        [route.query, ctx.query, 'query'],
+        [route.params, ctx.params, 'params'],
+      ]);
+      await route.handler(ctx, { body, query, params });
+    });
+    router[route.method](route.path, ...(chain as Parameters<typeof router.get>[1][]));
+  }
+
+  const app = new Koa<AppState, AppContext>({ proxy: config.trustProxy, maxIpsCount: 1 });
+  // With TRUST_PROXY only the address our own proxy appended is believed (maxIpsCount 1): a client
+  // cannot pick its rate-limit identity by sending its own X-Forwarded-For.
+  app.silent = true; // errors are logged by errorHandler, once
+  app.use(requestContext(logger));
+  app.use(metrics.http);
+  app.use(securityHeaders());
+  app.use(cors(config.corsOrigins));
+  app.use(errorHandler(logger, config.maxBodyBytes));
+  app.use(jsonBody(config.maxBodyBytes));
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return app;
+}

@@ -1,0 +1,32 @@
+import { MongoClient, MongoNetworkError, MongoNotConnectedError, MongoServerSelectionError, MongoTopologyClosedError } from 'mongodb';
+import { guardUnavailable } from '../guard.js';
+import type { Store } from '../types.js';
+import { mongoSessions, mongoSessionsIndexes } from './sessions.js';
+import { mongoUsers, mongoUsersIndexes } from './users.js';
+
+const isUnavailable = (err: unknown) =>
+  err instanceof MongoNetworkError ||
+  err instanceof MongoServerSelectionError ||
+  err instanceof MongoNotConnectedError ||
+  err instanceof MongoTopologyClosedError;
+
+/** Connects to MongoDB, creates the unique and TTL indexes, and returns the store. */
+export async function openMongoStore(uri: string, dbName: string): Promise<Store> {
+  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000, appName: 'signalbox' });
+  await client.connect();
+  const db = client.db(dbName);
+  await mongoUsersIndexes(db);
+  await mongoSessionsIndexes(db);
+
+  return {
+    kind: 'mongodb',
+    users: guardUnavailable(mongoUsers(db), isUnavailable),
+    sessions: guardUnavailable(mongoSessions(db), isUnavailable),
+    async ping() {
+      await db.command({ ping: 1 });
+    },
+    async close() {
+      await client.close();
+    },
+  };
+}

@@ -1,0 +1,87 @@
+import type Database from 'better-sqlite3';
+import type { RotateResult, SessionRecord, SessionStore } from '../types.js';
+
+interface SessionRow {
+  id: string;
+  user_id: string;
+  created_at: number;
+  expires_at: number;
+}
+
+interface TokenRow {
+  session_id: string;
+  used_at: number | null;
+  expires_at: number;
+}
+
+const toRecord = (r: SessionRow): SessionRecord => ({
+  id: r.id,
+  userId: r.user_id,
+  createdAt: new Date(r.created_at),
+  expiresAt: new Date(r.expires_at),
+});
+
+export function sqliteSessions(db: Database.Database): SessionStore {
+  const insertSession = db.prepare('INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)');
+  const insertToken = db.prepare('INSERT INTO refresh_tokens (hash, session_id, used_at, expires_at) VALUES (?, ?, NULL, ?)');
+  const byId = db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE id = ?');
+  const tokenByHash = db.prepare<[string], TokenRow>('SELECT session_id, used_at, expires_at FROM refresh_tokens WHERE hash = ?');
+  const markUsed = db.prepare('UPDATE refresh_tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL');
+  const extend = db.prepare('UPDATE sessions SET expires_at = ? WHERE id = ?');
+  const remove = db.prepare('DELETE FROM sessions WHERE id = ?');
+  const removeByUser = db.prepare('DELETE FROM sessions WHERE user_id = ? AND id IS NOT ?');
+  const purgeSessions = db.prepare('DELETE FROM sessions WHERE expires_at <= ?');
+  const purgeTokens = db.prepare('DELETE FROM refresh_tokens WHERE expires_at <= ?');
+
+  const create = db.transaction((s: SessionRecord, refreshHash: string) => {
+    insertSession.run(s.id, s.userId, s.createdAt.getTime(), s.expiresAt.getTime());
+    insertToken.run(refreshHash, s.id, s.expiresAt.getTime());
+  });
+
+  // One transaction: SQLite serialises writers, so two concurrent rotations of one token cannot both win.
+  const rotate = db.transaction((oldHash: string, newHash: string, now: number, expiresAt: number): RotateResult => {
+    const token = tokenByHash.get(oldHash);
+    if (!token) return { outcome: 'invalid' };
+    if (token.used_at !== null) {
+      remove.run(token.session_id);
+      return { outcome: 'reused', sessionId: token.session_id };
+    }
+    const session = byId.get(token.session_id);
+    if (!session || token.expires_at <= now || session.expires_at <= now) return { outcome: 'invalid' };
+    markUsed.run(now, oldHash);
+    insertToken.run(newHash, session.id, expiresAt);
+    extend.run(expiresAt, session.id);
+    return { outcome: 'rotated', session: toRecord({ ...session, expires_at: expiresAt }) };
+  });
+
+  return {
+    async create(session, refreshHash) {
+      try {
+        create(session, refreshHash);
+        return true;
+      } catch (err) {
+        // The user was deleted between the password check and here.
+        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_FOREIGNKEY') return false;
+        throw err;
+      }
+    },
+    async findById(id) {
+      const row = byId.get(id);
+      return row ? toRecord(row) : null;
+    },
+    async rotateRefreshToken(oldHash, newHash, now, expiresAt) {
+      return rotate.immediate(oldHash, newHash, now.getTime(), expiresAt.getTime());
+    },
+    async delete(id) {
+      return remove.run(id).changes > 0;
+    },
+    async deleteByUser(userId, keepSessionId) {
+      return removeByUser.run(userId, keepSessionId ?? null).changes;
+    },
+    async purgeExpired(now) {
+      const t = now.getTime();
+      purgeTokens.run(t);
+      return purgeSessions.run(t).changes;
+    },
+  };
+}

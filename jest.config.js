@@ -1,0 +1,13 @@
+// ESM TypeScript through ts-jest; type checking is done once by `tsc --noEmit` in `npm test`,
+// so ts-jest only transpiles (isolatedModules in tsconfig.json) and each test file loads fast.
+/** @type {import('jest').Config} */
+export default {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  testPathIgnorePatterns: ['/node_modules/', '/test/system/'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, diagnostics: false }] },
+  testTimeout: 20000,
+};
