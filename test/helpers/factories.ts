@@ -1,0 +1,35 @@
+import type { TestApp } from './app.js';
+
+let counter = 0;
+
+export interface TestUser {
+  id: string;
+  username: string;
+  email: string;
+  password: string;
+  accessToken: string;
+  refreshToken: string;
+}
+
+/** Registers a fresh user through the API and returns its credentials and tokens. */
+export async function registerUser(t: TestApp, overrides: Partial<{ username: string; email: string; password: string; birthday: string }> = {}): Promise<TestUser> {
+  counter++;
+  const body = {
+    username: overrides.username ?? `user_${counter}_${Math.random().toString(36).slice(2, 8)}`,
+    email: overrides.email ?? `person${counter}.${Math.random().toString(36).slice(2, 8)}@example.org`,
+    password: overrides.password ?? 'correct horse battery',
+    ...(overrides.birthday ? { birthday: overrides.birthday } : {}),
+  };
+  const res = await t.http.post('/auth/register').send(body);
+  if (res.status !== 201) throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return {
+    id: res.body.user.id,
+    username: res.body.user.username,
+    email: body.email,
+    password: body.password,
+    accessToken: res.body.accessToken,
+    refreshToken: res.body.refreshToken,
+  };
+}
+
+export const bearer = (u: { accessToken: string }) => ({ Authorization: `Bearer ${u.accessToken}` });
