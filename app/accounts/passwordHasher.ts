@@ -46,7 +46,11 @@ export class PasswordHasher {
    * does not reveal whether a username or e-mail exists.
    */
   async verifyAgainstDummy(password: string): Promise<void> {
-    this.dummyHash ??= argon2.hash('signalbox dummy password', { type: argon2.argon2id, ...this.params });
+    // Made once, through the same gate as every other hash; a failed attempt (queue full) is retried later.
+    this.dummyHash ??= this.hash('signalbox dummy password').catch((err: unknown) => {
+      this.dummyHash = undefined;
+      throw err;
+    });
     await this.verify(await this.dummyHash, password);
   }
 
