@@ -1,0 +1,111 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import Database from 'better-sqlite3';
+import { openSqliteStore } from '../../app/store/sqlite/index.js';
+import { StoreUnavailableError, type Store } from '../../app/store/types.js';
+import { describeStoreContract, makeSession, makeUser } from './contract.js';
+
+/** A fresh store on a real file (WAL needs one; :memory: would not exercise it) in its own temp dir. */
+function openTempSqlite() {
+  const dir = mkdtempSync(join(tmpdir(), 'signalbox-store-'));
+  const file = join(dir, 'signalbox.db');
+  return { dir, file, store: openSqliteStore(file) };
+}
+
+describeStoreContract('SQLite', async () => {
+  const { dir, store } = openTempSqlite();
+  return {
+    store,
+    async cleanup() {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe('SQLite store', () => {
+  let dir: string;
+  let file: string;
+  let store: Store;
+
+  beforeEach(() => {
+    ({ dir, file, store } = openTempSqlite());
+  });
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keeps users and sessions across close and reopen (migrations run once)', async () => {
+    const user = makeUser();
+    const session = makeSession(user.id);
+    await store.users.create(user);
+    await store.sessions.create(session, 'refresh-1');
+    await store.close();
+
+    store = openSqliteStore(file);
+    expect(await store.users.findById(user.id)).toEqual(user);
+    expect(await store.sessions.findById(session.id)).toEqual(session);
+  });
+
+  it('leaves the schema version unchanged on reopen (migrations are idempotent)', async () => {
+    const version = () => {
+      const db = new Database(file, { readonly: true });
+      try {
+        return db.pragma('user_version', { simple: true }) as number;
+      } finally {
+        db.close();
+      }
+    };
+    const first = version();
+    await store.close();
+    store = openSqliteStore(file);
+    expect(first).toBeGreaterThan(0);
+    expect(version()).toBe(first);
+  });
+
+  it('puts the database file in WAL journal mode', async () => {
+    const db = new Database(file, { readonly: true });
+    try {
+      // journal_mode=WAL is persistent in the file, so a second connection sees it.
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    } finally {
+      db.close();
+    }
+  });
+
+  it('removes refresh token rows with their user, not just the session rows', async () => {
+    const user = makeUser();
+    await store.users.create(user);
+    await store.sessions.create(makeSession(user.id), 'refresh-cascade');
+    await store.users.delete(user.id);
+    const db = new Database(file, { readonly: true });
+    try {
+      expect(db.prepare('SELECT count(*) AS n FROM refresh_tokens').get()).toEqual({ n: 0 });
+    } finally {
+      db.close();
+    }
+  });
+
+  it('ping rejects with StoreUnavailableError after close', async () => {
+    await store.close();
+    await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+
+  it('user methods reject with StoreUnavailableError after close', async () => {
+    await store.close();
+    await expect(store.users.findById('any')).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+
+  it('session methods reject with StoreUnavailableError after close', async () => {
+    await store.close();
+    await expect(store.sessions.rotateRefreshToken('a', 'b', new Date(), new Date())).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+
+  it('close can be called twice (shutdown paths may overlap)', async () => {
+    await store.close();
+    await expect(store.close()).resolves.toBeUndefined();
+  });
+});
