@@ -26,6 +26,8 @@ export function errorHandler(logger: Logger, maxBodyBytes: number): Middleware<A
       if (ctx.body !== undefined && ctx.body !== null) return;
       if (ctx.status === 404) appError = notFound(`No route for ${ctx.method} ${ctx.path}.`);
       else if (ctx.status === 405) appError = methodNotAllowed(String(ctx.response.get('Allow')));
+      // The router answers a method it does not know at all (TRACE, PROPFIND) 501 with a text body.
+      else if (ctx.status === 501) appError = new AppError(501, 'not_implemented', 'This method is not supported.');
       else return;
     } catch (err) {
       if (err instanceof AppError) appError = err;
@@ -33,8 +35,9 @@ export function errorHandler(logger: Logger, maxBodyBytes: number): Middleware<A
         logger.error({ err, requestId: ctx.state.requestId }, 'store unavailable');
         appError = unavailable();
       } else {
+        // `err` can be anything thrown, null and undefined included: never let reading it throw.
         const mapped =
-          typeof (err as { status?: unknown }).status === 'number'
+          typeof (err as { status?: unknown } | null | undefined)?.status === 'number'
             ? fromHttpError(err as { status: number; expose?: boolean }, maxBodyBytes)
             : null;
         if (mapped) appError = mapped;

@@ -1,5 +1,5 @@
 import type { Middleware } from 'koa';
-import { koaBody } from 'koa-body';
+import { HttpMethodEnum, koaBody } from 'koa-body';
 import type { AppContext, AppState } from './context.js';
 import { invalidJson, payloadTooLarge, unsupportedMediaType } from './errors.js';
 
@@ -22,6 +22,8 @@ export function jsonBody(limit: number): Middleware<AppState, AppContext> {
     urlencoded: false,
     text: false,
     multipart: false,
+    // koa-body parses only POST, PUT and PATCH by default; DELETE /users/me carries a body too.
+    parsedMethods: [HttpMethodEnum.POST, HttpMethodEnum.PUT, HttpMethodEnum.PATCH, HttpMethodEnum.DELETE],
     onError: (err) => {
       const status = (err as { status?: number }).status;
       if (status === 413) throw payloadTooLarge(limit);
