@@ -76,7 +76,9 @@ async function main(): Promise<void> {
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  logger.info({ version: VERSION, store: store.kind, dataDir: config.dataDir }, `signalbox listening on http://${config.host}:${port}`);
+  // An IPv6 literal needs brackets in a URL (http://[::1]:8080), or the logged address is unusable.
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  logger.info({ version: VERSION, store: store.kind, dataDir: config.dataDir }, `signalbox listening on http://${host}:${port}`);
 }
 
 main().catch((err: unknown) => {
