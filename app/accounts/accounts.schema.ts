@@ -3,7 +3,13 @@ import { ownUserSchema } from '../users/users.presenter.js';
 import { usernameInput } from '../users/username.js';
 
 const password = z.string().min(8, 'must be at least 8 characters').max(256, 'must be at most 256 characters');
-const email = z.string().trim().max(254, 'must be at most 254 characters').pipe(z.email('must be an e-mail address'));
+// Trimmed before the format check (pasted addresses carry spaces); the meta keeps the format in the OpenAPI input.
+const email = z
+  .string()
+  .trim()
+  .max(254, 'must be at most 254 characters')
+  .pipe(z.email('must be an e-mail address'))
+  .meta({ format: 'email' });
 // Checked for calendar validity here; "in the past" and MIN_AGE need the clock and config (service).
 const birthday = z
   .string()

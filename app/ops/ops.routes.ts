@@ -16,7 +16,7 @@ const healthResponse = z.object({
   status: z.literal('ok'),
   store: z.enum(['sqlite', 'mongodb']),
   version: z.string(),
-  uptimeSeconds: z.number(),
+  uptimeSeconds: z.number().int(),
 });
 
 export interface OpsDeps {
