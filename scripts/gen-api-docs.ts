@@ -78,6 +78,7 @@ const CODE_MEANING: Record<string, string> = {
   forbidden: 'you may not do this',
   not_connected: 'the other user is not an accepted connection (or does not exist)',
   not_found: 'nothing is here',
+  method_not_allowed: 'the path exists but not with this method; `Allow` lists the methods',
   conflict: 'the request conflicts with the current state',
   username_taken: 'the username is registered already (in any case)',
   email_taken: 'the e-mail address is registered already',
@@ -88,6 +89,7 @@ const CODE_MEANING: Record<string, string> = {
   rate_limited: 'too many requests: wait `Retry-After` seconds',
   mailbox_full: "the recipient's mailbox holds too many pending signals",
   internal: 'something went wrong on the server; details are in its log, never in the answer',
+  not_implemented: 'the HTTP method is not implemented by this server (TRACE, PROPFIND, ...)',
   unavailable: 'the store is unreachable: retry after `Retry-After` seconds',
 };
 

@@ -35,6 +35,7 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = Object.freeze({
   forbidden: 403,
   not_connected: 403,
   not_found: 404,
+  method_not_allowed: 405, // additive to API.md: a known path called with another method
   conflict: 409,
   username_taken: 409,
   email_taken: 409,
@@ -45,6 +46,7 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = Object.freeze({
   rate_limited: 429,
   mailbox_full: 429,
   internal: 500,
+  not_implemented: 501, // additive to API.md: an HTTP method the server does not implement at all (TRACE)
   unavailable: 503,
 });
 
