@@ -68,6 +68,31 @@ const urlList = (schemes: string[]) =>
       }),
   );
 
+/** A rate limit: at most `max` per `windowSeconds`; null when switched off. */
+export interface LimitRule {
+  max: number;
+  windowSeconds: number;
+}
+
+/** `max/seconds` (e.g. `10/900`), or `off`. */
+const limit = (fallback: string) =>
+  z.preprocess(
+    unsetIfEmpty,
+    z
+      .string()
+      .default(fallback)
+      .transform((v, ctx): LimitRule | null => {
+        const s = v.trim().toLowerCase();
+        if (s === 'off') return null;
+        const m = /^(\d{1,9})\/(\d{1,9})$/.exec(s);
+        if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) {
+          ctx.addIssue({ code: 'custom', message: `must be max/seconds like 10/900, or off (got "${v}")` });
+          return z.NEVER;
+        }
+        return { max: Number(m[1]), windowSeconds: Number(m[2]) };
+      }),
+  );
+
 const originList = z.preprocess(
   unsetIfEmpty,
   z
@@ -121,11 +146,21 @@ const envSchema = z.object({
   MAILBOX_MAX: int(1, 100_000, 500),
   PRESENCE_WINDOW: int(1, 86400, 60),
   CONNECTION_REQUEST_TTL: int(60, 31_536_000, 2_592_000),
+  CONNECTION_PENDING_MAX: int(1, 100_000, 100),
   CORS_ORIGINS: originList,
   TRUST_PROXY: bool(false),
   METRICS_TOKEN: opt(z.string().min(16, 'must be at least 16 characters')),
   LOG_LEVEL: z.preprocess(unsetIfEmpty, z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info')),
   MAX_BODY_BYTES: int(1024, 10_485_760, 65536),
+  // Defaults follow OWASP's authentication guidance; the reasons are in .env.example.
+  RATE_LOGIN_USERNAME: limit('10/900'),
+  RATE_LOGIN_IP: limit('50/300'),
+  RATE_REGISTER_IP: limit('10/3600'),
+  RATE_REGISTER_EMAIL: limit('3/3600'),
+  RATE_FORGOT_IP: limit('10/3600'),
+  RATE_FORGOT_EMAIL: limit('3/3600'),
+  RATE_RESET_EMAIL: limit('10/3600'),
+  RATE_SEARCH_USER: limit('60/60'),
 });
 
 function isUrl(s: string): boolean {
@@ -166,12 +201,26 @@ export interface Config {
   mailboxMax: number;
   presenceWindow: number;
   connectionRequestTtl: number;
+  /** Live outgoing connection requests one account may hold; past it, requests get 429. */
+  connectionPendingMax: number;
   corsOrigins: readonly string[];
   trustProxy: boolean;
   metricsToken: string | undefined;
   logLevel: LogLevel;
   maxBodyBytes: number;
+  /** Each limit, or null when switched off. */
+  rateLimits: Readonly<Record<RateLimitName, LimitRule | null>>;
 }
+
+export type RateLimitName =
+  | 'loginFailuresPerUsername'
+  | 'loginPerIp'
+  | 'registerPerIp'
+  | 'registerPerEmail'
+  | 'forgotPerIp'
+  | 'forgotPerEmail'
+  | 'resetPerEmail'
+  | 'searchPerUser';
 
 export type Env = Record<string, string | undefined>;
 
@@ -223,11 +272,22 @@ export function parseConfig(env: Env, secrets?: { jwtSecret?: Buffer; dataKey?: 
     mailboxMax: e.MAILBOX_MAX,
     presenceWindow: e.PRESENCE_WINDOW,
     connectionRequestTtl: e.CONNECTION_REQUEST_TTL,
+    connectionPendingMax: e.CONNECTION_PENDING_MAX,
     corsOrigins: Object.freeze(e.CORS_ORIGINS),
     trustProxy: e.TRUST_PROXY,
     metricsToken: e.METRICS_TOKEN,
     logLevel: e.LOG_LEVEL,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    rateLimits: Object.freeze({
+      loginFailuresPerUsername: e.RATE_LOGIN_USERNAME,
+      loginPerIp: e.RATE_LOGIN_IP,
+      registerPerIp: e.RATE_REGISTER_IP,
+      registerPerEmail: e.RATE_REGISTER_EMAIL,
+      forgotPerIp: e.RATE_FORGOT_IP,
+      forgotPerEmail: e.RATE_FORGOT_EMAIL,
+      resetPerEmail: e.RATE_RESET_EMAIL,
+      searchPerUser: e.RATE_SEARCH_USER,
+    }),
   });
 }
 

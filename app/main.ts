@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { parseEnv } from 'node:util';
 import { pino } from 'pino';
 import { ConfigError, loadConfig, type Config, type Env } from './config.js';
+import { createMailer } from './mail/mailer.js';
 import { createApp } from './server.js';
+import { purgeExpired } from './store/purge.js';
 import { openMongoStore } from './store/mongo/index.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import type { Store } from './store/types.js';
@@ -41,7 +43,8 @@ async function main(): Promise<void> {
   }
   const logger = pino({ level: config.logLevel, base: { service: 'signalbox' } });
   const store = await openStore(config);
-  const app = createApp({ config, store, logger, processMetrics: true });
+  const mailer = createMailer(config, logger);
+  const app = createApp({ config, store, logger, mailer, processMetrics: true });
 
   const server = createServer(app.callback());
   // Above the longest long-poll hold (30 s), below common proxy timeouts.
@@ -50,7 +53,7 @@ async function main(): Promise<void> {
   server.keepAliveTimeout = 65_000;
 
   const purge = setInterval(() => {
-    store.sessions.purgeExpired(new Date()).catch((err: unknown) => logger.warn({ err }, 'purge failed'));
+    purgeExpired(store, new Date()).catch((err: unknown) => logger.warn({ err }, 'purge failed'));
   }, PURGE_INTERVAL_MS);
   purge.unref();
 
@@ -63,7 +66,11 @@ async function main(): Promise<void> {
     const force = setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS);
     force.unref();
     server.close(() => {
-      store.close().finally(() => process.exit(0));
+      // Mail already accepted (reset codes, notices) goes out before the store closes, within the grace time.
+      mailer
+        .idle()
+        .then(() => store.close())
+        .finally(() => process.exit(0));
     });
     server.closeIdleConnections();
   };

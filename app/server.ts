@@ -4,8 +4,15 @@ import type { Logger } from 'pino';
 import { accountRoutes } from './accounts/accounts.routes.js';
 import { AccountService } from './accounts/accounts.service.js';
 import { PasswordHasher } from './accounts/passwordHasher.js';
+import { passwordResetRoutes } from './accounts/passwordReset.routes.js';
+import { PasswordResetService } from './accounts/passwordReset.service.js';
 import { AccessTokens } from './accounts/tokens.js';
+import { twoFactorRoutes } from './accounts/twoFactor.routes.js';
+import { TwoFactorService } from './accounts/twoFactor.service.js';
 import type { Config } from './config.js';
+import { connectionRoutes } from './connections/connections.routes.js';
+import { ConnectionService } from './connections/connections.service.js';
+import { PresenceService } from './connections/presence.js';
 import { authenticate } from './http/authenticate.js';
 import type { AppContext, AppState } from './http/context.js';
 import { errorHandler } from './http/errorHandler.js';
@@ -13,10 +20,12 @@ import { cors, securityHeaders } from './http/headers.js';
 import { jsonBody } from './http/jsonBody.js';
 import { requestContext } from './http/requestContext.js';
 import type { AnyRoute } from './http/route.js';
+import { RateLimiter } from './http/rateLimit.js';
 import { parseInput } from './http/validate.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { FieldCipher } from './lib/fieldCipher.js';
 import { VERSION } from './lib/version.js';
+import { createMailer, type Mailer } from './mail/mailer.js';
 import { createMetrics } from './ops/metrics.js';
 import { buildOpenApi } from './ops/openapi.js';
 import { opsRoutes } from './ops/ops.routes.js';
@@ -32,6 +41,8 @@ export interface AppDeps {
   hasher?: PasswordHasher;
   /** Process-wide metrics (CPU, memory, event loop): on in main.ts, off in tests. */
   processMetrics?: boolean;
+  /** Defaults to SMTP_URL, or the DATA_DIR/outbox directory without it. */
+  mailer?: Mailer;
 }
 
 
@@ -42,14 +53,23 @@ export function createApp(deps: AppDeps): Koa<AppState, AppContext> {
   const hasher = deps.hasher ?? new PasswordHasher();
   const cipher = new FieldCipher(config.dataKey);
   const tokens = new AccessTokens(config.jwtSecret, config.accessTokenTtl, clock);
-  const accounts = new AccountService({ store, hasher, tokens, cipher, clock, config });
+  const limiter = new RateLimiter(store.rateLimits, config.rateLimits, clock, (subject) => cipher.blindIndex(subject, 'rate-limit'));
+  const presence = new PresenceService({ store, clock, windowSeconds: config.presenceWindow });
+  const twoFactor = new TwoFactorService({ store, hasher, cipher, clock });
+  const accounts = new AccountService({ store, hasher, tokens, cipher, clock, config, limiter, twoFactor, onSignOut: (userId) => presence.signOut(userId) });
+  const connections = new ConnectionService({ store, clock, presence, config });
+  const mailer = deps.mailer ?? createMailer(config, logger);
+  const resets = new PasswordResetService({ store, accounts, hasher, cipher, clock, mailer, limiter, config });
   const metrics = createMetrics({ processMetrics: deps.processMetrics ?? false });
 
   const routes: AnyRoute[] = [];
   let openApiDoc: unknown;
   routes.push(
-    ...accountRoutes(accounts, cipher),
-    ...userRoutes(accounts, cipher),
+    ...accountRoutes(accounts, cipher, limiter),
+    ...passwordResetRoutes(resets, limiter),
+    ...twoFactorRoutes(twoFactor, accounts),
+    ...userRoutes(accounts, cipher, { users: store.users, limiter, presenceFor: (viewerId, targetId) => presence.presenceFor(viewerId, targetId) }),
+    ...connectionRoutes(connections),
     ...opsRoutes({
       store,
       metrics,
@@ -63,9 +83,10 @@ export function createApp(deps: AppDeps): Koa<AppState, AppContext> {
 
   const router = new Router<AppState, AppContext>();
   const auth = authenticate(tokens, store.sessions, clock);
+  const seen = presence.middleware(); // lastSeen from every authenticated request
   for (const route of routes) {
     const chain: Array<Middleware<AppState, AppContext>> = [...(route.before ?? [])];
-    if (route.auth) chain.push(auth);
+    if (route.auth) chain.push(auth, seen);
     chain.push(async (ctx) => {
       const [body, query, params] = parseInput([
         [route.body, ctx.request.body, ''],
@@ -74,7 +95,10 @@ export function createApp(deps: AppDeps): Koa<AppState, AppContext> {
       ]);
       await route.handler(ctx, { body, query, params });
     });
-    router[route.method](route.path, ...(chain as Parameters<typeof router.get>[1][]));
+    // The router makes a trailing slash optional but not the other way round: `/connections/` (the
+    // contract's spelling) is registered bare too, so `GET /connections` reaches it as clients expect.
+    const paths = route.path.length > 1 && route.path.endsWith('/') ? [route.path, route.path.slice(0, -1)] : [route.path];
+    router[route.method](paths, ...(chain as Parameters<typeof router.get>[1][]));
   }
 
   const app = new Koa<AppState, AppContext>({ proxy: config.trustProxy, maxIpsCount: 1 });

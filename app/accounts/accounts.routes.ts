@@ -1,18 +1,20 @@
 import type { AppContext } from '../http/context.js';
 import { caller } from '../http/context.js';
+import { limitByIp, type RateLimiter } from '../http/rateLimit.js';
 import { defineRoute, type AnyRoute } from '../http/route.js';
 import type { FieldCipher } from '../lib/fieldCipher.js';
-import { presentOwnUser } from '../users/users.presenter.js';
+import { pgpSchema, presentOwnUser, presentPgp } from '../users/users.presenter.js';
 import type { AccountService, TokenGrant } from './accounts.service.js';
-import { changePasswordBody, emptyBody, loginBody, refreshBody, registerBody, tokenResponse } from './accounts.schema.js';
+import { changePasswordBody, emptyBody, loginBody, pgpKeyBody, refreshBody, registerBody, tokenResponse } from './accounts.schema.js';
+import { z } from 'zod';
 
 const TAG = 'Auth';
 
-export function accountRoutes(accounts: AccountService, cipher: FieldCipher): AnyRoute[] {
+export function accountRoutes(accounts: AccountService, cipher: FieldCipher, limiter: RateLimiter): AnyRoute[] {
   const sendGrant = (ctx: AppContext, status: number, grant: TokenGrant) => {
     ctx.status = status;
     ctx.body = {
-      user: presentOwnUser(grant.user, cipher),
+      user: presentOwnUser(grant.user, cipher, grant.twoFactor),
       accessToken: grant.accessToken,
       refreshToken: grant.refreshToken,
       tokenType: 'Bearer',
@@ -29,7 +31,8 @@ export function accountRoutes(accounts: AccountService, cipher: FieldCipher): An
       auth: false,
       body: registerBody,
       responses: { 201: { description: 'The new account and its first token pair.', schema: tokenResponse } },
-      errors: ['username_taken', 'email_taken'],
+      errors: ['username_taken', 'email_taken', 'rate_limited', 'invalid_pgp_key'],
+      before: [limitByIp(limiter, 'registerPerIp')],
       handler: async (ctx, { body }) => sendGrant(ctx, 201, await accounts.register(body)),
     }),
     defineRoute({
@@ -37,12 +40,16 @@ export function accountRoutes(accounts: AccountService, cipher: FieldCipher): An
       path: '/auth/login',
       tag: TAG,
       summary: 'Sign in with username, @username or e-mail address',
-      description: 'Wrong password and unknown account get the same answer, in about the same time.',
+      description:
+        'Wrong password and unknown account get the same answer, in about the same time. Failed attempts are counted ' +
+        'per account name (RATE_LOGIN_USERNAME, default 10 per 15 min): past that, even the right password gets 429 ' +
+        'until the window ends. All attempts are also limited per client IP (RATE_LOGIN_IP).',
       auth: false,
       body: loginBody,
       responses: { 200: { description: 'A new session.', schema: tokenResponse } },
-      errors: ['invalid_credentials'],
-      handler: async (ctx, { body }) => sendGrant(ctx, 200, await accounts.login(body.username, body.password)),
+      errors: ['invalid_credentials', 'totp_required', 'rate_limited'],
+      before: [limitByIp(limiter, 'loginPerIp')],
+      handler: async (ctx, { body }) => sendGrant(ctx, 200, await accounts.login(body.username, body.password, body.totp)),
     }),
     defineRoute({
       method: 'post',
@@ -82,6 +89,36 @@ export function accountRoutes(accounts: AccountService, cipher: FieldCipher): An
       errors: ['invalid_credentials'],
       handler: async (ctx, { body }) => {
         await accounts.changePassword(caller(ctx), body.currentPassword, body.newPassword);
+        ctx.status = 204;
+      },
+    }),
+    defineRoute({
+      method: 'put',
+      path: '/auth/pgp-key',
+      tag: TAG,
+      summary: 'Upload or replace your OpenPGP public key',
+      description: 'Rules, each refused with 400 invalid_pgp_key naming the one broken: ASCII-armored OpenPGP; exactly one key; ' +
+        'a public key (secret-key material is refused and never stored, logged or echoed); the primary key valid now ' +
+        '(not expired, not revoked, self-signatures verify); at most 64 KiB. The key is stored re-armored from the parsed packets.',
+      auth: true,
+      body: pgpKeyBody,
+      responses: { 200: { description: 'The stored key.', schema: z.object({ pgp: pgpSchema }) } },
+      errors: ['invalid_pgp_key'],
+      handler: async (ctx, { body }) => {
+        const user = await accounts.setPgpKey(caller(ctx), body.publicKey);
+        ctx.body = { pgp: presentPgp(user.pgp) };
+      },
+    }),
+    defineRoute({
+      method: 'delete',
+      path: '/auth/pgp-key',
+      tag: TAG,
+      summary: 'Remove your OpenPGP public key',
+      description: 'Removing when none is stored also answers 204.',
+      auth: true,
+      responses: { 204: { description: 'Removed.' } },
+      handler: async (ctx) => {
+        await accounts.clearPgpKey(caller(ctx));
         ctx.status = 204;
       },
     }),

@@ -2,9 +2,9 @@ import { z } from 'zod';
 import { ownUserSchema } from '../users/users.presenter.js';
 import { usernameInput } from '../users/username.js';
 
-const password = z.string().min(8, 'must be at least 8 characters').max(256, 'must be at most 256 characters');
+export const password = z.string().min(8, 'must be at least 8 characters').max(256, 'must be at most 256 characters');
 // Trimmed before the format check (pasted addresses carry spaces); the meta keeps the format in the OpenAPI input.
-const email = z
+export const email = z
   .string()
   .trim()
   .max(254, 'must be at most 254 characters')
@@ -24,6 +24,7 @@ export const registerBody = z
     email,
     password,
     birthday: birthday.nullable().optional(),
+    pgpPublicKey: z.string().nullable().optional().describe('an ASCII-armored OpenPGP public key; the same rules as PUT /auth/pgp-key'),
   })
   .refine((b) => notTheUsername(b.password, b.username), { path: ['password'], message: 'must not be the username' });
 
@@ -31,6 +32,12 @@ export const loginBody = z.strictObject({
   username: z.string().min(1).max(320).describe('username, @username or e-mail address'),
   password: z.string().min(1).max(256),
   totp: z.string().regex(/^\d{6}$/, 'must be 6 digits').optional(),
+});
+
+// The key's rules (one public key, valid now, at most 64 KiB) are checked by pgpKey.ts and answered
+// invalid_pgp_key, which the contract names; the schema only insists on a string.
+export const pgpKeyBody = z.strictObject({
+  publicKey: z.string().describe('an ASCII-armored OpenPGP public key (-----BEGIN PGP PUBLIC KEY BLOCK-----), at most 64 KiB'),
 });
 
 export const refreshBody = z.strictObject({ refreshToken: z.string().min(1).max(256) });

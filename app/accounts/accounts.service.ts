@@ -1,16 +1,20 @@
 import type { Config } from '../config.js';
-import { invalidCredentials, unauthorized, validationFailed, conflict } from '../http/errors.js';
+import { AppError, invalidCredentials, unauthorized, validationFailed, conflict } from '../http/errors.js';
 import type { AuthState } from '../http/context.js';
+import type { RateLimiter } from '../http/rateLimit.js';
 import type { Clock } from '../lib/clock.js';
 import type { FieldCipher } from '../lib/fieldCipher.js';
 import { hashSecret, newId, newSecret } from '../lib/ids.js';
 import { DuplicateError, type Store, type UserRecord } from '../store/types.js';
 import { USERNAME_RULE } from '../users/username.js';
 import type { PasswordHasher } from './passwordHasher.js';
+import type { TwoFactorService } from './twoFactor.service.js';
+import { readPublicKey } from './pgpKey.js';
 import type { AccessTokens } from './tokens.js';
 
 export interface TokenGrant {
   user: UserRecord;
+  twoFactor: boolean;
   accessToken: string;
   refreshToken: string;
   expiresIn: number;
@@ -23,12 +27,22 @@ export interface AccountDeps {
   cipher: FieldCipher;
   clock: Clock;
   config: Pick<Config, 'refreshTokenTtl' | 'minAge'>;
+  limiter: RateLimiter;
+  twoFactor: TwoFactorService;
+  /** Told after a logout, so the user shows offline at once (presence). */
+  onSignOut?: (userId: string) => Promise<void>;
 }
 
 const EMAIL_INDEX = 'email';
 
 /** E-mail addresses compare case-insensitively in practice; the index uses the folded form. */
 export const normaliseEmail = (email: string) => email.trim().toLowerCase();
+
+/** One limit subject per account however it is named: `Alice`, `@alice` and `alice` count together. */
+const loginSubject = (identifier: string) => {
+  const id = identifier.trim().toLowerCase();
+  return id.startsWith('@') ? id.slice(1) : id;
+};
 
 /** Registration, sign-in, token refresh, sign-out, password change and account deletion. */
 export class AccountService {
@@ -38,9 +52,18 @@ export class AccountService {
     return this.d.cipher.blindIndex(normaliseEmail(email), EMAIL_INDEX);
   }
 
-  async register(input: { username: string; email: string; password: string; birthday?: string | null }): Promise<TokenGrant> {
+  async register(input: {
+    username: string;
+    email: string;
+    password: string;
+    birthday?: string | null;
+    pgpPublicKey?: string | null;
+  }): Promise<TokenGrant> {
     const { store, cipher, clock } = this.d;
+    await this.d.limiter.consume('registerPerEmail', normaliseEmail(input.email));
     if (input.birthday) this.checkBirthday(input.birthday);
+    // Validated before anything is stored, so a refused key leaves no half-made account behind.
+    const pgp = input.pgpPublicKey != null ? await readPublicKey(input.pgpPublicKey, new Date(clock.now())) : null;
     const emailIndex = this.emailIndex(input.email);
     // Cheap checks first, so a taken name costs no argon2 work; the unique indexes still decide races.
     if (await store.users.findByUsername(input.username)) throw conflict('username_taken', 'That username is taken.');
@@ -54,6 +77,7 @@ export class AccountService {
       birthdayEnc: input.birthday ? cipher.encrypt(input.birthday, `birthday:${id}`) : null,
       passwordHash: await this.d.hasher.hash(input.password),
       createdAt: new Date(clock.now()),
+      pgp,
     };
     try {
       await store.users.create(user);
@@ -68,14 +92,27 @@ export class AccountService {
     return this.startSession(user);
   }
 
-  /** `identifier` is a username, `@username` or e-mail address. Every failure looks the same. */
-  async login(identifier: string, password: string): Promise<TokenGrant> {
+  /**
+   * `identifier` is a username, `@username` or e-mail address. Every failure looks the same, and
+   * counts against the identifier: past the limit even the right password is refused until the
+   * window ends, so guessing one account's password is slowed to uselessness.
+   */
+  async login(identifier: string, password: string, totp?: string): Promise<TokenGrant> {
+    const subject = loginSubject(identifier);
+    await this.d.limiter.ensureAllowed('loginFailuresPerUsername', subject);
     const user = await this.findByIdentifier(identifier);
-    if (!user) {
-      await this.d.hasher.verifyAgainstDummy(password);
+    const ok = user ? await this.d.hasher.verify(user.passwordHash, password) : await this.d.hasher.verifyAgainstDummy(password);
+    if (!user || !ok) {
+      await this.d.limiter.record('loginFailuresPerUsername', subject);
       throw invalidCredentials();
     }
-    if (!(await this.d.hasher.verify(user.passwordHash, password))) throw invalidCredentials();
+    try {
+      await this.d.twoFactor.checkLogin(user.id, totp);
+    } catch (err) {
+      // A wrong code is a failed guess like a wrong password; a missing one is not.
+      if (err instanceof AppError && err.code === 'invalid_credentials') await this.d.limiter.record('loginFailuresPerUsername', subject);
+      throw err;
+    }
     if (this.d.hasher.needsRehash(user.passwordHash)) {
       await this.d.store.users.setPasswordHash(user.id, await this.d.hasher.hash(password));
     }
@@ -101,6 +138,7 @@ export class AccountService {
 
   async logout(auth: AuthState): Promise<void> {
     await this.d.store.sessions.delete(auth.sessionId);
+    await this.d.onSignOut?.(auth.userId);
   }
 
   /** Changes the password after checking the current one; every other session ends. */
@@ -119,6 +157,24 @@ export class AccountService {
     const user = await this.requireUser(auth);
     if (!(await this.d.hasher.verify(user.passwordHash, password))) throw invalidCredentials();
     await this.d.store.users.delete(user.id);
+  }
+
+  /** Validates and stores the caller's OpenPGP public key, replacing any earlier one. */
+  async setPgpKey(auth: AuthState, armored: string): Promise<UserRecord> {
+    const key = await readPublicKey(armored, new Date(this.d.clock.now()));
+    if (!(await this.d.store.users.setPgpKey(auth.userId, key))) throw unauthorized('The session has ended; sign in again.');
+    return this.requireUser(auth);
+  }
+
+  /** Removes the caller's OpenPGP key; removing none is not an error (the end state is the same). */
+  async clearPgpKey(auth: AuthState): Promise<void> {
+    if (!(await this.d.store.users.setPgpKey(auth.userId, null))) throw unauthorized('The session has ended; sign in again.');
+  }
+
+  /** The caller's account and whether it has two-factor authentication, for the own-user view. */
+  async ownAccount(auth: AuthState): Promise<{ user: UserRecord; twoFactor: boolean }> {
+    const user = await this.requireUser(auth);
+    return { user, twoFactor: await this.d.twoFactor.isEnabled(user.id) };
   }
 
   async requireUser(auth: AuthState): Promise<UserRecord> {
@@ -160,6 +216,6 @@ export class AccountService {
 
   private async grant(user: UserRecord, sessionId: string, refreshToken: string): Promise<TokenGrant> {
     const accessToken = await this.d.tokens.sign({ userId: user.id, sessionId });
-    return { user, accessToken, refreshToken, expiresIn: this.d.tokens.ttlSeconds };
+    return { user, twoFactor: await this.d.twoFactor.isEnabled(user.id), accessToken, refreshToken, expiresIn: this.d.tokens.ttlSeconds };
   }
 }

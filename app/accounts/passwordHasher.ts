@@ -45,13 +45,14 @@ export class PasswordHasher {
    * Spends the same work as a real verify, for logins naming no account, so the answer's timing
    * does not reveal whether a username or e-mail exists.
    */
-  async verifyAgainstDummy(password: string): Promise<void> {
+  async verifyAgainstDummy(password: string): Promise<false> {
     // Made once, through the same gate as every other hash; a failed attempt (queue full) is retried later.
     this.dummyHash ??= this.hash('signalbox dummy password').catch((err: unknown) => {
       this.dummyHash = undefined;
       throw err;
     });
     await this.verify(await this.dummyHash, password);
+    return false;
   }
 
   /** True when the hash was made with other parameters and should be replaced at the next login. */

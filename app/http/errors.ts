@@ -22,8 +22,13 @@ export const badRequest = (code: string, message: string, details?: Record<strin
   new AppError(400, code, message, details);
 export const validationFailed = (fields: FieldProblem[]) =>
   new AppError(400, 'validation_failed', 'The request has invalid fields.', { fields });
+/** An uploaded OpenPGP key broke one of the rules; `message` names the rule (never the key material). */
+export const invalidPgpKey = (message: string) => new AppError(400, 'invalid_pgp_key', message);
 export const invalidJson = () => new AppError(400, 'invalid_json', 'The request body is not valid JSON.');
 export const unauthorized = (message = 'A valid access token is required.') => new AppError(401, 'unauthorized', message);
+export const totpRequired = () =>
+  new AppError(401, 'totp_required', 'This account has two-factor authentication: send the current code as totp.');
+export const invalidOtp = () => new AppError(400, 'invalid_otp', 'The code is wrong, expired or already used; ask for a new one.');
 export const invalidCredentials = () => new AppError(401, 'invalid_credentials', 'The username or password is wrong.');
 export const forbidden = (message = 'You may not do this.') => new AppError(403, 'forbidden', message);
 export const notFound = (message = 'Nothing is here.') => new AppError(404, 'not_found', message);

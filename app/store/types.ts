@@ -15,6 +15,26 @@ export interface UserRecord {
   birthdayEnc: string | null;
   passwordHash: string;
   createdAt: Date;
+  /** The uploaded OpenPGP public key, already validated; null when none. */
+  pgp: PgpKeyRecord | null;
+}
+
+/** A validated OpenPGP public key as stored: the re-armored key and what was read from it. */
+export interface PgpKeyRecord {
+  /** Upper-case hex: 40 characters (v4 keys) or 64 (v6). */
+  fingerprint: string;
+  /** A readable name such as `ed25519` or `rsa4096`. */
+  algorithm: string;
+  createdAt: Date;
+  expiresAt: Date | null;
+  /** ASCII-armored, re-armored from the parsed key (never the uploaded text as is). */
+  publicKey: string;
+}
+
+/** One search hit: only what a stranger may see. */
+export interface UserSearchHit {
+  username: string;
+  fingerprint: string | null;
 }
 
 /** A unique field (username or e-mail) is already taken. */
@@ -41,6 +61,13 @@ export interface UserStore {
   findByEmailIndex(emailIndex: string): Promise<UserRecord | null>;
   /** Returns false when the user does not exist. */
   setPasswordHash(id: string, passwordHash: string): Promise<boolean>;
+  /** Stores (or with null, removes) the user's OpenPGP key; false when the user does not exist. */
+  setPgpKey(id: string, key: PgpKeyRecord | null): Promise<boolean>;
+  /**
+   * Users whose (lower-case) username starts with `prefix` (lower case, `[a-z0-9_]`, taken literally),
+   * sorted by username, without `excludeId`, at most `limit`. Served by the username index.
+   */
+  search(prefix: string, excludeId: string, limit: number): Promise<UserSearchHit[]>;
   /** Deletes the user and everything they own (sessions first, so access ends before the account). */
   delete(id: string): Promise<boolean>;
 }
@@ -76,10 +103,175 @@ export interface SessionStore {
   purgeExpired(now: Date): Promise<number>;
 }
 
+export interface ResetCodeRecord {
+  userId: string;
+  /** Keyed hash of the 6-digit code. */
+  codeHash: string;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+/** Password-reset codes: at most one per user (the newest), single use, burned after too many wrong tries. */
+export interface ResetCodeStore {
+  /** Stores the user's newest code, replacing any older one and its count of wrong tries. */
+  put(code: ResetCodeRecord): Promise<void>;
+  /**
+   * Atomically redeems the user's code: true (and the code is gone) when `codeHash` matches an
+   * unexpired code; otherwise counts a wrong try, deleting the code at `maxTries`, and returns false.
+   */
+  redeem(userId: string, codeHash: string, now: Date, maxTries: number): Promise<boolean>;
+  /** Drops codes expired at `now`; returns how many. */
+  purgeExpired(now: Date): Promise<number>;
+}
+
+export interface TwoFactorRecord {
+  userId: string;
+  /** AES-GCM ciphertext of the base32 TOTP secret. */
+  secretEnc: string;
+  /** False between setup and the first valid code. */
+  enabled: boolean;
+  /** The newest TOTP time step accepted, so no code is accepted twice. */
+  lastStep: number | null;
+}
+
+/** TOTP second factors: at most one per user. */
+export interface TwoFactorStore {
+  get(userId: string): Promise<TwoFactorRecord | null>;
+  /** Stores a new secret, not yet enabled, replacing a pending one; false (nothing changed) when one is enabled. */
+  setPending(userId: string, secretEnc: string): Promise<boolean>;
+  /** Enables the pending secret, recording `step` as used; false when there is none pending. */
+  enable(userId: string, step: number): Promise<boolean>;
+  /** Atomically records `step` as used when it is newer than the last one; false for a replay or no enabled factor. */
+  useStep(userId: string, step: number): Promise<boolean>;
+  delete(userId: string): Promise<boolean>;
+}
+
+/** A counter in a fixed window that starts at its first hit. */
+export interface RateCount {
+  count: number;
+  resetAt: Date;
+}
+
+/** Counters shared by every instance, so limits hold when several servers share one database. */
+export interface RateLimitStore {
+  /**
+   * Atomically adds `cost` to `key`. A counter whose window ended at or before `now` starts again
+   * at `cost` with a window ending `windowMs` after `now`. Returns the counter after the hit.
+   */
+  hit(key: string, now: Date, windowMs: number, cost?: number): Promise<RateCount>;
+  /** The counter's current window, or null when it has none at `now`. */
+  peek(key: string, now: Date): Promise<RateCount | null>;
+  reset(key: string): Promise<void>;
+  /** Drops counters whose window ended at or before `now`; returns how many. */
+  purgeExpired(now: Date): Promise<number>;
+}
+
+export type ConnectionState = 'pending' | 'accepted';
+
+/**
+ * One record per unordered pair of users, so the two sides can never disagree: the pair is stored
+ * ordered (`lowId` < `highId` by plain string comparison of the user ids) under a unique index.
+ */
+export interface ConnectionRecord {
+  id: string;
+  lowId: string;
+  highId: string;
+  state: ConnectionState;
+  /** The user who asked; the other member of the pair is the recipient. */
+  requesterId: string;
+  message: string | null;
+  createdAt: Date;
+  /** When a pending request lapses; null once accepted. A pending record past it counts as absent. */
+  expiresAt: Date | null;
+  acceptedAt: Date | null;
+}
+
+/** A record as one member sees it, with the other member ("peer") named. */
+export interface ConnectionView extends ConnectionRecord {
+  peerId: string;
+  peerUsername: string;
+  /** The peer's OpenPGP key, so a client can encrypt to each connection without another request. */
+  peerPgp: PgpKeyRecord | null;
+}
+
+export interface ConnectionRequestInput {
+  /** The id the record gets when a new request is stored. */
+  id: string;
+  fromId: string;
+  toId: string;
+  message: string | null;
+  now: Date;
+  expiresAt: Date;
+  /** The most live outgoing requests `fromId` may hold. */
+  maxPending: number;
+}
+
+export type ConnectionRequestResult =
+  /** A new pending request from `fromId` (an expired one between the pair was replaced). */
+  | { outcome: 'requested'; record: ConnectionRecord }
+  /** `toId` had already asked `fromId`: that request is now accepted (crossing requests). */
+  | { outcome: 'accepted'; record: ConnectionRecord }
+  | { outcome: 'already_connected'; record: ConnectionRecord }
+  /** `fromId` already has a live request to `toId`. */
+  | { outcome: 'pending'; record: ConnectionRecord }
+  /** `fromId` holds `maxPending` live outgoing requests; `freesAt` is when the oldest of them lapses. */
+  | { outcome: 'limit'; freesAt: Date }
+  /** One of the two users does not exist (deleted meanwhile); nothing was stored. */
+  | { outcome: 'gone' };
+
+/**
+ * The connection graph. Every transition is one conditional statement or transaction, so
+ * concurrent requests, accepts and removals from both sides cannot leave two records or half a state.
+ * Pending records whose `expiresAt` is at or before `now` are treated as absent by every method.
+ */
+export interface ConnectionStore {
+  /** Asks on behalf of `fromId`; see ConnectionRequestResult for every outcome. */
+  request(input: ConnectionRequestInput): Promise<ConnectionRequestResult>;
+  /** Accepts the live request from `requesterId` to `recipientId`; null when there is none. */
+  accept(requesterId: string, recipientId: string, now: Date): Promise<ConnectionRecord | null>;
+  /** Deletes the live request from `requesterId` to `recipientId` (a rejection); false when there is none. */
+  reject(requesterId: string, recipientId: string, now: Date): Promise<boolean>;
+  /**
+   * Removes the accepted connection between the two, or `userId`'s own live outgoing request to
+   * `otherId`; answers which one went, or null when neither existed. An incoming request is left alone.
+   */
+  remove(userId: string, otherId: string, now: Date): Promise<'connection' | 'request' | null>;
+  /** The live record between the two users, or null. */
+  find(a: string, b: string, now: Date): Promise<ConnectionRecord | null>;
+  /** The accepted connections of `userId`, by peer username. */
+  listConnections(userId: string): Promise<ConnectionView[]>;
+  /** The live pending requests `userId` sent or received, newest first. */
+  listPending(userId: string, now: Date): Promise<ConnectionView[]>;
+  /** Drops pending requests expired at `now`; returns how many. Accepted connections never expire. */
+  purgeExpired(now: Date): Promise<number>;
+}
+
+/** When a user was last active, and when they last signed out. */
+export interface PresenceRecord {
+  userId: string;
+  lastSeen: Date;
+  /** A sign-out at or after `lastSeen` means offline regardless of the presence window. */
+  signedOutAt: Date | null;
+}
+
+export interface PresenceStore {
+  /** Records activity at `at`; `lastSeen` never moves backwards. Unknown users are ignored. */
+  touch(userId: string, at: Date): Promise<void>;
+  /** Marks the user signed out at `at` (offline at once); `lastSeen` is kept. */
+  signOut(userId: string, at: Date): Promise<void>;
+  /** The records of those users that have one, in no particular order. */
+  find(userIds: readonly string[]): Promise<PresenceRecord[]>;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'mongodb';
   readonly users: UserStore;
   readonly sessions: SessionStore;
+  readonly rateLimits: RateLimitStore;
+  readonly resetCodes: ResetCodeStore;
+  readonly twoFactor: TwoFactorStore;
+  readonly connections: ConnectionStore;
+  readonly presence: PresenceStore;
   /** Resolves when the store answers a trivial query; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,6 +1,29 @@
 import { z } from 'zod';
+import { presenceSchema, type Presence } from '../connections/presence.js';
 import type { FieldCipher } from '../lib/fieldCipher.js';
-import type { UserRecord } from '../store/types.js';
+import type { PgpKeyRecord, UserRecord, UserSearchHit } from '../store/types.js';
+
+/** An uploaded OpenPGP public key as every viewer sees it. */
+export const pgpSchema = z.object({
+  fingerprint: z.string().describe('40 (v4) or 64 (v6) upper-case hex digits'),
+  algorithm: z.string().describe('the primary key algorithm, e.g. ed25519 or rsa4096'),
+  createdAt: z.string().describe('ISO-8601 UTC: when the key was made'),
+  expiresAt: z.string().nullable().describe('ISO-8601 UTC, or null when the key does not expire'),
+  publicKey: z.string().describe('ASCII-armored, re-armored by the server from the parsed key'),
+});
+export type Pgp = z.infer<typeof pgpSchema>;
+
+/** The one place a stored key becomes JSON. */
+export function presentPgp(key: PgpKeyRecord | null): Pgp | null {
+  if (!key) return null;
+  return {
+    fingerprint: key.fingerprint,
+    algorithm: key.algorithm,
+    createdAt: key.createdAt.toISOString(),
+    expiresAt: key.expiresAt ? key.expiresAt.toISOString() : null,
+    publicKey: key.publicKey,
+  };
+}
 
 /** The account as its owner sees it (GET /users/me, register, login). */
 export const ownUserSchema = z.object({
@@ -9,20 +32,50 @@ export const ownUserSchema = z.object({
   email: z.string(),
   birthday: z.string().nullable().describe('YYYY-MM-DD'),
   createdAt: z.string().describe('ISO-8601 UTC'),
-  pgp: z.null().describe('the OpenPGP key, once one is uploaded'),
+  pgp: pgpSchema.nullable().describe('the OpenPGP public key, or null until one is uploaded'),
   twoFactor: z.boolean(),
 });
 export type OwnUser = z.infer<typeof ownUserSchema>;
 
 /** Decrypts what the owner may see; hashes and indexes never leave the server. */
-export function presentOwnUser(user: UserRecord, cipher: FieldCipher): OwnUser {
+export function presentOwnUser(user: UserRecord, cipher: FieldCipher, twoFactor: boolean): OwnUser {
   return {
     id: user.id,
     username: user.username,
     email: cipher.decrypt(user.emailEnc, `email:${user.id}`),
     birthday: user.birthdayEnc === null ? null : cipher.decrypt(user.birthdayEnc, `birthday:${user.id}`),
     createdAt: user.createdAt.toISOString(),
-    pgp: null,
-    twoFactor: false,
+    pgp: presentPgp(user.pgp),
+    twoFactor,
   };
+}
+
+/** Anyone's profile as another signed-in user sees it (GET /users/{username}). */
+export const publicUserSchema = z.object({
+  username: z.string(),
+  createdAt: z.string().describe('ISO-8601 UTC'),
+  pgp: pgpSchema.nullable(),
+  presence: presenceSchema.optional().describe('only for oneself and accepted connections; absent otherwise'),
+});
+export type PublicUser = z.infer<typeof publicUserSchema>;
+
+/** No e-mail, birthday or id; `presence` only when the caller was found entitled to it. */
+export function presentPublicUser(user: UserRecord, presence?: Presence): PublicUser {
+  return {
+    username: user.username,
+    createdAt: user.createdAt.toISOString(),
+    pgp: presentPgp(user.pgp),
+    ...(presence ? { presence: { online: presence.online, lastSeen: presence.lastSeen } } : {}),
+  };
+}
+
+export const searchResultSchema = z.object({
+  username: z.string(),
+  fingerprint: z.string().nullable().describe("the user's OpenPGP key fingerprint, or null"),
+});
+export type SearchResult = z.infer<typeof searchResultSchema>;
+
+/** A search hit: the name and the key fingerprint, nothing else. */
+export function presentSearchResult(hit: UserSearchHit): SearchResult {
+  return { username: hit.username, fingerprint: hit.fingerprint };
 }

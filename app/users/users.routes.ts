@@ -2,13 +2,27 @@ import type { AccountService } from '../accounts/accounts.service.js';
 import { passwordBody } from '../accounts/accounts.schema.js';
 import { caller } from '../http/context.js';
 import { defineRoute, type AnyRoute } from '../http/route.js';
+import type { RateLimiter } from '../http/rateLimit.js';
 import type { FieldCipher } from '../lib/fieldCipher.js';
+import type { UserStore } from '../store/types.js';
 import { z } from 'zod';
-import { ownUserSchema, presentOwnUser } from './users.presenter.js';
+import { ownUserSchema, presentOwnUser, presentPublicUser, presentSearchResult } from './users.presenter.js';
+import { profileParams, profileResponse, searchQuery, searchResponse } from './users.schema.js';
+import { UserDirectory, type PresenceLookup } from './users.service.js';
 
 const TAG = 'Users';
 
-export function userRoutes(accounts: AccountService, cipher: FieldCipher): AnyRoute[] {
+export interface UserRouteDeps {
+  users: UserStore;
+  limiter: RateLimiter;
+  /** Who may see whose presence; until connections provide it, profiles carry no `presence`. */
+  presenceFor?: PresenceLookup;
+}
+
+export function userRoutes(accounts: AccountService, cipher: FieldCipher, deps: UserRouteDeps): AnyRoute[] {
+  const directory = new UserDirectory(deps);
+  // Order matters: the router runs the first matching route, so the fixed paths /users/me and
+  // /users/search come before /users/:username (a user named "search" is reached as /users/@search).
   return [
     defineRoute({
       method: 'get',
@@ -18,7 +32,8 @@ export function userRoutes(accounts: AccountService, cipher: FieldCipher): AnyRo
       auth: true,
       responses: { 200: { description: 'The account.', schema: z.object({ user: ownUserSchema }) } },
       handler: async (ctx) => {
-        ctx.body = { user: presentOwnUser(await accounts.requireUser(caller(ctx)), cipher) };
+        const { user, twoFactor } = await accounts.ownAccount(caller(ctx));
+        ctx.body = { user: presentOwnUser(user, cipher, twoFactor) };
       },
     }),
     defineRoute({
@@ -34,6 +49,41 @@ export function userRoutes(accounts: AccountService, cipher: FieldCipher): AnyRo
       handler: async (ctx, { body }) => {
         await accounts.deleteAccount(caller(ctx), body.password);
         ctx.status = 204;
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/users/search',
+      tag: TAG,
+      summary: 'Find users by the start of their username',
+      description:
+        'Case-insensitive prefix match on usernames (a leading @ is ignored; `_` is an ordinary character), sorted by ' +
+        'username, the caller left out. Results carry only the username and the key fingerprint. Limited per user ' +
+        '(RATE_SEARCH_USER, default 60 per 60 s).',
+      auth: true,
+      query: searchQuery,
+      responses: { 200: { description: 'Matching users, possibly none.', schema: searchResponse } },
+      errors: ['rate_limited'],
+      handler: async (ctx, { query }) => {
+        const hits = await directory.search(caller(ctx), query.q, query.limit);
+        ctx.body = { results: hits.map(presentSearchResult) };
+      },
+    }),
+    defineRoute({
+      method: 'get',
+      path: '/users/:username',
+      tag: TAG,
+      summary: "A user's public profile",
+      description:
+        'The username may carry a leading @. `presence` is present only when you look at yourself or at an accepted ' +
+        'connection; for anyone else the field is absent.',
+      auth: true,
+      params: profileParams,
+      responses: { 200: { description: 'The profile.', schema: profileResponse } },
+      errors: ['not_found'],
+      handler: async (ctx, { params }) => {
+        const { user, presence } = await directory.profile(caller(ctx), params.username);
+        ctx.body = presentPublicUser(user, presence);
       },
     }),
   ];

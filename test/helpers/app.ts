@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import request from 'supertest';
 import { PasswordHasher } from '../../app/accounts/passwordHasher.js';
 import { parseConfig, type Config, type Env } from '../../app/config.js';
+import { createMailer, type Mailer } from '../../app/mail/mailer.js';
 import { createApp } from '../../app/server.js';
 import { openSqliteStore } from '../../app/store/sqlite/index.js';
 import type { Store } from '../../app/store/types.js';
@@ -23,6 +24,8 @@ export interface TestApp {
   dir: string;
   /** Every log line the app wrote, parsed. */
   logs: Array<Record<string, unknown>>;
+  /** The app's mailer: `await t.mailer.idle()` before looking for a message. */
+  mailer: Mailer;
   close(): Promise<void>;
 }
 
@@ -31,12 +34,22 @@ export interface TestAppOptions {
   hasher?: PasswordHasher;
   /** Wraps the real store, for fault injection. */
   wrapStore?: (store: Store) => Store;
+  /** Waits between mail retries; short by default so retry tests finish quickly. */
+  mailRetryDelaysMs?: number[];
 }
+
+/**
+ * Rate limits are off unless a test turns one on through `env`: most suites register and sign in
+ * many times from one address, and the limits have their own tests.
+ */
+const RATE_LIMITS_OFF: Env = Object.fromEntries(
+  ['LOGIN_USERNAME', 'LOGIN_IP', 'REGISTER_IP', 'REGISTER_EMAIL', 'FORGOT_IP', 'FORGOT_EMAIL', 'RESET_EMAIL', 'SEARCH_USER'].map((n) => [`RATE_${n}`, 'off']),
+);
 
 /** A full app on a fresh SQLite file on disk, with a manual clock and captured logs. */
 export function makeTestApp(options: TestAppOptions = {}): TestApp {
   const dir = mkdtempSync(join(tmpdir(), 'signalbox-test-'));
-  const config = parseConfig({ DATA_DIR: dir, LOG_LEVEL: 'info', ...options.env }, {
+  const config = parseConfig({ DATA_DIR: dir, LOG_LEVEL: 'info', ...RATE_LIMITS_OFF, ...options.env }, {
     jwtSecret: Buffer.alloc(32, 7),
     dataKey: Buffer.alloc(32, 9),
   });
@@ -52,7 +65,8 @@ export function makeTestApp(options: TestAppOptions = {}): TestApp {
     },
   });
   const logger = pino({ level: config.logLevel }, sink);
-  const app = createApp({ config, store, logger, clock, hasher });
+  const mailer = createMailer(config, logger, { retryDelaysMs: options.mailRetryDelaysMs ?? [10, 20] });
+  const app = createApp({ config, store, logger, clock, hasher, mailer });
   return {
     http: request(app.callback()),
     store,
@@ -61,7 +75,9 @@ export function makeTestApp(options: TestAppOptions = {}): TestApp {
     hasher,
     dir,
     logs,
+    mailer,
     async close() {
+      await mailer.idle();
       await realStore.close();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -252,7 +252,8 @@ describe('unknown routes', () => {
     ['POST', '/auth/nowhere'],
     ['GET', '/users/me/extra'],
     ['DELETE', '/nowhere/at/all'],
-    ['GET', '/users/%E0%A4%A'],
+    // Not /users/...: GET /users/{username} exists now, and that route answers a malformed escape with 400.
+    ['GET', '/nowhere/%E0%A4%A'],
   ])('answer %s %s with 404 not_found in the error shape', async (method, path) => {
     const res = await t.http[method.toLowerCase() as 'get' | 'post' | 'delete'](path);
     expectApiError(res, 404, 'not_found');

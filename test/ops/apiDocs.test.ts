@@ -72,7 +72,7 @@ describe('renderApiDocs', () => {
   it('lists the error codes of an endpoint under their statuses', () => {
     const register = section(rendered, 'POST', '/auth/register');
     expect(register).toContain('| 409 | `username_taken`, `email_taken` |');
-    expect(register).toContain('| 400 | `invalid_json`, `validation_failed` |');
+    expect(register).toContain('| 400 | `invalid_json`, `validation_failed`, `invalid_pgp_key` |');
     expect(section(rendered, 'GET', '/metrics')).toContain('| 401 | `unauthorized` |');
   });
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { DuplicateError, type SessionRecord, type Store, type UserRecord } from '../../app/store/types.js';
+import { DuplicateError, type PgpKeyRecord, type SessionRecord, type Store, type UserRecord } from '../../app/store/types.js';
+import { describeConnectionStoreContract } from './connectionsContract.js';
 
 /** What a contract run needs: a fresh, empty store and a way to dispose of it afterwards. */
 export interface OpenedStore {
@@ -29,6 +30,20 @@ export function makeUser(overrides: Partial<UserRecord> = {}): UserRecord {
     birthdayEnc: `bday_${n}`,
     passwordHash: `$argon2id$hash_${n}`,
     createdAt: at(0),
+    pgp: null,
+    ...overrides,
+  };
+}
+
+/** A stored-key record; the store treats it as opaque data, so it need not be a real key. */
+export function makePgpKey(overrides: Partial<PgpKeyRecord> = {}): PgpKeyRecord {
+  const n = unique();
+  return {
+    fingerprint: `F${n.replace(/[^0-9A-F]/gi, '').toUpperCase()}`.padEnd(40, '0').slice(0, 40),
+    algorithm: 'ed25519',
+    createdAt: at(-HOUR),
+    expiresAt: at(24 * HOUR),
+    publicKey: `-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n${n}\n-----END PGP PUBLIC KEY BLOCK-----\n`,
     ...overrides,
   };
 }
@@ -194,6 +209,108 @@ export function describeStoreContract(label: string, open: () => Promise<OpenedS
         const theirs = await aSession();
         await store.users.delete(mine.userId);
         expect(await store.sessions.findById(theirs.session.id)).toEqual(theirs.session);
+      });
+    });
+
+    describe('users: OpenPGP keys', () => {
+      it('create keeps a key with every field intact', async () => {
+        const user = await aUser({ pgp: makePgpKey() });
+        expect(await store.users.findById(user.id)).toEqual(user);
+      });
+
+      it('setPgpKey stores the key and answers true', async () => {
+        const user = await aUser();
+        const key = makePgpKey();
+        expect(await store.users.setPgpKey(user.id, key)).toBe(true);
+        expect(await store.users.findById(user.id)).toEqual({ ...user, pgp: key });
+      });
+
+      it('setPgpKey keeps a null expiry as null', async () => {
+        const user = await aUser();
+        await store.users.setPgpKey(user.id, makePgpKey({ expiresAt: null }));
+        expect((await store.users.findById(user.id))?.pgp?.expiresAt).toBeNull();
+      });
+
+      it('setPgpKey replaces an earlier key', async () => {
+        const user = await aUser({ pgp: makePgpKey() });
+        const newer = makePgpKey({ algorithm: 'rsa4096' });
+        await store.users.setPgpKey(user.id, newer);
+        expect((await store.users.findByUsername(user.username))?.pgp).toEqual(newer);
+      });
+
+      it('setPgpKey with null removes the key', async () => {
+        const user = await aUser({ pgp: makePgpKey() });
+        expect(await store.users.setPgpKey(user.id, null)).toBe(true);
+        expect(await store.users.findById(user.id)).toEqual({ ...user, pgp: null });
+      });
+
+      it('setPgpKey answers false for an unknown user and creates nothing', async () => {
+        const id = randomUUID();
+        expect(await store.users.setPgpKey(id, makePgpKey())).toBe(false);
+        expect(await store.users.findById(id)).toBeNull();
+      });
+    });
+
+    describe('users: search', () => {
+      /** Stores users with these names (fresh store per test, so fixed names cannot collide). */
+      const named = async (...names: string[]) => {
+        const users: UserRecord[] = [];
+        for (const username of names) users.push(await aUser({ username }));
+        return users;
+      };
+      const nobody = randomUUID();
+
+      it('finds the users whose username starts with the prefix, sorted by username', async () => {
+        await named('carol', 'alice', 'bob', 'alfred', 'albert');
+        expect((await store.users.search('al', nobody, 10)).map((h) => h.username)).toEqual(['albert', 'alfred', 'alice']);
+      });
+
+      it('matches a prefix equal to the whole username', async () => {
+        await named('alice', 'alicent');
+        expect((await store.users.search('alice', nobody, 10)).map((h) => h.username)).toEqual(['alice', 'alicent']);
+      });
+
+      it('treats _ as an ordinary character, not a wildcard', async () => {
+        await named('a_b', 'axb', 'a_c', 'ab_');
+        expect((await store.users.search('a_', nobody, 10)).map((h) => h.username)).toEqual(['a_b', 'a_c']);
+      });
+
+      it('sorts _ and digits by their code points (0-9 < _ < a-z)', async () => {
+        await named('xa1', 'x_1', 'x91');
+        expect((await store.users.search('x', nobody, 10)).map((h) => h.username)).toEqual(['x91', 'x_1', 'xa1']);
+      });
+
+      it('includes names just below the range end when the prefix ends in z, 9 or _', async () => {
+        // The upper bound bumps the last character; these names sit right at that edge.
+        await named('zzz', 'zy1', 'q99', 'q9a', 'r__', 'r_a', 'raa');
+        expect((await store.users.search('zz', nobody, 10)).map((h) => h.username)).toEqual(['zzz']);
+        expect((await store.users.search('q9', nobody, 10)).map((h) => h.username)).toEqual(['q99', 'q9a']);
+        expect((await store.users.search('r_', nobody, 10)).map((h) => h.username)).toEqual(['r__', 'r_a']);
+      });
+
+      it('leaves out the excluded user', async () => {
+        const [me] = await named('alice', 'alicia');
+        expect((await store.users.search('ali', me!.id, 10)).map((h) => h.username)).toEqual(['alicia']);
+      });
+
+      it('answers at most limit hits, the first ones in order', async () => {
+        await named('dan', 'dana', 'danb', 'danc');
+        expect((await store.users.search('dan', nobody, 2)).map((h) => h.username)).toEqual(['dan', 'dana']);
+      });
+
+      it('answers an empty list when nobody matches', async () => {
+        await named('alice');
+        expect(await store.users.search('bo', nobody, 10)).toEqual([]);
+      });
+
+      it('answers the key fingerprint, or null, and nothing else', async () => {
+        const key = makePgpKey();
+        await aUser({ username: 'keyed', pgp: key });
+        await aUser({ username: 'keyless' });
+        expect(await store.users.search('key', nobody, 10)).toEqual([
+          { username: 'keyed', fingerprint: key.fingerprint },
+          { username: 'keyless', fingerprint: null },
+        ]);
       });
     });
 
@@ -410,5 +527,8 @@ export function describeStoreContract(label: string, open: () => Promise<OpenedS
         });
       });
     });
+
+    // The connection graph and presence, in their own module (test/store/connectionsContract.ts).
+    describeConnectionStoreContract({ store: () => store, aUser: () => aUser() });
   });
 }

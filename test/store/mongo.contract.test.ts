@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { MongoClient } from 'mongodb';
 import { openMongoStore } from '../../app/store/mongo/index.js';
+import { describeAuthStoreContract } from './authContract.js';
 import { describeStoreContract, makeSession, makeUser } from './contract.js';
 
 // jest.config.js ignores this file when MONGODB_URI is unset, so reaching here means it is set.
@@ -20,7 +21,7 @@ async function dropDatabase(dbName: string): Promise<void> {
   }
 }
 
-describeStoreContract('MongoDB', async () => {
+const openContractStore = async () => {
   const dbName = uniqueDbName();
   const store = await openMongoStore(uri, dbName);
   return {
@@ -30,7 +31,10 @@ describeStoreContract('MongoDB', async () => {
       await dropDatabase(dbName);
     },
   };
-});
+};
+
+describeStoreContract('MongoDB', openContractStore);
+describeAuthStoreContract('MongoDB', openContractStore);
 
 describe('MongoDB store', () => {
   let dbName: string;

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import Database from 'better-sqlite3';
 import { openSqliteStore } from '../../app/store/sqlite/index.js';
+import { SEARCH_SQL } from '../../app/store/sqlite/users.js';
 import { StoreUnavailableError, type Store } from '../../app/store/types.js';
+import { describeAuthStoreContract } from './authContract.js';
 import { describeStoreContract, makeSession, makeUser } from './contract.js';
 
 /** A fresh store on a real file (WAL needs one; :memory: would not exercise it) in its own temp dir. */
@@ -14,7 +16,7 @@ function openTempSqlite() {
   return { dir, file, store: openSqliteStore(file) };
 }
 
-describeStoreContract('SQLite', async () => {
+const openContractStore = async () => {
   const { dir, store } = openTempSqlite();
   return {
     store,
@@ -23,7 +25,10 @@ describeStoreContract('SQLite', async () => {
       rmSync(dir, { recursive: true, force: true });
     },
   };
-});
+};
+
+describeStoreContract('SQLite', openContractStore);
+describeAuthStoreContract('SQLite', openContractStore);
 
 describe('SQLite store', () => {
   let dir: string;
@@ -102,6 +107,22 @@ describe('SQLite store', () => {
   it('session methods reject with StoreUnavailableError after close', async () => {
     await store.close();
     await expect(store.sessions.rotateRefreshToken('a', 'b', new Date(), new Date())).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+
+  it('serves the username prefix search from the username index, not a table scan', async () => {
+    // The plan is what keeps search fast at 100k users (bench/search.ts measures it); a LIKE or a
+    // lower() around the column would silently turn this into SCAN users.
+    const db = new Database(file, { readonly: true });
+    try {
+      const plan = db
+        .prepare(`EXPLAIN QUERY PLAN ${SEARCH_SQL}`)
+        .all({ low: 'ab', high: 'ac', excludeId: 'x', limit: 20 })
+        .map((row) => (row as { detail: string }).detail)
+        .join('\n');
+      expect(plan).toMatch(/SEARCH users USING (COVERING )?INDEX sqlite_autoindex_users_\d+ \(username>\? AND username<\?\)/);
+    } finally {
+      db.close();
+    }
   });
 
   it('close can be called twice (shutdown paths may overlap)', async () => {

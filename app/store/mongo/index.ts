@@ -1,6 +1,11 @@
 import { MongoClient, MongoNetworkError, MongoNotConnectedError, MongoServerSelectionError, MongoTopologyClosedError } from 'mongodb';
 import { guardUnavailable } from '../guard.js';
 import type { Store } from '../types.js';
+import { mongoConnections, mongoConnectionsIndexes } from './connections.js';
+import { mongoPresence } from './presence.js';
+import { mongoRateLimits, mongoRateLimitsIndexes } from './rateLimits.js';
+import { mongoResetCodes, mongoResetCodesIndexes } from './resetCodes.js';
+import { mongoTwoFactor } from './twoFactor.js';
 import { mongoSessions, mongoSessionsIndexes } from './sessions.js';
 import { mongoUsers, mongoUsersIndexes } from './users.js';
 
@@ -17,11 +22,19 @@ export async function openMongoStore(uri: string, dbName: string): Promise<Store
   const db = client.db(dbName);
   await mongoUsersIndexes(db);
   await mongoSessionsIndexes(db);
+  await mongoRateLimitsIndexes(db);
+  await mongoResetCodesIndexes(db);
+  await mongoConnectionsIndexes(db);
 
   return {
     kind: 'mongodb',
     users: guardUnavailable(mongoUsers(db), isUnavailable),
     sessions: guardUnavailable(mongoSessions(db), isUnavailable),
+    rateLimits: guardUnavailable(mongoRateLimits(db), isUnavailable),
+    resetCodes: guardUnavailable(mongoResetCodes(db), isUnavailable),
+    twoFactor: guardUnavailable(mongoTwoFactor(db), isUnavailable),
+    connections: guardUnavailable(mongoConnections(db), isUnavailable),
+    presence: guardUnavailable(mongoPresence(db), isUnavailable),
     async ping() {
       await db.command({ ping: 1 });
     },

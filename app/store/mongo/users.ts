@@ -1,5 +1,6 @@
 import { MongoServerError, type Collection, type Db } from 'mongodb';
-import { DuplicateError, type UserRecord, type UserStore } from '../types.js';
+import { prefixUpperBound } from '../prefix.js';
+import { DuplicateError, type PgpKeyRecord, type UserRecord, type UserStore } from '../types.js';
 
 export interface UserDoc {
   _id: string;
@@ -9,9 +10,11 @@ export interface UserDoc {
   birthdayEnc: string | null;
   passwordHash: string;
   createdAt: Date;
+  /** Absent on documents written before keys existed; read as null. */
+  pgp?: PgpKeyRecord | null;
 }
 
-const toRecord = ({ _id, ...rest }: UserDoc): UserRecord => ({ id: _id, ...rest });
+const toRecord = ({ _id, ...rest }: UserDoc): UserRecord => ({ id: _id, ...rest, pgp: rest.pgp ?? null });
 
 export async function mongoUsersIndexes(db: Db): Promise<void> {
   const users = db.collection<UserDoc>('users');
@@ -50,12 +53,34 @@ export function mongoUsers(db: Db): UserStore {
     async setPasswordHash(id, passwordHash) {
       return (await users.updateOne({ _id: id }, { $set: { passwordHash } })).matchedCount > 0;
     },
+    async setPgpKey(id, key) {
+      return (await users.updateOne({ _id: id }, { $set: { pgp: key } })).matchedCount > 0;
+    },
+    async search(prefix, excludeId, limit) {
+      // An anchored range rather than a regex: nothing to escape, and the username index serves
+      // both the range and the sort (the hint makes sure the planner does not pick _id for `$ne`).
+      const docs = await users
+        .find({ username: { $gte: prefix, $lt: prefixUpperBound(prefix) }, _id: { $ne: excludeId } })
+        .hint({ username: 1 })
+        .sort({ username: 1 })
+        .limit(limit)
+        .project<{ username: string; pgp?: { fingerprint: string } | null }>({ _id: 0, username: 1, 'pgp.fingerprint': 1 })
+        .toArray();
+      return docs.map((d) => ({ username: d.username, fingerprint: d.pgp?.fingerprint ?? null }));
+    },
     async delete(id) {
       // No multi-document transaction needed: sessions go first, so access ends before the account.
       const sessionIds = (await sessions.find({ userId: id }, { projection: { _id: 1 } }).toArray()).map((s) => s._id);
       await sessions.deleteMany({ userId: id });
       await refreshTokens.deleteMany({ sessionId: { $in: sessionIds } });
-      return (await users.deleteOne({ _id: id })).deletedCount > 0;
+      await db.collection<{ _id: string }>('resetCodes').deleteOne({ _id: id });
+      await db.collection<{ _id: string }>('twoFactor').deleteOne({ _id: id });
+      const deleted = (await users.deleteOne({ _id: id })).deletedCount > 0;
+      // After the user, not before: a connection request racing this deletion checks that both users
+      // exist after inserting (mongo/connections.ts), so whichever comes second cleans up.
+      await db.collection('connections').deleteMany({ $or: [{ lowId: id }, { highId: id }] });
+      await db.collection<{ _id: string }>('presence').deleteOne({ _id: id });
+      return deleted;
     },
   };
 }

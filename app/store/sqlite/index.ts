@@ -3,7 +3,12 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { guardUnavailable } from '../guard.js';
 import { StoreUnavailableError, type Store } from '../types.js';
+import { sqliteConnections } from './connections.js';
 import { migrate } from './migrations.js';
+import { sqlitePresence } from './presence.js';
+import { sqliteRateLimits } from './rateLimits.js';
+import { sqliteResetCodes } from './resetCodes.js';
+import { sqliteTwoFactor } from './twoFactor.js';
 import { sqliteSessions } from './sessions.js';
 import { sqliteUsers } from './users.js';
 
@@ -27,6 +32,11 @@ export function openSqliteStore(file: string): Store {
     kind: 'sqlite',
     users: guardUnavailable(sqliteUsers(db), isUnavailable),
     sessions: guardUnavailable(sqliteSessions(db), isUnavailable),
+    rateLimits: guardUnavailable(sqliteRateLimits(db), isUnavailable),
+    resetCodes: guardUnavailable(sqliteResetCodes(db), isUnavailable),
+    twoFactor: guardUnavailable(sqliteTwoFactor(db), isUnavailable),
+    connections: guardUnavailable(sqliteConnections(db), isUnavailable),
+    presence: guardUnavailable(sqlitePresence(db), isUnavailable),
     async ping() {
       if (!db.open) throw new StoreUnavailableError('database is closed');
       db.prepare('SELECT 1').get();

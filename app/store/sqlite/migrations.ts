@@ -30,6 +30,62 @@ const MIGRATIONS: string[] = [
    ) STRICT;
    CREATE INDEX refresh_tokens_by_session ON refresh_tokens(session_id);
    CREATE INDEX refresh_tokens_by_expiry ON refresh_tokens(expires_at);`,
+  // Keys are HMACs of the subject (IP, username, e-mail), never the subject itself.
+  `CREATE TABLE rate_limits (
+     key      TEXT PRIMARY KEY,
+     count    INTEGER NOT NULL,
+     reset_at INTEGER NOT NULL
+   ) STRICT;
+   CREATE INDEX rate_limits_by_reset ON rate_limits(reset_at);`,
+  // One row per user: a new code replaces the old one, which is what makes only the newest valid.
+  `CREATE TABLE reset_codes (
+     user_id    TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+     code_hash  TEXT NOT NULL,
+     tries      INTEGER NOT NULL DEFAULT 0,
+     created_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL
+   ) STRICT;
+   CREATE INDEX reset_codes_by_expiry ON reset_codes(expires_at);`,
+  `CREATE TABLE two_factor (
+     user_id    TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+     secret_enc TEXT NOT NULL,
+     enabled    INTEGER NOT NULL DEFAULT 0 CHECK (enabled IN (0, 1)),
+     last_step  INTEGER
+   ) STRICT;`,
+  // The connection graph: one row per unordered pair (low_id < high_id), so the two sides cannot
+  // disagree; both ids cascade, so deleting an account removes its connections and requests both ways.
+  // Presence: one row per user, written at most every PRESENCE_WRITE_INTERVAL per instance.
+  `CREATE TABLE connections (
+     id           TEXT PRIMARY KEY,
+     low_id       TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+     high_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+     state        TEXT NOT NULL CHECK (state IN ('pending', 'accepted')),
+     requester_id TEXT NOT NULL,
+     message      TEXT,
+     created_at   INTEGER NOT NULL,
+     expires_at   INTEGER,
+     accepted_at  INTEGER,
+     CHECK (low_id < high_id),
+     CHECK (requester_id IN (low_id, high_id)),
+     CHECK ((state = 'pending' AND expires_at IS NOT NULL AND accepted_at IS NULL)
+         OR (state = 'accepted' AND expires_at IS NULL AND accepted_at IS NOT NULL))
+   ) STRICT;
+   CREATE UNIQUE INDEX connections_by_pair ON connections(low_id, high_id);
+   CREATE INDEX connections_by_high ON connections(high_id);
+   CREATE INDEX connections_pending_by_requester ON connections(requester_id, expires_at) WHERE state = 'pending';
+   CREATE INDEX connections_pending_by_expiry ON connections(expires_at) WHERE state = 'pending';
+   CREATE TABLE presence (
+     user_id       TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+     last_seen     INTEGER NOT NULL,
+     signed_out_at INTEGER
+   ) STRICT;`,
+  // The user's OpenPGP public key, validated before it is stored; all five are null when there is none.
+  // Search needs no new index: the UNIQUE index on the lower-case username serves prefix ranges.
+  `ALTER TABLE users ADD COLUMN pgp_fingerprint TEXT;
+   ALTER TABLE users ADD COLUMN pgp_algorithm TEXT;
+   ALTER TABLE users ADD COLUMN pgp_created_at INTEGER;
+   ALTER TABLE users ADD COLUMN pgp_expires_at INTEGER;
+   ALTER TABLE users ADD COLUMN pgp_public_key TEXT;`,
 ];
 
 /** Brings the database up to the newest schema, each step in its own transaction. */

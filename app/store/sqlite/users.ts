@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
-import { DuplicateError, type UserRecord, type UserStore } from '../types.js';
+import { prefixUpperBound } from '../prefix.js';
+import { DuplicateError, type PgpKeyRecord, type UserRecord, type UserStore } from '../types.js';
 
 interface UserRow {
   id: string;
@@ -9,7 +10,37 @@ interface UserRow {
   birthday_enc: string | null;
   password_hash: string;
   created_at: number;
+  pgp_fingerprint: string | null;
+  pgp_algorithm: string | null;
+  pgp_created_at: number | null;
+  pgp_expires_at: number | null;
+  pgp_public_key: string | null;
 }
+
+/** The prefix search: a range on the lower-case username, so the UNIQUE index serves it (see the test). */
+export const SEARCH_SQL = `SELECT username, pgp_fingerprint FROM users
+   WHERE username >= @low AND username < @high AND id <> @excludeId
+   ORDER BY username LIMIT @limit`;
+
+const pgpColumns = (key: PgpKeyRecord | null) => ({
+  pgpFingerprint: key?.fingerprint ?? null,
+  pgpAlgorithm: key?.algorithm ?? null,
+  pgpCreatedAt: key ? key.createdAt.getTime() : null,
+  pgpExpiresAt: key?.expiresAt ? key.expiresAt.getTime() : null,
+  pgpPublicKey: key?.publicKey ?? null,
+});
+
+/** The key columns of a users row (also read through joins, e.g. connection views). */
+export const toPgp = (r: Pick<UserRow, 'pgp_fingerprint' | 'pgp_algorithm' | 'pgp_created_at' | 'pgp_expires_at' | 'pgp_public_key'>): PgpKeyRecord | null =>
+  r.pgp_public_key === null
+    ? null
+    : {
+        fingerprint: r.pgp_fingerprint!,
+        algorithm: r.pgp_algorithm!,
+        createdAt: new Date(r.pgp_created_at!),
+        expiresAt: r.pgp_expires_at === null ? null : new Date(r.pgp_expires_at),
+        publicKey: r.pgp_public_key,
+      };
 
 const toRecord = (r: UserRow): UserRecord => ({
   id: r.id,
@@ -19,24 +50,34 @@ const toRecord = (r: UserRow): UserRecord => ({
   birthdayEnc: r.birthday_enc,
   passwordHash: r.password_hash,
   createdAt: new Date(r.created_at),
+  pgp: toPgp(r),
 });
 
 export function sqliteUsers(db: Database.Database): UserStore {
   const insert = db.prepare(
-    `INSERT INTO users (id, username, email_index, email_enc, birthday_enc, password_hash, created_at)
-     VALUES (@id, @username, @emailIndex, @emailEnc, @birthdayEnc, @passwordHash, @createdAt)`,
+    `INSERT INTO users (id, username, email_index, email_enc, birthday_enc, password_hash, created_at,
+                        pgp_fingerprint, pgp_algorithm, pgp_created_at, pgp_expires_at, pgp_public_key)
+     VALUES (@id, @username, @emailIndex, @emailEnc, @birthdayEnc, @passwordHash, @createdAt,
+             @pgpFingerprint, @pgpAlgorithm, @pgpCreatedAt, @pgpExpiresAt, @pgpPublicKey)`,
   );
   const byId = db.prepare<[string], UserRow>('SELECT * FROM users WHERE id = ?');
   const byUsername = db.prepare<[string], UserRow>('SELECT * FROM users WHERE username = ?');
   const byEmailIndex = db.prepare<[string], UserRow>('SELECT * FROM users WHERE email_index = ?');
   const setHash = db.prepare('UPDATE users SET password_hash = ? WHERE id = ?');
+  const setPgp = db.prepare(
+    `UPDATE users SET pgp_fingerprint = @pgpFingerprint, pgp_algorithm = @pgpAlgorithm, pgp_created_at = @pgpCreatedAt,
+                      pgp_expires_at = @pgpExpiresAt, pgp_public_key = @pgpPublicKey
+     WHERE id = @id`,
+  );
+  const searchStmt = db.prepare<[{ low: string; high: string; excludeId: string; limit: number }], { username: string; pgp_fingerprint: string | null }>(SEARCH_SQL);
   // Sessions and refresh tokens go with the user through ON DELETE CASCADE, in the same statement.
   const remove = db.prepare('DELETE FROM users WHERE id = ?');
 
   return {
     async create(user) {
       try {
-        insert.run({ ...user, createdAt: user.createdAt.getTime() });
+        const { pgp, ...fields } = user;
+        insert.run({ ...fields, createdAt: user.createdAt.getTime(), ...pgpColumns(pgp) });
       } catch (err) {
         const e = err as { code?: string; message?: string };
         if (e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
@@ -59,6 +100,14 @@ export function sqliteUsers(db: Database.Database): UserStore {
     },
     async setPasswordHash(id, passwordHash) {
       return setHash.run(passwordHash, id).changes > 0;
+    },
+    async setPgpKey(id, key) {
+      return setPgp.run({ id, ...pgpColumns(key) }).changes > 0;
+    },
+    async search(prefix, excludeId, limit) {
+      return searchStmt
+        .all({ low: prefix, high: prefixUpperBound(prefix), excludeId, limit })
+        .map((r) => ({ username: r.username, fingerprint: r.pgp_fingerprint }));
     },
     async delete(id) {
       return remove.run(id).changes > 0;

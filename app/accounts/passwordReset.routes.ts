@@ -1,0 +1,49 @@
+import { limitByIp, type RateLimiter } from '../http/rateLimit.js';
+import { defineRoute, type AnyRoute } from '../http/route.js';
+import { acceptedResponse, forgotPasswordBody, resetPasswordBody } from './passwordReset.schema.js';
+import type { PasswordResetService } from './passwordReset.service.js';
+
+const TAG = 'Auth';
+
+export function passwordResetRoutes(resets: PasswordResetService, limiter: RateLimiter): AnyRoute[] {
+  return [
+    defineRoute({
+      method: 'post',
+      path: '/auth/forgot-password',
+      tag: TAG,
+      summary: 'E-mail a password-reset code',
+      description:
+        'Always 202 {"ok": true}, whether or not the address is registered. A registered address receives a ' +
+        '6-digit code valid for OTP_TTL seconds (default 600); asking again replaces the previous code. ' +
+        'Limited per client IP (RATE_FORGOT_IP) and per address (RATE_FORGOT_EMAIL).',
+      auth: false,
+      body: forgotPasswordBody,
+      responses: { 202: { description: 'Accepted; a code is on its way if the address is registered.', schema: acceptedResponse } },
+      errors: ['rate_limited'],
+      before: [limitByIp(limiter, 'forgotPerIp')],
+      handler: async (ctx, { body }) => {
+        await resets.forgot(body.email);
+        ctx.status = 202;
+        ctx.body = { ok: true };
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/auth/reset-password',
+      tag: TAG,
+      summary: 'Set a new password with the e-mailed code',
+      description:
+        'The code works once, only the newest one works, and 5 wrong tries burn it. Wrong, expired, used, burned ' +
+        'codes and unknown addresses all get 400 invalid_otp. Success ends every session of the account and ' +
+        'e-mails a notice. Limited per address (RATE_RESET_EMAIL).',
+      auth: false,
+      body: resetPasswordBody,
+      responses: { 204: { description: 'The password is changed; sign in again.' } },
+      errors: ['invalid_otp', 'rate_limited'],
+      handler: async (ctx, { body }) => {
+        await resets.reset(body.email, body.otp, body.newPassword);
+        ctx.status = 204;
+      },
+    }),
+  ];
+}

@@ -1,0 +1,78 @@
+import { randomInt } from 'node:crypto';
+import type { Config } from '../config.js';
+import { invalidOtp, validationFailed } from '../http/errors.js';
+import type { RateLimiter } from '../http/rateLimit.js';
+import type { Clock } from '../lib/clock.js';
+import type { FieldCipher } from '../lib/fieldCipher.js';
+import type { Mailer } from '../mail/mailer.js';
+import { passwordChangedMail, resetCodeMail } from '../mail/templates.js';
+import type { Store, UserRecord } from '../store/types.js';
+import { normaliseEmail, type AccountService } from './accounts.service.js';
+import type { PasswordHasher } from './passwordHasher.js';
+
+/** Wrong guesses a code survives: a 1-in-10^6 code with 5 tries gives an attacker 1 chance in 200,000 per mail. */
+export const RESET_CODE_MAX_TRIES = 5;
+
+export interface PasswordResetDeps {
+  store: Store;
+  accounts: AccountService;
+  hasher: PasswordHasher;
+  cipher: FieldCipher;
+  clock: Clock;
+  mailer: Mailer;
+  limiter: RateLimiter;
+  config: Pick<Config, 'otpTtl'>;
+}
+
+/** Password reset by a 6-digit code sent to the account's e-mail address. */
+export class PasswordResetService {
+  constructor(private readonly d: PasswordResetDeps) {}
+
+  /**
+   * Sends a fresh code when the address belongs to an account, and does nothing visible otherwise:
+   * the caller's answer is the same either way and the mail goes out after the answer.
+   */
+  async forgot(email: string): Promise<void> {
+    const { store, clock, cipher } = this.d;
+    await this.d.limiter.consume('forgotPerEmail', normaliseEmail(email));
+    const user = await store.users.findByEmailIndex(this.d.accounts.emailIndex(email));
+    if (!user) return;
+    const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
+    const now = clock.now();
+    await store.resetCodes.put({
+      userId: user.id,
+      codeHash: this.hashCode(user, code),
+      createdAt: new Date(now),
+      expiresAt: new Date(now + this.d.config.otpTtl * 1000),
+    });
+    const to = cipher.decrypt(user.emailEnc, `email:${user.id}`);
+    this.d.mailer.send(resetCodeMail(to, user.username, code, this.d.config.otpTtl));
+  }
+
+  /** Sets a new password with a valid code; every session of the account ends. */
+  async reset(email: string, otp: string, newPassword: string): Promise<void> {
+    const { store, clock } = this.d;
+    await this.d.limiter.consume('resetPerEmail', normaliseEmail(email));
+    const user = await store.users.findByEmailIndex(this.d.accounts.emailIndex(email));
+    // An unknown address gets the same answer as a wrong code.
+    if (!user) throw invalidOtp();
+    const now = clock.now();
+    const codeHash = this.hashCode(user, otp);
+    if (!(await store.resetCodes.redeem(user.id, codeHash, new Date(now), RESET_CODE_MAX_TRIES))) throw invalidOtp();
+    // Judged only after the code, so the answer never hints which username an address has.
+    if (newPassword.toLowerCase() === user.username) {
+      // The code was right: give it back for a minute so the user can retry with another password.
+      await store.resetCodes.put({ userId: user.id, codeHash, createdAt: new Date(now), expiresAt: new Date(now + 60_000) });
+      throw validationFailed([{ field: 'newPassword', message: 'must not be the username' }]);
+    }
+    await store.users.setPasswordHash(user.id, await this.d.hasher.hash(newPassword));
+    await store.sessions.deleteByUser(user.id);
+    const to = this.d.cipher.decrypt(user.emailEnc, `email:${user.id}`);
+    this.d.mailer.send(passwordChangedMail(to, user.username));
+  }
+
+  // Keyed and bound to the user: a copied database reveals no codes, and a code fits one account only.
+  private hashCode(user: UserRecord, code: string): string {
+    return this.d.cipher.blindIndex(code, `reset-code:${user.id}`);
+  }
+}

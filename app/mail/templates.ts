@@ -1,0 +1,33 @@
+import type { OutgoingMail } from './mailer.js';
+
+const escapeHtml = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+/** Plain text and a minimal HTML twin, so every client shows the same words. */
+function message(to: string, subject: string, paragraphs: string[]): OutgoingMail {
+  return {
+    to,
+    subject,
+    text: `${paragraphs.join('\n\n')}\n`,
+    html: `<!doctype html><html><body style="font-family:sans-serif">${paragraphs.map((p) => `<p>${escapeHtml(p)}</p>`).join('')}</body></html>`,
+  };
+}
+
+/** The e-mail carrying a password-reset code. */
+export function resetCodeMail(to: string, username: string, code: string, ttlSeconds: number): OutgoingMail {
+  const minutes = Math.max(1, Math.round(ttlSeconds / 60));
+  return message(to, `Your Signalbox reset code: ${code}`, [
+    `Hello ${username},`,
+    `Your code to reset your Signalbox password is ${code}. It works once, for ${minutes} minutes.`,
+    'If you did not ask for it, ignore this message: your password stays as it is.',
+  ]);
+}
+
+/** The notice sent after a password was reset, so an owner notices a takeover. */
+export function passwordChangedMail(to: string, username: string): OutgoingMail {
+  return message(to, 'Your Signalbox password was changed', [
+    `Hello ${username},`,
+    'The password of your Signalbox account was just reset with a code sent to this address, and every device was signed out.',
+    'If this was not you, reset your password again now and check who can read your e-mail.',
+  ]);
+}

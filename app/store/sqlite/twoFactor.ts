@@ -1,0 +1,44 @@
+import type Database from 'better-sqlite3';
+import type { TwoFactorRecord, TwoFactorStore } from '../types.js';
+
+interface Row {
+  user_id: string;
+  secret_enc: string;
+  enabled: number;
+  last_step: number | null;
+}
+
+const toRecord = (r: Row): TwoFactorRecord => ({ userId: r.user_id, secretEnc: r.secret_enc, enabled: r.enabled === 1, lastStep: r.last_step });
+
+export function sqliteTwoFactor(db: Database.Database): TwoFactorStore {
+  const get = db.prepare<[string], Row>('SELECT * FROM two_factor WHERE user_id = ?');
+  // The WHERE on the upsert keeps an enabled factor: setup can never silently replace it.
+  const setPending = db.prepare<[string, string]>(
+    `INSERT INTO two_factor (user_id, secret_enc, enabled, last_step) VALUES (?, ?, 0, NULL)
+     ON CONFLICT(user_id) DO UPDATE SET secret_enc = excluded.secret_enc, last_step = NULL WHERE enabled = 0`,
+  );
+  const enable = db.prepare<[number, string]>('UPDATE two_factor SET enabled = 1, last_step = ? WHERE user_id = ? AND enabled = 0');
+  const useStep = db.prepare<[number, string, number]>(
+    'UPDATE two_factor SET last_step = ? WHERE user_id = ? AND enabled = 1 AND (last_step IS NULL OR last_step < ?)',
+  );
+  const remove = db.prepare<[string]>('DELETE FROM two_factor WHERE user_id = ?');
+
+  return {
+    async get(userId) {
+      const row = get.get(userId);
+      return row ? toRecord(row) : null;
+    },
+    async setPending(userId, secretEnc) {
+      return setPending.run(userId, secretEnc).changes > 0;
+    },
+    async enable(userId, step) {
+      return enable.run(step, userId).changes > 0;
+    },
+    async useStep(userId, step) {
+      return useStep.run(step, userId, step).changes > 0;
+    },
+    async delete(userId) {
+      return remove.run(userId).changes > 0;
+    },
+  };
+}

@@ -1,0 +1,209 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
+import { totpAt } from '../helpers/totp.js';
+
+let t: TestApp;
+let alice: TestUser;
+beforeEach(async () => {
+  t = makeTestApp();
+  alice = await registerUser(t, { username: 'alice', password: 'correct horse battery' });
+});
+afterEach(() => t.close());
+
+const setup = () => t.http.post('/auth/2fa/setup').set(bearer(alice)).send({});
+const enable = (code: string) => t.http.post('/auth/2fa/enable').set(bearer(alice)).send({ code });
+const disable = (password: string, code: string) => t.http.post('/auth/2fa/disable').set(bearer(alice)).send({ password, code });
+const login = (totp?: string) =>
+  t.http.post('/auth/login').send({ username: 'alice', password: 'correct horse battery', ...(totp === undefined ? {} : { totp }) });
+const codeNow = (secret: string) => totpAt(secret, t.clock.now());
+
+/** Sets up and enables 2FA, then moves to the next 30-second step so the enabling code is spent. */
+async function enabled(): Promise<string> {
+  const { secret } = (await setup()).body;
+  expect((await enable(codeNow(secret))).status).toBe(204);
+  t.clock.advance(30);
+  return secret;
+}
+
+describe('POST /auth/2fa/setup', () => {
+  it('answers a base32 secret and its otpauth URI, and changes nothing yet', async () => {
+    const res = await setup();
+    expect(res.status).toBe(200);
+    expect(res.body.secret).toMatch(/^[A-Z2-7]{32}$/);
+    const url = new URL(res.body.otpauthUrl);
+    expect(url.protocol).toBe('otpauth:');
+    expect(url.searchParams.get('secret')).toBe(res.body.secret);
+    expect(url.searchParams.get('issuer')).toBe('Signalbox');
+    expect(decodeURIComponent(url.pathname)).toContain('alice');
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect((await login()).status).toBe(200);
+  });
+
+  it('stores the secret encrypted', async () => {
+    const { secret } = (await setup()).body;
+    const bytes = Buffer.concat(readdirSync(t.dir).filter((f) => f.startsWith('signalbox.db')).map((f) => readFileSync(join(t.dir, f))));
+    expect(bytes.includes(secret)).toBe(false);
+  });
+
+  it('refuses with 409 once two-factor is on', async () => {
+    await enabled();
+    expect((await setup()).status).toBe(409);
+  });
+
+  it('needs a signed-in user', async () => {
+    expect((await t.http.post('/auth/2fa/setup').send({})).status).toBe(401);
+  });
+});
+
+describe('POST /auth/2fa/enable', () => {
+  it('turns two-factor on with a valid code, shown as user.twoFactor', async () => {
+    const { secret } = (await setup()).body;
+    expect((await enable(codeNow(secret))).status).toBe(204);
+    expect((await t.http.get('/users/me').set(bearer(alice))).body.user.twoFactor).toBe(true);
+  });
+
+  it('refuses a wrong code with 401 invalid_credentials and leaves two-factor off', async () => {
+    const { secret } = (await setup()).body;
+    const wrong = String((Number(codeNow(secret)) + 1) % 1_000_000).padStart(6, '0');
+    const res = await enable(wrong);
+    expect(res.status).toBe(401);
+    expect(res.body.error.code).toBe('invalid_credentials');
+    expect((await t.http.get('/users/me').set(bearer(alice))).body.user.twoFactor).toBe(false);
+  });
+
+  it('accepts only a code of the newest setup', async () => {
+    const first = (await setup()).body.secret;
+    const second = (await setup()).body.secret;
+    expect((await enable(codeNow(first))).status).toBe(401);
+    expect((await enable(codeNow(second))).status).toBe(204);
+  });
+
+  it('answers 409 without a setup first', async () => {
+    expect((await enable('123456')).status).toBe(409);
+  });
+});
+
+describe('POST /auth/login with two-factor on', () => {
+  it('answers 401 totp_required after the right password without a code', async () => {
+    await enabled();
+    const res = await login();
+    expect(res.status).toBe(401);
+    expect(res.body.error.code).toBe('totp_required');
+  });
+
+  it('answers a wrong password with invalid_credentials, not revealing that two-factor is on', async () => {
+    await enabled();
+    const res = await t.http.post('/auth/login').send({ username: 'alice', password: 'wrong password' });
+    expect(res.body.error.code).toBe('invalid_credentials');
+  });
+
+  it('signs in with the current code and reports twoFactor: true', async () => {
+    const secret = await enabled();
+    const res = await login(codeNow(secret));
+    expect(res.status).toBe(200);
+    expect(res.body.user.twoFactor).toBe(true);
+  });
+
+  it('answers a wrong code with 401 invalid_credentials', async () => {
+    const secret = await enabled();
+    const wrong = String((Number(codeNow(secret)) + 1) % 1_000_000).padStart(6, '0');
+    const res = await login(wrong);
+    expect(res.status).toBe(401);
+    expect(res.body.error.code).toBe('invalid_credentials');
+  });
+
+  it('accepts each code once: a replay in the same window is refused', async () => {
+    const secret = await enabled();
+    const code = codeNow(secret);
+    expect((await login(code)).status).toBe(200);
+    expect((await login(code)).status).toBe(401);
+  });
+
+  it('accepts the previous step for a slow phone clock, but nothing older', async () => {
+    const secret = await enabled();
+    expect((await login(totpAt(secret, t.clock.now() - 30_000))).status).toBe(401); // that step enabled 2FA: spent
+    t.clock.advance(30);
+    expect((await login(totpAt(secret, t.clock.now() - 30_000))).status).toBe(200);
+    t.clock.advance(30);
+    expect((await login(totpAt(secret, t.clock.now() - 90_000))).status).toBe(401);
+  });
+
+  it('refuses a code older than one already used, even inside the window', async () => {
+    const secret = await enabled();
+    t.clock.advance(30);
+    expect((await login(codeNow(secret))).status).toBe(200);
+    expect((await login(totpAt(secret, t.clock.now() - 30_000))).status).toBe(401);
+  });
+
+  it('lets only one of two concurrent logins with the same code through', async () => {
+    const secret = await enabled();
+    const code = codeNow(secret);
+    const results = await Promise.all([login(code), login(code), login(code)]);
+    expect(results.map((r) => r.status).sort()).toEqual([200, 401, 401]);
+  });
+
+  it('counts wrong codes against the failed-login limit', async () => {
+    const limited = makeTestApp({ env: { RATE_LOGIN_USERNAME: '2/900' } });
+    try {
+      const bob = await registerUser(limited, { username: 'bob_b', password: 'correct horse battery' });
+      const { secret } = (await limited.http.post('/auth/2fa/setup').set(bearer(bob)).send({})).body;
+      await limited.http.post('/auth/2fa/enable').set(bearer(bob)).send({ code: totpAt(secret, limited.clock.now()) });
+      limited.clock.advance(30);
+      const attempt = (totp: string) => limited.http.post('/auth/login').send({ username: 'bob_b', password: 'correct horse battery', totp });
+      const right = totpAt(secret, limited.clock.now());
+      const wrong = String((Number(right) + 1) % 1_000_000).padStart(6, '0');
+      await attempt(wrong);
+      await attempt(wrong);
+      expect((await attempt(right)).status).toBe(429);
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
+describe('POST /auth/2fa/disable', () => {
+  it('turns two-factor off with the password and a current code', async () => {
+    const secret = await enabled();
+    expect((await disable('correct horse battery', codeNow(secret))).status).toBe(204);
+    expect((await login()).status).toBe(200);
+    expect((await t.http.get('/users/me').set(bearer(alice))).body.user.twoFactor).toBe(false);
+  });
+
+  it('refuses a wrong password and keeps two-factor on', async () => {
+    const secret = await enabled();
+    expect((await disable('wrong password', codeNow(secret))).status).toBe(401);
+    expect((await login()).body.error.code).toBe('totp_required');
+  });
+
+  it('refuses a wrong code and keeps two-factor on', async () => {
+    const secret = await enabled();
+    const wrong = String((Number(codeNow(secret)) + 1) % 1_000_000).padStart(6, '0');
+    expect((await disable('correct horse battery', wrong)).status).toBe(401);
+    expect((await login()).body.error.code).toBe('totp_required');
+  });
+
+  it('refuses a code already used to sign in', async () => {
+    const secret = await enabled();
+    const code = codeNow(secret);
+    await login(code);
+    expect((await disable('correct horse battery', code)).status).toBe(401);
+  });
+
+  it('answers 409 when two-factor is off', async () => {
+    expect((await disable('correct horse battery', '123456')).status).toBe(409);
+  });
+
+  it.each([
+    ['a 5-digit code', { password: 'correct horse battery', code: '12345' }],
+    ['no password', { code: '123456' }],
+    ['an operator object', { password: { $ne: '' }, code: '123456' }],
+  ])('answers %s with 400 validation_failed', async (_label, body) => {
+    await enabled();
+    const res = await t.http.post('/auth/2fa/disable').set(bearer(alice)).send(body);
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('validation_failed');
+  });
+});

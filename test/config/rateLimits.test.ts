@@ -1,0 +1,30 @@
+import { describe, expect, it } from '@jest/globals';
+import { ConfigError, parseConfig } from '../../app/config.js';
+
+const secrets = { jwtSecret: Buffer.alloc(32, 1), dataKey: Buffer.alloc(32, 2) };
+
+describe('rate limit configuration', () => {
+  it('defaults to the documented limits', () => {
+    expect(parseConfig({}, secrets).rateLimits).toEqual({
+      loginFailuresPerUsername: { max: 10, windowSeconds: 900 },
+      loginPerIp: { max: 50, windowSeconds: 300 },
+      registerPerIp: { max: 10, windowSeconds: 3600 },
+      registerPerEmail: { max: 3, windowSeconds: 3600 },
+      forgotPerIp: { max: 10, windowSeconds: 3600 },
+      forgotPerEmail: { max: 3, windowSeconds: 3600 },
+      resetPerEmail: { max: 10, windowSeconds: 3600 },
+      searchPerUser: { max: 60, windowSeconds: 60 },
+    });
+  });
+
+  it('reads max/seconds and off', () => {
+    const { rateLimits } = parseConfig({ RATE_LOGIN_IP: '5/30', RATE_SEARCH_USER: 'OFF' }, secrets);
+    expect(rateLimits.loginPerIp).toEqual({ max: 5, windowSeconds: 30 });
+    expect(rateLimits.searchPerUser).toBeNull();
+  });
+
+  it.each(['10', '10/0', '0/60', 'ten/60', '-1/60', '10/60/5'])('stops on %s with a line naming the variable', (value) => {
+    expect(() => parseConfig({ RATE_LOGIN_IP: value }, secrets)).toThrow(ConfigError);
+    expect(() => parseConfig({ RATE_LOGIN_IP: value }, secrets)).toThrow(/^RATE_LOGIN_IP: must be max\/seconds/);
+  });
+});

@@ -1,0 +1,51 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { connect } from '../helpers/connections.js';
+import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
+import { ED25519, fixture } from '../helpers/pgpFixtures.js';
+
+let t: TestApp;
+let alice: TestUser;
+let bob: TestUser;
+beforeEach(async () => {
+  t = makeTestApp();
+  alice = await registerUser(t);
+  bob = await registerUser(t);
+});
+afterEach(() => t.close());
+
+describe('connection.pgp', () => {
+  it("carries the other member's public key, so a client can encrypt to each connection at once", async () => {
+    expect((await t.http.put('/auth/pgp-key').set(bearer(alice)).send({ publicKey: fixture(ED25519.file) })).status).toBe(200);
+    await connect(t, alice, bob);
+    const res = await t.http.get('/connections/').set(bearer(bob));
+    expect(res.body.connections).toEqual([
+      expect.objectContaining({
+        username: alice.username,
+        pgp: expect.objectContaining({ fingerprint: ED25519.fingerprint, publicKey: expect.stringContaining('BEGIN PGP PUBLIC KEY BLOCK') }),
+      }),
+    ]);
+  });
+
+  it('is null for a member without a key', async () => {
+    await connect(t, alice, bob);
+    const res = await t.http.get('/connections/').set(bearer(alice));
+    expect(res.body.connections[0].pgp).toBeNull();
+  });
+
+  it('is in the answer that accepts a request', async () => {
+    await t.http.put('/auth/pgp-key').set(bearer(alice)).send({ publicKey: fixture(ED25519.file) });
+    await t.http.post('/connections/request').set(bearer(alice)).send({ username: bob.username });
+    const res = await t.http.post('/connections/respond').set(bearer(bob)).send({ username: alice.username, action: 'accept' });
+    expect(res.body.connection.pgp.fingerprint).toBe(ED25519.fingerprint);
+  });
+});
+
+describe('GET /connections', () => {
+  it('answers the same as /connections/ without the trailing slash', async () => {
+    await connect(t, alice, bob);
+    const bare = await t.http.get('/connections').set(bearer(alice));
+    expect(bare.status).toBe(200);
+    expect(bare.body).toEqual((await t.http.get('/connections/').set(bearer(alice))).body);
+  });
+});
