@@ -161,6 +161,8 @@ const envSchema = z.object({
   RATE_FORGOT_EMAIL: limit('3/3600'),
   RATE_RESET_EMAIL: limit('10/3600'),
   RATE_SEARCH_USER: limit('60/60'),
+  RATE_SEND_USER: limit('1200/60'),
+  RATE_ICE_USER: limit('30/60'),
 });
 
 function isUrl(s: string): boolean {
@@ -220,7 +222,9 @@ export type RateLimitName =
   | 'forgotPerIp'
   | 'forgotPerEmail'
   | 'resetPerEmail'
-  | 'searchPerUser';
+  | 'searchPerUser'
+  | 'sendPerUser'
+  | 'icePerUser';
 
 export type Env = Record<string, string | undefined>;
 
@@ -287,6 +291,8 @@ export function parseConfig(env: Env, secrets?: { jwtSecret?: Buffer; dataKey?: 
       forgotPerEmail: e.RATE_FORGOT_EMAIL,
       resetPerEmail: e.RATE_RESET_EMAIL,
       searchPerUser: e.RATE_SEARCH_USER,
+      sendPerUser: e.RATE_SEND_USER,
+      icePerUser: e.RATE_ICE_USER,
     }),
   });
 }

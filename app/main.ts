@@ -1,50 +1,23 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { join } from 'node:path';
-import { parseEnv } from 'node:util';
 import { pino } from 'pino';
-import { ConfigError, loadConfig, type Config, type Env } from './config.js';
+import { loadConfigOrExit, openStore } from './boot.js';
 import { createMailer } from './mail/mailer.js';
 import { createApp } from './server.js';
 import { purgeExpired } from './store/purge.js';
-import { openMongoStore } from './store/mongo/index.js';
-import { openSqliteStore } from './store/sqlite/index.js';
-import type { Store } from './store/types.js';
 import { VERSION } from './lib/version.js';
 
-const EX_CONFIG = 78; // sysexits: configuration error; the systemd unit does not restart on it
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
 const SHUTDOWN_GRACE_MS = 10_000;
-
-/** The process environment over `.env` (when present): a real environment variable always wins. */
-function readEnv(): Env {
-  const file = join(process.cwd(), '.env');
-  const fromFile = existsSync(file) ? parseEnv(readFileSync(file, 'utf8')) : {};
-  return { ...fromFile, ...process.env };
-}
-
-async function openStore(config: Config): Promise<Store> {
-  if (config.store === 'mongodb') return openMongoStore(config.mongodbUri!, config.mongodbDb);
-  return openSqliteStore(join(config.dataDir, 'signalbox.db'));
-}
 
 async function main(): Promise<void> {
   // Everything we write (database, secrets, outbox) is for this user only.
   process.umask(0o077);
-  let config: Config;
-  try {
-    config = loadConfig(readEnv());
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`signalbox: configuration error: ${err.message}\n`);
-      process.exit(EX_CONFIG);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit('signalbox');
   const logger = pino({ level: config.logLevel, base: { service: 'signalbox' } });
   const store = await openStore(config);
   const mailer = createMailer(config, logger);
   const app = createApp({ config, store, logger, mailer, processMetrics: true });
+  const stopBackground = app.lifecycle.start();
 
   const server = createServer(app.callback());
   // Above the longest long-poll hold (30 s), below common proxy timeouts.
@@ -65,14 +38,18 @@ async function main(): Promise<void> {
     clearInterval(purge);
     const force = setTimeout(() => process.exit(1), SHUTDOWN_GRACE_MS);
     force.unref();
+    // Held long-polls answer now (empty) so clients reconnect elsewhere, instead of being cut off.
+    app.lifecycle.releasePolls();
     server.close(() => {
       // Mail already accepted (reset codes, notices) goes out before the store closes, within the grace time.
-      mailer
-        .idle()
+      Promise.all([mailer.idle(), stopBackground()])
         .then(() => store.close())
         .finally(() => process.exit(0));
     });
+    // Connections become idle as their last answers (the released polls) go out: keep closing
+    // idle keep-alive sockets until the server has none, or close() would wait for their timeout.
     server.closeIdleConnections();
+    setInterval(() => server.closeIdleConnections(), 50).unref();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

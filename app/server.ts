@@ -29,6 +29,14 @@ import { createMailer, type Mailer } from './mail/mailer.js';
 import { createMetrics } from './ops/metrics.js';
 import { buildOpenApi } from './ops/openapi.js';
 import { opsRoutes } from './ops/ops.routes.js';
+import { Cursors } from './signaling/cursor.js';
+import { IceServerService } from './signaling/iceServers.js';
+import { iceServerRoutes } from './signaling/iceServers.routes.js';
+import { mailboxRoutes } from './signaling/mailbox.routes.js';
+import { MailboxService } from './signaling/mailbox.service.js';
+import { MailboxNotifier } from './signaling/notifier.js';
+import { startCrossInstanceWakeups } from './signaling/wakeups.js';
+import { createSignalMetrics } from './signaling/signalMetrics.js';
 import type { Store } from './store/types.js';
 import { userRoutes } from './users/users.routes.js';
 
@@ -46,21 +54,37 @@ export interface AppDeps {
 }
 
 
+/** What main.ts drives around the HTTP server: background work and an orderly stop. */
+export interface Lifecycle {
+  /** Starts background work: expired-signal sweeps and cross-instance wake-ups. Returns its stop. */
+  start(): () => Promise<void>;
+  /** First step of shutdown: every held poll answers now (empty) and no new poll waits. */
+  releasePolls(): void;
+}
+
+export type SignalboxApp = Koa<AppState, AppContext> & { lifecycle: Lifecycle };
+
+/** Signals expire after SIGNAL_TTL (minutes); sweeping every minute keeps mailboxes small. */
+const SIGNAL_SWEEP_INTERVAL_MS = 60_000;
+
 /** Builds the Koa app from its parts. No listening and no globals: main.ts and tests both call this. */
-export function createApp(deps: AppDeps): Koa<AppState, AppContext> {
+export function createApp(deps: AppDeps): SignalboxApp {
   const { config, store, logger } = deps;
   const clock = deps.clock ?? systemClock;
   const hasher = deps.hasher ?? new PasswordHasher();
   const cipher = new FieldCipher(config.dataKey);
   const tokens = new AccessTokens(config.jwtSecret, config.accessTokenTtl, clock);
   const limiter = new RateLimiter(store.rateLimits, config.rateLimits, clock, (subject) => cipher.blindIndex(subject, 'rate-limit'));
-  const presence = new PresenceService({ store, clock, windowSeconds: config.presenceWindow });
+  const notifier = new MailboxNotifier();
+  const presence = new PresenceService({ store, clock, windowSeconds: config.presenceWindow, isHolding: (userId) => notifier.isHolding(userId) });
   const twoFactor = new TwoFactorService({ store, hasher, cipher, clock });
   const accounts = new AccountService({ store, hasher, tokens, cipher, clock, config, limiter, twoFactor, onSignOut: (userId) => presence.signOut(userId) });
   const connections = new ConnectionService({ store, clock, presence, config });
   const mailer = deps.mailer ?? createMailer(config, logger);
   const resets = new PasswordResetService({ store, accounts, hasher, cipher, clock, mailer, limiter, config });
   const metrics = createMetrics({ processMetrics: deps.processMetrics ?? false });
+  const signalMetrics = createSignalMetrics(metrics.registry, () => notifier.heldPolls);
+  const mailboxes = new MailboxService({ store, clock, cursors: new Cursors(cipher), notifier, limiter, metrics: signalMetrics, config });
 
   const routes: AnyRoute[] = [];
   let openApiDoc: unknown;
@@ -70,6 +94,8 @@ export function createApp(deps: AppDeps): Koa<AppState, AppContext> {
     ...twoFactorRoutes(twoFactor, accounts),
     ...userRoutes(accounts, cipher, { users: store.users, limiter, presenceFor: (viewerId, targetId) => presence.presenceFor(viewerId, targetId) }),
     ...connectionRoutes(connections),
+    ...mailboxRoutes(mailboxes),
+    ...iceServerRoutes(new IceServerService({ config, clock, limiter })),
     ...opsRoutes({
       store,
       metrics,
@@ -113,5 +139,19 @@ export function createApp(deps: AppDeps): Koa<AppState, AppContext> {
   app.use(jsonBody(config.maxBodyBytes));
   app.use(router.routes());
   app.use(router.allowedMethods());
-  return app;
+  const lifecycle: Lifecycle = {
+    start() {
+      const sweep = setInterval(() => {
+        mailboxes.sweepExpired().catch((err: unknown) => logger.warn({ err }, 'signal sweep failed'));
+      }, SIGNAL_SWEEP_INTERVAL_MS);
+      sweep.unref();
+      const stopWakeups = startCrossInstanceWakeups(store.signals, notifier, logger);
+      return async () => {
+        clearInterval(sweep);
+        await stopWakeups();
+      };
+    },
+    releasePolls: () => notifier.close(),
+  };
+  return Object.assign(app, { lifecycle });
 }

@@ -62,6 +62,7 @@ async function main(): Promise<void> {
         passwordHash: 'unused',
         createdAt: new Date(),
         pgp: null,
+        disabledAt: null,
       });
     }
     const db = new Database(file, { readonly: true });

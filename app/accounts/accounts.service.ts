@@ -78,6 +78,7 @@ export class AccountService {
       passwordHash: await this.d.hasher.hash(input.password),
       createdAt: new Date(clock.now()),
       pgp,
+      disabledAt: null,
     };
     try {
       await store.users.create(user);
@@ -102,7 +103,9 @@ export class AccountService {
     await this.d.limiter.ensureAllowed('loginFailuresPerUsername', subject);
     const user = await this.findByIdentifier(identifier);
     const ok = user ? await this.d.hasher.verify(user.passwordHash, password) : await this.d.hasher.verifyAgainstDummy(password);
-    if (!user || !ok) {
+    // A disabled account (admin CLI) gets the same answer as a wrong password: nothing tells a guesser
+    // that the password was right. Its sessions ended when it was disabled, so this is the only door.
+    if (!user || !ok || user.disabledAt) {
       await this.d.limiter.record('loginFailuresPerUsername', subject);
       throw invalidCredentials();
     }

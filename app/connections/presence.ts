@@ -25,6 +25,8 @@ export interface PresenceDeps {
   clock: Clock;
   /** PRESENCE_WINDOW, in seconds. */
   windowSeconds: number;
+  /** True while the user holds a long-poll on this instance: online for as long as it is held. */
+  isHolding?: (userId: string) => boolean;
 }
 
 /**
@@ -67,7 +69,7 @@ export class PresenceService {
   /** The presence of each of `userIds`, with no visibility check: callers decide who may see it. */
   async of(userIds: readonly string[]): Promise<Map<string, Presence>> {
     const records = new Map((await this.d.store.presence.find(userIds)).map((r) => [r.userId, r]));
-    return new Map(userIds.map((id) => [id, this.present(records.get(id))]));
+    return new Map(userIds.map((id) => [id, this.present(records.get(id), this.d.isHolding?.(id) ?? false)]));
   }
 
   /**
@@ -82,12 +84,12 @@ export class PresenceService {
     return (await this.of([targetUserId])).get(targetUserId);
   }
 
-  private present(record: PresenceRecord | undefined): Presence {
-    if (!record) return { online: false, lastSeen: null };
+  private present(record: PresenceRecord | undefined, holding: boolean): Presence {
+    if (!record) return { online: holding, lastSeen: null };
     const seen = record.lastSeen.getTime();
     const signedOut = record.signedOutAt !== null && record.signedOutAt.getTime() >= seen;
     const recent = this.d.clock.now() - seen < this.d.windowSeconds * 1000;
-    return { online: recent && !signedOut, lastSeen: record.lastSeen.toISOString() };
+    return { online: holding || (recent && !signedOut), lastSeen: record.lastSeen.toISOString() };
   }
 
   private sweep(now: number): void {

@@ -11,12 +11,17 @@ export function guardUnavailable<T extends object>(aggregate: T, isUnavailable: 
       guarded[name] = fn;
       continue;
     }
-    guarded[name] = async (...args: unknown[]) => {
+    const translate = (err: unknown): never => {
+      if (isUnavailable(err)) throw new StoreUnavailableError(undefined, { cause: err });
+      throw err;
+    };
+    // Synchronous methods (watchArrivals) stay synchronous; promises get their rejection translated.
+    guarded[name] = (...args: unknown[]) => {
       try {
-        return await (fn as (...a: unknown[]) => Promise<unknown>).apply(aggregate, args);
+        const result = (fn as (...a: unknown[]) => unknown).apply(aggregate, args);
+        return result instanceof Promise ? result.catch(translate) : result;
       } catch (err) {
-        if (isUnavailable(err)) throw new StoreUnavailableError(undefined, { cause: err });
-        throw err;
+        return translate(err);
       }
     };
   }

@@ -17,6 +17,8 @@ export interface UserRecord {
   createdAt: Date;
   /** The uploaded OpenPGP public key, already validated; null when none. */
   pgp: PgpKeyRecord | null;
+  /** When an operator disabled the account (admin CLI); null while it may sign in. */
+  disabledAt: Date | null;
 }
 
 /** A validated OpenPGP public key as stored: the re-armored key and what was read from it. */
@@ -70,6 +72,15 @@ export interface UserStore {
   search(prefix: string, excludeId: string, limit: number): Promise<UserSearchHit[]>;
   /** Deletes the user and everything they own (sessions first, so access ends before the account). */
   delete(id: string): Promise<boolean>;
+  /**
+   * Disables the account as of `disabledAt` and ends all its sessions in the same call, or with null
+   * enables it again; false when the user does not exist. A disabled user cannot start a session.
+   */
+  setDisabled(id: string, disabledAt: Date | null): Promise<boolean>;
+  /** Users sorted by username, starting after `afterUsername` (null: from the first), at most `limit`. */
+  list(afterUsername: string | null, limit: number): Promise<UserRecord[]>;
+  /** How many accounts exist (stats). */
+  count(): Promise<number>;
 }
 
 export interface SessionRecord {
@@ -88,7 +99,7 @@ export type RotateResult =
   | { outcome: 'invalid' };
 
 export interface SessionStore {
-  /** Creates a session with its first refresh token; false (and nothing stored) when the user is gone. */
+  /** Creates a session with its first refresh token; false (and nothing stored) when the user is gone or disabled. */
   create(session: SessionRecord, refreshHash: string): Promise<boolean>;
   findById(id: string): Promise<SessionRecord | null>;
   /**
@@ -101,6 +112,8 @@ export interface SessionStore {
   deleteByUser(userId: string, keepSessionId?: string): Promise<number>;
   /** Removes sessions and refresh tokens expired at `now`; returns how many sessions went. */
   purgeExpired(now: Date): Promise<number>;
+  /** Sessions not expired at `now`, across all users (stats). */
+  countActive(now: Date): Promise<number>;
 }
 
 export interface ResetCodeRecord {
@@ -244,6 +257,8 @@ export interface ConnectionStore {
   listPending(userId: string, now: Date): Promise<ConnectionView[]>;
   /** Drops pending requests expired at `now`; returns how many. Accepted connections never expire. */
   purgeExpired(now: Date): Promise<number>;
+  /** Accepted connections and live pending requests at `now`, across all users (stats). */
+  count(now: Date): Promise<{ accepted: number; pending: number }>;
 }
 
 /** When a user was last active, and when they last signed out. */
@@ -263,6 +278,49 @@ export interface PresenceStore {
   find(userIds: readonly string[]): Promise<PresenceRecord[]>;
 }
 
+export type SignalType = 'offer' | 'answer' | 'ice' | 'bye' | 'custom';
+
+/** One signal in a recipient's mailbox. The payload is the client's ciphertext: never parsed. */
+export interface SignalRecord {
+  id: string;
+  /** Position in the recipient's mailbox: increases by one per signal, never reused. */
+  seq: number;
+  senderId: string;
+  /** Usernames never change, so the sender's is stored with the signal and needs no join. */
+  senderUsername: string;
+  type: SignalType;
+  payload: string;
+  sessionId: string | null;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+/** Per-recipient mailboxes of signals, delivered at least once and removed by acknowledgement. */
+export interface SignalStore {
+  /**
+   * Atomically gives `signal` the recipient's next sequence number and stores it; null (nothing
+   * stored) when the recipient already holds `max` unexpired signals.
+   */
+  append(recipientId: string, signal: Omit<SignalRecord, 'seq'>, now: Date, max: number): Promise<number | null>;
+  /** The recipient's unexpired signals, lowest sequence first, at most `limit`. */
+  pending(recipientId: string, now: Date, limit: number): Promise<SignalRecord[]>;
+  /** Removes the recipient's signals with a sequence at or below `upTo`; returns how many. */
+  ack(recipientId: string, upTo: number): Promise<number>;
+  /** Removes every signal of the recipient; returns how many. */
+  clear(recipientId: string): Promise<number>;
+  /** Unexpired signals waiting in all mailboxes (stats, metrics). */
+  countPending(now: Date): Promise<number>;
+  /** Removes expired signals; returns how many. */
+  purgeExpired(now: Date): Promise<number>;
+  /**
+   * Calls `listener` with the recipient of each signal appended by any instance sharing this store
+   * (MongoDB change streams); `onFailure` when that stops working (e.g. no replica set), after which
+   * waiters must re-check on an interval. Absent for an engine only one instance uses (SQLite).
+   * Returns a function that stops watching.
+   */
+  watchArrivals?(listener: (recipientId: string) => void, onFailure: (err: unknown) => void): () => Promise<void>;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'mongodb';
   readonly users: UserStore;
@@ -272,6 +330,7 @@ export interface Store {
   readonly twoFactor: TwoFactorStore;
   readonly connections: ConnectionStore;
   readonly presence: PresenceStore;
+  readonly signals: SignalStore;
   /** Resolves when the store answers a trivial query; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -14,6 +14,8 @@ describe('rate limit configuration', () => {
       forgotPerEmail: { max: 3, windowSeconds: 3600 },
       resetPerEmail: { max: 10, windowSeconds: 3600 },
       searchPerUser: { max: 60, windowSeconds: 60 },
+      sendPerUser: { max: 1200, windowSeconds: 60 },
+      icePerUser: { max: 30, windowSeconds: 60 },
     });
   });
 

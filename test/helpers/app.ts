@@ -7,7 +7,7 @@ import request from 'supertest';
 import { PasswordHasher } from '../../app/accounts/passwordHasher.js';
 import { parseConfig, type Config, type Env } from '../../app/config.js';
 import { createMailer, type Mailer } from '../../app/mail/mailer.js';
-import { createApp } from '../../app/server.js';
+import { createApp, type SignalboxApp } from '../../app/server.js';
 import { openSqliteStore } from '../../app/store/sqlite/index.js';
 import type { Store } from '../../app/store/types.js';
 import { ManualClock } from './clock.js';
@@ -24,6 +24,8 @@ export interface TestApp {
   dir: string;
   /** Every log line the app wrote, parsed. */
   logs: Array<Record<string, unknown>>;
+  /** The Koa app itself, for tests that listen on a real socket or drive its lifecycle. */
+  app: SignalboxApp;
   /** The app's mailer: `await t.mailer.idle()` before looking for a message. */
   mailer: Mailer;
   close(): Promise<void>;
@@ -36,23 +38,25 @@ export interface TestAppOptions {
   wrapStore?: (store: Store) => Store;
   /** Waits between mail retries; short by default so retry tests finish quickly. */
   mailRetryDelaysMs?: number[];
+  /** An existing DATA_DIR (e.g. a restored backup) instead of a fresh temp directory; still removed by close(). */
+  dataDir?: string;
 }
+
+/** The fixed secrets every test app uses; scripts spawned against its DATA_DIR get them as files (writeTestSecrets). */
+export const TEST_SECRETS = { jwtSecret: Buffer.alloc(32, 7), dataKey: Buffer.alloc(32, 9) };
 
 /**
  * Rate limits are off unless a test turns one on through `env`: most suites register and sign in
  * many times from one address, and the limits have their own tests.
  */
 const RATE_LIMITS_OFF: Env = Object.fromEntries(
-  ['LOGIN_USERNAME', 'LOGIN_IP', 'REGISTER_IP', 'REGISTER_EMAIL', 'FORGOT_IP', 'FORGOT_EMAIL', 'RESET_EMAIL', 'SEARCH_USER'].map((n) => [`RATE_${n}`, 'off']),
+  ['LOGIN_USERNAME', 'LOGIN_IP', 'REGISTER_IP', 'REGISTER_EMAIL', 'FORGOT_IP', 'FORGOT_EMAIL', 'RESET_EMAIL', 'SEARCH_USER', 'SEND_USER', 'ICE_USER'].map((n) => [`RATE_${n}`, 'off']),
 );
 
 /** A full app on a fresh SQLite file on disk, with a manual clock and captured logs. */
 export function makeTestApp(options: TestAppOptions = {}): TestApp {
-  const dir = mkdtempSync(join(tmpdir(), 'signalbox-test-'));
-  const config = parseConfig({ DATA_DIR: dir, LOG_LEVEL: 'info', ...RATE_LIMITS_OFF, ...options.env }, {
-    jwtSecret: Buffer.alloc(32, 7),
-    dataKey: Buffer.alloc(32, 9),
-  });
+  const dir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'signalbox-test-'));
+  const config = parseConfig({ DATA_DIR: dir, LOG_LEVEL: 'info', ...RATE_LIMITS_OFF, ...options.env }, TEST_SECRETS);
   const realStore = openSqliteStore(join(dir, 'signalbox.db'));
   const store = options.wrapStore ? options.wrapStore(realStore) : realStore;
   const clock = new ManualClock(Date.parse('2026-06-01T12:00:00Z'));
@@ -75,6 +79,7 @@ export function makeTestApp(options: TestAppOptions = {}): TestApp {
     hasher,
     dir,
     logs,
+    app,
     mailer,
     async close() {
       await mailer.idle();

@@ -146,6 +146,7 @@ describe('node dist/app/main.js: configuration errors', () => {
     ['DATA_KEY', 'bm90LTMyLWJ5dGVz'],
     ['METRICS_TOKEN', 'too-short'],
     ['STUN_URLS', 'https://stun.example.org'],
+    ['TURN_URLS', 'turn:bad host:3478'],
     ['LOG_LEVEL', 'loud'],
   ])('exits with code 78 and one stderr line naming %s when it is %j', async (name, value) => {
     const dir = workDir();
@@ -357,5 +358,33 @@ describe('node dist/app/main.js: signals', () => {
     const { server } = await startListening(workDir());
     await stop(server);
     expect(server.stdout()).toMatch(/"signal":"SIGTERM".*"msg":"shutting down"/);
+  });
+});
+
+describe('shutdown with held long-polls', () => {
+  const post = (url: string, path: string, body: unknown, token?: string) =>
+    fetch(`${url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    }).then(async (r) => ({ status: r.status, body: (await r.json().catch(() => null)) as Record<string, unknown> | null }));
+
+  it('answers a held poll (empty, 200) on SIGTERM and then exits 0', async () => {
+    const { server, url } = await startListening(workDir());
+    const tokens: string[] = [];
+    for (const name of ['alice_p', 'bob_p']) {
+      const res = await post(url, '/auth/register', { username: name, email: `${name}@example.org`, password: 'correct horse battery' });
+      expect(res.status).toBe(201);
+      tokens.push(res.body!.accessToken as string);
+    }
+    expect((await post(url, '/connections/request', { username: 'bob_p' }, tokens[0])).status).toBe(201);
+    expect((await post(url, '/connections/respond', { username: 'alice_p', action: 'accept' }, tokens[1])).status).toBe(200);
+    const held = fetch(`${url}/signaling/poll?wait=30`, { headers: { authorization: `Bearer ${tokens[1]}` } });
+    while (!(await (await fetch(`${url}/metrics`)).text()).includes('signalbox_held_polls 1')) await new Promise((r) => setTimeout(r, 20));
+    server.child.kill('SIGTERM');
+    const answer = await within(held, EXIT_TIMEOUT_MS, 'the held poll answering', server);
+    expect(answer.status).toBe(200);
+    expect(((await answer.json()) as { signals: unknown[] }).signals).toEqual([]);
+    expect(await exitOf(server)).toEqual({ code: 0, signal: null });
   });
 });

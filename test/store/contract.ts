@@ -31,6 +31,7 @@ export function makeUser(overrides: Partial<UserRecord> = {}): UserRecord {
     passwordHash: `$argon2id$hash_${n}`,
     createdAt: at(0),
     pgp: null,
+    disabledAt: null,
     ...overrides,
   };
 }

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { MongoClient } from 'mongodb';
 import { openMongoStore } from '../../app/store/mongo/index.js';
+import { describeAdminStoreContract } from './adminContract.js';
 import { describeAuthStoreContract } from './authContract.js';
+import { describeSignalStoreContract } from './signalsContract.js';
 import { describeStoreContract, makeSession, makeUser } from './contract.js';
 
 // jest.config.js ignores this file when MONGODB_URI is unset, so reaching here means it is set.
@@ -35,6 +37,8 @@ const openContractStore = async () => {
 
 describeStoreContract('MongoDB', openContractStore);
 describeAuthStoreContract('MongoDB', openContractStore);
+describeSignalStoreContract('MongoDB', openContractStore);
+describeAdminStoreContract('MongoDB', openContractStore);
 
 describe('MongoDB store', () => {
   let dbName: string;

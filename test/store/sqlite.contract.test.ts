@@ -6,7 +6,9 @@ import Database from 'better-sqlite3';
 import { openSqliteStore } from '../../app/store/sqlite/index.js';
 import { SEARCH_SQL } from '../../app/store/sqlite/users.js';
 import { StoreUnavailableError, type Store } from '../../app/store/types.js';
+import { describeAdminStoreContract } from './adminContract.js';
 import { describeAuthStoreContract } from './authContract.js';
+import { describeSignalStoreContract } from './signalsContract.js';
 import { describeStoreContract, makeSession, makeUser } from './contract.js';
 
 /** A fresh store on a real file (WAL needs one; :memory: would not exercise it) in its own temp dir. */
@@ -29,6 +31,8 @@ const openContractStore = async () => {
 
 describeStoreContract('SQLite', openContractStore);
 describeAuthStoreContract('SQLite', openContractStore);
+describeSignalStoreContract('SQLite', openContractStore);
+describeAdminStoreContract('SQLite', openContractStore);
 
 describe('SQLite store', () => {
   let dir: string;

@@ -190,5 +190,6 @@ function storedUser(username: string) {
     passwordHash: 'unused',
     createdAt: new Date(Date.parse('2026-06-01T12:00:00Z')),
     pgp: null,
+    disabledAt: null,
   };
 }

@@ -160,5 +160,12 @@ export function mongoConnections(db: Db): ConnectionStore {
     async purgeExpired(now) {
       return (await connections.deleteMany({ state: 'pending', expiresAt: { $lte: now } })).deletedCount;
     },
+    async count(now) {
+      const [accepted, pending] = await Promise.all([
+        connections.countDocuments({ state: 'accepted' }),
+        connections.countDocuments({ state: 'pending', expiresAt: { $gt: now } }),
+      ]);
+      return { accepted, pending };
+    },
   };
 }

@@ -5,6 +5,7 @@ import { mongoConnections, mongoConnectionsIndexes } from './connections.js';
 import { mongoPresence } from './presence.js';
 import { mongoRateLimits, mongoRateLimitsIndexes } from './rateLimits.js';
 import { mongoResetCodes, mongoResetCodesIndexes } from './resetCodes.js';
+import { mongoSignals, mongoSignalsIndexes } from './signals.js';
 import { mongoTwoFactor } from './twoFactor.js';
 import { mongoSessions, mongoSessionsIndexes } from './sessions.js';
 import { mongoUsers, mongoUsersIndexes } from './users.js';
@@ -24,6 +25,7 @@ export async function openMongoStore(uri: string, dbName: string): Promise<Store
   await mongoSessionsIndexes(db);
   await mongoRateLimitsIndexes(db);
   await mongoResetCodesIndexes(db);
+  await mongoSignalsIndexes(db);
   await mongoConnectionsIndexes(db);
 
   return {
@@ -33,6 +35,7 @@ export async function openMongoStore(uri: string, dbName: string): Promise<Store
     rateLimits: guardUnavailable(mongoRateLimits(db), isUnavailable),
     resetCodes: guardUnavailable(mongoResetCodes(db), isUnavailable),
     twoFactor: guardUnavailable(mongoTwoFactor(db), isUnavailable),
+    signals: guardUnavailable(mongoSignals(db), isUnavailable),
     connections: guardUnavailable(mongoConnections(db), isUnavailable),
     presence: guardUnavailable(mongoPresence(db), isUnavailable),
     async ping() {

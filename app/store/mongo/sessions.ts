@@ -30,7 +30,7 @@ export async function mongoSessionsIndexes(db: Db): Promise<void> {
 export function mongoSessions(db: Db): SessionStore {
   const sessions: Collection<SessionDoc> = db.collection<SessionDoc>('sessions');
   const tokens: Collection<TokenDoc> = db.collection<TokenDoc>('refreshTokens');
-  const users = db.collection<{ _id: string }>('users');
+  const users = db.collection<{ _id: string; disabledAt?: Date | null }>('users');
 
   const remove = async (id: string) => {
     const { deletedCount } = await sessions.deleteOne({ _id: id });
@@ -42,8 +42,9 @@ export function mongoSessions(db: Db): SessionStore {
     async create(s, refreshHash) {
       await sessions.insertOne({ _id: s.id, userId: s.userId, createdAt: s.createdAt, expiresAt: s.expiresAt });
       await tokens.insertOne({ _id: refreshHash, sessionId: s.id, usedAt: null, expiresAt: s.expiresAt });
-      // Checked after the insert, so a concurrent account deletion cannot leave this session behind.
-      if ((await users.countDocuments({ _id: s.userId }, { limit: 1 })) === 0) {
+      // Checked after the insert, so a concurrent account deletion or disabling cannot leave this
+      // session behind. `disabledAt: null` also matches documents written before the field existed.
+      if ((await users.countDocuments({ _id: s.userId, disabledAt: null }, { limit: 1 })) === 0) {
         await remove(s.id);
         return false;
       }
@@ -81,6 +82,9 @@ export function mongoSessions(db: Db): SessionStore {
     async purgeExpired(now) {
       await tokens.deleteMany({ expiresAt: { $lte: now } });
       return (await sessions.deleteMany({ expiresAt: { $lte: now } })).deletedCount;
+    },
+    async countActive(now) {
+      return sessions.countDocuments({ expiresAt: { $gt: now } });
     },
   };
 }

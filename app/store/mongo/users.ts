@@ -12,9 +12,11 @@ export interface UserDoc {
   createdAt: Date;
   /** Absent on documents written before keys existed; read as null. */
   pgp?: PgpKeyRecord | null;
+  /** Absent on documents written before accounts could be disabled; read as null. */
+  disabledAt?: Date | null;
 }
 
-const toRecord = ({ _id, ...rest }: UserDoc): UserRecord => ({ id: _id, ...rest, pgp: rest.pgp ?? null });
+const toRecord = ({ _id, ...rest }: UserDoc): UserRecord => ({ id: _id, ...rest, pgp: rest.pgp ?? null, disabledAt: rest.disabledAt ?? null });
 
 export async function mongoUsersIndexes(db: Db): Promise<void> {
   const users = db.collection<UserDoc>('users');
@@ -75,12 +77,37 @@ export function mongoUsers(db: Db): UserStore {
       await refreshTokens.deleteMany({ sessionId: { $in: sessionIds } });
       await db.collection<{ _id: string }>('resetCodes').deleteOne({ _id: id });
       await db.collection<{ _id: string }>('twoFactor').deleteOne({ _id: id });
+      const mailboxes = db.collection<{ _id: string; signals: Array<{ senderId: string }> }>('mailboxes');
+      await mailboxes.deleteOne({ _id: id });
+      await mailboxes.updateMany({ 'signals.senderId': id }, { $pull: { signals: { senderId: id } } });
       const deleted = (await users.deleteOne({ _id: id })).deletedCount > 0;
       // After the user, not before: a connection request racing this deletion checks that both users
       // exist after inserting (mongo/connections.ts), so whichever comes second cleans up.
       await db.collection('connections').deleteMany({ $or: [{ lowId: id }, { highId: id }] });
       await db.collection<{ _id: string }>('presence').deleteOne({ _id: id });
       return deleted;
+    },
+    async setDisabled(id, disabledAt) {
+      // The flag first, then the sessions: a login racing this checks the flag after inserting its
+      // session (mongo/sessions.ts), so whichever comes second removes that session.
+      if ((await users.updateOne({ _id: id }, { $set: { disabledAt } })).matchedCount === 0) return false;
+      if (disabledAt) {
+        const sessionIds = (await sessions.find({ userId: id }, { projection: { _id: 1 } }).toArray()).map((s) => s._id);
+        await sessions.deleteMany({ userId: id });
+        await refreshTokens.deleteMany({ sessionId: { $in: sessionIds } });
+      }
+      return true;
+    },
+    async list(afterUsername, limit) {
+      const docs = await users
+        .find(afterUsername === null ? {} : { username: { $gt: afterUsername } })
+        .sort({ username: 1 })
+        .limit(limit)
+        .toArray();
+      return docs.map(toRecord);
+    },
+    async count() {
+      return users.countDocuments();
     },
   };
 }

@@ -44,6 +44,11 @@ const pair = (a: string, b: string): [string, string] => (a < b ? [a, b] : [b, a
 const LIVE = `(state = 'accepted' OR expires_at > @now)`;
 
 export function sqliteConnections(db: Database.Database): ConnectionStore {
+  const counts = db.prepare<{ now: number }, { accepted: number; pending: number }>(
+    `SELECT count(*) FILTER (WHERE state = 'accepted') AS accepted,
+            count(*) FILTER (WHERE state = 'pending' AND expires_at > @now) AS pending
+     FROM connections`,
+  );
   const byPair = db.prepare<[string, string], Row>('SELECT * FROM connections WHERE low_id = ? AND high_id = ?');
   const liveByPair = db.prepare<{ low: string; high: string; now: number }, Row>(
     `SELECT * FROM connections WHERE low_id = @low AND high_id = @high AND ${LIVE}`,
@@ -145,6 +150,9 @@ export function sqliteConnections(db: Database.Database): ConnectionStore {
     },
     async purgeExpired(now) {
       return purge.run(now.getTime()).changes;
+    },
+    async count(now) {
+      return counts.get({ now: now.getTime() })!;
     },
   };
 }

@@ -8,6 +8,7 @@ import { migrate } from './migrations.js';
 import { sqlitePresence } from './presence.js';
 import { sqliteRateLimits } from './rateLimits.js';
 import { sqliteResetCodes } from './resetCodes.js';
+import { sqliteSignals } from './signals.js';
 import { sqliteTwoFactor } from './twoFactor.js';
 import { sqliteSessions } from './sessions.js';
 import { sqliteUsers } from './users.js';
@@ -35,6 +36,7 @@ export function openSqliteStore(file: string): Store {
     rateLimits: guardUnavailable(sqliteRateLimits(db), isUnavailable),
     resetCodes: guardUnavailable(sqliteResetCodes(db), isUnavailable),
     twoFactor: guardUnavailable(sqliteTwoFactor(db), isUnavailable),
+    signals: guardUnavailable(sqliteSignals(db), isUnavailable),
     connections: guardUnavailable(sqliteConnections(db), isUnavailable),
     presence: guardUnavailable(sqlitePresence(db), isUnavailable),
     async ping() {

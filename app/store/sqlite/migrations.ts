@@ -86,6 +86,30 @@ const MIGRATIONS: string[] = [
    ALTER TABLE users ADD COLUMN pgp_created_at INTEGER;
    ALTER TABLE users ADD COLUMN pgp_expires_at INTEGER;
    ALTER TABLE users ADD COLUMN pgp_public_key TEXT;`,
+  // Mailboxes: last_seq survives acknowledgement, so sequence numbers (the cursor) never go back.
+  // Signals cascade from both recipient and sender: a deleted account's mailbox and its unread
+  // offers to others go with it.
+  `CREATE TABLE mailboxes (
+     user_id  TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+     last_seq INTEGER NOT NULL
+   ) STRICT;
+   CREATE TABLE signals (
+     recipient_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+     seq             INTEGER NOT NULL,
+     id              TEXT NOT NULL,
+     sender_id       TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+     sender_username TEXT NOT NULL,
+     type            TEXT NOT NULL,
+     payload         TEXT NOT NULL,
+     session_id      TEXT,
+     created_at      INTEGER NOT NULL,
+     expires_at      INTEGER NOT NULL,
+     PRIMARY KEY (recipient_id, seq)
+   ) STRICT, WITHOUT ROWID;
+   CREATE INDEX signals_by_sender ON signals(sender_id);
+   CREATE INDEX signals_by_expiry ON signals(expires_at);`,
+  // Accounts an operator disabled (admin CLI): null while the account may sign in.
+  `ALTER TABLE users ADD COLUMN disabled_at INTEGER;`,
 ];
 
 /** Brings the database up to the newest schema, each step in its own transaction. */

@@ -32,10 +32,16 @@ export function sqliteSessions(db: Database.Database): SessionStore {
   const removeByUser = db.prepare('DELETE FROM sessions WHERE user_id = ? AND id IS NOT ?');
   const purgeSessions = db.prepare('DELETE FROM sessions WHERE expires_at <= ?');
   const purgeTokens = db.prepare('DELETE FROM refresh_tokens WHERE expires_at <= ?');
+  const countLive = db.prepare<[number], { n: number }>('SELECT count(*) AS n FROM sessions WHERE expires_at > ?');
+  const isDisabled = db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM users WHERE id = ? AND disabled_at IS NOT NULL');
 
-  const create = db.transaction((s: SessionRecord, refreshHash: string) => {
+  // Run with .immediate: the write lock is taken before the disabled check, so an operator disabling
+  // the account from another process (admin CLI) cannot slip in between the check and the insert.
+  const create = db.transaction((s: SessionRecord, refreshHash: string): boolean => {
+    if (isDisabled.get(s.userId)!.n > 0) return false;
     insertSession.run(s.id, s.userId, s.createdAt.getTime(), s.expiresAt.getTime());
     insertToken.run(refreshHash, s.id, s.expiresAt.getTime());
+    return true;
   });
 
   // One transaction: SQLite serialises writers, so two concurrent rotations of one token cannot both win.
@@ -57,8 +63,7 @@ export function sqliteSessions(db: Database.Database): SessionStore {
   return {
     async create(session, refreshHash) {
       try {
-        create(session, refreshHash);
-        return true;
+        return create.immediate(session, refreshHash);
       } catch (err) {
         // The user was deleted between the password check and here.
         if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_FOREIGNKEY') return false;
@@ -82,6 +87,9 @@ export function sqliteSessions(db: Database.Database): SessionStore {
       const t = now.getTime();
       purgeTokens.run(t);
       return purgeSessions.run(t).changes;
+    },
+    async countActive(now) {
+      return countLive.get(now.getTime())!.n;
     },
   };
 }

@@ -15,6 +15,7 @@ interface UserRow {
   pgp_created_at: number | null;
   pgp_expires_at: number | null;
   pgp_public_key: string | null;
+  disabled_at: number | null;
 }
 
 /** The prefix search: a range on the lower-case username, so the UNIQUE index serves it (see the test). */
@@ -51,14 +52,15 @@ const toRecord = (r: UserRow): UserRecord => ({
   passwordHash: r.password_hash,
   createdAt: new Date(r.created_at),
   pgp: toPgp(r),
+  disabledAt: r.disabled_at === null ? null : new Date(r.disabled_at),
 });
 
 export function sqliteUsers(db: Database.Database): UserStore {
   const insert = db.prepare(
     `INSERT INTO users (id, username, email_index, email_enc, birthday_enc, password_hash, created_at,
-                        pgp_fingerprint, pgp_algorithm, pgp_created_at, pgp_expires_at, pgp_public_key)
+                        pgp_fingerprint, pgp_algorithm, pgp_created_at, pgp_expires_at, pgp_public_key, disabled_at)
      VALUES (@id, @username, @emailIndex, @emailEnc, @birthdayEnc, @passwordHash, @createdAt,
-             @pgpFingerprint, @pgpAlgorithm, @pgpCreatedAt, @pgpExpiresAt, @pgpPublicKey)`,
+             @pgpFingerprint, @pgpAlgorithm, @pgpCreatedAt, @pgpExpiresAt, @pgpPublicKey, @disabledAt)`,
   );
   const byId = db.prepare<[string], UserRow>('SELECT * FROM users WHERE id = ?');
   const byUsername = db.prepare<[string], UserRow>('SELECT * FROM users WHERE username = ?');
@@ -72,12 +74,22 @@ export function sqliteUsers(db: Database.Database): UserStore {
   const searchStmt = db.prepare<[{ low: string; high: string; excludeId: string; limit: number }], { username: string; pgp_fingerprint: string | null }>(SEARCH_SQL);
   // Sessions and refresh tokens go with the user through ON DELETE CASCADE, in the same statement.
   const remove = db.prepare('DELETE FROM users WHERE id = ?');
+  const setDisabledAt = db.prepare<[number | null, string]>('UPDATE users SET disabled_at = ? WHERE id = ?');
+  const endSessions = db.prepare<[string]>('DELETE FROM sessions WHERE user_id = ?');
+  // One transaction: the flag and the end of every session land together (refresh tokens cascade).
+  const setDisabled = db.transaction((id: string, at: number | null): boolean => {
+    if (setDisabledAt.run(at, id).changes === 0) return false;
+    if (at !== null) endSessions.run(id);
+    return true;
+  });
+  const listStmt = db.prepare<[string, number], UserRow>('SELECT * FROM users WHERE username > ? ORDER BY username LIMIT ?');
+  const countStmt = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM users');
 
   return {
     async create(user) {
       try {
-        const { pgp, ...fields } = user;
-        insert.run({ ...fields, createdAt: user.createdAt.getTime(), ...pgpColumns(pgp) });
+        const { pgp, disabledAt, ...fields } = user;
+        insert.run({ ...fields, createdAt: user.createdAt.getTime(), ...pgpColumns(pgp), disabledAt: disabledAt ? disabledAt.getTime() : null });
       } catch (err) {
         const e = err as { code?: string; message?: string };
         if (e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
@@ -111,6 +123,16 @@ export function sqliteUsers(db: Database.Database): UserStore {
     },
     async delete(id) {
       return remove.run(id).changes > 0;
+    },
+    async setDisabled(id, disabledAt) {
+      return setDisabled.immediate(id, disabledAt ? disabledAt.getTime() : null);
+    },
+    async list(afterUsername, limit) {
+      // '' sorts before every username, so null starts from the first.
+      return listStmt.all(afterUsername ?? '', limit).map(toRecord);
+    },
+    async count() {
+      return countStmt.get()!.n;
     },
   };
 }

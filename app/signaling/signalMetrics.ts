@@ -1,0 +1,30 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export type RejectReason = 'not_connected' | 'mailbox_full' | 'too_large' | 'rate_limited';
+
+/** Signal counters in the app's registry, beside the HTTP ones. */
+export function createSignalMetrics(registry: Registry, heldPolls: () => number) {
+  const registers = [registry];
+  return {
+    sent: new Counter({ name: 'signalbox_signals_sent_total', help: 'Signals accepted into a mailbox.', registers }),
+    delivered: new Counter({ name: 'signalbox_signals_delivered_total', help: 'Signals handed to a recipient by a poll (redeliveries count again).', registers }),
+    acknowledged: new Counter({ name: 'signalbox_signals_acknowledged_total', help: 'Signals removed by acknowledgement.', registers }),
+    expired: new Counter({ name: 'signalbox_signals_expired_total', help: 'Signals removed unacknowledged after SIGNAL_TTL.', registers }),
+    rejected: new Counter({ name: 'signalbox_signals_rejected_total', help: 'Sends refused, by reason.', labelNames: ['reason'] as const, registers }),
+    heldPolls: new Gauge({
+      name: 'signalbox_held_polls',
+      help: 'Long-polls waiting for a signal on this instance.',
+      registers,
+      collect() {
+        this.set(heldPolls());
+      },
+    }),
+    deliveryLatency: new Histogram({
+      name: 'signalbox_signal_delivery_seconds',
+      help: "From a signal's send to a poll handing it to the recipient.",
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30, 120, 300],
+      registers,
+    }),
+  };
+}
+export type SignalMetrics = ReturnType<typeof createSignalMetrics>;

@@ -1,0 +1,31 @@
+import type { Logger } from 'pino';
+import type { SignalStore } from '../store/types.js';
+import type { MailboxNotifier } from './notifier.js';
+
+/**
+ * Without a change stream, held polls on every instance re-read their mailboxes this often: a
+ * signal sent through another instance then waits up to a second (and each held poll costs one
+ * read per second), instead of arriving at once. A replica set avoids both.
+ */
+export const RECHECK_INTERVAL_MS = 1000;
+
+/**
+ * Wakes this instance's held polls for signals appended through other instances: from the store's
+ * arrival feed (MongoDB change stream) when it works, else by re-checking on an interval. A store
+ * used by one instance only (SQLite) needs neither: the in-process notifier sees every send.
+ */
+export function startCrossInstanceWakeups(signals: SignalStore, notifier: MailboxNotifier, logger: Logger): () => Promise<void> {
+  if (!signals.watchArrivals) return async () => {};
+  let recheck: NodeJS.Timeout | undefined;
+  const fallBack = (err: unknown) => {
+    if (recheck) return;
+    logger.warn({ err, intervalMs: RECHECK_INTERVAL_MS }, 'no change stream (needs a replica set): held polls re-check on an interval');
+    recheck = setInterval(() => notifier.notifyAll(), RECHECK_INTERVAL_MS);
+    recheck.unref();
+  };
+  const stopWatching = signals.watchArrivals((recipientId) => notifier.notify(recipientId), fallBack);
+  return async () => {
+    clearInterval(recheck);
+    await stopWatching();
+  };
+}

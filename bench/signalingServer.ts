@@ -1,0 +1,124 @@
+/**
+ * The server process for `bench/signaling.ts` (run it through `npm run bench:signaling`, which pins it to
+ * CPU 0 with taskset). One process, three loopback listeners on ephemeral ports:
+ *
+ * - the real Signalbox app, built as `npm start` builds it: createApp with parseConfig, the SQLite store on
+ *   disk in a temp DATA_DIR, LOG_LEVEL=info with pino writing every request line (synchronously, as to
+ *   stdout in production) to /dev/null, process metrics on, main.ts's HTTP timeouts. What differs from
+ *   production, and why: MAILBOX_MAX=100000 and every RATE_* off (the benches send far more than one user
+ *   may), ACCESS_TOKEN_TTL=3600 (a run outlasts the default 15 minutes), and cheap argon2id parameters (only
+ *   registration and login hash, and neither is measured here);
+ * - a bare Koa app, `new Koa()` with one middleware answering `{ ok: true }`: the baseline the issue asks for;
+ * - on the bare app's port, `GET /stats` (`?reset=1` clears the event-loop delay histogram, `?gc=1` runs a
+ *   full GC first): RSS, heap and event-loop delay percentiles (perf_hooks.monitorEventLoopDelay) of this
+ *   process. The bare route pays one string comparison for it.
+ *
+ * When ready it prints one JSON line `{"app": port, "bare": port, "dataDir": ...}` on stdout. SIGTERM (or
+ * SIGINT, or its stdin closing when the driver dies, or 30 minutes passing) answers every held poll, closes
+ * the listeners and the store, removes the temp dir and exits.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import Koa from 'koa';
+import { pino } from 'pino';
+import { PasswordHasher } from '../app/accounts/passwordHasher.js';
+import { openStore } from '../app/boot.js';
+import { parseConfig } from '../app/config.js';
+import { createApp } from '../app/server.js';
+
+/** Like test/helpers/app.ts TEST_ARGON2: real argon2id, cheap enough to register a few hundred users quickly. */
+const BENCH_ARGON2 = { memoryCost: 4096, timeCost: 1, parallelism: 1 };
+
+const RATE_LIMITS_OFF = Object.fromEntries(
+  ['LOGIN_USERNAME', 'LOGIN_IP', 'REGISTER_IP', 'REGISTER_EMAIL', 'FORGOT_IP', 'FORGOT_EMAIL', 'RESET_EMAIL', 'SEARCH_USER', 'SEND_USER', 'ICE_USER'].map((n) => [
+    `RATE_${n}`,
+    'off',
+  ]),
+);
+
+const listen = (server: Server) =>
+  new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+  });
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'signalbox-bench-'));
+  const config = parseConfig(
+    { DATA_DIR: dir, LOG_LEVEL: 'info', MAILBOX_MAX: '100000', ACCESS_TOKEN_TTL: '3600', ...RATE_LIMITS_OFF },
+    { jwtSecret: Buffer.alloc(32, 1), dataKey: Buffer.alloc(32, 2) },
+  );
+  const logger = pino({ level: config.logLevel, base: { service: 'signalbox' } }, pino.destination('/dev/null'));
+  const store = await openStore(config);
+  const app = createApp({ config, store, logger, hasher: new PasswordHasher(BENCH_ARGON2), processMetrics: true });
+  const stopBackground = app.lifecycle.start();
+  const appServer = createServer(app.callback());
+  appServer.requestTimeout = 60_000; // as main.ts: above the longest hold (30 s)
+  appServer.headersTimeout = 15_000;
+  appServer.keepAliveTimeout = 65_000;
+
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const ms = (ns: number) => Math.round(ns / 1e4) / 100;
+  const bare = new Koa();
+  bare.use((ctx) => {
+    if (ctx.path === '/stats') {
+      if (ctx.query.gc !== undefined && gc) gc();
+      const mem = process.memoryUsage();
+      ctx.body = {
+        rss: mem.rss,
+        heapUsed: mem.heapUsed,
+        external: mem.external,
+        loopDelayMs: { p50: ms(loopDelay.percentile(50)), p99: ms(loopDelay.percentile(99)), max: ms(loopDelay.max), mean: ms(loopDelay.mean), count: loopDelay.count },
+      };
+      if (ctx.query.reset !== undefined) loopDelay.reset();
+      return;
+    }
+    ctx.body = { ok: true };
+  });
+  const bareServer = createServer(bare.callback());
+  bareServer.keepAliveTimeout = 65_000;
+
+  const appPort = await listen(appServer);
+  const barePort = await listen(bareServer);
+
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    setTimeout(() => process.exit(1), 5000).unref();
+    app.lifecycle.releasePolls();
+    bareServer.close();
+    bareServer.closeAllConnections();
+    appServer.close(() => {
+      stopBackground()
+        .then(() => store.close())
+        .finally(() => {
+          rmSync(dir, { recursive: true, force: true });
+          process.exit(0);
+        });
+    });
+    appServer.closeIdleConnections();
+    setInterval(() => appServer.closeIdleConnections(), 50).unref();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  // The driver going away (a crash, kill -9) closes our stdout pipe: stop rather than linger.
+  process.stdout.on('error', stop);
+  process.stdin.on('end', stop);
+  process.stdin.resume();
+  // Bounded whatever happens to the driver.
+  setTimeout(stop, 30 * 60_000).unref();
+
+  process.stdout.write(`${JSON.stringify({ app: appPort, bare: barePort, dataDir: dir })}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`signalingServer: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

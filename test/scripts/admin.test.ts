@@ -1,0 +1,135 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
+import { runScript, writeTestSecrets } from '../helpers/run.js';
+
+// The compiled CLI (dist/scripts/admin.js, what `npm run admin` runs) against the test app's SQLite
+// file, while the app keeps that database open: the same situation as an operator beside the server.
+
+const EX_USAGE = 64;
+const EX_NOUSER = 67;
+
+let t: TestApp;
+beforeEach(() => {
+  t = makeTestApp();
+  writeTestSecrets(t.dir);
+  // The CLI works in real time; the app's clock is moved there so its sessions are live for the CLI too.
+  t.clock.advance((Date.now() - t.clock.now()) / 1000);
+});
+afterEach(() => t.close());
+
+const admin = (...args: string[]) => runScript('admin', args, { DATA_DIR: t.dir });
+const login = (u: TestUser) => t.http.post('/auth/login').send({ username: u.username, password: u.password });
+
+describe('npm run admin -- users', () => {
+  it('lists every account by username under a header', async () => {
+    await registerUser(t, { username: 'zed' });
+    await registerUser(t, { username: 'amy' });
+    const res = await admin('users', 'list');
+    expect(res.code).toBe(0);
+    const rows = res.stdout.trim().split('\n').map((line) => line.split('\t'));
+    expect(rows[0]).toEqual(['USERNAME', 'ID', 'CREATED', 'STATUS']);
+    expect(rows.slice(1).map((r) => [r[0], r[3]])).toEqual([
+      ['amy', 'active'],
+      ['zed', 'active'],
+    ]);
+  });
+
+  it('shows one account with its e-mail decrypted', async () => {
+    const amy = await registerUser(t, { username: 'amy' });
+    const res = await admin('users', 'show', '@Amy');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain(`id:          ${amy.id}`);
+    expect(res.stdout).toContain(`email:       ${amy.email}`);
+    expect(res.stdout).toContain('status:      active');
+  });
+
+  it('never prints the password hash', async () => {
+    await registerUser(t, { username: 'amy' });
+    const res = await admin('users', 'show', 'amy');
+    expect(res.stdout).not.toContain('$argon2');
+  });
+
+  it('exits 67 naming the user when there is no such account', async () => {
+    const res = await admin('users', 'show', 'nobody');
+    expect(res.code).toBe(EX_NOUSER);
+    expect(res.stderr).toContain('no user named nobody');
+  });
+
+  it('disable: a disabled user gets 401 invalid_credentials on login, as for a wrong password', async () => {
+    const amy = await registerUser(t, { username: 'amy' });
+    expect((await admin('users', 'disable', 'amy')).code).toBe(0);
+    const res = await login(amy);
+    expect(res.status).toBe(401);
+    expect(res.body.error.code).toBe('invalid_credentials');
+  });
+
+  it('disable: the access token of a session that was open stops working at once', async () => {
+    const amy = await registerUser(t, { username: 'amy' });
+    await admin('users', 'disable', 'amy');
+    const res = await t.http.get('/users/me').set(bearer(amy));
+    expect(res.status).toBe(401);
+  });
+
+  it('disable: the refresh token of a session that was open stops working', async () => {
+    const amy = await registerUser(t, { username: 'amy' });
+    await admin('users', 'disable', 'amy');
+    expect((await t.http.post('/auth/refresh').send({ refreshToken: amy.refreshToken })).status).toBe(401);
+  });
+
+  it('disable: show reports the account as disabled, with since when', async () => {
+    await registerUser(t, { username: 'amy' });
+    await admin('users', 'disable', 'amy');
+    expect((await admin('users', 'show', 'amy')).stdout).toMatch(/status: +disabled since \d{4}-/);
+  });
+
+  it('enable: the user can log in again', async () => {
+    const amy = await registerUser(t, { username: 'amy' });
+    await admin('users', 'disable', 'amy');
+    expect((await admin('users', 'enable', 'amy')).code).toBe(0);
+    expect((await login(amy)).status).toBe(200);
+  });
+
+  it('delete: the account is gone for login and for the list', async () => {
+    const amy = await registerUser(t, { username: 'amy' });
+    await registerUser(t, { username: 'bob' });
+    expect((await admin('users', 'delete', 'amy')).code).toBe(0);
+    expect((await login(amy)).status).toBe(401);
+    expect((await admin('users', 'list')).stdout).not.toContain('amy');
+  });
+});
+
+describe('npm run admin -- stats and purge', () => {
+  it('stats counts users, connections, pending requests, pending signals and sessions', async () => {
+    const amy = await registerUser(t, { username: 'amy' });
+    const bob = await registerUser(t, { username: 'bob' });
+    await registerUser(t, { username: 'cat' });
+    await t.http.post('/connections/request').set(bearer(amy)).send({ username: 'bob' });
+    await t.http.post('/connections/respond').set(bearer(bob)).send({ username: 'amy', action: 'accept' });
+    await t.http.post('/connections/request').set(bearer(amy)).send({ username: 'cat' });
+    const res = await admin('stats');
+    expect(res.code).toBe(0);
+    expect(res.stdout.trim().split('\n')).toEqual(['users: 3', 'connections: 1', 'pending requests: 1', 'pending signals: 0', 'sessions: 3']);
+  });
+
+  it('purge removes sessions that expired and reports how many', async () => {
+    // Registered 31 days ago: its session (REFRESH_TOKEN_TTL 30 days) has run out in real time.
+    t.clock.advance(-31 * 86400);
+    await registerUser(t);
+    const res = await admin('purge');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('sessions: 1 removed');
+  });
+});
+
+describe('npm run admin -- usage', () => {
+  it.each([[[]], [['frobnicate']], [['users']], [['users', 'promote', 'amy']], [['users', 'disable']], [['stats', 'extra']]])(
+    'refuses %j with usage on stderr and exit 64',
+    async (args) => {
+      const res = await admin(...args);
+      expect(res.code).toBe(EX_USAGE);
+      expect(res.stderr).toContain('usage: npm run admin -- <command>');
+      expect(res.stdout).toBe('');
+    },
+  );
+});

@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import type { SignalRecord, Store } from '../../app/store/types.js';
+import { makeUser, type OpenedStore } from './contract.js';
+
+// Year-2100 dates, as in contract.ts.
+const T0 = Date.parse('2100-01-01T00:00:00.000Z');
+const at = (ms: number) => new Date(T0 + ms);
+const TTL = 300_000;
+
+/** The contract of the signal mailboxes, for one adapter. */
+export function describeSignalStoreContract(label: string, open: () => Promise<OpenedStore>): void {
+  describe(`${label} store contract: signals`, () => {
+    let store: Store;
+    let cleanup: (() => Promise<void>) | undefined;
+    let alice: string;
+    let bob: string;
+    beforeEach(async () => {
+      cleanup = undefined;
+      ({ store, cleanup } = await open());
+      const [a, b] = [makeUser(), makeUser()];
+      await store.users.create(a);
+      await store.users.create(b);
+      [alice, bob] = [a.id, b.id];
+    });
+    afterEach(async () => {
+      await cleanup?.();
+    });
+
+    const signal = (payload: string, createdAt = at(0), senderId = alice): Omit<SignalRecord, 'seq'> => ({
+      id: randomUUID(),
+      senderId,
+      senderUsername: 'alice',
+      type: 'offer',
+      payload,
+      sessionId: null,
+      createdAt,
+      expiresAt: new Date(createdAt.getTime() + TTL),
+    });
+    const append = (payload: string, max = 100, now = at(0)) => store.signals.append(bob, signal(payload, now), now, max);
+    const pendingPayloads = async (now = at(1)) => (await store.signals.pending(bob, now, 100)).map((s) => s.payload);
+
+    it('numbers signals 1, 2, 3 per recipient and returns them whole, in order', async () => {
+      expect(await append('a')).toBe(1);
+      expect(await append('b')).toBe(2);
+      const s = signal('c');
+      expect(await store.signals.append(bob, { ...s, sessionId: 'sess' }, at(0), 100)).toBe(3);
+      const pending = await store.signals.pending(bob, at(1), 100);
+      expect(pending.map((p) => p.seq)).toEqual([1, 2, 3]);
+      expect(pending[2]).toEqual({ ...s, sessionId: 'sess', seq: 3 });
+    });
+
+    it('keeps mailboxes apart, each with its own numbering', async () => {
+      await append('to bob');
+      expect(await store.signals.append(alice, signal('to alice', at(0), bob), at(0), 100)).toBe(1);
+      expect(await pendingPayloads()).toEqual(['to bob']);
+    });
+
+    it('never reuses a sequence number after acknowledgement', async () => {
+      await append('a');
+      await append('b');
+      expect(await store.signals.ack(bob, 2)).toBe(2);
+      expect(await append('c')).toBe(3);
+    });
+
+    it('acknowledges up to and including a sequence number only', async () => {
+      for (const p of ['a', 'b', 'c']) await append(p);
+      expect(await store.signals.ack(bob, 2)).toBe(2);
+      expect(await pendingPayloads()).toEqual(['c']);
+    });
+
+    it('refuses an append once max unexpired signals are pending, storing nothing', async () => {
+      await append('a', 2);
+      await append('b', 2);
+      expect(await append('c', 2)).toBeNull();
+      expect(await pendingPayloads()).toEqual(['a', 'b']);
+    });
+
+    it('does not count expired signals against the cap', async () => {
+      await append('old', 1);
+      expect(await append('new', 1, at(TTL))).toBe(2);
+    });
+
+    it('hides expired signals from pending', async () => {
+      await append('a');
+      expect(await pendingPayloads(at(TTL))).toEqual([]);
+    });
+
+    it('limits how many pending signals one read returns', async () => {
+      for (const p of ['a', 'b', 'c']) await append(p);
+      expect((await store.signals.pending(bob, at(1), 2)).map((s) => s.payload)).toEqual(['a', 'b']);
+    });
+
+    it('numbers concurrent appends uniquely and without gaps', async () => {
+      const seqs = await Promise.all(Array.from({ length: 30 }, (_, i) => append(`p${i}`)));
+      expect([...seqs].sort((x, y) => x! - y!)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    });
+
+    it('clears a mailbox and says how many went', async () => {
+      await append('a');
+      await append('b');
+      expect(await store.signals.clear(bob)).toBe(2);
+      expect(await pendingPayloads()).toEqual([]);
+    });
+
+    it('counts unexpired signals across mailboxes', async () => {
+      await append('a');
+      await store.signals.append(alice, signal('b', at(0), bob), at(0), 100);
+      expect(await store.signals.countPending(at(1))).toBe(2);
+      expect(await store.signals.countPending(at(TTL))).toBe(0);
+    });
+
+    it('purges expired signals and says how many', async () => {
+      await append('old');
+      await append('new', 100, at(TTL - 1));
+      expect(await store.signals.purgeExpired(at(TTL))).toBe(1);
+      expect(await pendingPayloads(at(TTL))).toEqual(['new']);
+    });
+
+    it("drops a deleted user's mailbox and the signals they sent", async () => {
+      await append('from alice');
+      await store.signals.append(alice, signal('from bob', at(0), bob), at(0), 100);
+      await store.users.delete(alice);
+      expect(await pendingPayloads()).toEqual([]);
+      expect(await store.signals.countPending(at(1))).toBe(0);
+    });
+  });
+}
