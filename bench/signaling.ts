@@ -13,8 +13,9 @@
  *   2. one-at-a-time delivery latency with IDLE_POLLS other idle long-polls held: the recipient holds
  *      GET /signaling/poll?wait=30 (confirmed held through /metrics, outside the timing), the sender POSTs
  *      /signaling/send; from just before the send to the poll's answer fully read; DELIVERIES iterations;
- *   3. held-poll capacity: HELD_POLLS idle long-polls over POLL_USERS users; server RSS and event-loop delay
- *      (from the bare server's /stats), RSS with none held, KB per held poll;
+ *   3. held-poll capacity: HELD_POLLS idle long-polls over POLL_USERS users, each repeat in a fresh server
+ *      process on the same DATA_DIR; server RSS and event-loop delay (from the bare server's /stats), RSS with
+ *      none held, KB per held poll; once more at the end, after the throughput runs;
  *   4. send throughput into PAIRS mailboxes with SQLite on disk: autocannon, each connection cycling through
  *      the PAIRS sender→recipient pairs; afterwards the 202s are checked against signalbox_signals_sent_total
  *      and against the signals actually drained from the mailboxes.
@@ -23,7 +24,8 @@
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -80,6 +82,7 @@ const percentile = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 };
 const hr = () => Number(process.hrtime.bigint()) / 1e6;
+const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MB`;
 
 interface Reply {
   status: number;
@@ -121,11 +124,11 @@ interface ServerInfo {
   child: ChildProcess;
 }
 
-async function startServer(): Promise<ServerInfo> {
+async function startServer(dataDir: string): Promise<ServerInfo> {
   const script = join(dirname(fileURLToPath(import.meta.url)), 'signalingServer.js');
   const pin = cpus().length >= 2 ? ['taskset', '-c', '0'] : [];
   const argv = [...pin, process.execPath, '--expose-gc', ...SERVER_NODE_OPTIONS, script];
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'], env: { ...env, BENCH_DATA_DIR: dataDir } });
   process.on('exit', () => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });
@@ -354,6 +357,8 @@ interface Capacity {
   baseRssGc: number;
   heldRss: number;
   heldRssGc: number;
+  heapUsed: number;
+  baseHeapUsed: number;
   kbPerPoll: number;
   kbPerPollGc: number;
   loopP99: number;
@@ -383,6 +388,8 @@ async function capacity(s: ServerInfo, agent: Agent, users: User[]): Promise<Cap
       baseRssGc: baseGc.rss,
       heldRss: sample.rss,
       heldRssGc: sampleGc.rss,
+      heapUsed: sampleGc.heapUsed,
+      baseHeapUsed: baseGc.heapUsed,
       kbPerPoll: (sample.rss - base.rss) / HELD_POLLS / 1024,
       kbPerPollGc: (sampleGc.rss - baseGc.rss) / HELD_POLLS / 1024,
       loopP99: sample.loopDelayMs.p99,
@@ -452,13 +459,23 @@ async function main(): Promise<void> {
   const pinned = pinSelf();
   const started = hr();
   const load0 = loadavg();
-  const server = await startServer();
+  // SQLite lives here, on disk, for the whole run: capacity is measured in fresh server processes on it.
+  const dataDir = mkdtempSync(join(tmpdir(), 'signalbox-bench-'));
+  let server = await startServer(dataDir);
   const stopOnSignal = () => {
-    stopServer(server.child).finally(() => process.exit(130));
+    stopServer(server.child).finally(() => {
+      rmSync(dataDir, { recursive: true, force: true });
+      process.exit(130);
+    });
   };
   process.on('SIGINT', stopOnSignal);
   process.on('SIGTERM', stopOnSignal);
   const agent = new Agent({ keepAlive: true, maxSockets: 16 });
+  const restart = async () => {
+    agent.destroy();
+    await stopServer(server.child);
+    server = await startServer(dataDir);
+  };
   try {
     const log = (msg: string) => console.error(`[${((hr() - started) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
     log(`server on 127.0.0.1:${server.app} (app) and :${server.bare} (bare Koa); ${pinned ? 'server on CPU 0, driver on CPU 1' : 'unpinned'}`);
@@ -477,6 +494,24 @@ async function main(): Promise<void> {
     const deliveries: Array<{ p50: number; p99: number; n: number }> = [];
     const caps: Capacity[] = [];
     const sends: SendResult[] = [];
+    const logCapacity = (label: string, c: Capacity) =>
+      log(
+        `${label} ${HELD_POLLS} held: RSS ${mb(c.heldRss)} (none held ${mb(c.baseRss)}) = ${c.kbPerPoll.toFixed(1)} KB/poll; ` +
+          `after GC ${mb(c.heldRssGc)} / ${mb(c.baseRssGc)} = ${c.kbPerPollGc.toFixed(1)} KB/poll; heap after GC ${mb(c.heapUsed)} (none held ${mb(c.baseHeapUsed)}); ` +
+          `loop delay p99 ${c.loopP99} ms (max ${c.loopMax}); ramp ${c.rampSeconds.toFixed(1)} s, loop delay p99 ${c.rampLoopP99} ms (max ${c.rampLoopMax})`,
+      );
+    // Capacity in a fresh server process each time (same DATA_DIR, so the users and their tokens stay):
+    // V8 keeps the heap a process once grew to, so after one 10,000-poll run (or the throughput runs)
+    // neither RSS figure means much. Measured once more at the end, after the throughput runs.
+    if (BENCHES.has('capacity')) {
+      for (let r = 0; r < REPEATS; r++) {
+        await restart();
+        const c = await capacity(server, agent, pollUsers);
+        caps.push(c);
+        logCapacity(`#${r + 1} (fresh server)`, c);
+      }
+      await restart();
+    }
     for (let r = 0; r < REPEATS; r++) {
       if (BENCHES.has('poll')) {
         const p = await shortPoll(server, pollUsers.slice(0, CONNECTIONS));
@@ -488,15 +523,6 @@ async function main(): Promise<void> {
         deliveries.push(d);
         log(`#${r + 1} delivery with ${IDLE_POLLS} idle polls held: p50 ${d.p50.toFixed(3)} ms, p99 ${d.p99.toFixed(3)} ms (${d.n})`);
       }
-      if (BENCHES.has('capacity')) {
-        const c = await capacity(server, agent, pollUsers);
-        caps.push(c);
-        log(
-          `#${r + 1} ${HELD_POLLS} held: RSS ${(c.heldRss / 2 ** 20).toFixed(1)} MB (none held ${(c.baseRss / 2 ** 20).toFixed(1)} MB) = ${c.kbPerPoll.toFixed(1)} KB/poll; ` +
-            `after GC ${(c.heldRssGc / 2 ** 20).toFixed(1)} / ${(c.baseRssGc / 2 ** 20).toFixed(1)} MB = ${c.kbPerPollGc.toFixed(1)} KB/poll; ` +
-            `loop delay p99 ${c.loopP99} ms (max ${c.loopMax}); ramp ${c.rampSeconds.toFixed(1)} s, loop delay p99 ${c.rampLoopP99} ms (max ${c.rampLoopMax})`,
-        );
-      }
       if (BENCHES.has('send')) {
         const snd = await sendThroughput(server, agent, pairs);
         sends.push(snd);
@@ -507,10 +533,14 @@ async function main(): Promise<void> {
         if (snd.drained < snd.accepted || snd.drained > snd.accepted + 2 * CONNECTIONS) throw new Error(`202s ${snd.accepted} do not match stored ${snd.drained}`);
       }
     }
+    let capAfter: Capacity | undefined;
+    if (BENCHES.has('capacity') && (BENCHES.has('poll') || BENCHES.has('send'))) {
+      capAfter = await capacity(server, agent, pollUsers);
+      logCapacity('after the throughput runs,', capAfter);
+    }
 
     const load1 = loadavg();
     const cpu = cpus();
-    const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MB`;
     const f = (n: number, d = 0) => n.toFixed(d);
     const row = (name: string, xs: number[], fmt: (n: number) => string, target: string) =>
       xs.length ? [`| ${name} | **${fmt(median(xs))}** | ${xs.map(fmt).join(' / ')} | ${target} |`] : [];
@@ -531,16 +561,24 @@ async function main(): Promise<void> {
       ...row('short-poll / bare throughput', ratio, (n) => `${f(n * 100, 1)} %`, '≥ 50 %'),
       ...row(`delivery send → held poll answer, p50 (${IDLE_POLLS} idle polls held)`, deliveries.map((d) => d.p50), (n) => `${f(n, 3)} ms`, '< 1 ms'),
       ...row(`delivery send → held poll answer, p99 (${IDLE_POLLS} idle polls held)`, deliveries.map((d) => d.p99), (n) => `${f(n, 3)} ms`, '< 6 ms'),
-      ...row(`RSS, ${HELD_POLLS} polls held`, caps.map((c) => c.heldRss), mb, '< 250 MB'),
+      ...row(`RSS, ${HELD_POLLS} polls held (fresh server)`, caps.map((c) => c.heldRss), mb, '< 250 MB'),
       ...row('RSS, none held', caps.map((c) => c.baseRss), mb, ''),
       ...row('KB per held poll (RSS difference)', caps.map((c) => c.kbPerPoll), (n) => f(n, 1), '(prototype ~14)'),
       ...row(`RSS after a full GC, ${HELD_POLLS} held`, caps.map((c) => c.heldRssGc), mb, ''),
       ...row('RSS after a full GC, none held', caps.map((c) => c.baseRssGc), mb, ''),
       ...row('KB per held poll, after GC', caps.map((c) => c.kbPerPollGc), (n) => f(n, 1), ''),
+      ...row(`V8 heap used after a full GC, ${HELD_POLLS} held`, caps.map((c) => c.heapUsed), mb, ''),
+      ...row('V8 heap used after a full GC, none held', caps.map((c) => c.baseHeapUsed), mb, ''),
+      ...row('KB of V8 heap per held poll', caps.map((c) => (c.heapUsed - c.baseHeapUsed) / HELD_POLLS / 1024), (n) => f(n, 1), ''),
       ...row(`event-loop delay p99, ${HELD_POLLS} held, idle (${SAMPLE_SECONDS} s)`, caps.map((c) => c.loopP99), (n) => `${f(n, 2)} ms`, '< 50 ms'),
       ...row(`event-loop delay p99 while opening the ${HELD_POLLS}`, caps.map((c) => c.rampLoopP99), (n) => `${f(n, 2)} ms`, ''),
       ...row(`event-loop delay max while opening the ${HELD_POLLS}`, caps.map((c) => c.rampLoopMax), (n) => `${f(n, 2)} ms`, ''),
       ...row(`time to open ${HELD_POLLS} polls`, caps.map((c) => c.rampSeconds), (n) => `${f(n, 1)} s`, ''),
+      ...(capAfter
+        ? [
+            `| the same after the throughput runs (once): RSS ${HELD_POLLS} held / none held / KB per poll | ${mb(capAfter.heldRss)} / ${mb(capAfter.baseRss)} / ${f(capAfter.kbPerPoll, 1)} | | |`,
+          ]
+        : []),
       ...row(`send throughput, ${PAIRS} mailboxes, SQLite on disk, signals/s`, sends.map((x) => x.rps), (n) => f(n), '≥ 3,000'),
       ...row('send p99', sends.map((x) => x.p99), (n) => `${f(n, 2)} ms`, ''),
       '',
@@ -557,6 +595,7 @@ async function main(): Promise<void> {
   } finally {
     agent.destroy();
     await stopServer(server.child);
+    rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
