@@ -99,6 +99,23 @@ describe('access tokens', () => {
     });
   });
 
+  it('stops working after ACCESS_TOKEN_TTL even when it was accepted just before', async () => {
+    expect((await me(alice)).status).toBe(200);
+    t.clock.advance(899);
+    expect((await me(alice)).status).toBe(200);
+    t.clock.advance(1);
+    expect((await me(alice)).status).toBe(401);
+  });
+
+  it('refuses a token that differs in one character from one accepted before', async () => {
+    expect((await me(alice)).status).toBe(200);
+    // The first character of the signature: all six of its bits count (the last one's may be padding).
+    const at = alice.accessToken.lastIndexOf('.') + 1;
+    const swapped = alice.accessToken[at] === 'A' ? 'B' : 'A';
+    const altered = alice.accessToken.slice(0, at) + swapped + alice.accessToken.slice(at + 1);
+    expect((await me({ accessToken: altered })).status).toBe(401);
+  });
+
   it('stops working after ACCESS_TOKEN_TTL', async () => {
     t.clock.advance(901);
     const res = await me(alice);
