@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { Store, UserRecord } from '../../app/store/types.js';
-import { makeSession, makeUser, type OpenedStore } from './contract.js';
+import { makeSession, makeUser, freshStorePerTest, type OpenedStore } from './contract.js';
 
 // Year-2100 dates, as in contract.ts: MongoDB's TTL monitor works in real time.
 const T0 = Date.parse('2100-01-01T00:00:00.000Z');
@@ -12,14 +12,7 @@ const at = (ms: number) => new Date(T0 + ms);
 export function describeAdminStoreContract(label: string, open: () => Promise<OpenedStore>): void {
   describe(`${label} store contract: disabled accounts, listing and counts`, () => {
     let store: Store;
-    let cleanup: (() => Promise<void>) | undefined;
-    beforeEach(async () => {
-      cleanup = undefined;
-      ({ store, cleanup } = await open());
-    });
-    afterEach(async () => {
-      await cleanup?.();
-    });
+    freshStorePerTest(open, (s) => (store = s));
 
     const aUser = async (overrides: Partial<UserRecord> = {}) => {
       const user = makeUser(overrides);

@@ -1,6 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { beforeEach, describe, expect, it } from '@jest/globals';
 import type { Store } from '../../app/store/types.js';
-import { makeUser, type OpenedStore } from './contract.js';
+import { makeUser, freshStorePerTest, type OpenedStore } from './contract.js';
 
 // Year-2100 dates, as in contract.ts: MongoDB's TTL monitor works in real time.
 const T0 = Date.parse('2100-01-01T00:00:00.000Z');
@@ -11,14 +11,7 @@ const MINUTE = 60_000;
 export function describeAuthStoreContract(label: string, open: () => Promise<OpenedStore>): void {
   describe(`${label} store contract: rate limits and reset codes`, () => {
     let store: Store;
-    let cleanup: (() => Promise<void>) | undefined;
-    beforeEach(async () => {
-      cleanup = undefined;
-      ({ store, cleanup } = await open());
-    });
-    afterEach(async () => {
-      await cleanup?.();
-    });
+    freshStorePerTest(open, (s) => (store = s));
 
     describe('rateLimits', () => {
       it('counts hits in one window that starts at the first hit', async () => {

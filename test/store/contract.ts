@@ -57,22 +57,30 @@ export function makeSession(userId: string, overrides: Partial<SessionRecord> = 
 const token = () => `refresh_${unique()}`;
 
 /**
+ * Opens a fresh store before each test of the enclosing describe and disposes of it after, handing
+ * each new store to `use`. Cleanup is skipped when open() failed, so its real error is reported.
+ */
+export function freshStorePerTest(open: () => Promise<OpenedStore>, use: (store: Store) => void): void {
+  let cleanup: (() => Promise<void>) | undefined;
+  beforeEach(async () => {
+    cleanup = undefined;
+    const opened = await open();
+    cleanup = opened.cleanup;
+    use(opened.store);
+  });
+  afterEach(async () => {
+    await cleanup?.();
+  });
+}
+
+/**
  * Registers the shared contract of the Store interfaces (app/store/types.ts) for one adapter.
  * `open` must return a fresh, empty store for every test.
  */
 export function describeStoreContract(label: string, open: () => Promise<OpenedStore>): void {
   describe(`${label} store contract`, () => {
     let store: Store;
-    // Unset when open() failed, so the real error is reported rather than a follow-up TypeError here.
-    let cleanup: (() => Promise<void>) | undefined;
-
-    beforeEach(async () => {
-      cleanup = undefined;
-      ({ store, cleanup } = await open());
-    });
-    afterEach(async () => {
-      await cleanup?.();
-    });
+    freshStorePerTest(open, (s) => (store = s));
 
     /** Stores a user and returns it, for tests about something else. */
     const aUser = async (overrides: Partial<UserRecord> = {}) => {

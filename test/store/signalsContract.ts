@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { beforeEach, describe, expect, it } from '@jest/globals';
 import type { SignalRecord, Store } from '../../app/store/types.js';
-import { makeUser, type OpenedStore } from './contract.js';
+import { freshStorePerTest, makeUser, type OpenedStore } from './contract.js';
 
 // Year-2100 dates, as in contract.ts.
 const T0 = Date.parse('2100-01-01T00:00:00.000Z');
@@ -12,19 +12,14 @@ const TTL = 300_000;
 export function describeSignalStoreContract(label: string, open: () => Promise<OpenedStore>): void {
   describe(`${label} store contract: signals`, () => {
     let store: Store;
-    let cleanup: (() => Promise<void>) | undefined;
     let alice: string;
     let bob: string;
+    freshStorePerTest(open, (s) => (store = s));
     beforeEach(async () => {
-      cleanup = undefined;
-      ({ store, cleanup } = await open());
       const [a, b] = [makeUser(), makeUser()];
       await store.users.create(a);
       await store.users.create(b);
       [alice, bob] = [a.id, b.id];
-    });
-    afterEach(async () => {
-      await cleanup?.();
     });
 
     const signal = (payload: string, createdAt = at(0), senderId = alice): Omit<SignalRecord, 'seq'> => ({
