@@ -131,7 +131,13 @@ const envSchema = z.object({
   ),
   ACCESS_TOKEN_TTL: int(60, 86400, 900),
   REFRESH_TOKEN_TTL: int(300, 31_536_000, 2_592_000),
-  SMTP_URL: opt(z.string().regex(/^smtps?:\/\/\S+$/, 'must be an smtp:// or smtps:// URL').refine(isUrl, 'must be an smtp:// or smtps:// URL')),
+  // smtp+insecure:// is the operator's explicit opt-out of STARTTLS being required (a relay on loopback).
+  SMTP_URL: opt(
+    z
+      .string()
+      .regex(/^(smtps?|smtp\+insecure):\/\/\S+$/, 'must be an smtp://, smtps:// or smtp+insecure:// URL')
+      .refine(isUrl, 'must be an smtp://, smtps:// or smtp+insecure:// URL'),
+  ),
   MAIL_FROM: z.preprocess(unsetIfEmpty, z.string().max(320).default('Signalbox <no-reply@localhost>')),
   OTP_TTL: int(60, 86400, 600),
   MIN_AGE: int(0, 150, 13),
@@ -144,25 +150,36 @@ const envSchema = z.object({
   SIGNAL_TTL: int(5, 86400, 300),
   SIGNAL_MAX_BYTES: int(1, 1_048_576, 16384),
   MAILBOX_MAX: int(1, 100_000, 500),
+  MAILBOX_PER_SENDER: int(1, 100_000, 100),
+  POLLS_PER_USER: int(1, 10_000, 8),
+  POLLS_MAX: opt(z.string().regex(/^\d{1,7}$/, 'must be a whole number from 1 to 9999999').transform(Number).refine((n) => n >= 1, 'must be at least 1')),
+  SESSION_MAX_AGE: int(3600, 315_360_000, 7_776_000),
   PRESENCE_WINDOW: int(1, 86400, 60),
   CONNECTION_REQUEST_TTL: int(60, 31_536_000, 2_592_000),
   CONNECTION_PENDING_MAX: int(1, 100_000, 100),
+  CONNECTION_REQUEST_COOLDOWN: int(0, 31_536_000, 604_800),
   CORS_ORIGINS: originList,
   TRUST_PROXY: bool(false),
   METRICS_TOKEN: opt(z.string().min(16, 'must be at least 16 characters')),
   LOG_LEVEL: z.preprocess(unsetIfEmpty, z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info')),
   MAX_BODY_BYTES: int(1024, 10_485_760, 65536),
   // Defaults follow OWASP's authentication guidance; the reasons are in .env.example.
-  RATE_LOGIN_USERNAME: limit('10/900'),
+  RATE_LOGIN_ACCOUNT_IP: limit('10/900'),
+  RATE_LOGIN_USERNAME: limit('100/3600'),
   RATE_LOGIN_IP: limit('50/300'),
+  RATE_PASSWORD_CHECK_USER: limit('10/900'),
   RATE_REGISTER_IP: limit('10/3600'),
   RATE_REGISTER_EMAIL: limit('3/3600'),
   RATE_FORGOT_IP: limit('10/3600'),
-  RATE_FORGOT_EMAIL: limit('3/3600'),
-  RATE_RESET_EMAIL: limit('10/3600'),
+  RATE_FORGOT_EMAIL_IP: limit('3/3600'),
+  RATE_FORGOT_EMAIL: limit('10/3600'),
+  RATE_RESET_EMAIL_IP: limit('10/3600'),
+  RATE_RESET_EMAIL: limit('30/3600'),
   RATE_SEARCH_USER: limit('60/60'),
   RATE_SEND_USER: limit('1200/60'),
   RATE_ICE_USER: limit('30/60'),
+  RATE_PGP_USER: limit('10/3600'),
+  RATE_PGP_IP: limit('30/3600'),
 });
 
 function isUrl(s: string): boolean {
@@ -201,10 +218,20 @@ export interface Config {
   signalTtl: number;
   signalMaxBytes: number;
   mailboxMax: number;
+  /** Pending signals one sender may hold in one recipient's mailbox, so no single peer can fill it. */
+  mailboxPerSender: number;
+  /** Long-polls one user may hold at once (a device's new poll replaces its older one first). */
+  pollsPerUser: number;
+  /** Long-polls held by this process in all; undefined: derived from the open-file limit at start. */
+  pollsMax: number | undefined;
+  /** Seconds a session may live from sign-in however often it refreshes (absolute lifetime). */
+  sessionMaxAge: number;
   presenceWindow: number;
   connectionRequestTtl: number;
   /** Live outgoing connection requests one account may hold; past it, requests get 429. */
   connectionPendingMax: number;
+  /** Seconds a rejected requester must wait before asking the same user again. */
+  connectionRequestCooldown: number;
   corsOrigins: readonly string[];
   trustProxy: boolean;
   metricsToken: string | undefined;
@@ -215,16 +242,22 @@ export interface Config {
 }
 
 export type RateLimitName =
+  | 'loginFailuresPerAccountIp'
   | 'loginFailuresPerUsername'
   | 'loginPerIp'
+  | 'passwordChecksPerUser'
   | 'registerPerIp'
   | 'registerPerEmail'
   | 'forgotPerIp'
+  | 'forgotPerEmailIp'
   | 'forgotPerEmail'
+  | 'resetPerEmailIp'
   | 'resetPerEmail'
   | 'searchPerUser'
   | 'sendPerUser'
-  | 'icePerUser';
+  | 'icePerUser'
+  | 'pgpUploadPerUser'
+  | 'pgpUploadPerIp';
 
 export type Env = Record<string, string | undefined>;
 
@@ -274,25 +307,36 @@ export function parseConfig(env: Env, secrets?: { jwtSecret?: Buffer; dataKey?: 
     signalTtl: e.SIGNAL_TTL,
     signalMaxBytes: e.SIGNAL_MAX_BYTES,
     mailboxMax: e.MAILBOX_MAX,
+    mailboxPerSender: Math.min(e.MAILBOX_PER_SENDER, e.MAILBOX_MAX),
+    pollsPerUser: e.POLLS_PER_USER,
+    pollsMax: e.POLLS_MAX,
+    sessionMaxAge: e.SESSION_MAX_AGE,
     presenceWindow: e.PRESENCE_WINDOW,
     connectionRequestTtl: e.CONNECTION_REQUEST_TTL,
     connectionPendingMax: e.CONNECTION_PENDING_MAX,
+    connectionRequestCooldown: e.CONNECTION_REQUEST_COOLDOWN,
     corsOrigins: Object.freeze(e.CORS_ORIGINS),
     trustProxy: e.TRUST_PROXY,
     metricsToken: e.METRICS_TOKEN,
     logLevel: e.LOG_LEVEL,
     maxBodyBytes: e.MAX_BODY_BYTES,
     rateLimits: Object.freeze({
+      loginFailuresPerAccountIp: e.RATE_LOGIN_ACCOUNT_IP,
       loginFailuresPerUsername: e.RATE_LOGIN_USERNAME,
       loginPerIp: e.RATE_LOGIN_IP,
+      passwordChecksPerUser: e.RATE_PASSWORD_CHECK_USER,
       registerPerIp: e.RATE_REGISTER_IP,
       registerPerEmail: e.RATE_REGISTER_EMAIL,
       forgotPerIp: e.RATE_FORGOT_IP,
+      forgotPerEmailIp: e.RATE_FORGOT_EMAIL_IP,
       forgotPerEmail: e.RATE_FORGOT_EMAIL,
+      resetPerEmailIp: e.RATE_RESET_EMAIL_IP,
       resetPerEmail: e.RATE_RESET_EMAIL,
       searchPerUser: e.RATE_SEARCH_USER,
       sendPerUser: e.RATE_SEND_USER,
       icePerUser: e.RATE_ICE_USER,
+      pgpUploadPerUser: e.RATE_PGP_USER,
+      pgpUploadPerIp: e.RATE_PGP_IP,
     }),
   });
 }

@@ -6,16 +6,22 @@ const secrets = { jwtSecret: Buffer.alloc(32, 1), dataKey: Buffer.alloc(32, 2) }
 describe('rate limit configuration', () => {
   it('defaults to the documented limits', () => {
     expect(parseConfig({}, secrets).rateLimits).toEqual({
-      loginFailuresPerUsername: { max: 10, windowSeconds: 900 },
+      loginFailuresPerAccountIp: { max: 10, windowSeconds: 900 },
+      loginFailuresPerUsername: { max: 100, windowSeconds: 3600 },
       loginPerIp: { max: 50, windowSeconds: 300 },
+      passwordChecksPerUser: { max: 10, windowSeconds: 900 },
       registerPerIp: { max: 10, windowSeconds: 3600 },
       registerPerEmail: { max: 3, windowSeconds: 3600 },
       forgotPerIp: { max: 10, windowSeconds: 3600 },
-      forgotPerEmail: { max: 3, windowSeconds: 3600 },
-      resetPerEmail: { max: 10, windowSeconds: 3600 },
+      forgotPerEmailIp: { max: 3, windowSeconds: 3600 },
+      forgotPerEmail: { max: 10, windowSeconds: 3600 },
+      resetPerEmailIp: { max: 10, windowSeconds: 3600 },
+      resetPerEmail: { max: 30, windowSeconds: 3600 },
       searchPerUser: { max: 60, windowSeconds: 60 },
       sendPerUser: { max: 1200, windowSeconds: 60 },
       icePerUser: { max: 30, windowSeconds: 60 },
+      pgpUploadPerUser: { max: 10, windowSeconds: 3600 },
+      pgpUploadPerIp: { max: 30, windowSeconds: 3600 },
     });
   });
 
