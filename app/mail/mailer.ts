@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
@@ -13,34 +14,68 @@ export interface OutgoingMail {
 /** Where messages go: an SMTP server, or the outbox directory in development. */
 export interface MailTransport {
   readonly kind: 'smtp' | 'outbox';
-  deliver(mail: OutgoingMail): Promise<void>;
+  /** `id` is the message's own id: its Message-ID header and the only thing logs say about it. */
+  deliver(mail: OutgoingMail, id: string): Promise<void>;
 }
 
-/** nodemailer over `smtp://` (STARTTLS when the server offers it) or `smtps://` (TLS from the start). */
-export function smtpTransport(url: string, from: string): MailTransport {
-  const transport = nodemailer.createTransport(url);
+/** `<id@domain of MAIL_FROM>`, so a log line's mailId finds the message in a mail server's logs. */
+function messageIdHeader(id: string, from: string): string {
+  const domain = /@([A-Za-z0-9.-]+)>?\s*$/.exec(from)?.[1] ?? 'signalbox.invalid';
+  return `<${id}@${domain}>`;
+}
+
+/**
+ * The nodemailer options for SMTP_URL. `smtp://` requires STARTTLS (requireTLS): a server, or a
+ * man in the middle, that does not offer it gets no message, so a stripped STARTTLS cannot turn
+ * reset codes into plain text on the wire. `smtps://` is TLS from the first byte. `smtp+insecure://`
+ * is the operator's explicit opt-out (a relay on loopback): STARTTLS when offered, plain text if not.
+ */
+export function smtpOptions(smtpUrl: string): { url: string; requireTLS: boolean } {
+  const url = new URL(smtpUrl);
+  const insecure = url.protocol === 'smtp+insecure:';
+  // URL query options would override ours (nodemailer merges them last): the scheme alone decides TLS.
+  url.searchParams.delete('requireTLS');
+  url.searchParams.delete('ignoreTLS');
+  url.searchParams.delete('secure');
+  const plain = insecure ? `smtp:${url.href.slice(url.protocol.length)}` : url.href;
+  return { url: plain, requireTLS: !insecure && url.protocol === 'smtp:' };
+}
+
+/** nodemailer over `smtp://` (STARTTLS required), `smtps://` (TLS from the start) or `smtp+insecure://`. */
+export function smtpTransport(smtpUrl: string, from: string): MailTransport {
+  const transport = nodemailer.createTransport(smtpOptions(smtpUrl));
   return {
     kind: 'smtp',
-    async deliver(mail) {
-      await transport.sendMail({ from, ...mail });
+    async deliver(mail, id) {
+      await transport.sendMail({ from, ...mail, messageId: messageIdHeader(id, from) });
     },
   };
 }
 
-/** Writes each message as DATA_DIR/outbox/<time>-<to>.eml, so `npm start` works with no mail server. */
+/**
+ * Writes each message as DATA_DIR/outbox/<time>-<id>.eml, so `npm start` works with no mail server.
+ * The file name and the log line carry the message id, never the address: logs and directory
+ * listings travel further than the messages themselves.
+ */
 export function outboxTransport(dir: string, from: string, logger: Logger): MailTransport {
   const builder = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
   return {
     kind: 'outbox',
-    async deliver(mail) {
-      const { message } = (await builder.sendMail({ from, ...mail })) as unknown as { message: Buffer };
+    async deliver(mail, id) {
+      const { message } = (await builder.sendMail({ from, ...mail, messageId: messageIdHeader(id, from) })) as unknown as { message: Buffer };
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      const safeTo = mail.to.replace(/[^A-Za-z0-9@._-]/g, '_');
-      const file = join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${safeTo}.eml`);
+      const file = join(dir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${id}.eml`);
       writeFileSync(file, message, { mode: 0o600, flag: 'wx' });
-      logger.info({ file }, 'mail written to the outbox (SMTP_URL is not set)');
+      logger.info({ mailId: id, file }, 'mail written to the outbox (SMTP_URL is not set)');
     },
   };
+}
+
+/** An SMTP error as a log field: its codes, and its text with any e-mail address in it blanked. */
+function describeError(err: unknown): Record<string, unknown> {
+  const e = err as { message?: unknown; code?: unknown; responseCode?: unknown; command?: unknown };
+  const message = typeof e?.message === 'string' ? e.message.replace(/[^\s<>"',;:]+@[^\s<>"',;:]+/g, '<address>') : String(err);
+  return { message, code: e?.code, responseCode: e?.responseCode, command: e?.command };
 }
 
 export interface MailerOptions {
@@ -67,9 +102,12 @@ export class Mailer {
     this.delays = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
   }
 
-  send(mail: OutgoingMail): void {
-    const job = this.deliverWithRetries(mail).finally(() => this.pending.delete(job));
+  /** Queues the message and returns its id (also its Message-ID), which is all the logs say about it. */
+  send(mail: OutgoingMail): string {
+    const id = randomUUID();
+    const job = this.deliverWithRetries(mail, id).finally(() => this.pending.delete(job));
     this.pending.add(job);
+    return id;
   }
 
   /** Resolves once every message handed to `send` so far was delivered or given up (tests, shutdown). */
@@ -77,14 +115,15 @@ export class Mailer {
     while (this.pending.size > 0) await Promise.all([...this.pending]);
   }
 
-  private async deliverWithRetries(mail: OutgoingMail): Promise<void> {
+  private async deliverWithRetries(mail: OutgoingMail, id: string): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.transport.deliver(mail);
+        await this.transport.deliver(mail, id);
+        if (this.transport.kind === 'smtp') this.logger.info({ mailId: id, attempt: attempt + 1 }, 'mail sent');
         return;
       } catch (err) {
-        // The subject is logged, never the body: it may hold a reset code.
-        const context = { err, subject: mail.subject.replace(/\d{6}/g, '******'), attempt: attempt + 1 };
+        // The id and the subject are logged, never the address or the body (the body holds the code).
+        const context = { mailId: id, subject: mail.subject, attempt: attempt + 1, error: describeError(err) };
         if (attempt >= this.delays.length) {
           this.logger.error(context, 'mail delivery failed; giving up');
           return;

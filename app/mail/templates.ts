@@ -16,7 +16,9 @@ function message(to: string, subject: string, paragraphs: string[]): OutgoingMai
 /** The e-mail carrying a password-reset code. */
 export function resetCodeMail(to: string, username: string, code: string, ttlSeconds: number): OutgoingMail {
   const minutes = Math.max(1, Math.round(ttlSeconds / 60));
-  return message(to, `Your Signalbox reset code: ${code}`, [
+  // The code stays out of the Subject: subjects show on lock screens and in notification previews,
+  // and mail servers log them.
+  return message(to, 'Your Signalbox password reset code', [
     `Hello ${username},`,
     `Your code to reset your Signalbox password is ${code}. It works once, for ${minutes} minutes.`,
     'If you did not ask for it, ignore this message: your password stays as it is.',

@@ -190,7 +190,7 @@ describe('the development outbox', () => {
       const dir = `${dev.dir}/outbox`;
       const files = readdirSync(dir);
       expect(files).toHaveLength(1);
-      expect(files[0]).toMatch(/^\d{4}-\d{2}-\d{2}T[\d-]+Z-olga@example\.org\.eml$/);
+      expect(files[0]).toMatch(/^\d{4}-\d{2}-\d{2}T[\d-]+Z-[0-9a-f-]{36}\.eml$/);
       const eml = readFileSync(`${dir}/${files[0]}`, 'utf8');
       expect(eml).toMatch(/reset your Signalbox password is \d{6}/);
       expect(dev.logs.some((l) => l.msg === 'mail written to the outbox (SMTP_URL is not set)' && l.file === `${dir}/${files[0]}`)).toBe(true);

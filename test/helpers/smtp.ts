@@ -6,10 +6,18 @@ export interface ReceivedMail {
   to: string[];
   /** The raw RFC 5322 message as received. */
   raw: string;
+  /** Whether the session was encrypted (STARTTLS) when the message arrived. */
+  secure: boolean;
 }
 
 export interface TestSmtpServer {
+  /**
+   * SMTP_URL for this server. Without STARTTLS it is `smtp+insecure://` (the app requires TLS on
+   * `smtp://`); with it, `smtp://` accepting the server's self-signed certificate.
+   */
   url: string;
+  /** The server's port, for building other URLs to it. */
+  port: number;
   received: ReceivedMail[];
   /** Refuse the next `n` messages with a temporary 451 error, as a busy or greylisting server would. */
   refuseNext(n: number): void;
@@ -18,14 +26,17 @@ export interface TestSmtpServer {
   close(): Promise<void>;
 }
 
-/** A real SMTP server (nodemailer's smtp-server) on loopback, keeping every message it accepts. */
-export async function startSmtpServer(): Promise<TestSmtpServer> {
+/**
+ * A real SMTP server (nodemailer's smtp-server) on loopback, keeping every message it accepts.
+ * `startTls: true` offers STARTTLS with smtp-server's built-in self-signed certificate.
+ */
+export async function startSmtpServer(options: { startTls?: boolean } = {}): Promise<TestSmtpServer> {
   const received: ReceivedMail[] = [];
   const waiters: Array<() => void> = [];
   let refusals = 0;
   const server = new SMTPServer({
     authOptional: true,
-    disabledCommands: ['STARTTLS'], // plain loopback; TLS is nodemailer's business, not ours
+    disabledCommands: options.startTls ? [] : ['STARTTLS'],
     logger: false,
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
@@ -41,6 +52,7 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
           to: session.envelope.rcptTo.map((r) => r.address),
           raw: Buffer.concat(chunks).toString('utf8'),
+          secure: session.secure,
         });
         waiters.splice(0).forEach((w) => w());
         callback();
@@ -50,7 +62,8 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.server.address() as AddressInfo;
   return {
-    url: `smtp://127.0.0.1:${port}`,
+    url: options.startTls ? `smtp://127.0.0.1:${port}?tls.rejectUnauthorized=false` : `smtp+insecure://127.0.0.1:${port}`,
+    port,
     received,
     refuseNext(n) {
       refusals = n;
