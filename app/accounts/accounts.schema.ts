@@ -1,8 +1,16 @@
 import { z } from 'zod';
+import { isCommonPassword } from './commonPasswords.js';
 import { ownUserSchema } from '../users/users.presenter.js';
 import { usernameInput } from '../users/username.js';
 
-export const password = z.string().min(8, 'must be at least 8 characters').max(256, 'must be at most 256 characters');
+/** A new password (register, change, reset); sign-in takes any string so older passwords still work. */
+export const password = z
+  .string()
+  .min(8, 'must be at least 8 characters')
+  .max(256, 'must be at most 256 characters')
+  // ASVS 6.2.4: the first guesses of any attacker; compared case-insensitively (commonPasswords.ts).
+  .refine((pw) => !isCommonPassword(pw), 'is too common: it is on lists of leaked passwords that attackers try first')
+  .describe('8-256 characters, not the username, not on the common-passwords list (about 49,000 leaked passwords, case-insensitive)');
 // Trimmed before the format check (pasted addresses carry spaces); the meta keeps the format in the OpenAPI input.
 export const email = z
   .string()
