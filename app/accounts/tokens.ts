@@ -4,6 +4,8 @@ import type { Clock } from '../lib/clock.js';
 
 const ISSUER = 'signalbox';
 const AUDIENCE = 'signalbox';
+/** The `typ` header every access token carries and every verification demands. */
+const TOKEN_TYPE = 'JWT';
 
 /**
  * Tokens verified recently, by their exact text. A polling client presents the same token every few
@@ -36,7 +38,7 @@ export class AccessTokens {
   async sign(claims: AccessClaims): Promise<string> {
     const now = Math.floor(this.clock.now() / 1000);
     return new SignJWT({ sid: claims.sessionId })
-      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setProtectedHeader({ alg: 'HS256', typ: TOKEN_TYPE })
       .setIssuer(ISSUER)
       .setAudience(AUDIENCE)
       .setSubject(claims.userId)
@@ -45,7 +47,11 @@ export class AccessTokens {
       .sign(await this.key);
   }
 
-  /** The claims of a valid token, or null for anything malformed, forged, expired or of another algorithm. */
+  /**
+   * The claims of a valid token, or null for anything malformed, forged, expired, of another algorithm
+   * or of another `typ`. Only fully verified tokens enter the memo, keyed by their whole text (header
+   * included), so a token with another header never reaches a cached answer.
+   */
   async verify(token: string): Promise<AccessClaims | null> {
     const nowSeconds = this.clock.now() / 1000;
     const cached = this.verified.get(token);
@@ -58,6 +64,9 @@ export class AccessTokens {
     try {
       const { payload } = await jwtVerify(token, await this.key, {
         algorithms: ['HS256'],
+        // RFC 8725 §3.11: explicit typing, so a JWT of some other kind signed with the same key (or a
+        // header without typ) is never taken for an access token. jose compares it case-insensitively.
+        typ: TOKEN_TYPE,
         issuer: ISSUER,
         audience: AUDIENCE,
         currentDate: new Date(this.clock.now()),
