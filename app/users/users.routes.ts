@@ -76,11 +76,12 @@ export function userRoutes(accounts: AccountService, cipher: FieldCipher, deps: 
       summary: "A user's public profile",
       description:
         'The username may carry a leading @. `presence` is present only when you look at yourself or at an accepted ' +
-        'connection; for anyone else the field is absent.',
+        'connection; for anyone else the field is absent. Each lookup, found or not, counts against the same per-user ' +
+        'limit as search (RATE_SEARCH_USER, default 60 per 60 s), so exact-name guessing cannot enumerate the directory.',
       auth: true,
       params: profileParams,
       responses: { 200: { description: 'The profile.', schema: profileResponse } },
-      errors: ['not_found'],
+      errors: ['not_found', 'rate_limited'],
       handler: async (ctx, { params }) => {
         const { user, presence } = await directory.profile(caller(ctx), params.username);
         ctx.body = presentPublicUser(user, presence);

@@ -30,8 +30,13 @@ export class UserDirectory {
     return this.d.users.search(prefix, viewer.userId, limit);
   }
 
-  /** The user named `username` (lower case) and, when the viewer may see it, their presence. */
+  /**
+   * The user named `username` (lower case) and, when the viewer may see it, their presence. Counted
+   * in the same per-user budget as search (RATE_SEARCH_USER), hit or miss: otherwise guessing exact
+   * names one by one would enumerate the directory with no limit at all.
+   */
   async profile(viewer: AuthState, username: string): Promise<{ user: UserRecord; presence?: Presence }> {
+    await this.d.limiter.consume('searchPerUser', viewer.userId);
     const user = await this.d.users.findByUsername(username);
     if (!user) throw notFound('No user has that username.');
     const presence = this.d.presenceFor ? await this.d.presenceFor(viewer.userId, user.id) : undefined;

@@ -113,3 +113,30 @@ describe('GET /users/{username}', () => {
     expect((await t.http.get('/users/viewer')).status).toBe(401);
   });
 });
+
+describe('GET /users/{username} rate limit', () => {
+  let limited: TestApp;
+  let user: TestUser;
+  beforeEach(async () => {
+    limited = makeTestApp({ env: { RATE_SEARCH_USER: '3/60' } });
+    user = await registerUser(limited, { username: 'guesser' });
+  });
+  afterEach(() => limited.close());
+
+  const lookUp = (name: string) => limited.http.get(`/users/${name}`).set(bearer(user));
+
+  it('answers 429 rate_limited with Retry-After once a user has made RATE_SEARCH_USER lookups, found or not', async () => {
+    expect((await lookUp('guesser')).status).toBe(200);
+    expect((await lookUp('nobody_1')).status).toBe(404);
+    expect((await lookUp('nobody_2')).status).toBe(404);
+    const res = await lookUp('nobody_3');
+    expect(res.status).toBe(429);
+    expect(res.body.error.code).toBe('rate_limited');
+    expect(res.headers['retry-after']).toBe('60');
+  });
+
+  it('shares the budget with search', async () => {
+    for (let i = 0; i < 3; i++) expect((await limited.http.get('/users/search?q=al').set(bearer(user))).status).toBe(200);
+    expect((await lookUp('guesser')).status).toBe(429);
+  });
+});
