@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { loadConfigOrExit, openStore } from './boot.js';
 import { createMailer } from './mail/mailer.js';
 import { createApp } from './server.js';
+import { resolvePollsMax } from './signaling/pollLimits.js';
 import { purgeExpired } from './store/purge.js';
 import { VERSION } from './lib/version.js';
 
@@ -62,7 +63,12 @@ async function main(): Promise<void> {
   const port = typeof address === 'object' && address ? address.port : config.port;
   // An IPv6 literal needs brackets in a URL (http://[::1]:8080), or the logged address is unusable.
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  logger.info({ version: VERSION, store: store.kind, dataDir: config.dataDir }, `signalbox listening on http://${host}:${port}`);
+  // The same derivation createApp used: operators see the cap on held polls and where it came from.
+  const pollsMax = resolvePollsMax(config.pollsMax);
+  logger.info(
+    { version: VERSION, store: store.kind, dataDir: config.dataDir, pollsMax: pollsMax.max, pollsMaxSource: pollsMax.source, pollsPerUser: config.pollsPerUser },
+    `signalbox listening on http://${host}:${port}`,
+  );
 }
 
 main().catch((err: unknown) => {

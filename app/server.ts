@@ -35,6 +35,7 @@ import { iceServerRoutes } from './signaling/iceServers.routes.js';
 import { mailboxRoutes } from './signaling/mailbox.routes.js';
 import { MailboxService } from './signaling/mailbox.service.js';
 import { MailboxNotifier } from './signaling/notifier.js';
+import { resolvePollsMax } from './signaling/pollLimits.js';
 import { startCrossInstanceWakeups } from './signaling/wakeups.js';
 import { createSignalMetrics } from './signaling/signalMetrics.js';
 import type { Store } from './store/types.js';
@@ -75,7 +76,7 @@ export function createApp(deps: AppDeps): SignalboxApp {
   const cipher = new FieldCipher(config.dataKey);
   const tokens = new AccessTokens(config.jwtSecret, config.accessTokenTtl, clock);
   const limiter = new RateLimiter(store.rateLimits, config.rateLimits, clock, (subject) => cipher.blindIndex(subject, 'rate-limit'));
-  const notifier = new MailboxNotifier();
+  const notifier = new MailboxNotifier({ perUser: config.pollsPerUser, total: resolvePollsMax(config.pollsMax).max });
   const presence = new PresenceService({ store, clock, windowSeconds: config.presenceWindow, isHolding: (userId) => notifier.isHolding(userId) });
   const twoFactor = new TwoFactorService({ store, hasher, cipher, clock });
   const accounts = new AccountService({ store, hasher, tokens, cipher, clock, config, limiter, twoFactor, onSignOut: (userId) => presence.signOut(userId) });

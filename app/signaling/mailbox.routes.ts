@@ -50,10 +50,15 @@ export function mailboxRoutes(mailboxes: MailboxService): AnyRoute[] {
         '`after` acknowledges everything up to that cursor (gone for good); the answer holds every pending signal ' +
         'after it, oldest first (at most 100; poll again with the new cursor for more). Unacknowledged signals are ' +
         'delivered again until they expire (SIGNAL_TTL). With `wait` and an empty mailbox the request is held until ' +
-        'a signal arrives (answered at once) or the wait ends (empty list). `cursor` is always present.',
+        'a signal arrives (answered at once) or the wait ends (empty list). `cursor` is always present. ' +
+        'Each device (session) holds at most one poll: a new one replaces the older, which answers at once with an ' +
+        'empty list and its cursor. A user holds at most POLLS_PER_USER polls (429 rate_limited past that) and the ' +
+        'server at most POLLS_MAX (503 unavailable), both with Retry-After; a poll that would not wait (`wait=0`, or ' +
+        'signals pending) is never refused.',
       auth: true,
       query: pollQuery,
       responses: { 200: { description: 'Pending signals and the cursor that acknowledges them.', schema: pollResponse } },
+      errors: ['rate_limited', 'unavailable'],
       handler: async (ctx, { query }) => {
         const { signals, cursor } = await mailboxes.poll(caller(ctx), query.after, query.wait, clientGone(ctx));
         ctx.body = { signals: signals.map(presentSignal), cursor };

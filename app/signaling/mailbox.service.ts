@@ -1,6 +1,6 @@
 import type { Config } from '../config.js';
 import type { AuthState } from '../http/context.js';
-import { AppError, unauthorized, validationFailed } from '../http/errors.js';
+import { AppError, rateLimited, unauthorized, unavailable, validationFailed } from '../http/errors.js';
 import type { RateLimiter } from '../http/rateLimit.js';
 import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/ids.js';
@@ -15,6 +15,17 @@ export const POLL_BATCH = 100;
 const notConnected = () => new AppError(403, 'not_connected', 'You can only signal accepted connections.');
 const mailboxFull = () =>
   new AppError(429, 'mailbox_full', "The recipient's mailbox is full; try again when they have caught up.", undefined, { 'Retry-After': '5' });
+
+/**
+ * A refused poll retries after this long: long enough that a client at a cap does not spin, short
+ * against SIGNAL_TTL (300 s) so what is waiting for it does not expire meanwhile.
+ */
+export const POLL_RETRY_AFTER_SECONDS = 5;
+
+const tooManyPolls = () =>
+  rateLimited(POLL_RETRY_AFTER_SECONDS, 'This account holds as many long-polls as it may (POLLS_PER_USER); try again later.');
+const serverFullOfPolls = () =>
+  unavailable('The server holds as many long-polls as it can (POLLS_MAX); try again shortly.', POLL_RETRY_AFTER_SECONDS);
 
 export interface MailboxDeps {
   store: Store;
@@ -80,24 +91,43 @@ export class MailboxService {
 
   /**
    * Acknowledges up to `after`, then answers the pending signals; when there are none and `wait` is
-   * set, holds until one arrives, the wait ends, the client disconnects or the server stops.
+   * set, holds until one arrives, the wait ends, the client disconnects, a newer poll of the same
+   * device replaces this one (answered empty) or the server stops. Past POLLS_PER_USER held polls
+   * the poll is refused (429), past POLLS_MAX (503); a poll that would not wait is never refused.
    */
   async poll(auth: AuthState, after: string | undefined, waitSeconds: number, abort: AbortSignal): Promise<{ signals: SignalRecord[]; cursor: string }> {
-    const { store, notifier, cursors } = this.d;
+    const { store, notifier, cursors, metrics } = this.d;
     const acked = after === undefined ? 0 : cursors.decode(auth.userId, after, 'after');
-    if (acked > 0) this.d.metrics.acknowledged.inc(await store.signals.ack(auth.userId, acked));
+    if (acked > 0) metrics.acknowledged.inc(await store.signals.ack(auth.userId, acked));
     const deadline = Date.now() + waitSeconds * 1000;
-    for (;;) {
-      const remaining = deadline - Date.now();
-      // Registered before the read: a signal stored in between still wakes this poll.
-      const waiter = remaining > 0 ? notifier.register(auth.userId, remaining, abort) : null;
-      const signals = await store.signals.pending(auth.userId, new Date(this.d.clock.now()), POLL_BATCH);
-      if (signals.length > 0 || !waiter) {
-        waiter?.cancel();
-        return this.answer(auth.userId, signals, acked);
+    const pending = () => store.signals.pending(auth.userId, new Date(this.d.clock.now()), POLL_BATCH);
+    // Read once before taking a slot: a poll with something to deliver answers without holding,
+    // so the caps never stand between a client and its pending signals.
+    const first = await pending();
+    if (first.length > 0 || waitSeconds === 0) return this.answer(auth.userId, first, acked);
+
+    const taken = notifier.hold(auth.userId, auth.sessionId, abort);
+    if ('refused' in taken) {
+      metrics.pollsRefused.inc({ reason: taken.refused });
+      throw taken.refused === 'user_cap' ? tooManyPolls() : serverFullOfPolls();
+    }
+    if (taken.replaced) metrics.pollsRefused.inc({ reason: 'replaced' });
+    const { hold } = taken;
+    try {
+      for (;;) {
+        // Armed before the read: a signal stored between the read and the wait still wakes this poll.
+        hold.arm();
+        const signals = await pending();
+        const remaining = deadline - Date.now();
+        if (signals.length > 0 || remaining <= 0) return this.answer(auth.userId, signals, acked);
+        const reason = await hold.wait(remaining);
+        // The device polls again elsewhere (a new connection after a network change): this request
+        // answers at once with nothing, so a signal is handed to the poll the device is listening on.
+        if (reason === 'replaced') return this.answer(auth.userId, [], acked);
+        if (reason !== 'signal') return this.answer(auth.userId, await pending(), acked);
       }
-      const reason = await waiter.woken;
-      if (reason !== 'signal') return this.answer(auth.userId, await store.signals.pending(auth.userId, new Date(this.d.clock.now()), POLL_BATCH), acked);
+    } finally {
+      hold.release();
     }
   }
 

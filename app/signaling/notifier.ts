@@ -1,75 +1,147 @@
-/** Why a wait ended. */
-export type WakeReason = 'signal' | 'timeout' | 'aborted' | 'shutdown';
+/** Why a wait ended. `replaced`: a newer poll of the same session (device) took this one's place. */
+export type WakeReason = 'signal' | 'timeout' | 'aborted' | 'shutdown' | 'replaced';
 
-export interface Waiter {
-  /** Resolves once: a signal arrived, the time ran out, the client went away, or the server stops. */
-  readonly woken: Promise<WakeReason>;
-  /** Releases the waiter without waking it (the poll answered without waiting). */
-  cancel(): void;
+/** Why a poll may not hold: its user holds `perUser` polls already, or this process holds `total`. */
+export type PollRefusal = 'user_cap' | 'total_cap';
+
+/** How many long-polls may be held at once (POLLS_PER_USER, POLLS_MAX). */
+export interface PollCaps {
+  perUser: number;
+  total: number;
 }
 
 /**
- * Wakes held long-polls when their mailbox receives a signal. Waiters are registered *before* the
- * mailbox is read, so a signal stored between the read and the wait still wakes the poll.
- * In-process; other instances are reached through the store's arrival feed or a re-check interval.
+ * One held long-poll's place in the notifier, taken once per request and kept across its waits, so
+ * waking up and re-reading the mailbox never lets another poll take the slot in between.
+ */
+export interface Hold {
+  /** Call before each mailbox read: a signal arriving after this wakes the next `wait` at once. */
+  arm(): void;
+  /**
+   * Resolves once: a signal arrived since `arm`, the time ran out, the client went away, a newer
+   * poll of the same session replaced this one, or the server stops.
+   */
+  wait(timeoutMs: number): Promise<WakeReason>;
+  /** Gives the slot back; call exactly when the poll answers. */
+  release(): void;
+}
+
+export type HoldResult = { hold: Hold; replaced: boolean } | { refused: PollRefusal };
+
+interface Entry {
+  readonly userId: string;
+  readonly sessionId: string;
+  /** Set by a signal since the last `arm`: the next wait returns at once. */
+  signalled: boolean;
+  /** Why the hold ended for good (replaced, aborted, shutdown, released); null while it holds. */
+  ended: WakeReason | null;
+  /** Resolves the wait in progress, if any. */
+  wake: ((reason: WakeReason) => void) | null;
+  readonly abort: AbortSignal;
+  readonly onAbort: () => void;
+}
+
+/** A hold that ends before it begins (server stopping or client already gone): nothing is counted. */
+const finished = (reason: WakeReason): Hold => ({ arm: () => {}, wait: async () => reason, release: () => {} });
+
+/**
+ * Wakes held long-polls when their mailbox receives a signal, and bounds how many are held: one per
+ * session (a device's new poll replaces its older one), `perUser` per user, `total` in this process.
+ * A poll arms its hold *before* reading the mailbox, so a signal stored between the read and the wait
+ * still wakes it. In-process; other instances are reached through the store's arrival feed or a
+ * re-check interval.
  */
 export class MailboxNotifier {
-  private readonly waiters = new Map<string, Set<(reason: WakeReason) => void>>();
+  private readonly byUser = new Map<string, Set<Entry>>();
+  private readonly bySession = new Map<string, Entry>();
   private held = 0;
   private closing = false;
 
-  /** How many polls are waiting right now (the held-polls gauge). */
+  constructor(private readonly caps: PollCaps) {}
+
+  /** How many polls are held right now (the held-polls gauge). */
   get heldPolls(): number {
     return this.held;
   }
 
   /** True while `userId` holds a poll on this instance (presence: online while polling). */
   isHolding(userId: string): boolean {
-    return this.waiters.has(userId);
+    return this.byUser.has(userId);
   }
 
-  /** Registers a waiter for `userId` that wakes after `timeoutMs` at the latest. */
-  register(userId: string, timeoutMs: number, abort: AbortSignal): Waiter {
-    if (this.closing || abort.aborted) return { woken: Promise.resolve(this.closing ? 'shutdown' : 'aborted'), cancel: () => {} };
-    let settle!: (reason: WakeReason) => void;
-    const woken = new Promise<WakeReason>((resolve) => {
-      let done = false;
-      const timer = setTimeout(() => settle('timeout'), timeoutMs);
-      const onAbort = () => settle('aborted');
-      settle = (reason) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        abort.removeEventListener('abort', onAbort);
-        const set = this.waiters.get(userId);
-        set?.delete(settle);
-        if (set?.size === 0) this.waiters.delete(userId);
-        this.held--;
-        resolve(reason);
-      };
-      abort.addEventListener('abort', onAbort, { once: true });
-    });
-    let set = this.waiters.get(userId);
-    if (!set) this.waiters.set(userId, (set = new Set()));
-    set.add(settle);
+  /**
+   * Takes a slot for a poll of `sessionId` that is about to wait. An older poll of the same session
+   * ends first (`replaced`), so a device never holds more than one; past the per-user or total cap
+   * the poll is refused instead, and nothing about the held polls changes.
+   */
+  hold(userId: string, sessionId: string, abort: AbortSignal): HoldResult {
+    if (this.closing) return { hold: finished('shutdown'), replaced: false };
+    if (abort.aborted) return { hold: finished('aborted'), replaced: false };
+    const older = this.bySession.get(sessionId);
+    if (older) this.end(older, 'replaced');
+    else {
+      // Only a poll that adds to the count can exceed a cap; a replacement keeps both counts as they were.
+      if ((this.byUser.get(userId)?.size ?? 0) >= this.caps.perUser) return { refused: 'user_cap' };
+      if (this.held >= this.caps.total) return { refused: 'total_cap' };
+    }
+    const entry: Entry = { userId, sessionId, signalled: false, ended: null, wake: null, abort, onAbort: () => this.end(entry, 'aborted') };
+    abort.addEventListener('abort', entry.onAbort, { once: true });
+    let set = this.byUser.get(userId);
+    if (!set) this.byUser.set(userId, (set = new Set()));
+    set.add(entry);
+    this.bySession.set(sessionId, entry);
     this.held++;
-    return { woken, cancel: () => settle('aborted') };
+    const hold: Hold = {
+      arm: () => {
+        entry.signalled = false;
+      },
+      wait: (timeoutMs) => {
+        if (entry.ended) return Promise.resolve(entry.ended);
+        if (entry.signalled) return Promise.resolve('signal');
+        return new Promise<WakeReason>((resolve) => {
+          const timer = setTimeout(() => entry.wake?.('timeout'), timeoutMs);
+          entry.wake = (reason) => {
+            clearTimeout(timer);
+            entry.wake = null;
+            resolve(reason);
+          };
+        });
+      },
+      release: () => this.end(entry, 'aborted'),
+    };
+    return { hold, replaced: older !== undefined };
   }
 
   /** Wakes every poll held for `userId`. */
   notify(userId: string): void {
-    const set = this.waiters.get(userId);
-    if (set) for (const settle of [...set]) settle('signal');
+    const set = this.byUser.get(userId);
+    if (!set) return;
+    for (const entry of set) {
+      entry.signalled = true;
+      entry.wake?.('signal');
+    }
   }
 
   /** Wakes every held poll so each can re-read its mailbox (cross-instance fallback). */
   notifyAll(): void {
-    for (const userId of [...this.waiters.keys()]) this.notify(userId);
+    for (const userId of [...this.byUser.keys()]) this.notify(userId);
   }
 
   /** Shutdown: every held poll answers now (empty), and new polls do not wait. */
   close(): void {
     this.closing = true;
-    for (const set of [...this.waiters.values()]) for (const settle of [...set]) settle('shutdown');
+    for (const set of [...this.byUser.values()]) for (const entry of [...set]) this.end(entry, 'shutdown');
+  }
+
+  private end(entry: Entry, reason: WakeReason): void {
+    if (entry.ended) return;
+    entry.ended = reason;
+    const set = this.byUser.get(entry.userId);
+    set?.delete(entry);
+    if (set?.size === 0) this.byUser.delete(entry.userId);
+    if (this.bySession.get(entry.sessionId) === entry) this.bySession.delete(entry.sessionId);
+    this.held--;
+    entry.abort.removeEventListener('abort', entry.onAbort);
+    entry.wake?.(reason);
   }
 }

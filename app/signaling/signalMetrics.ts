@@ -2,6 +2,9 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export type RejectReason = 'not_connected' | 'mailbox_full' | 'too_large' | 'rate_limited';
 
+/** Why a long-poll did not hold: `replaced` ends the older poll of a device, the caps refuse the new one. */
+export type PollRefusedReason = 'replaced' | 'user_cap' | 'total_cap';
+
 /** Signal counters in the app's registry, beside the HTTP ones. */
 export function createSignalMetrics(registry: Registry, heldPolls: () => number) {
   const registers = [registry];
@@ -11,6 +14,12 @@ export function createSignalMetrics(registry: Registry, heldPolls: () => number)
     acknowledged: new Counter({ name: 'signalbox_signals_acknowledged_total', help: 'Signals removed by acknowledgement.', registers }),
     expired: new Counter({ name: 'signalbox_signals_expired_total', help: 'Signals removed unacknowledged after SIGNAL_TTL.', registers }),
     rejected: new Counter({ name: 'signalbox_signals_rejected_total', help: 'Sends refused, by reason.', labelNames: ['reason'] as const, registers }),
+    pollsRefused: new Counter({
+      name: 'signalbox_polls_refused_total',
+      help: 'Long-polls not held, by reason: replaced (a newer poll of the same device; the older answered empty), user_cap (429, POLLS_PER_USER), total_cap (503, POLLS_MAX).',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
     heldPolls: new Gauge({
       name: 'signalbox_held_polls',
       help: 'Long-polls waiting for a signal on this instance.',

@@ -5,6 +5,7 @@ import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { connect } from '../helpers/connections.js';
 import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
 import { metricValue, payloads, poll, send } from '../helpers/signaling.js';
+import { signIn } from './helpers.js';
 
 let t: TestApp;
 let alice: TestUser;
@@ -72,8 +73,9 @@ describe('GET /signaling/poll?wait=', () => {
   });
 
   it('wakes every held poll of the recipient (two devices)', async () => {
+    const bobLaptop = await signIn(t, bob);
     const phone = poll(t, bob, { wait: 30 });
-    const laptop = poll(t, bob, { wait: 30 });
+    const laptop = poll(t, bobLaptop, { wait: 30 });
     await heldPolls(2);
     await send(t, alice, bob, { payload: 'ring' });
     expect(payloads(await phone)).toEqual(['ring']);
