@@ -30,6 +30,19 @@ export function describeAuthStoreContract(label: string, open: () => Promise<Ope
         expect(await store.rateLimits.hit('k', at(MINUTE), MINUTE)).toEqual({ count: 1, resetAt: at(2 * MINUTE) });
       });
 
+      it('takes a negative cost (a refund) off the count in the live window', async () => {
+        await store.rateLimits.hit('k', at(0), MINUTE, 3);
+        expect(await store.rateLimits.hit('k', at(1), MINUTE, -1)).toEqual({ count: 2, resetAt: at(MINUTE) });
+      });
+
+      it('never takes a count below zero, so a refund after its window ended gives no extra tries', async () => {
+        await store.rateLimits.hit('k', at(0), MINUTE);
+        expect((await store.rateLimits.hit('k', at(MINUTE), MINUTE, -1)).count).toBe(0);
+        expect((await store.rateLimits.hit('k', at(MINUTE + 1), MINUTE, -1)).count).toBe(0);
+        expect((await store.rateLimits.hit('fresh', at(0), MINUTE, -1)).count).toBe(0);
+        expect((await store.rateLimits.hit('k', at(MINUTE + 2), MINUTE)).count).toBe(1);
+      });
+
       it('keeps keys apart', async () => {
         await store.rateLimits.hit('a', at(0), MINUTE);
         expect((await store.rateLimits.hit('b', at(0), MINUTE)).count).toBe(1);

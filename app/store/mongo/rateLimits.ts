@@ -17,13 +17,14 @@ export function mongoRateLimits(db: Db): RateLimitStore {
 
   const upsert = (key: string, now: Date, windowMs: number, cost: number) => {
     const live = { $gt: ['$resetAt', now] }; // false for a new document: a missing field sorts before any date
-    // One pipeline update, so two concurrent hits can never both read the old count.
+    // One pipeline update, so two concurrent hits can never both read the old count. A negative cost
+    // (a refund) never takes a count below zero, so a refund arriving after its window ended gives no extra tries.
     return limits.findOneAndUpdate(
       { _id: key },
       [
         {
           $set: {
-            count: { $cond: [live, { $add: ['$count', cost] }, cost] },
+            count: { $cond: [live, { $max: [0, { $add: ['$count', cost] }] }, Math.max(cost, 0)] },
             resetAt: { $cond: [live, '$resetAt', new Date(now.getTime() + windowMs)] },
           },
         },
