@@ -78,10 +78,10 @@ export function createApp(deps: AppDeps): SignalboxApp {
   const limiter = new RateLimiter(store.rateLimits, config.rateLimits, clock, (subject) => cipher.blindIndex(subject, 'rate-limit'));
   const notifier = new MailboxNotifier({ perUser: config.pollsPerUser, total: resolvePollsMax(config.pollsMax).max });
   const presence = new PresenceService({ store, clock, windowSeconds: config.presenceWindow, isHolding: (userId) => notifier.isHolding(userId) });
-  const twoFactor = new TwoFactorService({ store, hasher, cipher, clock });
-  const accounts = new AccountService({ store, hasher, tokens, cipher, clock, config, limiter, twoFactor, onSignOut: (userId) => presence.signOut(userId) });
-  const connections = new ConnectionService({ store, clock, presence, config });
   const mailer = deps.mailer ?? createMailer(config, logger);
+  const twoFactor = new TwoFactorService({ store, hasher, cipher, clock, limiter });
+  const accounts = new AccountService({ store, hasher, tokens, cipher, clock, config, limiter, twoFactor, mailer, onSignOut: (userId) => presence.signOut(userId) });
+  const connections = new ConnectionService({ store, clock, presence, config });
   const resets = new PasswordResetService({ store, accounts, hasher, cipher, clock, mailer, limiter, config });
   const metrics = createMetrics({ processMetrics: deps.processMetrics ?? false });
   const signalMetrics = createSignalMetrics(metrics.registry, () => notifier.heldPolls);
@@ -109,7 +109,7 @@ export function createApp(deps: AppDeps): SignalboxApp {
   );
 
   const router = new Router<AppState, AppContext>();
-  const auth = authenticate(tokens, store.sessions, clock);
+  const auth = authenticate(tokens, store.sessions, clock, config.sessionMaxAge);
   const seen = presence.middleware(); // lastSeen from every authenticated request
   for (const route of routes) {
     const chain: Array<Middleware<AppState, AppContext>> = [...(route.before ?? [])];

@@ -1,3 +1,4 @@
+import { clientNetwork } from '../http/clientNetwork.js';
 import type { AppContext } from '../http/context.js';
 import { caller } from '../http/context.js';
 import { limitByIp, type RateLimiter } from '../http/rateLimit.js';
@@ -41,15 +42,19 @@ export function accountRoutes(accounts: AccountService, cipher: FieldCipher, lim
       tag: TAG,
       summary: 'Sign in with username, @username or e-mail address',
       description:
-        'Wrong password and unknown account get the same answer, in about the same time. Failed attempts are counted ' +
-        'per account name (RATE_LOGIN_USERNAME, default 10 per 15 min): past that, even the right password gets 429 ' +
-        'until the window ends. All attempts are also limited per client IP (RATE_LOGIN_IP).',
+        'Wrong password and unknown account get the same answer, in about the same time. Each attempt is counted before ' +
+        'the password is checked, against the account however it is named (username, @username or e-mail address), and ' +
+        'given back when it succeeds; a wrong TOTP code counts like a wrong password. Limits: per account from one client ' +
+        'network (an IPv4 address or IPv6 /64; RATE_LOGIN_ACCOUNT_IP, default 10 per 15 min), per account from everywhere ' +
+        '(RATE_LOGIN_USERNAME, default 100 an hour) and all attempts per client network (RATE_LOGIN_IP). Past a limit ' +
+        'even the right password gets 429 with Retry-After until its window ends, so a stranger guessing from one network ' +
+        'locks out only that network. 429 also when one network has too many password checks running at once.',
       auth: false,
       body: loginBody,
       responses: { 200: { description: 'A new session.', schema: tokenResponse } },
       errors: ['invalid_credentials', 'totp_required', 'rate_limited'],
       before: [limitByIp(limiter, 'loginPerIp')],
-      handler: async (ctx, { body }) => sendGrant(ctx, 200, await accounts.login(body.username, body.password, body.totp)),
+      handler: async (ctx, { body }) => sendGrant(ctx, 200, await accounts.login(body.username, body.password, body.totp, clientNetwork(ctx.ip))),
     }),
     defineRoute({
       method: 'post',
@@ -82,11 +87,14 @@ export function accountRoutes(accounts: AccountService, cipher: FieldCipher, lim
       path: '/auth/change-password',
       tag: TAG,
       summary: 'Change the password',
-      description: 'Every other session of the account ends; this one continues.',
+      description:
+        'Every other session of the account ends; this one continues, and the address on file gets a notice. Checks of ' +
+        'the current password are counted per user before checking (RATE_PASSWORD_CHECK_USER, default 10 per 15 min, ' +
+        'shared with DELETE /users/me and 2FA enable/disable; a right password is not counted): past it, 429.',
       auth: true,
       body: changePasswordBody,
       responses: { 204: { description: 'Changed.' } },
-      errors: ['invalid_credentials'],
+      errors: ['invalid_credentials', 'rate_limited'],
       handler: async (ctx, { body }) => {
         await accounts.changePassword(caller(ctx), body.currentPassword, body.newPassword);
         ctx.status = 204;

@@ -5,6 +5,8 @@ import type { RateLimiter } from '../http/rateLimit.js';
 import type { Clock } from '../lib/clock.js';
 import type { FieldCipher } from '../lib/fieldCipher.js';
 import { hashSecret, newId, newSecret } from '../lib/ids.js';
+import type { Mailer } from '../mail/mailer.js';
+import { passwordChangedMail } from '../mail/templates.js';
 import { DuplicateError, type Store, type UserRecord } from '../store/types.js';
 import { USERNAME_RULE } from '../users/username.js';
 import type { PasswordHasher } from './passwordHasher.js';
@@ -26,9 +28,11 @@ export interface AccountDeps {
   tokens: AccessTokens;
   cipher: FieldCipher;
   clock: Clock;
-  config: Pick<Config, 'refreshTokenTtl' | 'minAge'>;
+  config: Pick<Config, 'refreshTokenTtl' | 'minAge' | 'sessionMaxAge'>;
   limiter: RateLimiter;
   twoFactor: TwoFactorService;
+  /** Sends the "your password was changed" notice. */
+  mailer: Mailer;
   /** Told after a logout, so the user shows offline at once (presence). */
   onSignOut?: (userId: string) => Promise<void>;
 }
@@ -38,10 +42,10 @@ const EMAIL_INDEX = 'email';
 /** E-mail addresses compare case-insensitively in practice; the index uses the folded form. */
 export const normaliseEmail = (email: string) => email.trim().toLowerCase();
 
-/** One limit subject per account however it is named: `Alice`, `@alice` and `alice` count together. */
-const loginSubject = (identifier: string) => {
+/** The limit subject of a name that matches no account: `Alice`, `@alice` and `alice` count together. */
+const unknownNameSubject = (identifier: string) => {
   const id = identifier.trim().toLowerCase();
-  return id.startsWith('@') ? id.slice(1) : id;
+  return `name:${id.startsWith('@') ? id.slice(1) : id}`;
 };
 
 /** Registration, sign-in, token refresh, sign-out, password change and account deletion. */
@@ -94,30 +98,41 @@ export class AccountService {
   }
 
   /**
-   * `identifier` is a username, `@username` or e-mail address. Every failure looks the same, and
-   * counts against the identifier: past the limit even the right password is refused until the
-   * window ends, so guessing one account's password is slowed to uselessness.
+   * `identifier` is a username, `@username` or e-mail address; `network` is the client's
+   * (`clientNetwork`). Every failure looks the same. Each attempt is counted *before* the password
+   * is checked, against the account (however it was named; an unknown name on its normalised form)
+   * from this network (RATE_LOGIN_ACCOUNT_IP) and from everywhere (RATE_LOGIN_USERNAME), and given
+   * back when it succeeds: past either limit even the right password gets 429 until the window
+   * ends, and parallel requests cannot get more guesses checked than the limit allows.
+   * A wrong TOTP code is a failed guess like a wrong password.
    */
-  async login(identifier: string, password: string, totp?: string): Promise<TokenGrant> {
-    const subject = loginSubject(identifier);
-    await this.d.limiter.ensureAllowed('loginFailuresPerUsername', subject);
+  async login(identifier: string, password: string, totp: string | undefined, network: string): Promise<TokenGrant> {
     const user = await this.findByIdentifier(identifier);
-    const ok = user ? await this.d.hasher.verify(user.passwordHash, password) : await this.d.hasher.verifyAgainstDummy(password);
+    const account = user ? `user:${user.id}` : unknownNameSubject(identifier);
+    const attempt = await this.d.limiter.attempt(
+      ['loginFailuresPerAccountIp', `${account} from ${network}`],
+      ['loginFailuresPerUsername', account],
+    );
+    let ok: boolean;
+    try {
+      ok = user ? await this.d.hasher.verify(user.passwordHash, password, network) : await this.d.hasher.verifyAgainstDummy(password, network);
+    } catch (err) {
+      await attempt.refund(); // nothing was checked (the hash queue refused)
+      throw err;
+    }
     // A disabled account (admin CLI) gets the same answer as a wrong password: nothing tells a guesser
     // that the password was right. Its sessions ended when it was disabled, so this is the only door.
-    if (!user || !ok || user.disabledAt) {
-      await this.d.limiter.record('loginFailuresPerUsername', subject);
-      throw invalidCredentials();
-    }
+    if (!user || !ok || user.disabledAt) throw invalidCredentials();
     try {
       await this.d.twoFactor.checkLogin(user.id, totp);
     } catch (err) {
-      // A wrong code is a failed guess like a wrong password; a missing one is not.
-      if (err instanceof AppError && err.code === 'invalid_credentials') await this.d.limiter.record('loginFailuresPerUsername', subject);
+      // A wrong code stays counted as a failed guess; a missing one is not a guess.
+      if (!(err instanceof AppError && err.code === 'invalid_credentials')) await attempt.refund();
       throw err;
     }
+    await attempt.refund();
     if (this.d.hasher.needsRehash(user.passwordHash)) {
-      await this.d.store.users.setPasswordHash(user.id, await this.d.hasher.hash(password));
+      await this.d.store.users.setPasswordHash(user.id, await this.d.hasher.hash(password, network));
     }
     return this.startSession(user);
   }
@@ -134,6 +149,11 @@ export class AccountService {
       new Date(now + this.d.config.refreshTokenTtl * 1000),
     );
     if (result.outcome !== 'rotated') throw unauthorized('The refresh token is not valid; sign in again.');
+    if (result.session.createdAt.getTime() + this.d.config.sessionMaxAge * 1000 <= now) {
+      // SESSION_MAX_AGE: however often it refreshed, the device signs in again.
+      await store.sessions.delete(result.session.id);
+      throw unauthorized('The session has reached its maximum age; sign in again.');
+    }
     const user = await store.users.findById(result.session.userId);
     if (!user) throw unauthorized('The refresh token is not valid; sign in again.');
     return this.grant(user, result.session.id, newRefresh);
@@ -144,22 +164,34 @@ export class AccountService {
     await this.d.onSignOut?.(auth.userId);
   }
 
-  /** Changes the password after checking the current one; every other session ends. */
+  /**
+   * Changes the password after checking the current one; every other session ends and the address
+   * on file gets a notice, so an owner learns of a change made with a stolen session.
+   */
   async changePassword(auth: AuthState, currentPassword: string, newPassword: string): Promise<void> {
     const user = await this.requireUser(auth);
     if (newPassword.toLowerCase() === user.username) {
       throw validationFailed([{ field: 'newPassword', message: 'must not be the username' }]);
     }
-    if (!(await this.d.hasher.verify(user.passwordHash, currentPassword))) throw invalidCredentials();
-    await this.d.store.users.setPasswordHash(user.id, await this.d.hasher.hash(newPassword));
+    if (!(await this.checkPassword(user, currentPassword))) throw invalidCredentials();
+    await this.d.store.users.setPasswordHash(user.id, await this.d.hasher.hash(newPassword, user.id));
     await this.d.store.sessions.deleteByUser(user.id, auth.sessionId);
+    this.d.mailer.send(passwordChangedMail(this.d.cipher.decrypt(user.emailEnc, `email:${user.id}`), user.username));
   }
 
   /** Deletes the account and everything it owns, after checking the password. */
   async deleteAccount(auth: AuthState, password: string): Promise<void> {
     const user = await this.requireUser(auth);
-    if (!(await this.d.hasher.verify(user.passwordHash, password))) throw invalidCredentials();
+    if (!(await this.checkPassword(user, password))) throw invalidCredentials();
     await this.d.store.users.delete(user.id);
+  }
+
+  /**
+   * Re-checks a signed-in user's password, counted against RATE_PASSWORD_CHECK_USER before the
+   * check (429 past it) and given back when right: a stolen access token is no unlimited oracle.
+   */
+  async checkPassword(user: UserRecord, password: string): Promise<boolean> {
+    return this.d.limiter.guard([['passwordChecksPerUser', user.id]], () => this.d.hasher.verify(user.passwordHash, password, user.id));
   }
 
   /** Validates and stores the caller's OpenPGP public key, replacing any earlier one. */

@@ -1,6 +1,6 @@
 import argon2 from 'argon2';
-import { unavailable } from '../http/errors.js';
-import { QueueFullError, Semaphore } from '../lib/semaphore.js';
+import { rateLimited, unavailable } from '../http/errors.js';
+import { QueueFullError, Semaphore, ShareExceededError } from '../lib/semaphore.js';
 
 export interface Argon2Params {
   memoryCost: number; // KiB
@@ -12,8 +12,17 @@ export interface Argon2Params {
 export const DEFAULT_ARGON2: Argon2Params = { memoryCost: 65536, timeCost: 3, parallelism: 4 };
 
 /**
+ * Hashes running or queued for one caller (a user id, or a client network for anonymous routes).
+ * With 2 running at a time this is about four hashes' time of waiting for whoever comes next, and
+ * still room for a household or office behind one address signing in at the same moment.
+ */
+export const HASHES_PER_CALLER = 8;
+
+/**
  * Hashes and verifies passwords with argon2id, at most `concurrency` at once: each hash holds
  * `memoryCost` of memory, so a login flood queues (then gets 503) instead of exhausting RAM.
+ * Each caller may hold at most `perCaller` of the running and queued hashes; past that it gets
+ * 429 at once, so one account or network hammering password checks cannot fill the queue for others.
  */
 export class PasswordHasher {
   private readonly gate: Semaphore;
@@ -23,36 +32,42 @@ export class PasswordHasher {
     readonly params: Argon2Params = DEFAULT_ARGON2,
     concurrency = 2,
     maxQueue = 256,
+    perCaller = HASHES_PER_CALLER,
   ) {
-    this.gate = new Semaphore(concurrency, maxQueue);
+    this.gate = new Semaphore(concurrency, maxQueue, perCaller);
   }
 
-  hash(password: string): Promise<string> {
-    return this.limited(() => argon2.hash(password, { type: argon2.argon2id, ...this.params }));
+  /** Hashes a new password; `caller` is whom the work counts against (see the class doc). */
+  hash(password: string, caller?: string): Promise<string> {
+    return this.limited(() => argon2.hash(password, { type: argon2.argon2id, ...this.params }), caller);
   }
 
-  verify(hash: string, password: string): Promise<boolean> {
-    return this.limited(async () => {
-      try {
-        return await argon2.verify(hash, password);
-      } catch {
-        return false; // a malformed stored hash never matches
-      }
-    });
+  /** True when `password` matches `hash`; `caller` is whom the work counts against. */
+  verify(hash: string, password: string, caller?: string): Promise<boolean> {
+    return this.limited(() => this.verifyNow(hash, password), caller);
   }
 
   /**
    * Spends the same work as a real verify, for logins naming no account, so the answer's timing
    * does not reveal whether a username or e-mail exists.
    */
-  async verifyAgainstDummy(password: string): Promise<false> {
+  async verifyAgainstDummy(password: string, caller?: string): Promise<false> {
     // Made once, through the same gate as every other hash; a failed attempt (queue full) is retried later.
     this.dummyHash ??= this.hash('signalbox dummy password').catch((err: unknown) => {
       this.dummyHash = undefined;
       throw err;
     });
-    await this.verify(await this.dummyHash, password);
+    await this.verify(await this.dummyHash, password, caller);
     return false;
+  }
+
+  /** The argon2 work of one verification, run once a slot is free. */
+  protected async verifyNow(hash: string, password: string): Promise<boolean> {
+    try {
+      return await argon2.verify(hash, password);
+    } catch {
+      return false; // a malformed stored hash never matches
+    }
   }
 
   /** True when the hash was made with other parameters and should be replaced at the next login. */
@@ -64,10 +79,11 @@ export class PasswordHasher {
     }
   }
 
-  private async limited<T>(task: () => Promise<T>): Promise<T> {
+  private async limited<T>(task: () => Promise<T>, caller: string | undefined): Promise<T> {
     try {
-      return await this.gate.run(task);
+      return await this.gate.run(task, caller);
     } catch (err) {
+      if (err instanceof ShareExceededError) throw rateLimited(2, 'Too many password checks at once from you; try again shortly.');
       if (err instanceof QueueFullError) throw unavailable('Too many sign-ins at once; try again shortly.', 2);
       throw err;
     }

@@ -1,3 +1,4 @@
+import { clientNetwork } from '../http/clientNetwork.js';
 import { limitByIp, type RateLimiter } from '../http/rateLimit.js';
 import { defineRoute, type AnyRoute } from '../http/route.js';
 import { acceptedResponse, forgotPasswordBody, resetPasswordBody } from './passwordReset.schema.js';
@@ -15,14 +16,16 @@ export function passwordResetRoutes(resets: PasswordResetService, limiter: RateL
       description:
         'Always 202 {"ok": true}, whether or not the address is registered. A registered address receives a ' +
         '6-digit code valid for OTP_TTL seconds (default 600); asking again replaces the previous code. ' +
-        'Limited per client IP (RATE_FORGOT_IP) and per address (RATE_FORGOT_EMAIL).',
+        'Limited per client network (RATE_FORGOT_IP; an IPv6 /64 counts as one), per address from one client network ' +
+        '(RATE_FORGOT_EMAIL_IP, default 3 an hour) and per address from everywhere (RATE_FORGOT_EMAIL, default 10 an hour), ' +
+        'so a stranger asking for codes from one network cannot use up the owner\'s requests.',
       auth: false,
       body: forgotPasswordBody,
       responses: { 202: { description: 'Accepted; a code is on its way if the address is registered.', schema: acceptedResponse } },
       errors: ['rate_limited'],
       before: [limitByIp(limiter, 'forgotPerIp')],
       handler: async (ctx, { body }) => {
-        await resets.forgot(body.email);
+        await resets.forgot(body.email, clientNetwork(ctx.ip));
         ctx.status = 202;
         ctx.body = { ok: true };
       },
@@ -35,13 +38,15 @@ export function passwordResetRoutes(resets: PasswordResetService, limiter: RateL
       description:
         'The code works once, only the newest one works, and 5 wrong tries burn it. Wrong, expired, used, burned ' +
         'codes and unknown addresses all get 400 invalid_otp. Success ends every session of the account and ' +
-        'e-mails a notice. Limited per address (RATE_RESET_EMAIL).',
+        'e-mails a notice. Each try is counted before the code is checked, per address from one client network ' +
+        '(RATE_RESET_EMAIL_IP, default 10 an hour) and per address from everywhere (RATE_RESET_EMAIL, default 30 an hour); ' +
+        'a right code is not counted.',
       auth: false,
       body: resetPasswordBody,
       responses: { 204: { description: 'The password is changed; sign in again.' } },
       errors: ['invalid_otp', 'rate_limited'],
       handler: async (ctx, { body }) => {
-        await resets.reset(body.email, body.otp, body.newPassword);
+        await resets.reset(body.email, body.otp, body.newPassword, clientNetwork(ctx.ip));
         ctx.status = 204;
       },
     }),

@@ -30,11 +30,14 @@ export class PasswordResetService {
 
   /**
    * Sends a fresh code when the address belongs to an account, and does nothing visible otherwise:
-   * the caller's answer is the same either way and the mail goes out after the answer.
+   * the caller's answer is the same either way and the mail goes out after the answer. Counted per
+   * address from the caller's network (RATE_FORGOT_EMAIL_IP, strict) and per address from everywhere
+   * (RATE_FORGOT_EMAIL, a looser ceiling), so a stranger's requests cannot use up the owner's.
    */
-  async forgot(email: string): Promise<void> {
+  async forgot(email: string, network: string): Promise<void> {
     const { store, clock, cipher } = this.d;
-    await this.d.limiter.consume('forgotPerEmail', normaliseEmail(email));
+    const address = normaliseEmail(email);
+    await this.d.limiter.attempt(['forgotPerEmailIp', `${address} from ${network}`], ['forgotPerEmail', address]);
     const user = await store.users.findByEmailIndex(this.d.accounts.emailIndex(email));
     if (!user) return;
     const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
@@ -49,23 +52,29 @@ export class PasswordResetService {
     this.d.mailer.send(resetCodeMail(to, user.username, code, this.d.config.otpTtl));
   }
 
-  /** Sets a new password with a valid code; every session of the account ends. */
-  async reset(email: string, otp: string, newPassword: string): Promise<void> {
+  /**
+   * Sets a new password with a valid code; every session of the account ends. Each try is counted
+   * before the code is checked, per address from the caller's network (RATE_RESET_EMAIL_IP) and per
+   * address in all (RATE_RESET_EMAIL), and given back when the code is right.
+   */
+  async reset(email: string, otp: string, newPassword: string, network: string): Promise<void> {
     const { store, clock } = this.d;
-    await this.d.limiter.consume('resetPerEmail', normaliseEmail(email));
+    const address = normaliseEmail(email);
+    const attempt = await this.d.limiter.attempt(['resetPerEmailIp', `${address} from ${network}`], ['resetPerEmail', address]);
     const user = await store.users.findByEmailIndex(this.d.accounts.emailIndex(email));
     // An unknown address gets the same answer as a wrong code.
     if (!user) throw invalidOtp();
     const now = clock.now();
     const codeHash = this.hashCode(user, otp);
     if (!(await store.resetCodes.redeem(user.id, codeHash, new Date(now), RESET_CODE_MAX_TRIES))) throw invalidOtp();
+    await attempt.refund();
     // Judged only after the code, so the answer never hints which username an address has.
     if (newPassword.toLowerCase() === user.username) {
       // The code was right: give it back for a minute so the user can retry with another password.
       await store.resetCodes.put({ userId: user.id, codeHash, createdAt: new Date(now), expiresAt: new Date(now + 60_000) });
       throw validationFailed([{ field: 'newPassword', message: 'must not be the username' }]);
     }
-    await store.users.setPasswordHash(user.id, await this.d.hasher.hash(newPassword));
+    await store.users.setPasswordHash(user.id, await this.d.hasher.hash(newPassword, network));
     await store.sessions.deleteByUser(user.id);
     const to = this.d.cipher.decrypt(user.emailEnc, `email:${user.id}`);
     this.d.mailer.send(passwordChangedMail(to, user.username));

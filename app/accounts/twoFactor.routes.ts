@@ -28,11 +28,13 @@ export function twoFactorRoutes(twoFactor: TwoFactorService, accounts: AccountSe
       path: '/auth/2fa/enable',
       tag: TAG,
       summary: 'Turn two-factor authentication on with a first valid code',
-      description: 'From now on POST /auth/login needs `totp`. A wrong code is 401 invalid_credentials.',
+      description:
+        'From now on POST /auth/login needs `totp`. A wrong code is 401 invalid_credentials. Codes are counted per user ' +
+        'before checking (RATE_PASSWORD_CHECK_USER, default 10 per 15 min; a right code is not counted): past it, 429.',
       auth: true,
       body: enableTwoFactorBody,
       responses: { 204: { description: 'Two-factor authentication is on.' } },
-      errors: ['invalid_credentials', 'conflict'],
+      errors: ['invalid_credentials', 'conflict', 'rate_limited'],
       handler: async (ctx, { body }) => {
         await twoFactor.enable(caller(ctx), body.code);
         ctx.status = 204;
@@ -43,11 +45,14 @@ export function twoFactorRoutes(twoFactor: TwoFactorService, accounts: AccountSe
       path: '/auth/2fa/disable',
       tag: TAG,
       summary: 'Turn two-factor authentication off',
-      description: 'Needs the password and a current code (each code works once). Either wrong is 401 invalid_credentials.',
+      description:
+        'Needs the password and a current code (each code works once). Either wrong is 401 invalid_credentials. The pair ' +
+        'is counted per user before checking (RATE_PASSWORD_CHECK_USER, default 10 per 15 min; a right pair is not ' +
+        'counted): past it, 429.',
       auth: true,
       body: disableTwoFactorBody,
       responses: { 204: { description: 'Two-factor authentication is off.' } },
-      errors: ['invalid_credentials', 'conflict'],
+      errors: ['invalid_credentials', 'conflict', 'rate_limited'],
       handler: async (ctx, { body }) => {
         await twoFactor.disable(await accounts.requireUser(caller(ctx)), body.password, body.code);
         ctx.status = 204;

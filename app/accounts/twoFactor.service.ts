@@ -1,6 +1,7 @@
 import { generateSecret, generateURI, verify } from 'otplib';
 import { conflict, invalidCredentials, totpRequired } from '../http/errors.js';
 import type { AuthState } from '../http/context.js';
+import type { RateLimiter } from '../http/rateLimit.js';
 import type { Clock } from '../lib/clock.js';
 import type { FieldCipher } from '../lib/fieldCipher.js';
 import type { Store, UserRecord } from '../store/types.js';
@@ -15,6 +16,8 @@ export interface TwoFactorDeps {
   hasher: PasswordHasher;
   cipher: FieldCipher;
   clock: Clock;
+  /** Enable and disable are password/code checks of a signed-in user: RATE_PASSWORD_CHECK_USER. */
+  limiter: RateLimiter;
 }
 
 /** TOTP (RFC 6238) second factor: setup, enable with a first code, disable, and the login check. */
@@ -38,16 +41,23 @@ export class TwoFactorService {
     const factor = await this.d.store.twoFactor.get(auth.userId);
     if (!factor) throw conflict('conflict', 'Start with POST /auth/2fa/setup.');
     if (factor.enabled) throw conflict('conflict', 'Two-factor authentication is already on.');
-    const step = await this.matchingStep(auth.userId, factor.secretEnc, code, null);
-    if (step === null || !(await this.d.store.twoFactor.enable(auth.userId, step))) throw invalidCredentials();
+    const enabled = await this.d.limiter.guard([['passwordChecksPerUser', auth.userId]], async () => {
+      const step = await this.matchingStep(auth.userId, factor.secretEnc, code, null);
+      return step !== null && (await this.d.store.twoFactor.enable(auth.userId, step));
+    });
+    if (!enabled) throw invalidCredentials();
   }
 
   /** Turns it off; needs both the password and a current code, so a stolen session alone cannot. */
   async disable(user: UserRecord, password: string, code: string): Promise<void> {
     const factor = await this.d.store.twoFactor.get(user.id);
     if (!factor?.enabled) throw conflict('conflict', 'Two-factor authentication is not on.');
-    if (!(await this.d.hasher.verify(user.passwordHash, password))) throw invalidCredentials();
-    if (!(await this.useCode(user.id, code))) throw invalidCredentials();
+    // Password and code count as one attempt, before either is checked.
+    const ok = await this.d.limiter.guard(
+      [['passwordChecksPerUser', user.id]],
+      async () => (await this.d.hasher.verify(user.passwordHash, password, user.id)) && (await this.useCode(user.id, code)),
+    );
+    if (!ok) throw invalidCredentials();
     await this.d.store.twoFactor.delete(user.id);
   }
 

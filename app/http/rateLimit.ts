@@ -1,9 +1,15 @@
 import type { Middleware } from 'koa';
 import type { LimitRule, RateLimitName } from '../config.js';
 import type { Clock } from '../lib/clock.js';
-import type { RateCount, RateLimitStore } from '../store/types.js';
+import type { RateLimitStore } from '../store/types.js';
+import { clientNetwork } from './clientNetwork.js';
 import type { AppContext, AppState } from './context.js';
 import { rateLimited } from './errors.js';
+
+/** An attempt counted by `RateLimiter.attempt`; `refund` gives its counts back (once). */
+export interface Attempt {
+  refund(): Promise<void>;
+}
 
 /**
  * Fixed-window limits kept in the store, so they hold across instances. Subjects (IPs, usernames,
@@ -19,28 +25,52 @@ export class RateLimiter {
 
   /** Counts one attempt by `subject`; throws 429 rate_limited once the window holds more than allowed. */
   async consume(name: RateLimitName, subject: string): Promise<void> {
-    const hit = await this.record(name, subject);
-    if (hit && hit.count > hit.rule.max) throw rateLimited((hit.resetAt.getTime() - this.clock.now()) / 1000);
-  }
-
-  /** Counts one event by `subject` without refusing anything (a failed login, judged by `ensureAllowed`). */
-  async record(name: RateLimitName, subject: string): Promise<(RateCount & { rule: LimitRule }) | null> {
-    const rule = this.rules[name];
-    if (!rule) return null;
-    const counted = await this.store.hit(this.key(name, subject), new Date(this.clock.now()), rule.windowSeconds * 1000);
-    return { ...counted, rule };
+    await this.attempt([name, subject]);
   }
 
   /**
-   * Throws 429 when `subject` has used up its window, without counting: failed logins are counted
-   * only when they fail (`consume`), but once over the limit even the right password is refused.
+   * Counts one attempt against each limit in order, atomically and *before* the work it guards, so
+   * parallel requests cannot all pass a check made before any of them was counted. When a limit is
+   * exceeded, the counts this call made are given back (a refused attempt did no work, and must not
+   * use up a wider limit: a stranger locked out of one network cannot so spend the account's ceiling)
+   * and it throws 429 with the wait of the exceeded limit. The caller refunds a successful attempt.
    */
-  async ensureAllowed(name: RateLimitName, subject: string): Promise<void> {
-    const rule = this.rules[name];
-    if (!rule) return;
-    const now = this.clock.now();
-    const current = await this.store.peek(this.key(name, subject), new Date(now));
-    if (current && current.count >= rule.max) throw rateLimited((current.resetAt.getTime() - now) / 1000);
+  async attempt(...checks: Array<[RateLimitName, string]>): Promise<Attempt> {
+    const counted: Array<{ key: string; windowMs: number }> = [];
+    const refund = async () => {
+      const now = new Date(this.clock.now());
+      for (const c of counted.splice(0)) await this.store.hit(c.key, now, c.windowMs, -1);
+    };
+    for (const [name, subject] of checks) {
+      const rule = this.rules[name];
+      if (!rule) continue;
+      const key = this.key(name, subject);
+      const windowMs = rule.windowSeconds * 1000;
+      const hit = await this.store.hit(key, new Date(this.clock.now()), windowMs);
+      counted.push({ key, windowMs });
+      if (hit.count > rule.max) {
+        await refund();
+        throw rateLimited((hit.resetAt.getTime() - this.clock.now()) / 1000);
+      }
+    }
+    return { refund };
+  }
+
+  /**
+   * Runs `check` (a password or code check) as one `attempt`: refused with 429 past a limit without
+   * running, and given back when it passes or throws (then nothing was judged). A false stays counted.
+   */
+  async guard(checks: Array<[RateLimitName, string]>, check: () => Promise<boolean>): Promise<boolean> {
+    const attempt = await this.attempt(...checks);
+    let ok: boolean;
+    try {
+      ok = await check();
+    } catch (err) {
+      await attempt.refund();
+      throw err;
+    }
+    if (ok) await attempt.refund();
+    return ok;
   }
 
   private key(name: RateLimitName, subject: string): string {
@@ -48,10 +78,13 @@ export class RateLimiter {
   }
 }
 
-/** Route middleware limiting every request by client IP (which honours TRUST_PROXY through ctx.ip). */
+/**
+ * Route middleware limiting every request by client network (`clientNetwork`: an IPv4 address or
+ * an IPv6 /64), from ctx.ip, which honours TRUST_PROXY.
+ */
 export function limitByIp(limiter: RateLimiter, name: RateLimitName): Middleware<AppState, AppContext> {
   return async (ctx, next) => {
-    await limiter.consume(name, ctx.ip);
+    await limiter.consume(name, clientNetwork(ctx.ip));
     await next();
   };
 }

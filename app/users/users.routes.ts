@@ -41,11 +41,14 @@ export function userRoutes(accounts: AccountService, cipher: FieldCipher, deps: 
       path: '/users/me',
       tag: TAG,
       summary: 'Delete the account',
-      description: 'Needs the password. The account and its sessions are gone at once.',
+      description:
+        'Needs the password. The account and its sessions are gone at once. Password checks are counted per user before ' +
+        'checking (RATE_PASSWORD_CHECK_USER, default 10 per 15 min, shared with change-password and 2FA enable/disable; ' +
+        'a right password is not counted): past it, 429.',
       auth: true,
       body: passwordBody,
       responses: { 204: { description: 'Deleted.' } },
-      errors: ['invalid_credentials'],
+      errors: ['invalid_credentials', 'rate_limited'],
       handler: async (ctx, { body }) => {
         await accounts.deleteAccount(caller(ctx), body.password);
         ctx.status = 204;

@@ -12,8 +12,8 @@ export class CountingHasher extends PasswordHasher {
     super(TEST_ARGON2);
   }
 
-  override verify(hash: string, password: string): Promise<boolean> {
+  override verify(...args: Parameters<PasswordHasher['verify']>): Promise<boolean> {
     this.verifications++;
-    return super.verify(hash, password);
+    return super.verify(...args);
   }
 }

@@ -1,0 +1,36 @@
+import { isIPv4, isIPv6 } from 'node:net';
+
+/**
+ * The network a client address belongs to, for per-client limits: an IPv4 address as it is, an
+ * IPv6 address as its /64 (`2001:db8:1:2::/64`), and an IPv4-mapped IPv6 address (`::ffff:192.0.2.7`,
+ * as dual-stack sockets report IPv4 peers) as the IPv4 address. One /64 is what a single home or
+ * phone is given, so counting per IPv6 address would hand an attacker 2^64 fresh identities.
+ * Anything that is not an IP address is returned unchanged.
+ */
+export function clientNetwork(ip: string): string {
+  const address = ip.trim();
+  if (isIPv4(address)) return address;
+  const unzoned = address.replace(/%.*$/, ''); // fe80::1%eth0: the zone names an interface, not a host
+  if (!isIPv6(unzoned)) return ip;
+  const words = ipv6Words(unzoned);
+  // ::ffff:a.b.c.d (RFC 4291 2.5.5.2): 80 zero bits, 16 one bits, then the IPv4 address.
+  if (words.slice(0, 5).every((w) => w === 0) && words[5] === 0xffff) {
+    return [words[6]! >> 8, words[6]! & 0xff, words[7]! >> 8, words[7]! & 0xff].join('.');
+  }
+  return `${words.slice(0, 4).map((w) => w.toString(16)).join(':')}::/64`;
+}
+
+/** The eight 16-bit words of a valid IPv6 address (with `::` expanded and a dotted IPv4 tail converted). */
+function ipv6Words(address: string): number[] {
+  let text = address.toLowerCase();
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const middle = tail === undefined ? [] : Array<string>(8 - left.length - right.length).fill('0');
+  return [...left, ...middle, ...right].map((w) => parseInt(w, 16));
+}
