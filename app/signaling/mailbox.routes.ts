@@ -30,7 +30,8 @@ export function mailboxRoutes(mailboxes: MailboxService): AnyRoute[] {
       description:
         'The payload is opaque to the server (your ciphertext), 1 byte to SIGNAL_MAX_BYTES. Only accepted connections ' +
         'can be signalled; unknown users get the same 403 not_connected. A recipient holds at most MAILBOX_MAX pending ' +
-        'signals (429 mailbox_full past that). Limited per sender (RATE_SEND_USER).',
+        'signals, of which at most MAILBOX_PER_SENDER from one sender (429 mailbox_full past either). Limited per ' +
+        'sender (RATE_SEND_USER).',
       auth: true,
       body: sendBody,
       responses: { 202: { description: 'Stored; delivered at least once until acknowledged or expired.', schema: sendResponse } },

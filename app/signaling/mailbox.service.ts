@@ -34,7 +34,7 @@ export interface MailboxDeps {
   notifier: MailboxNotifier;
   limiter: RateLimiter;
   metrics: SignalMetrics;
-  config: Pick<Config, 'signalTtl' | 'signalMaxBytes' | 'mailboxMax'>;
+  config: Pick<Config, 'signalTtl' | 'signalMaxBytes' | 'mailboxMax' | 'mailboxPerSender'>;
 }
 
 export interface SendInput {
@@ -80,8 +80,10 @@ export class MailboxService {
       createdAt: new Date(now),
       expiresAt: new Date(now + config.signalTtl * 1000),
     };
-    if ((await store.signals.append(recipient.id, signal, new Date(now), config.mailboxMax)) === null) {
-      metrics.rejected.inc({ reason: 'mailbox_full' });
+    const stored = await store.signals.append(recipient.id, signal, new Date(now), { max: config.mailboxMax, perSender: config.mailboxPerSender });
+    if (typeof stored !== 'number') {
+      // The same answer for both: a sender learns only that this mailbox takes no more from them now.
+      metrics.rejected.inc({ reason: stored });
       throw mailboxFull();
     }
     metrics.sent.inc();

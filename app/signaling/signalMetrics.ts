@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
-export type RejectReason = 'not_connected' | 'mailbox_full' | 'too_large' | 'rate_limited';
+export type RejectReason = 'not_connected' | 'mailbox_full' | 'sender_share' | 'too_large' | 'rate_limited';
 
 /** Why a long-poll did not hold: `replaced` ends the older poll of a device, the caps refuse the new one. */
 export type PollRefusedReason = 'replaced' | 'user_cap' | 'total_cap';

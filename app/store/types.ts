@@ -295,13 +295,25 @@ export interface SignalRecord {
   expiresAt: Date;
 }
 
+/** What bounds an append: the recipient's whole mailbox, and one sender's share of it. */
+export interface MailboxLimits {
+  /** Unexpired signals the recipient may hold in all (MAILBOX_MAX). */
+  max: number;
+  /** Of those, from any one sender (MAILBOX_PER_SENDER), so no single peer can fill the mailbox. */
+  perSender: number;
+}
+
+/** Why an append stored nothing: the mailbox is full, or this sender already holds its share of it. */
+export type AppendRefusal = 'mailbox_full' | 'sender_share';
+
 /** Per-recipient mailboxes of signals, delivered at least once and removed by acknowledgement. */
 export interface SignalStore {
   /**
-   * Atomically gives `signal` the recipient's next sequence number and stores it; null (nothing
-   * stored) when the recipient already holds `max` unexpired signals.
+   * Atomically gives `signal` the recipient's next sequence number and stores it, returning that
+   * number; stores nothing and answers why when the recipient already holds `limits.max` unexpired
+   * signals (`mailbox_full`, checked first) or `limits.perSender` from `signal.senderId` (`sender_share`).
    */
-  append(recipientId: string, signal: Omit<SignalRecord, 'seq'>, now: Date, max: number): Promise<number | null>;
+  append(recipientId: string, signal: Omit<SignalRecord, 'seq'>, now: Date, limits: MailboxLimits): Promise<number | AppendRefusal>;
   /** The recipient's unexpired signals, lowest sequence first, at most `limit`. */
   pending(recipientId: string, now: Date, limit: number): Promise<SignalRecord[]>;
   /** Removes the recipient's signals with a sequence at or below `upTo`; returns how many. */

@@ -16,6 +16,8 @@ interface MailboxDoc {
 
 export async function mongoSignalsIndexes(db: Db): Promise<void> {
   // Deleting an account pulls its unread signals out of other mailboxes.
+  // MAILBOX_PER_SENDER needs no index of its own: a sender's share is counted inside the one mailbox
+  // document the append updates anyway (found by _id), in the same atomic step as MAILBOX_MAX.
   await db.collection<MailboxDoc>('mailboxes').createIndex({ 'signals.senderId': 1 });
 }
 
@@ -27,16 +29,18 @@ export function mongoSignals(db: Db): SignalStore {
   const mailboxes = db.collection<MailboxDoc>('mailboxes');
 
   return {
-    async append(recipientId, signal, now, max) {
+    async append(recipientId, signal, now, { max, perSender }) {
       const full = { $gte: [{ $size: '$signals' }, max] };
+      const fromSender = { $size: { $filter: { input: '$signals', cond: { $eq: ['$$this.senderId', { $literal: signal.senderId }] } } } };
+      const refused = { $or: [full, { $gte: [fromSender, perSender] }] };
       const nextSeq = { $add: [{ $ifNull: ['$lastSeq', 0] }, 1] };
       const update: Document[] = [
         { $set: { signals: liveSignals(now) } },
         {
           $set: {
-            lastSeq: { $cond: [full, { $ifNull: ['$lastSeq', 0] }, nextSeq] },
+            lastSeq: { $cond: [refused, { $ifNull: ['$lastSeq', 0] }, nextSeq] },
             // $literal: the payload is the client's ciphertext and may start with "$".
-            signals: { $cond: [full, '$signals', { $concatArrays: ['$signals', [{ $mergeObjects: [{ $literal: signal }, { seq: nextSeq }] }]] }] },
+            signals: { $cond: [refused, '$signals', { $concatArrays: ['$signals', [{ $mergeObjects: [{ $literal: signal }, { seq: nextSeq }] }]] }] },
           },
         },
       ];
@@ -44,7 +48,8 @@ export function mongoSignals(db: Db): SignalStore {
         mailboxes.findOneAndUpdate({ _id: recipientId }, update, {
           upsert: true,
           returnDocument: 'after',
-          projection: { lastSeq: 1, newest: { $arrayElemAt: ['$signals.id', -1] } },
+          // A refused append left the live signals as they were, so `full` here is what refused it.
+          projection: { lastSeq: 1, newest: { $arrayElemAt: ['$signals.id', -1] }, full },
         });
       let doc;
       try {
@@ -54,8 +59,9 @@ export function mongoSignals(db: Db): SignalStore {
         if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
         doc = await run();
       }
-      const after = doc as unknown as { lastSeq: number; newest?: string } | null;
-      return after && after.newest === signal.id ? after.lastSeq : null;
+      const after = doc as unknown as { lastSeq: number; newest?: string; full?: boolean } | null;
+      if (after && after.newest === signal.id) return after.lastSeq;
+      return after?.full === false ? 'sender_share' : 'mailbox_full';
     },
     async pending(recipientId, now, limit) {
       const doc = await mailboxes.findOne({ _id: recipientId }, { projection: { signals: 1 } });

@@ -112,6 +112,8 @@ const MIGRATIONS: string[] = [
    CREATE INDEX signals_by_expiry ON signals(expires_at);`,
   // Accounts an operator disabled (admin CLI): null while the account may sign in.
   `ALTER TABLE users ADD COLUMN disabled_at INTEGER;`,
+  // MAILBOX_PER_SENDER: one sender's unexpired signals in one mailbox, counted from the index alone.
+  `CREATE INDEX signals_live_by_sender ON signals(recipient_id, sender_id, expires_at);`,
 ];
 
 /** Brings the database up to the newest schema, each step in its own transaction. */

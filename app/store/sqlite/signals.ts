@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { SignalRecord, SignalStore, SignalType } from '../types.js';
+import type { AppendRefusal, MailboxLimits, SignalRecord, SignalStore, SignalType } from '../types.js';
 
 interface Row {
   seq: number;
@@ -27,6 +27,10 @@ const toRecord = (r: Row): SignalRecord => ({
 
 export function sqliteSignals(db: Database.Database): SignalStore {
   const countLive = db.prepare<[string, number], { n: number }>('SELECT COUNT(*) AS n FROM signals WHERE recipient_id = ? AND expires_at > ?');
+  // Covered by the signals_live_by_sender index: no payload is read to count a sender's share.
+  const countLiveFrom = db.prepare<[string, string, number], { n: number }>(
+    'SELECT COUNT(*) AS n FROM signals WHERE recipient_id = ? AND sender_id = ? AND expires_at > ?',
+  );
   const nextSeq = db.prepare<[string], { last_seq: number }>(
     `INSERT INTO mailboxes (user_id, last_seq) VALUES (?, 1)
      ON CONFLICT(user_id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq`,
@@ -45,8 +49,9 @@ export function sqliteSignals(db: Database.Database): SignalStore {
 
   // Count, number and insert in one IMMEDIATE transaction: the cap holds and sequence numbers are
   // visible in order (a reader never sees seq n+1 before n), which the cursor relies on.
-  const append = db.transaction((recipientId: string, s: Omit<SignalRecord, 'seq'>, now: number, max: number): number | null => {
-    if (countLive.get(recipientId, now)!.n >= max) return null;
+  const append = db.transaction((recipientId: string, s: Omit<SignalRecord, 'seq'>, now: number, limits: MailboxLimits): number | AppendRefusal => {
+    if (countLive.get(recipientId, now)!.n >= limits.max) return 'mailbox_full';
+    if (countLiveFrom.get(recipientId, s.senderId, now)!.n >= limits.perSender) return 'sender_share';
     const seq = nextSeq.get(recipientId)!.last_seq;
     insert.run({
       recipientId,
@@ -64,8 +69,8 @@ export function sqliteSignals(db: Database.Database): SignalStore {
   });
 
   return {
-    async append(recipientId, signal, now, max) {
-      return append.immediate(recipientId, signal, now.getTime(), max);
+    async append(recipientId, signal, now, limits) {
+      return append.immediate(recipientId, signal, now.getTime(), limits);
     },
     async pending(recipientId, now, limit) {
       return pending.all(recipientId, now.getTime(), limit).map(toRecord);
