@@ -26,7 +26,10 @@ export function connectionRoutes(connections: ConnectionService): AnyRoute[] {
         'The request waits CONNECTION_REQUEST_TTL (default 30 days) for an answer. When that user had already asked you, ' +
         'this accepts their request instead and answers 200 with the connection. Asking yourself is 400 validation_failed. ' +
         'One account may hold CONNECTION_PENDING_MAX (default 100) unanswered requests; past that, 429 rate_limited ' +
-        'with Retry-After until the oldest of them lapses (cancelling one frees a place at once).',
+        'with Retry-After until the oldest of them lapses (cancelling one frees a place at once). After the user turned ' +
+        'your request down, asking them again within CONNECTION_REQUEST_COOLDOWN (default 7 days; 0 turns it off) gets ' +
+        '429 rate_limited with Retry-After, unless they have since asked you (then this accepts theirs). This tells you ' +
+        'nothing new: a rejected request already disappeared from your outgoing list before its expiry.',
       auth: true,
       body: requestBody,
       responses: {
@@ -65,7 +68,8 @@ export function connectionRoutes(connections: ConnectionService): AnyRoute[] {
       description:
         'Only the recipient may respond: the sender naming the recipient gets 404 not_found, as for no request at all ' +
         '(to cancel your own request use DELETE /connections/{username}). Responding once already connected gets ' +
-        '409 already_connected. A rejected sender may ask again.',
+        '409 already_connected. A rejected sender may ask again after CONNECTION_REQUEST_COOLDOWN (default 7 days); ' +
+        'the one who rejected may ask the sender at any time.',
       auth: true,
       body: respondBody,
       responses: { 200: { description: '`{connection}` when accepted, `{rejected: true}` when rejected.', schema: respondAnswer } },

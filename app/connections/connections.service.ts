@@ -10,7 +10,7 @@ export interface ConnectionDeps {
   store: Store;
   clock: Clock;
   presence: PresenceService;
-  config: Pick<Config, 'connectionRequestTtl' | 'connectionPendingMax'>;
+  config: Pick<Config, 'connectionRequestTtl' | 'connectionPendingMax' | 'connectionRequestCooldown'>;
 }
 
 /** A live pending request with both usernames resolved. */
@@ -32,6 +32,13 @@ export type RequestOutcome = { kind: 'requested'; request: RequestEntry } | { ki
 
 const alreadyConnected = () => conflict('already_connected', 'You are already connected.');
 
+/**
+ * The rate-limit counter that remembers "`recipientId` turned down `requesterId`" for the cool-down.
+ * Kept in the shared RateLimitStore (every instance sees it, it expires by itself, no schema change);
+ * directed, so the one who rejected may still ask the other.
+ */
+const cooldownKey = (requesterId: string, recipientId: string) => `connectionCooldown:${requesterId}:${recipientId}`;
+
 /** The request/accept graph: who may signal whom. */
 export class ConnectionService {
   constructor(private readonly d: ConnectionDeps) {}
@@ -44,6 +51,7 @@ export class ConnectionService {
     const [me, other] = await this.pair(auth, username);
     if (other.id === me.id) throw validationFailed([{ field: 'username', message: 'must not be yourself' }]);
     const now = this.d.clock.now();
+    await this.checkCooldown(me, other, now);
     const result = await this.d.store.connections.request({
       id: newId(),
       fromId: me.id,
@@ -57,6 +65,7 @@ export class ConnectionService {
       case 'requested':
         return { kind: 'requested', request: { record: result.record, from: me.username, to: other.username } };
       case 'accepted':
+        await this.forgetCooldowns(me.id, other.id);
         return { kind: 'connected', connection: await this.connection(result.record, other) };
       case 'already_connected':
         throw alreadyConnected();
@@ -77,15 +86,43 @@ export class ConnectionService {
     const [me, other] = await this.pair(auth, username);
     const record = await this.d.store.connections.accept(other.id, me.id, new Date(this.d.clock.now()));
     if (!record) throw await this.noIncomingRequest(me, other);
+    await this.forgetCooldowns(me.id, other.id);
     return this.connection(record, other);
   }
 
-  /** The recipient turns down the live request `username` sent them; the sender may ask again. */
+  /**
+   * The recipient turns down the live request `username` sent them. The sender may ask again only
+   * after CONNECTION_REQUEST_COOLDOWN (0: at once); the recipient may ask the sender at any time.
+   */
   async reject(auth: AuthState, username: string): Promise<void> {
     const [me, other] = await this.pair(auth, username);
-    if (!(await this.d.store.connections.reject(other.id, me.id, new Date(this.d.clock.now())))) {
+    const now = this.d.clock.now();
+    if (!(await this.d.store.connections.reject(other.id, me.id, new Date(now)))) {
       throw await this.noIncomingRequest(me, other);
     }
+    const cooldown = this.d.config.connectionRequestCooldown;
+    if (cooldown > 0) await this.d.store.rateLimits.hit(cooldownKey(other.id, me.id), new Date(now), cooldown * 1000);
+  }
+
+  /**
+   * 429 while `other` turned `me` down less than CONNECTION_REQUEST_COOLDOWN ago, so a rejected
+   * requester cannot re-ask at once, forever. Not when `other` has since asked `me`: then this
+   * request accepts theirs. The requester learns nothing new from the 429: a rejected request
+   * already vanished from their outgoing list before it could expire.
+   */
+  private async checkCooldown(me: UserRecord, other: UserRecord, now: number): Promise<void> {
+    if (this.d.config.connectionRequestCooldown === 0) return;
+    const remembered = await this.d.store.rateLimits.peek(cooldownKey(me.id, other.id), new Date(now));
+    if (!remembered || remembered.count <= 0) return;
+    const link = await this.d.store.connections.find(me.id, other.id, new Date(now));
+    if (link) return; // their request to me (accepted below), or a state the store answers itself
+    throw rateLimited((remembered.resetAt.getTime() - now) / 1000, `@${other.username} turned down your last request; you can ask again later.`);
+  }
+
+  /** Once two users are connected, neither carries an old rejection into a later request. */
+  private async forgetCooldowns(a: string, b: string): Promise<void> {
+    if (this.d.config.connectionRequestCooldown === 0) return;
+    await Promise.all([this.d.store.rateLimits.reset(cooldownKey(a, b)), this.d.store.rateLimits.reset(cooldownKey(b, a))]);
   }
 
   /** Removes the connection with `username` for both sides, or cancels the caller's own request to them. */

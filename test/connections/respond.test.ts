@@ -80,10 +80,12 @@ describe('POST /connections/respond reject', () => {
     expect(await connectionNames(t, alice)).toEqual([]);
   });
 
-  it('lets the sender ask again afterwards', async () => {
+  it('lets the sender ask again once CONNECTION_REQUEST_COOLDOWN (default 7 days) has passed', async () => {
     await sendRequest(t, alice, bob);
     await respond(t, bob, alice, 'reject');
-    expect((await sendRequest(t, alice, bob)).status).toBe(201);
+    t.clock.advance(7 * 86400);
+    const login = await t.http.post('/auth/login').send({ username: 'alice', password: alice.password }); // the old token expired
+    expect((await sendRequest(t, { ...alice, accessToken: login.body.accessToken }, bob)).status).toBe(201);
   });
 
   it('answers 404 when there is no request from that user', async () => {
