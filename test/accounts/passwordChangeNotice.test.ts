@@ -1,0 +1,37 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
+import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.js';
+
+let smtp: TestSmtpServer;
+let t: TestApp;
+let alice: TestUser;
+
+beforeAll(async () => {
+  smtp = await startSmtpServer();
+});
+afterAll(() => smtp.close());
+beforeEach(async () => {
+  smtp.received.length = 0;
+  t = makeTestApp({ env: { SMTP_URL: smtp.url, MAIL_FROM: 'Signalbox <no-reply@signalbox.test>' } });
+  alice = await registerUser(t, { username: 'alice', email: 'Alice@Example.org', password: 'correct horse battery' });
+});
+afterEach(() => t.close());
+
+const change = (currentPassword: string) =>
+  t.http.post('/auth/change-password').set(bearer(alice)).send({ currentPassword, newPassword: 'a brand new secret' });
+
+describe('POST /auth/change-password notice', () => {
+  it('mails a "your password was changed" notice to the address on file', async () => {
+    expect((await change('correct horse battery')).status).toBe(204);
+    const [mail] = await smtp.waitFor(1);
+    expect(mail!.raw).toContain('Subject: Your Signalbox password was changed');
+    expect(mail!.to).toEqual(['Alice@example.org']);
+  });
+
+  it('mails nothing when the current password is wrong', async () => {
+    expect((await change('not my password')).status).toBe(401);
+    await t.mailer.idle();
+    expect(smtp.received).toHaveLength(0);
+  });
+});

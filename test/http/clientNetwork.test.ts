@@ -1,0 +1,45 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { clientNetwork } from '../../app/http/clientNetwork.js';
+import { makeTestApp, type TestApp } from '../helpers/app.js';
+
+describe('clientNetwork', () => {
+  it.each([
+    ['an IPv4 address as it is', '203.0.113.7', '203.0.113.7'],
+    ['an IPv6 address as its /64', '2001:db8:1:2:3:4:5:6', '2001:db8:1:2::/64'],
+    ['a compressed IPv6 address as its /64', '2001:db8::1', '2001:db8:0:0::/64'],
+    ['leading zeros and upper case as one spelling', '2001:0DB8:0001:0002::abcd', '2001:db8:1:2::/64'],
+    ['an IPv6 address with a dotted tail', '64:ff9b::192.0.2.1', '64:ff9b:0:0::/64'],
+    ['an IPv4-mapped IPv6 address as the IPv4 address', '::ffff:192.0.2.9', '192.0.2.9'],
+    ['an IPv4-mapped IPv6 address in hex as the IPv4 address', '::ffff:c000:209', '192.0.2.9'],
+    ['a link-local address without its zone', 'fe80::1%eth0', 'fe80:0:0:0::/64'],
+    ['the unspecified address', '::', '0:0:0:0::/64'],
+    ['something that is no address unchanged', 'not an ip', 'not an ip'],
+  ])('gives %s', (_label, ip, network) => {
+    expect(clientNetwork(ip)).toBe(network);
+  });
+});
+
+describe('per-IP limits', () => {
+  let t: TestApp;
+  afterEach(() => t?.close());
+  const login = (ip: string) => t.http.post('/auth/login').set('X-Forwarded-For', ip).send({ username: 'someone', password: 'wrong guess' });
+
+  it('count every address of one IPv6 /64 together', async () => {
+    t = makeTestApp({ env: { RATE_LOGIN_IP: '3/60', TRUST_PROXY: 'true' } });
+    for (let i = 1; i <= 3; i++) expect((await login(`2001:db8:aa:bb::${i}`)).status).toBe(401);
+    expect((await login('2001:db8:aa:bb:ffff::1')).status).toBe(429);
+  });
+
+  it('keep different IPv6 /64s apart', async () => {
+    t = makeTestApp({ env: { RATE_LOGIN_IP: '3/60', TRUST_PROXY: 'true' } });
+    for (let i = 1; i <= 3; i++) await login(`2001:db8:aa:bb::${i}`);
+    expect((await login('2001:db8:aa:bc::1')).status).toBe(401);
+  });
+
+  it('count an IPv4 address and its IPv4-mapped IPv6 form together', async () => {
+    t = makeTestApp({ env: { RATE_LOGIN_IP: '2/60', TRUST_PROXY: 'true' } });
+    await login('198.51.100.20');
+    await login('::ffff:198.51.100.20');
+    expect((await login('198.51.100.20')).status).toBe(429);
+  });
+});
