@@ -1,78 +1,84 @@
-import { readKeys, type Key } from 'openpgp';
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { invalidPgpKey } from '../http/errors.js';
 import type { PgpKeyRecord } from '../store/types.js';
+import { SECRET_MATERIAL } from './pgpCheck.js';
+import { PgpWorkerPool, type PgpPoolOptions } from './pgpKeyPool.js';
+import { refusalFor, scanPublicKeyBlock } from './pgpPolicy.js';
 
 /** The contract's cap on an uploaded key (shared/API.md), counted in UTF-8 bytes of the armored text. */
 export const PGP_KEY_MAX_BYTES = 64 * 1024;
 
 // Checked on the raw text before parsing, so secret material is refused without being decoded at all;
-// `isPrivate()` below catches secret packets hidden under another armor header.
+// the packet scan and the worker's `isPrivate()` catch secret packets hidden under another armor header.
 const SECRET_ARMOR = /-----BEGIN PGP PRIVATE KEY BLOCK-----/i;
 
-/** Readable names for the algorithms clients meet; anything else keeps openpgp's own name. */
-function algorithmName(key: Key): string {
-  const info = key.getAlgorithmInfo() as { algorithm: string; bits?: number; curve?: string };
-  switch (info.algorithm) {
-    case 'rsaEncryptSign':
-    case 'rsaSign':
-    case 'rsaEncrypt':
-      return `rsa${info.bits ?? ''}`;
-    case 'dsa':
-      return `dsa${info.bits ?? ''}`;
-    // GnuPG's `ed25519` keys are v4 "EdDSA legacy" keys; RFC 9580 keys say ed25519 directly.
-    case 'eddsaLegacy':
-      return info.curve === 'ed25519Legacy' ? 'ed25519' : `eddsa-${info.curve ?? 'unknown'}`;
-    case 'ecdsa':
-      return `ecdsa-${(info.curve ?? 'unknown').toLowerCase()}`;
-    default:
-      return info.algorithm.toLowerCase();
-  }
+/** A good key checks in milliseconds; 2 s leaves room for a loaded machine and none for an attack. */
+export const PGP_CHECK_TIMEOUT_MS = 2_000;
+/** Checks waiting for a worker: past a few time limits of backlog, answering 503 at once is kinder. */
+export const PGP_CHECK_QUEUE = 8;
+/** One or two workers: key checks are rare, and the event loop and argon2 need the other cores. */
+const PGP_WORKERS = Math.min(2, Math.max(1, availableParallelism() - 1));
+
+/**
+ * Where the compiled worker is. In production this module is dist/app/accounts/pgpKey.js and the worker
+ * sits next to it. Under ts-jest this module is the TypeScript source, which a Node 20 worker thread
+ * cannot load; `npm test` first runs `tsc -p tsconfig.json`, which emits the same tree into dist/, so
+ * the compiled copy there is used (re-run tsc after changing the worker's files).
+ */
+function workerUrl(): URL {
+  const here = import.meta.url;
+  const url = here.endsWith('.ts')
+    ? new URL('../../dist/app/accounts/pgpKey.worker.js', here)
+    : new URL('./pgpKey.worker.js', here);
+  if (!existsSync(fileURLToPath(url))) throw new Error(`OpenPGP key worker not found at ${fileURLToPath(url)}: run tsc first`);
+  return url;
 }
 
-/** Says why the primary key is not valid at `date`; only called once verifyPrimaryKey refused it. */
-async function whyUnusable(key: Key, date: Date): Promise<string> {
-  if (await key.isRevoked(undefined, undefined, date).catch(() => false)) return 'The OpenPGP key is revoked.';
-  const expiry = await key.getExpirationTime().catch(() => null);
-  if (expiry instanceof Date && expiry.getTime() <= date.getTime()) return `The OpenPGP key expired on ${expiry.toISOString()}.`;
-  return 'The OpenPGP primary key is unusable: no self-signature verifies now (or its algorithm is too weak).';
+let pool: PgpWorkerPool | null = null;
+let poolOptions: Omit<PgpPoolOptions, 'workerUrl'> = { workers: PGP_WORKERS, queue: PGP_CHECK_QUEUE, timeoutMs: PGP_CHECK_TIMEOUT_MS };
+
+/**
+ * Changes the worker pool's size, queue or time limit (tests use a tiny time limit to reach the timeout
+ * path with a good key). The pool is process-wide, like libuv's thread pool that argon2 uses: workers are
+ * expensive to start, and a limit per app would let two apps in one process use twice the cores.
+ */
+export async function configurePgpChecks(options: Partial<Omit<PgpPoolOptions, 'workerUrl'>>): Promise<void> {
+  poolOptions = { ...poolOptions, ...options };
+  const old = pool;
+  pool = null;
+  await old?.close();
+}
+
+/** Terminates the key-check workers (they are unref'd, so this is only needed for a prompt, tidy exit). */
+export async function closePgpChecks(): Promise<void> {
+  await configurePgpChecks({});
 }
 
 /**
  * Validates an uploaded ASCII-armored key and returns what is stored: exactly one public key (no
- * secret material), whose primary key is valid at `now` (not expired, not revoked, self-signatures
- * verify), at most 64 KiB, re-armored from the parsed packets. Each refusal is `400 invalid_pgp_key`
- * naming the rule; no refusal quotes the input, so secret material is never echoed or logged.
+ * secret material), every key packet on the allow-list (pgpPolicy.ts), the primary key valid at `now`
+ * (not expired, not revoked, self-signatures verify), a usable encryption (sub)key, at most 64 KiB,
+ * re-armored from the parsed packets. Each refusal is `400 invalid_pgp_key` naming the rule; no refusal
+ * quotes the input, so secret material is never echoed or logged. Parsing and signature checks run in a
+ * worker thread with a hard time limit; a full queue is `503 unavailable`.
  */
 export async function readPublicKey(armored: string, now: Date): Promise<PgpKeyRecord> {
   if (Buffer.byteLength(armored, 'utf8') > PGP_KEY_MAX_BYTES) {
     throw invalidPgpKey(`The OpenPGP key is larger than ${PGP_KEY_MAX_BYTES / 1024} KiB.`);
   }
-  if (SECRET_ARMOR.test(armored)) {
-    throw invalidPgpKey('That is secret-key material, which is never accepted; upload only the public key.');
+  if (SECRET_ARMOR.test(armored)) throw invalidPgpKey(SECRET_MATERIAL);
+  // The quick scan refuses what the allow-list forbids without waking a worker; what it cannot read is
+  // left to the worker, which parses fully and judges the same allow-list before verifying anything.
+  const scanned = scanPublicKeyBlock(armored);
+  if (scanned?.secret) throw invalidPgpKey(SECRET_MATERIAL);
+  for (const key of scanned?.keys ?? []) {
+    const refusal = refusalFor(key);
+    if (refusal) throw invalidPgpKey(refusal);
   }
-  let keys: Key[];
-  try {
-    keys = await readKeys({ armoredKeys: armored });
-  } catch {
-    // openpgp's messages describe the input; a generic sentence is enough and echoes nothing.
-    throw invalidPgpKey('That is not an ASCII-armored OpenPGP public key.');
-  }
-  if (keys.length !== 1) throw invalidPgpKey(`The block holds ${keys.length} keys; upload exactly one.`);
-  const key = keys[0]!;
-  if (key.isPrivate()) {
-    throw invalidPgpKey('That is secret-key material, which is never accepted; upload only the public key.');
-  }
-  try {
-    await key.verifyPrimaryKey(now);
-  } catch {
-    throw invalidPgpKey(await whyUnusable(key, now));
-  }
-  const expiry = await key.getExpirationTime();
-  return {
-    fingerprint: key.getFingerprint().toUpperCase(),
-    algorithm: algorithmName(key),
-    createdAt: key.getCreationTime(),
-    expiresAt: expiry instanceof Date ? expiry : null,
-    publicKey: key.armor(),
-  };
+  pool ??= new PgpWorkerPool({ ...poolOptions, workerUrl: workerUrl() });
+  const answer = await pool.run({ armored, now: now.getTime() });
+  if (!answer.ok) throw invalidPgpKey(answer.message);
+  return answer.key;
 }

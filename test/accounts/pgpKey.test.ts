@@ -5,6 +5,7 @@ import {
   armorBodyLines,
   ED25519,
   fixture,
+  NISTP256,
   oversizedBlock,
   RSA4096,
   secretUnderPublicArmor,
@@ -33,6 +34,11 @@ const REFUSED: Array<[name: string, key: () => string, rule: RegExp]> = [
   ['garbage', () => 'this is not a key at all', /not an ASCII-armored OpenPGP public key/],
   ['an empty string', () => '', /not an ASCII-armored OpenPGP public key/],
   ['an armored message instead of a key', () => fixture(ED25519.file).replaceAll('PUBLIC KEY BLOCK', 'MESSAGE'), /not an ASCII-armored/],
+  // Clients encrypt signals to the key (API.md v1.1), so a key that cannot receive them is refused.
+  ['a sign-only key (GnuPG ed25519 without a subkey)', () => fixture('ed25519-sign-only.pub.asc'), /no usable encryption key/],
+  ['a key whose only encryption subkey has expired', () => fixture('encryption-expired.pub.asc'), /no usable encryption key/],
+  // DSA signatures are checked in pure-JS arithmetic whose cost the key's numbers set (issue 11).
+  ['a GnuPG DSA 2048 key with an ElGamal subkey', () => fixture('dsa2048.pub.asc'), /uses DSA, which is not accepted/],
 ];
 
 describe('PUT /auth/pgp-key', () => {
@@ -54,6 +60,12 @@ describe('PUT /auth/pgp-key', () => {
     const res = await put(alice, { publicKey: fixture(RSA4096.file) });
     expect(res.status).toBe(200);
     expect(res.body.pgp).toMatchObject({ fingerprint: RSA4096.fingerprint, algorithm: 'rsa4096', createdAt: '2025-01-01T00:00:00.000Z' });
+  });
+
+  it('stores a GnuPG ECDSA NIST P-256 key with an ECDH subkey', async () => {
+    const res = await put(alice, { publicKey: fixture(NISTP256.file) });
+    expect(res.status).toBe(200);
+    expect(res.body.pgp).toMatchObject({ fingerprint: NISTP256.fingerprint, algorithm: 'ecdsa-nistp256' });
   });
 
   it('shows the stored key on the own account', async () => {

@@ -7,8 +7,12 @@ const DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'pgp
 /** An armored fixture made by GnuPG (see test/fixtures/pgp/README.md). */
 export const fixture = (name: string) => readFileSync(join(DIR, name), 'utf8');
 
-export const ED25519 = { file: 'ed25519.pub.asc', fingerprint: 'C9FC3CE0F7808E19E07ECFA5508456A0AB4B443A' };
-export const RSA4096 = { file: 'rsa4096.pub.asc', fingerprint: '6FF9DF1D392F68F3EE521B544C8957A8FA352D89' };
+/** Alice: an ed25519 primary key with a cv25519 encryption subkey, GnuPG's usual shape. */
+export const ED25519 = { file: 'ed25519.pub.asc', fingerprint: '5D890BF62F00FF614707006447CEA4A933CA0FB5' };
+/** Bob: an RSA 4096 primary key with an RSA 4096 encryption subkey. */
+export const RSA4096 = { file: 'rsa4096.pub.asc', fingerprint: '89A0633F0DEF12194DE9BACC900BCBFE4D6C1A94' };
+/** Carol: ECDSA on NIST P-256 with an ECDH P-256 encryption subkey. */
+export const NISTP256 = { file: 'nistp256.pub.asc', fingerprint: '4BDBEA665E4FF767808ECDE72BAB53900A8A47AE' };
 
 /** The base64 lines of an armored block: the key material itself, without headers or checksum. */
 export function armorBodyLines(armored: string): string[] {
