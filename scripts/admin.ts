@@ -3,11 +3,14 @@
  * as the service user, with the same environment as the server). It reads the configuration exactly as
  * the server does (app/boot.ts), so it works on the SQLite file in DATA_DIR or on MongoDB alike, and it
  * is safe to run while the server runs: every change is one store call the server sees at once.
+ * It never creates an installation: with no database (or no secrets) where the configuration points,
+ * it exits 66 (or 78) and leaves the place as it was.
  */
-import { loadConfigOrExit, openStore } from '../app/boot.js';
+import { openStore } from '../app/boot.js';
 import { FieldCipher } from '../app/lib/fieldCipher.js';
 import { purgeExpired } from '../app/store/purge.js';
 import type { Store, UserRecord } from '../app/store/types.js';
+import { loadExistingConfigOrExit } from './existingInstallation.js';
 
 // sysexits(3): the codes scripts around this CLI can tell apart.
 const EX_USAGE = 64;
@@ -144,7 +147,7 @@ async function main(): Promise<void> {
     process.stderr.write(`signalbox-admin: unknown command ${args[0]}\n${USAGE}`);
     process.exit(EX_USAGE);
   }
-  const config = loadConfigOrExit('signalbox-admin');
+  const config = await loadExistingConfigOrExit('signalbox-admin');
   const store = await openStore(config);
   let code = 0;
   try {

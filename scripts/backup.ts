@@ -12,10 +12,10 @@
 import Database from 'better-sqlite3';
 import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { loadConfigOrExit, sqliteFile } from '../app/boot.js';
+import { sqliteFile } from '../app/boot.js';
+import { parseEnvOrExit, requireSqliteDatabase } from './existingInstallation.js';
 
 const EX_USAGE = 64;
-const EX_NOINPUT = 66;
 const EX_CANTCREAT = 73;
 const SECRET_FILES = ['jwt-secret', 'data-key'];
 
@@ -29,12 +29,14 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args.length !== 1 || args[0]!.startsWith('-')) fail(EX_USAGE, 'usage: npm run backup -- <destination directory>');
   const dest = resolve(args[0]!);
-  const config = loadConfigOrExit('signalbox-backup');
+  // Only DATA_DIR is needed, not the secrets: the server's loadConfig would generate missing ones,
+  // so a wrong DATA_DIR would get a new directory and new keys before the check below.
+  const { config } = parseEnvOrExit('signalbox-backup');
   if (config.store !== 'sqlite') {
     fail(EX_USAGE, 'STORE=mongodb: back up with mongodump (see docs/deploy.md); this script copies the SQLite store');
   }
+  requireSqliteDatabase('signalbox-backup', config); // exit 66, nothing created
   const source = sqliteFile(config);
-  if (!existsSync(source)) fail(EX_NOINPUT, `${source} does not exist: is DATA_DIR right?`);
   if (existsSync(dest) && readdirSync(dest).length > 0) fail(EX_CANTCREAT, `${dest} is not empty; choose a new directory`);
   mkdirSync(dest, { recursive: true, mode: 0o700 });
 

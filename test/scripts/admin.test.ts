@@ -1,3 +1,6 @@
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
@@ -132,4 +135,36 @@ describe('npm run admin -- usage', () => {
       expect(res.stdout).toBe('');
     },
   );
+});
+
+describe('npm run admin against a DATA_DIR with no database', () => {
+  let parent: string;
+  beforeEach(() => {
+    parent = mkdtempSync(join(tmpdir(), 'signalbox-admin-'));
+  });
+  afterEach(() => rmSync(parent, { recursive: true, force: true }));
+
+  it('exits 66 naming DATA_DIR and creates no directory when DATA_DIR does not exist', async () => {
+    const wrong = join(parent, 'typo');
+    const res = await runScript('admin', ['users', 'list'], { DATA_DIR: wrong });
+    expect(res.code).toBe(66);
+    expect(res.stderr).toContain(`DATA_DIR ${wrong} does not exist`);
+    expect(res.stdout).toBe('');
+    expect(existsSync(wrong)).toBe(false);
+  });
+
+  it('exits 66 and creates no database and no secrets in an existing empty directory', async () => {
+    const res = await runScript('admin', ['stats'], { DATA_DIR: parent });
+    expect(res.code).toBe(66);
+    expect(res.stderr).toContain('is DATA_DIR right?');
+    expect(readdirSync(parent)).toEqual([]);
+  });
+
+  it('exits 78 instead of generating a data key when the database is there but its key is not', async () => {
+    rmSync(join(t.dir, 'data-key'));
+    const res = await admin('users', 'list');
+    expect(res.code).toBe(78);
+    expect(res.stderr).toContain('DATA_KEY');
+    expect(existsSync(join(t.dir, 'data-key'))).toBe(false);
+  });
 });

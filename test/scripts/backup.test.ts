@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
@@ -86,5 +86,22 @@ describe('npm run backup -- <dir>', () => {
     const res = await runScript('backup', [join(parent, 'copy')], { DATA_DIR: empty });
     expect(res.code).toBe(66);
     expect(existsSync(join(empty, 'signalbox.db'))).toBe(false);
+  });
+
+  it('exits 66 and creates no secrets in an empty DATA_DIR, and no destination', async () => {
+    const empty = mkdtempSync(join(parent, 'empty-'));
+    const res = await runScript('backup', [join(parent, 'copy')], { DATA_DIR: empty });
+    expect(res.code).toBe(66);
+    expect(res.stderr).toContain('is DATA_DIR right?');
+    expect(readdirSync(empty)).toEqual([]);
+    expect(existsSync(join(parent, 'copy'))).toBe(false);
+  });
+
+  it('exits 66 and creates no directory when DATA_DIR does not exist', async () => {
+    const wrong = join(parent, 'typo');
+    const res = await runScript('backup', [join(parent, 'copy')], { DATA_DIR: wrong });
+    expect(res.code).toBe(66);
+    expect(res.stderr).toContain(`DATA_DIR ${wrong} does not exist`);
+    expect(existsSync(wrong)).toBe(false);
   });
 });
