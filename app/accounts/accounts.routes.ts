@@ -12,6 +12,7 @@ import { z } from 'zod';
 const TAG = 'Auth';
 
 export function accountRoutes(accounts: AccountService, cipher: FieldCipher, limiter: RateLimiter): AnyRoute[] {
+  const countKeyUploadByIp = limitByIp(limiter, 'pgpUploadPerIp');
   const sendGrant = (ctx: AppContext, status: number, grant: TokenGrant) => {
     ctx.status = status;
     ctx.body = {
@@ -32,9 +33,14 @@ export function accountRoutes(accounts: AccountService, cipher: FieldCipher, lim
       auth: false,
       body: registerBody,
       responses: { 201: { description: 'The new account and its first token pair.', schema: tokenResponse } },
-      errors: ['username_taken', 'email_taken', 'rate_limited', 'invalid_pgp_key'],
+      errors: ['username_taken', 'email_taken', 'rate_limited', 'invalid_pgp_key', 'unavailable'],
       before: [limitByIp(limiter, 'registerPerIp')],
-      handler: async (ctx, { body }) => sendGrant(ctx, 201, await accounts.register(body)),
+      handler: async (ctx, { body }) => {
+        const register = async () => sendGrant(ctx, 201, await accounts.register(body));
+        // A key checked at registration costs what an upload costs, so it counts against the same per-IP limit.
+        if (body.pgpPublicKey != null) await countKeyUploadByIp(ctx, register);
+        else await register();
+      },
     }),
     defineRoute({
       method: 'post',
@@ -106,13 +112,22 @@ export function accountRoutes(accounts: AccountService, cipher: FieldCipher, lim
       tag: TAG,
       summary: 'Upload or replace your OpenPGP public key',
       description: 'Rules, each refused with 400 invalid_pgp_key naming the one broken: ASCII-armored OpenPGP; exactly one key; ' +
-        'a public key (secret-key material is refused and never stored, logged or echoed); the primary key valid now ' +
-        '(not expired, not revoked, self-signatures verify); at most 64 KiB. The key is stored re-armored from the parsed packets.',
+        'a public key (secret-key material is refused and never stored, logged or echoed); at most 64 KiB; every primary key and ' +
+        'subkey of an accepted algorithm and size: Ed25519/Curve25519 (v4 EdDSA/ECDH or RFC 9580 Ed25519/X25519), ECDSA or ECDH ' +
+        'on NIST P-256, P-384 or P-521, or RSA of 2048 to 4096 bits with a public exponent of at most 32 bits (such as 65537); ' +
+        'DSA, ElGamal and everything else are refused, before any signature is checked; the primary key valid now (not expired, ' +
+        'not revoked, self-signatures verify); a usable encryption key (a subkey or primary key flagged for encryption, valid now), ' +
+        'since clients encrypt signals to it. The check runs off the event loop with a 2 s limit: a key that takes longer is ' +
+        'refused with invalid_pgp_key, and when too many checks are waiting the answer is 503 unavailable with Retry-After. ' +
+        'Uploads are limited per account (RATE_PGP_USER, default 10 per hour) and per client IP (RATE_PGP_IP, default 30 per ' +
+        'hour, which also counts registrations that carry a key). The key is stored re-armored from the parsed packets.',
       auth: true,
       body: pgpKeyBody,
       responses: { 200: { description: 'The stored key.', schema: z.object({ pgp: pgpSchema }) } },
-      errors: ['invalid_pgp_key'],
+      errors: ['invalid_pgp_key', 'rate_limited', 'unavailable'],
+      before: [countKeyUploadByIp],
       handler: async (ctx, { body }) => {
+        await limiter.consume('pgpUploadPerUser', caller(ctx).userId);
         const user = await accounts.setPgpKey(caller(ctx), body.publicKey);
         ctx.body = { pgp: presentPgp(user.pgp) };
       },

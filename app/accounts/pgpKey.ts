@@ -36,13 +36,15 @@ function workerUrl(): URL {
   return url;
 }
 
+const DEFAULTS: Omit<PgpPoolOptions, 'workerUrl'> = { workers: PGP_WORKERS, queue: PGP_CHECK_QUEUE, timeoutMs: PGP_CHECK_TIMEOUT_MS };
 let pool: PgpWorkerPool | null = null;
-let poolOptions: Omit<PgpPoolOptions, 'workerUrl'> = { workers: PGP_WORKERS, queue: PGP_CHECK_QUEUE, timeoutMs: PGP_CHECK_TIMEOUT_MS };
+let poolOptions = DEFAULTS;
 
 /**
  * Changes the worker pool's size, queue or time limit (tests use a tiny time limit to reach the timeout
- * path with a good key). The pool is process-wide, like libuv's thread pool that argon2 uses: workers are
- * expensive to start, and a limit per app would let two apps in one process use twice the cores.
+ * path with a good key); running workers are terminated and the next check starts new ones. The pool is
+ * process-wide, like libuv's thread pool that argon2 uses: workers are expensive to start, and a pool per
+ * app would let two apps in one process use twice the cores.
  */
 export async function configurePgpChecks(options: Partial<Omit<PgpPoolOptions, 'workerUrl'>>): Promise<void> {
   poolOptions = { ...poolOptions, ...options };
@@ -51,8 +53,9 @@ export async function configurePgpChecks(options: Partial<Omit<PgpPoolOptions, '
   await old?.close();
 }
 
-/** Terminates the key-check workers (they are unref'd, so this is only needed for a prompt, tidy exit). */
-export async function closePgpChecks(): Promise<void> {
+/** Back to the default size, queue and time limit, with the workers terminated. */
+export async function resetPgpChecks(): Promise<void> {
+  poolOptions = DEFAULTS;
   await configurePgpChecks({});
 }
 
