@@ -1,4 +1,4 @@
-import type { Config } from '../config.js';
+import type { Config, RateLimitName } from '../config.js';
 import { AppError, invalidCredentials, unauthorized, validationFailed, conflict } from '../http/errors.js';
 import type { AuthState } from '../http/context.js';
 import type { RateLimiter } from '../http/rateLimit.js';
@@ -104,14 +104,19 @@ export class AccountService {
    * from this network (RATE_LOGIN_ACCOUNT_IP) and from everywhere (RATE_LOGIN_USERNAME), and given
    * back when it succeeds: past either limit even the right password gets 429 until the window
    * ends, and parallel requests cannot get more guesses checked than the limit allows.
-   * A wrong TOTP code is a failed guess like a wrong password.
+   * A wrong TOTP code is a failed guess like a wrong password. A network the account signed in
+   * from within SESSION_MAX_AGE is held to the first limit only, so strangers filling the
+   * per-account ceiling from elsewhere do not lock the owner out of their usual networks.
    */
   async login(identifier: string, password: string, totp: string | undefined, network: string): Promise<TokenGrant> {
     const user = await this.findByIdentifier(identifier);
     const account = user ? `user:${user.id}` : unknownNameSubject(identifier);
+    const here = `${account} from ${network}`;
+    // Looked up for unknown names too (never found), so both cost the same work.
+    const known = await this.d.limiter.remembers(here);
     const attempt = await this.d.limiter.attempt(
-      ['loginFailuresPerAccountIp', `${account} from ${network}`],
-      ['loginFailuresPerUsername', account],
+      ['loginFailuresPerAccountIp', here],
+      ...(known ? [] : [['loginFailuresPerUsername', account] as [RateLimitName, string]]),
     );
     let ok: boolean;
     try {
@@ -131,6 +136,7 @@ export class AccountService {
       throw err;
     }
     await attempt.refund();
+    await this.d.limiter.remember(here, this.d.config.sessionMaxAge);
     if (this.d.hasher.needsRehash(user.passwordHash)) {
       await this.d.store.users.setPasswordHash(user.id, await this.d.hasher.hash(password, network));
     }
@@ -184,6 +190,14 @@ export class AccountService {
     const user = await this.requireUser(auth);
     if (!(await this.checkPassword(user, password))) throw invalidCredentials();
     await this.d.store.users.delete(user.id);
+  }
+
+  /**
+   * True when the account signed in from `network` within SESSION_MAX_AGE (see `login`). Asked with
+   * null for an unknown address too (a subject no account has), so both cost the same work.
+   */
+  async isKnownNetwork(user: UserRecord | null, network: string): Promise<boolean> {
+    return this.d.limiter.remembers(`${user ? `user:${user.id}` : 'nobody'} from ${network}`);
   }
 
   /**

@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
-import type { Config } from '../config.js';
+import type { Config, RateLimitName } from '../config.js';
 import { invalidOtp, validationFailed } from '../http/errors.js';
-import type { RateLimiter } from '../http/rateLimit.js';
+import type { Attempt, RateLimiter } from '../http/rateLimit.js';
 import type { Clock } from '../lib/clock.js';
 import type { FieldCipher } from '../lib/fieldCipher.js';
 import type { Mailer } from '../mail/mailer.js';
@@ -32,13 +32,13 @@ export class PasswordResetService {
    * Sends a fresh code when the address belongs to an account, and does nothing visible otherwise:
    * the caller's answer is the same either way and the mail goes out after the answer. Counted per
    * address from the caller's network (RATE_FORGOT_EMAIL_IP, strict) and per address from everywhere
-   * (RATE_FORGOT_EMAIL, a looser ceiling), so a stranger's requests cannot use up the owner's.
+   * (RATE_FORGOT_EMAIL, a looser ceiling, skipped on a network the account signed in from), so a
+   * stranger's requests cannot use up the owner's.
    */
   async forgot(email: string, network: string): Promise<void> {
     const { store, clock, cipher } = this.d;
-    const address = normaliseEmail(email);
-    await this.d.limiter.attempt(['forgotPerEmailIp', `${address} from ${network}`], ['forgotPerEmail', address]);
     const user = await store.users.findByEmailIndex(this.d.accounts.emailIndex(email));
+    await this.attempt('forgotPerEmailIp', 'forgotPerEmail', normaliseEmail(email), user, network);
     if (!user) return;
     const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
     const now = clock.now();
@@ -55,13 +55,13 @@ export class PasswordResetService {
   /**
    * Sets a new password with a valid code; every session of the account ends. Each try is counted
    * before the code is checked, per address from the caller's network (RATE_RESET_EMAIL_IP) and per
-   * address in all (RATE_RESET_EMAIL), and given back when the code is right.
+   * address in all (RATE_RESET_EMAIL, skipped on a network the account signed in from), and given
+   * back when the code is right.
    */
   async reset(email: string, otp: string, newPassword: string, network: string): Promise<void> {
     const { store, clock } = this.d;
-    const address = normaliseEmail(email);
-    const attempt = await this.d.limiter.attempt(['resetPerEmailIp', `${address} from ${network}`], ['resetPerEmail', address]);
     const user = await store.users.findByEmailIndex(this.d.accounts.emailIndex(email));
+    const attempt = await this.attempt('resetPerEmailIp', 'resetPerEmail', normaliseEmail(email), user, network);
     // An unknown address gets the same answer as a wrong code.
     if (!user) throw invalidOtp();
     const now = clock.now();
@@ -78,6 +78,12 @@ export class PasswordResetService {
     await store.sessions.deleteByUser(user.id);
     const to = this.d.cipher.decrypt(user.emailEnc, `email:${user.id}`);
     this.d.mailer.send(passwordChangedMail(to, user.username));
+  }
+
+  /** Counts a request against the per-network limit and, unless the network is known, the ceiling. */
+  private async attempt(perNetwork: RateLimitName, ceiling: RateLimitName, address: string, user: UserRecord | null, network: string): Promise<Attempt> {
+    const known = await this.d.accounts.isKnownNetwork(user, network);
+    return this.d.limiter.attempt([perNetwork, `${address} from ${network}`], ...(known ? [] : [[ceiling, address] as [RateLimitName, string]]));
   }
 
   // Keyed and bound to the user: a copied database reveals no codes, and a code fits one account only.

@@ -57,6 +57,21 @@ export class RateLimiter {
   }
 
   /**
+   * Remembers `subject` (an account on a client network where it just signed in) for `seconds` from
+   * now: a network the owner uses is let past the per-account ceiling that strangers can fill.
+   */
+  async remember(subject: string, seconds: number): Promise<void> {
+    const key = this.markKey(subject);
+    await this.store.reset(key); // restart the window: remembered for `seconds` after the newest sign-in
+    await this.store.hit(key, new Date(this.clock.now()), seconds * 1000);
+  }
+
+  /** True when `subject` was remembered and has not lapsed. */
+  async remembers(subject: string): Promise<boolean> {
+    return (await this.store.peek(this.markKey(subject), new Date(this.clock.now()))) !== null;
+  }
+
+  /**
    * Runs `check` (a password or code check) as one `attempt`: refused with 429 past a limit without
    * running, and given back when it passes or throws (then nothing was judged). A false stays counted.
    */
@@ -75,6 +90,10 @@ export class RateLimiter {
 
   private key(name: RateLimitName, subject: string): string {
     return `${name}:${this.hashSubject(subject)}`;
+  }
+
+  private markKey(subject: string): string {
+    return `knownNetwork:${this.hashSubject(subject)}`;
   }
 }
 

@@ -139,3 +139,34 @@ describe('failed logins per account from all networks (the ceiling)', () => {
     expect((await login('alice', PASSWORD, '198.51.100.1')).status).toBe(200);
   });
 });
+
+describe('networks the account signed in from', () => {
+  const fillCeiling = async () => {
+    for (let i = 0; i < 20; i++) expect((await login('alice', 'wrong guess', `198.51.100.${i % 2}`)).status).toBe(401);
+  };
+
+  it('let the owner in past a ceiling that strangers filled from other networks', async () => {
+    await start({ RATE_LOGIN_ACCOUNT_IP: '10/900', RATE_LOGIN_USERNAME: '20/3600' });
+    expect((await login('alice', PASSWORD, '2001:db8:7:7::1')).status).toBe(200);
+    await fillCeiling();
+    expect((await login('alice', PASSWORD, '2001:db8:7:7::2')).status).toBe(200);
+    expect((await login('alice', PASSWORD, '203.0.113.99')).status).toBe(429);
+  });
+
+  it('still hold a known network to its own strict limit', async () => {
+    await start({ RATE_LOGIN_ACCOUNT_IP: '10/900', RATE_LOGIN_USERNAME: '20/3600' });
+    expect((await login('alice', PASSWORD, '203.0.113.1')).status).toBe(200);
+    const results = await Promise.all(Array.from({ length: 30 }, (_, i) => login('alice', `wrong guess ${i}`, '203.0.113.1')));
+    expect(statuses(results)).toEqual({ 401: 10, 429: 20 });
+    expect(hasher.verifications).toBe(11);
+  });
+
+  it('are forgotten SESSION_MAX_AGE after the last sign-in there', async () => {
+    await start({ RATE_LOGIN_ACCOUNT_IP: '10/900', RATE_LOGIN_USERNAME: '20/3600', SESSION_MAX_AGE: '86400' });
+    expect((await login('alice', PASSWORD, '203.0.113.1')).status).toBe(200);
+    t.clock.advance(86400);
+    await fillCeiling();
+    expect((await login('alice', PASSWORD, '203.0.113.1')).status).toBe(429);
+  });
+});
+

@@ -54,6 +54,15 @@ describe('POST /auth/forgot-password limits', () => {
     for (let i = 0; i < 20; i++) await forgot(STRANGER);
     expect((await forgot(OWNER)).status).toBe(202);
   });
+
+  it('lets the owner ask from a network they signed in from, past a ceiling that strangers filled', async () => {
+    await start({ RATE_FORGOT_EMAIL_IP: '3/3600', RATE_FORGOT_EMAIL: '10/3600' });
+    const signIn = await t.http.post('/auth/login').set('X-Forwarded-For', OWNER).send({ username: 'alice', password: 'correct horse battery' });
+    expect(signIn.status).toBe(200);
+    for (let i = 0; i < 10; i++) await forgot(`198.51.100.${i % 4}`);
+    expect((await forgot('203.0.113.99')).status).toBe(429);
+    expect((await forgot(OWNER)).status).toBe(202);
+  });
 });
 
 describe('POST /auth/reset-password limits', () => {

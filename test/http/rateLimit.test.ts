@@ -22,7 +22,7 @@ const expect429 = (res: { status: number; body: { error: { code: string } }; hea
   expect(res.headers['retry-after']).toBe(String(retryAfter));
 };
 
-describe('failed logins per account name', () => {
+describe('failed logins per account from everywhere (RATE_LOGIN_USERNAME, the ceiling)', () => {
   it('refuses even the right password with 429 after 10 failures, telling when to retry', async () => {
     start({ RATE_LOGIN_USERNAME: '10/900' });
     await registerUser(t, { username: 'alice', password: 'correct horse battery' });
@@ -136,9 +136,19 @@ describe('password reset limits', () => {
 
 describe('limit storage', () => {
   it('stores no address, name or IP in readable form', async () => {
-    start({ RATE_LOGIN_IP: '50/60', RATE_LOGIN_USERNAME: '10/900', RATE_FORGOT_EMAIL: '3/3600' });
+    start({
+      RATE_LOGIN_IP: '50/60',
+      RATE_LOGIN_ACCOUNT_IP: '10/900',
+      RATE_LOGIN_USERNAME: '10/900',
+      RATE_FORGOT_EMAIL_IP: '3/3600',
+      RATE_FORGOT_EMAIL: '3/3600',
+      RATE_RESET_EMAIL_IP: '3/3600',
+    });
+    await registerUser(t, { username: 'secret_owner', email: 'private.owner@example.org', password: 'correct horse battery' });
     await login('secret_name', 'wrong guess');
+    await login('secret_owner', 'correct horse battery'); // remembers the owner's network
     await t.http.post('/auth/forgot-password').send({ email: 'private.person@example.org' });
+    await t.http.post('/auth/reset-password').send({ email: 'private.person@example.org', otp: '123456', newPassword: 'a brand new secret' });
     const bytes = Buffer.concat(readdirSync(t.dir).filter((f) => f.startsWith('signalbox.db')).map((f) => readFileSync(join(t.dir, f))));
     expect(bytes.includes('secret_name')).toBe(false);
     expect(bytes.includes('private.person')).toBe(false);
