@@ -52,9 +52,10 @@ export function accountRoutes(accounts: AccountService, cipher: FieldCipher, lim
         'the password is checked, against the account however it is named (username, @username or e-mail address), and ' +
         'given back when it succeeds; a wrong TOTP code counts like a wrong password. Limits: per account from one client ' +
         'network (an IPv4 address or IPv6 /64; RATE_LOGIN_ACCOUNT_IP, default 10 per 15 min), per account from everywhere ' +
-        '(RATE_LOGIN_USERNAME, default 100 an hour) and all attempts per client network (RATE_LOGIN_IP). Past a limit ' +
-        'even the right password gets 429 with Retry-After until its window ends, so a stranger guessing from one network ' +
-        'locks out only that network. 429 also when one network has too many password checks running at once.',
+        '(RATE_LOGIN_USERNAME, default 100 an hour; not applied on a network the account signed in from within ' +
+        'SESSION_MAX_AGE) and all attempts per client network (RATE_LOGIN_IP). Past a limit even the right password gets ' +
+        '429 with Retry-After until its window ends, so a stranger guessing from one network locks out only that network. ' +
+        '429 also when one network has too many password checks running at once.',
       auth: false,
       body: loginBody,
       responses: { 200: { description: 'A new session.', schema: tokenResponse } },

@@ -17,8 +17,9 @@ export function passwordResetRoutes(resets: PasswordResetService, limiter: RateL
         'Always 202 {"ok": true}, whether or not the address is registered. A registered address receives a ' +
         '6-digit code valid for OTP_TTL seconds (default 600); asking again replaces the previous code. ' +
         'Limited per client network (RATE_FORGOT_IP; an IPv6 /64 counts as one), per address from one client network ' +
-        '(RATE_FORGOT_EMAIL_IP, default 3 an hour) and per address from everywhere (RATE_FORGOT_EMAIL, default 10 an hour), ' +
-        'so a stranger asking for codes from one network cannot use up the owner\'s requests.',
+        '(RATE_FORGOT_EMAIL_IP, default 3 an hour) and per address from everywhere (RATE_FORGOT_EMAIL, default 10 an hour; ' +
+        'not applied on a network the account signed in from within SESSION_MAX_AGE), so a stranger asking for codes ' +
+        'cannot use up the owner\'s requests.',
       auth: false,
       body: forgotPasswordBody,
       responses: { 202: { description: 'Accepted; a code is on its way if the address is registered.', schema: acceptedResponse } },
@@ -39,8 +40,8 @@ export function passwordResetRoutes(resets: PasswordResetService, limiter: RateL
         'The code works once, only the newest one works, and 5 wrong tries burn it. Wrong, expired, used, burned ' +
         'codes and unknown addresses all get 400 invalid_otp. Success ends every session of the account and ' +
         'e-mails a notice. Each try is counted before the code is checked, per address from one client network ' +
-        '(RATE_RESET_EMAIL_IP, default 10 an hour) and per address from everywhere (RATE_RESET_EMAIL, default 30 an hour); ' +
-        'a right code is not counted.',
+        '(RATE_RESET_EMAIL_IP, default 10 an hour) and per address from everywhere (RATE_RESET_EMAIL, default 30 an hour; ' +
+        'not applied on a network the account signed in from within SESSION_MAX_AGE); a right code is not counted.',
       auth: false,
       body: resetPasswordBody,
       responses: { 204: { description: 'The password is changed; sign in again.' } },
