@@ -6,8 +6,9 @@ import { usernameInput } from '../users/username.js';
 /** A new password (register, change, reset); sign-in takes any string so older passwords still work. */
 export const password = z
   .string()
-  .min(8, 'must be at least 8 characters')
-  .max(256, 'must be at most 256 characters')
+  // abort: a password of the wrong length gets that one message, not also "too common".
+  .min(8, { message: 'must be at least 8 characters', abort: true })
+  .max(256, { message: 'must be at most 256 characters', abort: true })
   // ASVS 6.2.4: the first guesses of any attacker; compared case-insensitively (commonPasswords.ts).
   .refine((pw) => !isCommonPassword(pw), 'is too common: it is on lists of leaked passwords that attackers try first')
   .describe('8-256 characters, not the username, not on the common-passwords list (about 49,000 leaked passwords, case-insensitive)');
