@@ -56,13 +56,17 @@ export class AccountService {
     return this.d.cipher.blindIndex(normaliseEmail(email), EMAIL_INDEX);
   }
 
-  async register(input: {
-    username: string;
-    email: string;
-    password: string;
-    birthday?: string | null;
-    pgpPublicKey?: string | null;
-  }): Promise<TokenGrant> {
+  /** Creates an account and signs it in; `network` (the client's) is whom the argon2 work counts against. */
+  async register(
+    input: {
+      username: string;
+      email: string;
+      password: string;
+      birthday?: string | null;
+      pgpPublicKey?: string | null;
+    },
+    network?: string,
+  ): Promise<TokenGrant> {
     const { store, cipher, clock } = this.d;
     await this.d.limiter.consume('registerPerEmail', normaliseEmail(input.email));
     if (input.birthday) this.checkBirthday(input.birthday);
@@ -79,7 +83,7 @@ export class AccountService {
       emailIndex,
       emailEnc: cipher.encrypt(input.email.trim(), `email:${id}`),
       birthdayEnc: input.birthday ? cipher.encrypt(input.birthday, `birthday:${id}`) : null,
-      passwordHash: await this.d.hasher.hash(input.password),
+      passwordHash: await this.d.hasher.hash(input.password, network),
       createdAt: new Date(clock.now()),
       pgp,
       disabledAt: null,
