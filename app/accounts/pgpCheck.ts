@@ -1,5 +1,5 @@
 import { readKeys, type Key, type PublicKey, type Subkey } from 'openpgp';
-import { refusalFor, type KeyPacketFacts } from './pgpPolicy.js';
+import { NOT_A_KEY, refusalFor, SECRET_MATERIAL, type KeyPacketFacts } from './pgpPolicy.js';
 
 /**
  * The openpgp.js half of the key rules. It runs in the worker (pgpKey.worker.ts), never on the event loop:
@@ -17,9 +17,6 @@ export interface CheckedKey {
   expiresAt: Date | null;
   publicKey: string;
 }
-
-export const SECRET_MATERIAL = 'That is secret-key material, which is never accepted; upload only the public key.';
-export const NOT_A_KEY = 'That is not an ASCII-armored OpenPGP public key.';
 
 /** Readable names for the algorithms clients meet; anything else keeps openpgp's own name. */
 function algorithmName(key: Key): string {

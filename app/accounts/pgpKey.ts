@@ -3,9 +3,8 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { invalidPgpKey } from '../http/errors.js';
 import type { PgpKeyRecord } from '../store/types.js';
-import { SECRET_MATERIAL } from './pgpCheck.js';
 import { PgpWorkerPool, type PgpPoolOptions } from './pgpKeyPool.js';
-import { refusalFor, scanPublicKeyBlock } from './pgpPolicy.js';
+import { refusalFor, scanPublicKeyBlock, SECRET_MATERIAL } from './pgpPolicy.js';
 
 /** The contract's cap on an uploaded key (shared/API.md), counted in UTF-8 bytes of the armored text. */
 export const PGP_KEY_MAX_BYTES = 64 * 1024;

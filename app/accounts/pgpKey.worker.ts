@@ -1,5 +1,6 @@
 import { parentPort } from 'node:worker_threads';
-import { checkPublicKey, NOT_A_KEY, PgpRefusal } from './pgpCheck.js';
+import { checkPublicKey, PgpRefusal, type CheckedKey } from './pgpCheck.js';
+import { NOT_A_KEY } from './pgpPolicy.js';
 
 /** A job from pgpKey.ts; `now` in epoch milliseconds (the server clock, injected). */
 export interface PgpJob {
@@ -10,7 +11,7 @@ export interface PgpJob {
 
 /** The worker's answer: the checked key, or the sentence of the rule it broke. */
 export type PgpAnswer =
-  | { id: number; ok: true; key: import('./pgpCheck.js').CheckedKey }
+  | { id: number; ok: true; key: CheckedKey }
   | { id: number; ok: false; message: string };
 
 // One job at a time: the pool sends the next only after this one answered, and terminates the

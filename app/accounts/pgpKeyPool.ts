@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { unavailable } from '../http/errors.js';
 import type { PgpAnswer, PgpJob } from './pgpKey.worker.js';
+import { NOT_A_KEY } from './pgpPolicy.js';
 
 export interface PgpPoolOptions {
   /** The compiled worker module. */
@@ -21,7 +22,8 @@ const WORKER_HEAP_MB = 96;
 const BUSY_RETRY_SECONDS = 5;
 
 export const TIMED_OUT = 'The OpenPGP key took too long to check; upload a smaller or simpler key.';
-const CRASHED = 'That is not an ASCII-armored OpenPGP public key.';
+/** A worker that died on a key (out of memory, a crash) answers like an unreadable key: nothing about the input. */
+const CRASHED = NOT_A_KEY;
 
 interface Waiting {
   job: Omit<PgpJob, 'id'>;
@@ -100,9 +102,9 @@ export class PgpWorkerPool {
     worker.ref(); // a check in progress keeps the process alive until it is answered
     try {
       await slot.ready;
-    } catch (err) {
+    } catch {
       this.retire(index, slot);
-      reject(err);
+      reject(unavailable('OpenPGP keys cannot be checked right now; try again shortly.'));
       return;
     }
     const id = this.nextId++;

@@ -51,6 +51,9 @@ const MAX_POINT_BITS = 133 * 8;
 /** Key packet versions openpgp.js reads by default: v4 (RFC 4880) and v6 (RFC 9580). */
 const VERSIONS: ReadonlySet<number> = new Set([4, 6]);
 
+export const SECRET_MATERIAL = 'That is secret-key material, which is never accepted; upload only the public key.';
+export const NOT_A_KEY = 'That is not an ASCII-armored OpenPGP public key.';
+
 export const ACCEPTED = 'accepted are Ed25519/Curve25519, ECDSA or ECDH on NIST P-256/384/521, and RSA of 2048 to 4096 bits';
 
 /** What the allow-list needs to know about one primary key or subkey. */
@@ -127,6 +130,14 @@ const SECRET_KEY_TAGS: ReadonlySet<number> = new Set([5, 7]);
  * judges the same allow-list there.
  */
 export function scanPublicKeyBlock(armored: string): ScannedBlock | null {
+  try {
+    return scan(armored);
+  } catch {
+    return null; // a reading mistake here must not become a 500: the worker still decides
+  }
+}
+
+function scan(armored: string): ScannedBlock | null {
   const body = dearmor(armored);
   if (!body) return null;
   const keys: KeyPacketFacts[] = [];
@@ -171,7 +182,10 @@ function readPacketHeader(b: Buffer, at: number): { tag: number; start: number; 
     if (o === undefined) return null;
     if (o < 192) [length, start] = [o, at + 2];
     else if (o < 224) [length, start] = [((o - 192) << 8) + (b[at + 2] ?? 0) + 192, at + 3];
-    else if (o === 255) [length, start] = [b.readUInt32BE(Math.min(at + 2, b.length - 4)), at + 6];
+    else if (o === 255) {
+      if (at + 6 > b.length) return null;
+      [length, start] = [b.readUInt32BE(at + 2), at + 6];
+    }
     else return null; // partial body lengths never frame a key, user ID or signature packet
   } else {
     tag = (h >> 2) & 0x0f;

@@ -3,6 +3,7 @@ import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
 import {
   armorBodyLines,
+  armorPublic,
   ED25519,
   fixture,
   NISTP256,
@@ -34,6 +35,7 @@ const REFUSED: Array<[name: string, key: () => string, rule: RegExp]> = [
   ['garbage', () => 'this is not a key at all', /not an ASCII-armored OpenPGP public key/],
   ['an empty string', () => '', /not an ASCII-armored OpenPGP public key/],
   ['an armored message instead of a key', () => fixture(ED25519.file).replaceAll('PUBLIC KEY BLOCK', 'MESSAGE'), /not an ASCII-armored/],
+  ['a block cut off inside a packet header', () => armorPublic(Buffer.from([0xc6, 0xff, 0x00])), /not an ASCII-armored/],
   // Clients encrypt signals to the key (API.md v1.1), so a key that cannot receive them is refused.
   ['a sign-only key (GnuPG ed25519 without a subkey)', () => fixture('ed25519-sign-only.pub.asc'), /no usable encryption key/],
   ['a key whose only encryption subkey has expired', () => fixture('encryption-expired.pub.asc'), /no usable encryption key/],

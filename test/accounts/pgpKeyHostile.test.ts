@@ -86,18 +86,23 @@ describe('the event loop during a hostile upload', () => {
     await new Promise((r) => server.once('listening', r));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {
+      let uploading = true;
       const upload = fetch(`${base}/auth/pgp-key`, {
         method: 'PUT',
         headers: { ...bearer(alice), 'content-type': 'application/json' },
         body: JSON.stringify({ publicKey: shape(hostileKey(dsa(16384, 16384))) }),
-      });
-      const started = performance.now();
-      const health = await fetch(`${base}/health`);
-      const healthMs = performance.now() - started;
-      const refused = await upload;
-      expect(health.status).toBe(200);
-      expect(healthMs).toBeLessThan(HEALTH_BUDGET_MS);
-      expect(refused.status).toBe(400);
+      }).finally(() => (uploading = false));
+      // /health one request after another for as long as the upload is unanswered (at least once).
+      const latencies: number[] = [];
+      do {
+        const started = performance.now();
+        const health = await fetch(`${base}/health`);
+        await health.arrayBuffer();
+        expect(health.status).toBe(200);
+        latencies.push(performance.now() - started);
+      } while (uploading);
+      expect(Math.max(...latencies)).toBeLessThan(HEALTH_BUDGET_MS);
+      expect((await upload).status).toBe(400);
     } finally {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
