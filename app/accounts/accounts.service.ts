@@ -186,7 +186,7 @@ export class AccountService {
     if (!(await this.checkPassword(user, currentPassword))) throw invalidCredentials();
     await this.d.store.users.setPasswordHash(user.id, await this.d.hasher.hash(newPassword, user.id));
     await this.d.store.sessions.deleteByUser(user.id, auth.sessionId);
-    this.d.mailer.send(passwordChangedMail(this.d.cipher.decrypt(user.emailEnc, `email:${user.id}`), user.username));
+    this.d.mailer.send(passwordChangedMail(this.d.cipher.decrypt(user.emailEnc, `email:${user.id}`), user.username, 'changed'));
   }
 
   /** Deletes the account and everything it owns, after checking the password. */

@@ -77,7 +77,7 @@ export class PasswordResetService {
     await store.users.setPasswordHash(user.id, await this.d.hasher.hash(newPassword, network));
     await store.sessions.deleteByUser(user.id);
     const to = this.d.cipher.decrypt(user.emailEnc, `email:${user.id}`);
-    this.d.mailer.send(passwordChangedMail(to, user.username));
+    this.d.mailer.send(passwordChangedMail(to, user.username, 'reset'));
   }
 
   /** Counts a request against the per-network limit and, unless the network is known, the ceiling. */

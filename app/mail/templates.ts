@@ -25,11 +25,20 @@ export function resetCodeMail(to: string, username: string, code: string, ttlSec
   ]);
 }
 
-/** The notice sent after a password was reset, so an owner notices a takeover. */
-export function passwordChangedMail(to: string, username: string): OutgoingMail {
-  return message(to, 'Your Signalbox password was changed', [
-    `Hello ${username},`,
-    'The password of your Signalbox account was just reset with a code sent to this address, and every device was signed out.',
-    'If this was not you, reset your password again now and check who can read your e-mail.',
-  ]);
+/** How the password was changed: the notice says what happened to the account's devices. */
+export type PasswordChangeWay = 'reset' | 'changed';
+
+const CHANGE_SENTENCE: Record<PasswordChangeWay, string> = {
+  reset: 'The password of your Signalbox account was just reset with a code sent to this address, and every device was signed out.',
+  changed: 'The password of your Signalbox account was just changed from a signed-in device; every other device was signed out.',
+};
+
+const CHANGE_ADVICE: Record<PasswordChangeWay, string> = {
+  reset: 'If this was not you, reset your password again now and check who can read your e-mail.',
+  changed: 'If this was not you, reset your password now with "forgot password": that signs out every device, including the one that changed it.',
+};
+
+/** The notice sent after a password was reset or changed, so an owner notices a takeover. */
+export function passwordChangedMail(to: string, username: string, way: PasswordChangeWay): OutgoingMail {
+  return message(to, 'Your Signalbox password was changed', [`Hello ${username},`, CHANGE_SENTENCE[way], CHANGE_ADVICE[way]]);
 }

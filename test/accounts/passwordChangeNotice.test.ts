@@ -29,6 +29,14 @@ describe('POST /auth/change-password notice', () => {
     expect(mail!.to).toEqual(['Alice@example.org']);
   });
 
+  it('says the change came from a signed-in device and that the other devices were signed out', async () => {
+    expect((await change('correct horse battery')).status).toBe(204);
+    const [mail] = await smtp.waitFor(1);
+    const body = mail!.raw.replace(/=\r?\n/g, ''); // undo quoted-printable soft line breaks
+    expect(body).toContain('changed from a signed-in device');
+    expect(body).not.toContain('reset with a code');
+  });
+
   it('mails nothing when the current password is wrong', async () => {
     expect((await change('not my password')).status).toBe(401);
     await t.mailer.idle();
