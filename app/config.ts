@@ -166,6 +166,7 @@ const envSchema = z.object({
   // Defaults follow OWASP's authentication guidance; the reasons are in .env.example.
   RATE_LOGIN_ACCOUNT_IP: limit('10/900'),
   RATE_LOGIN_USERNAME: limit('100/3600'),
+  RATE_LOGIN_TOTP: limit('30/86400'),
   RATE_LOGIN_IP: limit('50/300'),
   RATE_PASSWORD_CHECK_USER: limit('10/900'),
   RATE_REGISTER_IP: limit('10/3600'),
@@ -244,6 +245,7 @@ export interface Config {
 export type RateLimitName =
   | 'loginFailuresPerAccountIp'
   | 'loginFailuresPerUsername'
+  | 'loginCodeFailuresPerAccount'
   | 'loginPerIp'
   | 'passwordChecksPerUser'
   | 'registerPerIp'
@@ -323,6 +325,7 @@ export function parseConfig(env: Env, secrets?: { jwtSecret?: Buffer; dataKey?: 
     rateLimits: Object.freeze({
       loginFailuresPerAccountIp: e.RATE_LOGIN_ACCOUNT_IP,
       loginFailuresPerUsername: e.RATE_LOGIN_USERNAME,
+      loginCodeFailuresPerAccount: e.RATE_LOGIN_TOTP,
       loginPerIp: e.RATE_LOGIN_IP,
       passwordChecksPerUser: e.RATE_PASSWORD_CHECK_USER,
       registerPerIp: e.RATE_REGISTER_IP,

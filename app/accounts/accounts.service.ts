@@ -1,7 +1,7 @@
 import type { Config, RateLimitName } from '../config.js';
 import { AppError, invalidCredentials, unauthorized, validationFailed, conflict } from '../http/errors.js';
 import type { AuthState } from '../http/context.js';
-import type { RateLimiter } from '../http/rateLimit.js';
+import type { Attempt, RateLimiter } from '../http/rateLimit.js';
 import type { Clock } from '../lib/clock.js';
 import type { FieldCipher } from '../lib/fieldCipher.js';
 import { hashSecret, newId, newSecret } from '../lib/ids.js';
@@ -132,19 +132,40 @@ export class AccountService {
     // A disabled account (admin CLI) gets the same answer as a wrong password: nothing tells a guesser
     // that the password was right. Its sessions ended when it was disabled, so this is the only door.
     if (!user || !ok || user.disabledAt) throw invalidCredentials();
+    // Past the code limit this throws what a wrong code gets, and the password attempt stays counted.
+    const codeAttempt = totp === undefined || known ? null : await this.codeAttempt(account);
     try {
       await this.d.twoFactor.checkLogin(user.id, totp);
     } catch (err) {
       // A wrong code stays counted as a failed guess; a missing one is not a guess.
-      if (!(err instanceof AppError && err.code === 'invalid_credentials')) await attempt.refund();
+      if (!(err instanceof AppError && err.code === 'invalid_credentials')) {
+        await attempt.refund();
+        await codeAttempt?.refund();
+      }
       throw err;
     }
     await attempt.refund();
+    await codeAttempt?.refund();
     await this.d.limiter.remember(here, this.d.config.sessionMaxAge);
     if (this.d.hasher.needsRehash(user.passwordHash)) {
       await this.d.store.users.setPasswordHash(user.id, await this.d.hasher.hash(password, network));
     }
     return this.startSession(user);
+  }
+
+  /**
+   * Counts a TOTP code about to be checked against the account's code limit (RATE_LOGIN_TOTP). Only
+   * reached with the right password, so it bounds what someone who has the password can guess, far
+   * below the per-account ceiling for passwords. Past the limit the answer is the one a wrong code
+   * gets, not 429: a 429 here would tell a guesser that the password was right.
+   */
+  private async codeAttempt(account: string): Promise<Attempt> {
+    try {
+      return await this.d.limiter.attempt(['loginCodeFailuresPerAccount', account]);
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'rate_limited') throw invalidCredentials();
+      throw err;
+    }
   }
 
   /** Swaps a refresh token for a new pair; a token that was already swapped ends its session. */

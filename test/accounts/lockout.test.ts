@@ -170,3 +170,39 @@ describe('networks the account signed in from', () => {
   });
 });
 
+
+describe('wrong TOTP codes per account (RATE_LOGIN_TOTP)', () => {
+  /** Alice turns on 2FA from her home network; returns a right and a wrong code for the next step. */
+  async function withTwoFactor(): Promise<{ right: () => string; wrong: string }> {
+    const alice = (await login('alice', PASSWORD, '198.51.100.7')).body;
+    const { secret } = (await t.http.post('/auth/2fa/setup').set(bearer(alice)).send({})).body;
+    await t.http.post('/auth/2fa/enable').set(bearer(alice)).send({ code: totpAt(secret, t.clock.now()) });
+    t.clock.advance(30);
+    const right = totpAt(secret, t.clock.now());
+    return { right: () => totpAt(secret, t.clock.now()), wrong: String((Number(right) + 1) % 1_000_000).padStart(6, '0') };
+  }
+
+  it('stops checking codes once someone with the password has guessed the limit from new networks, answering as for a wrong code', async () => {
+    await start({ RATE_LOGIN_TOTP: '3/86400' });
+    const codes = await withTwoFactor();
+    for (let i = 1; i <= 3; i++) expect((await login('alice', PASSWORD, `203.0.113.${i}`, codes.wrong)).status).toBe(401);
+    const past = await login('alice', PASSWORD, '203.0.113.99', codes.right());
+    expect(past.status).toBe(401);
+    expect(past.body.error.code).toBe('invalid_credentials');
+  });
+
+  it('still lets the owner in with the right code from a network the account signed in from', async () => {
+    await start({ RATE_LOGIN_TOTP: '3/86400' });
+    const codes = await withTwoFactor();
+    for (let i = 1; i <= 3; i++) await login('alice', PASSWORD, `203.0.113.${i}`, codes.wrong);
+    expect((await login('alice', PASSWORD, '198.51.100.7', codes.right())).status).toBe(200);
+  });
+
+  it('does not count a right code', async () => {
+    await start({ RATE_LOGIN_TOTP: '1/86400' });
+    const codes = await withTwoFactor();
+    expect((await login('alice', PASSWORD, '203.0.113.1', codes.right())).status).toBe(200);
+    t.clock.advance(30);
+    expect((await login('alice', PASSWORD, '203.0.113.2', codes.right())).status).toBe(200);
+  });
+});

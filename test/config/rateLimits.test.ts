@@ -8,6 +8,7 @@ describe('rate limit configuration', () => {
     expect(parseConfig({}, secrets).rateLimits).toEqual({
       loginFailuresPerAccountIp: { max: 10, windowSeconds: 900 },
       loginFailuresPerUsername: { max: 100, windowSeconds: 3600 },
+      loginCodeFailuresPerAccount: { max: 30, windowSeconds: 86400 },
       loginPerIp: { max: 50, windowSeconds: 300 },
       passwordChecksPerUser: { max: 10, windowSeconds: 900 },
       registerPerIp: { max: 10, windowSeconds: 3600 },

@@ -50,7 +50,7 @@ export const TEST_SECRETS = { jwtSecret: Buffer.alloc(32, 7), dataKey: Buffer.al
  * many times from one address, and the limits have their own tests.
  */
 const RATE_LIMITS_OFF: Env = Object.fromEntries(
-  ['LOGIN_ACCOUNT_IP', 'LOGIN_USERNAME', 'LOGIN_IP', 'PASSWORD_CHECK_USER', 'REGISTER_IP', 'REGISTER_EMAIL', 'FORGOT_IP', 'FORGOT_EMAIL_IP', 'FORGOT_EMAIL', 'RESET_EMAIL_IP', 'RESET_EMAIL', 'SEARCH_USER', 'SEND_USER', 'ICE_USER', 'PGP_USER', 'PGP_IP'].map((n) => [`RATE_${n}`, 'off']),
+  ['LOGIN_ACCOUNT_IP', 'LOGIN_USERNAME', 'LOGIN_TOTP', 'LOGIN_IP', 'PASSWORD_CHECK_USER', 'REGISTER_IP', 'REGISTER_EMAIL', 'FORGOT_IP', 'FORGOT_EMAIL_IP', 'FORGOT_EMAIL', 'RESET_EMAIL_IP', 'RESET_EMAIL', 'SEARCH_USER', 'SEND_USER', 'ICE_USER', 'PGP_USER', 'PGP_IP'].map((n) => [`RATE_${n}`, 'off']),
 );
 
 /** A full app on a fresh SQLite file on disk, with a manual clock and captured logs. */
