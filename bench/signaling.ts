@@ -6,15 +6,22 @@
  *
  * The server (bench/signalingServer.ts) runs in its own process pinned to CPU 0; this driver pins itself to
  * CPU 1 (re-executing under `taskset -c 1` when it is not already). Users are registered and connected
- * through the HTTP API. Every figure is measured REPEATS times and the median quoted:
+ * through the HTTP API. Every figure is measured REPEATS times and the median quoted.
+ *
+ * A held poll is one device's: since the poll caps (one held poll per session, a newer one answering the older
+ * at once) every idle poll slot has its own session, from its own login, POLL_USERS users with
+ * ceil(max(HELD_POLLS, IDLE_POLLS) / POLL_USERS) sessions each. The server gets POLLS_PER_USER and POLLS_MAX
+ * raised so that neither binds (a deployment with the defaults would refuse what this does, on purpose),
+ * and after each delivery and capacity run the driver checks on /metrics that no poll was replaced or refused.
+ * The server also gets MAILBOX_PER_SENDER raised (4: one sender fills its recipient's mailbox).
  *
  *   1. authenticated empty short-poll (GET /signaling/poll) vs the bare route: autocannon, CONNECTIONS
  *      connections for DURATION s after WARMUP s; requests/s, p99 and the ratio;
  *   2. one-at-a-time delivery latency with IDLE_POLLS other idle long-polls held: the recipient holds
  *      GET /signaling/poll?wait=30 (confirmed held through /metrics, outside the timing), the sender POSTs
  *      /signaling/send; from just before the send to the poll's answer fully read; DELIVERIES iterations;
- *   3. held-poll capacity: HELD_POLLS idle long-polls over POLL_USERS users, each repeat in a fresh server
- *      process on the same DATA_DIR; server RSS and event-loop delay (from the bare server's /stats), RSS with
+ *   3. held-poll capacity: HELD_POLLS idle long-polls over POLL_USERS users (one session per poll), each
+ *      repeat in a fresh server process on the same DATA_DIR; server RSS and event-loop delay (from the bare server's /stats), RSS with
  *      none held, KB per held poll; once more at the end, after the throughput runs;
  *   4. send throughput into PAIRS mailboxes with SQLite on disk: autocannon, each connection cycling through
  *      the PAIRS sender→recipient pairs; afterwards the 202s are checked against signalbox_signals_sent_total
@@ -43,12 +50,26 @@ const DELIVERIES = Number(env.DELIVERIES ?? 300);
 const PAIRS = Number(env.PAIRS ?? 100);
 const POLL_USERS = Number(env.POLL_USERS ?? 100);
 const SAMPLE_SECONDS = Number(env.SAMPLE_SECONDS ?? 5);
+/** Logins at once while creating the sessions: at most the hasher's per-caller share (8), all from 127.0.0.1. */
+const LOGIN_CONCURRENCY = Number(env.LOGIN_CONCURRENCY ?? 8);
 /** Sent payload: about the size of an encrypted ICE candidate or a small SDP fragment. */
 const PAYLOAD = 'x'.repeat(Number(env.PAYLOAD_BYTES ?? 512));
 /** Which figures to measure (all by default), e.g. BENCHES=poll,send while profiling. */
 const BENCHES = new Set((env.BENCHES ?? 'poll,delivery,capacity,send').split(','));
 /** Extra node flags for the server process, e.g. SERVER_NODE_OPTIONS=--cpu-prof. */
 const SERVER_NODE_OPTIONS = (env.SERVER_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
+/** Sessions (devices) per idle-poll user: one held poll per session, so one per slot. */
+const SESSIONS_PER_USER = Math.ceil(Math.max(BENCHES.has('capacity') ? HELD_POLLS : 0, BENCHES.has('delivery') ? IDLE_POLLS : 0, 1) / POLL_USERS);
+/**
+ * The poll caps the bench server runs with: high enough that neither binds. Every slot user holds
+ * SESSIONS_PER_USER polls (production default: 8 per user), and the total is at most
+ * max(HELD_POLLS, IDLE_POLLS + 1) (production default: half the open-file limit, at most 32,768; on a
+ * machine with `ulimit -n` 20000 that is exactly 10,000), plus room so a cap is never what is measured.
+ */
+const SERVER_POLL_CAPS = {
+  POLLS_PER_USER: String(Math.max(8, SESSIONS_PER_USER)),
+  POLLS_MAX: String(Math.max(HELD_POLLS, IDLE_POLLS + 1) + 100),
+};
 
 // ---------------------------------------------------------------------------------------------------
 // CPU pinning: the load generator on CPU 1, the server on CPU 0.
@@ -128,7 +149,7 @@ async function startServer(dataDir: string): Promise<ServerInfo> {
   const script = join(dirname(fileURLToPath(import.meta.url)), 'signalingServer.js');
   const pin = cpus().length >= 2 ? ['taskset', '-c', '0'] : [];
   const argv = [...pin, process.execPath, '--expose-gc', ...SERVER_NODE_OPTIONS, script];
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'], env: { ...env, BENCH_DATA_DIR: dataDir } });
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'], env: { ...env, ...SERVER_POLL_CAPS, BENCH_DATA_DIR: dataDir } });
   process.on('exit', () => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });
@@ -169,6 +190,12 @@ async function register(agent: Agent, port: number, username: string): Promise<U
   return { username, token: body.accessToken as string };
 }
 
+/** A new session (device) of an existing user: POST /auth/login (argon2, cheap in the bench server). */
+async function login(agent: Agent, port: number, username: string): Promise<User> {
+  const r = await call(agent, port, 'POST', '/auth/login', { body: { username, password: 'correct horse battery staple' } });
+  return { username, token: expect(r, 200, `login ${username}`).accessToken as string };
+}
+
 async function connect(agent: Agent, port: number, a: User, b: User): Promise<void> {
   expect(await call(agent, port, 'POST', '/connections/request', { token: a.token, body: { username: b.username } }), 201, 'connection request');
   expect(await call(agent, port, 'POST', '/connections/respond', { token: b.token, body: { username: a.username, action: 'accept' } }), 200, 'connection respond');
@@ -185,6 +212,24 @@ async function pool<T, R>(items: T[], limit: number, fn: (item: T, i: number) =>
   );
   return out;
 }
+
+/** A counter's value per label set (none before its first inc: prom-client prints no labelled line until then). */
+async function metricSum(agent: Agent, port: number, name: string): Promise<Record<string, number>> {
+  const r = await call(agent, port, 'GET', '/metrics');
+  const out: Record<string, number> = {};
+  for (const l of r.body.split('\n')) {
+    const m = new RegExp(`^${name}(?:\\{(.*)\\})? (\\S+)$`).exec(l);
+    if (m) out[m[1] ?? ''] = Number(m[2]);
+  }
+  return out;
+}
+
+/** Polls replaced or refused at a cap so far (signalbox_polls_refused_total, all reasons): must not move during a run. */
+const refusedPolls = async (agent: Agent, port: number) => Object.values(await metricSum(agent, port, 'signalbox_polls_refused_total')).reduce((a, b) => a + b, 0);
+const assertNoneRefused = async (agent: Agent, port: number, before: number, what: string) => {
+  const after = await refusedPolls(agent, port);
+  if (after !== before) throw new Error(`${what}: ${after - before} polls replaced or refused at a cap (${JSON.stringify(await metricSum(agent, port, 'signalbox_polls_refused_total'))})`);
+};
 
 async function metric(agent: Agent, port: number, name: string): Promise<number> {
   const r = await call(agent, port, 'GET', '/metrics');
@@ -212,16 +257,18 @@ interface Stats {
 const stats = async (agent: Agent, port: number, query = '') => JSON.parse((await call(agent, port, 'GET', `/stats${query}`)).body) as Stats;
 
 // ---------------------------------------------------------------------------------------------------
-// Idle long-polls: each slot holds GET /signaling/poll?wait=30 and re-issues it when it ends.
+// Idle long-polls: each slot holds GET /signaling/poll?wait=30 and re-issues it when it ends. Slot i uses
+// slots[i], a session of its own: a second poll of the same session would answer the first at once.
 
-function holdPolls(port: number, users: User[], count: number): { stop(): Promise<void>; errors: () => number } {
+function holdPolls(port: number, slots: User[], count: number): { stop(): Promise<void>; errors: () => number } {
+  if (slots.length < count) throw new Error(`${count} poll slots need as many sessions, have ${slots.length}`);
   const agent = new Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: count });
   const live = new Set<ReturnType<typeof httpRequest>>();
   let stopped = false;
   let errors = 0;
   const slot = (i: number) => {
     if (stopped) return;
-    const user = users[i % users.length]!;
+    const user = slots[i]!;
     const req = httpRequest({ host: '127.0.0.1', port, path: '/signaling/poll?wait=30', agent, headers: { authorization: `Bearer ${user.token}` } }, (res) => {
       res.resume();
       res.on('end', () => {
@@ -318,8 +365,9 @@ async function shortPoll(s: ServerInfo, users: User[]): Promise<{ app: Cannon; b
   return { app, bare };
 }
 
-async function delivery(s: ServerInfo, agent: Agent, idleUsers: User[], sender: User, recipient: User): Promise<{ p50: number; p99: number; n: number }> {
-  const idle = holdPolls(s.app, idleUsers, IDLE_POLLS);
+async function delivery(s: ServerInfo, agent: Agent, slots: User[], sender: User, recipient: User): Promise<{ p50: number; p99: number; n: number }> {
+  const refused0 = await refusedPolls(agent, s.app);
+  const idle = holdPolls(s.app, slots, IDLE_POLLS);
   const own = new Agent({ keepAlive: true, maxSockets: 4 });
   try {
     await waitHeld(agent, s.app, IDLE_POLLS);
@@ -344,6 +392,7 @@ async function delivery(s: ServerInfo, agent: Agent, idleUsers: User[], sender: 
     }
     expect(await call(own, s.app, 'POST', '/signaling/ack', { token: recipient.token, body: { upTo: cursor } }), 204, 'ack');
     if (idle.errors() > 0) throw new Error(`${idle.errors()} idle polls failed`);
+    await assertNoneRefused(agent, s.app, refused0, 'delivery');
     return { p50: percentile(times, 50), p99: percentile(times, 99), n: times.length };
   } finally {
     await idle.stop();
@@ -368,13 +417,14 @@ interface Capacity {
   rampLoopMax: number;
 }
 
-async function capacity(s: ServerInfo, agent: Agent, users: User[]): Promise<Capacity> {
+async function capacity(s: ServerInfo, agent: Agent, slots: User[]): Promise<Capacity> {
   await waitHeld(agent, s.app, 0, { exactly: true });
+  const refused0 = await refusedPolls(agent, s.app);
   await sleep(500);
   const base = await stats(agent, s.bare);
   const baseGc = await stats(agent, s.bare, '?gc=1&reset=1');
   const t0 = hr();
-  const held = holdPolls(s.app, users, HELD_POLLS);
+  const held = holdPolls(s.app, slots, HELD_POLLS);
   try {
     await waitHeld(agent, s.app, HELD_POLLS, { timeoutMs: 60_000, pauseMs: 100 });
     const rampSeconds = (hr() - t0) / 1000;
@@ -383,6 +433,7 @@ async function capacity(s: ServerInfo, agent: Agent, users: User[]): Promise<Cap
     const sample = await stats(agent, s.bare);
     const sampleGc = await stats(agent, s.bare, '?gc=1');
     if (held.errors() > 0) throw new Error(`${held.errors()} held polls failed`);
+    await assertNoneRefused(agent, s.app, refused0, 'capacity');
     return {
       baseRss: base.rss,
       baseRssGc: baseGc.rss,
@@ -482,6 +533,17 @@ async function main(): Promise<void> {
 
     const names = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}_${i}`);
     const pollUsers = await pool(names('idle', POLL_USERS), 4, (u) => register(agent, server.app, u));
+    // One session per idle poll slot: registration gave each user its first, logins the rest. Slot i is
+    // user i % POLL_USERS's session i / POLL_USERS, so any first n slots spread evenly over the users.
+    const tLogin = hr();
+    const extra = await pool(
+      Array.from({ length: POLL_USERS * (SESSIONS_PER_USER - 1) }, (_, i) => pollUsers[i % POLL_USERS]!.username),
+      LOGIN_CONCURRENCY,
+      (u) => login(agent, server.app, u),
+    );
+    const slots = [...pollUsers, ...extra];
+    if (new Set(slots.map((u) => u.token)).size !== slots.length) throw new Error('two logins returned the same token');
+    log(`${POLL_USERS} poll users with ${SESSIONS_PER_USER} sessions each (${extra.length} logins in ${((hr() - tLogin) / 1000).toFixed(1)} s, ${LOGIN_CONCURRENCY} at once)`);
     const [sender, recipient] = await pool(['dl_sender', 'dl_recipient'], 2, (u) => register(agent, server.app, u));
     await connect(agent, server.app, sender!, recipient!);
     const senders = await pool(names('snd', PAIRS), 4, (u) => register(agent, server.app, u));
@@ -506,7 +568,7 @@ async function main(): Promise<void> {
     if (BENCHES.has('capacity')) {
       for (let r = 0; r < REPEATS; r++) {
         await restart();
-        const c = await capacity(server, agent, pollUsers);
+        const c = await capacity(server, agent, slots);
         caps.push(c);
         logCapacity(`#${r + 1} (fresh server)`, c);
       }
@@ -519,7 +581,7 @@ async function main(): Promise<void> {
         log(`#${r + 1} short poll ${p.app.rps.toFixed(0)} req/s p99 ${p.app.p99.toFixed(2)} ms; bare ${p.bare.rps.toFixed(0)} req/s p99 ${p.bare.p99.toFixed(2)} ms; ratio ${(p.app.rps / p.bare.rps).toFixed(3)}`);
       }
       if (BENCHES.has('delivery')) {
-        const d = await delivery(server, agent, pollUsers, sender!, recipient!);
+        const d = await delivery(server, agent, slots, sender!, recipient!);
         deliveries.push(d);
         log(`#${r + 1} delivery with ${IDLE_POLLS} idle polls held: p50 ${d.p50.toFixed(3)} ms, p99 ${d.p99.toFixed(3)} ms (${d.n})`);
       }
@@ -535,7 +597,7 @@ async function main(): Promise<void> {
     }
     let capAfter: Capacity | undefined;
     if (BENCHES.has('capacity') && (BENCHES.has('poll') || BENCHES.has('send'))) {
-      capAfter = await capacity(server, agent, pollUsers);
+      capAfter = await capacity(server, agent, slots);
       logCapacity('after the throughput runs,', capAfter);
     }
 
@@ -550,7 +612,9 @@ async function main(): Promise<void> {
       `Machine: ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}, ${process.platform}; ` +
         `${pinned ? 'server pinned to CPU 0, load generator to CPU 1' : 'not pinned'}; load average ${load0.map((x) => x.toFixed(2)).join(' ')} at start, ${load1.map((x) => x.toFixed(2)).join(' ')} at end.`,
       `Settings: ${REPEATS} repeats, autocannon ${CONNECTIONS} connections, ${DURATION} s after ${WARMUP} s warm-up; ${IDLE_POLLS} idle polls during delivery, ` +
-        `${DELIVERIES} deliveries per repeat; ${HELD_POLLS} held polls over ${POLL_USERS} users; ${PAIRS} send pairs, ${PAYLOAD.length}-byte payloads.`,
+        `${DELIVERIES} deliveries per repeat; ${HELD_POLLS} held polls over ${POLL_USERS} users × ${SESSIONS_PER_USER} sessions (one poll per session); ${PAIRS} send pairs, ${PAYLOAD.length}-byte payloads.`,
+      `Server caps raised for the bench: POLLS_PER_USER=${SERVER_POLL_CAPS.POLLS_PER_USER} (default 8), POLLS_MAX=${SERVER_POLL_CAPS.POLLS_MAX} (default half the open-file limit, at most 32,768), ` +
+        `MAILBOX_PER_SENDER=100000 (default 100); no poll was replaced or refused during the delivery and capacity runs.`,
       '',
       '| Figure | Median | Repeats | Target (issue 6) |',
       '|---|---|---|---|',

@@ -5,9 +5,12 @@
  * - the real Signalbox app, built as `npm start` builds it: createApp with parseConfig, the SQLite store on
  *   disk in a temp DATA_DIR, LOG_LEVEL=info with pino writing every request line (synchronously, as to
  *   stdout in production) to /dev/null, process metrics on, main.ts's HTTP timeouts. What differs from
- *   production, and why: MAILBOX_MAX=100000 and every RATE_* off (the benches send far more than one user
- *   may), ACCESS_TOKEN_TTL=3600 (a run outlasts the default 15 minutes), and cheap argon2id parameters (only
- *   registration and login hash, and neither is measured here);
+ *   production, and why: MAILBOX_MAX=100000 and MAILBOX_PER_SENDER=100000 (the send bench puts hundreds of
+ *   signals from one sender into one mailbox), every RATE_* off (the benches send far more than one user
+ *   may and log in thousands of times from one address), POLLS_PER_USER and POLLS_MAX as the driver sets
+ *   them (it holds up to 100 polls per user, one per session, and 10,000 in all: a deployment with the
+ *   defaults would refuse that, on purpose), ACCESS_TOKEN_TTL=3600 (a run outlasts the default 15 minutes),
+ *   and cheap argon2id parameters (only registration and login hash, and neither is measured here);
  * - a bare Koa app, `new Koa()` with one middleware answering `{ ok: true }`: the baseline the issue asks for;
  * - on the bare app's port, `GET /stats` (`?reset=1` clears the event-loop delay histogram, `?gc=1` runs a
  *   full GC first): RSS, heap and event-loop delay percentiles (perf_hooks.monitorEventLoopDelay) of this
@@ -30,14 +33,39 @@ import { openStore } from '../app/boot.js';
 import { parseConfig } from '../app/config.js';
 import { createApp } from '../app/server.js';
 
-/** Like test/helpers/app.ts TEST_ARGON2: real argon2id, cheap enough to register a few hundred users quickly. */
+/** Like test/helpers/app.ts TEST_ARGON2: real argon2id, cheap enough to register a few hundred users and log in ~10,000 sessions quickly. */
 const BENCH_ARGON2 = { memoryCost: 4096, timeCost: 1, parallelism: 1 };
 
+/** Every RATE_* limit of app/config.ts: the bench logs in thousands of times from one address and sends far more than one user may. */
 const RATE_LIMITS_OFF = Object.fromEntries(
-  ['LOGIN_USERNAME', 'LOGIN_IP', 'REGISTER_IP', 'REGISTER_EMAIL', 'FORGOT_IP', 'FORGOT_EMAIL', 'RESET_EMAIL', 'SEARCH_USER', 'SEND_USER', 'ICE_USER'].map((n) => [
-    `RATE_${n}`,
-    'off',
-  ]),
+  [
+    'LOGIN_ACCOUNT_IP',
+    'LOGIN_USERNAME',
+    'LOGIN_TOTP',
+    'LOGIN_IP',
+    'PASSWORD_CHECK_USER',
+    'REGISTER_IP',
+    'REGISTER_EMAIL',
+    'FORGOT_IP',
+    'FORGOT_EMAIL_IP',
+    'FORGOT_EMAIL',
+    'RESET_EMAIL_IP',
+    'RESET_EMAIL',
+    'SEARCH_USER',
+    'SEND_USER',
+    'ICE_USER',
+    'PGP_USER',
+    'PGP_IP',
+  ].map((n) => [`RATE_${n}`, 'off']),
+);
+
+/**
+ * The poll caps, raised by the driver (which sets POLLS_PER_USER and POLLS_MAX in this process's
+ * environment from its HELD_POLLS, IDLE_POLLS and POLL_USERS) so that they never bind in the bench;
+ * unset, the production defaults apply (8 per user; half the open-file limit, at most 32,768).
+ */
+const POLL_CAPS = Object.fromEntries(
+  (['POLLS_PER_USER', 'POLLS_MAX'] as const).flatMap((k) => (process.env[k] !== undefined ? [[k, process.env[k]!]] : [])),
 );
 
 const listen = (server: Server) =>
@@ -52,7 +80,16 @@ async function main(): Promise<void> {
   const owned = !process.env.BENCH_DATA_DIR;
   const dir = process.env.BENCH_DATA_DIR ?? mkdtempSync(join(tmpdir(), 'signalbox-bench-'));
   const config = parseConfig(
-    { DATA_DIR: dir, LOG_LEVEL: 'info', MAILBOX_MAX: '100000', ACCESS_TOKEN_TTL: '3600', ...RATE_LIMITS_OFF },
+    {
+      DATA_DIR: dir,
+      LOG_LEVEL: 'info',
+      MAILBOX_MAX: '100000',
+      // One sender per recipient in the send bench: its share is the whole mailbox (production: 100).
+      MAILBOX_PER_SENDER: '100000',
+      ACCESS_TOKEN_TTL: '3600',
+      ...RATE_LIMITS_OFF,
+      ...POLL_CAPS,
+    },
     { jwtSecret: Buffer.alloc(32, 1), dataKey: Buffer.alloc(32, 2) },
   );
   const logger = pino({ level: config.logLevel, base: { service: 'signalbox' } }, pino.destination('/dev/null'));
