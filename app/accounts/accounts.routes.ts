@@ -36,7 +36,7 @@ export function accountRoutes(accounts: AccountService, cipher: FieldCipher, lim
       errors: ['username_taken', 'email_taken', 'rate_limited', 'invalid_pgp_key', 'unavailable'],
       before: [limitByIp(limiter, 'registerPerIp')],
       handler: async (ctx, { body }) => {
-        const register = async () => sendGrant(ctx, 201, await accounts.register(body));
+        const register = async () => sendGrant(ctx, 201, await accounts.register(body, clientNetwork(ctx.ip)));
         // A key checked at registration costs what an upload costs, so it counts against the same per-IP limit.
         if (body.pgpPublicKey != null) await countKeyUploadByIp(ctx, register);
         else await register();
@@ -50,7 +50,9 @@ export function accountRoutes(accounts: AccountService, cipher: FieldCipher, lim
       description:
         'Wrong password and unknown account get the same answer, in about the same time. Each attempt is counted before ' +
         'the password is checked, against the account however it is named (username, @username or e-mail address), and ' +
-        'given back when it succeeds; a wrong TOTP code counts like a wrong password. Limits: per account from one client ' +
+        'given back when it succeeds; a wrong TOTP code counts like a wrong password, and wrong codes after a right password ' +
+        'are also limited per account from networks it has not signed in from (RATE_LOGIN_TOTP, default 30 a day; past it ' +
+        'the answer is 401 invalid_credentials, as for a wrong code, so it never tells that the password was right). Limits: per account from one client ' +
         'network (an IPv4 address or IPv6 /64; RATE_LOGIN_ACCOUNT_IP, default 10 per 15 min), per account from everywhere ' +
         '(RATE_LOGIN_USERNAME, default 100 an hour; not applied on a network the account signed in from within ' +
         'SESSION_MAX_AGE) and all attempts per client network (RATE_LOGIN_IP). Past a limit even the right password gets ' +

@@ -65,7 +65,7 @@ export class AccountService {
       birthday?: string | null;
       pgpPublicKey?: string | null;
     },
-    network?: string,
+    network: string,
   ): Promise<TokenGrant> {
     const { store, cipher, clock } = this.d;
     await this.d.limiter.consume('registerPerEmail', normaliseEmail(input.email));

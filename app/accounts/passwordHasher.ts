@@ -39,7 +39,7 @@ export class PasswordHasher {
 
   /** Hashes a new password; `caller` is whom the work counts against (see the class doc). */
   hash(password: string, caller?: string): Promise<string> {
-    return this.limited(() => argon2.hash(password, { type: argon2.argon2id, ...this.params }), caller);
+    return this.limited(() => this.hashNow(password), caller);
   }
 
   /** True when `password` matches `hash`; `caller` is whom the work counts against. */
@@ -62,6 +62,11 @@ export class PasswordHasher {
   }
 
   /** The argon2 work of one verification, run once a slot is free. */
+  /** The argon2 hash itself, once the queue gave this caller a place. */
+  protected hashNow(password: string): Promise<string> {
+    return argon2.hash(password, { type: argon2.argon2id, ...this.params });
+  }
+
   protected async verifyNow(hash: string, password: string): Promise<boolean> {
     try {
       return await argon2.verify(hash, password);
