@@ -1,21 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { describe, expect, it } from '@jest/globals';
 import { connect, connectionNames, pendingPairs, sendRequest } from '../helpers/connections.js';
 import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
+import { useTestApp, withUsers } from '../helpers/perTest.js';
 
-let t: TestApp;
-let alice: TestUser;
-let bob: TestUser;
-let carol: TestUser;
-let dave: TestUser;
-beforeEach(async () => {
-  t = makeTestApp();
-  alice = await registerUser(t, { username: 'alice' });
-  bob = await registerUser(t, { username: 'bob' });
-  carol = await registerUser(t, { username: 'carol' });
-  dave = await registerUser(t, { username: 'dave' });
-});
-afterEach(() => t.close());
+const t = useTestApp();
+const { alice, bob, carol, dave } = withUsers(t, 'alice', 'bob', 'carol', 'dave');
 
 const deleteAccount = (u: TestUser) => t.http.delete('/users/me').set(bearer(u)).send({ password: u.password });
 

@@ -1,19 +1,14 @@
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { beforeEach, describe, expect, it } from '@jest/globals';
 import { sendRequest } from '../helpers/connections.js';
-import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
+import { bearer } from '../helpers/factories.js';
+import { useTestApp, withUsers } from '../helpers/perTest.js';
 import { expectApiError, listedFields } from '../http/errorShape.js';
 
-let t: TestApp;
-let alice: TestUser;
-let bob: TestUser;
+const t = useTestApp();
+const { alice, bob } = withUsers(t, 'alice', 'bob');
 beforeEach(async () => {
-  t = makeTestApp();
-  alice = await registerUser(t, { username: 'alice' });
-  bob = await registerUser(t, { username: 'bob' });
   await sendRequest(t, bob, alice); // so that respond has something valid to answer
 });
-afterEach(() => t.close());
 
 const ENDPOINTS = [
   { path: '/connections/request', valid: { username: 'bob', message: 'hello' }, fields: ['username', 'message'] },

@@ -1,21 +1,13 @@
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { connect, connectionNames, pendingPairs, removeConnection, respond, sendRequest } from '../helpers/connections.js';
-import { registerUser, type TestUser } from '../helpers/factories.js';
+import { useTestApp, withUsers } from '../helpers/perTest.js';
 
 const ROUNDS = 25;
 
-let t: TestApp;
-let alice: TestUser;
-let bob: TestUser;
-beforeEach(async () => {
-  t = makeTestApp();
-  alice = await registerUser(t, { username: 'alice' });
-  bob = await registerUser(t, { username: 'bob' });
-});
-afterEach(() => t.close());
+const t = useTestApp();
+const { alice, bob } = withUsers(t, 'alice', 'bob');
 
 /** Rows between the pair, counted in the database itself: one record per pair, never two. */
 function rowsBetween(): number {

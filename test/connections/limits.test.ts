@@ -2,22 +2,18 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { connectionNames, pendingPairs, removeConnection, respond, sendRequest, signInAgain } from '../helpers/connections.js';
 import { registerUser, type TestUser } from '../helpers/factories.js';
+import { useTestApp, withUsers } from '../helpers/perTest.js';
 import { expectApiError } from '../http/errorShape.js';
 
 const DAY = 86_400;
 const TTL = 30 * DAY; // CONNECTION_REQUEST_TTL default
 
 describe('request expiry (CONNECTION_REQUEST_TTL)', () => {
-  let t: TestApp;
-  let alice: TestUser;
-  let bob: TestUser;
+  const t = useTestApp();
+  const { alice, bob } = withUsers(t, 'alice', 'bob');
   beforeEach(async () => {
-    t = makeTestApp();
-    alice = await registerUser(t, { username: 'alice' });
-    bob = await registerUser(t, { username: 'bob' });
     await sendRequest(t, alice, bob);
   });
-  afterEach(() => t.close());
 
   it('keeps the request pending one second before it expires', async () => {
     t.clock.advance(TTL - 1);

@@ -1,20 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { describe, expect, it } from '@jest/globals';
 import { connect, connectionNames, pendingPairs, removeConnection, sendRequest } from '../helpers/connections.js';
-import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
+import { bearer } from '../helpers/factories.js';
+import { useTestApp, withUsers } from '../helpers/perTest.js';
 import { expectApiError } from '../http/errorShape.js';
 
-let t: TestApp;
-let alice: TestUser;
-let bob: TestUser;
-let carol: TestUser;
-beforeEach(async () => {
-  t = makeTestApp();
-  alice = await registerUser(t, { username: 'alice' });
-  bob = await registerUser(t, { username: 'bob' });
-  carol = await registerUser(t, { username: 'carol' });
-});
-afterEach(() => t.close());
+const t = useTestApp();
+const { alice, bob, carol } = withUsers(t, 'alice', 'bob', 'carol');
 
 describe('GET /connections/', () => {
   it('answers an empty list for a user with no connections', async () => {

@@ -1,18 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { describe, expect, it } from '@jest/globals';
 import { connect } from '../helpers/connections.js';
-import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
+import { bearer } from '../helpers/factories.js';
+import { useTestApp, withUser } from '../helpers/perTest.js';
 import { ED25519, fixture } from '../helpers/pgpFixtures.js';
 
-let t: TestApp;
-let alice: TestUser;
-let bob: TestUser;
-beforeEach(async () => {
-  t = makeTestApp();
-  alice = await registerUser(t);
-  bob = await registerUser(t);
-});
-afterEach(() => t.close());
+const t = useTestApp();
+const alice = withUser(t);
+const bob = withUser(t);
 
 describe('connection.pgp', () => {
   it("carries the other member's public key, so a client can encrypt to each connection at once", async () => {

@@ -1,19 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { makeTestApp, type TestApp } from '../helpers/app.js';
-import { connect, sendRequest } from '../helpers/connections.js';
+import { beforeEach, describe, expect, it } from '@jest/globals';
+import { sendRequest } from '../helpers/connections.js';
 import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
+import { useTestApp, withUsers } from '../helpers/perTest.js';
 import { PresenceService } from '../../app/connections/presence.js';
 
-let t: TestApp;
-let alice: TestUser;
-let bob: TestUser;
-beforeEach(async () => {
-  t = makeTestApp();
-  alice = await registerUser(t, { username: 'alice' });
-  bob = await registerUser(t, { username: 'bob' });
-  await connect(t, alice, bob);
-});
-afterEach(() => t.close());
+const t = useTestApp();
+const { alice, bob } = withUsers(t, 'alice', 'bob', { connected: true });
 
 const iso = () => new Date(t.clock.now()).toISOString();
 

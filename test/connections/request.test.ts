@@ -1,18 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { describe, expect, it } from '@jest/globals';
 import { connect, connectionNames, pendingPairs, removeConnection, sendRequest } from '../helpers/connections.js';
-import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
+import { bearer } from '../helpers/factories.js';
+import { useTestApp, withUsers } from '../helpers/perTest.js';
 import { expectApiError, listedFields } from '../http/errorShape.js';
 
-let t: TestApp;
-let alice: TestUser;
-let bob: TestUser;
-beforeEach(async () => {
-  t = makeTestApp();
-  alice = await registerUser(t, { username: 'alice' });
-  bob = await registerUser(t, { username: 'bob' });
-});
-afterEach(() => t.close());
+const t = useTestApp();
+const { alice, bob } = withUsers(t, 'alice', 'bob');
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 

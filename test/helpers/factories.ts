@@ -11,8 +11,11 @@ export interface TestUser {
   refreshToken: string;
 }
 
+/** What a test may choose about a user it registers; the rest is made up fresh. */
+export type RegisterOverrides = Partial<{ username: string; email: string; password: string; birthday: string }>;
+
 /** Registers a fresh user through the API and returns its credentials and tokens. */
-export async function registerUser(t: TestApp, overrides: Partial<{ username: string; email: string; password: string; birthday: string }> = {}): Promise<TestUser> {
+export async function registerUser(t: TestApp, overrides: RegisterOverrides = {}): Promise<TestUser> {
   counter++;
   const body = {
     username: overrides.username ?? `user_${counter}_${Math.random().toString(36).slice(2, 8)}`,
