@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { parseConfig } from '../app/config.js';
-import { ERROR_STATUS } from '../app/ops/openapi.js';
+import { ERRORS, isErrorCode } from '../app/core/errors.js';
 import { createApp } from '../app/server.js';
 import { openSqliteStore } from '../app/store/sqlite/index.js';
 
@@ -66,32 +66,8 @@ export interface OpenApiDocument {
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
 
-// What each code means, for the table in the introduction. Statuses come from app/ops/openapi.ts.
-const CODE_MEANING: Record<string, string> = {
-  invalid_json: 'the body is not valid JSON',
-  validation_failed: 'a field is missing or invalid; `details.fields` lists each one',
-  invalid_otp: 'the reset code is wrong, expired, used or burned',
-  invalid_pgp_key: 'the key is not a usable OpenPGP public key',
-  unauthorized: 'the access token (or refresh token) is missing, malformed, expired, tampered with or revoked',
-  invalid_credentials: 'wrong username or password (the same answer for an unknown user)',
-  totp_required: 'the account has two-factor authentication: send `totp`',
-  forbidden: 'you may not do this',
-  not_connected: 'the other user is not an accepted connection (or does not exist)',
-  not_found: 'nothing is here',
-  method_not_allowed: 'the path exists but not with this method; `Allow` lists the methods',
-  conflict: 'the request conflicts with the current state',
-  username_taken: 'the username is registered already (in any case)',
-  email_taken: 'the e-mail address is registered already',
-  already_connected: 'you are connected already',
-  request_pending: 'a connection request is pending already',
-  payload_too_large: 'the body is over the limit (64 KiB by default)',
-  unsupported_media_type: 'the body is not sent as `application/json`',
-  rate_limited: 'too many requests: wait `Retry-After` seconds',
-  mailbox_full: "the recipient's mailbox holds too many pending signals",
-  internal: 'something went wrong on the server; details are in its log, never in the answer',
-  not_implemented: 'the HTTP method is not implemented by this server (TRACE, PROPFIND, ...)',
-  unavailable: 'the store is unreachable: retry after `Retry-After` seconds',
-};
+// The status of a code an operation names; undefined for a code that is no row of app/core/errors.ts.
+const statusOf = (c: string): number | undefined => (isErrorCode(c) ? ERRORS[c].status : undefined);
 
 // Codes every operation of a kind can answer, beyond those it names itself.
 function genericCodes(status: string, op: Operation): string[] {
@@ -266,9 +242,9 @@ function renderOperation(method: string, path: string, op: Operation): string[] 
   // A status no code of this operation can produce (400 on a GET without input) is left out.
   const errorRows = statuses
     .filter((s) => /^[45]/.test(s))
-    .map((status) => [status, [...new Set([...genericCodes(status, op), ...codes.filter((c) => String(ERROR_STATUS[c]) === status)])]] as const)
+    .map((status) => [status, [...new Set([...genericCodes(status, op), ...codes.filter((c) => String(statusOf(c)) === status)])]] as const)
     .filter(([, list]) => list.length > 0);
-  const unknown = codes.filter((c) => ERROR_STATUS[c] === undefined);
+  const unknown = codes.filter((c) => statusOf(c) === undefined);
   if (errorRows.length > 0 || unknown.length > 0) {
     out.push('**Errors**', '', '| Status | Codes |', '|---|---|');
     for (const [status, list] of errorRows) out.push(`| ${status} | ${list.map(code).join(', ')} |`);
@@ -279,8 +255,8 @@ function renderOperation(method: string, path: string, op: Operation): string[] 
 }
 
 function renderIntro(doc: OpenApiDocument): string[] {
-  const byStatus = new Map<number, string[]>();
-  for (const [c, status] of Object.entries(ERROR_STATUS)) byStatus.set(status, [...(byStatus.get(status) ?? []), c]);
+  const byStatus = new Map<number, Array<[string, string]>>();
+  for (const [c, { status, meaning }] of Object.entries(ERRORS)) byStatus.set(status, [...(byStatus.get(status) ?? []), [c, meaning]]);
   return [
     `# ${doc.info.title} API reference`,
     '',
@@ -318,7 +294,7 @@ function renderIntro(doc: OpenApiDocument): string[] {
     '|---|---|---|',
     ...[...byStatus.entries()]
       .sort(([a], [b]) => a - b)
-      .flatMap(([status, codes]) => codes.map((c) => `| ${status} | ${code(c)} | ${cell(CODE_MEANING[c] ?? '')} |`)),
+      .flatMap(([status, rows]) => rows.map(([c, meaning]) => `| ${status} | ${code(c)} | ${cell(meaning)} |`)),
     '',
   ];
 }

@@ -1,5 +1,5 @@
 import type { Config, RateLimitName } from '../config.js';
-import { AppError, invalidCredentials, unauthorized, validationFailed, conflict } from '../http/errors.js';
+import { AppError, invalidCredentials, unauthorized, validationFailed, conflict } from '../core/errors.js';
 import type { AuthState } from '../http/context.js';
 import type { Attempt, RateLimiter } from '../http/rateLimit.js';
 import type { Clock } from '../lib/clock.js';

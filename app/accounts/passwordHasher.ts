@@ -1,5 +1,5 @@
 import argon2 from 'argon2';
-import { rateLimited, unavailable } from '../http/errors.js';
+import { rateLimited, unavailable } from '../core/errors.js';
 import { QueueFullError, Semaphore, ShareExceededError } from '../lib/semaphore.js';
 
 export interface Argon2Params {

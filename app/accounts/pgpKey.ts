@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { invalidPgpKey } from '../http/errors.js';
+import { invalidPgpKey } from '../core/errors.js';
 import type { PgpKeyRecord } from '../store/types.js';
 import { PgpWorkerPool, type PgpPoolOptions } from './pgpKeyPool.js';
 import { refusalFor, scanPublicKeyBlock, SECRET_MATERIAL } from './pgpPolicy.js';

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { unavailable } from '../http/errors.js';
+import { unavailable } from '../core/errors.js';
 import type { PgpAnswer, PgpJob } from './pgpKey.worker.js';
 import { NOT_A_KEY } from './pgpPolicy.js';
 

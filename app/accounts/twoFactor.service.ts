@@ -1,5 +1,5 @@
 import { generateSecret, generateURI, verify } from 'otplib';
-import { conflict, invalidCredentials, totpRequired } from '../http/errors.js';
+import { conflict, invalidCredentials, totpRequired } from '../core/errors.js';
 import type { AuthState } from '../http/context.js';
 import type { RateLimiter } from '../http/rateLimit.js';
 import type { Clock } from '../lib/clock.js';

@@ -1,6 +1,6 @@
 import type { Config } from '../config.js';
 import type { AuthState } from '../http/context.js';
-import { conflict, notFound, rateLimited, unauthorized, validationFailed } from '../http/errors.js';
+import { conflict, notFound, rateLimited, unauthorized, validationFailed } from '../core/errors.js';
 import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/ids.js';
 import type { ConnectionRecord, PgpKeyRecord, Store, UserRecord } from '../store/types.js';

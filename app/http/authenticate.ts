@@ -3,7 +3,7 @@ import type { AccessTokens } from '../accounts/tokens.js';
 import type { Clock } from '../lib/clock.js';
 import type { SessionStore } from '../store/types.js';
 import type { AppContext, AppState } from './context.js';
-import { unauthorized } from './errors.js';
+import { unauthorized } from '../core/errors.js';
 
 const BEARER = /^Bearer ([A-Za-z0-9_.~+/-]+=*)$/;
 

@@ -1,8 +1,19 @@
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
+import {
+  AppError,
+  badRequest,
+  internal,
+  invalidJson,
+  methodNotAllowed,
+  notFound,
+  notImplemented,
+  payloadTooLarge,
+  unavailable,
+  unsupportedMediaType,
+} from '../core/errors.js';
 import { StoreUnavailableError } from '../store/types.js';
 import type { AppContext, AppState } from './context.js';
-import { AppError, invalidJson, methodNotAllowed, notFound, payloadTooLarge, unavailable, unsupportedMediaType } from './errors.js';
 
 /** Maps errors thrown by Koa and its body parser (http-errors) to our codes by status. */
 function fromHttpError(err: { status: number; expose?: boolean }, maxBodyBytes: number): AppError | null {
@@ -11,7 +22,7 @@ function fromHttpError(err: { status: number; expose?: boolean }, maxBodyBytes: 
   if (err.status === 415) return unsupportedMediaType();
   if (err.status === 400) return invalidJson();
   if (err.status === 404) return notFound();
-  return new AppError(err.status, 'bad_request', 'The request could not be handled.');
+  return badRequest(err.status);
 }
 
 /**
@@ -27,7 +38,7 @@ export function errorHandler(logger: Logger, maxBodyBytes: number): Middleware<A
       if (ctx.status === 404) appError = notFound(`No route for ${ctx.method} ${ctx.path}.`);
       else if (ctx.status === 405) appError = methodNotAllowed(String(ctx.response.get('Allow')));
       // The router answers a method it does not know at all (TRACE, PROPFIND) 501 with a text body.
-      else if (ctx.status === 501) appError = new AppError(501, 'not_implemented', 'This method is not supported.');
+      else if (ctx.status === 501) appError = notImplemented();
       else return;
     } catch (err) {
       if (err instanceof AppError) appError = err;
@@ -43,7 +54,7 @@ export function errorHandler(logger: Logger, maxBodyBytes: number): Middleware<A
         if (mapped) appError = mapped;
         else {
           logger.error({ err, requestId: ctx.state.requestId, method: ctx.method, path: ctx.path }, 'unhandled error');
-          appError = new AppError(500, 'internal', 'Something went wrong on our side.');
+          appError = internal();
         }
       }
     }

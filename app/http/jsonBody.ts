@@ -1,7 +1,7 @@
 import type { Middleware } from 'koa';
 import { HttpMethodEnum, koaBody } from 'koa-body';
 import type { AppContext, AppState } from './context.js';
-import { invalidJson, payloadTooLarge, unsupportedMediaType } from './errors.js';
+import { invalidJson, payloadTooLarge, unsupportedMediaType } from '../core/errors.js';
 
 const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 

@@ -4,7 +4,7 @@ import type { Clock } from '../lib/clock.js';
 import type { RateLimitStore } from '../store/types.js';
 import { clientNetwork } from './clientNetwork.js';
 import type { AppContext, AppState } from './context.js';
-import { rateLimited } from './errors.js';
+import { rateLimited } from '../core/errors.js';
 
 /** An attempt counted by `RateLimiter.attempt`; `refund` gives its counts back (once). */
 export interface Attempt {

@@ -1,5 +1,6 @@
 import type { Middleware } from 'koa';
 import type { z } from 'zod';
+import type { ErrorCode } from '../core/errors.js';
 import type { AppContext, AppState } from './context.js';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'delete';
@@ -34,8 +35,8 @@ export interface RouteDef<B = unknown, Q = unknown, P = unknown> {
   params?: z.ZodType<P>;
   /** Success answers, by status. */
   responses: Record<number, ResponseDoc>;
-  /** Error codes this endpoint can answer beyond the generic ones, for the reference. */
-  errors?: string[];
+  /** Error codes this endpoint can answer beyond the generic ones, for the reference (rows of core/errors.ts). */
+  errors?: ErrorCode[];
   /** Extra middleware that runs first (rate limits). */
   before?: Array<Middleware<AppState, AppContext>>;
   handler: (ctx: AppContext, input: Input<B, Q, P>) => Promise<void> | void;

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { validationFailed, type FieldProblem } from './errors.js';
+import { validationFailed, type FieldProblem } from '../core/errors.js';
 
 function problems(error: z.ZodError, prefix: string): FieldProblem[] {
   const out: FieldProblem[] = [];

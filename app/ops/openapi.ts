@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ERRORS } from '../core/errors.js';
 import type { AnyRoute } from '../http/route.js';
 
 type JsonSchema = Record<string, unknown>;
@@ -23,33 +24,6 @@ function parameters(schema: z.ZodType | undefined, where: 'query' | 'path'): Jso
 
 const errorRef = { $ref: '#/components/responses/Error' };
 
-/** The HTTP status of every error code in the contract (shared/API.md, Conventions). */
-export const ERROR_STATUS: Readonly<Record<string, number>> = Object.freeze({
-  invalid_json: 400,
-  validation_failed: 400,
-  invalid_otp: 400,
-  invalid_pgp_key: 400,
-  unauthorized: 401,
-  invalid_credentials: 401,
-  totp_required: 401,
-  forbidden: 403,
-  not_connected: 403,
-  not_found: 404,
-  method_not_allowed: 405, // additive to API.md: a known path called with another method
-  conflict: 409,
-  username_taken: 409,
-  email_taken: 409,
-  already_connected: 409,
-  request_pending: 409,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  rate_limited: 429,
-  mailbox_full: 429,
-  internal: 500,
-  not_implemented: 501, // additive to API.md: an HTTP method the server does not implement at all (TRACE)
-  unavailable: 503,
-});
-
 /** The OpenAPI 3.1 document, built from the same route definitions the router serves. */
 export function buildOpenApi(routes: AnyRoute[], info: { version: string }): JsonSchema {
   const paths: Record<string, Record<string, unknown>> = {};
@@ -64,10 +38,7 @@ export function buildOpenApi(routes: AnyRoute[], info: { version: string }): Jso
     const errorStatuses = new Set<string>(['400', '500']);
     if (r.auth) errorStatuses.add('401');
     if (r.body) ['413', '415'].forEach((s) => errorStatuses.add(s));
-    for (const code of r.errors ?? []) {
-      const status = ERROR_STATUS[code];
-      if (status) errorStatuses.add(String(status));
-    }
+    for (const code of r.errors ?? []) errorStatuses.add(String(ERRORS[code].status));
     for (const s of [...errorStatuses].sort()) responses[s] = errorRef;
 
     paths[path] ??= {};

@@ -5,7 +5,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Middleware } from 'koa';
 import { z } from 'zod';
 import type { AppContext, AppState } from '../http/context.js';
-import { notFound, unauthorized, unavailable } from '../http/errors.js';
+import { notFound, unauthorized, unavailable } from '../core/errors.js';
 import { defineRoute, type AnyRoute } from '../http/route.js';
 import type { Store } from '../store/types.js';
 import type { Metrics } from './metrics.js';

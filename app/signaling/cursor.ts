@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { validationFailed } from '../http/errors.js';
+import { validationFailed } from '../core/errors.js';
 import type { FieldCipher } from '../lib/fieldCipher.js';
 
 // 16 base64url characters of HMAC (96 bits): unguessable, and short enough for a query string.

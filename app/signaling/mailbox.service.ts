@@ -1,6 +1,6 @@
 import type { Config } from '../config.js';
 import type { AuthState } from '../http/context.js';
-import { AppError, rateLimited, unauthorized, unavailable, validationFailed } from '../http/errors.js';
+import { mailboxFull, notConnected, rateLimited, unauthorized, unavailable, validationFailed } from '../core/errors.js';
 import type { RateLimiter } from '../http/rateLimit.js';
 import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/ids.js';
@@ -11,10 +11,6 @@ import type { SignalMetrics } from './signalMetrics.js';
 
 /** At most this many signals per poll answer; the cursor pages through the rest. */
 export const POLL_BATCH = 100;
-
-const notConnected = () => new AppError(403, 'not_connected', 'You can only signal accepted connections.');
-const mailboxFull = () =>
-  new AppError(429, 'mailbox_full', "The recipient's mailbox is full; try again when they have caught up.", undefined, { 'Retry-After': '5' });
 
 /**
  * A refused poll retries after this long: long enough that a client at a cap does not spin, short

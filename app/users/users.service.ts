@@ -1,5 +1,5 @@
 import type { AuthState } from '../http/context.js';
-import { notFound } from '../http/errors.js';
+import { notFound } from '../core/errors.js';
 import type { RateLimiter } from '../http/rateLimit.js';
 import type { UserRecord, UserSearchHit, UserStore } from '../store/types.js';
 import type { Presence } from '../connections/presence.js';
