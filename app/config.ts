@@ -8,64 +8,90 @@ export class ConfigError extends Error {}
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/**
+ * How one variable is read: its zod schema (default included) and the value `.env.example` shows for it,
+ * the default as an operator would write it (empty: unset by default).
+ */
+interface Parser<S extends z.ZodType = z.ZodType> {
+  schema: S;
+  example: string;
+}
+
+const parser = <S extends z.ZodType>(schema: S, example = ''): Parser<S> => ({ schema, example });
+
 // Environment values are strings; an empty one (`SMTP_URL=` in a .env file) means "unset".
 const unsetIfEmpty = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
-const opt = <T extends z.ZodType>(schema: T) => z.preprocess(unsetIfEmpty, schema.optional());
+const opt = <T extends z.ZodType>(schema: T) => parser(z.preprocess(unsetIfEmpty, schema.optional()));
+
+/** A string, `fallback` when unset. */
+const text = (fallback: string, schema: z.ZodString = z.string()) => parser(z.preprocess(unsetIfEmpty, schema.default(fallback)), fallback);
+
+/** One of `values`, `fallback` when unset. */
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T, fallback: T[number], message: string) =>
+  parser(z.preprocess(unsetIfEmpty, z.enum(values, { message }).default(fallback)), fallback);
 
 const int = (min: number, max: number, fallback: number) =>
-  z.preprocess(
-    unsetIfEmpty,
-    z
-      .string()
-      .optional()
-      .transform((v, ctx) => {
-        if (v === undefined) return fallback;
-        const n = Number(v.trim());
-        if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-          ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max} (got "${v}")` });
-          return z.NEVER;
-        }
-        return n;
-      }),
+  parser(
+    z.preprocess(
+      unsetIfEmpty,
+      z
+        .string()
+        .optional()
+        .transform((v, ctx) => {
+          if (v === undefined) return fallback;
+          const n = Number(v.trim());
+          if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+            ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max} (got "${v}")` });
+            return z.NEVER;
+          }
+          return n;
+        }),
+    ),
+    String(fallback),
   );
 
 const bool = (fallback: boolean) =>
-  z.preprocess(
-    unsetIfEmpty,
-    z
-      .string()
-      .optional()
-      .transform((v, ctx) => {
-        if (v === undefined) return fallback;
-        const s = v.trim().toLowerCase();
-        if (['true', '1', 'yes'].includes(s)) return true;
-        if (['false', '0', 'no'].includes(s)) return false;
-        ctx.addIssue({ code: 'custom', message: `must be true or false (got "${v}")` });
-        return z.NEVER;
-      }),
+  parser(
+    z.preprocess(
+      unsetIfEmpty,
+      z
+        .string()
+        .optional()
+        .transform((v, ctx) => {
+          if (v === undefined) return fallback;
+          const s = v.trim().toLowerCase();
+          if (['true', '1', 'yes'].includes(s)) return true;
+          if (['false', '0', 'no'].includes(s)) return false;
+          ctx.addIssue({ code: 'custom', message: `must be true or false (got "${v}")` });
+          return z.NEVER;
+        }),
+    ),
+    String(fallback),
   );
 
 /** Comma-separated URLs, each of which must start with one of `schemes`. */
 const urlList = (schemes: string[]) =>
-  z.preprocess(
-    unsetIfEmpty,
-    z
-      .string()
-      .optional()
-      .transform((v, ctx) => {
-        if (v === undefined) return [] as string[];
-        const items = v.split(',').map((s) => s.trim()).filter(Boolean);
-        for (const item of items) {
-          const scheme = item.slice(0, item.indexOf(':') + 1).toLowerCase();
-          // stun:/turn: URIs (RFC 7064/7065) are host[:port][?transport=udp|tcp], not hierarchical URLs.
-          const rest = item.slice(scheme.length);
-          if (!schemes.includes(scheme) || !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?(\?transport=(udp|tcp))?$/.test(rest)) {
-            ctx.addIssue({ code: 'custom', message: `"${item}" is not a ${schemes.join(' or ')} URL` });
-            return z.NEVER;
+  parser(
+    z.preprocess(
+      unsetIfEmpty,
+      z
+        .string()
+        .optional()
+        .transform((v, ctx): readonly string[] => {
+          if (v === undefined) return Object.freeze([]);
+          const items = v.split(',').map((s) => s.trim()).filter(Boolean);
+          for (const item of items) {
+            const scheme = item.slice(0, item.indexOf(':') + 1).toLowerCase();
+            // stun:/turn: URIs (RFC 7064/7065) are host[:port][?transport=udp|tcp], not hierarchical URLs.
+            const rest = item.slice(scheme.length);
+            if (!schemes.includes(scheme) || !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?(\?transport=(udp|tcp))?$/.test(rest)) {
+              ctx.addIssue({ code: 'custom', message: `"${item}" is not a ${schemes.join(' or ')} URL` });
+              return z.NEVER;
+            }
           }
-        }
-        return items;
-      }),
+          return Object.freeze(items);
+        }),
+    ),
   );
 
 /** A rate limit: at most `max` per `windowSeconds`; null when switched off. */
@@ -76,112 +102,52 @@ export interface LimitRule {
 
 /** `max/seconds` (e.g. `10/900`), or `off`. */
 const limit = (fallback: string) =>
+  parser(
+    z.preprocess(
+      unsetIfEmpty,
+      z
+        .string()
+        .default(fallback)
+        .transform((v, ctx): LimitRule | null => {
+          const s = v.trim().toLowerCase();
+          if (s === 'off') return null;
+          const m = /^(\d{1,9})\/(\d{1,9})$/.exec(s);
+          if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) {
+            ctx.addIssue({ code: 'custom', message: `must be max/seconds like 10/900, or off (got "${v}")` });
+            return z.NEVER;
+          }
+          return { max: Number(m[1]), windowSeconds: Number(m[2]) };
+        }),
+    ),
+    fallback,
+  );
+
+const originList = parser(
   z.preprocess(
     unsetIfEmpty,
     z
       .string()
-      .default(fallback)
-      .transform((v, ctx): LimitRule | null => {
-        const s = v.trim().toLowerCase();
-        if (s === 'off') return null;
-        const m = /^(\d{1,9})\/(\d{1,9})$/.exec(s);
-        if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) {
-          ctx.addIssue({ code: 'custom', message: `must be max/seconds like 10/900, or off (got "${v}")` });
-          return z.NEVER;
+      .optional()
+      .transform((v, ctx): readonly string[] => {
+        if (v === undefined) return Object.freeze([]);
+        const items = v.split(',').map((s) => s.trim()).filter(Boolean);
+        for (const item of items) {
+          let ok = false;
+          try {
+            const u = new URL(item);
+            ok = (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === item.replace(/\/$/, '');
+          } catch {
+            ok = false;
+          }
+          if (!ok) {
+            ctx.addIssue({ code: 'custom', message: `"${item}" is not an origin like https://app.example.com` });
+            return z.NEVER;
+          }
         }
-        return { max: Number(m[1]), windowSeconds: Number(m[2]) };
+        return Object.freeze(items.map((s) => s.replace(/\/$/, '')));
       }),
-  );
-
-const originList = z.preprocess(
-  unsetIfEmpty,
-  z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      if (v === undefined) return [] as string[];
-      const items = v.split(',').map((s) => s.trim()).filter(Boolean);
-      for (const item of items) {
-        let ok = false;
-        try {
-          const u = new URL(item);
-          ok = (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === item.replace(/\/$/, '');
-        } catch {
-          ok = false;
-        }
-        if (!ok) {
-          ctx.addIssue({ code: 'custom', message: `"${item}" is not an origin like https://app.example.com` });
-          return z.NEVER;
-        }
-      }
-      return items.map((s) => s.replace(/\/$/, ''));
-    }),
+  ),
 );
-
-const envSchema = z.object({
-  HOST: z.preprocess(unsetIfEmpty, z.string().default('127.0.0.1')),
-  PORT: int(0, 65535, 8080),
-  STORE: z.preprocess(unsetIfEmpty, z.enum(['sqlite', 'mongodb'], { message: 'must be sqlite or mongodb' }).default('sqlite')),
-  DATA_DIR: z.preprocess(unsetIfEmpty, z.string().default('./data')),
-  MONGODB_URI: opt(z.string().regex(/^mongodb(\+srv)?:\/\/\S+$/, 'must be a mongodb:// or mongodb+srv:// URL')),
-  MONGODB_DB: z.preprocess(unsetIfEmpty, z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'must be a database name').default('signalbox')),
-  JWT_SECRET: opt(z.string().refine((s) => Buffer.byteLength(s) >= 32, 'must be at least 32 bytes')),
-  DATA_KEY: opt(
-    z.string().refine((s) => /^[A-Za-z0-9+/]+={0,2}$/.test(s.trim()) && Buffer.from(s, 'base64').length === 32, 'must be 32 bytes in base64'),
-  ),
-  ACCESS_TOKEN_TTL: int(60, 86400, 900),
-  REFRESH_TOKEN_TTL: int(300, 31_536_000, 2_592_000),
-  // smtp+insecure:// is the operator's explicit opt-out of STARTTLS being required (a relay on loopback).
-  SMTP_URL: opt(
-    z
-      .string()
-      .regex(/^(smtps?|smtp\+insecure):\/\/\S+$/, 'must be an smtp://, smtps:// or smtp+insecure:// URL')
-      .refine(isUrl, 'must be an smtp://, smtps:// or smtp+insecure:// URL'),
-  ),
-  MAIL_FROM: z.preprocess(unsetIfEmpty, z.string().max(320).default('Signalbox <no-reply@localhost>')),
-  OTP_TTL: int(60, 86400, 600),
-  MIN_AGE: int(0, 150, 13),
-  STUN_URLS: urlList(['stun:', 'stuns:']),
-  TURN_URLS: urlList(['turn:', 'turns:']),
-  TURN_SECRET: opt(z.string().min(16, 'must be at least 16 characters')),
-  TURN_TTL: int(60, 604_800, 86400),
-  TURN_USERNAME: opt(z.string()),
-  TURN_CREDENTIAL: opt(z.string()),
-  SIGNAL_TTL: int(5, 86400, 300),
-  SIGNAL_MAX_BYTES: int(1, 1_048_576, 16384),
-  MAILBOX_MAX: int(1, 100_000, 500),
-  MAILBOX_PER_SENDER: int(1, 100_000, 100),
-  POLLS_PER_USER: int(1, 10_000, 8),
-  POLLS_MAX: opt(z.string().regex(/^\d{1,7}$/, 'must be a whole number from 1 to 9999999').transform(Number).refine((n) => n >= 1, 'must be at least 1')),
-  SESSION_MAX_AGE: int(3600, 315_360_000, 7_776_000),
-  PRESENCE_WINDOW: int(1, 86400, 60),
-  CONNECTION_REQUEST_TTL: int(60, 31_536_000, 2_592_000),
-  CONNECTION_PENDING_MAX: int(1, 100_000, 100),
-  CONNECTION_REQUEST_COOLDOWN: int(0, 31_536_000, 604_800),
-  CORS_ORIGINS: originList,
-  TRUST_PROXY: bool(false),
-  METRICS_TOKEN: opt(z.string().min(16, 'must be at least 16 characters')),
-  LOG_LEVEL: z.preprocess(unsetIfEmpty, z.enum(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info')),
-  MAX_BODY_BYTES: int(1024, 10_485_760, 65536),
-  // Defaults follow OWASP's authentication guidance; the reasons are in .env.example.
-  RATE_LOGIN_ACCOUNT_IP: limit('10/900'),
-  RATE_LOGIN_USERNAME: limit('100/3600'),
-  RATE_LOGIN_TOTP: limit('30/86400'),
-  RATE_LOGIN_IP: limit('50/300'),
-  RATE_PASSWORD_CHECK_USER: limit('10/900'),
-  RATE_REGISTER_IP: limit('10/3600'),
-  RATE_REGISTER_EMAIL: limit('3/3600'),
-  RATE_FORGOT_IP: limit('10/3600'),
-  RATE_FORGOT_EMAIL_IP: limit('3/3600'),
-  RATE_FORGOT_EMAIL: limit('10/3600'),
-  RATE_RESET_EMAIL_IP: limit('10/3600'),
-  RATE_RESET_EMAIL: limit('30/3600'),
-  RATE_SEARCH_USER: limit('60/60'),
-  RATE_SEND_USER: limit('1200/60'),
-  RATE_ICE_USER: limit('30/60'),
-  RATE_PGP_USER: limit('10/3600'),
-  RATE_PGP_IP: limit('30/3600'),
-});
 
 function isUrl(s: string): boolean {
   try {
@@ -192,74 +158,401 @@ function isUrl(s: string): boolean {
   }
 }
 
+/** Comment lines, as they appear in `.env.example` (each line one string). */
+type Doc = string | readonly string[];
+
+interface Variable {
+  /** The environment variable. */
+  env: string;
+  parse: Parser;
+  /** What an operator needs to know, printed above it in `.env.example`; none when the comment above covers it. */
+  doc?: Doc;
+}
+
+/** A variable that fills one field of Config. */
+interface ConfigVariable extends Variable {
+  key: string;
+}
+
+/** A rate limit: fills `rateLimits[rateLimit]`. */
+interface RateLimitVariable extends Variable {
+  rateLimit: string;
+}
+
+/** A group of variables, separated by a blank line in `.env.example`; `doc` introduces the whole group. */
+interface Section {
+  doc?: Doc;
+  variables: readonly (ConfigVariable | RateLimitVariable)[];
+}
+
+/**
+ * Every variable Signalbox reads, declared once: the environment schema, `Config`, `RateLimitName` and
+ * `.env.example` (`npm run docs:env`) are all derived from this table, in its order (the first bad
+ * variable in this order is the one reported).
+ */
+export const ENVIRONMENT = [
+  {
+    variables: [
+      { env: 'HOST', key: 'host', parse: text('127.0.0.1'), doc: 'Where the HTTP server listens. Keep 127.0.0.1 behind a reverse proxy (nginx/caddy terminates TLS).' },
+      { env: 'PORT', key: 'port', parse: int(0, 65535, 8080) },
+    ],
+  },
+  {
+    variables: [
+      {
+        env: 'STORE',
+        key: 'store',
+        parse: oneOf(['sqlite', 'mongodb'], 'sqlite', 'must be sqlite or mongodb'),
+        doc: 'sqlite: embedded, one file in DATA_DIR, nothing to install. mongodb: several instances share one database.',
+      },
+      {
+        env: 'DATA_DIR',
+        key: 'dataDir',
+        parse: text('./data'),
+        doc: 'SQLite database, generated secrets (jwt-secret, data-key) and the dev mail outbox live here. Back it up.',
+      },
+      {
+        env: 'MONGODB_URI',
+        key: 'mongodbUri',
+        parse: opt(z.string().regex(/^mongodb(\+srv)?:\/\/\S+$/, 'must be a mongodb:// or mongodb+srv:// URL')),
+        doc: 'Required when STORE=mongodb; a replica set lets long-polls on different instances wake each other.',
+      },
+      { env: 'MONGODB_DB', key: 'mongodbDb', parse: text('signalbox', z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'must be a database name')) },
+    ],
+  },
+  {
+    variables: [
+      {
+        env: 'JWT_SECRET',
+        key: 'jwtSecret',
+        parse: opt(z.string().refine((s) => Buffer.byteLength(s) >= 32, 'must be at least 32 bytes')),
+        doc: 'Signs access tokens, at least 32 bytes. Unset: generated once into DATA_DIR/jwt-secret (mode 0600).',
+      },
+      {
+        env: 'DATA_KEY',
+        key: 'dataKey',
+        parse: opt(
+          z.string().refine((s) => /^[A-Za-z0-9+/]+={0,2}$/.test(s.trim()) && Buffer.from(s, 'base64').length === 32, 'must be 32 bytes in base64'),
+        ),
+        doc: [
+          '32 bytes in base64; encrypts e-mail and birthday at rest. Unset: generated once into DATA_DIR/data-key.',
+          'Losing it makes stored e-mail addresses unreadable (logins by e-mail stop working): back it up.',
+        ],
+      },
+    ],
+  },
+  {
+    variables: [
+      {
+        env: 'ACCESS_TOKEN_TTL',
+        key: 'accessTokenTtl',
+        parse: int(60, 86400, 900),
+        doc: 'Seconds. Short access tokens bound what a stolen one is worth; refresh tokens rotate on every use.',
+      },
+      { env: 'REFRESH_TOKEN_TTL', key: 'refreshTokenTtl', parse: int(300, 31_536_000, 2_592_000) },
+    ],
+  },
+  {
+    variables: [
+      {
+        env: 'SMTP_URL',
+        key: 'smtpUrl',
+        // smtp+insecure:// is the operator's explicit opt-out of STARTTLS being required (a relay on loopback).
+        parse: opt(
+          z
+            .string()
+            .regex(/^(smtps?|smtp\+insecure):\/\/\S+$/, 'must be an smtp://, smtps:// or smtp+insecure:// URL')
+            .refine(isUrl, 'must be an smtp://, smtps:// or smtp+insecure:// URL'),
+        ),
+        doc: [
+          'smtp:// (STARTTLS required: a server that does not offer it is refused, so TLS cannot be stripped) or',
+          'smtps://user:pass@host:465. smtp+insecure:// sends without TLS: only for a relay on loopback.',
+          'Unset: mails are written to DATA_DIR/outbox/.',
+        ],
+      },
+      { env: 'MAIL_FROM', key: 'mailFrom', parse: text('Signalbox <no-reply@localhost>', z.string().max(320)) },
+    ],
+  },
+  {
+    variables: [
+      { env: 'OTP_TTL', key: 'otpTtl', parse: int(60, 86400, 600), doc: 'Seconds a password-reset code stays valid.' },
+      { env: 'MIN_AGE', key: 'minAge', parse: int(0, 150, 13), doc: 'Youngest age (years) allowed to register when a birthday is given; 13 follows COPPA.' },
+    ],
+  },
+  {
+    variables: [
+      {
+        env: 'STUN_URLS',
+        key: 'stunUrls',
+        parse: urlList(['stun:', 'stuns:']),
+        doc: 'Comma-separated stun:/stuns: URLs handed to clients, e.g. stun:turn.example.com:3478',
+      },
+      {
+        env: 'TURN_URLS',
+        key: 'turnUrls',
+        parse: urlList(['turn:', 'turns:']),
+        doc: 'Comma-separated turn:/turns: URLs, e.g. turn:turn.example.com:3478?transport=udp',
+      },
+      {
+        env: 'TURN_SECRET',
+        key: 'turnSecret',
+        parse: opt(z.string().min(16, 'must be at least 16 characters')),
+        doc: 'coturn static-auth-secret: clients get short-lived credentials instead of a shared password.',
+      },
+      { env: 'TURN_TTL', key: 'turnTtl', parse: int(60, 604_800, 86400), doc: 'Seconds a TURN credential is valid.' },
+      { env: 'TURN_USERNAME', key: 'turnUsername', parse: opt(z.string()), doc: 'Static TURN credentials, only when TURN_SECRET is not used.' },
+      { env: 'TURN_CREDENTIAL', key: 'turnCredential', parse: opt(z.string()) },
+    ],
+  },
+  {
+    variables: [
+      {
+        env: 'SIGNAL_TTL',
+        key: 'signalTtl',
+        parse: int(5, 86400, 300),
+        doc: 'Seconds an undelivered signal is kept; call setup is useless after a few minutes.',
+      },
+      {
+        env: 'SIGNAL_MAX_BYTES',
+        key: 'signalMaxBytes',
+        parse: int(1, 1_048_576, 16384),
+        doc: 'Largest signal payload in bytes (an SDP offer with many candidates stays well below).',
+      },
+      {
+        env: 'MAILBOX_MAX',
+        key: 'mailboxMax',
+        parse: int(1, 100_000, 500),
+        doc: 'Pending signals one recipient device may hold before senders get 429 mailbox_full.',
+      },
+      {
+        env: 'MAILBOX_PER_SENDER',
+        key: 'mailboxPerSender',
+        parse: int(1, 100_000, 100),
+        doc: "Of those, what one sender may hold: no single peer can fill someone's mailbox and block the others.",
+      },
+      {
+        env: 'POLLS_PER_USER',
+        key: 'pollsPerUser',
+        parse: int(1, 10_000, 8),
+        doc: "Long-polls one user may hold at once; a device's new poll replaces its older one (answered empty).",
+      },
+      {
+        env: 'POLLS_MAX',
+        key: 'pollsMax',
+        parse: opt(z.string().regex(/^\d{1,7}$/, 'must be a whole number from 1 to 9999999').transform(Number).refine((n) => n >= 1, 'must be at least 1')),
+        doc: [
+          'Long-polls this process holds in all; past it polls get 503 with Retry-After. Unset: derived from the',
+          'open-file limit (LimitNOFILE), leaving room for logins, the database and the proxy.',
+        ],
+      },
+      {
+        env: 'SESSION_MAX_AGE',
+        key: 'sessionMaxAge',
+        parse: int(3600, 315_360_000, 7_776_000),
+        doc: 'Seconds a session lives from sign-in however often it refreshes (90 days); then the device signs in again.',
+      },
+      { env: 'PRESENCE_WINDOW', key: 'presenceWindow', parse: int(1, 86400, 60), doc: 'Seconds after the last poll that a user still shows online.' },
+      {
+        env: 'CONNECTION_REQUEST_TTL',
+        key: 'connectionRequestTtl',
+        parse: int(60, 31_536_000, 2_592_000),
+        doc: 'Seconds a connection request waits for an answer.',
+      },
+      {
+        env: 'CONNECTION_PENDING_MAX',
+        key: 'connectionPendingMax',
+        parse: int(1, 100_000, 100),
+        doc: 'Unanswered outgoing requests one account may hold, so nobody can spam the whole directory with requests.',
+      },
+      {
+        env: 'CONNECTION_REQUEST_COOLDOWN',
+        key: 'connectionRequestCooldown',
+        parse: int(0, 31_536_000, 604_800),
+        doc: 'Seconds a rejected requester waits before asking the same user again (7 days), so a "no" stays a no.',
+      },
+    ],
+  },
+  {
+    variables: [
+      {
+        env: 'CORS_ORIGINS',
+        key: 'corsOrigins',
+        parse: originList,
+        doc: 'Comma-separated origins allowed to call the API from a browser, e.g. https://app.example.com. Unset: no CORS.',
+      },
+      {
+        env: 'TRUST_PROXY',
+        key: 'trustProxy',
+        parse: bool(false),
+        doc: 'true only behind a reverse proxy that sets X-Forwarded-For; otherwise clients could forge their IP.',
+      },
+    ],
+  },
+  {
+    variables: [
+      {
+        env: 'METRICS_TOKEN',
+        key: 'metricsToken',
+        parse: opt(z.string().min(16, 'must be at least 16 characters')),
+        doc: 'When set (16+ characters), /metrics requires Authorization: Bearer <token>.',
+      },
+      {
+        env: 'LOG_LEVEL',
+        key: 'logLevel',
+        parse: oneOf(LOG_LEVELS, 'info', `must be one of ${LOG_LEVELS.join(', ')}`),
+        doc: 'fatal, error, warn, info, debug, trace or silent.',
+      },
+      {
+        env: 'MAX_BODY_BYTES',
+        key: 'maxBodyBytes',
+        parse: int(1024, 10_485_760, 65536),
+        doc: 'Largest request body in bytes (64 KiB); larger bodies get 413 payload_too_large.',
+      },
+    ],
+  },
+  {
+    // Defaults follow OWASP's authentication guidance; each one's reason is its doc.
+    doc: [
+      'Rate limits, each `max/seconds` or `off`. All answer 429 rate_limited with Retry-After. They are kept in the',
+      'store, so they hold across instances on MongoDB. Client IPs come from X-Forwarded-For only with TRUST_PROXY.',
+    ],
+    variables: [
+      {
+        env: 'RATE_LOGIN_ACCOUNT_IP',
+        rateLimit: 'loginFailuresPerAccountIp',
+        parse: limit('10/900'),
+        doc: [
+          'Failed logins (passwords and TOTP codes) per account from one client network (IPv4 address, IPv6 /64):',
+          'past 10 in 15 min that network waits, even with the right password. The owner, elsewhere, is not locked out.',
+        ],
+      },
+      {
+        env: 'RATE_LOGIN_USERNAME',
+        rateLimit: 'loginFailuresPerUsername',
+        parse: limit('100/3600'),
+        doc: [
+          'Failed logins per account from everywhere together: the ceiling ASVS 2.2.1 asks for (at most 100 an hour),',
+          'for guessing spread over many networks. Reaching it locks the account for the rest of the hour, except from',
+          'networks the account signed in from within SESSION_MAX_AGE (so strangers cannot lock the owner out).',
+        ],
+      },
+      {
+        env: 'RATE_LOGIN_TOTP',
+        rateLimit: 'loginCodeFailuresPerAccount',
+        parse: limit('30/86400'),
+        doc: [
+          'Wrong TOTP codes after a right password, per account from networks it has not signed in from: someone who',
+          'has the password gets 30 code guesses a day (about 1 chance in 11,000), not the 2,400 the ceiling above allows.',
+        ],
+      },
+      {
+        env: 'RATE_LOGIN_IP',
+        rateLimit: 'loginPerIp',
+        parse: limit('50/300'),
+        doc: 'All logins per client IP: slows password spraying across many names; roomy enough for a shared NAT.',
+      },
+      {
+        env: 'RATE_PASSWORD_CHECK_USER',
+        rateLimit: 'passwordChecksPerUser',
+        parse: limit('10/900'),
+        doc: [
+          'Password re-checks by a signed-in user (change-password, DELETE /users/me, 2FA enable/disable): a stolen',
+          'access token must not become an unlimited password oracle.',
+        ],
+      },
+      {
+        env: 'RATE_REGISTER_IP',
+        rateLimit: 'registerPerIp',
+        parse: limit('10/3600'),
+        doc: 'Registrations per client IP and per e-mail address: stops scripted sign-ups and mail bombing.',
+      },
+      { env: 'RATE_REGISTER_EMAIL', rateLimit: 'registerPerEmail', parse: limit('3/3600') },
+      {
+        env: 'RATE_FORGOT_IP',
+        rateLimit: 'forgotPerIp',
+        parse: limit('10/3600'),
+        doc: [
+          'Reset codes requested per client IP, per address from one client network, and per address in all:',
+          "nobody can flood someone's inbox. Networks the account signed in from within SESSION_MAX_AGE are not held",
+          "to the per-address ceiling, so a stranger asking for codes cannot block the owner's own request.",
+        ],
+      },
+      { env: 'RATE_FORGOT_EMAIL_IP', rateLimit: 'forgotPerEmailIp', parse: limit('3/3600') },
+      { env: 'RATE_FORGOT_EMAIL', rateLimit: 'forgotPerEmail', parse: limit('10/3600') },
+      {
+        env: 'RATE_RESET_EMAIL_IP',
+        rateLimit: 'resetPerEmailIp',
+        parse: limit('10/3600'),
+        doc: [
+          'Reset attempts per address from one client network, and per address in all, with the same exception for the',
+          "owner's known networks (each code also burns after 5 wrong tries).",
+        ],
+      },
+      { env: 'RATE_RESET_EMAIL', rateLimit: 'resetPerEmail', parse: limit('30/3600') },
+      {
+        env: 'RATE_SEARCH_USER',
+        rateLimit: 'searchPerUser',
+        parse: limit('60/60'),
+        doc: 'Username searches per user: keeps the directory from being scraped.',
+      },
+      {
+        env: 'RATE_SEND_USER',
+        rateLimit: 'sendPerUser',
+        parse: limit('1200/60'),
+        doc: 'Signals sent per user: a call setup with trickle ICE sends a few dozen; this stops a flood.',
+      },
+      {
+        env: 'RATE_ICE_USER',
+        rateLimit: 'icePerUser',
+        parse: limit('30/60'),
+        doc: [
+          'ICE server requests per user: a client asks once per call or once per TURN_TTL; each answer mints a TURN',
+          'credential, so a loop hammering this endpoint is stopped early.',
+        ],
+      },
+      {
+        env: 'RATE_PGP_USER',
+        rateLimit: 'pgpUploadPerUser',
+        parse: limit('10/3600'),
+        doc: [
+          'OpenPGP key uploads per user and per client IP (the per-IP limit also counts registrations that carry a',
+          'key): each upload is checked in a worker, and this bounds how much of that work one caller can ask for.',
+        ],
+      },
+      { env: 'RATE_PGP_IP', rateLimit: 'pgpUploadPerIp', parse: limit('30/3600') },
+    ],
+  },
+] as const satisfies readonly Section[];
+
+type Row = (typeof ENVIRONMENT)[number]['variables'][number];
+type ConfigRow = Extract<Row, { key: string }>;
+type RateLimitRow = Extract<Row, { rateLimit: string }>;
+type Shape = { [R in Row as R['env']]: R['parse']['schema'] };
+/** Each Config field as its own variable gives it. */
+type Fields = { [R in ConfigRow as R['key']]: z.output<R['parse']['schema']> };
+
+const ROWS: readonly Row[] = ENVIRONMENT.flatMap((section): readonly Row[] => section.variables);
+const CONFIG_ROWS = ROWS.filter((v): v is ConfigRow => 'key' in v);
+const RATE_LIMIT_ROWS = ROWS.filter((v): v is RateLimitRow => 'rateLimit' in v);
+
+const envSchema = z.object(Object.fromEntries(ROWS.map((v) => [v.env, v.parse.schema])) as Shape);
+
+/** Every RATE_* variable, e.g. for a test or bench environment that switches all limits off. */
+export const RATE_LIMIT_VARIABLES: readonly RateLimitRow['env'][] = RATE_LIMIT_ROWS.map((v) => v.env);
+
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** The whole server configuration, parsed once and frozen. */
-export interface Config {
-  host: string;
-  port: number;
-  store: 'sqlite' | 'mongodb';
-  dataDir: string;
-  mongodbUri: string | undefined;
-  mongodbDb: string;
+export type RateLimitName = RateLimitRow['rateLimit'];
+
+/** The whole server configuration, parsed once and frozen: one field per variable of ENVIRONMENT, and: */
+export interface Config extends Omit<Fields, 'jwtSecret' | 'dataKey'> {
+  /** JWT_SECRET, or the secret generated into DATA_DIR. */
   jwtSecret: Buffer;
+  /** DATA_KEY decoded, or the key generated into DATA_DIR. */
   dataKey: Buffer;
-  accessTokenTtl: number;
-  refreshTokenTtl: number;
-  smtpUrl: string | undefined;
-  mailFrom: string;
-  otpTtl: number;
-  minAge: number;
-  stunUrls: readonly string[];
-  turnUrls: readonly string[];
-  turnSecret: string | undefined;
-  turnTtl: number;
-  turnUsername: string | undefined;
-  turnCredential: string | undefined;
-  signalTtl: number;
-  signalMaxBytes: number;
-  mailboxMax: number;
-  /** Pending signals one sender may hold in one recipient's mailbox, so no single peer can fill it. */
-  mailboxPerSender: number;
-  /** Long-polls one user may hold at once (a device's new poll replaces its older one first). */
-  pollsPerUser: number;
-  /** Long-polls held by this process in all; undefined: derived from the open-file limit at start. */
-  pollsMax: number | undefined;
-  /** Seconds a session may live from sign-in however often it refreshes (absolute lifetime). */
-  sessionMaxAge: number;
-  presenceWindow: number;
-  connectionRequestTtl: number;
-  /** Live outgoing connection requests one account may hold; past it, requests get 429. */
-  connectionPendingMax: number;
-  /** Seconds a rejected requester must wait before asking the same user again. */
-  connectionRequestCooldown: number;
-  corsOrigins: readonly string[];
-  trustProxy: boolean;
-  metricsToken: string | undefined;
-  logLevel: LogLevel;
-  maxBodyBytes: number;
   /** Each limit, or null when switched off. */
   rateLimits: Readonly<Record<RateLimitName, LimitRule | null>>;
 }
-
-export type RateLimitName =
-  | 'loginFailuresPerAccountIp'
-  | 'loginFailuresPerUsername'
-  | 'loginCodeFailuresPerAccount'
-  | 'loginPerIp'
-  | 'passwordChecksPerUser'
-  | 'registerPerIp'
-  | 'registerPerEmail'
-  | 'forgotPerIp'
-  | 'forgotPerEmailIp'
-  | 'forgotPerEmail'
-  | 'resetPerEmailIp'
-  | 'resetPerEmail'
-  | 'searchPerUser'
-  | 'sendPerUser'
-  | 'icePerUser'
-  | 'pgpUploadPerUser'
-  | 'pgpUploadPerIp';
 
 export type Env = Record<string, string | undefined>;
 
@@ -285,65 +578,18 @@ export function parseConfig(env: Env, secrets?: { jwtSecret?: Buffer; dataKey?: 
   const dataKey = e.DATA_KEY ? Buffer.from(e.DATA_KEY, 'base64') : secrets?.dataKey;
   if (!jwtSecret) throw new ConfigError('JWT_SECRET: must be set');
   if (!dataKey) throw new ConfigError('DATA_KEY: must be set');
+  const fields = Object.fromEntries(CONFIG_ROWS.map((v) => [v.key, e[v.env]])) as Fields;
+  const rateLimits = Object.fromEntries(RATE_LIMIT_ROWS.map((v) => [v.rateLimit, e[v.env]])) as Record<RateLimitName, LimitRule | null>;
+  // The fields below are derived from more than their own variable; overwriting keeps each in its place.
   return Object.freeze({
-    host: e.HOST,
-    port: e.PORT,
-    store: e.STORE,
+    ...fields,
     dataDir: resolve(e.DATA_DIR),
-    mongodbUri: e.MONGODB_URI,
-    mongodbDb: e.MONGODB_DB,
     jwtSecret,
     dataKey,
-    accessTokenTtl: e.ACCESS_TOKEN_TTL,
-    refreshTokenTtl: e.REFRESH_TOKEN_TTL,
-    smtpUrl: e.SMTP_URL,
-    mailFrom: e.MAIL_FROM,
-    otpTtl: e.OTP_TTL,
-    minAge: e.MIN_AGE,
-    stunUrls: Object.freeze(e.STUN_URLS),
-    turnUrls: Object.freeze(e.TURN_URLS),
-    turnSecret: e.TURN_SECRET,
-    turnTtl: e.TURN_TTL,
-    turnUsername: e.TURN_USERNAME,
-    turnCredential: e.TURN_CREDENTIAL,
-    signalTtl: e.SIGNAL_TTL,
-    signalMaxBytes: e.SIGNAL_MAX_BYTES,
-    mailboxMax: e.MAILBOX_MAX,
     mailboxPerSender: Math.min(e.MAILBOX_PER_SENDER, e.MAILBOX_MAX),
-    pollsPerUser: e.POLLS_PER_USER,
-    pollsMax: e.POLLS_MAX,
-    sessionMaxAge: e.SESSION_MAX_AGE,
-    presenceWindow: e.PRESENCE_WINDOW,
-    connectionRequestTtl: e.CONNECTION_REQUEST_TTL,
-    connectionPendingMax: e.CONNECTION_PENDING_MAX,
-    connectionRequestCooldown: e.CONNECTION_REQUEST_COOLDOWN,
-    corsOrigins: Object.freeze(e.CORS_ORIGINS),
-    trustProxy: e.TRUST_PROXY,
-    metricsToken: e.METRICS_TOKEN,
-    logLevel: e.LOG_LEVEL,
-    maxBodyBytes: e.MAX_BODY_BYTES,
-    rateLimits: Object.freeze({
-      loginFailuresPerAccountIp: e.RATE_LOGIN_ACCOUNT_IP,
-      loginFailuresPerUsername: e.RATE_LOGIN_USERNAME,
-      loginCodeFailuresPerAccount: e.RATE_LOGIN_TOTP,
-      loginPerIp: e.RATE_LOGIN_IP,
-      passwordChecksPerUser: e.RATE_PASSWORD_CHECK_USER,
-      registerPerIp: e.RATE_REGISTER_IP,
-      registerPerEmail: e.RATE_REGISTER_EMAIL,
-      forgotPerIp: e.RATE_FORGOT_IP,
-      forgotPerEmailIp: e.RATE_FORGOT_EMAIL_IP,
-      forgotPerEmail: e.RATE_FORGOT_EMAIL,
-      resetPerEmailIp: e.RATE_RESET_EMAIL_IP,
-      resetPerEmail: e.RATE_RESET_EMAIL,
-      searchPerUser: e.RATE_SEARCH_USER,
-      sendPerUser: e.RATE_SEND_USER,
-      icePerUser: e.RATE_ICE_USER,
-      pgpUploadPerUser: e.RATE_PGP_USER,
-      pgpUploadPerIp: e.RATE_PGP_IP,
-    }),
+    rateLimits: Object.freeze(rateLimits),
   });
 }
-
 const SECRET_FILES = { jwtSecret: 'jwt-secret', dataKey: 'data-key' } as const;
 
 /**
@@ -351,7 +597,7 @@ const SECRET_FILES = { jwtSecret: 'jwt-secret', dataKey: 'data-key' } as const;
  * environment nor the directory has it. Losing data-key makes stored e-mails unreadable: back it up.
  */
 export function loadSecrets(env: Env): { jwtSecret?: Buffer; dataKey?: Buffer } {
-  const dataDir = resolve(unsetIfEmpty(env.DATA_DIR) === undefined ? './data' : env.DATA_DIR!);
+  const dataDir = resolve(envSchema.shape.DATA_DIR.parse(env.DATA_DIR));
   const out: { jwtSecret?: Buffer; dataKey?: Buffer } = {};
   const need = { jwtSecret: !unsetIfEmpty(env.JWT_SECRET), dataKey: !unsetIfEmpty(env.DATA_KEY) };
   if (!need.jwtSecret && !need.dataKey) return out;
