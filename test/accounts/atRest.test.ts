@@ -1,13 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { beforeEach, describe, expect, it } from '@jest/globals';
+import { makeTestApp } from '../helpers/app.js';
+import { useTestApp } from '../helpers/perTest.js';
 
-let t: TestApp;
-beforeEach(() => {
-  t = makeTestApp();
-});
-afterEach(() => t.close());
+const t = useTestApp();
 
 /** Every byte SQLite wrote: the database, its WAL and shared-memory files. */
 const storedBytes = () =>

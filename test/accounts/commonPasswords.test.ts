@@ -1,7 +1,8 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { bearer, registerUser } from '../helpers/factories.js';
-import { codeIn, startSmtpServer, type TestSmtpServer } from '../helpers/smtp.js';
+import { useSmtpServer } from '../helpers/perTest.js';
+import { codeIn } from '../helpers/smtp.js';
 
 let t: TestApp;
 afterEach(() => t.close());
@@ -47,13 +48,8 @@ describe('POST /auth/change-password and common passwords', () => {
 });
 
 describe('POST /auth/reset-password and common passwords', () => {
-  let smtp: TestSmtpServer;
-  beforeAll(async () => {
-    smtp = await startSmtpServer();
-  });
-  afterAll(() => smtp.close());
+  const smtp = useSmtpServer();
   beforeEach(() => {
-    smtp.received.length = 0;
     t = makeTestApp({ env: { SMTP_URL: smtp.url } });
   });
 

@@ -1,18 +1,16 @@
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { PasswordHasher } from '../../app/accounts/passwordHasher.js';
-import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { makeTestApp } from '../helpers/app.js';
 import { CountingHasher } from '../helpers/countingHasher.js';
-import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
+import { bearer } from '../helpers/factories.js';
+import { useTestApp, withUser } from '../helpers/perTest.js';
 
-let t: TestApp;
 let hasher: CountingHasher;
-let alice: TestUser;
-beforeEach(async () => {
+const t = useTestApp(() => {
   hasher = new CountingHasher();
-  t = makeTestApp({ hasher });
-  alice = await registerUser(t, { username: 'Alice', email: 'alice@example.org', password: 'correct horse battery' });
+  return { hasher };
 });
-afterEach(() => t.close());
+const alice = withUser(t, { username: 'Alice', email: 'alice@example.org', password: 'correct horse battery' });
 
 const login = (username: string, password: string) => t.http.post('/auth/login').send({ username, password });
 

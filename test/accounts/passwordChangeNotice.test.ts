@@ -1,22 +1,10 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { makeTestApp, type TestApp } from '../helpers/app.js';
-import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
-import { startSmtpServer, type TestSmtpServer } from '../helpers/smtp.js';
+import { describe, expect, it } from '@jest/globals';
+import { bearer } from '../helpers/factories.js';
+import { useSmtpServer, useTestApp, withUser } from '../helpers/perTest.js';
 
-let smtp: TestSmtpServer;
-let t: TestApp;
-let alice: TestUser;
-
-beforeAll(async () => {
-  smtp = await startSmtpServer();
-});
-afterAll(() => smtp.close());
-beforeEach(async () => {
-  smtp.received.length = 0;
-  t = makeTestApp({ env: { SMTP_URL: smtp.url, MAIL_FROM: 'Signalbox <no-reply@signalbox.test>' } });
-  alice = await registerUser(t, { username: 'alice', email: 'Alice@Example.org', password: 'correct horse battery' });
-});
-afterEach(() => t.close());
+const smtp = useSmtpServer();
+const t = useTestApp(() => ({ env: { SMTP_URL: smtp.url, MAIL_FROM: 'Signalbox <no-reply@signalbox.test>' } }));
+const alice = withUser(t, { username: 'alice', email: 'Alice@Example.org', password: 'correct horse battery' });
 
 const change = (currentPassword: string) =>
   t.http.post('/auth/change-password').set(bearer(alice)).send({ currentPassword, newPassword: 'a brand new secret' });

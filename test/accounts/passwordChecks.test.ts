@@ -1,23 +1,22 @@
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { beforeEach, describe, expect, it } from '@jest/globals';
 import { CountingHasher } from '../helpers/countingHasher.js';
-import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
+import { bearer } from '../helpers/factories.js';
+import { useTestApp, withUser } from '../helpers/perTest.js';
 import { totpAt } from '../helpers/totp.js';
 
 // A signed-in user's password re-checks (change-password, DELETE /users/me, 2FA enable and disable)
 // share RATE_PASSWORD_CHECK_USER: a stolen access token must not become an unlimited password oracle.
 
-let t: TestApp;
 let hasher: CountingHasher;
-let alice: TestUser;
-beforeEach(async () => {
+const t = useTestApp(() => {
   // A roomy hash-queue share, so a burst meets the limit under test and not the queue's.
   hasher = new CountingHasher(1000);
-  t = makeTestApp({ hasher, env: { RATE_PASSWORD_CHECK_USER: '10/900' } });
-  alice = await registerUser(t, { username: 'alice', password: 'correct horse battery' });
+  return { hasher, env: { RATE_PASSWORD_CHECK_USER: '10/900' } };
+});
+const alice = withUser(t, { username: 'alice', password: 'correct horse battery' });
+beforeEach(() => {
   hasher.verifications = 0;
 });
-afterEach(() => t.close());
 
 const changePassword = (currentPassword: string) =>
   t.http.post('/auth/change-password').set(bearer(alice)).send({ currentPassword, newPassword: 'a brand new secret' });

@@ -1,22 +1,12 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { makeTestApp, type TestApp } from '../helpers/app.js';
-import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
-import { codeIn, startSmtpServer, type TestSmtpServer } from '../helpers/smtp.js';
+import { describe, expect, it } from '@jest/globals';
+import { makeTestApp } from '../helpers/app.js';
+import { bearer, registerUser } from '../helpers/factories.js';
+import { useSmtpServer, useTestApp, withUser } from '../helpers/perTest.js';
+import { codeIn } from '../helpers/smtp.js';
 
-let smtp: TestSmtpServer;
-let t: TestApp;
-let alice: TestUser;
-
-beforeAll(async () => {
-  smtp = await startSmtpServer();
-});
-afterAll(() => smtp.close());
-beforeEach(async () => {
-  smtp.received.length = 0;
-  t = makeTestApp({ env: { SMTP_URL: smtp.url, MAIL_FROM: 'Signalbox <no-reply@signalbox.test>' } });
-  alice = await registerUser(t, { username: 'alice', email: 'Alice@Example.org', password: 'correct horse battery' });
-});
-afterEach(() => t.close());
+const smtp = useSmtpServer();
+const t = useTestApp(() => ({ env: { SMTP_URL: smtp.url, MAIL_FROM: 'Signalbox <no-reply@signalbox.test>' } }));
+const alice = withUser(t, { username: 'alice', email: 'Alice@Example.org', password: 'correct horse battery' });
 
 const forgot = (email: string) => t.http.post('/auth/forgot-password').send({ email });
 const reset = (email: string, otp: string, newPassword = 'a brand new secret') =>

@@ -1,6 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { describe, expect, it } from '@jest/globals';
+import { makeTestApp } from '../helpers/app.js';
 import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
+import { useTestApp, withUser } from '../helpers/perTest.js';
 import {
   armorBodyLines,
   armorPublic,
@@ -13,13 +14,8 @@ import {
   tamperedSelfSignature,
 } from '../helpers/pgpFixtures.js';
 
-let t: TestApp;
-let alice: TestUser;
-beforeEach(async () => {
-  t = makeTestApp();
-  alice = await registerUser(t);
-});
-afterEach(() => t.close());
+const t = useTestApp();
+const alice = withUser(t);
 
 const put = (user: TestUser, body: unknown) => t.http.put('/auth/pgp-key').set(bearer(user)).send(body as object);
 const me = async (user: TestUser) => (await t.http.get('/users/me').set(bearer(user))).body.user;

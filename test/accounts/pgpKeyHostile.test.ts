@@ -1,8 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it } from '@jest/globals';
 import type { AddressInfo } from 'node:net';
 import { configurePgpChecks, PGP_CHECK_TIMEOUT_MS, resetPgpChecks } from '../../app/accounts/pgpKey.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
+import { useTestApp, withUser } from '../helpers/perTest.js';
 import { ED25519, fixture, RSA4096 } from '../helpers/pgpFixtures.js';
 import { ALGO, dsa, elgamal, hostileKey, OID, onCurve, pastTheQuickScan, rsa } from '../helpers/hostileKeys.js';
 
@@ -10,13 +11,8 @@ import { ALGO, dsa, elgamal, hostileKey, OID, onCurve, pastTheQuickScan, rsa } f
 // Each key below is refused by the allow-list before any signature arithmetic, in milliseconds; without it
 // the DSA ones cost seconds to minutes of event-loop time (see docs/security.md for the measured figures).
 
-let t: TestApp;
-let alice: TestUser;
-beforeEach(async () => {
-  t = makeTestApp();
-  alice = await registerUser(t);
-});
-afterEach(() => t.close());
+const t = useTestApp();
+const alice = withUser(t);
 
 const put = (app: TestApp, user: TestUser, publicKey: string) => app.http.put('/auth/pgp-key').set(bearer(user)).send({ publicKey });
 const registration = (username: string, pgpPublicKey?: string) => ({

@@ -1,12 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { describe, expect, it } from '@jest/globals';
+import { makeTestApp } from '../helpers/app.js';
 import { registerUser } from '../helpers/factories.js';
+import { useTestApp } from '../helpers/perTest.js';
 
-let t: TestApp;
-beforeEach(() => {
-  t = makeTestApp();
-});
-afterEach(() => t.close());
+const t = useTestApp();
 
 const valid = { username: 'Alice_1', email: 'Alice@Example.org', password: 'correct horse battery' };
 

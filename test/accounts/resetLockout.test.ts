@@ -1,26 +1,22 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it } from '@jest/globals';
 import type { Env } from '../../app/config.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { registerUser } from '../helpers/factories.js';
-import { codeIn, startSmtpServer, type TestSmtpServer } from '../helpers/smtp.js';
+import { useSmtpServer } from '../helpers/perTest.js';
+import { codeIn } from '../helpers/smtp.js';
 
 // Reset requests and tries are limited per address from one client network (strict) and per
 // address from everywhere (a looser ceiling): a stranger cannot flood the inbox or guess codes,
 // and cannot use up the owner's own requests from another network either.
 
-let smtp: TestSmtpServer;
+const smtp = useSmtpServer();
 let t: TestApp;
-beforeAll(async () => {
-  smtp = await startSmtpServer();
-});
-afterAll(() => smtp.close());
 afterEach(() => t?.close());
 
 const STRANGER = '198.51.100.66';
 const OWNER = '203.0.113.1';
 
 async function start(env: Env): Promise<void> {
-  smtp.received.length = 0;
   t = makeTestApp({ env: { SMTP_URL: smtp.url, TRUST_PROXY: 'true', ...env } });
   await registerUser(t, { username: 'alice', email: 'alice@example.org', password: 'correct horse battery' });
 }

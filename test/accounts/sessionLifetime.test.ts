@@ -1,18 +1,13 @@
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { makeTestApp, type TestApp } from '../helpers/app.js';
-import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
+import { describe, expect, it } from '@jest/globals';
+import { bearer } from '../helpers/factories.js';
+import { useTestApp, withUser } from '../helpers/perTest.js';
 
 // SESSION_MAX_AGE: a session ends that long after sign-in however often it refreshes.
 // Two hours here, with 15-minute access tokens refreshed every 10 minutes.
 const MAX_AGE = 7200;
 
-let t: TestApp;
-let alice: TestUser;
-beforeEach(async () => {
-  t = makeTestApp({ env: { SESSION_MAX_AGE: String(MAX_AGE) } });
-  alice = await registerUser(t, { username: 'alice', password: 'correct horse battery' });
-});
-afterEach(() => t.close());
+const t = useTestApp({ env: { SESSION_MAX_AGE: String(MAX_AGE) } });
+const alice = withUser(t, { username: 'alice', password: 'correct horse battery' });
 
 const me = (u: { accessToken: string }) => t.http.get('/users/me').set(bearer(u));
 const refresh = (refreshToken: string) => t.http.post('/auth/refresh').send({ refreshToken });

@@ -1,18 +1,13 @@
 import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { SignJWT } from 'jose';
-import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
+import { useTestApp, withUser } from '../helpers/perTest.js';
 
-let t: TestApp;
-let alice: TestUser;
-beforeEach(async () => {
-  t = makeTestApp();
-  alice = await registerUser(t, { username: 'alice', password: 'correct horse battery' });
-});
-afterEach(() => t.close());
+const t = useTestApp();
+const alice = withUser(t, { username: 'alice', password: 'correct horse battery' });
 
 const me = (u: { accessToken: string }) => t.http.get('/users/me').set(bearer(u));
 const refresh = (refreshToken: string) => t.http.post('/auth/refresh').send({ refreshToken });

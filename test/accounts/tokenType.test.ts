@@ -1,15 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { decodeJwt, SignJWT } from 'jose';
-import { makeTestApp, TEST_SECRETS, type TestApp } from '../helpers/app.js';
-import { registerUser, type TestUser } from '../helpers/factories.js';
+import { TEST_SECRETS } from '../helpers/app.js';
+import { useTestApp, withUser } from '../helpers/perTest.js';
 
-let t: TestApp;
-let alice: TestUser;
-beforeEach(async () => {
-  t = makeTestApp();
-  alice = await registerUser(t);
-});
-afterEach(() => t.close());
+const t = useTestApp();
+const alice = withUser(t);
 
 /** A token with alice's real claims, signed with the server's real secret, under the given header. */
 async function tokenWithHeader(header: { alg: 'HS256'; typ?: string }): Promise<string> {

@@ -1,17 +1,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { makeTestApp, type TestApp } from '../helpers/app.js';
-import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
+import { describe, expect, it } from '@jest/globals';
+import { makeTestApp } from '../helpers/app.js';
+import { bearer, registerUser } from '../helpers/factories.js';
+import { useTestApp, withUser } from '../helpers/perTest.js';
 import { totpAt } from '../helpers/totp.js';
 
-let t: TestApp;
-let alice: TestUser;
-beforeEach(async () => {
-  t = makeTestApp();
-  alice = await registerUser(t, { username: 'alice', password: 'correct horse battery' });
-});
-afterEach(() => t.close());
+const t = useTestApp();
+const alice = withUser(t, { username: 'alice', password: 'correct horse battery' });
 
 const setup = () => t.http.post('/auth/2fa/setup').set(bearer(alice)).send({});
 const enable = (code: string) => t.http.post('/auth/2fa/enable').set(bearer(alice)).send({ code });

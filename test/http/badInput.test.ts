@@ -1,16 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import type { Response } from 'supertest';
-import { makeTestApp, type TestApp } from '../helpers/app.js';
-import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
+import { makeTestApp } from '../helpers/app.js';
+import { bearer, type TestUser } from '../helpers/factories.js';
+import { useTestApp, withUser } from '../helpers/perTest.js';
 import { expectApiError, listedFields } from './errorShape.js';
 
-let t: TestApp;
-let u: TestUser;
-beforeEach(async () => {
-  t = makeTestApp();
-  u = await registerUser(t, { password: 'original password 1' });
-});
-afterEach(() => t.close());
+const t = useTestApp();
+const u = withUser(t, { password: 'original password 1' });
 
 /** An endpoint that takes a JSON body, with a body it would accept from `u`. */
 interface Endpoint {

@@ -1,9 +1,8 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { beforeEach, describe, expect, it } from '@jest/globals';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeTestApp, type TestApp } from '../helpers/app.js';
-import { registerUser } from '../helpers/factories.js';
-import { codeIn, startSmtpServer, type TestSmtpServer } from '../helpers/smtp.js';
+import { useSmtpServer, useTestApp, withUser } from '../helpers/perTest.js';
+import { codeIn } from '../helpers/smtp.js';
 
 const EMAIL = 'Olga.Private@example.org';
 
@@ -11,14 +10,12 @@ const EMAIL = 'Olga.Private@example.org';
 const headersOf = (raw: string) => raw.split(/\r?\n\r?\n/)[0]!.replace(/\r?\n[ \t]+/g, ' ');
 
 describe('the development outbox (SMTP_URL unset)', () => {
-  let t: TestApp;
+  const t = useTestApp();
+  withUser(t, { email: EMAIL });
   beforeEach(async () => {
-    t = makeTestApp();
-    await registerUser(t, { email: EMAIL });
     expect((await t.http.post('/auth/forgot-password').send({ email: EMAIL })).status).toBe(202);
     await t.mailer.idle();
   });
-  afterEach(() => t.close());
 
   const outbox = () => readdirSync(join(t.dir, 'outbox'));
 
@@ -43,18 +40,9 @@ describe('the development outbox (SMTP_URL unset)', () => {
 });
 
 describe('the reset-code message', () => {
-  let smtp: TestSmtpServer;
-  let t: TestApp;
-  beforeAll(async () => {
-    smtp = await startSmtpServer();
-  });
-  afterAll(() => smtp.close());
-  beforeEach(async () => {
-    smtp.received.length = 0;
-    t = makeTestApp({ env: { SMTP_URL: smtp.url } });
-    await registerUser(t, { email: EMAIL });
-  });
-  afterEach(() => t.close());
+  const smtp = useSmtpServer();
+  const t = useTestApp(() => ({ env: { SMTP_URL: smtp.url } }));
+  withUser(t, { email: EMAIL });
 
   it('carries the code in the body and not in the Subject', async () => {
     await t.http.post('/auth/forgot-password').send({ email: EMAIL });

@@ -1,22 +1,16 @@
 import { request as httpRequest, createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { connect } from '../helpers/connections.js';
-import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
+import { bearer, registerUser } from '../helpers/factories.js';
+import { useTestApp, withUser } from '../helpers/perTest.js';
 import { metricValue, payloads, poll, send } from '../helpers/signaling.js';
 import { signIn } from './helpers.js';
 
-let t: TestApp;
-let alice: TestUser;
-let bob: TestUser;
-beforeEach(async () => {
-  t = makeTestApp({ env: { MAILBOX_MAX: '1000' } });
-  alice = await registerUser(t);
-  bob = await registerUser(t);
-  await connect(t, alice, bob);
-});
-afterEach(() => t.close());
+const t = useTestApp({ env: { MAILBOX_MAX: '1000' } });
+const alice = withUser(t);
+const bob = withUser(t);
+beforeEach(() => connect(t, alice, bob));
 
 /** Resolves once the app reports `n` held polls (the poll is registered and waiting). */
 async function heldPolls(n: number): Promise<void> {

@@ -1,19 +1,14 @@
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { beforeEach, describe, expect, it } from '@jest/globals';
+import { makeTestApp } from '../helpers/app.js';
 import { connect, removeConnection } from '../helpers/connections.js';
-import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
+import { bearer, registerUser } from '../helpers/factories.js';
+import { useTestApp, withUser } from '../helpers/perTest.js';
 import { payloads, poll, send } from '../helpers/signaling.js';
 
-let t: TestApp;
-let alice: TestUser;
-let bob: TestUser;
-beforeEach(async () => {
-  t = makeTestApp({ env: { MAILBOX_MAX: '5', SIGNAL_MAX_BYTES: '64' } });
-  alice = await registerUser(t);
-  bob = await registerUser(t);
-  await connect(t, alice, bob);
-});
-afterEach(() => t.close());
+const t = useTestApp({ env: { MAILBOX_MAX: '5', SIGNAL_MAX_BYTES: '64' } });
+const alice = withUser(t);
+const bob = withUser(t);
+beforeEach(() => connect(t, alice, bob));
 
 describe('POST /signaling/send', () => {
   it('answers 202 with an id and the expiry SIGNAL_TTL ahead', async () => {

@@ -1,21 +1,16 @@
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { beforeEach, describe, expect, it } from '@jest/globals';
 import { connect } from '../helpers/connections.js';
 import { registerUser, type TestUser } from '../helpers/factories.js';
+import { useTestApp, withUser } from '../helpers/perTest.js';
 import { payloads, poll, send } from '../helpers/signaling.js';
 import { labelledMetricValue } from './helpers.js';
 
-let t: TestApp;
-let alice: TestUser;
-let bob: TestUser;
-let carol: TestUser;
+const t = useTestApp({ env: { MAILBOX_MAX: '5', MAILBOX_PER_SENDER: '2' } });
+const [alice, bob, carol] = [withUser(t), withUser(t), withUser(t)];
 beforeEach(async () => {
-  t = makeTestApp({ env: { MAILBOX_MAX: '5', MAILBOX_PER_SENDER: '2' } });
-  [alice, bob, carol] = [await registerUser(t), await registerUser(t), await registerUser(t)];
   await connect(t, alice, bob);
   await connect(t, carol, bob);
 });
-afterEach(() => t.close());
 
 /** `n` sends from `from` to bob, each of which must be stored. */
 async function fill(from: TestUser, n: number, prefix: string): Promise<void> {

@@ -2,15 +2,11 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { connect, sendRequest } from '../helpers/connections.js';
 import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
+import { useTestApp, withUser } from '../helpers/perTest.js';
 import { ED25519, fixture } from '../helpers/pgpFixtures.js';
 
-let t: TestApp;
-let viewer: TestUser;
-beforeEach(async () => {
-  t = makeTestApp();
-  viewer = await registerUser(t, { username: 'viewer' });
-});
-afterEach(() => t.close());
+const t = useTestApp();
+const viewer = withUser(t, { username: 'viewer' });
 
 const profile = (path: string) => t.http.get(`/users/${path}`).set(bearer(viewer));
 

@@ -1,15 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
+import { useTestApp, withUser } from '../helpers/perTest.js';
 import { ED25519, fixture } from '../helpers/pgpFixtures.js';
 
-let t: TestApp;
-let me: TestUser;
-beforeEach(async () => {
-  t = makeTestApp();
-  me = await registerUser(t, { username: 'searcher' });
-});
-afterEach(() => t.close());
+const t = useTestApp();
+const me = withUser(t, { username: 'searcher' });
 
 const search = (query: string, user: TestUser = me) => t.http.get(`/users/search?${query}`).set(bearer(user));
 const names = (res: { body: { results: Array<{ username: string }> } }) => res.body.results.map((r) => r.username);
