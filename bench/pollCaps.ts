@@ -52,12 +52,10 @@ async function serve(): Promise<void> {
   const { pino } = await import('pino');
   const { PasswordHasher } = await import('../app/accounts/passwordHasher.js');
   const { openStore } = await import('../app/boot.js');
-  const { parseConfig } = await import('../app/config.js');
+  const { RATE_LIMIT_VARIABLES, parseConfig } = await import('../app/config.js');
   const { createApp } = await import('../app/server.js');
   const dir = mkdtempSync(join(tmpdir(), 'signalbox-pollcaps-'));
-  const rateOff = Object.fromEntries(
-    ['LOGIN_ACCOUNT_IP', 'LOGIN_USERNAME', 'LOGIN_IP', 'PASSWORD_CHECK_USER', 'REGISTER_IP', 'REGISTER_EMAIL', 'SEND_USER'].map((n) => [`RATE_${n}`, 'off']),
-  );
+  const rateOff = Object.fromEntries(RATE_LIMIT_VARIABLES.map((name) => [name, 'off']));
   const config = parseConfig(
     { DATA_DIR: dir, LOG_LEVEL: 'info', ACCESS_TOKEN_TTL: '3600', POLLS_MAX: String(HELD + PER_USER), POLLS_PER_USER: String(PER_USER), ...rateOff },
     { jwtSecret: Buffer.alloc(32, 1), dataKey: Buffer.alloc(32, 2) },

@@ -30,34 +30,14 @@ import Koa from 'koa';
 import { pino } from 'pino';
 import { PasswordHasher } from '../app/accounts/passwordHasher.js';
 import { openStore } from '../app/boot.js';
-import { parseConfig } from '../app/config.js';
+import { RATE_LIMIT_VARIABLES, parseConfig } from '../app/config.js';
 import { createApp } from '../app/server.js';
 
 /** Like test/helpers/app.ts TEST_ARGON2: real argon2id, cheap enough to register a few hundred users and log in ~10,000 sessions quickly. */
 const BENCH_ARGON2 = { memoryCost: 4096, timeCost: 1, parallelism: 1 };
 
 /** Every RATE_* limit of app/config.ts: the bench logs in thousands of times from one address and sends far more than one user may. */
-const RATE_LIMITS_OFF = Object.fromEntries(
-  [
-    'LOGIN_ACCOUNT_IP',
-    'LOGIN_USERNAME',
-    'LOGIN_TOTP',
-    'LOGIN_IP',
-    'PASSWORD_CHECK_USER',
-    'REGISTER_IP',
-    'REGISTER_EMAIL',
-    'FORGOT_IP',
-    'FORGOT_EMAIL_IP',
-    'FORGOT_EMAIL',
-    'RESET_EMAIL_IP',
-    'RESET_EMAIL',
-    'SEARCH_USER',
-    'SEND_USER',
-    'ICE_USER',
-    'PGP_USER',
-    'PGP_IP',
-  ].map((n) => [`RATE_${n}`, 'off']),
-);
+const RATE_LIMITS_OFF = Object.fromEntries(RATE_LIMIT_VARIABLES.map((name) => [name, 'off']));
 
 /**
  * The poll caps, raised by the driver (which sets POLLS_PER_USER and POLLS_MAX in this process's

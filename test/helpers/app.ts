@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import request from 'supertest';
 import { PasswordHasher } from '../../app/accounts/passwordHasher.js';
-import { parseConfig, type Config, type Env } from '../../app/config.js';
+import { RATE_LIMIT_VARIABLES, parseConfig, type Config, type Env } from '../../app/config.js';
 import { createMailer, type Mailer } from '../../app/mail/mailer.js';
 import { createApp, type SignalboxApp } from '../../app/server.js';
 import { openSqliteStore } from '../../app/store/sqlite/index.js';
@@ -49,9 +49,7 @@ export const TEST_SECRETS = { jwtSecret: Buffer.alloc(32, 7), dataKey: Buffer.al
  * Rate limits are off unless a test turns one on through `env`: most suites register and sign in
  * many times from one address, and the limits have their own tests.
  */
-const RATE_LIMITS_OFF: Env = Object.fromEntries(
-  ['LOGIN_ACCOUNT_IP', 'LOGIN_USERNAME', 'LOGIN_TOTP', 'LOGIN_IP', 'PASSWORD_CHECK_USER', 'REGISTER_IP', 'REGISTER_EMAIL', 'FORGOT_IP', 'FORGOT_EMAIL_IP', 'FORGOT_EMAIL', 'RESET_EMAIL_IP', 'RESET_EMAIL', 'SEARCH_USER', 'SEND_USER', 'ICE_USER', 'PGP_USER', 'PGP_IP'].map((n) => [`RATE_${n}`, 'off']),
-);
+const RATE_LIMITS_OFF: Env = Object.fromEntries(RATE_LIMIT_VARIABLES.map((name) => [name, 'off']));
 
 /** A full app on a fresh SQLite file on disk, with a manual clock and captured logs. */
 export function makeTestApp(options: TestAppOptions = {}): TestApp {
