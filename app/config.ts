@@ -544,7 +544,10 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export type RateLimitName = RateLimitRow['rateLimit'];
 
-/** The whole server configuration, parsed once and frozen: one field per variable of ENVIRONMENT, and: */
+/**
+ * The whole server configuration, parsed once and frozen: the field `key` of each ENVIRONMENT variable
+ * (DATA_DIR resolved, MAILBOX_PER_SENDER at most MAILBOX_MAX), the secrets as bytes, and the limits.
+ */
 export interface Config extends Omit<Fields, 'jwtSecret' | 'dataKey'> {
   /** JWT_SECRET, or the secret generated into DATA_DIR. */
   jwtSecret: Buffer;
