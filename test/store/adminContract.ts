@@ -1,12 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import type { Store, UserRecord } from '../../app/store/types.js';
-import { makeSession, makeUser, freshStorePerTest, type OpenedStore } from './contract.js';
-
-// Year-2100 dates, as in contract.ts: MongoDB's TTL monitor works in real time.
-const T0 = Date.parse('2100-01-01T00:00:00.000Z');
-const HOUR = 3_600_000;
-const at = (ms: number) => new Date(T0 + ms);
+import { makeSession, freshStorePerTest, storeUser, type OpenedStore } from './contract.js';
+import { at, HOUR } from './contractTime.js';
 
 /** The contract of what the admin CLI needs: disabling accounts, listing users, and the counts of `stats`. */
 export function describeAdminStoreContract(label: string, open: () => Promise<OpenedStore>): void {
@@ -14,11 +10,7 @@ export function describeAdminStoreContract(label: string, open: () => Promise<Op
     let store: Store;
     freshStorePerTest(open, (s) => (store = s));
 
-    const aUser = async (overrides: Partial<UserRecord> = {}) => {
-      const user = makeUser(overrides);
-      await store.users.create(user);
-      return user;
-    };
+    const aUser = (overrides?: Partial<UserRecord>) => storeUser(store, overrides);
     const aSession = async (userId: string, expiresAt = at(HOUR)) => {
       const session = makeSession(userId, { expiresAt });
       const refresh = `refresh_${randomUUID()}`;

@@ -1,10 +1,8 @@
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import type { Store } from '../../app/store/types.js';
 import { makeUser, freshStorePerTest, type OpenedStore } from './contract.js';
+import { at } from './contractTime.js';
 
-// Year-2100 dates, as in contract.ts: MongoDB's TTL monitor works in real time.
-const T0 = Date.parse('2100-01-01T00:00:00.000Z');
-const at = (ms: number) => new Date(T0 + ms);
 const MINUTE = 60_000;
 
 /** The contract of the rate-limit and reset-code aggregates, for one adapter. */

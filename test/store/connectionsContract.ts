@@ -1,11 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import type { ConnectionRequestInput, Store, UserRecord } from '../../app/store/types.js';
-
-// Year-2100 times, as in contract.ts: MongoDB's TTL monitor works in real time and must never race a test.
-const T0 = Date.parse('2100-01-01T00:00:00.000Z');
-const HOUR = 3_600_000;
-const at = (ms: number) => new Date(T0 + ms);
+import { at, HOUR } from './contractTime.js';
 
 export interface ConnectionContractContext {
   store: () => Store;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { DuplicateError, type PgpKeyRecord, type SessionRecord, type Store, type UserRecord } from '../../app/store/types.js';
 import { describeConnectionStoreContract } from './connectionsContract.js';
+import { at, HOUR, T0 } from './contractTime.js';
 
 /** What a contract run needs: a fresh, empty store and a way to dispose of it afterwards. */
 export interface OpenedStore {
@@ -9,11 +10,6 @@ export interface OpenedStore {
   cleanup: () => Promise<void>;
 }
 
-// Fixed clock, far in the future: MongoDB's TTL monitor deletes documents whose expiresAt has passed in
-// real time, which would make expiry tests race it. With year-2100 dates only the `now` passed in matters.
-const T0 = Date.parse('2100-01-01T00:00:00.000Z');
-const HOUR = 3_600_000;
-const at = (ms: number) => new Date(T0 + ms);
 
 let seq = 0;
 /** A unique suffix so records never collide, even if an adapter's data outlived a test. */
@@ -34,6 +30,13 @@ export function makeUser(overrides: Partial<UserRecord> = {}): UserRecord {
     disabledAt: null,
     ...overrides,
   };
+}
+
+/** Stores a user record (makeUser with `overrides`) and returns it, for tests about something else. */
+export async function storeUser(store: Store, overrides: Partial<UserRecord> = {}): Promise<UserRecord> {
+  const user = makeUser(overrides);
+  await store.users.create(user);
+  return user;
 }
 
 /** A stored-key record; the store treats it as opaque data, so it need not be a real key. */
@@ -82,12 +85,7 @@ export function describeStoreContract(label: string, open: () => Promise<OpenedS
     let store: Store;
     freshStorePerTest(open, (s) => (store = s));
 
-    /** Stores a user and returns it, for tests about something else. */
-    const aUser = async (overrides: Partial<UserRecord> = {}) => {
-      const user = makeUser(overrides);
-      await store.users.create(user);
-      return user;
-    };
+    const aUser = (overrides?: Partial<UserRecord>) => storeUser(store, overrides);
 
     /** Stores a session (with its first refresh token) for a new user unless one is given. */
     const aSession = async (overrides: Partial<SessionRecord> & { userId?: string } = {}) => {

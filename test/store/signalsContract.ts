@@ -2,10 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import type { SignalRecord, Store } from '../../app/store/types.js';
 import { freshStorePerTest, makeUser, type OpenedStore } from './contract.js';
+import { at } from './contractTime.js';
 
-// Year-2100 dates, as in contract.ts.
-const T0 = Date.parse('2100-01-01T00:00:00.000Z');
-const at = (ms: number) => new Date(T0 + ms);
 const TTL = 300_000;
 
 /** The contract of the signal mailboxes, for one adapter. */
