@@ -13,14 +13,14 @@ import type { Config } from './config.js';
 import { connectionRoutes } from './connections/connections.routes.js';
 import { ConnectionService } from './connections/connections.service.js';
 import { PresenceService } from './connections/presence.js';
-import { authenticate } from './http/authenticate.js';
+import { RateLimiter } from './core/rateLimiter.js';
+import { authenticate, onAuthenticated } from './http/authenticate.js';
 import type { AppContext, AppState } from './http/context.js';
 import { errorHandler } from './http/errorHandler.js';
 import { cors, securityHeaders } from './http/headers.js';
 import { jsonBody } from './http/jsonBody.js';
 import { requestContext } from './http/requestContext.js';
 import type { AnyRoute } from './http/route.js';
-import { RateLimiter } from './http/rateLimit.js';
 import { parseInput } from './http/validate.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { FieldCipher } from './lib/fieldCipher.js';
@@ -110,7 +110,7 @@ export function createApp(deps: AppDeps): SignalboxApp {
 
   const router = new Router<AppState, AppContext>();
   const auth = authenticate(tokens, store.sessions, clock, config.sessionMaxAge);
-  const seen = presence.middleware(); // lastSeen from every authenticated request
+  const seen = onAuthenticated((c) => presence.seen(c.userId)); // lastSeen from every authenticated request
   for (const route of routes) {
     const chain: Array<Middleware<AppState, AppContext>> = [...(route.before ?? [])];
     if (route.auth) chain.push(auth, seen);

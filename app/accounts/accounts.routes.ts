@@ -1,7 +1,8 @@
-import { clientNetwork } from '../http/clientNetwork.js';
+import { clientNetwork } from '../core/clientNetwork.js';
+import type { RateLimiter } from '../core/rateLimiter.js';
 import type { AppContext } from '../http/context.js';
 import { caller } from '../http/context.js';
-import { limitByIp, type RateLimiter } from '../http/rateLimit.js';
+import { limitByIp } from '../http/rateLimit.js';
 import { defineRoute, type AnyRoute } from '../http/route.js';
 import type { FieldCipher } from '../lib/fieldCipher.js';
 import { pgpSchema, presentOwnUser, presentPgp } from '../users/users.presenter.js';

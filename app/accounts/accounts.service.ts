@@ -1,7 +1,7 @@
 import type { Config, RateLimitName } from '../config.js';
 import { AppError, invalidCredentials, unauthorized, validationFailed, conflict } from '../core/errors.js';
-import type { AuthState } from '../http/context.js';
-import type { Attempt, RateLimiter } from '../http/rateLimit.js';
+import type { Caller } from '../core/caller.js';
+import type { Attempt, RateLimiter } from '../core/rateLimiter.js';
 import type { Clock } from '../lib/clock.js';
 import type { FieldCipher } from '../lib/fieldCipher.js';
 import { hashSecret, newId, newSecret } from '../lib/ids.js';
@@ -190,7 +190,7 @@ export class AccountService {
     return this.grant(user, result.session.id, newRefresh);
   }
 
-  async logout(auth: AuthState): Promise<void> {
+  async logout(auth: Caller): Promise<void> {
     await this.d.store.sessions.delete(auth.sessionId);
     await this.d.onSignOut?.(auth.userId);
   }
@@ -199,7 +199,7 @@ export class AccountService {
    * Changes the password after checking the current one; every other session ends and the address
    * on file gets a notice, so an owner learns of a change made with a stolen session.
    */
-  async changePassword(auth: AuthState, currentPassword: string, newPassword: string): Promise<void> {
+  async changePassword(auth: Caller, currentPassword: string, newPassword: string): Promise<void> {
     const user = await this.requireUser(auth);
     if (newPassword.toLowerCase() === user.username) {
       throw validationFailed([{ field: 'newPassword', message: 'must not be the username' }]);
@@ -211,7 +211,7 @@ export class AccountService {
   }
 
   /** Deletes the account and everything it owns, after checking the password. */
-  async deleteAccount(auth: AuthState, password: string): Promise<void> {
+  async deleteAccount(auth: Caller, password: string): Promise<void> {
     const user = await this.requireUser(auth);
     if (!(await this.checkPassword(user, password))) throw invalidCredentials();
     await this.d.store.users.delete(user.id);
@@ -234,24 +234,24 @@ export class AccountService {
   }
 
   /** Validates and stores the caller's OpenPGP public key, replacing any earlier one. */
-  async setPgpKey(auth: AuthState, armored: string): Promise<UserRecord> {
+  async setPgpKey(auth: Caller, armored: string): Promise<UserRecord> {
     const key = await readPublicKey(armored, new Date(this.d.clock.now()));
     if (!(await this.d.store.users.setPgpKey(auth.userId, key))) throw unauthorized('The session has ended; sign in again.');
     return this.requireUser(auth);
   }
 
   /** Removes the caller's OpenPGP key; removing none is not an error (the end state is the same). */
-  async clearPgpKey(auth: AuthState): Promise<void> {
+  async clearPgpKey(auth: Caller): Promise<void> {
     if (!(await this.d.store.users.setPgpKey(auth.userId, null))) throw unauthorized('The session has ended; sign in again.');
   }
 
   /** The caller's account and whether it has two-factor authentication, for the own-user view. */
-  async ownAccount(auth: AuthState): Promise<{ user: UserRecord; twoFactor: boolean }> {
+  async ownAccount(auth: Caller): Promise<{ user: UserRecord; twoFactor: boolean }> {
     const user = await this.requireUser(auth);
     return { user, twoFactor: await this.d.twoFactor.isEnabled(user.id) };
   }
 
-  async requireUser(auth: AuthState): Promise<UserRecord> {
+  async requireUser(auth: Caller): Promise<UserRecord> {
     const user = await this.d.store.users.findById(auth.userId);
     if (!user) throw unauthorized('The session has ended; sign in again.');
     return user;

@@ -1,5 +1,6 @@
-import { clientNetwork } from '../http/clientNetwork.js';
-import { limitByIp, type RateLimiter } from '../http/rateLimit.js';
+import { clientNetwork } from '../core/clientNetwork.js';
+import type { RateLimiter } from '../core/rateLimiter.js';
+import { limitByIp } from '../http/rateLimit.js';
 import { defineRoute, type AnyRoute } from '../http/route.js';
 import { acceptedResponse, forgotPasswordBody, resetPasswordBody } from './passwordReset.schema.js';
 import type { PasswordResetService } from './passwordReset.service.js';

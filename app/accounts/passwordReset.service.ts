@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import type { Config, RateLimitName } from '../config.js';
 import { invalidOtp, validationFailed } from '../core/errors.js';
-import type { Attempt, RateLimiter } from '../http/rateLimit.js';
+import type { Attempt, RateLimiter } from '../core/rateLimiter.js';
 import type { Clock } from '../lib/clock.js';
 import type { FieldCipher } from '../lib/fieldCipher.js';
 import type { Mailer } from '../mail/mailer.js';

@@ -1,7 +1,7 @@
 import { generateSecret, generateURI, verify } from 'otplib';
 import { conflict, invalidCredentials, totpRequired } from '../core/errors.js';
-import type { AuthState } from '../http/context.js';
-import type { RateLimiter } from '../http/rateLimit.js';
+import type { Caller } from '../core/caller.js';
+import type { RateLimiter } from '../core/rateLimiter.js';
 import type { Clock } from '../lib/clock.js';
 import type { FieldCipher } from '../lib/fieldCipher.js';
 import type { Store, UserRecord } from '../store/types.js';
@@ -37,7 +37,7 @@ export class TwoFactorService {
   }
 
   /** Turns the pending secret on after one valid code, which also proves the app was set up right. */
-  async enable(auth: AuthState, code: string): Promise<void> {
+  async enable(auth: Caller, code: string): Promise<void> {
     const factor = await this.d.store.twoFactor.get(auth.userId);
     if (!factor) throw conflict('conflict', 'Start with POST /auth/2fa/setup.');
     if (factor.enabled) throw conflict('conflict', 'Two-factor authentication is already on.');

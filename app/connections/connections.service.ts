@@ -1,5 +1,5 @@
 import type { Config } from '../config.js';
-import type { AuthState } from '../http/context.js';
+import type { Caller } from '../core/caller.js';
 import { conflict, notFound, rateLimited, unauthorized, validationFailed } from '../core/errors.js';
 import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/ids.js';
@@ -47,7 +47,7 @@ export class ConnectionService {
    * Asks `username` to connect. When they had already asked the caller, this accepts their
    * request instead (crossing requests connect at once) and answers the connection.
    */
-  async request(auth: AuthState, username: string, message: string | null): Promise<RequestOutcome> {
+  async request(auth: Caller, username: string, message: string | null): Promise<RequestOutcome> {
     const [me, other] = await this.pair(auth, username);
     if (other.id === me.id) throw validationFailed([{ field: 'username', message: 'must not be yourself' }]);
     const now = this.d.clock.now();
@@ -82,7 +82,7 @@ export class ConnectionService {
   }
 
   /** The recipient accepts the live request `username` sent them. */
-  async accept(auth: AuthState, username: string): Promise<ConnectionEntry> {
+  async accept(auth: Caller, username: string): Promise<ConnectionEntry> {
     const [me, other] = await this.pair(auth, username);
     const record = await this.d.store.connections.accept(other.id, me.id, new Date(this.d.clock.now()));
     if (!record) throw await this.noIncomingRequest(me, other);
@@ -94,7 +94,7 @@ export class ConnectionService {
    * The recipient turns down the live request `username` sent them. The sender may ask again only
    * after CONNECTION_REQUEST_COOLDOWN (0: at once); the recipient may ask the sender at any time.
    */
-  async reject(auth: AuthState, username: string): Promise<void> {
+  async reject(auth: Caller, username: string): Promise<void> {
     const [me, other] = await this.pair(auth, username);
     const now = this.d.clock.now();
     if (!(await this.d.store.connections.reject(other.id, me.id, new Date(now)))) {
@@ -126,14 +126,14 @@ export class ConnectionService {
   }
 
   /** Removes the connection with `username` for both sides, or cancels the caller's own request to them. */
-  async remove(auth: AuthState, username: string): Promise<void> {
+  async remove(auth: Caller, username: string): Promise<void> {
     const [me, other] = await this.pair(auth, username);
     const removed = await this.d.store.connections.remove(me.id, other.id, new Date(this.d.clock.now()));
     if (!removed) throw notFound(`You have no connection with @${other.username} and no request to them.`);
   }
 
   /** The caller's live requests, split by direction. */
-  async pending(auth: AuthState): Promise<{ incoming: RequestEntry[]; outgoing: RequestEntry[] }> {
+  async pending(auth: Caller): Promise<{ incoming: RequestEntry[]; outgoing: RequestEntry[] }> {
     const me = await this.me(auth);
     const views = await this.d.store.connections.listPending(me.id, new Date(this.d.clock.now()));
     const incoming: RequestEntry[] = [];
@@ -146,7 +146,7 @@ export class ConnectionService {
   }
 
   /** The caller's accepted connections with each peer's presence. */
-  async list(auth: AuthState): Promise<ConnectionEntry[]> {
+  async list(auth: Caller): Promise<ConnectionEntry[]> {
     const views = await this.d.store.connections.listConnections(auth.userId);
     const presence = await this.d.presence.of(views.map((v) => v.peerId));
     return views.map((v) => ({ record: v, peerUsername: v.peerUsername, peerPgp: v.peerPgp, presence: presence.get(v.peerId)! }));
@@ -168,14 +168,14 @@ export class ConnectionService {
     return notFound(`There is no pending request from @${other.username}.`);
   }
 
-  private async me(auth: AuthState): Promise<UserRecord> {
+  private async me(auth: Caller): Promise<UserRecord> {
     const me = await this.d.store.users.findById(auth.userId);
     if (!me) throw unauthorized('The session has ended; sign in again.');
     return me;
   }
 
   /** The caller and the named user; 404 not_found when nobody has that name. */
-  private async pair(auth: AuthState, username: string): Promise<[UserRecord, UserRecord]> {
+  private async pair(auth: Caller, username: string): Promise<[UserRecord, UserRecord]> {
     const [me, other] = await Promise.all([this.me(auth), this.d.store.users.findByUsername(username)]);
     if (!other) throw notFound('No such user.');
     return [me, other];

@@ -1,6 +1,4 @@
-import type { Middleware } from 'koa';
 import { z } from 'zod';
-import type { AppContext, AppState } from '../http/context.js';
 import type { Clock } from '../lib/clock.js';
 import type { PresenceRecord, Store } from '../store/types.js';
 
@@ -41,7 +39,7 @@ export class PresenceService {
     this.writeInterval = Math.min(PRESENCE_WRITE_INTERVAL_MS, (d.windowSeconds * 1000) / 2);
   }
 
-  /** Records that `userId` is active now; cheap when called on every request. */
+  /** Records that `userId` is active now; cheap when called on every request (server.ts calls it for each authenticated one). */
   async seen(userId: string): Promise<void> {
     const now = this.d.clock.now();
     const last = this.lastWrite.get(userId);
@@ -49,14 +47,6 @@ export class PresenceService {
     if (this.lastWrite.size > SWEEP_ABOVE) this.sweep(now);
     this.lastWrite.set(userId, now);
     await this.d.store.presence.touch(userId, new Date(now));
-  }
-
-  /** Route middleware for after `authenticate`: every authenticated request counts as activity. */
-  middleware(): Middleware<AppState, AppContext> {
-    return async (ctx, next) => {
-      if (ctx.state.auth) await this.seen(ctx.state.auth.userId);
-      await next();
-    };
   }
 
   /** Makes the user offline at once (logout); their lastSeen stays. */

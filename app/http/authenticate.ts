@@ -1,18 +1,23 @@
 import type { Middleware } from 'koa';
-import type { AccessTokens } from '../accounts/tokens.js';
+import type { Caller } from '../core/caller.js';
+import { unauthorized } from '../core/errors.js';
 import type { Clock } from '../lib/clock.js';
 import type { SessionStore } from '../store/types.js';
 import type { AppContext, AppState } from './context.js';
-import { unauthorized } from '../core/errors.js';
 
 const BEARER = /^Bearer ([A-Za-z0-9_.~+/-]+=*)$/;
+
+/** Checks an access token's signature and claims; null for any token it refuses. server.ts passes accounts' `AccessTokens`. */
+export interface TokenVerifier {
+  verify(token: string): Promise<Caller | null>;
+}
 
 /**
  * Accepts a valid access token whose session still exists and is younger than `sessionMaxAge`
  * seconds (SESSION_MAX_AGE): the session lookup on every request is what makes logout, password
  * change and account deletion revoke access at once.
  */
-export function authenticate(tokens: AccessTokens, sessions: SessionStore, clock: Clock, sessionMaxAge: number): Middleware<AppState, AppContext> {
+export function authenticate(tokens: TokenVerifier, sessions: SessionStore, clock: Clock, sessionMaxAge: number): Middleware<AppState, AppContext> {
   return async (ctx, next) => {
     const match = BEARER.exec(ctx.get('Authorization'));
     if (!match) throw unauthorized();
@@ -27,6 +32,17 @@ export function authenticate(tokens: AccessTokens, sessions: SessionStore, clock
       throw unauthorized('The session has reached its maximum age; sign in again.');
     }
     ctx.state.auth = claims;
+    await next();
+  };
+}
+
+/**
+ * Route middleware for after `authenticate`: tells `record` of every authenticated request (presence
+ * counts each one as activity) before the handler runs.
+ */
+export function onAuthenticated(record: (caller: Caller) => Promise<void>): Middleware<AppState, AppContext> {
+  return async (ctx, next) => {
+    if (ctx.state.auth) await record(ctx.state.auth);
     await next();
   };
 }

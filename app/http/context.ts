@@ -1,21 +1,17 @@
 import type { RouterContext } from '@koa/router';
 import type { ParameterizedContext } from 'koa';
-
-export interface AuthState {
-  userId: string;
-  sessionId: string;
-}
+import type { Caller } from '../core/caller.js';
 
 export interface AppState {
   requestId: string;
   /** Set by `authenticate` on protected routes. */
-  auth?: AuthState;
+  auth?: Caller;
 }
 
 export type AppContext = ParameterizedContext<AppState, RouterContext<AppState>>;
 
 /** The authenticated caller; only call on routes that run `authenticate`. */
-export function caller(ctx: AppContext): AuthState {
+export function caller(ctx: AppContext): Caller {
   const auth = ctx.state.auth;
   if (!auth) throw new Error('route is missing authenticate');
   return auth;

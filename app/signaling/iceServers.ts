@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { Config } from '../config.js';
-import type { RateLimiter } from '../http/rateLimit.js';
+import type { RateLimiter } from '../core/rateLimiter.js';
 import type { Clock } from '../lib/clock.js';
 import type { IceServersAnswer } from './iceServers.schema.js';
 

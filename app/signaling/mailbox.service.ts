@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
-import type { AuthState } from '../http/context.js';
+import type { Caller } from '../core/caller.js';
 import { mailboxFull, notConnected, rateLimited, unauthorized, unavailable, validationFailed } from '../core/errors.js';
-import type { RateLimiter } from '../http/rateLimit.js';
+import type { RateLimiter } from '../core/rateLimiter.js';
 import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/ids.js';
 import type { SignalRecord, SignalType, Store } from '../store/types.js';
@@ -45,7 +45,7 @@ export class MailboxService {
   constructor(private readonly d: MailboxDeps) {}
 
   /** Stores a signal for an accepted connection and wakes their held polls. */
-  async send(auth: AuthState, input: SendInput): Promise<{ id: string; expiresAt: Date }> {
+  async send(auth: Caller, input: SendInput): Promise<{ id: string; expiresAt: Date }> {
     const { store, clock, config, metrics } = this.d;
     try {
       await this.d.limiter.consume('sendPerUser', auth.userId);
@@ -93,7 +93,7 @@ export class MailboxService {
    * device replaces this one (answered empty) or the server stops. Past POLLS_PER_USER held polls
    * the poll is refused (429), past POLLS_MAX (503); a poll that would not wait is never refused.
    */
-  async poll(auth: AuthState, after: string | undefined, waitSeconds: number, abort: AbortSignal): Promise<{ signals: SignalRecord[]; cursor: string }> {
+  async poll(auth: Caller, after: string | undefined, waitSeconds: number, abort: AbortSignal): Promise<{ signals: SignalRecord[]; cursor: string }> {
     const { store, notifier, cursors, metrics } = this.d;
     const acked = after === undefined ? 0 : cursors.decode(auth.userId, after, 'after');
     if (acked > 0) metrics.acknowledged.inc(await store.signals.ack(auth.userId, acked));
@@ -130,7 +130,7 @@ export class MailboxService {
   }
 
   /** Removes everything up to the cursor, for clients that acknowledge without polling again. */
-  async ack(auth: AuthState, upTo: string): Promise<void> {
+  async ack(auth: Caller, upTo: string): Promise<void> {
     const seq = this.d.cursors.decode(auth.userId, upTo, 'upTo');
     this.d.metrics.acknowledged.inc(await this.d.store.signals.ack(auth.userId, seq));
   }
@@ -141,7 +141,7 @@ export class MailboxService {
   }
 
   /** Drops every pending signal of the caller. */
-  async clear(auth: AuthState): Promise<void> {
+  async clear(auth: Caller): Promise<void> {
     await this.d.store.signals.clear(auth.userId);
   }
 

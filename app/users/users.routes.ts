@@ -2,7 +2,7 @@ import type { AccountService } from '../accounts/accounts.service.js';
 import { passwordBody } from '../accounts/accounts.schema.js';
 import { caller } from '../http/context.js';
 import { defineRoute, type AnyRoute } from '../http/route.js';
-import type { RateLimiter } from '../http/rateLimit.js';
+import type { RateLimiter } from '../core/rateLimiter.js';
 import type { FieldCipher } from '../lib/fieldCipher.js';
 import type { UserStore } from '../store/types.js';
 import { z } from 'zod';

@@ -1,6 +1,6 @@
-import type { AuthState } from '../http/context.js';
+import type { Caller } from '../core/caller.js';
 import { notFound } from '../core/errors.js';
-import type { RateLimiter } from '../http/rateLimit.js';
+import type { RateLimiter } from '../core/rateLimiter.js';
 import type { UserRecord, UserSearchHit, UserStore } from '../store/types.js';
 import type { Presence } from '../connections/presence.js';
 
@@ -25,7 +25,7 @@ export class UserDirectory {
    * Up to `limit` users whose name starts with `prefix` (already lower case), sorted, without the
    * caller. Counted per user (RATE_SEARCH_USER): enumerating the directory takes many searches.
    */
-  async search(viewer: AuthState, prefix: string, limit: number): Promise<UserSearchHit[]> {
+  async search(viewer: Caller, prefix: string, limit: number): Promise<UserSearchHit[]> {
     await this.d.limiter.consume('searchPerUser', viewer.userId);
     return this.d.users.search(prefix, viewer.userId, limit);
   }
@@ -35,7 +35,7 @@ export class UserDirectory {
    * in the same per-user budget as search (RATE_SEARCH_USER), hit or miss: otherwise guessing exact
    * names one by one would enumerate the directory with no limit at all.
    */
-  async profile(viewer: AuthState, username: string): Promise<{ user: UserRecord; presence?: Presence }> {
+  async profile(viewer: Caller, username: string): Promise<{ user: UserRecord; presence?: Presence }> {
     await this.d.limiter.consume('searchPerUser', viewer.userId);
     const user = await this.d.users.findByUsername(username);
     if (!user) throw notFound('No user has that username.');

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { clientNetwork } from '../../app/http/clientNetwork.js';
+import { clientNetwork } from '../../app/core/clientNetwork.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 
 describe('clientNetwork', () => {
