@@ -3,6 +3,7 @@ import type { Env } from '../../app/config.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { CountingHasher } from '../helpers/countingHasher.js';
 import { bearer, registerUser } from '../helpers/factories.js';
+import { statusCounts } from '../helpers/responses.js';
 import { totpAt } from '../helpers/totp.js';
 
 // Failed-login limits keyed on (account, client network) with a looser per-account ceiling:
@@ -30,17 +31,12 @@ const login = (username: string, password: string, ip = '203.0.113.1', totp?: st
     .set('X-Forwarded-For', ip)
     .send({ username, password, ...(totp === undefined ? {} : { totp }) });
 
-const statuses = (results: Array<{ status: number }>) => {
-  const counts: Record<number, number> = {};
-  for (const r of results) counts[r.status] = (counts[r.status] ?? 0) + 1;
-  return counts;
-};
 
 describe('failed logins per account from one client network', () => {
   it('checks at most the limit of 60 wrong passwords sent at once, refusing the rest with 429', async () => {
     await start({ RATE_LOGIN_ACCOUNT_IP: '10/900' });
     const results = await Promise.all(Array.from({ length: 60 }, (_, i) => login('alice', `wrong guess ${i}`)));
-    expect(statuses(results)).toEqual({ 401: 10, 429: 50 });
+    expect(statusCounts(results)).toEqual({ 401: 10, 429: 50 });
     expect(hasher.verifications).toBe(10);
   });
 
@@ -54,7 +50,7 @@ describe('failed logins per account from one client network', () => {
     const wrong = String((Number(right) + 1) % 1_000_000).padStart(6, '0');
     hasher.verifications = 0;
     const results = await Promise.all(Array.from({ length: 40 }, () => login('alice', PASSWORD, '203.0.113.1', wrong)));
-    expect(statuses(results)).toEqual({ 401: 10, 429: 30 });
+    expect(statusCounts(results)).toEqual({ 401: 10, 429: 30 });
     expect(hasher.verifications).toBe(10);
     expect((await login('alice', PASSWORD, '203.0.113.1', right)).status).toBe(429);
   });
@@ -122,7 +118,7 @@ describe('failed logins per account from all networks (the ceiling)', () => {
   it('checks at most the ceiling of wrong passwords sent at once from many networks', async () => {
     await start({ RATE_LOGIN_ACCOUNT_IP: '10/900', RATE_LOGIN_USERNAME: '20/3600' });
     const results = await Promise.all(Array.from({ length: 60 }, (_, i) => login('alice', 'wrong guess', `198.51.100.${i}`)));
-    expect(statuses(results)).toEqual({ 401: 20, 429: 40 });
+    expect(statusCounts(results)).toEqual({ 401: 20, 429: 40 });
     expect(hasher.verifications).toBe(20);
   });
 
@@ -157,7 +153,7 @@ describe('networks the account signed in from', () => {
     await start({ RATE_LOGIN_ACCOUNT_IP: '10/900', RATE_LOGIN_USERNAME: '20/3600' });
     expect((await login('alice', PASSWORD, '203.0.113.1')).status).toBe(200);
     const results = await Promise.all(Array.from({ length: 30 }, (_, i) => login('alice', `wrong guess ${i}`, '203.0.113.1')));
-    expect(statuses(results)).toEqual({ 401: 10, 429: 20 });
+    expect(statusCounts(results)).toEqual({ 401: 10, 429: 20 });
     expect(hasher.verifications).toBe(11);
   });
 

@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it } from '@jest/globals';
 import { CountingHasher } from '../helpers/countingHasher.js';
 import { bearer } from '../helpers/factories.js';
 import { useTestApp, withUser } from '../helpers/perTest.js';
+import { statusCounts } from '../helpers/responses.js';
 import { totpAt } from '../helpers/totp.js';
 
 // A signed-in user's password re-checks (change-password, DELETE /users/me, 2FA enable and disable)
@@ -21,11 +22,6 @@ beforeEach(() => {
 const changePassword = (currentPassword: string) =>
   t.http.post('/auth/change-password').set(bearer(alice)).send({ currentPassword, newPassword: 'a brand new secret' });
 const deleteMe = (password: string) => t.http.delete('/users/me').set(bearer(alice)).send({ password });
-const statuses = (results: Array<{ status: number }>) => {
-  const counts: Record<number, number> = {};
-  for (const r of results) counts[r.status] = (counts[r.status] ?? 0) + 1;
-  return counts;
-};
 const burst = <T>(n: number, send: (i: number) => Promise<T>) => Promise.all(Array.from({ length: n }, (_, i) => send(i)));
 
 /** Sets up and enables 2FA for alice; returns the secret, one 30-second step after the enabling code. */
@@ -39,7 +35,7 @@ async function enableTwoFactor(): Promise<string> {
 describe('POST /auth/change-password', () => {
   it('checks at most the limit of 30 wrong current passwords sent at once, refusing the rest with 429', async () => {
     const results = await burst(30, (i) => changePassword(`wrong guess ${i}`));
-    expect(statuses(results)).toEqual({ 401: 10, 429: 20 });
+    expect(statusCounts(results)).toEqual({ 401: 10, 429: 20 });
     expect(results.find((r) => r.status === 401)!.body.error.code).toBe('invalid_credentials');
     expect(hasher.verifications).toBe(10);
   });
@@ -64,7 +60,7 @@ describe('POST /auth/change-password', () => {
 describe('DELETE /users/me', () => {
   it('checks at most the limit of 30 wrong passwords sent at once, refusing the rest with 429', async () => {
     const results = await burst(30, (i) => deleteMe(`wrong guess ${i}`));
-    expect(statuses(results)).toEqual({ 401: 10, 429: 20 });
+    expect(statusCounts(results)).toEqual({ 401: 10, 429: 20 });
     expect(hasher.verifications).toBe(10);
   });
 
@@ -81,7 +77,7 @@ describe('POST /auth/2fa/disable', () => {
     hasher.verifications = 0;
     const code = totpAt(secret, t.clock.now());
     const results = await burst(30, (i) => t.http.post('/auth/2fa/disable').set(bearer(alice)).send({ password: `wrong guess ${i}`, code }));
-    expect(statuses(results)).toEqual({ 401: 10, 429: 20 });
+    expect(statusCounts(results)).toEqual({ 401: 10, 429: 20 });
     expect(hasher.verifications).toBe(10);
   });
 });
@@ -93,7 +89,7 @@ describe('POST /auth/2fa/enable', () => {
     // Codes far from the current one: none of them can be valid in the ±1 step window.
     const wrongs = Array.from({ length: 30 }, (_, i) => String((Number(right) + 100_000 + i) % 1_000_000).padStart(6, '0'));
     const results = await burst(30, (i) => t.http.post('/auth/2fa/enable').set(bearer(alice)).send({ code: wrongs[i] }));
-    expect(statuses(results)).toEqual({ 401: 10, 429: 20 });
+    expect(statusCounts(results)).toEqual({ 401: 10, 429: 20 });
     expect((await t.http.post('/auth/2fa/enable').set(bearer(alice)).send({ code: right })).status).toBe(429);
   });
 });

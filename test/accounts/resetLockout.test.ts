@@ -3,6 +3,7 @@ import type { Env } from '../../app/config.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { registerUser } from '../helpers/factories.js';
 import { useSmtpServer } from '../helpers/perTest.js';
+import { statusCounts } from '../helpers/responses.js';
 import { codeIn } from '../helpers/smtp.js';
 
 // Reset requests and tries are limited per address from one client network (strict) and per
@@ -24,11 +25,6 @@ async function start(env: Env): Promise<void> {
 const forgot = (ip: string) => t.http.post('/auth/forgot-password').set('X-Forwarded-For', ip).send({ email: 'alice@example.org' });
 const reset = (ip: string, otp: string) =>
   t.http.post('/auth/reset-password').set('X-Forwarded-For', ip).send({ email: 'alice@example.org', otp, newPassword: 'a brand new secret' });
-const statuses = (results: Array<{ status: number }>) => {
-  const counts: Record<number, number> = {};
-  for (const r of results) counts[r.status] = (counts[r.status] ?? 0) + 1;
-  return counts;
-};
 
 describe('POST /auth/forgot-password limits', () => {
   it('stops a stranger at the per-network limit and still mails the owner a code from another network', async () => {
@@ -65,7 +61,7 @@ describe('POST /auth/reset-password limits', () => {
   it('checks at most the per-network limit of 30 wrong codes sent at once', async () => {
     await start({ RATE_RESET_EMAIL_IP: '10/3600', RATE_RESET_EMAIL: '30/3600' });
     const results = await Promise.all(Array.from({ length: 30 }, (_, i) => reset(STRANGER, String(100_000 + i))));
-    expect(statuses(results)).toEqual({ 400: 10, 429: 20 });
+    expect(statusCounts(results)).toEqual({ 400: 10, 429: 20 });
   });
 
   it('lets the owner reset from another network after a stranger used up their own network', async () => {

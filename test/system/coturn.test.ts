@@ -1,12 +1,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
+import { freePort } from '../helpers/net.js';
 import { run } from '../helpers/run.js';
 
 // A real coturn (Debian's `coturn` package, installed by .ci/run) on loopback with a random port and
@@ -28,18 +29,6 @@ let port: number;
 let secret: string;
 let t: TestApp;
 let user: TestUser;
-
-/** A port that was free a moment ago on 127.0.0.1 (TCP; turnserver takes UDP and TCP on it). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      srv.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 const accepts = (p: number) =>
   new Promise<boolean>((resolve) => {
@@ -86,7 +75,7 @@ beforeAll(async () => {
   requireTool('turnserver');
   requireTool('turnutils_uclient');
   dir = mkdtempSync(join(tmpdir(), 'signalbox-coturn-'));
-  port = await freePort();
+  port = await freePort(); // free for TCP; turnserver takes UDP and TCP on it
   secret = randomBytes(24).toString('hex');
   let output = '';
   // The issue's command line, plus throwaway pid/log/db files so it runs as any user without touching /var.
