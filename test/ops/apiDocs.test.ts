@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadOpenApi, renderApiDocs, repoRoot, type OpenApiDocument } from '../../scripts/gen-api-docs.js';
+import { generatedFileVerdict } from '../helpers/generatedFile.js';
 
 let doc: OpenApiDocument;
 let rendered: string;
@@ -21,15 +22,7 @@ function section(markdown: string, method: string, path: string): string {
 describe('docs/api.md', () => {
   it('is exactly what `npm run docs:api` renders from the current code', () => {
     const committed = readFileSync(join(repoRoot(), 'docs', 'api.md'), 'utf8');
-    const a = committed.split('\n');
-    const b = rendered.split('\n');
-    const line = a.findIndex((l, i) => l !== b[i]);
-    const at = line < 0 ? Math.min(a.length, b.length) : line;
-    const verdict =
-      committed === rendered
-        ? 'up to date'
-        : `docs/api.md is out of date: run \`npm run docs:api\` and commit the result.\n` +
-          `First difference at line ${at + 1}:\n  in docs/api.md: ${JSON.stringify(a[at])}\n  rendered now:   ${JSON.stringify(b[at])}`;
+    const verdict = generatedFileVerdict('docs/api.md', committed, rendered, 'run `npm run docs:api` and commit the result');
     expect(verdict).toBe('up to date');
   });
 });
