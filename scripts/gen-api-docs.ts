@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { parseConfig } from '../app/config.js';
-import { ERRORS, isErrorCode } from '../app/core/errors.js';
+import { ERRORS, isErrorCode, type ErrorCode } from '../app/core/errors.js';
 import { createApp } from '../app/server.js';
 import { openSqliteStore } from '../app/store/sqlite/index.js';
 
@@ -70,12 +70,12 @@ const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
 const statusOf = (c: string): number | undefined => (isErrorCode(c) ? ERRORS[c].status : undefined);
 
 // Codes every operation of a kind can answer, beyond those it names itself.
-function genericCodes(status: string, op: Operation): string[] {
+function genericCodes(status: string, op: Operation): ErrorCode[] {
   const hasBody = Boolean(op.requestBody);
   const hasInput = hasBody || (op.parameters?.length ?? 0) > 0;
   switch (status) {
     case '400':
-      return [...(hasBody ? ['invalid_json'] : []), ...(hasInput ? ['validation_failed'] : [])];
+      return [...(hasBody ? (['invalid_json'] as const) : []), ...(hasInput ? (['validation_failed'] as const) : [])];
     case '401':
       return isAuthenticated(op) ? ['unauthorized'] : [];
     case '413':

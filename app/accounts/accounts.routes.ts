@@ -1,7 +1,6 @@
 import { clientNetwork } from '../core/clientNetwork.js';
 import type { RateLimiter } from '../core/rateLimiter.js';
-import type { AppContext } from '../http/context.js';
-import { caller } from '../http/context.js';
+import { caller, type AppContext } from '../http/context.js';
 import { limitByIp } from '../http/rateLimit.js';
 import { defineRoute, type AnyRoute } from '../http/route.js';
 import type { FieldCipher } from '../lib/fieldCipher.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ERRORS } from '../core/errors.js';
+import { ERRORS, type ErrorCode } from '../core/errors.js';
 import type { AnyRoute } from '../http/route.js';
 
 type JsonSchema = Record<string, unknown>;
@@ -24,6 +24,17 @@ function parameters(schema: z.ZodType | undefined, where: 'query' | 'path'): Jso
 
 const errorRef = { $ref: '#/components/responses/Error' };
 
+/**
+ * Codes a route can answer without listing them: a bad field and our own failure anywhere, a bad token
+ * where it needs one, and a bad body (JSON, size, type) where it takes one.
+ */
+function genericCodes(r: AnyRoute): ErrorCode[] {
+  const codes: ErrorCode[] = ['validation_failed', 'internal'];
+  if (r.auth) codes.push('unauthorized');
+  if (r.body) codes.push('invalid_json', 'payload_too_large', 'unsupported_media_type');
+  return codes;
+}
+
 /** The OpenAPI 3.1 document, built from the same route definitions the router serves. */
 export function buildOpenApi(routes: AnyRoute[], info: { version: string }): JsonSchema {
   const paths: Record<string, Record<string, unknown>> = {};
@@ -35,10 +46,8 @@ export function buildOpenApi(routes: AnyRoute[], info: { version: string }): Jso
         ? { description: doc.description, content: { 'application/json': { schema: jsonSchema(doc.schema, 'output') } } }
         : { description: doc.description };
     }
-    const errorStatuses = new Set<string>(['400', '500']);
-    if (r.auth) errorStatuses.add('401');
-    if (r.body) ['413', '415'].forEach((s) => errorStatuses.add(s));
-    for (const code of r.errors ?? []) errorStatuses.add(String(ERRORS[code].status));
+    const errorStatuses = new Set<string>();
+    for (const code of [...genericCodes(r), ...(r.errors ?? [])]) errorStatuses.add(String(ERRORS[code].status));
     for (const s of [...errorStatuses].sort()) responses[s] = errorRef;
 
     paths[path] ??= {};
