@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { connect, connectionNames, pendingPairs, removeConnection, sendRequest } from '../helpers/connections.js';
+import { connect, connectionNames, pendingPairs, presentedConnection, removeConnection, sendRequest } from '../helpers/connections.js';
 import { bearer } from '../helpers/factories.js';
 import { useTestApp, withUsers } from '../helpers/perTest.js';
 import { expectApiError } from '../http/errorShape.js';
@@ -18,14 +18,7 @@ describe('GET /connections/', () => {
     await connect(t, alice, bob);
     const res = await t.http.get('/connections/').set(bearer(alice));
     expect(res.body).toEqual({
-      connections: [
-        {
-          username: 'bob',
-          since: '2026-06-01T12:00:00.000Z',
-          presence: { online: true, lastSeen: '2026-06-01T12:00:00.000Z' },
-          pgp: null,
-        },
-      ],
+      connections: [presentedConnection('bob', '2026-06-01T12:00:00.000Z', { online: true, lastSeen: '2026-06-01T12:00:00.000Z' })],
     });
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { connect, connectionNames, pendingPairs, removeConnection, sendRequest } from '../helpers/connections.js';
+import { connect, connectionNames, pendingPairs, presentedConnection, removeConnection, sendRequest } from '../helpers/connections.js';
 import { bearer } from '../helpers/factories.js';
 import { useTestApp, withUsers } from '../helpers/perTest.js';
 import { expectApiError, listedFields } from '../http/errorShape.js';
@@ -120,12 +120,7 @@ describe('crossing requests', () => {
     const res = await sendRequest(t, bob, alice);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
-      connection: {
-        username: 'alice',
-        since: '2026-06-01T12:00:00.000Z',
-        presence: { online: true, lastSeen: '2026-06-01T12:00:00.000Z' },
-        pgp: null,
-      },
+      connection: presentedConnection('alice', '2026-06-01T12:00:00.000Z', { online: true, lastSeen: '2026-06-01T12:00:00.000Z' }),
     });
   });
 

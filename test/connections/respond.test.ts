@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { connect, connectionNames, pendingPairs, respond, sendRequest } from '../helpers/connections.js';
+import { connect, connectionNames, pendingPairs, presentedConnection, respond, sendRequest } from '../helpers/connections.js';
 import { bearer } from '../helpers/factories.js';
 import { useTestApp, withUsers } from '../helpers/perTest.js';
 import { expectApiError } from '../http/errorShape.js';
@@ -14,13 +14,8 @@ describe('POST /connections/respond accept', () => {
     const res = await respond(t, bob, alice, 'accept');
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
-      connection: {
-        username: 'alice',
-        since: '2026-06-01T12:01:00.000Z',
-        // Alice's last request was a minute ago: exactly PRESENCE_WINDOW, so no longer online.
-        presence: { online: false, lastSeen: '2026-06-01T12:00:00.000Z' },
-        pgp: null,
-      },
+      // Alice's last request was a minute ago: exactly PRESENCE_WINDOW, so no longer online.
+      connection: presentedConnection('alice', '2026-06-01T12:01:00.000Z', { online: false, lastSeen: '2026-06-01T12:00:00.000Z' }),
     });
   });
 

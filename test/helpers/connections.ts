@@ -34,6 +34,11 @@ export async function pendingPairs(t: TestApp, user: TestUser): Promise<{ incomi
   return { incoming: pairs(res.body.incoming), outgoing: pairs(res.body.outgoing) };
 }
 
+/** A connection exactly as the API presents it (list, accept answers) when its member uploaded no key, for `toEqual`. */
+export function presentedConnection(username: string, since: string, presence: { online: boolean; lastSeen: string | null }) {
+  return { username, since, presence, pgp: null };
+}
+
 /** Connects `a` and `b` through the API (a asks, b accepts); throws unless both steps succeed. */
 export async function connect(t: TestApp, a: TestUser, b: TestUser): Promise<void> {
   const asked = await sendRequest(t, a, b);
