@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { AddressInfo } from 'node:net';
 import { configurePgpChecks, PGP_CHECK_TIMEOUT_MS, resetPgpChecks } from '../../app/accounts/pgpKey.js';
-import { makeTestApp, type TestApp } from '../helpers/app.js';
-import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
+import { makeTestApp } from '../helpers/app.js';
+import { bearer, putPgpKey, registerUser } from '../helpers/factories.js';
 import { useTestApp, withUser } from '../helpers/perTest.js';
 import { ED25519, fixture, RSA4096 } from '../helpers/pgpFixtures.js';
 import { ALGO, dsa, elgamal, hostileKey, OID, onCurve, pastTheQuickScan, rsa } from '../helpers/hostileKeys.js';
@@ -14,7 +14,6 @@ import { ALGO, dsa, elgamal, hostileKey, OID, onCurve, pastTheQuickScan, rsa } f
 const t = useTestApp();
 const alice = withUser(t);
 
-const put = (app: TestApp, user: TestUser, publicKey: string) => app.http.put('/auth/pgp-key').set(bearer(user)).send({ publicKey });
 const registration = (username: string, pgpPublicKey?: string) => ({
   username,
   email: `${username}@example.org`,
@@ -41,19 +40,19 @@ const OFF_LIST_CURVES: typeof HOSTILE = [
 
 describe('PUT /auth/pgp-key with hostile keys', () => {
   it.each([...HOSTILE, ...OFF_LIST_CURVES])('refuses %s with 400 invalid_pgp_key naming the rule', async (_name, key, rule) => {
-    const res = await put(t, alice, key());
+    const res = await putPgpKey(t, alice, key());
     expect(res.status).toBe(400);
     expect(res.body.error).toMatchObject({ code: 'invalid_pgp_key', message: expect.stringMatching(rule) });
   });
 
   it.each(HOSTILE)('refuses %s in the worker too, when the quick scan cannot read the block', async (_name, key, rule) => {
-    const res = await put(t, alice, pastTheQuickScan(key()));
+    const res = await putPgpKey(t, alice, pastTheQuickScan(key()));
     expect(res.status).toBe(400);
     expect(res.body.error).toMatchObject({ code: 'invalid_pgp_key', message: expect.stringMatching(rule) });
   });
 
   it('still stores a good key that reaches the worker past the quick scan', async () => {
-    const res = await put(t, alice, pastTheQuickScan(fixture(ED25519.file)));
+    const res = await putPgpKey(t, alice, pastTheQuickScan(fixture(ED25519.file)));
     expect(res.status).toBe(200);
     expect(res.body.pgp.fingerprint).toBe(ED25519.fingerprint);
   });
@@ -112,23 +111,23 @@ describe('the key-check workers', () => {
   it('refuses a key whose check outlasts the time limit with invalid_pgp_key', async () => {
     // A time limit far below any real check reaches the timeout path with a good key.
     await configurePgpChecks({ timeoutMs: 1 });
-    const res = await put(t, alice, fixture(RSA4096.file));
+    const res = await putPgpKey(t, alice, fixture(RSA4096.file));
     expect(res.status).toBe(400);
     expect(res.body.error).toMatchObject({ code: 'invalid_pgp_key', message: expect.stringMatching(/took too long to check/) });
   });
 
   it('replaces a worker stopped at the time limit, so the next key is checked', async () => {
     await configurePgpChecks({ workers: 1, timeoutMs: 1 });
-    expect((await put(t, alice, fixture(RSA4096.file))).status).toBe(400);
+    expect((await putPgpKey(t, alice, fixture(RSA4096.file))).status).toBe(400);
     await configurePgpChecks({ timeoutMs: PGP_CHECK_TIMEOUT_MS });
-    const res = await put(t, alice, fixture(ED25519.file));
+    const res = await putPgpKey(t, alice, fixture(ED25519.file));
     expect(res.status).toBe(200);
   });
 
   it('answers 503 unavailable with Retry-After when the queue of checks is full', async () => {
     // One worker, one waiting check: of six at once (the first waits for the worker to start), the rest are turned away.
     await configurePgpChecks({ workers: 1, queue: 1 });
-    const answers = await Promise.all(Array.from({ length: 6 }, () => put(t, alice, fixture(ED25519.file))));
+    const answers = await Promise.all(Array.from({ length: 6 }, () => putPgpKey(t, alice, fixture(ED25519.file))));
     const busy = answers.filter((r) => r.status === 503);
     expect(busy.length).toBeGreaterThan(0);
     expect(busy[0]!.body.error.code).toBe('unavailable');
@@ -142,8 +141,8 @@ describe('key upload limits', () => {
     const limited = makeTestApp({ env: { RATE_PGP_USER: '2/3600' } });
     try {
       const bob = await registerUser(limited);
-      for (let i = 0; i < 2; i++) expect((await put(limited, bob, fixture(ED25519.file))).status).toBe(200);
-      const res = await put(limited, bob, fixture(ED25519.file));
+      for (let i = 0; i < 2; i++) expect((await putPgpKey(limited, bob, fixture(ED25519.file))).status).toBe(200);
+      const res = await putPgpKey(limited, bob, fixture(ED25519.file));
       expect(res.status).toBe(429);
       expect(res.body.error.code).toBe('rate_limited');
       expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
@@ -156,8 +155,8 @@ describe('key upload limits', () => {
     const limited = makeTestApp({ env: { RATE_PGP_USER: '2/3600' } });
     try {
       const bob = await registerUser(limited);
-      for (let i = 0; i < 2; i++) expect((await put(limited, bob, hostileKey(dsa(4096, 4096)))).status).toBe(400);
-      expect((await put(limited, bob, fixture(ED25519.file))).status).toBe(429);
+      for (let i = 0; i < 2; i++) expect((await putPgpKey(limited, bob, hostileKey(dsa(4096, 4096)))).status).toBe(400);
+      expect((await putPgpKey(limited, bob, fixture(ED25519.file))).status).toBe(429);
     } finally {
       await limited.close();
     }
@@ -167,9 +166,9 @@ describe('key upload limits', () => {
     const limited = makeTestApp({ env: { RATE_PGP_IP: '2/3600' } });
     try {
       const users = [await registerUser(limited), await registerUser(limited), await registerUser(limited)];
-      expect((await put(limited, users[0]!, fixture(ED25519.file))).status).toBe(200);
-      expect((await put(limited, users[1]!, fixture(ED25519.file))).status).toBe(200);
-      const res = await put(limited, users[2]!, fixture(ED25519.file));
+      expect((await putPgpKey(limited, users[0]!, fixture(ED25519.file))).status).toBe(200);
+      expect((await putPgpKey(limited, users[1]!, fixture(ED25519.file))).status).toBe(200);
+      const res = await putPgpKey(limited, users[2]!, fixture(ED25519.file));
       expect(res.status).toBe(429);
       expect(res.body.error.code).toBe('rate_limited');
     } finally {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { connect } from '../helpers/connections.js';
-import { bearer } from '../helpers/factories.js';
+import { bearer, putPgpKey } from '../helpers/factories.js';
 import { useTestApp, withUser } from '../helpers/perTest.js';
 import { ED25519, fixture } from '../helpers/pgpFixtures.js';
 
@@ -10,7 +10,7 @@ const bob = withUser(t);
 
 describe('connection.pgp', () => {
   it("carries the other member's public key, so a client can encrypt to each connection at once", async () => {
-    expect((await t.http.put('/auth/pgp-key').set(bearer(alice)).send({ publicKey: fixture(ED25519.file) })).status).toBe(200);
+    expect((await putPgpKey(t, alice, fixture(ED25519.file))).status).toBe(200);
     await connect(t, alice, bob);
     const res = await t.http.get('/connections/').set(bearer(bob));
     expect(res.body.connections).toEqual([
@@ -28,7 +28,7 @@ describe('connection.pgp', () => {
   });
 
   it('is in the answer that accepts a request', async () => {
-    await t.http.put('/auth/pgp-key').set(bearer(alice)).send({ publicKey: fixture(ED25519.file) });
+    await putPgpKey(t, alice, fixture(ED25519.file));
     await t.http.post('/connections/request').set(bearer(alice)).send({ username: bob.username });
     const res = await t.http.post('/connections/respond').set(bearer(bob)).send({ username: alice.username, action: 'accept' });
     expect(res.body.connection.pgp.fingerprint).toBe(ED25519.fingerprint);

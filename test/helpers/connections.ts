@@ -1,5 +1,5 @@
 import type { TestApp } from './app.js';
-import { bearer, type TestUser } from './factories.js';
+import { bearer, signIn, type TestUser } from './factories.js';
 
 /** POST /connections/request from `from` to `to`, answered as is. */
 export function sendRequest(t: TestApp, from: TestUser, to: { username: string }, message?: string) {
@@ -53,9 +53,7 @@ export async function connect(t: TestApp, a: TestUser, b: TestUser): Promise<voi
  */
 export async function signInAgain(t: TestApp, ...users: TestUser[]): Promise<void> {
   for (const user of users) {
-    const res = await t.http.post('/auth/login').send({ username: user.username, password: user.password });
-    if (res.status !== 200) throw new Error(`login failed: ${res.status} ${JSON.stringify(res.body)}`);
-    user.accessToken = res.body.accessToken;
-    user.refreshToken = res.body.refreshToken;
+    const { accessToken, refreshToken } = await signIn(t, user);
+    Object.assign(user, { accessToken, refreshToken });
   }
 }

@@ -35,4 +35,14 @@ export async function registerUser(t: TestApp, overrides: RegisterOverrides = {}
   };
 }
 
+/** Signs `user` in once more with their password: a new session (another device of theirs) and its tokens. */
+export async function signIn(t: TestApp, user: TestUser): Promise<TestUser> {
+  const res = await t.http.post('/auth/login').send({ username: user.username, password: user.password });
+  if (res.status !== 200) throw new Error(`login failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return { ...user, accessToken: res.body.accessToken, refreshToken: res.body.refreshToken };
+}
+
+/** PUT /auth/pgp-key by `user` with `publicKey`, answered as is. */
+export const putPgpKey = (t: TestApp, user: TestUser, publicKey: string) => t.http.put('/auth/pgp-key').set(bearer(user)).send({ publicKey });
+
 export const bearer = (u: { accessToken: string }) => ({ Authorization: `Bearer ${u.accessToken}` });

@@ -2,10 +2,9 @@ import { request as httpRequest, createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { connect } from '../helpers/connections.js';
-import { bearer, registerUser } from '../helpers/factories.js';
+import { bearer, registerUser, signIn } from '../helpers/factories.js';
 import { useTestApp, withUser } from '../helpers/perTest.js';
 import { metricValue, payloads, poll, send } from '../helpers/signaling.js';
-import { signIn } from './helpers.js';
 
 const t = useTestApp({ env: { MAILBOX_MAX: '1000' } });
 const alice = withUser(t);

@@ -4,9 +4,9 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import type { Response } from 'supertest';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { connect } from '../helpers/connections.js';
-import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
+import { bearer, registerUser, signIn, type TestUser } from '../helpers/factories.js';
 import { payloads, poll, send } from '../helpers/signaling.js';
-import { heldPolls, labelledMetricValue, signIn } from './helpers.js';
+import { heldPolls, labelledMetricValue } from './helpers.js';
 
 let t: TestApp;
 let held: Array<Promise<Response>> = [];

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { connect, sendRequest } from '../helpers/connections.js';
-import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
+import { bearer, putPgpKey, registerUser, type TestUser } from '../helpers/factories.js';
 import { useTestApp, withUser } from '../helpers/perTest.js';
 import { ED25519, fixture } from '../helpers/pgpFixtures.js';
 
@@ -35,7 +35,7 @@ describe('GET /users/{username}', () => {
 
   it('carries the uploaded OpenPGP key', async () => {
     const keyed = await registerUser(t, { username: 'keyed' });
-    const uploaded = await t.http.put('/auth/pgp-key').set(bearer(keyed)).send({ publicKey: fixture(ED25519.file) });
+    const uploaded = await putPgpKey(t, keyed, fixture(ED25519.file));
     expect((await profile('keyed')).body.pgp).toEqual(uploaded.body.pgp);
   });
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
-import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
+import { bearer, putPgpKey, registerUser, type TestUser } from '../helpers/factories.js';
 import { useTestApp, withUser } from '../helpers/perTest.js';
 import { ED25519, fixture } from '../helpers/pgpFixtures.js';
 
@@ -54,7 +54,7 @@ describe('GET /users/search', () => {
 
   it('answers each result as username and fingerprint only', async () => {
     const keyed = await registerUser(t, { username: 'keyed' });
-    await t.http.put('/auth/pgp-key').set(bearer(keyed)).send({ publicKey: fixture(ED25519.file) });
+    await putPgpKey(t, keyed, fixture(ED25519.file));
     await registerAll('keyless');
     expect((await search('q=key')).body).toEqual({
       results: [
