@@ -1,7 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { beforeEach, describe, expect, it } from '@jest/globals';
+import { makeTestApp } from '../helpers/app.js';
 import { connectionNames, pendingPairs, removeConnection, respond, sendRequest, signInAgain } from '../helpers/connections.js';
-import { registerUser, type TestUser } from '../helpers/factories.js';
 import { useTestApp, withUsers } from '../helpers/perTest.js';
 import { expectApiError } from '../http/errorShape.js';
 
@@ -78,16 +77,9 @@ describe('request expiry (CONNECTION_REQUEST_TTL)', () => {
 });
 
 describe('pending request cap (CONNECTION_PENDING_MAX)', () => {
-  let t: TestApp;
-  let alice: TestUser;
-  let others: TestUser[];
-  beforeEach(async () => {
-    t = makeTestApp({ env: { CONNECTION_PENDING_MAX: '3' } });
-    alice = await registerUser(t, { username: 'alice' });
-    others = [];
-    for (const name of ['bob', 'carol', 'dave', 'erin']) others.push(await registerUser(t, { username: name }));
-  });
-  afterEach(() => t.close());
+  const t = useTestApp({ env: { CONNECTION_PENDING_MAX: '3' } });
+  const { alice, bob, carol, dave, erin } = withUsers(t, 'alice', 'bob', 'carol', 'dave', 'erin');
+  const others = [bob, carol, dave, erin];
 
   /** Alice asks bob, carol and dave, a minute apart: she is at the cap. */
   const fill = async () => {

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,14 +10,11 @@ import { VERSION } from '../../app/lib/version.js';
 import { createApp } from '../../app/server.js';
 import { openSqliteStore } from '../../app/store/sqlite/index.js';
 import type { Store } from '../../app/store/types.js';
-import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { makeTestApp } from '../helpers/app.js';
 import { registerUser } from '../helpers/factories.js';
+import { useTestApp } from '../helpers/perTest.js';
 
-let t: TestApp;
-beforeEach(() => {
-  t = makeTestApp();
-});
-afterEach(() => t.close());
+const t = useTestApp();
 
 /** The real store, except that `ping` fails as if the database were gone. */
 const unreachable = (store: Store): Store => ({
@@ -126,11 +123,7 @@ describe('GET /metrics', () => {
 
 describe('GET /metrics with METRICS_TOKEN set', () => {
   const token = 'metrics-token-0123456789abcdef';
-  let guarded: TestApp;
-  beforeEach(() => {
-    guarded = makeTestApp({ env: { METRICS_TOKEN: token } });
-  });
-  afterEach(() => guarded.close());
+  const guarded = useTestApp({ env: { METRICS_TOKEN: token } });
 
   it('refuses a request without a token with 401 unauthorized', async () => {
     const res = await guarded.http.get('/metrics');
