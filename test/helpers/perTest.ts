@@ -28,6 +28,7 @@ export function withUser(t: TestApp, overrides: RegisterOverrides = {}): TestUse
   return user;
 }
 
+/** What withUsers does beyond registering the users. */
 export interface WithUsersOptions {
   /** Connect every pair of them through the API, the one named first asking. */
   connected?: boolean;
