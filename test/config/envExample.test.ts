@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ENVIRONMENT, RATE_LIMIT_VARIABLES, parseConfig, type Env } from '../../app/config.js';
 import { renderEnvExample } from '../../scripts/gen-env-example.js';
+import { generatedFileVerdict } from '../helpers/generatedFile.js';
 
 const secrets = { jwtSecret: Buffer.alloc(32, 1), dataKey: Buffer.alloc(32, 2) };
 const committed = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', '.env.example'), 'utf8');
@@ -20,15 +21,7 @@ const assignments = (text: string): Env =>
 
 describe('.env.example', () => {
   it('is exactly what `npm run docs:env` renders from the table in app/config.ts', () => {
-    const a = committed.split('\n');
-    const b = rendered.split('\n');
-    const line = a.findIndex((l, i) => l !== b[i]);
-    const at = line < 0 ? Math.min(a.length, b.length) : line;
-    const verdict =
-      committed === rendered
-        ? 'up to date'
-        : `.env.example is out of date: edit ENVIRONMENT in app/config.ts, run \`npm run docs:env\` and commit the result.\n` +
-          `First difference at line ${at + 1}:\n  in .env.example: ${JSON.stringify(a[at])}\n  rendered now:    ${JSON.stringify(b[at])}`;
+    const verdict = generatedFileVerdict('.env.example', committed, rendered, 'edit ENVIRONMENT in app/config.ts, run `npm run docs:env` and commit the result');
     expect(verdict).toBe('up to date');
   });
 
