@@ -7,6 +7,7 @@
  * it exits 66 (or 78) and leaves the place as it was.
  */
 import { openStore } from '../app/boot.js';
+import { decryptBirthday, decryptEmail, normaliseUsername } from '../app/core/personalData.js';
 import { FieldCipher } from '../app/lib/fieldCipher.js';
 import { purgeExpired } from '../app/store/purge.js';
 import type { Store, UserRecord } from '../app/store/types.js';
@@ -41,7 +42,7 @@ const out = (line: string) => process.stdout.write(`${line}\n`);
 /** Usernames are stored lower case; a leading @ is accepted as everywhere else. */
 async function findUser(store: Store, arg: string | undefined): Promise<UserRecord> {
   if (!arg) throw new UsageError('a username is required');
-  const username = (arg.startsWith('@') ? arg.slice(1) : arg).toLowerCase();
+  const username = normaliseUsername(arg);
   const user = await store.users.findByUsername(username);
   if (!user) throw new NoUserError(`no user named ${username}`);
   return user;
@@ -49,11 +50,10 @@ async function findUser(store: Store, arg: string | undefined): Promise<UserReco
 
 const status = (u: UserRecord) => (u.disabledAt ? `disabled since ${u.disabledAt.toISOString()}` : 'active');
 
-/** Decrypts a field, or says why not, so one bad key never hides the rest of the record. */
-function readable(cipher: FieldCipher, value: string | null, context: string): string {
-  if (value === null) return '-';
+/** Decrypts a field (null: none), or says why not, so one bad key never hides the rest of the record. */
+function readable(decrypt: () => string | null): string {
   try {
-    return cipher.decrypt(value, context);
+    return decrypt() ?? '-';
   } catch {
     return '(cannot decrypt: is DATA_KEY the one this database was written with?)';
   }
@@ -80,8 +80,8 @@ async function run(store: Store, cipher: FieldCipher, args: string[]): Promise<v
         const twoFactor = await store.twoFactor.get(u.id);
         out(`username:    ${u.username}`);
         out(`id:          ${u.id}`);
-        out(`email:       ${readable(cipher, u.emailEnc, `email:${u.id}`)}`);
-        out(`birthday:    ${readable(cipher, u.birthdayEnc, `birthday:${u.id}`)}`);
+        out(`email:       ${readable(() => decryptEmail(cipher, u))}`);
+        out(`birthday:    ${readable(() => decryptBirthday(cipher, u))}`);
         out(`created:     ${u.createdAt.toISOString()}`);
         out(`status:      ${status(u)}`);
         out(`two-factor:  ${twoFactor?.enabled ? 'on' : 'off'}`);

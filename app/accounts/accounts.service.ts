@@ -8,7 +8,8 @@ import { hashSecret, newId, newSecret } from '../lib/ids.js';
 import type { Mailer } from '../mail/mailer.js';
 import { passwordChangedMail } from '../mail/templates.js';
 import { DuplicateError, type Store, type UserRecord } from '../store/types.js';
-import { USERNAME_RULE } from '../users/username.js';
+import { decryptEmail, emailIndex, encryptBirthday, encryptEmail, normaliseEmail, normaliseUsername } from '../core/personalData.js';
+import { parseUsername } from '../users/username.js';
 import type { PasswordHasher } from './passwordHasher.js';
 import type { TwoFactorService } from './twoFactor.service.js';
 import { readPublicKey } from './pgpKey.js';
@@ -37,24 +38,12 @@ export interface AccountDeps {
   onSignOut?: (userId: string) => Promise<void>;
 }
 
-const EMAIL_INDEX = 'email';
-
-/** E-mail addresses compare case-insensitively in practice; the index uses the folded form. */
-export const normaliseEmail = (email: string) => email.trim().toLowerCase();
-
 /** The limit subject of a name that matches no account: `Alice`, `@alice` and `alice` count together. */
-const unknownNameSubject = (identifier: string) => {
-  const id = identifier.trim().toLowerCase();
-  return `name:${id.startsWith('@') ? id.slice(1) : id}`;
-};
+const unknownNameSubject = (identifier: string) => `name:${normaliseUsername(identifier.trim())}`;
 
 /** Registration, sign-in, token refresh, sign-out, password change and account deletion. */
 export class AccountService {
   constructor(private readonly d: AccountDeps) {}
-
-  emailIndex(email: string): string {
-    return this.d.cipher.blindIndex(normaliseEmail(email), EMAIL_INDEX);
-  }
 
   /** Creates an account and signs it in; `network` (the client's) is whom the argon2 work counts against. */
   async register(
@@ -72,17 +61,17 @@ export class AccountService {
     if (input.birthday) this.checkBirthday(input.birthday);
     // Validated before anything is stored, so a refused key leaves no half-made account behind.
     const pgp = input.pgpPublicKey != null ? await readPublicKey(input.pgpPublicKey, new Date(clock.now())) : null;
-    const emailIndex = this.emailIndex(input.email);
+    const index = emailIndex(cipher, input.email);
     // Cheap checks first, so a taken name costs no argon2 work; the unique indexes still decide races.
     if (await store.users.findByUsername(input.username)) throw conflict('username_taken', 'That username is taken.');
-    if (await store.users.findByEmailIndex(emailIndex)) throw conflict('email_taken', 'That e-mail address is already registered.');
+    if (await store.users.findByEmailIndex(index)) throw conflict('email_taken', 'That e-mail address is already registered.');
     const id = newId();
     const user: UserRecord = {
       id,
       username: input.username,
-      emailIndex,
-      emailEnc: cipher.encrypt(input.email.trim(), `email:${id}`),
-      birthdayEnc: input.birthday ? cipher.encrypt(input.birthday, `birthday:${id}`) : null,
+      emailIndex: index,
+      emailEnc: encryptEmail(cipher, id, input.email),
+      birthdayEnc: encryptBirthday(cipher, id, input.birthday),
       passwordHash: await this.d.hasher.hash(input.password, network),
       createdAt: new Date(clock.now()),
       pgp,
@@ -207,7 +196,7 @@ export class AccountService {
     if (!(await this.checkPassword(user, currentPassword))) throw invalidCredentials();
     await this.d.store.users.setPasswordHash(user.id, await this.d.hasher.hash(newPassword, user.id));
     await this.d.store.sessions.deleteByUser(user.id, auth.sessionId);
-    this.d.mailer.send(passwordChangedMail(this.d.cipher.decrypt(user.emailEnc, `email:${user.id}`), user.username, 'changed'));
+    this.d.mailer.send(passwordChangedMail(decryptEmail(this.d.cipher, user), user.username, 'changed'));
   }
 
   /** Deletes the account and everything it owns, after checking the password. */
@@ -259,10 +248,10 @@ export class AccountService {
 
   private async findByIdentifier(identifier: string): Promise<UserRecord | null> {
     const id = identifier.trim();
-    if (id.includes('@') && !id.startsWith('@')) return this.d.store.users.findByEmailIndex(this.emailIndex(id));
-    const username = id.startsWith('@') ? id.slice(1) : id;
-    if (!USERNAME_RULE.test(username)) return null;
-    return this.d.store.users.findByUsername(username.toLowerCase());
+    // An identifier with an @ anywhere but in front is an e-mail address, never a username.
+    if (id.includes('@') && !id.startsWith('@')) return this.d.store.users.findByEmailIndex(emailIndex(this.d.cipher, id));
+    const username = parseUsername(id);
+    return username === null ? null : this.d.store.users.findByUsername(username);
   }
 
   private checkBirthday(birthday: string): void {

@@ -7,7 +7,8 @@ import type { FieldCipher } from '../lib/fieldCipher.js';
 import type { Mailer } from '../mail/mailer.js';
 import { passwordChangedMail, resetCodeMail } from '../mail/templates.js';
 import type { Store, UserRecord } from '../store/types.js';
-import { normaliseEmail, type AccountService } from './accounts.service.js';
+import { decryptEmail, emailIndex, normaliseEmail } from '../core/personalData.js';
+import type { AccountService } from './accounts.service.js';
 import type { PasswordHasher } from './passwordHasher.js';
 
 /** Wrong guesses a code survives: a 1-in-10^6 code with 5 tries gives an attacker 1 chance in 200,000 per mail. */
@@ -37,7 +38,7 @@ export class PasswordResetService {
    */
   async forgot(email: string, network: string): Promise<void> {
     const { store, clock, cipher } = this.d;
-    const user = await store.users.findByEmailIndex(this.d.accounts.emailIndex(email));
+    const user = await store.users.findByEmailIndex(emailIndex(cipher, email));
     await this.attempt('forgotPerEmailIp', 'forgotPerEmail', normaliseEmail(email), user, network);
     if (!user) return;
     const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
@@ -48,7 +49,7 @@ export class PasswordResetService {
       createdAt: new Date(now),
       expiresAt: new Date(now + this.d.config.otpTtl * 1000),
     });
-    const to = cipher.decrypt(user.emailEnc, `email:${user.id}`);
+    const to = decryptEmail(cipher, user);
     this.d.mailer.send(resetCodeMail(to, user.username, code, this.d.config.otpTtl));
   }
 
@@ -60,7 +61,7 @@ export class PasswordResetService {
    */
   async reset(email: string, otp: string, newPassword: string, network: string): Promise<void> {
     const { store, clock } = this.d;
-    const user = await store.users.findByEmailIndex(this.d.accounts.emailIndex(email));
+    const user = await store.users.findByEmailIndex(emailIndex(this.d.cipher, email));
     const attempt = await this.attempt('resetPerEmailIp', 'resetPerEmail', normaliseEmail(email), user, network);
     // An unknown address gets the same answer as a wrong code.
     if (!user) throw invalidOtp();
@@ -76,7 +77,7 @@ export class PasswordResetService {
     }
     await store.users.setPasswordHash(user.id, await this.d.hasher.hash(newPassword, network));
     await store.sessions.deleteByUser(user.id);
-    const to = this.d.cipher.decrypt(user.emailEnc, `email:${user.id}`);
+    const to = decryptEmail(this.d.cipher, user);
     this.d.mailer.send(passwordChangedMail(to, user.username, 'reset'));
   }
 

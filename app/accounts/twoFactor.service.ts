@@ -3,6 +3,7 @@ import { conflict, invalidCredentials, totpRequired } from '../core/errors.js';
 import type { Caller } from '../core/caller.js';
 import type { RateLimiter } from '../core/rateLimiter.js';
 import type { Clock } from '../lib/clock.js';
+import { decryptTotpSecret, encryptTotpSecret } from '../core/personalData.js';
 import type { FieldCipher } from '../lib/fieldCipher.js';
 import type { Store, UserRecord } from '../store/types.js';
 import type { PasswordHasher } from './passwordHasher.js';
@@ -31,7 +32,7 @@ export class TwoFactorService {
   /** A new secret, stored encrypted and not yet in force until `enable` sees a code made from it. */
   async setup(user: UserRecord): Promise<{ secret: string; otpauthUrl: string }> {
     const secret = generateSecret(); // 20 random bytes, base32: what authenticator apps expect
-    const stored = await this.d.store.twoFactor.setPending(user.id, this.d.cipher.encrypt(secret, this.aad(user.id)));
+    const stored = await this.d.store.twoFactor.setPending(user.id, encryptTotpSecret(this.d.cipher, user.id, secret));
     if (!stored) throw conflict('conflict', 'Two-factor authentication is already on; disable it first.');
     return { secret, otpauthUrl: generateURI({ issuer: ISSUER, label: user.username, secret }) };
   }
@@ -82,7 +83,7 @@ export class TwoFactorService {
   }
 
   private async matchingStep(userId: string, secretEnc: string, code: string, afterStep: number | null): Promise<number | null> {
-    const secret = this.d.cipher.decrypt(secretEnc, this.aad(userId));
+    const secret = decryptTotpSecret(this.d.cipher, userId, secretEnc);
     const result = await verify({
       secret,
       token: code,
@@ -92,9 +93,5 @@ export class TwoFactorService {
     });
     // The functional API's result type also covers HOTP, which has no time step.
     return result.valid && 'timeStep' in result ? result.timeStep : null;
-  }
-
-  private aad(userId: string): string {
-    return `totp:${userId}`;
   }
 }

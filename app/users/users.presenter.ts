@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { decryptBirthday, decryptEmail } from '../core/personalData.js';
 import { presenceSchema, type Presence } from '../connections/presence.js';
 import type { FieldCipher } from '../lib/fieldCipher.js';
 import type { PgpKeyRecord, UserRecord, UserSearchHit } from '../store/types.js';
@@ -42,8 +43,8 @@ export function presentOwnUser(user: UserRecord, cipher: FieldCipher, twoFactor:
   return {
     id: user.id,
     username: user.username,
-    email: cipher.decrypt(user.emailEnc, `email:${user.id}`),
-    birthday: user.birthdayEnc === null ? null : cipher.decrypt(user.birthdayEnc, `birthday:${user.id}`),
+    email: decryptEmail(cipher, user),
+    birthday: decryptBirthday(cipher, user),
     createdAt: user.createdAt.toISOString(),
     pgp: presentPgp(user.pgp),
     twoFactor,

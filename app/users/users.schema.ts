@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { normaliseUsername } from '../core/personalData.js';
 import { publicUserSchema, searchResultSchema } from './users.presenter.js';
 import { usernameInput } from './username.js';
 
@@ -12,7 +13,7 @@ export const searchQuery = z.strictObject({
   q: z
     .string()
     .regex(/^@?[A-Za-z0-9_]{1,32}$/, 'must be 1-32 letters, digits or underscores, optionally after @')
-    .transform((s) => (s.startsWith('@') ? s.slice(1) : s).toLowerCase())
+    .transform(normaliseUsername)
     .describe('the start of a username, e.g. @ali; matched case-insensitively, `_` literally'),
   limit: z
     .string()

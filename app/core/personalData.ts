@@ -1,0 +1,45 @@
+import type { FieldCipher } from '../lib/fieldCipher.js';
+import type { UserRecord } from '../store/types.js';
+
+/**
+ * How an account's identifying data is spelled and kept: the one normal form of usernames and e-mail
+ * addresses that every lookup and limit uses, the blind index e-mail lookups go through, and the
+ * encryption contexts of the fields stored encrypted. Each context binds a ciphertext to its owner's
+ * id (associated data), so a field copied into another user's row does not decrypt; changing one
+ * makes every stored value of that field unreadable, so they are written here and nowhere else.
+ */
+
+/** A username as typed: one leading `@` dropped, lower-cased (usernames are stored lower case). */
+export const normaliseUsername = (name: string) => (name.startsWith('@') ? name.slice(1) : name).toLowerCase();
+
+/** E-mail addresses compare case-insensitively in practice; the index and the limits use the folded form. */
+export const normaliseEmail = (email: string) => email.trim().toLowerCase();
+
+const EMAIL_INDEX = 'email';
+
+/** The keyed blind index an e-mail address is found and kept unique by; a stolen database reveals no addresses. */
+export const emailIndex = (cipher: FieldCipher, email: string) => cipher.blindIndex(normaliseEmail(email), EMAIL_INDEX);
+
+const emailContext = (userId: string) => `email:${userId}`;
+const birthdayContext = (userId: string) => `birthday:${userId}`;
+const totpContext = (userId: string) => `totp:${userId}`;
+
+/** The stored form of a new account's address (trimmed, case kept as given). */
+export const encryptEmail = (cipher: FieldCipher, userId: string, email: string) => cipher.encrypt(email.trim(), emailContext(userId));
+
+/** The account's address in clear, for mail and for its owner. */
+export const decryptEmail = (cipher: FieldCipher, user: Pick<UserRecord, 'id' | 'emailEnc'>) => cipher.decrypt(user.emailEnc, emailContext(user.id));
+
+/** The stored form of a birthday (YYYY-MM-DD), or null for none. */
+export const encryptBirthday = (cipher: FieldCipher, userId: string, birthday: string | null | undefined) =>
+  birthday ? cipher.encrypt(birthday, birthdayContext(userId)) : null;
+
+/** The account's birthday in clear, or null when it gave none. */
+export const decryptBirthday = (cipher: FieldCipher, user: Pick<UserRecord, 'id' | 'birthdayEnc'>) =>
+  user.birthdayEnc === null ? null : cipher.decrypt(user.birthdayEnc, birthdayContext(user.id));
+
+/** The stored form of a TOTP secret (base32). */
+export const encryptTotpSecret = (cipher: FieldCipher, userId: string, secret: string) => cipher.encrypt(secret, totpContext(userId));
+
+/** A stored TOTP secret in clear. */
+export const decryptTotpSecret = (cipher: FieldCipher, userId: string, secretEnc: string) => cipher.decrypt(secretEnc, totpContext(userId));
