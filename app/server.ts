@@ -3,6 +3,7 @@ import Koa, { type Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { accountRoutes } from './accounts/accounts.routes.js';
 import { AccountService } from './accounts/accounts.service.js';
+import { ownAccountRoutes } from './accounts/ownAccount.routes.js';
 import { PasswordHasher } from './accounts/passwordHasher.js';
 import { passwordResetRoutes } from './accounts/passwordReset.routes.js';
 import { PasswordResetService } from './accounts/passwordReset.service.js';
@@ -12,7 +13,7 @@ import { TwoFactorService } from './accounts/twoFactor.service.js';
 import type { Config } from './config.js';
 import { connectionRoutes } from './connections/connections.routes.js';
 import { ConnectionService } from './connections/connections.service.js';
-import { PresenceService } from './connections/presence.js';
+import { PresenceService } from './presence/presence.service.js';
 import { RateLimiter } from './core/rateLimiter.js';
 import { authenticate, onAuthenticated } from './http/authenticate.js';
 import type { AppContext, AppState } from './http/context.js';
@@ -40,6 +41,7 @@ import { startCrossInstanceWakeups } from './signaling/wakeups.js';
 import { createSignalMetrics } from './signaling/signalMetrics.js';
 import type { Store } from './store/types.js';
 import { userRoutes } from './users/users.routes.js';
+import { UserDirectory } from './users/users.service.js';
 
 export interface AppDeps {
   config: Config;
@@ -93,7 +95,8 @@ export function createApp(deps: AppDeps): SignalboxApp {
     ...accountRoutes(accounts, cipher, limiter),
     ...passwordResetRoutes(resets, limiter),
     ...twoFactorRoutes(twoFactor, accounts),
-    ...userRoutes(accounts, cipher, { users: store.users, limiter, presenceFor: (viewerId, targetId) => presence.presenceFor(viewerId, targetId) }),
+    ...ownAccountRoutes(accounts, cipher),
+    ...userRoutes(new UserDirectory({ users: store.users, limiter, presenceFor: (viewerId, targetId) => presence.presenceFor(viewerId, targetId) })),
     ...connectionRoutes(connections),
     ...mailboxRoutes(mailboxes),
     ...iceServerRoutes(new IceServerService({ config, clock, limiter })),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isCommonPassword } from './commonPasswords.js';
-import { ownUserSchema } from '../users/users.presenter.js';
+import { ownUserSchema } from './accounts.presenter.js';
 import { usernameInput } from '../users/username.js';
 
 /** A new password (register, change, reset); sign-in takes any string so older passwords still work. */

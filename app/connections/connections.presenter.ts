@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { pgpSchema, presentPgp } from '../users/users.presenter.js';
-import { presenceSchema } from './presence.js';
+import { presenceSchema } from '../presence/presence.schema.js';
 import type { ConnectionEntry, RequestEntry } from './connections.service.js';
 
 /** A connection request as both its sender and its recipient see it. */

@@ -4,7 +4,8 @@ import { conflict, notFound, rateLimited, unauthorized, validationFailed } from 
 import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/ids.js';
 import type { ConnectionRecord, PgpKeyRecord, Store, UserRecord } from '../store/types.js';
-import type { Presence, PresenceService } from './presence.js';
+import type { Presence } from '../presence/presence.schema.js';
+import type { PresenceService } from '../presence/presence.service.js';
 
 export interface ConnectionDeps {
   store: Store;

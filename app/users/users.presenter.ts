@@ -1,7 +1,5 @@
 import { z } from 'zod';
-import { decryptBirthday, decryptEmail } from '../core/personalData.js';
-import { presenceSchema, type Presence } from '../connections/presence.js';
-import type { FieldCipher } from '../lib/fieldCipher.js';
+import { presenceSchema, type Presence } from '../presence/presence.schema.js';
 import type { PgpKeyRecord, UserRecord, UserSearchHit } from '../store/types.js';
 
 /** An uploaded OpenPGP public key as every viewer sees it. */
@@ -23,31 +21,6 @@ export function presentPgp(key: PgpKeyRecord | null): Pgp | null {
     createdAt: key.createdAt.toISOString(),
     expiresAt: key.expiresAt ? key.expiresAt.toISOString() : null,
     publicKey: key.publicKey,
-  };
-}
-
-/** The account as its owner sees it (GET /users/me, register, login). */
-export const ownUserSchema = z.object({
-  id: z.string(),
-  username: z.string(),
-  email: z.string(),
-  birthday: z.string().nullable().describe('YYYY-MM-DD'),
-  createdAt: z.string().describe('ISO-8601 UTC'),
-  pgp: pgpSchema.nullable().describe('the OpenPGP public key, or null until one is uploaded'),
-  twoFactor: z.boolean(),
-});
-export type OwnUser = z.infer<typeof ownUserSchema>;
-
-/** Decrypts what the owner may see; hashes and indexes never leave the server. */
-export function presentOwnUser(user: UserRecord, cipher: FieldCipher, twoFactor: boolean): OwnUser {
-  return {
-    id: user.id,
-    username: user.username,
-    email: decryptEmail(cipher, user),
-    birthday: decryptBirthday(cipher, user),
-    createdAt: user.createdAt.toISOString(),
-    pgp: presentPgp(user.pgp),
-    twoFactor,
   };
 }
 

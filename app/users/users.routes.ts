@@ -1,59 +1,16 @@
-import type { AccountService } from '../accounts/accounts.service.js';
-import { passwordBody } from '../accounts/accounts.schema.js';
 import { caller } from '../http/context.js';
 import { defineRoute, type AnyRoute } from '../http/route.js';
-import type { RateLimiter } from '../core/rateLimiter.js';
-import type { FieldCipher } from '../lib/fieldCipher.js';
-import type { UserStore } from '../store/types.js';
-import { z } from 'zod';
-import { ownUserSchema, presentOwnUser, presentPublicUser, presentSearchResult } from './users.presenter.js';
+import { presentPublicUser, presentSearchResult } from './users.presenter.js';
 import { profileParams, profileResponse, searchQuery, searchResponse } from './users.schema.js';
-import { UserDirectory, type PresenceLookup } from './users.service.js';
+import type { UserDirectory } from './users.service.js';
 
 const TAG = 'Users';
 
-export interface UserRouteDeps {
-  users: UserStore;
-  limiter: RateLimiter;
-  /** Who may see whose presence; until connections provide it, profiles carry no `presence`. */
-  presenceFor?: PresenceLookup;
-}
-
-export function userRoutes(accounts: AccountService, cipher: FieldCipher, deps: UserRouteDeps): AnyRoute[] {
-  const directory = new UserDirectory(deps);
-  // Order matters: the router runs the first matching route, so the fixed paths /users/me and
-  // /users/search come before /users/:username (a user named "search" is reached as /users/@search).
+export function userRoutes(directory: UserDirectory): AnyRoute[] {
+  // Order matters: the router runs the first matching route, so the fixed path /users/search comes
+  // before /users/:username (a user named "search" is reached as /users/@search). /users/me is the
+  // accounts feature's, mounted before these.
   return [
-    defineRoute({
-      method: 'get',
-      path: '/users/me',
-      tag: TAG,
-      summary: 'The signed-in account',
-      auth: true,
-      responses: { 200: { description: 'The account.', schema: z.object({ user: ownUserSchema }) } },
-      handler: async (ctx) => {
-        const { user, twoFactor } = await accounts.ownAccount(caller(ctx));
-        ctx.body = { user: presentOwnUser(user, cipher, twoFactor) };
-      },
-    }),
-    defineRoute({
-      method: 'delete',
-      path: '/users/me',
-      tag: TAG,
-      summary: 'Delete the account',
-      description:
-        'Needs the password. The account and its sessions are gone at once. Password checks are counted per user before ' +
-        'checking (RATE_PASSWORD_CHECK_USER, default 10 per 15 min, shared with change-password and 2FA enable/disable; ' +
-        'a right password is not counted): past it, 429.',
-      auth: true,
-      body: passwordBody,
-      responses: { 204: { description: 'Deleted.' } },
-      errors: ['invalid_credentials', 'rate_limited'],
-      handler: async (ctx, { body }) => {
-        await accounts.deleteAccount(caller(ctx), body.password);
-        ctx.status = 204;
-      },
-    }),
     defineRoute({
       method: 'get',
       path: '/users/search',

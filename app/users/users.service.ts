@@ -2,7 +2,7 @@ import type { Caller } from '../core/caller.js';
 import { notFound } from '../core/errors.js';
 import type { RateLimiter } from '../core/rateLimiter.js';
 import type { UserRecord, UserSearchHit, UserStore } from '../store/types.js';
-import type { Presence } from '../connections/presence.js';
+import type { Presence } from '../presence/presence.schema.js';
 
 /**
  * Decides whether `viewerId` may see `targetId`'s presence and what it is: a value for oneself and for

@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from '@jest/globals';
 import { sendRequest } from '../helpers/connections.js';
 import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
 import { useTestApp, withUsers } from '../helpers/perTest.js';
-import { PresenceService } from '../../app/connections/presence.js';
+import { PresenceService } from '../../app/presence/presence.service.js';
 
 const t = useTestApp();
 const { alice, bob } = withUsers(t, 'alice', 'bob', { connected: true });

@@ -1,13 +1,6 @@
-import { z } from 'zod';
 import type { Clock } from '../lib/clock.js';
 import type { PresenceRecord, Store } from '../store/types.js';
-
-/** `{online, lastSeen}` as shared/API.md defines it. */
-export const presenceSchema = z.object({
-  online: z.boolean().describe('active within PRESENCE_WINDOW seconds and not signed out since'),
-  lastSeen: z.string().nullable().describe('ISO-8601 UTC of the last authenticated request; null if never seen'),
-});
-export type Presence = z.infer<typeof presenceSchema>;
+import type { Presence } from './presence.schema.js';
 
 // Presence lives in the store (not only in this process's memory) so every instance sharing a
 // MongoDB sees the same answer and a restart forgets nothing. Writing on every request would turn
