@@ -1,0 +1,45 @@
+import type { Middleware } from 'koa';
+import type { Platform } from '../core/platform.js';
+import { authenticate } from '../http/authenticate.js';
+import type { AppContext, AppState } from '../http/context.js';
+import type { Feature } from '../http/router.js';
+import { accountRoutes } from './accounts.routes.js';
+import { AccountService } from './accounts.service.js';
+import { ownAccountRoutes } from './ownAccount.routes.js';
+import { PasswordHasher } from './passwordHasher.js';
+import { passwordResetRoutes } from './passwordReset.routes.js';
+import { PasswordResetService } from './passwordReset.service.js';
+import { AccessTokens } from './tokens.js';
+import { twoFactorRoutes } from './twoFactor.routes.js';
+import { TwoFactorService } from './twoFactor.service.js';
+
+export interface AccountsModuleDeps extends Pick<Platform, 'config' | 'store' | 'clock' | 'cipher' | 'limiter' | 'mailer'> {
+  /** Tests pass cheaper argon2 parameters; production uses the defaults. */
+  hasher?: PasswordHasher;
+  /** Told after a logout, so the user shows offline at once (presence). */
+  onSignOut?: (userId: string) => Promise<void>;
+}
+
+export interface AccountsFeature extends Feature {
+  /** Route middleware admitting a valid access token of a live session (every `auth: true` route). */
+  authenticate: Middleware<AppState, AppContext>;
+}
+
+/** Register, sign-in, tokens and sessions, passwords and their reset, 2FA, the PGP key, and the own account (`/users/me`). */
+export function createAccounts(d: AccountsModuleDeps): AccountsFeature {
+  const { config, store, clock, cipher, limiter, mailer } = d;
+  const hasher = d.hasher ?? new PasswordHasher();
+  const tokens = new AccessTokens(config.jwtSecret, config.accessTokenTtl, clock);
+  const twoFactor = new TwoFactorService({ store, hasher, cipher, clock, limiter });
+  const accounts = new AccountService({ store, hasher, tokens, cipher, clock, config, limiter, twoFactor, mailer, onSignOut: d.onSignOut });
+  const resets = new PasswordResetService({ store, accounts, hasher, cipher, clock, mailer, limiter, config });
+  return {
+    routes: [
+      ...accountRoutes(accounts, cipher, limiter),
+      ...passwordResetRoutes(resets, limiter),
+      ...twoFactorRoutes(twoFactor, accounts),
+      ...ownAccountRoutes(accounts, cipher),
+    ],
+    authenticate: authenticate(tokens, store.sessions, clock, config.sessionMaxAge),
+  };
+}

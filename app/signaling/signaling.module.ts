@@ -1,0 +1,52 @@
+import type { Registry } from 'prom-client';
+import type { Platform } from '../core/platform.js';
+import type { Feature } from '../http/router.js';
+import { Cursors } from './cursor.js';
+import { IceServerService } from './iceServers.js';
+import { iceServerRoutes } from './iceServers.routes.js';
+import { mailboxRoutes } from './mailbox.routes.js';
+import { MailboxService } from './mailbox.service.js';
+import { MailboxNotifier } from './notifier.js';
+import { resolvePollsMax } from './pollLimits.js';
+import { createSignalMetrics } from './signalMetrics.js';
+import { startCrossInstanceWakeups } from './wakeups.js';
+
+/** Signals expire after SIGNAL_TTL (minutes); sweeping every minute keeps mailboxes small. */
+const SIGNAL_SWEEP_INTERVAL_MS = 60_000;
+
+export interface SignalingModuleDeps extends Pick<Platform, 'config' | 'store' | 'clock' | 'cipher' | 'limiter' | 'logger'> {
+  /** The app's metrics registry: signal counters sit beside the HTTP ones. */
+  registry: Registry;
+}
+
+export interface SignalingFeature extends Feature {
+  /** True while `userId` holds a long-poll on this instance (presence: online while polling). */
+  isHolding: (userId: string) => boolean;
+}
+
+/**
+ * The mailboxes (send, poll, ack, clear) and ICE servers. Started, it sweeps expired signals and
+ * wakes held polls for signals sent through other instances; stopped, every held poll answers now.
+ */
+export function createSignaling(d: SignalingModuleDeps): SignalingFeature {
+  const { config, store, clock, logger } = d;
+  const notifier = new MailboxNotifier({ perUser: config.pollsPerUser, total: resolvePollsMax(config.pollsMax).max });
+  const metrics = createSignalMetrics(d.registry, () => notifier.heldPolls);
+  const mailboxes = new MailboxService({ store, clock, cursors: new Cursors(d.cipher), notifier, limiter: d.limiter, metrics, config });
+  return {
+    routes: [...mailboxRoutes(mailboxes), ...iceServerRoutes(new IceServerService({ config, clock, limiter: d.limiter }))],
+    start() {
+      const sweep = setInterval(() => {
+        mailboxes.sweepExpired().catch((err: unknown) => logger.warn({ err }, 'signal sweep failed'));
+      }, SIGNAL_SWEEP_INTERVAL_MS);
+      sweep.unref();
+      const stopWakeups = startCrossInstanceWakeups(store.signals, notifier, logger);
+      return async () => {
+        clearInterval(sweep);
+        await stopWakeups();
+      };
+    },
+    stop: () => notifier.close(),
+    isHolding: (userId) => notifier.isHolding(userId),
+  };
+}
