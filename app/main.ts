@@ -63,7 +63,7 @@ async function main(): Promise<void> {
   const port = typeof address === 'object' && address ? address.port : config.port;
   // An IPv6 literal needs brackets in a URL (http://[::1]:8080), or the logged address is unusable.
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  // The same derivation createApp used: operators see the cap on held polls and where it came from.
+  // The same derivation the signaling feature used: operators see the cap on held polls and where it came from.
   const pollsMax = resolvePollsMax(config.pollsMax);
   logger.info(
     { version: VERSION, store: store.kind, dataDir: config.dataDir, pollsMax: pollsMax.max, pollsMaxSource: pollsMax.source, pollsPerUser: config.pollsPerUser },

@@ -7,7 +7,7 @@ import type { AppContext, AppState } from './context.js';
 
 const BEARER = /^Bearer ([A-Za-z0-9_.~+/-]+=*)$/;
 
-/** Checks an access token's signature and claims; null for any token it refuses. server.ts passes accounts' `AccessTokens`. */
+/** Checks an access token's signature and claims; null for any token it refuses. The accounts feature passes its `AccessTokens`. */
 export interface TokenVerifier {
   verify(token: string): Promise<Caller | null>;
 }

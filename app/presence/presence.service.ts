@@ -32,7 +32,7 @@ export class PresenceService {
     this.writeInterval = Math.min(PRESENCE_WRITE_INTERVAL_MS, (d.windowSeconds * 1000) / 2);
   }
 
-  /** Records that `userId` is active now; cheap when called on every request (server.ts calls it for each authenticated one). */
+  /** Records that `userId` is active now; cheap when called on every request (server.ts has the router call it for each authenticated one). */
   async seen(userId: string): Promise<void> {
     const now = this.d.clock.now();
     const last = this.lastWrite.get(userId);

@@ -6,7 +6,7 @@ import type { Presence } from '../presence/presence.schema.js';
 
 /**
  * Decides whether `viewerId` may see `targetId`'s presence and what it is: a value for oneself and for
- * accepted connections, undefined for everyone else. Supplied by the connections feature.
+ * accepted connections, undefined for everyone else. Supplied by the presence feature.
  */
 export type PresenceLookup = (viewerId: string, targetId: string) => Promise<Presence | undefined>;
 
