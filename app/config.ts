@@ -69,8 +69,8 @@ const bool = (fallback: boolean) =>
     String(fallback),
   );
 
-/** Comma-separated URLs, each of which must start with one of `schemes`. */
-const urlList = (schemes: string[]) =>
+/** Comma-separated items (empty ones skipped), each judged by `problem` (its message, or null when fine), then normalised. */
+const commaList = (problem: (item: string) => string | null, normalise: (item: string) => string = (item) => item) =>
   parser(
     z.preprocess(
       unsetIfEmpty,
@@ -81,18 +81,26 @@ const urlList = (schemes: string[]) =>
           if (v === undefined) return Object.freeze([]);
           const items = v.split(',').map((s) => s.trim()).filter(Boolean);
           for (const item of items) {
-            const scheme = item.slice(0, item.indexOf(':') + 1).toLowerCase();
-            // stun:/turn: URIs (RFC 7064/7065) are host[:port][?transport=udp|tcp], not hierarchical URLs.
-            const rest = item.slice(scheme.length);
-            if (!schemes.includes(scheme) || !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?(\?transport=(udp|tcp))?$/.test(rest)) {
-              ctx.addIssue({ code: 'custom', message: `"${item}" is not a ${schemes.join(' or ')} URL` });
+            const message = problem(item);
+            if (message !== null) {
+              ctx.addIssue({ code: 'custom', message });
               return z.NEVER;
             }
           }
-          return Object.freeze(items);
+          return Object.freeze(items.map(normalise));
         }),
     ),
   );
+
+/** Comma-separated URLs, each of which must start with one of `schemes`. */
+const urlList = (schemes: string[]) =>
+  commaList((item) => {
+    const scheme = item.slice(0, item.indexOf(':') + 1).toLowerCase();
+    // stun:/turn: URIs (RFC 7064/7065) are host[:port][?transport=udp|tcp], not hierarchical URLs.
+    const rest = item.slice(scheme.length);
+    const ok = schemes.includes(scheme) && /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?(\?transport=(udp|tcp))?$/.test(rest);
+    return ok ? null : `"${item}" is not a ${schemes.join(' or ')} URL`;
+  });
 
 /** A rate limit: at most `max` per `windowSeconds`; null when switched off. */
 export interface LimitRule {
@@ -122,31 +130,19 @@ const limit = (fallback: string) =>
     fallback,
   );
 
-const originList = parser(
-  z.preprocess(
-    unsetIfEmpty,
-    z
-      .string()
-      .optional()
-      .transform((v, ctx): readonly string[] => {
-        if (v === undefined) return Object.freeze([]);
-        const items = v.split(',').map((s) => s.trim()).filter(Boolean);
-        for (const item of items) {
-          let ok = false;
-          try {
-            const u = new URL(item);
-            ok = (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === item.replace(/\/$/, '');
-          } catch {
-            ok = false;
-          }
-          if (!ok) {
-            ctx.addIssue({ code: 'custom', message: `"${item}" is not an origin like https://app.example.com` });
-            return z.NEVER;
-          }
-        }
-        return Object.freeze(items.map((s) => s.replace(/\/$/, '')));
-      }),
-  ),
+/** Comma-separated browser origins (`https://app.example.com`), kept without a trailing slash. */
+const originList = commaList(
+  (item) => {
+    let ok = false;
+    try {
+      const u = new URL(item);
+      ok = (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === item.replace(/\/$/, '');
+    } catch {
+      ok = false;
+    }
+    return ok ? null : `"${item}" is not an origin like https://app.example.com`;
+  },
+  (item) => item.replace(/\/$/, ''),
 );
 
 function isUrl(s: string): boolean {
