@@ -58,7 +58,12 @@ export function createApp(deps: AppDeps): SignalboxApp {
   const ops = createOps({ ...platform, processMetrics: deps.processMetrics ?? false, allRoutes: () => routes });
   const signaling = createSignaling({ ...platform, registry: ops.metrics.registry });
   const presence = createPresence({ ...platform, isHolding: signaling.isHolding });
-  const accounts = createAccounts({ ...platform, hasher: deps.hasher, onSignOut: (userId) => presence.service.signOut(userId) });
+  const accounts = createAccounts({
+    ...platform,
+    hasher: deps.hasher,
+    onSignOut: (userId) => presence.service.signOut(userId),
+    onSessionsEnded: (ended) => signaling.sessionsEnded(ended), // their held polls answer 401 at once
+  });
   const users = createUsers({ ...platform, presenceFor: (viewerId, targetId) => presence.service.presenceFor(viewerId, targetId) });
   const connections = createConnections({ ...platform, presence: presence.service });
 

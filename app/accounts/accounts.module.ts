@@ -4,7 +4,7 @@ import { authenticate } from '../http/authenticate.js';
 import type { AppContext, AppState } from '../http/context.js';
 import type { Feature } from '../http/router.js';
 import { accountRoutes } from './accounts.routes.js';
-import { AccountService } from './accounts.service.js';
+import { AccountService, type EndedSessions } from './accounts.service.js';
 import { ownAccountRoutes } from './ownAccount.routes.js';
 import { PasswordHasher } from './passwordHasher.js';
 import { passwordResetRoutes } from './passwordReset.routes.js';
@@ -18,6 +18,8 @@ export interface AccountsModuleDeps extends Pick<Platform, 'config' | 'store' | 
   hasher?: PasswordHasher;
   /** Told after a logout, so the user shows offline at once (presence). */
   onSignOut?: (userId: string) => Promise<void>;
+  /** Told after sessions end in any way, so their held polls answer 401 at once (signaling). */
+  onSessionsEnded?: (ended: EndedSessions) => void;
 }
 
 export interface AccountsFeature extends Feature {
@@ -31,8 +33,8 @@ export function createAccounts(d: AccountsModuleDeps): AccountsFeature {
   const hasher = d.hasher ?? new PasswordHasher();
   const tokens = new AccessTokens(config.jwtSecret, config.accessTokenTtl, clock);
   const twoFactor = new TwoFactorService({ store, hasher, cipher, clock, limiter });
-  const accounts = new AccountService({ store, hasher, tokens, cipher, clock, config, limiter, twoFactor, mailer, onSignOut: d.onSignOut });
-  const resets = new PasswordResetService({ store, accounts, hasher, cipher, clock, mailer, limiter, config });
+  const accounts = new AccountService({ store, hasher, tokens, cipher, clock, config, limiter, twoFactor, mailer, onSignOut: d.onSignOut, onSessionsEnded: d.onSessionsEnded });
+  const resets = new PasswordResetService({ store, accounts, hasher, cipher, clock, mailer, limiter, config, onSessionsEnded: d.onSessionsEnded });
   return {
     routes: [
       ...accountRoutes(accounts, cipher, limiter),

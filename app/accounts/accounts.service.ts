@@ -36,7 +36,15 @@ export interface AccountDeps {
   mailer: Mailer;
   /** Told after a logout, so the user shows offline at once (presence). */
   onSignOut?: (userId: string) => Promise<void>;
+  /** Told after sessions end, so their held polls answer 401 at once (signaling). */
+  onSessionsEnded?: (ended: EndedSessions) => void;
 }
+
+/**
+ * Sessions that just ended: these ids, or every session of `userId` except `except`. One shape for
+ * every way a session ends (logout, password change or reset, account deletion, device removal).
+ */
+export type EndedSessions = { readonly sessionIds: readonly string[] } | { readonly userId: string; readonly except?: string };
 
 /** The limit subject of a name that matches no account: `Alice`, `@alice` and `alice` count together. */
 const unknownNameSubject = (identifier: string) => `name:${normaliseUsername(identifier.trim())}`;
@@ -168,10 +176,13 @@ export class AccountService {
       new Date(now),
       new Date(now + this.d.config.refreshTokenTtl * 1000),
     );
+    // A reused token ended its session in the store (theft detection): its held polls end too.
+    if (result.outcome === 'reused') this.d.onSessionsEnded?.({ sessionIds: [result.sessionId] });
     if (result.outcome !== 'rotated') throw unauthorized('The refresh token is not valid; sign in again.');
     if (result.session.createdAt.getTime() + this.d.config.sessionMaxAge * 1000 <= now) {
       // SESSION_MAX_AGE: however often it refreshed, the device signs in again.
       await store.sessions.delete(result.session.id);
+      this.d.onSessionsEnded?.({ sessionIds: [result.session.id] });
       throw unauthorized('The session has reached its maximum age; sign in again.');
     }
     const user = await store.users.findById(result.session.userId);
@@ -181,6 +192,7 @@ export class AccountService {
 
   async logout(auth: Caller): Promise<void> {
     await this.d.store.sessions.delete(auth.sessionId);
+    this.d.onSessionsEnded?.({ sessionIds: [auth.sessionId] });
     await this.d.onSignOut?.(auth.userId);
   }
 
@@ -196,6 +208,7 @@ export class AccountService {
     if (!(await this.checkPassword(user, currentPassword))) throw invalidCredentials();
     await this.d.store.users.setPasswordHash(user.id, await this.d.hasher.hash(newPassword, user.id));
     await this.d.store.sessions.deleteByUser(user.id, auth.sessionId);
+    this.d.onSessionsEnded?.({ userId: user.id, except: auth.sessionId });
     this.d.mailer.send(passwordChangedMail(decryptEmail(this.d.cipher, user), user.username, 'changed'));
   }
 
@@ -204,6 +217,7 @@ export class AccountService {
     const user = await this.requireUser(auth);
     if (!(await this.checkPassword(user, password))) throw invalidCredentials();
     await this.d.store.users.delete(user.id);
+    this.d.onSessionsEnded?.({ userId: user.id });
   }
 
   /**

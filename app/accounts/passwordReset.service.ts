@@ -8,7 +8,7 @@ import type { Mailer } from '../mail/mailer.js';
 import { passwordChangedMail, resetCodeMail } from '../mail/templates.js';
 import type { Store, UserRecord } from '../store/types.js';
 import { decryptEmail, emailIndex, normaliseEmail } from '../core/personalData.js';
-import type { AccountService } from './accounts.service.js';
+import type { AccountService, EndedSessions } from './accounts.service.js';
 import type { PasswordHasher } from './passwordHasher.js';
 
 /** Wrong guesses a code survives: a 1-in-10^6 code with 5 tries gives an attacker 1 chance in 200,000 per mail. */
@@ -23,6 +23,8 @@ export interface PasswordResetDeps {
   mailer: Mailer;
   limiter: RateLimiter;
   config: Pick<Config, 'otpTtl'>;
+  /** Told after a reset ends every session, so their held polls answer 401 at once (signaling). */
+  onSessionsEnded?: (ended: EndedSessions) => void;
 }
 
 /** Password reset by a 6-digit code sent to the account's e-mail address. */
@@ -77,6 +79,7 @@ export class PasswordResetService {
     }
     await store.users.setPasswordHash(user.id, await this.d.hasher.hash(newPassword, network));
     await store.sessions.deleteByUser(user.id);
+    this.d.onSessionsEnded?.({ userId: user.id });
     const to = decryptEmail(this.d.cipher, user);
     this.d.mailer.send(passwordChangedMail(to, user.username, 'reset'));
   }

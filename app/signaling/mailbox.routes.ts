@@ -55,7 +55,9 @@ export function mailboxRoutes(mailboxes: MailboxService): AnyRoute[] {
         'Each device (session) holds at most one poll: a new one replaces the older, which answers at once with an ' +
         'empty list and its cursor. A user holds at most POLLS_PER_USER polls (429 rate_limited past that) and the ' +
         'server at most POLLS_MAX (503 unavailable), both with Retry-After; a poll that would not wait (`wait=0`, or ' +
-        'signals pending) is never refused.',
+        'signals pending) is never refused. When the session ends (logout, password change or reset, account ' +
+        'deletion or disable) its held poll answers 401 unauthorized at once (within 5 s when ended by the admin CLI ' +
+        'or another instance), and a poll that waited never delivers to a session that has ended.',
       auth: true,
       query: pollQuery,
       responses: { 200: { description: 'Pending signals and the cursor that acknowledges them.', schema: pollResponse } },

@@ -7,6 +7,7 @@ import { newId } from '../lib/ids.js';
 import type { SignalRecord, SignalType, Store } from '../store/types.js';
 import type { Cursors } from './cursor.js';
 import type { MailboxNotifier } from './notifier.js';
+import { sessionIsLive } from './sessionChecks.js';
 import type { SignalMetrics } from './signalMetrics.js';
 
 /** At most this many signals per poll answer; the cursor pages through the rest. */
@@ -20,6 +21,8 @@ export const POLL_RETRY_AFTER_SECONDS = 5;
 
 const tooManyPolls = () =>
   rateLimited(POLL_RETRY_AFTER_SECONDS, 'This account holds as many long-polls as it may (POLLS_PER_USER); try again later.');
+/** What a held poll of an ended session answers; the same words as the authenticate middleware's. */
+const sessionEnded = () => unauthorized('The session has ended; sign in again.');
 const serverFullOfPolls = () =>
   unavailable('The server holds as many long-polls as it can (POLLS_MAX); try again shortly.', POLL_RETRY_AFTER_SECONDS);
 
@@ -92,6 +95,9 @@ export class MailboxService {
    * set, holds until one arrives, the wait ends, the client disconnects, a newer poll of the same
    * device replaces this one (answered empty) or the server stops. Past POLLS_PER_USER held polls
    * the poll is refused (429), past POLLS_MAX (503); a poll that would not wait is never refused.
+   * A held poll whose session ends answers 401 at once (`endSessions`); and a poll that waited looks
+   * its session up in the store before it answers, so nothing reaches a session that ended however
+   * it ended (another process, another instance, a wake-up racing the logout).
    */
   async poll(auth: Caller, after: string | undefined, waitSeconds: number, abort: AbortSignal): Promise<{ signals: SignalRecord[]; cursor: string }> {
     const { store, notifier, cursors, metrics } = this.d;
@@ -111,18 +117,21 @@ export class MailboxService {
     }
     if (taken.replaced) metrics.pollsRefused.inc({ reason: 'replaced' });
     const { hold } = taken;
+    let waited = false;
     try {
       for (;;) {
         // Armed before the read: a signal stored between the read and the wait still wakes this poll.
         hold.arm();
         const signals = await pending();
         const remaining = deadline - Date.now();
-        if (signals.length > 0 || remaining <= 0) return this.answer(auth.userId, signals, acked);
+        if (signals.length > 0 || remaining <= 0) return waited ? this.answerLive(auth, signals, acked) : this.answer(auth.userId, signals, acked);
         const reason = await hold.wait(remaining);
+        waited = true;
+        if (reason === 'ended') throw sessionEnded();
         // The device polls again elsewhere (a new connection after a network change): this request
         // answers at once with nothing, so a signal is handed to the poll the device is listening on.
         if (reason === 'replaced') return this.answer(auth.userId, [], acked);
-        if (reason !== 'signal') return this.answer(auth.userId, await pending(), acked);
+        if (reason !== 'signal') return this.answerLive(auth, await pending(), acked);
       }
     } finally {
       hold.release();
@@ -143,6 +152,16 @@ export class MailboxService {
   /** Drops every pending signal of the caller. */
   async clear(auth: Caller): Promise<void> {
     await this.d.store.signals.clear(auth.userId);
+  }
+
+  /**
+   * `answer`, for a poll that waited: its session is looked up first (after the mailbox was read) and
+   * a session that ended meanwhile gets 401, never the signals.
+   */
+  private async answerLive(auth: Caller, signals: SignalRecord[], acked: number): Promise<{ signals: SignalRecord[]; cursor: string }> {
+    const session = await this.d.store.sessions.findById(auth.sessionId);
+    if (!sessionIsLive(session, auth.userId, this.d.clock.now())) throw sessionEnded();
+    return this.answer(auth.userId, signals, acked);
   }
 
   private answer(userId: string, signals: SignalRecord[], acked: number): { signals: SignalRecord[]; cursor: string } {

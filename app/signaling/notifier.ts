@@ -1,5 +1,20 @@
-/** Why a wait ended. `replaced`: a newer poll of the same session (device) took this one's place. */
-export type WakeReason = 'signal' | 'timeout' | 'aborted' | 'shutdown' | 'replaced';
+/**
+ * Why a wait ended. `replaced`: a newer poll of the same session (device) took this one's place.
+ * `ended`: the session itself ended (logout, password change or reset, account deletion or disable).
+ */
+export type WakeReason = 'signal' | 'timeout' | 'aborted' | 'shutdown' | 'replaced' | 'ended';
+
+/**
+ * Sessions that just ended: these ids, or every session of `userId` except `except` (a password
+ * change keeps the session that made it). One shape for every way a session ends.
+ */
+export type EndedSessions = { readonly sessionIds: readonly string[] } | { readonly userId: string; readonly except?: string };
+
+/** A held poll's user and session, for checking in the store that the session still exists. */
+export interface HeldSession {
+  readonly userId: string;
+  readonly sessionId: string;
+}
 
 /** Why a poll may not hold: its user holds `perUser` polls already, or this process holds `total`. */
 export type PollRefusal = 'user_cap' | 'total_cap';
@@ -19,7 +34,7 @@ export interface Hold {
   arm(): void;
   /**
    * Resolves once: a signal arrived since `arm`, the time ran out, the client went away, a newer
-   * poll of the same session replaced this one, or the server stops.
+   * poll of the same session replaced this one, its session ended, or the server stops.
    */
   wait(timeoutMs: number): Promise<WakeReason>;
   /** Gives the slot back; call exactly when the poll answers. */
@@ -120,6 +135,28 @@ export class MailboxNotifier {
       entry.signalled = true;
       entry.wake?.('signal');
     }
+  }
+
+  /**
+   * Ends the held polls of sessions that ended (`ended`): each answers at once (401 in the poll), and
+   * the sessions hold nothing here afterwards. Sessions with no held poll on this instance are skipped.
+   */
+  endSessions(ended: EndedSessions): void {
+    if ('sessionIds' in ended) {
+      for (const id of ended.sessionIds) {
+        const entry = this.bySession.get(id);
+        if (entry) this.end(entry, 'ended');
+      }
+      return;
+    }
+    const set = this.byUser.get(ended.userId);
+    if (!set) return;
+    for (const entry of [...set]) if (entry.sessionId !== ended.except) this.end(entry, 'ended');
+  }
+
+  /** The user and session of every held poll, for the periodic check that their sessions still exist. */
+  heldSessions(): HeldSession[] {
+    return [...this.bySession.values()].map(({ userId, sessionId }) => ({ userId, sessionId }));
   }
 
   /** Wakes every held poll so each can re-read its mailbox (cross-instance fallback). */

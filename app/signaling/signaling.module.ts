@@ -6,8 +6,9 @@ import { IceServerService } from './iceServers.js';
 import { iceServerRoutes } from './iceServers.routes.js';
 import { mailboxRoutes } from './mailbox.routes.js';
 import { MailboxService } from './mailbox.service.js';
-import { MailboxNotifier } from './notifier.js';
+import { MailboxNotifier, type EndedSessions } from './notifier.js';
 import { resolvePollsMax } from './pollLimits.js';
+import { startSessionChecks } from './sessionChecks.js';
 import { createSignalMetrics } from './signalMetrics.js';
 import { startCrossInstanceWakeups } from './wakeups.js';
 
@@ -22,11 +23,15 @@ export interface SignalingModuleDeps extends Pick<Platform, 'config' | 'store' |
 export interface SignalingFeature extends Feature {
   /** True while `userId` holds a long-poll on this instance (presence: online while polling). */
   isHolding: (userId: string) => boolean;
+  /** Sessions ended in this process: their held polls answer 401 at once (accounts tells this). */
+  sessionsEnded: (ended: EndedSessions) => void;
 }
 
 /**
- * The mailboxes (send, poll, ack, clear) and ICE servers. Started, it sweeps expired signals and
- * wakes held polls for signals sent through other instances; stopped, every held poll answers now.
+ * The mailboxes (send, poll, ack, clear) and ICE servers. Started, it sweeps expired signals, wakes
+ * held polls for signals sent through other instances and ends held polls whose session was ended
+ * elsewhere (admin CLI, other instances: within SESSION_CHECK_INTERVAL_MS); stopped, every held poll
+ * answers now.
  */
 export function createSignaling(d: SignalingModuleDeps): SignalingFeature {
   const { config, store, clock, logger } = d;
@@ -41,12 +46,15 @@ export function createSignaling(d: SignalingModuleDeps): SignalingFeature {
       }, SIGNAL_SWEEP_INTERVAL_MS);
       sweep.unref();
       const stopWakeups = startCrossInstanceWakeups(store.signals, notifier, logger);
+      const stopSessionChecks = startSessionChecks(store.sessions, clock, notifier, logger);
       return async () => {
         clearInterval(sweep);
+        stopSessionChecks();
         await stopWakeups();
       };
     },
     stop: () => notifier.close(),
     isHolding: (userId) => notifier.isHolding(userId),
+    sessionsEnded: (ended) => notifier.endSessions(ended),
   };
 }

@@ -1,0 +1,148 @@
+import { describe, expect, it } from '@jest/globals';
+import type { Response } from 'supertest';
+import { SESSION_CHECK_INTERVAL_MS } from '../../app/signaling/sessionChecks.js';
+import { connect } from '../helpers/connections.js';
+import { bearer, signIn, type TestUser } from '../helpers/factories.js';
+import { useSmtpServer, useTestApp, withUser } from '../helpers/perTest.js';
+import { runScript, writeTestSecrets } from '../helpers/run.js';
+import { payloads, poll, send } from '../helpers/signaling.js';
+import { codeIn } from '../helpers/smtp.js';
+import { heldPolls } from './helpers.js';
+
+// API.md, Devices: ending a session in any way answers that device's held polls 401 unauthorized at
+// once, and nothing is delivered to it afterwards. Every poll here waits up to 30 s, so an answer
+// within the test's time means the poll was ended, not timed out.
+
+const smtp = useSmtpServer();
+const t = useTestApp(() => ({ env: { SMTP_URL: smtp.url } }));
+const alice = withUser(t);
+const bob = withUser(t, { email: 'bob@example.org' });
+
+/** The answer a held poll of an ended session gets. */
+function expectEnded(res: Response): void {
+  expect(res.status).toBe(401);
+  expect(res.body.error.code).toBe('unauthorized');
+  expect(res.body.error.message).toBe('The session has ended; sign in again.');
+  expect(res.body.signals).toBeUndefined();
+}
+
+/** Starts a `wait=30` poll for each device and resolves once all of them are held. */
+async function hold(...devices: TestUser[]): Promise<Array<Promise<Response>>> {
+  const started = devices.map((d) => poll(t, d, { wait: 30 }));
+  await heldPolls(t, devices.length);
+  return started;
+}
+
+const logout = (u: TestUser) => t.http.post('/auth/logout').set(bearer(u)).send({});
+
+describe('held polls of a session that ends in this process answer 401 at once', () => {
+  it('logout: the device’s held poll, and only that device’s', async () => {
+    await connect(t, alice, bob);
+    const laptop = await signIn(t, bob);
+    const [phonePoll, laptopPoll] = await hold(bob, laptop);
+    expect((await logout(bob)).status).toBe(204);
+    expectEnded(await phonePoll!);
+    await heldPolls(t, 1); // the laptop still holds its poll
+    await send(t, alice, bob, { payload: 'for the laptop' });
+    expect(payloads(await laptopPoll!)).toEqual(['for the laptop']);
+  });
+
+  it('the race: a poll held, logout, then a send at once: 401, never the signal, which waits for a new session', async () => {
+    await connect(t, alice, bob);
+    const [held] = await hold(bob);
+    expect((await logout(bob)).status).toBe(204);
+    expect((await send(t, alice, bob, { payload: 'too late' })).status).toBe(202);
+    expectEnded(await held!);
+    const again = await signIn(t, bob);
+    expect(payloads(await poll(t, again))).toEqual(['too late']);
+  });
+
+  it('change-password: the other sessions’ polls end, the changing session’s poll stays held', async () => {
+    await connect(t, alice, bob);
+    const laptop = await signIn(t, bob);
+    const [phonePoll, laptopPoll] = await hold(bob, laptop);
+    const res = await t.http.post('/auth/change-password').set(bearer(bob)).send({ currentPassword: bob.password, newPassword: 'a brand new secret' });
+    expect(res.status).toBe(204);
+    expectEnded(await laptopPoll!);
+    await heldPolls(t, 1);
+    await send(t, alice, bob, { payload: 'still here' });
+    expect(payloads(await phonePoll!)).toEqual(['still here']);
+  });
+
+  it('reset-password: every session’s poll ends', async () => {
+    const laptop = await signIn(t, bob);
+    const polls = await hold(bob, laptop);
+    expect((await t.http.post('/auth/forgot-password').send({ email: bob.email })).status).toBe(202);
+    const code = codeIn((await smtp.waitFor(1))[0]!);
+    const res = await t.http.post('/auth/reset-password').send({ email: bob.email, otp: code, newPassword: 'a brand new secret' });
+    expect(res.status).toBe(204);
+    for (const p of polls) expectEnded(await p);
+    await heldPolls(t, 0);
+  });
+
+  it('account deletion: every session’s poll ends, the deleting one’s too', async () => {
+    const laptop = await signIn(t, bob);
+    const polls = await hold(bob, laptop);
+    expect((await t.http.delete('/users/me').set(bearer(bob)).send({ password: bob.password })).status).toBe(204);
+    for (const p of polls) expectEnded(await p);
+    await heldPolls(t, 0);
+  });
+
+  it('a reused refresh token (theft detection): the session’s poll ends', async () => {
+    const [held] = await hold(bob);
+    expect((await t.http.post('/auth/refresh').send({ refreshToken: bob.refreshToken })).status).toBe(200);
+    expect((await t.http.post('/auth/refresh').send({ refreshToken: bob.refreshToken })).status).toBe(401);
+    expectEnded(await held!);
+  });
+});
+
+describe('held polls of a session ended elsewhere (admin CLI, another instance)', () => {
+  // The CLI's `users disable` is one store call from another process: emulated here by the same call.
+  const disableInStore = () => t.store.users.setDisabled(bob.id, new Date(t.clock.now()));
+
+  // Also the race inside one process: the session is gone from the store but its poll was not told yet.
+  it('a wake-up after the session ended elsewhere answers 401, never the signal', async () => {
+    await connect(t, alice, bob);
+    const [held] = await hold(bob);
+    expect(await disableInStore()).toBe(true);
+    expect((await send(t, alice, bob, { payload: 'not for a disabled account' })).status).toBe(202);
+    expectEnded(await held!);
+    expect(await t.store.signals.pending(bob.id, new Date(t.clock.now()), 10)).toHaveLength(1); // still there, unacknowledged
+  });
+
+  it('a poll whose wait runs out after its session ended elsewhere answers 401, not an empty list', async () => {
+    const held = poll(t, bob, { wait: 1 });
+    await heldPolls(t, 1);
+    await t.store.sessions.deleteByUser(bob.id);
+    expectEnded(await held);
+  });
+
+  it(`with the server started, answers 401 within SESSION_CHECK_INTERVAL_MS (${SESSION_CHECK_INTERVAL_MS} ms)`, async () => {
+    const stop = t.app.lifecycle.start();
+    try {
+      const [held] = await hold(bob);
+      const ended = Date.now();
+      await disableInStore();
+      expectEnded(await held!);
+      expect(Date.now() - ended).toBeLessThan(SESSION_CHECK_INTERVAL_MS + 1000);
+      await heldPolls(t, 0);
+    } finally {
+      await stop();
+    }
+  });
+
+  it('the real admin CLI (`users disable`, its own process) ends the held poll within the bound', async () => {
+    writeTestSecrets(t.dir);
+    const stop = t.app.lifecycle.start();
+    try {
+      const [held] = await hold(bob);
+      const ended = Date.now();
+      const cli = await runScript('admin', ['users', 'disable', bob.username], { DATA_DIR: t.dir });
+      expect(cli.code).toBe(0);
+      expectEnded(await held!);
+      expect(Date.now() - ended).toBeLessThan(SESSION_CHECK_INTERVAL_MS + 3000);
+    } finally {
+      await stop();
+    }
+  });
+});
