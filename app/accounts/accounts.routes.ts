@@ -49,11 +49,13 @@ export function accountRoutes(accounts: AccountService, cipher: FieldCipher, lim
       tag: TAG,
       summary: 'Sign in with username, @username or e-mail address',
       description:
-        'Wrong password and unknown account get the same answer, in about the same time. Each attempt is counted before ' +
+        'Wrong password and unknown account get the same answer, 401 invalid_credentials, in about the same time. With two-factor ' +
+        'authentication on, the right password without `totp` is 401 totp_required, and with a wrong or already-used code ' +
+        '400 invalid_totp. Each attempt is counted before ' +
         'the password is checked, against the account however it is named (username, @username or e-mail address), and ' +
         'given back when it succeeds; a wrong TOTP code counts like a wrong password, and wrong codes after a right password ' +
         'are also limited per account from networks it has not signed in from (RATE_LOGIN_TOTP, default 30 a day; past it ' +
-        'the answer is 401 invalid_credentials, as for a wrong code, so it never tells that the password was right). Limits: per account from one client ' +
+        'the code is not checked and the answer is 400 invalid_totp, as for a wrong code). Limits: per account from one client ' +
         'network (an IPv4 address or IPv6 /64; RATE_LOGIN_ACCOUNT_IP, default 10 per 15 min), per account from everywhere ' +
         '(RATE_LOGIN_USERNAME, default 100 an hour; not applied on a network the account signed in from within ' +
         'SESSION_MAX_AGE) and all attempts per client network (RATE_LOGIN_IP). Past a limit even the right password gets ' +
@@ -62,7 +64,7 @@ export function accountRoutes(accounts: AccountService, cipher: FieldCipher, lim
       auth: false,
       body: loginBody,
       responses: { 200: { description: 'A new session.', schema: tokenResponse } },
-      errors: ['invalid_credentials', 'totp_required', 'rate_limited'],
+      errors: ['invalid_credentials', 'totp_required', 'invalid_totp', 'rate_limited'],
       before: [limitByIp(limiter, 'loginPerIp')],
       handler: async (ctx, { body }) => sendGrant(ctx, 200, await accounts.login(body.username, body.password, body.totp, clientNetwork(ctx.ip))),
     }),
@@ -98,13 +100,14 @@ export function accountRoutes(accounts: AccountService, cipher: FieldCipher, lim
       tag: TAG,
       summary: 'Change the password',
       description:
-        'Every other session of the account ends; this one continues, and the address on file gets a notice. Checks of ' +
+        'Every other session of the account ends; this one continues, and the address on file gets a notice. A wrong ' +
+        'current password is 403 invalid_password (never 401, which means the token). Checks of ' +
         'the current password are counted per user before checking (RATE_PASSWORD_CHECK_USER, default 10 per 15 min, ' +
         'shared with DELETE /users/me and 2FA enable/disable; a right password is not counted): past it, 429.',
       auth: true,
       body: changePasswordBody,
       responses: { 204: { description: 'Changed.' } },
-      errors: ['invalid_credentials', 'rate_limited'],
+      errors: ['invalid_password', 'rate_limited'],
       handler: async (ctx, { body }) => {
         await accounts.changePassword(caller(ctx), body.currentPassword, body.newPassword);
         ctx.status = 204;

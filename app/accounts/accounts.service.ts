@@ -1,5 +1,5 @@
 import type { Config, RateLimitName } from '../config.js';
-import { AppError, invalidCredentials, unauthorized, validationFailed, conflict } from '../core/errors.js';
+import { AppError, invalidCredentials, invalidPassword, invalidTotp, unauthorized, validationFailed, conflict } from '../core/errors.js';
 import type { Caller } from '../core/caller.js';
 import type { Attempt, RateLimiter } from '../core/rateLimiter.js';
 import type { Clock } from '../lib/clock.js';
@@ -105,7 +105,7 @@ export class AccountService {
    * from this network (RATE_LOGIN_ACCOUNT_IP) and from everywhere (RATE_LOGIN_USERNAME), and given
    * back when it succeeds: past either limit even the right password gets 429 until the window
    * ends, and parallel requests cannot get more guesses checked than the limit allows.
-   * A wrong TOTP code is a failed guess like a wrong password. A network the account signed in
+   * A wrong TOTP code (`invalid_totp`) is a failed guess like a wrong password. A network the account signed in
    * from within SESSION_MAX_AGE is held to the first limit only, so strangers filling the
    * per-account ceiling from elsewhere do not lock the owner out of their usual networks.
    */
@@ -135,7 +135,7 @@ export class AccountService {
       await this.d.twoFactor.checkLogin(user.id, totp);
     } catch (err) {
       // A wrong code stays counted as a failed guess; a missing one is not a guess.
-      if (!(err instanceof AppError && err.code === 'invalid_credentials')) {
+      if (!(err instanceof AppError && err.code === 'invalid_totp')) {
         await attempt.refund();
         await codeAttempt?.refund();
       }
@@ -153,14 +153,15 @@ export class AccountService {
   /**
    * Counts a TOTP code about to be checked against the account's code limit (RATE_LOGIN_TOTP). Only
    * reached with the right password, so it bounds what someone who has the password can guess, far
-   * below the per-account ceiling for passwords. Past the limit the answer is the one a wrong code
-   * gets, not 429: a 429 here would tell a guesser that the password was right.
+   * below the per-account ceiling for passwords. Past the limit the code is not checked and the answer
+   * is the one a wrong code gets (`invalid_totp`), not 429, so a guesser cannot tell when its codes
+   * stop being checked.
    */
   private async codeAttempt(account: string): Promise<Attempt> {
     try {
       return await this.d.limiter.attempt(['loginCodeFailuresPerAccount', account]);
     } catch (err) {
-      if (err instanceof AppError && err.code === 'rate_limited') throw invalidCredentials();
+      if (err instanceof AppError && err.code === 'rate_limited') throw invalidTotp();
       throw err;
     }
   }
@@ -205,7 +206,7 @@ export class AccountService {
     if (newPassword.toLowerCase() === user.username) {
       throw validationFailed([{ field: 'newPassword', message: 'must not be the username' }]);
     }
-    if (!(await this.checkPassword(user, currentPassword))) throw invalidCredentials();
+    if (!(await this.checkPassword(user, currentPassword))) throw invalidPassword();
     await this.d.store.users.setPasswordHash(user.id, await this.d.hasher.hash(newPassword, user.id));
     await this.d.store.sessions.deleteByUser(user.id, auth.sessionId);
     this.d.onSessionsEnded?.({ userId: user.id, except: auth.sessionId });
@@ -215,7 +216,7 @@ export class AccountService {
   /** Deletes the account and everything it owns, after checking the password. */
   async deleteAccount(auth: Caller, password: string): Promise<void> {
     const user = await this.requireUser(auth);
-    if (!(await this.checkPassword(user, password))) throw invalidCredentials();
+    if (!(await this.checkPassword(user, password))) throw invalidPassword();
     await this.d.store.users.delete(user.id);
     this.d.onSessionsEnded?.({ userId: user.id });
   }

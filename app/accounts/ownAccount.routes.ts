@@ -30,13 +30,14 @@ export function ownAccountRoutes(accounts: AccountService, cipher: FieldCipher):
       tag: TAG,
       summary: 'Delete the account',
       description:
-        'Needs the password. The account and its sessions are gone at once. Password checks are counted per user before ' +
+        'Needs the password; a wrong one is 403 invalid_password (never 401, which means the token). The account and its ' +
+        'sessions are gone at once. Password checks are counted per user before ' +
         'checking (RATE_PASSWORD_CHECK_USER, default 10 per 15 min, shared with change-password and 2FA enable/disable; ' +
         'a right password is not counted): past it, 429.',
       auth: true,
       body: passwordBody,
       responses: { 204: { description: 'Deleted.' } },
-      errors: ['invalid_credentials', 'rate_limited'],
+      errors: ['invalid_password', 'rate_limited'],
       handler: async (ctx, { body }) => {
         await accounts.deleteAccount(caller(ctx), body.password);
         ctx.status = 204;

@@ -29,12 +29,12 @@ export function twoFactorRoutes(twoFactor: TwoFactorService, accounts: AccountSe
       tag: TAG,
       summary: 'Turn two-factor authentication on with a first valid code',
       description:
-        'From now on POST /auth/login needs `totp`. A wrong code is 401 invalid_credentials. Codes are counted per user ' +
+        'From now on POST /auth/login needs `totp`. A wrong code is 400 invalid_totp. Codes are counted per user ' +
         'before checking (RATE_PASSWORD_CHECK_USER, default 10 per 15 min; a right code is not counted): past it, 429.',
       auth: true,
       body: enableTwoFactorBody,
       responses: { 204: { description: 'Two-factor authentication is on.' } },
-      errors: ['invalid_credentials', 'conflict', 'rate_limited'],
+      errors: ['invalid_totp', 'conflict', 'rate_limited'],
       handler: async (ctx, { body }) => {
         await twoFactor.enable(caller(ctx), body.code);
         ctx.status = 204;
@@ -46,13 +46,14 @@ export function twoFactorRoutes(twoFactor: TwoFactorService, accounts: AccountSe
       tag: TAG,
       summary: 'Turn two-factor authentication off',
       description:
-        'Needs the password and a current code (each code works once). Either wrong is 401 invalid_credentials. The pair ' +
+        'Needs the password and a current code (each code works once). A wrong password is 403 ' +
+        'invalid_password (and uses up no code), a wrong or already-used code 400 invalid_totp. The pair ' +
         'is counted per user before checking (RATE_PASSWORD_CHECK_USER, default 10 per 15 min; a right pair is not ' +
         'counted): past it, 429.',
       auth: true,
       body: disableTwoFactorBody,
       responses: { 204: { description: 'Two-factor authentication is off.' } },
-      errors: ['invalid_credentials', 'conflict', 'rate_limited'],
+      errors: ['invalid_password', 'invalid_totp', 'conflict', 'rate_limited'],
       handler: async (ctx, { body }) => {
         await twoFactor.disable(await accounts.requireUser(caller(ctx)), body.password, body.code);
         ctx.status = 204;

@@ -1,5 +1,5 @@
 import { generateSecret, generateURI, verify } from 'otplib';
-import { conflict, invalidCredentials, totpRequired } from '../core/errors.js';
+import { conflict, invalidPassword, invalidTotp, totpRequired } from '../core/errors.js';
 import type { Caller } from '../core/caller.js';
 import type { RateLimiter } from '../core/rateLimiter.js';
 import type { Clock } from '../lib/clock.js';
@@ -46,31 +46,34 @@ export class TwoFactorService {
       const step = await this.matchingStep(auth.userId, factor.secretEnc, code, null);
       return step !== null && (await this.d.store.twoFactor.enable(auth.userId, step));
     });
-    if (!enabled) throw invalidCredentials();
+    if (!enabled) throw invalidTotp();
   }
 
   /** Turns it off; needs both the password and a current code, so a stolen session alone cannot. */
   async disable(user: UserRecord, password: string, code: string): Promise<void> {
     const factor = await this.d.store.twoFactor.get(user.id);
     if (!factor?.enabled) throw conflict('conflict', 'Two-factor authentication is not on.');
-    // Password and code count as one attempt, before either is checked.
-    const ok = await this.d.limiter.guard(
-      [['passwordChecksPerUser', user.id]],
-      async () => (await this.d.hasher.verify(user.passwordHash, password, user.id)) && (await this.useCode(user.id, code)),
-    );
-    if (!ok) throw invalidCredentials();
+    // Password and code count as one attempt, before either is checked; a wrong password uses up no code.
+    let wrong: 'password' | 'code' | null = null;
+    await this.d.limiter.guard([['passwordChecksPerUser', user.id]], async () => {
+      if (!(await this.d.hasher.verify(user.passwordHash, password, user.id))) wrong = 'password';
+      else if (!(await this.useCode(user.id, code))) wrong = 'code';
+      return wrong === null;
+    });
+    if (wrong === 'password') throw invalidPassword();
+    if (wrong === 'code') throw invalidTotp();
     await this.d.store.twoFactor.delete(user.id);
   }
 
   /**
    * The second step of a login whose password was right: nothing to do without 2FA; else a code is
-   * required (`totp_required`), and a wrong or already-used one is `invalid_credentials`.
+   * required (`totp_required`), and a wrong or already-used one is `invalid_totp`.
    */
   async checkLogin(userId: string, totp: string | undefined): Promise<void> {
     const factor = await this.d.store.twoFactor.get(userId);
     if (!factor?.enabled) return;
     if (totp === undefined) throw totpRequired();
-    if (!(await this.useCode(userId, totp))) throw invalidCredentials();
+    if (!(await this.useCode(userId, totp))) throw invalidTotp();
   }
 
   /** True when `code` is valid now and its time step was not used before (it is then marked used). */

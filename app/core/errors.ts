@@ -10,6 +10,8 @@ export const ERRORS = Object.freeze({
   validation_failed: { status: 400, meaning: 'a field is missing or invalid; `details.fields` lists each one' },
   invalid_otp: { status: 400, meaning: 'the reset code is wrong, expired, used or burned' },
   invalid_pgp_key: { status: 400, meaning: 'the key is not a usable OpenPGP public key' },
+  // v1.1: invalid_totp and invalid_password are not 401, which always means the token (refresh, then sign in again).
+  invalid_totp: { status: 400, meaning: 'the two-factor code is wrong or already used (login after the right password, 2FA enable/disable)' },
   // Any other refusal by Koa or a parser (http-errors) that no code above names.
   bad_request: { status: 400, meaning: "the request was refused as HTTP before any endpoint ran; it keeps that refusal's own 4xx status" },
   unauthorized: { status: 401, meaning: 'the access token (or refresh token) is missing, malformed, expired, tampered with or revoked' },
@@ -17,6 +19,7 @@ export const ERRORS = Object.freeze({
   totp_required: { status: 401, meaning: 'the account has two-factor authentication: send `totp`' },
   forbidden: { status: 403, meaning: 'you may not do this' },
   not_connected: { status: 403, meaning: 'the other user is not an accepted connection (or does not exist)' },
+  invalid_password: { status: 403, meaning: 'the password a signed-in request re-checks (change-password, `DELETE /users/me`, 2FA disable) is wrong' },
   not_found: { status: 404, meaning: 'nothing is here' },
   // Additive to API.md: a known path called with another method.
   method_not_allowed: { status: 405, meaning: 'the path exists but not with this method; `Allow` lists the methods' },
@@ -84,6 +87,10 @@ export const totpRequired = () =>
   new AppError('totp_required', 'This account has two-factor authentication: send the current code as totp.');
 export const invalidOtp = () => new AppError('invalid_otp', 'The code is wrong, expired or already used; ask for a new one.');
 export const invalidCredentials = () => new AppError('invalid_credentials', 'The username or password is wrong.');
+/** A signed-in request re-checked the password and it was wrong: 403, so a client does not take it for a bad token. */
+export const invalidPassword = () => new AppError('invalid_password', 'The password is wrong.');
+/** A two-factor code was wrong or already used: 400, so a client does not take it for a bad token. */
+export const invalidTotp = () => new AppError('invalid_totp', 'The two-factor code is wrong or already used.');
 export const forbidden = (message = 'You may not do this.') => new AppError('forbidden', message);
 export const notConnected = () => new AppError('not_connected', 'You can only signal accepted connections.');
 export const notFound = (message = 'Nothing is here.') => new AppError('not_found', message);

@@ -73,7 +73,7 @@ describe('the argon2 queue', () => {
     const refused = results.filter((r) => r.status === 429);
     expect(refused).toHaveLength(292);
     expect(refused[0]!.body.error.code).toBe('rate_limited');
-    expect(results.filter((r) => r.status === 401)).toHaveLength(8);
+    expect(results.filter((r) => r.status === 403)).toHaveLength(8);
   }, 30_000);
 
   it('gives one network only its share of registrations at once, and another network still registers', async () => {

@@ -50,7 +50,8 @@ describe('failed logins per account from one client network', () => {
     const wrong = String((Number(right) + 1) % 1_000_000).padStart(6, '0');
     hasher.verifications = 0;
     const results = await Promise.all(Array.from({ length: 40 }, () => login('alice', PASSWORD, '203.0.113.1', wrong)));
-    expect(statusCounts(results)).toEqual({ 401: 10, 429: 30 });
+    expect(statusCounts(results)).toEqual({ 400: 10, 429: 30 });
+    expect(results.find((r) => r.status === 400)!.body.error.code).toBe('invalid_totp');
     expect(hasher.verifications).toBe(10);
     expect((await login('alice', PASSWORD, '203.0.113.1', right)).status).toBe(429);
   });
@@ -181,10 +182,16 @@ describe('wrong TOTP codes per account (RATE_LOGIN_TOTP)', () => {
   it('stops checking codes once someone with the password has guessed the limit from new networks, answering as for a wrong code', async () => {
     await start({ RATE_LOGIN_TOTP: '3/86400' });
     const codes = await withTwoFactor();
-    for (let i = 1; i <= 3; i++) expect((await login('alice', PASSWORD, `203.0.113.${i}`, codes.wrong)).status).toBe(401);
+    for (let i = 1; i <= 3; i++) {
+      const wrong = await login('alice', PASSWORD, `203.0.113.${i}`, codes.wrong);
+      expect([wrong.status, wrong.body.error.code]).toEqual([400, 'invalid_totp']);
+    }
     const past = await login('alice', PASSWORD, '203.0.113.99', codes.right());
-    expect(past.status).toBe(401);
-    expect(past.body.error.code).toBe('invalid_credentials');
+    expect(past.status).toBe(400);
+    expect(past.body.error.code).toBe('invalid_totp');
+    // A wrong password past the code limit is still the plain wrong-password answer.
+    const wrongPassword = await login('alice', 'wrong guess', '203.0.113.98', codes.right());
+    expect([wrongPassword.status, wrongPassword.body.error.code]).toEqual([401, 'invalid_credentials']);
   });
 
   it('still lets the owner in with the right code from a network the account signed in from', async () => {

@@ -26,7 +26,7 @@ describe('POST /auth/change-password notice', () => {
   });
 
   it('mails nothing when the current password is wrong', async () => {
-    expect((await change('not my password')).status).toBe(401);
+    expect((await change('not my password')).status).toBe(403);
     await t.mailer.idle();
     expect(smtp.received).toHaveLength(0);
   });

@@ -35,8 +35,8 @@ async function enableTwoFactor(): Promise<string> {
 describe('POST /auth/change-password', () => {
   it('checks at most the limit of 30 wrong current passwords sent at once, refusing the rest with 429', async () => {
     const results = await burst(30, (i) => changePassword(`wrong guess ${i}`));
-    expect(statusCounts(results)).toEqual({ 401: 10, 429: 20 });
-    expect(results.find((r) => r.status === 401)!.body.error.code).toBe('invalid_credentials');
+    expect(statusCounts(results)).toEqual({ 403: 10, 429: 20 });
+    expect(results.find((r) => r.status === 403)!.body.error.code).toBe('invalid_password');
     expect(hasher.verifications).toBe(10);
   });
 
@@ -60,7 +60,8 @@ describe('POST /auth/change-password', () => {
 describe('DELETE /users/me', () => {
   it('checks at most the limit of 30 wrong passwords sent at once, refusing the rest with 429', async () => {
     const results = await burst(30, (i) => deleteMe(`wrong guess ${i}`));
-    expect(statusCounts(results)).toEqual({ 401: 10, 429: 20 });
+    expect(statusCounts(results)).toEqual({ 403: 10, 429: 20 });
+    expect(results.find((r) => r.status === 403)!.body.error.code).toBe('invalid_password');
     expect(hasher.verifications).toBe(10);
   });
 
@@ -77,7 +78,8 @@ describe('POST /auth/2fa/disable', () => {
     hasher.verifications = 0;
     const code = totpAt(secret, t.clock.now());
     const results = await burst(30, (i) => t.http.post('/auth/2fa/disable').set(bearer(alice)).send({ password: `wrong guess ${i}`, code }));
-    expect(statusCounts(results)).toEqual({ 401: 10, 429: 20 });
+    expect(statusCounts(results)).toEqual({ 403: 10, 429: 20 });
+    expect(results.find((r) => r.status === 403)!.body.error.code).toBe('invalid_password');
     expect(hasher.verifications).toBe(10);
   });
 });
@@ -89,7 +91,8 @@ describe('POST /auth/2fa/enable', () => {
     // Codes far from the current one: none of them can be valid in the ±1 step window.
     const wrongs = Array.from({ length: 30 }, (_, i) => String((Number(right) + 100_000 + i) % 1_000_000).padStart(6, '0'));
     const results = await burst(30, (i) => t.http.post('/auth/2fa/enable').set(bearer(alice)).send({ code: wrongs[i] }));
-    expect(statusCounts(results)).toEqual({ 401: 10, 429: 20 });
+    expect(statusCounts(results)).toEqual({ 400: 10, 429: 20 });
+    expect(results.find((r) => r.status === 400)!.body.error.code).toBe('invalid_totp');
     expect((await t.http.post('/auth/2fa/enable').set(bearer(alice)).send({ code: right })).status).toBe(429);
   });
 });

@@ -224,10 +224,11 @@ describe('POST /auth/change-password', () => {
     expect((await me(alice)).status).toBe(200);
   });
 
-  it('refuses a wrong current password with 401 invalid_credentials and keeps the old password', async () => {
+  it('refuses a wrong current password with 403 invalid_password (not 401: the token is fine) and keeps the old password', async () => {
     const res = await change(alice, { currentPassword: 'not my password', newPassword: 'a brand new secret' });
-    expect(res.status).toBe(401);
-    expect(res.body.error.code).toBe('invalid_credentials');
+    expect(res.status).toBe(403);
+    expect(res.body.error.code).toBe('invalid_password');
+    expect((await me(alice)).status).toBe(200);
     expect((await login()).status).toBe(200);
   });
 
@@ -271,10 +272,10 @@ describe('DELETE /users/me', () => {
     expect(again.status).toBe(201);
   });
 
-  it('refuses a wrong password with 401 invalid_credentials and keeps the account', async () => {
+  it('refuses a wrong password with 403 invalid_password (not 401: the token is fine) and keeps the account', async () => {
     const res = await del(alice, 'not my password');
-    expect(res.status).toBe(401);
-    expect(res.body.error.code).toBe('invalid_credentials');
+    expect(res.status).toBe(403);
+    expect(res.body.error.code).toBe('invalid_password');
     expect((await me(alice)).status).toBe(200);
   });
 });

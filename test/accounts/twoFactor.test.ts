@@ -61,19 +61,19 @@ describe('POST /auth/2fa/enable', () => {
     expect((await t.http.get('/users/me').set(bearer(alice))).body.user.twoFactor).toBe(true);
   });
 
-  it('refuses a wrong code with 401 invalid_credentials and leaves two-factor off', async () => {
+  it('refuses a wrong code with 400 invalid_totp (not 401: the token is fine) and leaves two-factor off', async () => {
     const { secret } = (await setup()).body;
     const wrong = String((Number(codeNow(secret)) + 1) % 1_000_000).padStart(6, '0');
     const res = await enable(wrong);
-    expect(res.status).toBe(401);
-    expect(res.body.error.code).toBe('invalid_credentials');
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('invalid_totp');
     expect((await t.http.get('/users/me').set(bearer(alice))).body.user.twoFactor).toBe(false);
   });
 
   it('accepts only a code of the newest setup', async () => {
     const first = (await setup()).body.secret;
     const second = (await setup()).body.secret;
-    expect((await enable(codeNow(first))).status).toBe(401);
+    expect((await enable(codeNow(first))).status).toBe(400);
     expect((await enable(codeNow(second))).status).toBe(204);
   });
 
@@ -90,10 +90,20 @@ describe('POST /auth/login with two-factor on', () => {
     expect(res.body.error.code).toBe('totp_required');
   });
 
-  it('answers a wrong password with invalid_credentials, not revealing that two-factor is on', async () => {
+  it('answers a wrong password with 401 invalid_credentials, not revealing that two-factor is on', async () => {
     await enabled();
     const res = await t.http.post('/auth/login').send({ username: 'alice', password: 'wrong password' });
+    expect(res.status).toBe(401);
     expect(res.body.error.code).toBe('invalid_credentials');
+  });
+
+  it('answers a wrong password with 401 invalid_credentials even with the right code, and does not spend the code', async () => {
+    const secret = await enabled();
+    const code = codeNow(secret);
+    const res = await t.http.post('/auth/login').send({ username: 'alice', password: 'wrong password', totp: code });
+    expect(res.status).toBe(401);
+    expect(res.body.error.code).toBe('invalid_credentials');
+    expect((await login(code)).status).toBe(200);
   });
 
   it('signs in with the current code and reports twoFactor: true', async () => {
@@ -103,42 +113,44 @@ describe('POST /auth/login with two-factor on', () => {
     expect(res.body.user.twoFactor).toBe(true);
   });
 
-  it('answers a wrong code with 401 invalid_credentials', async () => {
+  it('answers a wrong code after the right password with 400 invalid_totp', async () => {
     const secret = await enabled();
     const wrong = String((Number(codeNow(secret)) + 1) % 1_000_000).padStart(6, '0');
     const res = await login(wrong);
-    expect(res.status).toBe(401);
-    expect(res.body.error.code).toBe('invalid_credentials');
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({ error: { code: 'invalid_totp', message: expect.any(String) } });
   });
 
-  it('accepts each code once: a replay in the same window is refused', async () => {
+  it('accepts each code once: a replay in the same window is 400 invalid_totp', async () => {
     const secret = await enabled();
     const code = codeNow(secret);
     expect((await login(code)).status).toBe(200);
-    expect((await login(code)).status).toBe(401);
+    const replay = await login(code);
+    expect(replay.status).toBe(400);
+    expect(replay.body.error.code).toBe('invalid_totp');
   });
 
   it('accepts the previous step for a slow phone clock, but nothing older', async () => {
     const secret = await enabled();
-    expect((await login(totpAt(secret, t.clock.now() - 30_000))).status).toBe(401); // that step enabled 2FA: spent
+    expect((await login(totpAt(secret, t.clock.now() - 30_000))).status).toBe(400); // that step enabled 2FA: spent
     t.clock.advance(30);
     expect((await login(totpAt(secret, t.clock.now() - 30_000))).status).toBe(200);
     t.clock.advance(30);
-    expect((await login(totpAt(secret, t.clock.now() - 90_000))).status).toBe(401);
+    expect((await login(totpAt(secret, t.clock.now() - 90_000))).status).toBe(400);
   });
 
   it('refuses a code older than one already used, even inside the window', async () => {
     const secret = await enabled();
     t.clock.advance(30);
     expect((await login(codeNow(secret))).status).toBe(200);
-    expect((await login(totpAt(secret, t.clock.now() - 30_000))).status).toBe(401);
+    expect((await login(totpAt(secret, t.clock.now() - 30_000))).status).toBe(400);
   });
 
   it('lets only one of two concurrent logins with the same code through', async () => {
     const secret = await enabled();
     const code = codeNow(secret);
     const results = await Promise.all([login(code), login(code), login(code)]);
-    expect(results.map((r) => r.status).sort()).toEqual([200, 401, 401]);
+    expect(results.map((r) => r.status).sort()).toEqual([200, 400, 400]);
   });
 
   it('counts wrong codes against the failed-login limit', async () => {
@@ -168,24 +180,40 @@ describe('POST /auth/2fa/disable', () => {
     expect((await t.http.get('/users/me').set(bearer(alice))).body.user.twoFactor).toBe(false);
   });
 
-  it('refuses a wrong password and keeps two-factor on', async () => {
+  it('refuses a wrong password with 403 invalid_password, keeps two-factor on and does not spend the code', async () => {
     const secret = await enabled();
-    expect((await disable('wrong password', codeNow(secret))).status).toBe(401);
+    const code = codeNow(secret);
+    const res = await disable('wrong password', code);
+    expect(res.status).toBe(403);
+    expect(res.body.error.code).toBe('invalid_password');
     expect((await login()).body.error.code).toBe('totp_required');
+    expect((await disable('correct horse battery', code)).status).toBe(204);
   });
 
-  it('refuses a wrong code and keeps two-factor on', async () => {
+  it('refuses a wrong code with 400 invalid_totp and keeps two-factor on', async () => {
     const secret = await enabled();
     const wrong = String((Number(codeNow(secret)) + 1) % 1_000_000).padStart(6, '0');
-    expect((await disable('correct horse battery', wrong)).status).toBe(401);
+    const res = await disable('correct horse battery', wrong);
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('invalid_totp');
     expect((await login()).body.error.code).toBe('totp_required');
   });
 
-  it('refuses a code already used to sign in', async () => {
+  it('refuses a code already used to sign in with 400 invalid_totp', async () => {
     const secret = await enabled();
     const code = codeNow(secret);
     await login(code);
-    expect((await disable('correct horse battery', code)).status).toBe(401);
+    const res = await disable('correct horse battery', code);
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('invalid_totp');
+  });
+
+  it('answers a wrong password with 403 invalid_password even when the code is wrong too', async () => {
+    const secret = await enabled();
+    const wrong = String((Number(codeNow(secret)) + 1) % 1_000_000).padStart(6, '0');
+    const res = await disable('wrong password', wrong);
+    expect(res.status).toBe(403);
+    expect(res.body.error.code).toBe('invalid_password');
   });
 
   it('answers 409 when two-factor is off', async () => {

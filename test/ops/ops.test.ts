@@ -244,9 +244,9 @@ describe('GET /openapi.json', () => {
   it('lists a response for the status of every error code an operation names', async () => {
     // Transcribed from shared/API.md (Conventions), independently of app/ops/openapi.ts.
     const contract: Record<string, string> = {
-      invalid_json: '400', validation_failed: '400', invalid_otp: '400', invalid_pgp_key: '400',
+      invalid_json: '400', validation_failed: '400', invalid_otp: '400', invalid_pgp_key: '400', invalid_totp: '400',
       unauthorized: '401', invalid_credentials: '401', totp_required: '401',
-      forbidden: '403', not_connected: '403', not_found: '404',
+      forbidden: '403', not_connected: '403', invalid_password: '403', not_found: '404',
       conflict: '409', username_taken: '409', email_taken: '409', already_connected: '409', request_pending: '409',
       payload_too_large: '413', unsupported_media_type: '415', rate_limited: '429', mailbox_full: '429',
       internal: '500', unavailable: '503',
