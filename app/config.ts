@@ -329,8 +329,11 @@ export const ENVIRONMENT = [
       {
         env: 'POLLS_PER_USER',
         key: 'pollsPerUser',
-        parse: int(1, 10_000, 8),
-        doc: "Long-polls one user may hold at once; a device's new poll replaces its older one (answered empty).",
+        parse: int(1, 10_000, 10),
+        doc: [
+          "Long-polls one user may hold at once; a device's new poll replaces its older one (answered empty).",
+          'At least DEVICES_MAX, so every device of a user can hold its poll.',
+        ],
       },
       {
         env: 'POLLS_MAX',
@@ -339,6 +342,15 @@ export const ENVIRONMENT = [
         doc: [
           'Long-polls this process holds in all; past it polls get 503 with Retry-After. Unset: derived from the',
           'open-file limit (LimitNOFILE), leaving room for logins, the database and the proxy.',
+        ],
+      },
+      {
+        env: 'DEVICES_MAX',
+        key: 'devicesMax',
+        parse: int(1, 1000, 10),
+        doc: [
+          'Sessions (signed-in devices) one user may hold; a new sign-in past it ends the least recently seen one',
+          '(its tokens and held polls), so a forgotten device cannot keep a slot forever.',
         ],
       },
       {

@@ -72,7 +72,10 @@ export function createApp(deps: AppDeps): SignalboxApp {
   const routes = features.flatMap((feature) => feature.routes);
   const router = mountRoutes(routes, {
     authenticate: accounts.authenticate,
-    onAuthenticated: (caller) => presence.service.seen(caller.userId), // lastSeen from every authenticated request
+    // lastSeen of the user (presence) and of the device (session) from every authenticated request
+    onAuthenticated: async (caller) => {
+      await Promise.all([presence.service.seen(caller.userId), accounts.deviceSeen(caller)]);
+    },
   });
 
   const app = new Koa<AppState, AppContext>({ proxy: config.trustProxy, maxIpsCount: 1 });

@@ -1,10 +1,12 @@
 import type { Middleware } from 'koa';
+import type { Caller } from '../core/caller.js';
 import type { Platform } from '../core/platform.js';
 import { authenticate } from '../http/authenticate.js';
 import type { AppContext, AppState } from '../http/context.js';
 import type { Feature } from '../http/router.js';
 import { accountRoutes } from './accounts.routes.js';
 import { AccountService, type EndedSessions } from './accounts.service.js';
+import { DeviceService } from './devices.service.js';
 import { ownAccountRoutes } from './ownAccount.routes.js';
 import { PasswordHasher } from './passwordHasher.js';
 import { passwordResetRoutes } from './passwordReset.routes.js';
@@ -25,23 +27,27 @@ export interface AccountsModuleDeps extends Pick<Platform, 'config' | 'store' | 
 export interface AccountsFeature extends Feature {
   /** Route middleware admitting a valid access token of a live session (every `auth: true` route). */
   authenticate: Middleware<AppState, AppContext>;
+  /** Told of every authenticated request: the device's lastSeen (written at most every 30 s per session). */
+  deviceSeen: (caller: Caller) => Promise<void>;
 }
 
-/** Register, sign-in, tokens and sessions, passwords and their reset, 2FA, the PGP key, and the own account (`/users/me`). */
+/** Register, sign-in, tokens and sessions (devices), passwords and their reset, 2FA, the PGP key, and the own account (`/users/me`). */
 export function createAccounts(d: AccountsModuleDeps): AccountsFeature {
   const { config, store, clock, cipher, limiter, mailer } = d;
   const hasher = d.hasher ?? new PasswordHasher();
   const tokens = new AccessTokens(config.jwtSecret, config.accessTokenTtl, clock);
   const twoFactor = new TwoFactorService({ store, hasher, cipher, clock, limiter });
   const accounts = new AccountService({ store, hasher, tokens, cipher, clock, config, limiter, twoFactor, mailer, onSignOut: d.onSignOut, onSessionsEnded: d.onSessionsEnded });
+  const devices = new DeviceService({ store, cipher, clock, onSessionsEnded: d.onSessionsEnded, onSignOut: d.onSignOut });
   const resets = new PasswordResetService({ store, accounts, hasher, cipher, clock, mailer, limiter, config, onSessionsEnded: d.onSessionsEnded });
   return {
     routes: [
       ...accountRoutes(accounts, cipher, limiter),
       ...passwordResetRoutes(resets, limiter),
       ...twoFactorRoutes(twoFactor, accounts),
-      ...ownAccountRoutes(accounts, cipher),
+      ...ownAccountRoutes(accounts, devices, cipher),
     ],
     authenticate: authenticate(tokens, store.sessions, clock, config.sessionMaxAge),
+    deviceSeen: (caller) => devices.seen(caller),
   };
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { decryptBirthday, decryptEmail } from '../core/personalData.js';
 import type { FieldCipher } from '../lib/fieldCipher.js';
 import type { UserRecord } from '../store/types.js';
+import type { DeviceView } from './devices.service.js';
 import { pgpSchema, presentPgp } from '../users/users.presenter.js';
 
 /** The account as its owner sees it (GET /users/me, register, login). */
@@ -26,5 +27,28 @@ export function presentOwnUser(user: UserRecord, cipher: FieldCipher, twoFactor:
     createdAt: user.createdAt.toISOString(),
     pgp: presentPgp(user.pgp),
     twoFactor,
+  };
+}
+
+/** One device (session) as its owner sees it (GET /users/me/devices). */
+export const deviceSchema = z.object({
+  id: z.string().describe('the deviceId'),
+  name: z.string().nullable(),
+  platform: z.string().nullable(),
+  createdAt: z.string().describe('ISO-8601 UTC: when it signed in'),
+  lastSeen: z.string().nullable().describe('ISO-8601 UTC: its last authenticated request (to within 30 s); null until its first'),
+  current: z.boolean().describe('true for the device making this request'),
+});
+export type Device = z.infer<typeof deviceSchema>;
+
+/** A device for its owner only: name and platform are personal data, decrypted by the service. */
+export function presentDevice(device: DeviceView): Device {
+  return {
+    id: device.id,
+    name: device.name,
+    platform: device.platform,
+    createdAt: device.createdAt.toISOString(),
+    lastSeen: device.lastSeen ? device.lastSeen.toISOString() : null,
+    current: device.current,
   };
 }

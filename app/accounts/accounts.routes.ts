@@ -22,6 +22,7 @@ export function accountRoutes(accounts: AccountService, cipher: FieldCipher, lim
       refreshToken: grant.refreshToken,
       tokenType: 'Bearer',
       expiresIn: grant.expiresIn,
+      deviceId: grant.deviceId,
     };
   };
 
@@ -66,7 +67,7 @@ export function accountRoutes(accounts: AccountService, cipher: FieldCipher, lim
       responses: { 200: { description: 'A new session.', schema: tokenResponse } },
       errors: ['invalid_credentials', 'totp_required', 'invalid_totp', 'rate_limited'],
       before: [limitByIp(limiter, 'loginPerIp')],
-      handler: async (ctx, { body }) => sendGrant(ctx, 200, await accounts.login(body.username, body.password, body.totp, clientNetwork(ctx.ip))),
+      handler: async (ctx, { body }) => sendGrant(ctx, 200, await accounts.login(body.username, body.password, body.totp, clientNetwork(ctx.ip), body.device)),
     }),
     defineRoute({
       method: 'post',

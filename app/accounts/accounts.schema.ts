@@ -25,6 +25,26 @@ const birthday = z
   .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date as YYYY-MM-DD')
   .refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s), 'must be a real date');
 
+/** A short label: trimmed, 1 to `max` characters counted as code points (an emoji is one, not two), no control characters. */
+const chars = (max: number) =>
+  z
+    .string()
+    .trim()
+    .refine((v) => v.length > 0, 'must not be empty')
+    .refine((v) => Array.from(v).length <= max, `must be at most ${max} characters`)
+    .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'must not contain control characters');
+
+/** What a device calls itself at sign-in (API.md, Devices); personal data, shown only to the owner. */
+export const deviceInput = z
+  .strictObject({
+    name: chars(64).optional().describe('1-64 characters (code points, after trimming; no control characters), e.g. "Ana\'s phone"'),
+    platform: chars(32).optional().describe('1-32 characters (as for name), e.g. "ios", "android", "web"'),
+  });
+const deviceField = deviceInput
+  .nullable()
+  .optional()
+  .describe('this device, shown only to the account owner (GET /users/me/devices) and stored encrypted');
+
 const notTheUsername = (pw: string, username: string) => pw.toLowerCase() !== username.toLowerCase();
 
 export const registerBody = z
@@ -34,6 +54,7 @@ export const registerBody = z
     password,
     birthday: birthday.nullable().optional(),
     pgpPublicKey: z.string().nullable().optional().describe('an ASCII-armored OpenPGP public key; the same rules as PUT /auth/pgp-key'),
+    device: deviceField,
   })
   .refine((b) => notTheUsername(b.password, b.username), { path: ['password'], message: 'must not be the username' });
 
@@ -41,6 +62,7 @@ export const loginBody = z.strictObject({
   username: z.string().min(1).max(320).describe('username, @username or e-mail address'),
   password: z.string().min(1).max(256),
   totp: z.string().regex(/^\d{6}$/, 'must be 6 digits').optional(),
+  device: deviceField,
 });
 
 // The key's rules (one public key, valid now, at most 64 KiB) are checked by pgpKey.ts and answered
@@ -66,4 +88,9 @@ export const tokenResponse = z.object({
   refreshToken: z.string(),
   tokenType: z.literal('Bearer'),
   expiresIn: z.number().int().describe('access token lifetime in seconds'),
+  deviceId: z
+    .string()
+    .describe('this session (device): opaque, not a secret, the same for the life of the session (refresh keeps it; logout ends it)'),
 });
+
+export const deviceParams = z.strictObject({ id: z.string().min(1).max(128).describe('a deviceId from GET /users/me/devices') });

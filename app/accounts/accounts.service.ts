@@ -8,7 +8,16 @@ import { hashSecret, newId, newSecret } from '../lib/ids.js';
 import type { Mailer } from '../mail/mailer.js';
 import { passwordChangedMail } from '../mail/templates.js';
 import { DuplicateError, type Store, type UserRecord } from '../store/types.js';
-import { decryptEmail, emailIndex, encryptBirthday, encryptEmail, normaliseEmail, normaliseUsername } from '../core/personalData.js';
+import {
+  decryptEmail,
+  emailIndex,
+  encryptBirthday,
+  encryptDevice,
+  encryptEmail,
+  normaliseEmail,
+  normaliseUsername,
+  type DeviceInfo,
+} from '../core/personalData.js';
 import { parseUsername } from '../users/username.js';
 import type { PasswordHasher } from './passwordHasher.js';
 import type { TwoFactorService } from './twoFactor.service.js';
@@ -21,6 +30,12 @@ export interface TokenGrant {
   accessToken: string;
   refreshToken: string;
   expiresIn: number;
+  /**
+   * The session's id, which is the device's id (API.md, Devices). It is no credential: every request
+   * needs the signed access token (whose readable payload carries it already, as `sid`) and refresh
+   * needs the refresh token; so it may be shown, and one id leaves nothing to keep in step.
+   */
+  deviceId: string;
 }
 
 export interface AccountDeps {
@@ -29,7 +44,7 @@ export interface AccountDeps {
   tokens: AccessTokens;
   cipher: FieldCipher;
   clock: Clock;
-  config: Pick<Config, 'refreshTokenTtl' | 'minAge' | 'sessionMaxAge'>;
+  config: Pick<Config, 'refreshTokenTtl' | 'minAge' | 'sessionMaxAge' | 'devicesMax'>;
   limiter: RateLimiter;
   twoFactor: TwoFactorService;
   /** Sends the "your password was changed" notice. */
@@ -61,6 +76,7 @@ export class AccountService {
       password: string;
       birthday?: string | null;
       pgpPublicKey?: string | null;
+      device?: DeviceInfo | null;
     },
     network: string,
   ): Promise<TokenGrant> {
@@ -95,7 +111,7 @@ export class AccountService {
       }
       throw err;
     }
-    return this.startSession(user);
+    return this.startSession(user, input.device);
   }
 
   /**
@@ -109,7 +125,7 @@ export class AccountService {
    * from within SESSION_MAX_AGE is held to the first limit only, so strangers filling the
    * per-account ceiling from elsewhere do not lock the owner out of their usual networks.
    */
-  async login(identifier: string, password: string, totp: string | undefined, network: string): Promise<TokenGrant> {
+  async login(identifier: string, password: string, totp: string | undefined, network: string, device?: DeviceInfo | null): Promise<TokenGrant> {
     const user = await this.findByIdentifier(identifier);
     const account = user ? `user:${user.id}` : unknownNameSubject(identifier);
     const here = `${account} from ${network}`;
@@ -147,7 +163,7 @@ export class AccountService {
     if (this.d.hasher.needsRehash(user.passwordHash)) {
       await this.d.store.users.setPasswordHash(user.id, await this.d.hasher.hash(password, network));
     }
-    return this.startSession(user);
+    return this.startSession(user, device);
   }
 
   /**
@@ -280,20 +296,42 @@ export class AccountService {
     }
   }
 
-  private async startSession(user: UserRecord): Promise<TokenGrant> {
-    const now = this.d.clock.now();
+  /**
+   * A new session (device) for `user`, its name and platform encrypted. Past DEVICES_MAX the least
+   * recently seen of the user's other sessions end, with their held polls.
+   */
+  private async startSession(user: UserRecord, device: DeviceInfo | null | undefined): Promise<TokenGrant> {
+    const { store, clock, cipher, config } = this.d;
+    const now = clock.now();
     const sessionId = newId();
     const refreshToken = newSecret();
-    const created = await this.d.store.sessions.create(
-      { id: sessionId, userId: user.id, createdAt: new Date(now), expiresAt: new Date(now + this.d.config.refreshTokenTtl * 1000) },
+    const created = await store.sessions.create(
+      {
+        id: sessionId,
+        userId: user.id,
+        createdAt: new Date(now),
+        expiresAt: new Date(now + config.refreshTokenTtl * 1000),
+        ...encryptDevice(cipher, user.id, sessionId, device),
+        lastSeen: null,
+      },
       hashSecret(refreshToken),
     );
     if (!created) throw invalidCredentials(); // the account was deleted meanwhile
+    // After the insert: of concurrent sign-ins, the last trim sees every new session (store/types.ts).
+    const ended = await store.sessions.trimToMostRecent(user.id, config.devicesMax, sessionId, new Date(now));
+    if (ended.length > 0) this.d.onSessionsEnded?.({ sessionIds: ended });
     return this.grant(user, sessionId, refreshToken);
   }
 
   private async grant(user: UserRecord, sessionId: string, refreshToken: string): Promise<TokenGrant> {
     const accessToken = await this.d.tokens.sign({ userId: user.id, sessionId });
-    return { user, twoFactor: await this.d.twoFactor.isEnabled(user.id), accessToken, refreshToken, expiresIn: this.d.tokens.ttlSeconds };
+    return {
+      user,
+      twoFactor: await this.d.twoFactor.isEnabled(user.id),
+      accessToken,
+      refreshToken,
+      expiresIn: this.d.tokens.ttlSeconds,
+      deviceId: sessionId,
+    };
   }
 }

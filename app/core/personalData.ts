@@ -1,5 +1,5 @@
 import type { FieldCipher } from '../lib/fieldCipher.js';
-import type { UserRecord } from '../store/types.js';
+import type { SessionRecord, UserRecord } from '../store/types.js';
 
 /**
  * How an account's identifying data is spelled and kept: the one normal form of usernames and e-mail
@@ -43,3 +43,33 @@ export const encryptTotpSecret = (cipher: FieldCipher, userId: string, secret: s
 
 /** A stored TOTP secret in clear. */
 export const decryptTotpSecret = (cipher: FieldCipher, userId: string, secretEnc: string) => cipher.decrypt(secretEnc, totpContext(userId));
+
+// A device's name and platform are bound to the owner and the session, so neither can be moved to
+// another user's or another device's row.
+const deviceNameContext = (userId: string, sessionId: string) => `device-name:${userId}:${sessionId}`;
+const devicePlatformContext = (userId: string, sessionId: string) => `device-platform:${userId}:${sessionId}`;
+
+/** What a device calls itself, as given at sign-in; shown only to the account's owner. */
+export interface DeviceInfo {
+  name?: string | null;
+  platform?: string | null;
+}
+
+/** The stored form of a new session's device name and platform (each null when not given). */
+export function encryptDevice(cipher: FieldCipher, userId: string, sessionId: string, device: DeviceInfo | null | undefined) {
+  return {
+    deviceNameEnc: device?.name ? cipher.encrypt(device.name, deviceNameContext(userId, sessionId)) : null,
+    devicePlatformEnc: device?.platform ? cipher.encrypt(device.platform, devicePlatformContext(userId, sessionId)) : null,
+  };
+}
+
+/** A session's device name and platform in clear, for its owner only. */
+export function decryptDevice(
+  cipher: FieldCipher,
+  session: Pick<SessionRecord, 'id' | 'userId' | 'deviceNameEnc' | 'devicePlatformEnc'>,
+): { name: string | null; platform: string | null } {
+  return {
+    name: session.deviceNameEnc === null ? null : cipher.decrypt(session.deviceNameEnc, deviceNameContext(session.userId, session.id)),
+    platform: session.devicePlatformEnc === null ? null : cipher.decrypt(session.devicePlatformEnc, devicePlatformContext(session.userId, session.id)),
+  };
+}

@@ -83,12 +83,19 @@ export interface UserStore {
   count(): Promise<number>;
 }
 
+/** A session is a device: one sign-in, its refresh tokens, and what the owner called it. */
 export interface SessionRecord {
   id: string;
   userId: string;
   createdAt: Date;
   /** When the newest refresh token expires; the session is dead after it. */
   expiresAt: Date;
+  /** AES-GCM ciphertext of the device name given at sign-in (personal data); null when none was given. */
+  deviceNameEnc: string | null;
+  /** AES-GCM ciphertext of the device platform given at sign-in; null when none was given. */
+  devicePlatformEnc: string | null;
+  /** When the device last made an authenticated request (written at most every 30 s); null until then. */
+  lastSeen: Date | null;
 }
 
 export type RotateResult =
@@ -110,6 +117,20 @@ export interface SessionStore {
   delete(id: string): Promise<boolean>;
   /** Ends every session of the user, except `keepSessionId` when given; returns how many ended. */
   deleteByUser(userId: string, keepSessionId?: string): Promise<number>;
+  /** The user's sessions not expired at `now` (their devices), oldest first (by `createdAt`, then id). */
+  listByUser(userId: string, now: Date): Promise<SessionRecord[]>;
+  /** Ends session `id` only when it belongs to `userId`; false (nothing changed) for any other id. */
+  deleteOfUser(id: string, userId: string): Promise<boolean>;
+  /** Records that the session was active at `at`; `lastSeen` never moves backwards. Unknown ids are ignored. */
+  touch(id: string, at: Date): Promise<void>;
+  /**
+   * Keeps the user's `keep` most recently seen live sessions and ends the rest, `protectId` (the session
+   * just created) counted as the most recent; sessions expired at `now` end too. Recency is `lastSeen`,
+   * or `createdAt` for a session not seen since sign-in. Returns the ids of the sessions it ended.
+   * Called after each `create`, so whatever the interleaving of concurrent sign-ins, the last trim runs
+   * after every insert and the user is left with at most `keep` live sessions.
+   */
+  trimToMostRecent(userId: string, keep: number, protectId: string, now: Date): Promise<string[]>;
   /** Removes sessions and refresh tokens expired at `now`; returns how many sessions went. */
   purgeExpired(now: Date): Promise<number>;
   /** Sessions not expired at `now`, across all users (stats). */

@@ -25,6 +25,7 @@ describe('POST /auth/register', () => {
       refreshToken: expect.any(String),
       tokenType: 'Bearer',
       expiresIn: 900,
+      deviceId: expect.any(String),
     });
     expect(res.headers['cache-control']).toBe('no-store');
   });

@@ -54,7 +54,17 @@ export function makePgpKey(overrides: Partial<PgpKeyRecord> = {}): PgpKeyRecord 
 
 /** A session of `userId` created at T0 that lives for one hour unless overridden. */
 export function makeSession(userId: string, overrides: Partial<SessionRecord> = {}): SessionRecord {
-  return { id: randomUUID(), userId, createdAt: at(0), expiresAt: at(HOUR), ...overrides };
+  const n = unique();
+  return {
+    id: randomUUID(),
+    userId,
+    createdAt: at(0),
+    expiresAt: at(HOUR),
+    deviceNameEnc: `device_name_${n}`,
+    devicePlatformEnc: `device_platform_${n}`,
+    lastSeen: null,
+    ...overrides,
+  };
 }
 
 const token = () => `refresh_${unique()}`;

@@ -6,6 +6,10 @@ interface SessionDoc {
   userId: string;
   createdAt: Date;
   expiresAt: Date;
+  /** The three below are absent on documents written before sessions were devices; read as null. */
+  deviceNameEnc?: string | null;
+  devicePlatformEnc?: string | null;
+  lastSeen?: Date | null;
 }
 
 interface TokenDoc {
@@ -15,7 +19,15 @@ interface TokenDoc {
   expiresAt: Date;
 }
 
-const toRecord = ({ _id, ...rest }: SessionDoc): SessionRecord => ({ id: _id, ...rest });
+const toRecord = (d: SessionDoc): SessionRecord => ({
+  id: d._id,
+  userId: d.userId,
+  createdAt: d.createdAt,
+  expiresAt: d.expiresAt,
+  deviceNameEnc: d.deviceNameEnc ?? null,
+  devicePlatformEnc: d.devicePlatformEnc ?? null,
+  lastSeen: d.lastSeen ?? null,
+});
 
 export async function mongoSessionsIndexes(db: Db): Promise<void> {
   const sessions = db.collection<SessionDoc>('sessions');
@@ -40,7 +52,15 @@ export function mongoSessions(db: Db): SessionStore {
 
   return {
     async create(s, refreshHash) {
-      await sessions.insertOne({ _id: s.id, userId: s.userId, createdAt: s.createdAt, expiresAt: s.expiresAt });
+      await sessions.insertOne({
+        _id: s.id,
+        userId: s.userId,
+        createdAt: s.createdAt,
+        expiresAt: s.expiresAt,
+        deviceNameEnc: s.deviceNameEnc,
+        devicePlatformEnc: s.devicePlatformEnc,
+        lastSeen: s.lastSeen,
+      });
       await tokens.insertOne({ _id: refreshHash, sessionId: s.id, usedAt: null, expiresAt: s.expiresAt });
       // Checked after the insert, so a concurrent account deletion or disabling cannot leave this
       // session behind. `disabledAt: null` also matches documents written before the field existed.
@@ -78,6 +98,41 @@ export function mongoSessions(db: Db): SessionStore {
       const { deletedCount } = await sessions.deleteMany({ _id: { $in: ids } });
       await tokens.deleteMany({ sessionId: { $in: ids } });
       return deletedCount;
+    },
+    async listByUser(userId, now) {
+      const docs = await sessions.find({ userId, expiresAt: { $gt: now } }).sort({ createdAt: 1, _id: 1 }).toArray();
+      return docs.map(toRecord);
+    },
+    async deleteOfUser(id, userId) {
+      // The owner is part of the filter, so another user's session id deletes nothing.
+      const { deletedCount } = await sessions.deleteOne({ _id: id, userId });
+      if (deletedCount === 0) return false;
+      await tokens.deleteMany({ sessionId: id });
+      return true;
+    },
+    async touch(id, at) {
+      // Conditional, so lastSeen never moves backwards when two instances write out of order.
+      await sessions.updateOne({ _id: id, $or: [{ lastSeen: null }, { lastSeen: { $lt: at } }] }, { $set: { lastSeen: at } });
+    },
+    async trimToMostRecent(userId, keep, protectId, now) {
+      // A user has a handful of sessions (served by the userId index): read them, decide, delete by id.
+      // No transaction: each sign-in trims after its own insert, so the last trim of concurrent
+      // sign-ins sees every insert; deleting an id another trim already deleted is a no-op.
+      const all = await sessions
+        .find({ userId }, { projection: { _id: 1, createdAt: 1, expiresAt: 1, lastSeen: 1 } })
+        .toArray();
+      const recency = (d: Pick<SessionDoc, '_id' | 'createdAt' | 'lastSeen'>) => (d._id === protectId ? Infinity : (d.lastSeen ?? d.createdAt).getTime());
+      const expired = all.filter((d) => d.expiresAt <= now);
+      // Least recent first; the protected one sorts last, so it stays (when a concurrent trim already
+      // ended it, it is not here and takes no place). The same order as the SQLite adapter.
+      const live = all
+        .filter((d) => d.expiresAt > now)
+        .sort((a, b) => recency(a) - recency(b) || a.createdAt.getTime() - b.createdAt.getTime() || (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
+      const ids = [...expired, ...live.slice(0, Math.max(0, live.length - keep))].map((d) => d._id);
+      if (ids.length === 0) return [];
+      await sessions.deleteMany({ _id: { $in: ids }, userId });
+      await tokens.deleteMany({ sessionId: { $in: ids } });
+      return ids;
     },
     async purgeExpired(now) {
       await tokens.deleteMany({ expiresAt: { $lte: now } });

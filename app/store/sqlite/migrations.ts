@@ -114,6 +114,12 @@ const MIGRATIONS: string[] = [
   `ALTER TABLE users ADD COLUMN disabled_at INTEGER;`,
   // MAILBOX_PER_SENDER: one sender's unexpired signals in one mailbox, counted from the index alone.
   `CREATE INDEX signals_live_by_sender ON signals(recipient_id, sender_id, expires_at);`,
+  // A session is a device: the name and platform given at sign-in (encrypted, personal data; null when
+  // not given) and when it last made an authenticated request (null until it does). The list and the
+  // DEVICES_MAX trim read one user's few rows through sessions_by_user.
+  `ALTER TABLE sessions ADD COLUMN device_name_enc TEXT;
+   ALTER TABLE sessions ADD COLUMN device_platform_enc TEXT;
+   ALTER TABLE sessions ADD COLUMN last_seen INTEGER;`,
 ];
 
 /** Brings the database up to the newest schema, each step in its own transaction. */

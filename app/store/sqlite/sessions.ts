@@ -6,6 +6,9 @@ interface SessionRow {
   user_id: string;
   created_at: number;
   expires_at: number;
+  device_name_enc: string | null;
+  device_platform_enc: string | null;
+  last_seen: number | null;
 }
 
 interface TokenRow {
@@ -19,27 +22,49 @@ const toRecord = (r: SessionRow): SessionRecord => ({
   userId: r.user_id,
   createdAt: new Date(r.created_at),
   expiresAt: new Date(r.expires_at),
+  deviceNameEnc: r.device_name_enc,
+  devicePlatformEnc: r.device_platform_enc,
+  lastSeen: r.last_seen === null ? null : new Date(r.last_seen),
 });
 
 export function sqliteSessions(db: Database.Database): SessionStore {
-  const insertSession = db.prepare('INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)');
+  const insertSession = db.prepare(
+    `INSERT INTO sessions (id, user_id, created_at, expires_at, device_name_enc, device_platform_enc, last_seen)
+     VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  );
   const insertToken = db.prepare('INSERT INTO refresh_tokens (hash, session_id, used_at, expires_at) VALUES (?, ?, NULL, ?)');
   const byId = db.prepare<[string], SessionRow>('SELECT * FROM sessions WHERE id = ?');
   const tokenByHash = db.prepare<[string], TokenRow>('SELECT session_id, used_at, expires_at FROM refresh_tokens WHERE hash = ?');
   const markUsed = db.prepare('UPDATE refresh_tokens SET used_at = ? WHERE hash = ? AND used_at IS NULL');
   const extend = db.prepare('UPDATE sessions SET expires_at = ? WHERE id = ?');
   const remove = db.prepare('DELETE FROM sessions WHERE id = ?');
+  const removeOfUser = db.prepare('DELETE FROM sessions WHERE id = ? AND user_id = ?');
   const removeByUser = db.prepare('DELETE FROM sessions WHERE user_id = ? AND id IS NOT ?');
   const purgeSessions = db.prepare('DELETE FROM sessions WHERE expires_at <= ?');
   const purgeTokens = db.prepare('DELETE FROM refresh_tokens WHERE expires_at <= ?');
   const countLive = db.prepare<[number], { n: number }>('SELECT count(*) AS n FROM sessions WHERE expires_at > ?');
   const isDisabled = db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM users WHERE id = ? AND disabled_at IS NOT NULL');
+  const liveOfUser = db.prepare<[string, number], SessionRow>('SELECT * FROM sessions WHERE user_id = ? AND expires_at > ? ORDER BY created_at, id');
+  const touchStmt = db.prepare('UPDATE sessions SET last_seen = ? WHERE id = ? AND (last_seen IS NULL OR last_seen < ?)');
+  // Every session of the user, expired ones first, then least recently seen; the protected one last.
+  const trimCandidates = db.prepare<[number, string, string], { id: string; live: number }>(
+    `SELECT id, expires_at > ? AS live FROM sessions WHERE user_id = ?
+     ORDER BY live, id = ?, coalesce(last_seen, created_at), created_at, id`,
+  );
 
   // Run with .immediate: the write lock is taken before the disabled check, so an operator disabling
   // the account from another process (admin CLI) cannot slip in between the check and the insert.
   const create = db.transaction((s: SessionRecord, refreshHash: string): boolean => {
     if (isDisabled.get(s.userId)!.n > 0) return false;
-    insertSession.run(s.id, s.userId, s.createdAt.getTime(), s.expiresAt.getTime());
+    insertSession.run(
+      s.id,
+      s.userId,
+      s.createdAt.getTime(),
+      s.expiresAt.getTime(),
+      s.deviceNameEnc,
+      s.devicePlatformEnc,
+      s.lastSeen ? s.lastSeen.getTime() : null,
+    );
     insertToken.run(refreshHash, s.id, s.expiresAt.getTime());
     return true;
   });
@@ -58,6 +83,17 @@ export function sqliteSessions(db: Database.Database): SessionStore {
     insertToken.run(newHash, session.id, expiresAt);
     extend.run(expiresAt, session.id);
     return { outcome: 'rotated', session: toRecord({ ...session, expires_at: expiresAt }) };
+  });
+
+  // One write transaction: the count and the deletes see the same rows (refresh tokens cascade).
+  const trim = db.transaction((userId: string, keep: number, protectId: string, now: number): string[] => {
+    const all = trimCandidates.all(now, userId, protectId);
+    const live = all.filter((o) => o.live === 1);
+    // Expired ones all go; of the live ones the least recent go until `keep` are left (the protected
+    // one sorts last, so it stays; when a concurrent trim already ended it, it takes no place).
+    const ended = all.filter((o) => o.live === 0).concat(live.slice(0, Math.max(0, live.length - keep)));
+    for (const o of ended) remove.run(o.id);
+    return ended.map((o) => o.id);
   });
 
   return {
@@ -82,6 +118,19 @@ export function sqliteSessions(db: Database.Database): SessionStore {
     },
     async deleteByUser(userId, keepSessionId) {
       return removeByUser.run(userId, keepSessionId ?? null).changes;
+    },
+    async listByUser(userId, now) {
+      return liveOfUser.all(userId, now.getTime()).map(toRecord);
+    },
+    async deleteOfUser(id, userId) {
+      return removeOfUser.run(id, userId).changes > 0;
+    },
+    async touch(id, at) {
+      const t = at.getTime();
+      touchStmt.run(t, id, t);
+    },
+    async trimToMostRecent(userId, keep, protectId, now) {
+      return trim.immediate(userId, keep, protectId, now.getTime());
     },
     async purgeExpired(now) {
       const t = now.getTime();
