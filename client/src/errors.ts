@@ -1,0 +1,60 @@
+/**
+ * Codes the SDK itself gives, beside the server's (shared/API.md "Conventions"), which arrive unchanged.
+ * - `network`: the request never got an answer (offline, DNS, reset).
+ * - `signed_out`: there is no session, or it ended and could not be refreshed.
+ * - `no_key`: this device holds no private key yet (call `keys.ensure()`).
+ * - `key_elsewhere`: the account has a published key whose private half is not in this device's storage.
+ * - `key_mismatch`: this device's private key is not the account's published key (another device replaced it).
+ * - `no_peer_key`: the recipient (or sender) has no published key, so nothing can be encrypted to (or verified from) them.
+ * - `unsigned`, `bad_signature`, `not_encrypted`, `undecryptable`: a received signal that was dropped.
+ * - `handler_failed`: an app handler threw; the signal stays unacknowledged and comes again.
+ * - `bad_answer`: the server's answer was not what the contract says.
+ */
+export type SdkErrorCode =
+  | 'network'
+  | 'signed_out'
+  | 'no_key'
+  | 'key_elsewhere'
+  | 'key_mismatch'
+  | 'no_peer_key'
+  | 'unsigned'
+  | 'bad_signature'
+  | 'not_encrypted'
+  | 'undecryptable'
+  | 'handler_failed'
+  | 'bad_answer';
+
+export interface SignalboxErrorInit {
+  /** The HTTP status when the server answered. */
+  status?: number;
+  /** The server's `error.details`, or what the SDK knows about the failure (e.g. the dropped signal). */
+  details?: Record<string, unknown>;
+  /** From `Retry-After` on 429 and 503. */
+  retryAfterMs?: number;
+  cause?: unknown;
+}
+
+/** Every failure the SDK reports, thrown or on 'error': a stable `code` to branch on and a sentence for people. */
+export class SignalboxError extends Error {
+  override readonly name = 'SignalboxError';
+  readonly status: number | undefined;
+  readonly details: Record<string, unknown> | undefined;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(
+    readonly code: SdkErrorCode | (string & {}),
+    message: string,
+    init: SignalboxErrorInit = {},
+  ) {
+    super(message);
+    this.status = init.status;
+    this.details = init.details;
+    this.retryAfterMs = init.retryAfterMs;
+    if (init.cause !== undefined) (this as { cause?: unknown }).cause = init.cause;
+  }
+}
+
+/** True for failures worth retrying later: no answer at all, or the server's own trouble (5xx). */
+export function isTransient(err: unknown): boolean {
+  return err instanceof SignalboxError && (err.code === 'network' || (err.status !== undefined && err.status >= 500));
+}

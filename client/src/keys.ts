@@ -1,0 +1,146 @@
+import { fingerprintOf, generateDeviceKey, lockPrivateKey, readPrivate, unlockPrivateKey, type PrivateKey } from './crypto.js';
+import { SignalboxError } from './errors.js';
+import type { PeerKeys } from './peers.js';
+import type { Session } from './session.js';
+import { storageKeys, type KeyValueStorage } from './storage.js';
+import type { PgpKeyInfo, User } from './types.js';
+
+export interface EnsureOptions {
+  /**
+   * Publish this device's key even though the account already has another one. Every other device of
+   * the account then holds a key nobody encrypts to any more (their `ensure()` says `key_mismatch`), and
+   * every connection gets `pgp.changed`. Without it, `ensure()` never replaces a published key.
+   */
+  replace?: boolean;
+}
+
+export interface KeyInfo {
+  fingerprint: string;
+}
+
+/**
+ * This device's OpenPGP key pair. The API holds one public key per account, and every device of the
+ * account receives every signal, so all of them need the same private key: the first device makes it,
+ * the others get it by `export()` on one and `import()` on the other (client/README.md "Several
+ * devices"). The private key is only ever in the caller's storage.
+ */
+export class DeviceKeys {
+  private loaded: { owner: string; key: PrivateKey } | null = null;
+
+  constructor(
+    private readonly session: Session,
+    private readonly storage: KeyValueStorage,
+    private readonly peers: PeerKeys,
+  ) {}
+
+  /**
+   * Makes sure this device can send and receive: its private key matches the account's published key.
+   * - no key here, none published: makes a key pair, keeps the private half here, publishes the public half;
+   * - a key here, none published (or `replace`): publishes it;
+   * - a key here that is the published one: nothing to do;
+   * - no key here but one published: `key_elsewhere` (import it from the device that has it), unless `replace`;
+   * - a key here that is not the published one: `key_mismatch`, unless `replace`.
+   */
+  async ensure(options: EnsureOptions = {}): Promise<KeyInfo> {
+    const user = await this.currentUser();
+    const published = user.pgp;
+    const stored = await this.storage.getItem(storageKeys.privateKey(user.username));
+    if (stored) {
+      const key = await readPrivate(stored);
+      const fingerprint = fingerprintOf(key);
+      if (published?.fingerprint !== fingerprint) {
+        if (published && !options.replace) throw mismatch(fingerprint, published);
+        await this.publish(user, key.toPublic().armor(), fingerprint);
+      }
+      this.loaded = { owner: user.username, key };
+      return { fingerprint };
+    }
+    if (published && !options.replace) {
+      throw new SignalboxError(
+        'key_elsewhere',
+        `The account already has a published key (${published.fingerprint}) whose private half is not on this device. ` +
+          'Export it on a device that has it (keys.export()) and import it here (keys.import()), or call ' +
+          'keys.ensure({replace: true}) to make a new key, which leaves your other devices unable to decrypt.',
+        { details: { publishedFingerprint: published.fingerprint } },
+      );
+    }
+    const made = await generateDeviceKey(user.username);
+    // Stored before publishing: a crash in between leaves a key that ensure() publishes next time,
+    // never a published key whose private half is lost.
+    await this.storage.setItem(storageKeys.privateKey(user.username), made.privateKey);
+    await this.publish(user, made.publicKey, made.fingerprint);
+    this.loaded = { owner: user.username, key: await readPrivate(made.privateKey) };
+    return { fingerprint: made.fingerprint };
+  }
+
+  /** This device's private key, armored (locked with `passphrase` when given), to import on another device. */
+  async export(options: { passphrase?: string } = {}): Promise<string> {
+    const owner = this.owner();
+    const stored = await this.storage.getItem(storageKeys.privateKey(owner));
+    if (!stored) throw new SignalboxError('no_key', 'This device holds no private key.');
+    return options.passphrase === undefined ? stored : lockPrivateKey(stored, options.passphrase);
+  }
+
+  /**
+   * Takes a private key exported by another device of this account. It must be the account's published
+   * key (or there must be none, or `replace`); it is kept in storage unlocked.
+   */
+  async import(armoredPrivateKey: string, options: EnsureOptions & { passphrase?: string } = {}): Promise<KeyInfo> {
+    const user = await this.currentUser();
+    const key = await unlockPrivateKey(armoredPrivateKey, options.passphrase);
+    const fingerprint = fingerprintOf(key);
+    const published = user.pgp;
+    if (published && published.fingerprint !== fingerprint && !options.replace) throw mismatch(fingerprint, published);
+    await this.storage.setItem(storageKeys.privateKey(user.username), key.armor());
+    if (published?.fingerprint !== fingerprint) await this.publish(user, key.toPublic().armor(), fingerprint);
+    this.loaded = { owner: user.username, key };
+    return { fingerprint };
+  }
+
+  /** Removes this device's private key and pins (e.g. before handing the device on). */
+  async forget(): Promise<void> {
+    const owner = this.owner();
+    this.loaded = null;
+    await this.storage.removeItem(storageKeys.privateKey(owner));
+    await this.peers.forgetAll();
+  }
+
+  /** The private key that signs what this device sends and decrypts what it receives; `no_key` without one. */
+  async privateKey(): Promise<PrivateKey> {
+    const owner = this.owner();
+    if (this.loaded?.owner === owner) return this.loaded.key;
+    const stored = await this.storage.getItem(storageKeys.privateKey(owner));
+    if (!stored) throw new SignalboxError('no_key', 'This device holds no private key: call keys.ensure() first.');
+    this.loaded = { owner, key: await readPrivate(stored) };
+    return this.loaded.key;
+  }
+
+  private owner(): string {
+    const user = this.session.user;
+    if (!user) throw new SignalboxError('signed_out', 'Not signed in: call login() or register() first.');
+    return user.username;
+  }
+
+  /** The account as the server has it now: another device may have published a key since sign-in. */
+  private async currentUser(): Promise<User> {
+    const { user } = await this.session.request<{ user: User }>('GET', '/users/me');
+    await this.session.updateUser(user);
+    return user;
+  }
+
+  private async publish(user: User, publicKey: string, fingerprint: string): Promise<void> {
+    const { pgp } = await this.session.request<{ pgp: PgpKeyInfo }>('PUT', '/auth/pgp-key', { body: { publicKey } });
+    await this.session.updateUser({ ...user, pgp });
+    await this.peers.pin(user.username, fingerprint);
+  }
+}
+
+function mismatch(fingerprint: string, published: PgpKeyInfo): SignalboxError {
+  return new SignalboxError(
+    'key_mismatch',
+    `This device's key (${fingerprint}) is not the account's published key (${published.fingerprint}): another device ` +
+      'published a key since. Import that key here (keys.import()), or call keys.ensure({replace: true}) to publish ' +
+      "this device's key instead, which leaves your other devices unable to decrypt.",
+    { details: { deviceFingerprint: fingerprint, publishedFingerprint: published.fingerprint } },
+  );
+}

@@ -1,0 +1,230 @@
+import { DEFAULT_RETRY, backoffDelay, pause, type RetryPolicy } from './backoff.js';
+import { Connections } from './connections.js';
+import { seal } from './crypto.js';
+import { SignalboxError, isTransient } from './errors.js';
+import { Emitter, type ConnectionState, type Handler, type KeyChange, type SignalboxEventMap, type StateDetail } from './events.js';
+import { HttpClient, type FetchLike } from './http.js';
+import { Inbox } from './inbox.js';
+import { DeviceKeys } from './keys.js';
+import { PeerKeys } from './peers.js';
+import { PollLoop } from './pollLoop.js';
+import { Session } from './session.js';
+import { MemoryStorage, type KeyValueStorage } from './storage.js';
+import type { LoginInput, RegisterInput, SendResult, SignalType, TokenGrant, User } from './types.js';
+import { normaliseUsername } from './usernames.js';
+
+/**
+ * The WebRTC classes calls will use: the browser's globals by default; on React Native those of
+ * react-native-webrtc. Signalling alone (and Node) needs none.
+ */
+export interface RtcImplementation {
+  RTCPeerConnection: new (...args: never[]) => object;
+  RTCSessionDescription?: new (...args: never[]) => object;
+  RTCIceCandidate?: new (...args: never[]) => object;
+}
+
+export interface SignalboxOptions {
+  /** The server, e.g. `https://signal.example.org`. Default: the page's origin (browsers only). */
+  baseUrl?: string;
+  /** Tokens, this device's private key and peers' pins. Default: in memory (forgotten when the process ends). */
+  storage?: KeyValueStorage;
+  /** WebRTC classes for calls (React Native); default: the globals. */
+  rtc?: RtcImplementation;
+  /** Default: the global fetch. */
+  fetch?: FetchLike;
+  /** Waits after network errors and 5xx: exponential from `baseMs` (1 s) to `maxMs` (30 s), with jitter. */
+  retry?: Partial<RetryPolicy>;
+  /** How long the server may hold each poll, 0-30 s. Default 25: below common proxy and client read timeouts. */
+  pollWaitSeconds?: number;
+}
+
+export interface SendOptions {
+  /** Only this device of the recipient (its `fromDevice`); default every device. */
+  toDevice?: string;
+  /** Ties signals of one call (or other exchange) together; at most 128 characters. */
+  sessionId?: string;
+}
+
+/** Retries of one send after network errors or 5xx, with the same idempotencyKey (so never stored twice). */
+const SEND_ATTEMPTS = 3;
+
+/**
+ * Everything for sending and receiving through one Signalbox server, as one object
+ * (shared/API.md "Client SDK"). Calls (WebRTC) build on it from their own module.
+ */
+export class Signalbox {
+  readonly keys: Pick<DeviceKeys, 'ensure' | 'export' | 'import' | 'forget'>;
+  readonly connections: Connections;
+  /** The WebRTC classes for calls, when given. */
+  readonly rtc: RtcImplementation | undefined;
+
+  private readonly emitter = new Emitter<SignalboxEventMap>();
+  private readonly http: HttpClient;
+  private readonly session: Session;
+  private readonly deviceKeys: DeviceKeys;
+  private readonly peers: PeerKeys;
+  private readonly inbox: Inbox;
+  private readonly loop: PollLoop;
+  private readonly retry: RetryPolicy;
+  private state: ConnectionState = 'signed-out';
+
+  constructor(options: SignalboxOptions = {}) {
+    const baseUrl = (options.baseUrl ?? pageOrigin())?.replace(/\/+$/, '');
+    if (!baseUrl) throw new SignalboxError('validation_failed', 'baseUrl is required outside a browser page.');
+    const fetchFn = options.fetch ?? (globalThis.fetch?.bind(globalThis) as FetchLike | undefined);
+    if (!fetchFn) throw new SignalboxError('validation_failed', 'No fetch here: pass options.fetch.');
+    const storage = options.storage ?? new MemoryStorage();
+    this.rtc = options.rtc;
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+
+    this.http = new HttpClient(baseUrl, fetchFn);
+    this.session = new Session(this.http, storage, (error) => this.setState('signed-out', error ? { error } : {}));
+    this.peers = new PeerKeys(this.session, storage, (change) => this.reportKeyChange(change));
+    this.deviceKeys = new DeviceKeys(this.session, storage, this.peers);
+    this.keys = this.deviceKeys;
+    this.connections = new Connections(this.session);
+    this.inbox = new Inbox({ keys: this.deviceKeys, peers: this.peers, emitter: this.emitter, reportError: (e) => this.reportError(e) });
+    this.loop = new PollLoop({
+      session: this.session,
+      inbox: this.inbox,
+      retry: this.retry,
+      waitSeconds: options.pollWaitSeconds ?? 25,
+      setState: (state, detail) => this.setState(state, detail),
+      reportError: (e) => this.reportError(e),
+    });
+  }
+
+  /** The signed-in user, or null (before sign-in, or before `restore()` read a stored session). */
+  get user(): User | null {
+    return this.session.user;
+  }
+
+  /** This session's device id (v1.1), or null. */
+  get deviceId(): string | null {
+    return this.session.deviceId;
+  }
+
+  /** Creates the account and signs in; resolves to the user. */
+  async register(input: RegisterInput): Promise<User> {
+    return this.signedIn(await this.sessionless<TokenGrant>('/auth/register', input));
+  }
+
+  async login(input: LoginInput): Promise<User> {
+    return this.signedIn(await this.sessionless<TokenGrant>('/auth/login', input));
+  }
+
+  /** Resumes the session kept in storage (a reloaded page, a restarted app); resolves to its user or null. */
+  async restore(): Promise<User | null> {
+    await this.session.load();
+    if (this.session.user && this.state === 'signed-out') this.setState('signed-in');
+    return this.session.user;
+  }
+
+  /** Stops the poll loop and ends the session on the server; the private key stays in storage for the next sign-in. */
+  async logout(): Promise<void> {
+    await this.loop.stop();
+    try {
+      await this.session.request('POST', '/auth/logout', { body: {} });
+    } catch (err) {
+      if (!(err instanceof SignalboxError && err.code === 'signed_out')) throw err;
+    } finally {
+      await this.session.end(null);
+    }
+  }
+
+  /** Starts the poll loop (nothing if it runs already). */
+  start(): void {
+    this.loop.start();
+  }
+
+  /** Stops the poll loop; resolves once a running handler finished and the handled signals were acknowledged. */
+  async stop(): Promise<void> {
+    await this.loop.stop();
+    if (this.session.user) this.setState('signed-in');
+  }
+
+  on<K extends keyof SignalboxEventMap>(name: K, handler: Handler<SignalboxEventMap[K]>): void {
+    this.emitter.on(name, handler);
+  }
+
+  off<K extends keyof SignalboxEventMap>(name: K, handler: Handler<SignalboxEventMap[K]>): void {
+    this.emitter.off(name, handler);
+  }
+
+  /**
+   * Sends `payload` to `username` (to another of your own devices when it is your own name), encrypted
+   * to their published key and signed with this device's. Retries network errors and 5xx a few times
+   * with the same idempotency key, so a retry never stores a second copy.
+   */
+  async send(username: string, type: SignalType, payload: string, options: SendOptions = {}): Promise<SendResult> {
+    if (typeof payload !== 'string' || payload.length === 0) throw new SignalboxError('validation_failed', 'payload must be a non-empty string.');
+    const to = normaliseUsername(username);
+    const sealed = await seal(payload, await this.peers.keyOf(to), await this.deviceKeys.privateKey());
+    const body = {
+      to,
+      type,
+      payload: sealed,
+      ...(options.toDevice === undefined ? {} : { toDevice: options.toDevice }),
+      ...(options.sessionId === undefined ? {} : { sessionId: options.sessionId }),
+      idempotencyKey: randomKey(),
+    };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.session.request<SendResult>('POST', '/signaling/send', { body });
+      } catch (err) {
+        if (attempt >= SEND_ATTEMPTS || !isTransient(err)) throw err;
+        await pause(backoffDelay(attempt, this.retry)).done;
+      }
+    }
+  }
+
+  /**
+   * @internal The parts the calls module (client/src/calls.ts, next) builds on: authenticated requests
+   * (ICE servers), the inbox's taps (offer/answer/ice/bye of its sessions), and the emitter ('call').
+   * Not public API: stripped from the published types.
+   */
+  get internals(): { session: Session; inbox: Inbox; emitter: Emitter<SignalboxEventMap> } {
+    return { session: this.session, inbox: this.inbox, emitter: this.emitter };
+  }
+
+  /** register and login: no token, they make one. */
+  private sessionless<T>(path: string, body: RegisterInput | LoginInput): Promise<T> {
+    return this.http.request<T>('POST', path, { body });
+  }
+
+  private async signedIn(grant: TokenGrant): Promise<User> {
+    await this.loop.stop(); // a loop of an earlier session must not poll with the new one's tokens
+    this.peers.reset();
+    await this.session.begin(grant);
+    this.setState('signed-in');
+    return grant.user;
+  }
+
+  private async reportKeyChange(change: KeyChange): Promise<void> {
+    await this.emitter.emitInOrder('event', { id: null, type: 'pgp.changed', payload: change, createdAt: new Date().toISOString() });
+  }
+
+  private setState(state: ConnectionState, detail: StateDetail = {}): void {
+    // 'offline' is told at every retry (its wait changes); the others once per change.
+    if (state === this.state && state !== 'offline') return;
+    this.state = state;
+    this.emitter.notify('state', state, detail);
+  }
+
+  private reportError(error: SignalboxError): void {
+    if (this.emitter.count('error') > 0) this.emitter.notify('error', error);
+    // Nobody listens: say it somewhere rather than lose a dropped signal silently.
+    else console.warn(`[signalbox] ${error.code}: ${error.message}`);
+  }
+}
+
+function pageOrigin(): string | undefined {
+  return (globalThis as { location?: { origin?: string } }).location?.origin;
+}
+
+/** 128 random bits, hex: an idempotency key no other send of this sender will have. */
+function randomKey(): string {
+  const bytes = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
