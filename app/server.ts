@@ -17,6 +17,7 @@ import { FieldCipher } from './lib/fieldCipher.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
 import { createOps } from './ops/ops.module.js';
 import { createPresence } from './presence/presence.module.js';
+import { createSdk } from './sdk/sdk.module.js';
 import { createSignaling } from './signaling/signaling.module.js';
 import type { Store } from './store/types.js';
 import { createUsers } from './users/users.module.js';
@@ -32,6 +33,8 @@ export interface AppDeps {
   processMetrics?: boolean;
   /** Defaults to SMTP_URL, or the DATA_DIR/outbox directory without it. */
   mailer?: Mailer;
+  /** The built client SDK served at /sdk/signalbox.js; defaults to client/dist/signalbox.js. */
+  sdkBundlePath?: string;
 }
 
 /** What main.ts drives around the HTTP server: background work and an orderly stop. */
@@ -66,9 +69,10 @@ export function createApp(deps: AppDeps): SignalboxApp {
   });
   const users = createUsers({ ...platform, presenceFor: (viewerId, targetId) => presence.service.presenceFor(viewerId, targetId) });
   const connections = createConnections({ ...platform, presence: presence.service });
+  const sdk = createSdk({ logger, bundlePath: deps.sdkBundlePath });
 
   // The order of the reference, and the router's: accounts' /users/me comes before users' /users/:username.
-  const features: Feature[] = [accounts, users, connections, signaling, presence, ops];
+  const features: Feature[] = [accounts, users, connections, signaling, presence, ops, sdk];
   const routes = features.flatMap((feature) => feature.routes);
   const router = mountRoutes(routes, {
     authenticate: accounts.authenticate,

@@ -40,6 +40,8 @@ export interface TestAppOptions {
   mailRetryDelaysMs?: number[];
   /** An existing DATA_DIR (e.g. a restored backup) instead of a fresh temp directory; still removed by close(). */
   dataDir?: string;
+  /** Another client SDK bundle for GET /sdk/signalbox.js (e.g. a missing one); default the built client/dist/signalbox.js. */
+  sdkBundlePath?: string;
 }
 
 /** The fixed secrets every test app uses; scripts spawned against its DATA_DIR get them as files (writeTestSecrets). */
@@ -68,7 +70,7 @@ export function makeTestApp(options: TestAppOptions = {}): TestApp {
   });
   const logger = pino({ level: config.logLevel }, sink);
   const mailer = createMailer(config, logger, { retryDelaysMs: options.mailRetryDelaysMs ?? [10, 20] });
-  const app = createApp({ config, store, logger, clock, hasher, mailer });
+  const app = createApp({ config, store, logger, clock, hasher, mailer, sdkBundlePath: options.sdkBundlePath });
   return {
     http: request(app.callback()),
     store,

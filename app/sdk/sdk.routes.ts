@@ -1,0 +1,54 @@
+import { unavailable } from '../core/errors.js';
+import { defineRoute, type AnyRoute } from '../http/route.js';
+import type { SdkBundle } from './sdkBundle.js';
+
+const TAG = 'SDK';
+
+/**
+ * A day: the URL carries no version, so this is how long a browser may run an older SDK after an
+ * upgrade without asking (the API only ever grows, so an older SDK keeps working); after that one
+ * revalidation with the ETag costs a 304.
+ */
+export const SDK_MAX_AGE_SECONDS = 86_400;
+
+/** How soon to try again when the bundle is missing: an operator has to build it first. */
+const MISSING_RETRY_SECONDS = 60;
+
+export interface SdkRouteDeps {
+  /** The bundle, or null while it is not built. */
+  bundle: () => SdkBundle | null;
+}
+
+export function sdkRoutes(d: SdkRouteDeps): AnyRoute[] {
+  return [
+    defineRoute({
+      method: 'get',
+      path: '/sdk/signalbox.js',
+      tag: TAG,
+      summary: 'The client SDK as one ES module',
+      description:
+        '`import { Signalbox } from "/sdk/signalbox.js"`: the @signalbox/client package (client/) built into one ' +
+        'dependency-free ES module, openpgp included. Cached publicly for a day, with a strong ETag: a request with ' +
+        'a matching If-None-Match gets 304. 503 when the server was installed without building it (`npm run build`).',
+      auth: false,
+      responses: {
+        200: { description: 'The module, `text/javascript; charset=utf-8`.' },
+        304: { description: 'Not modified: If-None-Match matched the ETag.' },
+      },
+      errors: ['unavailable'],
+      handler: (ctx) => {
+        const bundle = d.bundle();
+        if (!bundle) throw unavailable('The client SDK is not built on this server: run `npm run build` there.', MISSING_RETRY_SECONDS);
+        ctx.status = 200; // before ctx.fresh, which only compares validators on a 2xx
+        ctx.etag = bundle.etag;
+        ctx.set('Cache-Control', `public, max-age=${SDK_MAX_AGE_SECONDS}`); // replaces the default no-store
+        ctx.type = 'text/javascript; charset=utf-8';
+        if (ctx.fresh) {
+          ctx.status = 304;
+          return;
+        }
+        ctx.body = bundle.body;
+      },
+    }),
+  ];
+}

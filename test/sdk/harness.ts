@@ -1,0 +1,120 @@
+import { afterEach, beforeEach } from '@jest/globals';
+import { Signalbox, type SignalboxOptions } from '../../client/src/index.js';
+import { makeTestApp, type TestApp, type TestAppOptions } from '../helpers/app.js';
+import { listenOnLoopback, type LoopbackServer } from '../helpers/loopback.js';
+
+// SDK tests drive the real SDK (client/src) over real HTTP against the real app listening on
+// 127.0.0.1. What they inject is only a fetch wrapper that records or fails requests (FetchProbe).
+
+/** One request as the SDK's fetch saw it. */
+export interface SeenRequest {
+  method: string;
+  /** The path and query, e.g. `/signaling/poll?wait=25`. */
+  path: string;
+  /** The answer's status, or 'network' when the probe failed it. */
+  status: number | 'network';
+  at: number;
+}
+
+/**
+ * Wraps the global fetch: records every request, and fails those `failWhen` picks with the TypeError
+ * a real fetch throws when the network is gone, without sending them.
+ */
+export class FetchProbe {
+  readonly seen: SeenRequest[] = [];
+  failWhen: ((method: string, path: string) => boolean) | null = null;
+
+  readonly fetch = async (url: string, init?: { method?: string; headers?: Record<string, string>; body?: string; signal?: AbortSignal }) => {
+    const { pathname, search } = new URL(url);
+    const method = init?.method ?? 'GET';
+    const path = pathname + search;
+    if (this.failWhen?.(method, path)) {
+      this.seen.push({ method, path, status: 'network', at: Date.now() });
+      throw new TypeError('fetch failed');
+    }
+    const res = await fetch(url, init);
+    this.seen.push({ method, path, status: res.status, at: Date.now() });
+    return res;
+  };
+
+  /** The recorded requests to `path` (query ignored), optionally of one method. */
+  to(path: string, method?: string): SeenRequest[] {
+    return this.seen.filter((r) => r.path.split('?')[0] === path && (method === undefined || r.method === method));
+  }
+}
+
+export interface SdkHarness {
+  t: TestApp;
+  server: LoopbackServer;
+  /** A new Signalbox against the server; stopped after the test. */
+  client(options?: Omit<SignalboxOptions, 'baseUrl'>): Signalbox;
+  /** A registered, signed-in client with a published key. */
+  user(name: string, options?: Omit<SignalboxOptions, 'baseUrl'>): Promise<Signalbox>;
+  /** Connects two signed-in clients through the API. */
+  connect(a: Signalbox, b: Signalbox): Promise<void>;
+}
+
+/** Retries of SDK loops in tests: quick, so backoff tests take milliseconds, with the same shape as the defaults. */
+export const FAST_RETRY = { baseMs: 20, maxMs: 200 };
+
+let counter = 0;
+
+/**
+ * The test app's clock starts on a fixed date; keys the SDK makes carry the real time, and the server
+ * refuses a key whose self-signature lies in its future. So SDK tests move the app's clock to a minute
+ * past real time: every key made during the test is then in the server's past.
+ */
+export const SERVER_CLOCK_LEAD_MS = 60_000;
+export function clockAfterRealTime(t: TestApp): void {
+  t.clock.advance((Date.now() + SERVER_CLOCK_LEAD_MS - t.clock.now()) / 1000);
+}
+
+/** A fresh app listening on loopback before each test; every client stopped, then the server and app closed, after it. */
+export function useSdkHarness(options: TestAppOptions | (() => TestAppOptions) = {}): SdkHarness {
+  const h = {} as SdkHarness;
+  let clients: Signalbox[] = [];
+  beforeEach(async () => {
+    const t = makeTestApp(typeof options === 'function' ? options() : options);
+    clockAfterRealTime(t);
+    const server = await listenOnLoopback(t);
+    clients = [];
+    const client = (opts: Omit<SignalboxOptions, 'baseUrl'> = {}) => {
+      const sb = new Signalbox({ retry: FAST_RETRY, pollWaitSeconds: 5, ...opts, baseUrl: server.baseUrl });
+      clients.push(sb);
+      return sb;
+    };
+    Object.assign(h, {
+      t,
+      server,
+      client,
+      async user(name: string, opts: Omit<SignalboxOptions, 'baseUrl'> = {}) {
+        const sb = client(opts);
+        counter++;
+        await sb.register({ username: `${name}_${counter}`, email: `${name}.${counter}@example.org`, password: 'correct horse battery' });
+        await sb.keys.ensure();
+        return sb;
+      },
+      async connect(a: Signalbox, b: Signalbox) {
+        await a.connections.request(b.user!.username);
+        await b.connections.respond(a.user!.username, 'accept');
+      },
+    } satisfies SdkHarness);
+  });
+  afterEach(async () => {
+    await Promise.all(clients.map((sb) => sb.stop()));
+    await h.server.close();
+    await h.t.close();
+  });
+  return h;
+}
+
+/** Resolves with the first `n` values `subscribe` hands its callback. */
+export function collect<T>(n: number, subscribe: (push: (value: T) => void) => void): Promise<T[]> {
+  return new Promise((resolve) => {
+    const values: T[] = [];
+    subscribe((value) => {
+      values.push(value);
+      if (values.length === n) resolve(values);
+    });
+  });
+}

@@ -1,0 +1,90 @@
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { defaultBundlePath } from '../../app/sdk/sdkBundle.js';
+import { SDK_MAX_AGE_SECONDS } from '../../app/sdk/sdk.routes.js';
+import { bearer, registerUser } from '../helpers/factories.js';
+import { listenOnLoopback } from '../helpers/loopback.js';
+import { useTestApp } from '../helpers/perTest.js';
+import { run } from '../helpers/run.js';
+import { clockAfterRealTime } from './harness.js';
+
+const BUNDLE = defaultBundlePath();
+
+describe('GET /sdk/signalbox.js', () => {
+  const t = useTestApp();
+
+  it('serves the built bundle as JavaScript with a day of public caching and a strong ETag', async () => {
+    const res = await t.http.get('/sdk/signalbox.js');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    expect(res.headers['cache-control']).toBe(`public, max-age=${SDK_MAX_AGE_SECONDS}`);
+    expect(res.headers.etag).toMatch(/^"[A-Za-z0-9_-]{43}"$/); // strong: no W/ prefix
+    expect(Buffer.from(res.text)).toEqual(readFileSync(BUNDLE));
+  });
+
+  it('answers 304 without a body to a matching If-None-Match', async () => {
+    const { etag } = (await t.http.get('/sdk/signalbox.js')).headers;
+    const res = await t.http.get('/sdk/signalbox.js').set('If-None-Match', etag!);
+    expect({ status: res.status, body: res.text ?? '', etag: res.headers.etag }).toEqual({ status: 304, body: '', etag });
+  });
+
+  it('sends the whole module again when If-None-Match names another version', async () => {
+    const res = await t.http.get('/sdk/signalbox.js').set('If-None-Match', '"an-older-build"');
+    expect(res.status).toBe(200);
+    expect(res.text.length).toBe(readFileSync(BUNDLE).length);
+  });
+});
+
+describe('GET /sdk/signalbox.js when the SDK was never built', () => {
+  const missing = join(fileURLToPath(new URL('.', import.meta.url)), 'no-such-bundle.js');
+  const t = useTestApp({ sdkBundlePath: missing });
+
+  it('answers 503 unavailable saying how to build it, not cached, and the rest of the server works', async () => {
+    expect(existsSync(missing)).toBe(false);
+    const res = await t.http.get('/sdk/signalbox.js');
+    expect(res.status).toBe(503);
+    expect(res.body.error.code).toBe('unavailable');
+    expect(res.body.error.message).toContain('npm run build');
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect((await t.http.get('/health')).status).toBe(200);
+  });
+
+  it('says so once in the log at start', async () => {
+    const warnings = t.logs.filter((l) => String(l.msg).includes('client SDK bundle missing'));
+    expect(warnings).toEqual([expect.objectContaining({ level: 40, path: missing })]);
+  });
+});
+
+describe('the bundle, copied where no node_modules can be found', () => {
+  const t = useTestApp();
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'signalbox-sdk-'));
+    copyFileSync(BUNDLE, join(dir, 'signalbox.js'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('runs in plain Node 20: registers, makes and publishes a key pair, with nothing else installed', async () => {
+    clockAfterRealTime(t);
+    const server = await listenOnLoopback(t);
+    try {
+      const script = `
+        import { Signalbox } from './signalbox.js';
+        const sb = new Signalbox({ baseUrl: process.env.BASE_URL });
+        await sb.register({ username: 'bundled', email: 'bundled@example.org', password: 'correct horse battery' });
+        const { fingerprint } = await sb.keys.ensure();
+        console.log(JSON.stringify({ username: sb.user.username, fingerprint }));`;
+      writeFileSync(join(dir, 'main.mjs'), script);
+      const result = await run(process.execPath, [join(dir, 'main.mjs')], { cwd: dir, env: { BASE_URL: server.baseUrl } });
+      expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+      const { username, fingerprint } = JSON.parse(result.stdout) as { username: string; fingerprint: string };
+      const profile = await t.http.get(`/users/${username}`).set(bearer(await registerUser(t)));
+      expect(profile.body.pgp.fingerprint).toBe(fingerprint);
+    } finally {
+      await server.close();
+    }
+  });
+});
