@@ -1,0 +1,326 @@
+import { SignalboxError } from '../errors.js';
+import type { ReceivedSignal } from '../events.js';
+import type { SendResult, SignalType } from '../types.js';
+import { normaliseUsername } from '../usernames.js';
+import { Call, addStream, endedError } from './call.js';
+import { IncomingCall, ringingEndFor } from './incoming.js';
+import { DEFAULT_CALL_TIMEOUT_MS, DEFAULT_DATA_CHANNEL_LABEL, RING_FOR_MS, type CallOptions } from './options.js';
+import { decodeMessage, encodeMessage, signalTypeOf, type CallMessage } from './protocol.js';
+import type { IceServer, PeerConnectionConstructor, PeerConnectionLike } from './rtc.js';
+
+/** What the calls module needs from the SDK core. */
+export interface CallsHost {
+  /** The signed-in account and this device; null when signed out. */
+  me(): { username: string; deviceId: string } | null;
+  /** The core's send path: encrypted to `username`'s key and signed with this device's (POST /signaling/send). */
+  send(username: string, type: SignalType, payload: string, options: { toDevice?: string; sessionId: string }): Promise<SendResult>;
+  /** GET /signaling/ice-servers, authenticated. */
+  iceServers(): Promise<{ iceServers: IceServer[]; ttl: number }>;
+  /** Hands a ringing call to the app's 'call' handlers; false when there are none. */
+  ring(call: IncomingCall): boolean;
+  report(error: SignalboxError): void;
+  /** The RTCPeerConnection to use (the injected `rtc` or the global one); null without WebRTC (Node). */
+  peerConnection: PeerConnectionConstructor | null;
+}
+
+/** An outgoing call nobody answered yet. */
+interface Dial {
+  call: Call;
+  options: CallOptions;
+  /** How many devices of the callee the offer rang (from the offer's send). */
+  devices: number;
+  /** Set in a glare this side lost: call() resolves with the call it answered instead. */
+  yieldTo: ((answered: Promise<Call>) => void) | null;
+}
+
+/** Session ids remembered as ended, so their late or redelivered signals ring nothing. */
+const REMEMBERED_SESSIONS = 1024;
+/** ICE servers are fetched again after this share of their credentials' lifetime. */
+const ICE_REFRESH_SHARE = 0.5;
+
+/**
+ * Calls over the mailbox: `call()` and the 'call' event, one `sessionId` per call, every message of
+ * it encrypted and signed by the core's send path. See client/README.md "Calls" for the protocol.
+ */
+export class Calls {
+  private readonly calls = new Map<string, Call>();
+  private readonly dials = new Map<string, Dial>();
+  private readonly ringing = new Map<string, IncomingCall>();
+  private readonly finished = new Set<string>();
+  /** Per session, the chain of sends: messages of one call leave in order (offer before its candidates). */
+  private readonly queues = new Map<string, Promise<unknown>>();
+  private ice: { servers: IceServer[]; until: number } | null = null;
+  /** Our outgoing calls dropped in a glare we lost: their end is not call()'s failure. */
+  private readonly yielded = new Set<string>();
+
+  constructor(private readonly host: CallsHost) {}
+
+  /** Calls `username` on every device of theirs; resolves once connected with the device that answered first. */
+  async call(username: string, options: CallOptions = {}): Promise<Call> {
+    this.requireMe();
+    const peer = normaliseUsername(username);
+    const pc = await this.peerConnection(options);
+    const channelOption = options.dataChannel ?? true;
+    const channel =
+      channelOption === false
+        ? null
+        : pc.createDataChannel(channelOption === true ? DEFAULT_DATA_CHANNEL_LABEL : (channelOption.label ?? DEFAULT_DATA_CHANNEL_LABEL), channelInit(channelOption));
+    addStream(pc, options.stream);
+    const sessionId = randomId();
+    const call = new Call({ peer, sessionId, pc, link: this.linkFor(peer, sessionId), polite: false, peerDevice: null, channel, expectChannel: channel !== null });
+    const dial: Dial = { call, options, devices: 0, yieldTo: null };
+    // Registered before the offer leaves: a crossing offer from the peer must see this one (glare).
+    this.calls.set(sessionId, call);
+    this.dials.set(sessionId, dial);
+    return new Promise<Call>((resolve, reject) => {
+      dial.yieldTo = (answered) => answered.then(resolve, reject);
+      call.offer().catch((err: unknown) => call.end('failed', 'local', false, asError(err)));
+      call.connected(options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS).then(resolve, (err: unknown) => {
+        if (call.closed?.reason !== 'cancelled' || call.closed.by !== 'local' || !this.yielded.has(sessionId)) reject(err);
+      });
+    });
+  }
+
+  /** Ends every call and ringing on this device (sign-out). */
+  endAll(): void {
+    for (const call of [...this.calls.values()]) call.hangup();
+    for (const incoming of [...this.ringing.values()]) incoming.stop('cancelled');
+  }
+
+  /** The inbox tap: takes this module's signals (and only those); true when it took `signal`. */
+  readonly tap = async (signal: ReceivedSignal): Promise<boolean> => {
+    const message = decodeMessage(signal.type, signal.payload);
+    const me = this.host.me();
+    if (!message || !signal.sessionId || !me) return false;
+    const sid = signal.sessionId;
+    try {
+      if (signal.from === me.username) {
+        this.fromOwnDevice(sid, message);
+        return true;
+      }
+      const call = this.calls.get(sid);
+      if (call) {
+        if (signal.from === call.peer && signal.fromDevice) await this.toCall(call, message, signal.fromDevice, me.deviceId);
+        return true;
+      }
+      const incoming = this.ringing.get(sid);
+      if (incoming) {
+        if (signal.from === incoming.from) this.toRinging(incoming, message, me.deviceId);
+        return true;
+      }
+      if (this.finished.has(sid) || message.kind !== 'offer' || !signal.fromDevice) return true; // late signals of an ended call
+      return this.offered(signal, message.sdp, me);
+    } catch (err) {
+      this.host.report(asError(err));
+      return true;
+    }
+  };
+
+  /** Another device of this account accepted or declined a call ringing here. */
+  private fromOwnDevice(sid: string, message: CallMessage): void {
+    const incoming = this.ringing.get(sid);
+    if (message.kind === 'answered') incoming?.stop('answered-elsewhere');
+    else if (message.kind === 'declined') incoming?.stop('rejected');
+  }
+
+  private async toCall(call: Call, message: CallMessage, fromDevice: string, myDevice: string): Promise<void> {
+    const dial = this.dials.get(call.sessionId);
+    if (dial) {
+      if (message.kind === 'answer') {
+        // The first answer wins. The callee's other devices are told to stop ringing, all in one bye
+        // that the winner ignores (it names the winner): the caller does not know the others' ids.
+        this.dials.delete(call.sessionId);
+        await call.answered(fromDevice, message.sdp);
+        if (dial.devices > 1) void this.post(call.peer, call.sessionId, { kind: 'bye', reason: 'answered-elsewhere', answeredBy: fromDevice }, undefined);
+      } else if (message.kind === 'bye') {
+        call.end(message.reason, 'remote', false); // declined on one device: declined
+      }
+      return;
+    }
+    if (fromDevice !== call.peerDevice) {
+      // A second device accepted before our bye reached it: it lost.
+      if (message.kind === 'answer') void this.post(call.peer, call.sessionId, { kind: 'bye', reason: 'answered-elsewhere' }, fromDevice);
+      return;
+    }
+    if (message.kind === 'bye' && message.answeredBy === myDevice) return; // the bye that stops the others ringing
+    await call.receive(message);
+  }
+
+  private toRinging(incoming: IncomingCall, message: CallMessage, myDevice: string): void {
+    if (message.kind === 'ice') incoming.addCandidate(message.candidate);
+    else if (message.kind === 'bye' && message.answeredBy !== myDevice) incoming.stop(ringingEndFor(message.reason));
+  }
+
+  /** A new offer: glare with our own unanswered call to the same user, or a call that rings here. */
+  private offered(signal: ReceivedSignal, sdp: string, me: { username: string; deviceId: string }): boolean {
+    const from = signal.from;
+    const fromDevice = signal.fromDevice!;
+    const glare = [...this.dials.values()].find((d) => d.call.peer === from);
+    if (glare) {
+      // Both called each other. The lower (username, deviceId) yields: it drops its own offer and
+      // answers the other's, and its call() resolves with that call. The higher one ignores the
+      // offer it got: its own will be answered. Both sides compute the same order.
+      const iYield = me.username < from || (me.username === from && me.deviceId < fromDevice);
+      if (!iYield) {
+        this.remember(signal.sessionId!);
+        return true;
+      }
+      this.yielded.add(glare.call.sessionId);
+      this.dials.delete(glare.call.sessionId);
+      glare.call.end('cancelled', 'local', true); // the peer's other devices stop ringing with our offer
+      const incoming = new IncomingCall(from, fromDevice, signal.sessionId!, sdp, this.incomingLink, RING_FOR_MS);
+      this.ringing.set(incoming.sessionId, incoming); // not rung: registered so the caller's candidates are kept
+      glare.yieldTo?.(incoming.accept(glare.options));
+      return true;
+    }
+    if (!this.host.peerConnection) return false; // no WebRTC here (Node): the app's 'signal' handlers may want it
+    // An offer that waited in the mailbox longer than a call rings is a missed call, not a ringing one.
+    if (Date.now() - Date.parse(signal.createdAt) > RING_FOR_MS) {
+      this.remember(signal.sessionId!);
+      return true;
+    }
+    const incoming = new IncomingCall(from, fromDevice, signal.sessionId!, sdp, this.incomingLink, RING_FOR_MS);
+    this.ringing.set(incoming.sessionId, incoming);
+    if (!this.host.ring(incoming)) {
+      // Nobody listens for calls: the app's 'signal' handlers get the offer instead.
+      this.ringing.delete(incoming.sessionId);
+      return false;
+    }
+    return true;
+  }
+
+  private readonly incomingLink = {
+    accept: async (incoming: IncomingCall, sdp: string, options: CallOptions): Promise<Call> => {
+      const me = this.requireMe();
+      let pc: PeerConnectionLike;
+      try {
+        pc = await this.peerConnection(options);
+      } catch (err) {
+        this.ringing.delete(incoming.sessionId);
+        this.remember(incoming.sessionId);
+        throw err;
+      }
+      addStream(pc, options.stream);
+      const call = new Call({
+        peer: incoming.from,
+        sessionId: incoming.sessionId,
+        pc,
+        link: this.linkFor(incoming.from, incoming.sessionId),
+        polite: true,
+        peerDevice: incoming.fromDevice,
+        channel: null,
+        expectChannel: incoming.hasDataChannel,
+      });
+      // From here the call takes this session's signals; what came while setting up is handed over.
+      this.calls.set(call.sessionId, call);
+      this.ringing.delete(call.sessionId);
+      try {
+        await call.answer(sdp, incoming.takeCandidates());
+      } catch (err) {
+        call.end('failed', 'local', true, asError(err));
+        throw endedError(call.closed!);
+      }
+      // After the answer, which is what the caller waits for: this account's other devices stop ringing.
+      void this.post(me.username, call.sessionId, { kind: 'answered', answeredBy: me.deviceId }, undefined);
+      return call.connected(options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
+    },
+    reject: (incoming: IncomingCall): void => {
+      const me = this.requireMe();
+      void this.post(incoming.from, incoming.sessionId, { kind: 'bye', reason: 'rejected' }, incoming.fromDevice);
+      void this.post(me.username, incoming.sessionId, { kind: 'declined' }, undefined);
+    },
+    ended: (incoming: IncomingCall): void => {
+      this.ringing.delete(incoming.sessionId);
+      if (incoming.state !== 'accepted') this.remember(incoming.sessionId);
+    },
+  };
+
+  private linkFor(peer: string, sessionId: string) {
+    return {
+      post: async (message: CallMessage, toDevice: string | undefined): Promise<void> => {
+        const result = await this.post(peer, sessionId, message, toDevice);
+        const dial = this.dials.get(sessionId);
+        if (dial && message.kind === 'offer' && result) {
+          dial.devices = result.devices;
+          if (result.devices === 0) dial.call.end('unavailable', 'remote', false);
+        }
+      },
+      ended: (call: Call): void => {
+        this.calls.delete(call.sessionId);
+        this.dials.delete(call.sessionId);
+        this.remember(call.sessionId);
+      },
+    };
+  }
+
+  /**
+   * Sends one call message in its session's order. A failed send is reported; a failed offer or answer
+   * ends the call (with the server's error, e.g. not_connected), since nothing can follow it.
+   */
+  private post(to: string, sessionId: string, message: CallMessage, toDevice: string | undefined): Promise<SendResult | null> {
+    const key = `${sessionId}:${to}`;
+    const previous = this.queues.get(key) ?? Promise.resolve();
+    const sent = previous.then(() =>
+      this.host.send(to, signalTypeOf(message), encodeMessage(message), { sessionId, ...(toDevice ? { toDevice } : {}) }),
+    );
+    const settled = sent.then(
+      (result) => result,
+      (err: unknown) => {
+        const error = asError(err);
+        const call = this.calls.get(sessionId);
+        if (call && (message.kind === 'offer' || message.kind === 'answer')) call.end('failed', 'local', false, error);
+        else this.host.report(error);
+        return null;
+      },
+    );
+    this.queues.set(key, settled);
+    void settled.then(() => {
+      if (this.queues.get(key) === settled) this.queues.delete(key);
+    });
+    return settled;
+  }
+
+  private async peerConnection(options: CallOptions): Promise<PeerConnectionLike> {
+    const RTCPeerConnection = this.host.peerConnection;
+    if (!RTCPeerConnection) {
+      throw new SignalboxError('no_webrtc', 'No RTCPeerConnection here: calls need a browser, or react-native-webrtc passed as `rtc`.');
+    }
+    return new RTCPeerConnection({ iceServers: await this.iceServers(), ...(options.iceTransportPolicy ? { iceTransportPolicy: options.iceTransportPolicy } : {}) });
+  }
+
+  /** The ICE servers (TURN credentials included), fetched again when half their lifetime is gone. */
+  private async iceServers(): Promise<IceServer[]> {
+    if (this.ice && Date.now() < this.ice.until) return this.ice.servers;
+    const { iceServers, ttl } = await this.host.iceServers();
+    this.ice = { servers: iceServers, until: Date.now() + ttl * 1000 * ICE_REFRESH_SHARE };
+    return iceServers;
+  }
+
+  private requireMe(): { username: string; deviceId: string } {
+    const me = this.host.me();
+    if (!me) throw new SignalboxError('signed_out', 'Not signed in: call login() or register() first.');
+    return me;
+  }
+
+  private remember(sessionId: string): void {
+    this.finished.add(sessionId);
+    if (this.finished.size > REMEMBERED_SESSIONS) this.finished.delete(this.finished.values().next().value as string);
+  }
+}
+
+function channelInit(option: boolean | { label?: string; ordered?: boolean; maxPacketLifeTime?: number; maxRetransmits?: number; protocol?: string }) {
+  if (typeof option === 'boolean') return undefined;
+  const { label: _label, ...init } = option;
+  return init;
+}
+
+function asError(err: unknown): SignalboxError {
+  return err instanceof SignalboxError ? err : new SignalboxError('internal', err instanceof Error ? err.message : String(err), { cause: err });
+}
+
+/** 128 random bits, hex: the call's sessionId. */
+function randomId(): string {
+  const bytes = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}

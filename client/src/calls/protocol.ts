@@ -1,0 +1,88 @@
+import type { IceCandidateInit } from './rtc.js';
+
+// What call signals carry inside their encrypted payload: JSON with a version marker, so the calls
+// module takes only its own signals and leaves any other `offer`/`custom` an app sends itself to the
+// app's 'signal' handlers. The server sees none of it: the whole text is an OpenPGP message.
+
+/** The marker and version of this protocol; a payload without it is not a call signal. */
+export const PROTOCOL = 'signalbox.call/1';
+
+/**
+ * Why a call (or a ringing) ended, as sent in `bye` and reported on 'close':
+ * - `hangup`: a party hung up; `cancelled`: the caller gave up before anyone answered;
+ * - `rejected`: the callee declined; `answered-elsewhere`: another device of the callee took the call;
+ * - `timeout`: it did not connect in time; `failed`: the connection broke and could not be restored;
+ * - `unavailable` (never sent): the callee has no signed-in device to ring.
+ */
+export type EndReason = 'hangup' | 'cancelled' | 'rejected' | 'answered-elsewhere' | 'timeout' | 'failed' | 'unavailable';
+
+const END_REASONS: ReadonlySet<string> = new Set<EndReason>(['hangup', 'cancelled', 'rejected', 'answered-elsewhere', 'timeout', 'failed']);
+
+export type CallMessage =
+  /** The call itself (no toDevice: it rings every device), or a renegotiation (ICE restart) on an established call. */
+  | { kind: 'offer'; sdp: string }
+  | { kind: 'answer'; sdp: string }
+  | { kind: 'ice'; candidate: IceCandidateInit }
+  /** `answeredBy`: the device that took the call, which ignores this bye (it goes to every device). */
+  | { kind: 'bye'; reason: EndReason; answeredBy?: string }
+  /** Sent by the answering device to its own account's other devices (`to` = self): stop ringing. */
+  | { kind: 'answered'; answeredBy: string }
+  | { kind: 'declined' };
+
+/** The signal type each message travels as. */
+export function signalTypeOf(message: CallMessage): 'offer' | 'answer' | 'ice' | 'bye' | 'custom' {
+  switch (message.kind) {
+    case 'answered':
+    case 'declined':
+      return 'custom';
+    default:
+      return message.kind;
+  }
+}
+
+/** The payload text of `message` (before the SDK encrypts it). */
+export function encodeMessage(message: CallMessage): string {
+  const { kind, ...fields } = message;
+  return JSON.stringify({ p: PROTOCOL, kind, ...fields });
+}
+
+/** The call message in a decrypted payload of a `type` signal, or null when it is not one of ours (or malformed). */
+export function decodeMessage(type: string, payload: string): CallMessage | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(payload);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null) return null;
+  const m = value as Record<string, unknown>;
+  if (m.p !== PROTOCOL) return null;
+  const str = (v: unknown): v is string => typeof v === 'string';
+  switch (m.kind) {
+    case 'offer':
+    case 'answer':
+      return type === m.kind && str(m.sdp) ? { kind: m.kind, sdp: m.sdp } : null;
+    case 'ice': {
+      const c = m.candidate as Record<string, unknown> | null;
+      if (type !== 'ice' || typeof c !== 'object' || c === null || !str(c.candidate)) return null;
+      return {
+        kind: 'ice',
+        candidate: {
+          candidate: c.candidate,
+          sdpMid: str(c.sdpMid) ? c.sdpMid : null,
+          sdpMLineIndex: typeof c.sdpMLineIndex === 'number' ? c.sdpMLineIndex : null,
+          ...(str(c.usernameFragment) ? { usernameFragment: c.usernameFragment } : {}),
+        },
+      };
+    }
+    case 'bye':
+      if (type !== 'bye' || !str(m.reason) || !END_REASONS.has(m.reason)) return null;
+      return { kind: 'bye', reason: m.reason as EndReason, ...(str(m.answeredBy) ? { answeredBy: m.answeredBy } : {}) };
+    case 'answered':
+      return type === 'custom' && str(m.answeredBy) ? { kind: 'answered', answeredBy: m.answeredBy } : null;
+    case 'declined':
+      return type === 'custom' ? { kind: 'declined' } : null;
+    default:
+      return null;
+  }
+}
