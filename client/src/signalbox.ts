@@ -159,7 +159,8 @@ export class Signalbox {
   async send(username: string, type: SignalType, payload: string, options: SendOptions = {}): Promise<SendResult> {
     if (typeof payload !== 'string' || payload.length === 0) throw new SignalboxError('validation_failed', 'payload must be a non-empty string.');
     const to = normaliseUsername(username);
-    const sealed = await seal(payload, await this.peers.keyOf(to), await this.deviceKeys.privateKey());
+    const signer = await this.deviceKeys.privateKey(); // first: without it nothing can be sent, whoever the peer
+    const sealed = await seal(payload, await this.peers.keyOf(to), signer);
     const body = {
       to,
       type,
