@@ -4,6 +4,7 @@ import { createAccounts } from './accounts/accounts.module.js';
 import type { PasswordHasher } from './accounts/passwordHasher.js';
 import type { Config } from './config.js';
 import { createConnections } from './connections/connections.module.js';
+import { createDiagnostics } from './diagnostics/diagnostics.module.js';
 import type { Platform } from './core/platform.js';
 import { RateLimiter } from './core/rateLimiter.js';
 import type { AppContext, AppState } from './http/context.js';
@@ -72,7 +73,7 @@ export function createApp(deps: AppDeps): SignalboxApp {
   const sdk = createSdk({ logger, bundlePath: deps.sdkBundlePath });
 
   // The order of the reference, and the router's: accounts' /users/me comes before users' /users/:username.
-  const features: Feature[] = [accounts, users, connections, signaling, presence, ops, sdk];
+  const features: Feature[] = [accounts, users, connections, signaling, presence, ops, sdk, createDiagnostics()];
   const routes = features.flatMap((feature) => feature.routes);
   const router = mountRoutes(routes, {
     authenticate: accounts.authenticate,
