@@ -1,6 +1,6 @@
 import { unseal } from './crypto.js';
 import { SignalboxError, isTransient } from './errors.js';
-import type { Emitter, ReceivedSignal, ServerEvent, SignalboxEventMap } from './events.js';
+import type { Emitter, KeyChange, ReceivedSignal, ServerEvent, SignalboxEventMap } from './events.js';
 import type { DeviceKeys } from './keys.js';
 import type { PeerKeys } from './peers.js';
 import type { SignalType, WireSignal } from './types.js';
@@ -104,8 +104,10 @@ export class Inbox {
 
   private async takeOne(wire: WireSignal): Promise<void> {
     if (isServerEvent(wire.type)) {
-      const event = await this.eventFrom(wire);
+      const { event, keyChange } = await this.eventFrom(wire);
       if (event) await runHandlers(() => this.d.emitter.emitInOrder('event', event));
+      // Trusted only once the app's handlers have seen it (a handler that throws refuses it for now).
+      if (keyChange) await this.d.peers.accept(keyChange);
       return;
     }
     const signal: ReceivedSignal = {
@@ -145,20 +147,21 @@ export class Inbox {
     }
   }
 
-  /** The event for the app; null for a `pgp.changed` this device already reported (it noticed first). */
-  private async eventFrom(wire: WireSignal): Promise<ServerEvent | null> {
+  /** The event for the app (none for a `pgp.changed` this device already reported: it noticed first), and the key change it carries. */
+  private async eventFrom(wire: WireSignal): Promise<{ event: ServerEvent | null; keyChange: KeyChange | null }> {
     let payload: unknown = wire.payload;
     try {
       payload = JSON.parse(wire.payload) as unknown;
     } catch {
       // not JSON: handed on as the text it is
     }
+    let keyChange: KeyChange | null = null;
     if (wire.type === 'pgp.changed' && isKeyChangePayload(payload)) {
-      const change = await this.d.peers.serverReportedChange(payload.username, payload.fingerprint);
-      if (!change) return null;
-      payload = { ...payload, ...change };
+      keyChange = await this.d.peers.serverReportedChange(payload.username, payload.fingerprint);
+      if (!keyChange) return { event: null, keyChange: null };
+      payload = { ...payload, ...keyChange };
     }
-    return { id: wire.id, type: wire.type, payload, createdAt: wire.createdAt };
+    return { event: { id: wire.id, type: wire.type, payload, createdAt: wire.createdAt }, keyChange };
   }
 }
 

@@ -13,7 +13,7 @@ type Pins = Record<string, string>;
  * `pgp.changed` event (which drops the cached key); this bounds how stale a key can be for a device
  * that is not polling.
  */
-const KEY_CACHE_MS = 5 * 60_000;
+const KEY_CACHE_MS = 60_000;
 
 /**
  * Peers' public keys, fetched from their profiles and pinned on first use (trust on first use, as
@@ -57,16 +57,20 @@ export class PeerKeys {
   /**
    * The server said `username`'s key changed (a `pgp.changed` event): the cached key is dropped and the
    * change returned for the app, or null when this device already pinned that fingerprint (it noticed
-   * and reported the change itself first). A removed key (null) keeps the old pin, so a key published
-   * later is compared with the one trusted before.
+   * and reported the change itself first). Nothing is pinned yet: `accept` does that once the app's
+   * handlers have seen the change.
    */
   async serverReportedChange(username: string, fingerprint: string | null): Promise<KeyChange | null> {
     const name = normaliseUsername(username);
     this.cache.delete(name);
     const pinned = (await this.loadPins())[name] ?? null;
     if (fingerprint !== null && pinned === fingerprint) return null;
-    if (fingerprint !== null) await this.savePin(name, fingerprint);
     return { username: name, fingerprint, previousFingerprint: pinned };
+  }
+
+  /** Trusts a reported change. A removed key (null) keeps the old pin, so a key published later is compared with the one trusted before. */
+  async accept(change: KeyChange): Promise<void> {
+    if (change.fingerprint !== null) await this.savePin(change.username, change.fingerprint);
   }
 
   /** Pins a fingerprint this device knows first-hand (its own key, just published). */

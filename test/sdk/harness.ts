@@ -1,5 +1,5 @@
 import { afterEach, beforeEach } from '@jest/globals';
-import { Signalbox, type SignalboxOptions } from '../../client/src/index.js';
+import { MemoryStorage, Signalbox, type SignalboxOptions } from '../../client/src/index.js';
 import { makeTestApp, type TestApp, type TestAppOptions } from '../helpers/app.js';
 import { listenOnLoopback, type LoopbackServer } from '../helpers/loopback.js';
 
@@ -106,6 +106,13 @@ export function useSdkHarness(options: TestAppOptions | (() => TestAppOptions) =
     await h.t.close();
   });
   return h;
+}
+
+/** The bearer header of the session an SDK client keeps in `storage`, for raw HTTP in its name. */
+export function bearerOf(storage: MemoryStorage): { Authorization: string } {
+  const stored = storage.getItem('signalbox.session');
+  if (!stored) throw new Error('no session in this storage');
+  return { Authorization: `Bearer ${(JSON.parse(stored) as { accessToken: string }).accessToken}` };
 }
 
 /** Resolves with the first `n` values `subscribe` hands its callback. */
