@@ -318,13 +318,13 @@ export const ENVIRONMENT = [
         env: 'MAILBOX_MAX',
         key: 'mailboxMax',
         parse: int(1, 100_000, 500),
-        doc: 'Pending signals one recipient device may hold before senders get 429 mailbox_full.',
+        doc: 'Pending entries (signals and server events) each device may hold; a full device is skipped, and a send every target device refuses gets 429 mailbox_full.',
       },
       {
         env: 'MAILBOX_PER_SENDER',
         key: 'mailboxPerSender',
         parse: int(1, 100_000, 100),
-        doc: "Of those, what one sender may hold: no single peer can fill someone's mailbox and block the others.",
+        doc: "Of those, what one sender may hold in each device's mailbox: no single peer can fill a mailbox and block the others.",
       },
       {
         env: 'POLLS_PER_USER',

@@ -128,7 +128,9 @@ export function accountRoutes(accounts: AccountService, cipher: FieldCipher, lim
         'since clients encrypt signals to it. The check runs off the event loop with a 2 s limit: a key that takes longer is ' +
         'refused with invalid_pgp_key, and when too many checks are waiting the answer is 503 unavailable with Retry-After. ' +
         'Uploads are limited per account (RATE_PGP_USER, default 10 per hour) and per client IP (RATE_PGP_IP, default 30 per ' +
-        'hour, which also counts registrations that carry a key). The key is stored re-armored from the parsed packets.',
+        'hour, which also counts registrations that carry a key). The key is stored re-armored from the parsed packets. ' +
+        'Server event (GET /signaling/poll): `pgp.changed` (payload: `{username, fingerprint}`) to every device of each ' +
+        'of your connections and to your other devices, so clients that pinned your old key notice.',
       auth: true,
       body: pgpKeyBody,
       responses: { 200: { description: 'The stored key.', schema: z.object({ pgp: pgpSchema }) } },
@@ -145,7 +147,9 @@ export function accountRoutes(accounts: AccountService, cipher: FieldCipher, lim
       path: '/auth/pgp-key',
       tag: TAG,
       summary: 'Remove your OpenPGP public key',
-      description: 'Removing when none is stored also answers 204.',
+      description:
+        'Removing when none is stored also answers 204. Server event (GET /signaling/poll): `pgp.changed` (payload: ' +
+        '`{username, fingerprint: null}`) to every device of each of your connections and to your other devices.',
       auth: true,
       responses: { 204: { description: 'Removed.' } },
       handler: async (ctx) => {

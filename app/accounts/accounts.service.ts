@@ -1,13 +1,14 @@
 import type { Config, RateLimitName } from '../config.js';
 import { AppError, invalidCredentials, invalidPassword, invalidTotp, unauthorized, validationFailed, conflict } from '../core/errors.js';
 import type { Caller } from '../core/caller.js';
+import { serverEvent } from '../core/serverEvents.js';
 import type { Attempt, RateLimiter } from '../core/rateLimiter.js';
 import type { Clock } from '../lib/clock.js';
 import type { FieldCipher } from '../lib/fieldCipher.js';
 import { hashSecret, newId, newSecret } from '../lib/ids.js';
 import type { Mailer } from '../mail/mailer.js';
 import { passwordChangedMail } from '../mail/templates.js';
-import { DuplicateError, type Store, type UserRecord } from '../store/types.js';
+import { DuplicateError, type PgpKeyRecord, type Store, type UserRecord } from '../store/types.js';
 import {
   decryptEmail,
   emailIndex,
@@ -44,7 +45,8 @@ export interface AccountDeps {
   tokens: AccessTokens;
   cipher: FieldCipher;
   clock: Clock;
-  config: Pick<Config, 'refreshTokenTtl' | 'minAge' | 'sessionMaxAge' | 'devicesMax'>;
+  /** `signalTtl`: how long the `pgp.changed` events of a key change stay in the mailboxes. */
+  config: Pick<Config, 'refreshTokenTtl' | 'minAge' | 'sessionMaxAge' | 'devicesMax' | 'signalTtl'>;
   limiter: RateLimiter;
   twoFactor: TwoFactorService;
   /** Sends the "your password was changed" notice. */
@@ -253,16 +255,33 @@ export class AccountService {
     return this.d.limiter.guard([['passwordChecksPerUser', user.id]], () => this.d.hasher.verify(user.passwordHash, password, user.id));
   }
 
-  /** Validates and stores the caller's OpenPGP public key, replacing any earlier one. */
+  /**
+   * Validates and stores the caller's OpenPGP public key, replacing any earlier one; `pgp.changed`
+   * goes to every connection and to the caller's other devices in the same write.
+   */
   async setPgpKey(auth: Caller, armored: string): Promise<UserRecord> {
     const key = await readPublicKey(armored, new Date(this.d.clock.now()));
-    if (!(await this.d.store.users.setPgpKey(auth.userId, key))) throw unauthorized('The session has ended; sign in again.');
+    await this.storePgpKey(auth, key);
     return this.requireUser(auth);
   }
 
-  /** Removes the caller's OpenPGP key; removing none is not an error (the end state is the same). */
+  /**
+   * Removes the caller's OpenPGP key; removing none is not an error (the end state is the same). Told
+   * as `pgp.changed` with a null fingerprint either way: a client that pinned a key learns it is gone.
+   */
   async clearPgpKey(auth: Caller): Promise<void> {
-    if (!(await this.d.store.users.setPgpKey(auth.userId, null))) throw unauthorized('The session has ended; sign in again.');
+    await this.storePgpKey(auth, null);
+  }
+
+  private async storePgpKey(auth: Caller, key: PgpKeyRecord | null): Promise<void> {
+    const user = await this.requireUser(auth);
+    const time = { now: new Date(this.d.clock.now()), ttlSeconds: this.d.config.signalTtl };
+    const payload = { username: user.username, fingerprint: key?.fingerprint ?? null };
+    const events = () => [
+      serverEvent('pgp.changed', user, payload, { connectionsOf: user.id }, time),
+      serverEvent('pgp.changed', user, payload, { userId: user.id, exceptDevice: auth.sessionId }, time),
+    ];
+    if (!(await this.d.store.users.setPgpKey(user.id, key, events))) throw unauthorized('The session has ended; sign in again.');
   }
 
   /** The caller's account and whether it has two-factor authentication, for the own-user view. */

@@ -29,7 +29,10 @@ export function connectionRoutes(connections: ConnectionService): AnyRoute[] {
         'with Retry-After until the oldest of them lapses (cancelling one frees a place at once). After the user turned ' +
         'your request down, asking them again within CONNECTION_REQUEST_COOLDOWN (default 7 days; 0 turns it off) gets ' +
         '429 rate_limited with Retry-After, unless they have since asked you (then this accepts theirs). This tells you ' +
-        'nothing new: a rejected request already disappeared from your outgoing list before its expiry.',
+        'nothing new: a rejected request already disappeared from your outgoing list before its expiry. Server events ' +
+        '(GET /signaling/poll): a new request writes `connection.requested` (payload: the `request`) to every device of ' +
+        'the user asked and to your other devices; accepting their request instead writes `connection.accepted` ' +
+        '(payload: `{username}`, the other member) to every device of theirs and to your other devices.',
       auth: true,
       body: requestBody,
       responses: {
@@ -69,7 +72,9 @@ export function connectionRoutes(connections: ConnectionService): AnyRoute[] {
         'Only the recipient may respond: the sender naming the recipient gets 404 not_found, as for no request at all ' +
         '(to cancel your own request use DELETE /connections/{username}). Responding once already connected gets ' +
         '409 already_connected. A rejected sender may ask again after CONNECTION_REQUEST_COOLDOWN (default 7 days); ' +
-        'the one who rejected may ask the sender at any time.',
+        'the one who rejected may ask the sender at any time. Server events (GET /signaling/poll): accepting writes ' +
+        '`connection.accepted`, rejecting `connection.removed` (payload: `{username}`, the other user), to every device ' +
+        'of the sender and to your other devices.',
       auth: true,
       body: respondBody,
       responses: { 200: { description: '`{connection}` when accepted, `{rejected: true}` when rejected.', schema: respondAnswer } },
@@ -102,7 +107,8 @@ export function connectionRoutes(connections: ConnectionService): AnyRoute[] {
       summary: 'Remove a connection or cancel your request',
       description:
         'Removes the connection for both sides, or cancels your own pending request to that user. ' +
-        'A request they sent you is answered with POST /connections/respond instead.',
+        'A request they sent you is answered with POST /connections/respond instead. Server event (GET /signaling/poll): ' +
+        '`connection.removed` (payload: `{username}`, the other user) to every device of that user and to your other devices.',
       auth: true,
       params: usernameParams,
       responses: { 204: { description: 'Removed.' } },

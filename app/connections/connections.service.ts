@@ -3,15 +3,18 @@ import type { Caller } from '../core/caller.js';
 import { conflict, notFound, rateLimited, unauthorized, validationFailed } from '../core/errors.js';
 import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/ids.js';
-import type { ConnectionRecord, PgpKeyRecord, Store, UserRecord } from '../store/types.js';
+import { pairEvents, serverEvent, type EventTime } from '../core/serverEvents.js';
+import type { ConnectionRecord, PgpKeyRecord, ServerEvent, Store, UserRecord } from '../store/types.js';
 import type { Presence } from '../presence/presence.schema.js';
 import type { PresenceService } from '../presence/presence.service.js';
+import { presentRequest } from './connections.presenter.js';
 
 export interface ConnectionDeps {
   store: Store;
   clock: Clock;
   presence: PresenceService;
-  config: Pick<Config, 'connectionRequestTtl' | 'connectionPendingMax' | 'connectionRequestCooldown'>;
+  /** `signalTtl`: how long the server events a change causes stay in the mailboxes. */
+  config: Pick<Config, 'connectionRequestTtl' | 'connectionPendingMax' | 'connectionRequestCooldown' | 'signalTtl'>;
 }
 
 /** A live pending request with both usernames resolved. */
@@ -53,15 +56,27 @@ export class ConnectionService {
     if (other.id === me.id) throw validationFailed([{ field: 'username', message: 'must not be yourself' }]);
     const now = this.d.clock.now();
     await this.checkCooldown(me, other, now);
-    const result = await this.d.store.connections.request({
-      id: newId(),
-      fromId: me.id,
-      toId: other.id,
-      message,
-      now: new Date(now),
-      expiresAt: new Date(now + this.d.config.connectionRequestTtl * 1000),
-      maxPending: this.d.config.connectionPendingMax,
-    });
+    const time = this.eventTime(now);
+    const result = await this.d.store.connections.request(
+      {
+        id: newId(),
+        fromId: me.id,
+        toId: other.id,
+        message,
+        now: new Date(now),
+        expiresAt: new Date(now + this.d.config.connectionRequestTtl * 1000),
+        maxPending: this.d.config.connectionPendingMax,
+      },
+      (change): ServerEvent[] => {
+        // Crossing requests: the caller has just accepted the other's request.
+        if (change.outcome === 'accepted') return pairEvents('connection.accepted', me, auth.sessionId, other, time);
+        const request = presentRequest({ record: change.record, from: me.username, to: other.username });
+        return [
+          serverEvent('connection.requested', me, request, { userId: other.id }, time),
+          serverEvent('connection.requested', me, request, { userId: me.id, exceptDevice: auth.sessionId }, time),
+        ];
+      },
+    );
     switch (result.outcome) {
       case 'requested':
         return { kind: 'requested', request: { record: result.record, from: me.username, to: other.username } };
@@ -85,7 +100,11 @@ export class ConnectionService {
   /** The recipient accepts the live request `username` sent them. */
   async accept(auth: Caller, username: string): Promise<ConnectionEntry> {
     const [me, other] = await this.pair(auth, username);
-    const record = await this.d.store.connections.accept(other.id, me.id, new Date(this.d.clock.now()));
+    const now = this.d.clock.now();
+    const time = this.eventTime(now);
+    const record = await this.d.store.connections.accept(other.id, me.id, new Date(now), () =>
+      pairEvents('connection.accepted', me, auth.sessionId, other, time),
+    );
     if (!record) throw await this.noIncomingRequest(me, other);
     await this.forgetCooldowns(me.id, other.id);
     return this.connection(record, other);
@@ -98,7 +117,12 @@ export class ConnectionService {
   async reject(auth: Caller, username: string): Promise<void> {
     const [me, other] = await this.pair(auth, username);
     const now = this.d.clock.now();
-    if (!(await this.d.store.connections.reject(other.id, me.id, new Date(now)))) {
+    const time = this.eventTime(now);
+    // The requester is told too: their outgoing list shows the request gone anyway, so this hides nothing.
+    const rejected = await this.d.store.connections.reject(other.id, me.id, new Date(now), () =>
+      pairEvents('connection.removed', me, auth.sessionId, other, time),
+    );
+    if (!rejected) {
       throw await this.noIncomingRequest(me, other);
     }
     const cooldown = this.d.config.connectionRequestCooldown;
@@ -129,7 +153,11 @@ export class ConnectionService {
   /** Removes the connection with `username` for both sides, or cancels the caller's own request to them. */
   async remove(auth: Caller, username: string): Promise<void> {
     const [me, other] = await this.pair(auth, username);
-    const removed = await this.d.store.connections.remove(me.id, other.id, new Date(this.d.clock.now()));
+    const now = this.d.clock.now();
+    const time = this.eventTime(now);
+    const removed = await this.d.store.connections.remove(me.id, other.id, new Date(now), () =>
+      pairEvents('connection.removed', me, auth.sessionId, other, time),
+    );
     if (!removed) throw notFound(`You have no connection with @${other.username} and no request to them.`);
   }
 
@@ -151,6 +179,11 @@ export class ConnectionService {
     const views = await this.d.store.connections.listConnections(auth.userId);
     const presence = await this.d.presence.of(views.map((v) => v.peerId));
     return views.map((v) => ({ record: v, peerUsername: v.peerUsername, peerPgp: v.peerPgp, presence: presence.get(v.peerId)! }));
+  }
+
+  /** The events of a change made at `now` live as long as a signal would (SIGNAL_TTL). */
+  private eventTime(now: number): EventTime {
+    return { now: new Date(now), ttlSeconds: this.d.config.signalTtl };
   }
 
   private async connection(record: ConnectionRecord, peer: UserRecord): Promise<ConnectionEntry> {

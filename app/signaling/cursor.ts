@@ -9,28 +9,31 @@ const CURSOR = /^(\d{1,15})\.([A-Za-z0-9_-]{16})$/;
 const badCursor = (field: string) => validationFailed([{ field, message: 'is not a cursor this server gave you' }]);
 
 /**
- * Cursors are `<seq>.<mac>`: the mailbox position, bound to its owner by a keyed MAC, so a cursor
- * from another user (or a made-up one) is refused instead of acknowledging someone's signals.
+ * Cursors are `<seq>.<mac>`: the position in one device's mailbox, bound to that device (its session
+ * id) by a keyed MAC, so a cursor of another device, even one of the same user, or a made-up one is
+ * refused instead of acknowledging entries in a mailbox it was not handed out for. Cursors from before
+ * v1.1 were bound to the user and are refused the same way; the client then polls without `after`.
  */
 export class Cursors {
   constructor(private readonly cipher: FieldCipher) {}
 
-  encode(userId: string, seq: number): string {
-    return `${seq}.${this.mac(userId, seq)}`;
+  encode(deviceId: string, seq: number): string {
+    return `${seq}.${this.mac(deviceId, seq)}`;
   }
 
   /** The sequence number in `cursor`, or 400 validation_failed naming `field`. */
-  decode(userId: string, cursor: string, field: string): number {
+  decode(deviceId: string, cursor: string, field: string): number {
     const match = CURSOR.exec(cursor);
     if (!match) throw badCursor(field);
     const seq = Number(match[1]);
     const given = Buffer.from(match[2]!);
-    const expected = Buffer.from(this.mac(userId, seq));
+    const expected = Buffer.from(this.mac(deviceId, seq));
     if (!timingSafeEqual(given, expected)) throw badCursor(field);
     return seq;
   }
 
-  private mac(userId: string, seq: number): string {
-    return this.cipher.blindIndex(`${userId}:${seq}`, 'signal-cursor').slice(0, MAC_LENGTH);
+  // Its own context, not v1.0's `signal-cursor` over `<userId>:<seq>`: a user id can never pass for a device.
+  private mac(deviceId: string, seq: number): string {
+    return this.cipher.blindIndex(`${deviceId}:${seq}`, 'device-mailbox-cursor').slice(0, MAC_LENGTH);
   }
 }

@@ -1,3 +1,4 @@
+import { EVENT_DOCS, EVENT_TYPES } from '../core/serverEvents.js';
 import { caller, type AppContext } from '../http/context.js';
 import { defineRoute, type AnyRoute } from '../http/route.js';
 import type { SignalRecord } from '../store/types.js';
@@ -6,10 +7,22 @@ import type { MailboxService } from './mailbox.service.js';
 
 const TAG = 'Signaling';
 
-/** The one place a stored signal becomes JSON. */
+/** The one place a stored signal or server event becomes JSON. */
 function presentSignal(s: SignalRecord): SignalJson {
-  return { id: s.id, from: s.senderUsername, type: s.type, payload: s.payload, sessionId: s.sessionId, createdAt: s.createdAt.toISOString() };
+  return {
+    id: s.id,
+    from: s.senderUsername,
+    fromDevice: s.senderDeviceId,
+    type: s.type,
+    payload: s.payload,
+    sessionId: s.sessionId,
+    createdAt: s.createdAt.toISOString(),
+    expiresAt: s.expiresAt.toISOString(),
+  };
 }
+
+/** Every server event, for the poll's description: from the one table in core/serverEvents.ts. */
+const EVENTS_TEXT = EVENT_TYPES.map((type) => `\`${type}\`: ${EVENT_DOCS[type]}.`).join(' ');
 
 /** Aborts when the client goes away before the answer is written, releasing a held poll at once. */
 function clientGone(ctx: AppContext): AbortSignal {
@@ -26,32 +39,45 @@ export function mailboxRoutes(mailboxes: MailboxService): AnyRoute[] {
       method: 'post',
       path: '/signaling/send',
       tag: TAG,
-      summary: 'Send a signal to an accepted connection',
+      summary: 'Send a signal to the devices of an accepted connection, or to your other devices',
       description:
         'The payload is opaque to the server (your ciphertext), 1 byte to SIGNAL_MAX_BYTES. Only accepted connections ' +
-        'can be signalled; unknown users get the same 403 not_connected. A recipient holds at most MAILBOX_MAX pending ' +
-        'signals, of which at most MAILBOX_PER_SENDER from one sender (429 mailbox_full past either). Limited per ' +
-        'sender (RATE_SEND_USER).',
+        'can be signalled; unknown users get the same 403 not_connected. Each device (session) has its own mailbox: ' +
+        'without `toDevice` the signal is stored, in one write, for every device of `to`; with `toDevice` for that ' +
+        'device only (404 not_found when it is not a device of `to`). `devices` says how many stored it. `to` may be ' +
+        'your own username: the signal then goes to your other devices (e.g. "stop ringing, I answered"), and needs ' +
+        'no connection. A device never receives its own signals. `type` is one of the signal types; the dotted server ' +
+        'event types are written by the server only (400 validation_failed). Each device holds at most MAILBOX_MAX ' +
+        'pending entries, of which at most MAILBOX_PER_SENDER from one sender: a device past either is skipped, and ' +
+        'only when every target device is, the send gets 429 mailbox_full (nothing stored). `idempotencyKey` (per ' +
+        'sender, remembered for SIGNAL_TTL): a retry with the same key answers the first send\'s `{id, expiresAt, ' +
+        'devices}` and stores nothing new. Limited per sender (RATE_SEND_USER).',
       auth: true,
       body: sendBody,
-      responses: { 202: { description: 'Stored; delivered at least once until acknowledged or expired.', schema: sendResponse } },
-      errors: ['not_connected', 'mailbox_full', 'rate_limited'],
+      responses: { 202: { description: 'Stored; delivered at least once to each device until acknowledged or expired.', schema: sendResponse } },
+      errors: ['not_connected', 'not_found', 'mailbox_full', 'rate_limited'],
       handler: async (ctx, { body }) => {
         const sent = await mailboxes.send(caller(ctx), body);
         ctx.status = 202;
-        ctx.body = { id: sent.id, expiresAt: sent.expiresAt.toISOString() };
+        ctx.body = { id: sent.id, expiresAt: sent.expiresAt.toISOString(), devices: sent.devices };
       },
     }),
     defineRoute({
       method: 'get',
       path: '/signaling/poll',
       tag: TAG,
-      summary: 'Receive pending signals (short or long poll)',
+      summary: "Receive your device's pending signals and server events (short or long poll)",
       description:
-        '`after` acknowledges everything up to that cursor (gone for good); the answer holds every pending signal ' +
-        'after it, oldest first (at most 100; poll again with the new cursor for more). Unacknowledged signals are ' +
+        'Each device (session) has its own mailbox; a poll reads the calling device\'s. `after` acknowledges ' +
+        'everything up to that cursor (gone for good, on this device only); the answer holds every pending entry ' +
+        'after it, oldest first (at most 100; poll again with the new cursor for more). Unacknowledged entries are ' +
         'delivered again until they expire (SIGNAL_TTL). With `wait` and an empty mailbox the request is held until ' +
-        'a signal arrives (answered at once) or the wait ends (empty list). `cursor` is always present. ' +
+        'a signal or server event arrives (answered at once) or the wait ends (empty list). `cursor` is always ' +
+        'present, and valid for this device only: a cursor of another device, or one handed out before v1.1 (bound to ' +
+        'the user, not the device), is 400 validation_failed; poll once without `after` to get a new one. ' +
+        'Server events share the mailbox, its order and its ack and TTL rules: a dotted `type`, `fromDevice: null`, ' +
+        '`from` the user whose action caused it, and a `payload` of JSON text. ' +
+        `${EVENTS_TEXT} ` +
         'Each device (session) holds at most one poll: a new one replaces the older, which answers at once with an ' +
         'empty list and its cursor. A user holds at most POLLS_PER_USER polls (429 rate_limited past that) and the ' +
         'server at most POLLS_MAX (503 unavailable), both with Retry-After; a poll that would not wait (`wait=0`, or ' +
@@ -60,7 +86,7 @@ export function mailboxRoutes(mailboxes: MailboxService): AnyRoute[] {
         'or another instance), and a poll that waited never delivers to a session that has ended.',
       auth: true,
       query: pollQuery,
-      responses: { 200: { description: 'Pending signals and the cursor that acknowledges them.', schema: pollResponse } },
+      responses: { 200: { description: "The device's pending signals and events, and the cursor that acknowledges them.", schema: pollResponse } },
       errors: ['rate_limited', 'unavailable'],
       handler: async (ctx, { query }) => {
         const { signals, cursor } = await mailboxes.poll(caller(ctx), query.after, query.wait, clientGone(ctx));
@@ -71,8 +97,11 @@ export function mailboxRoutes(mailboxes: MailboxService): AnyRoute[] {
       method: 'post',
       path: '/signaling/ack',
       tag: TAG,
-      summary: 'Acknowledge signals up to a cursor',
-      description: 'Everything up to the cursor is removed for good. A cursor of another user or a made-up one is 400.',
+      summary: 'Acknowledge signals and events up to a cursor',
+      description:
+        "Everything up to the cursor is removed for good from the calling device's mailbox; the user's other devices " +
+        'keep their copies. A cursor of another device (even of the same user), one from before v1.1 or a made-up ' +
+        'one is 400 validation_failed.',
       auth: true,
       body: ackBody,
       responses: { 204: { description: 'Acknowledged.' } },
@@ -85,9 +114,10 @@ export function mailboxRoutes(mailboxes: MailboxService): AnyRoute[] {
       method: 'delete',
       path: '/signaling/clear',
       tag: TAG,
-      summary: 'Drop every pending signal',
+      summary: "Drop every pending signal and event of your device",
+      description: "Empties the calling device's mailbox; the user's other devices keep theirs.",
       auth: true,
-      responses: { 204: { description: 'The mailbox is empty.' } },
+      responses: { 204: { description: "The device's mailbox is empty." } },
       handler: async (ctx) => {
         await mailboxes.clear(caller(ctx));
         ctx.status = 204;

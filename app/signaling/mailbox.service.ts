@@ -1,16 +1,16 @@
 import type { Config } from '../config.js';
 import type { Caller } from '../core/caller.js';
-import { mailboxFull, notConnected, rateLimited, unauthorized, unavailable, validationFailed } from '../core/errors.js';
+import { mailboxFull, notConnected, notFound, rateLimited, unauthorized, unavailable, validationFailed } from '../core/errors.js';
 import type { RateLimiter } from '../core/rateLimiter.js';
 import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/ids.js';
-import type { SignalRecord, SignalType, Store } from '../store/types.js';
+import type { MailboxEntry, SignalRecord, SignalType, Store } from '../store/types.js';
 import type { Cursors } from './cursor.js';
 import type { MailboxNotifier } from './notifier.js';
 import { sessionIsLive } from './sessionChecks.js';
 import type { SignalMetrics } from './signalMetrics.js';
 
-/** At most this many signals per poll answer; the cursor pages through the rest. */
+/** At most this many entries (signals and events) per poll answer; the cursor pages through the rest. */
 export const POLL_BATCH = 100;
 
 /**
@@ -30,6 +30,7 @@ export interface MailboxDeps {
   store: Store;
   clock: Clock;
   cursors: Cursors;
+  /** Held polls only; their wake-ups come from the store's arrival feed (wakeups.ts), not from `send`. */
   notifier: MailboxNotifier;
   limiter: RateLimiter;
   metrics: SignalMetrics;
@@ -38,17 +39,31 @@ export interface MailboxDeps {
 
 export interface SendInput {
   to: string;
+  toDevice?: string;
   type: SignalType;
   payload: string;
   sessionId?: string | null;
+  idempotencyKey?: string;
 }
 
-/** Send, poll (short or long), acknowledge and clear: the signal mailboxes. */
+/** What a send answers: the signal's id and expiry, and how many devices stored it. */
+export interface SendAnswer {
+  id: string;
+  expiresAt: Date;
+  devices: number;
+}
+
+/** Send, poll (short or long), acknowledge and clear: the per-device mailboxes of signals and server events. */
 export class MailboxService {
   constructor(private readonly d: MailboxDeps) {}
 
-  /** Stores a signal for an accepted connection and wakes their held polls. */
-  async send(auth: Caller, input: SendInput): Promise<{ id: string; expiresAt: Date }> {
+  /**
+   * Stores a signal, in one write, for every device of an accepted connection (or only `toDevice`), or
+   * for the caller's own other devices when `to` is the caller. The sending device never receives it.
+   * A repeated `idempotencyKey` answers the first send and stores nothing. Held polls of the devices
+   * that stored it wake through the store's arrival feed.
+   */
+  async send(auth: Caller, input: SendInput): Promise<SendAnswer> {
     const { store, clock, config, metrics } = this.d;
     try {
       await this.d.limiter.consume('sendPerUser', auth.userId);
@@ -63,36 +78,55 @@ export class MailboxService {
     const now = clock.now();
     const [sender, recipient] = await Promise.all([store.users.findById(auth.userId), store.users.findByUsername(input.to)]);
     if (!sender) throw unauthorized('The session has ended; sign in again.');
+    // To oneself needs no connection: it reaches one's own other devices (the store skips the sender's).
+    const toSelf = recipient?.id === auth.userId;
     // Unknown and unconnected recipients get the same answer: the mailbox reveals no accounts.
-    const link = recipient && recipient.id !== auth.userId ? await store.connections.find(auth.userId, recipient.id, new Date(now)) : null;
-    if (!recipient || link?.state !== 'accepted') {
+    const link = recipient && !toSelf ? await store.connections.find(auth.userId, recipient.id, new Date(now)) : null;
+    if (!recipient || (!toSelf && link?.state !== 'accepted')) {
       metrics.rejected.inc({ reason: 'not_connected' });
       throw notConnected();
     }
-    const signal: Omit<SignalRecord, 'seq'> = {
+    const signal: MailboxEntry = {
       id: newId(),
       senderId: auth.userId,
       senderUsername: sender.username,
+      senderDeviceId: auth.sessionId,
       type: input.type,
       payload: input.payload,
       sessionId: input.sessionId ?? null,
       createdAt: new Date(now),
       expiresAt: new Date(now + config.signalTtl * 1000),
     };
-    const stored = await store.signals.append(recipient.id, signal, new Date(now), { max: config.mailboxMax, perSender: config.mailboxPerSender });
-    if (typeof stored !== 'number') {
-      // The same answer for both: a sender learns only that this mailbox takes no more from them now.
-      metrics.rejected.inc({ reason: stored });
-      throw mailboxFull();
+    const result = await store.signals.send({
+      signal,
+      toUserId: recipient.id,
+      ...(input.toDevice === undefined ? {} : { toDevice: input.toDevice }),
+      ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
+      now: new Date(now),
+      // Per device: one full mailbox (a phone left off) does not stop delivery to the others.
+      limits: { max: config.mailboxMax, perSender: config.mailboxPerSender },
+    });
+    switch (result.outcome) {
+      case 'stored':
+        metrics.sent.inc();
+        return { id: signal.id, expiresAt: signal.expiresAt, devices: result.devices.length };
+      case 'repeat':
+        // A retry whose first answer was lost: that answer again, counted once already.
+        return { id: result.id, expiresAt: result.expiresAt, devices: result.devices };
+      case 'no_device':
+        // Only for a connection (or oneself): naming a device of anyone else tells nothing of them.
+        metrics.rejected.inc({ reason: 'no_device' });
+        throw notFound(`That device is not a device of @${recipient.username}.`);
+      case 'refused':
+        // The same answer for both: a sender learns only that these mailboxes take no more from them now.
+        metrics.rejected.inc({ reason: result.reason });
+        throw mailboxFull();
     }
-    metrics.sent.inc();
-    this.d.notifier.notify(recipient.id);
-    return { id: signal.id, expiresAt: signal.expiresAt };
   }
 
   /**
-   * Acknowledges up to `after`, then answers the pending signals; when there are none and `wait` is
-   * set, holds until one arrives, the wait ends, the client disconnects, a newer poll of the same
+   * The caller's device (session) mailbox: acknowledges up to `after`, then answers the pending
+   * signals and server events; when there are none and `wait` is set, holds until one arrives, the wait ends, the client disconnects, a newer poll of the same
    * device replaces this one (answered empty) or the server stops. Past POLLS_PER_USER held polls
    * the poll is refused (429), past POLLS_MAX (503); a poll that would not wait is never refused.
    * A held poll whose session ends answers 401 at once (`endSessions`); and a poll that waited looks
@@ -101,14 +135,15 @@ export class MailboxService {
    */
   async poll(auth: Caller, after: string | undefined, waitSeconds: number, abort: AbortSignal): Promise<{ signals: SignalRecord[]; cursor: string }> {
     const { store, notifier, cursors, metrics } = this.d;
-    const acked = after === undefined ? 0 : cursors.decode(auth.userId, after, 'after');
-    if (acked > 0) metrics.acknowledged.inc(await store.signals.ack(auth.userId, acked));
+    const device = auth.sessionId;
+    const acked = after === undefined ? 0 : cursors.decode(device, after, 'after');
+    if (acked > 0) metrics.acknowledged.inc(await store.signals.ack(device, acked));
     const deadline = Date.now() + waitSeconds * 1000;
-    const pending = () => store.signals.pending(auth.userId, new Date(this.d.clock.now()), POLL_BATCH);
+    const pending = () => store.signals.pending(device, new Date(this.d.clock.now()), POLL_BATCH);
     // Read once before taking a slot: a poll with something to deliver answers without holding,
     // so the caps never stand between a client and its pending signals.
     const first = await pending();
-    if (first.length > 0 || waitSeconds === 0) return this.answer(auth.userId, first, acked);
+    if (first.length > 0 || waitSeconds === 0) return this.answer(device, first, acked);
 
     const taken = notifier.hold(auth.userId, auth.sessionId, abort);
     if ('refused' in taken) {
@@ -124,13 +159,13 @@ export class MailboxService {
         hold.arm();
         const signals = await pending();
         const remaining = deadline - Date.now();
-        if (signals.length > 0 || remaining <= 0) return waited ? this.answerLive(auth, signals, acked) : this.answer(auth.userId, signals, acked);
+        if (signals.length > 0 || remaining <= 0) return waited ? this.answerLive(auth, signals, acked) : this.answer(device, signals, acked);
         const reason = await hold.wait(remaining);
         waited = true;
         if (reason === 'ended') throw sessionEnded();
         // The device polls again elsewhere (a new connection after a network change): this request
         // answers at once with nothing, so a signal is handed to the poll the device is listening on.
-        if (reason === 'replaced') return this.answer(auth.userId, [], acked);
+        if (reason === 'replaced') return this.answer(device, [], acked);
         if (reason !== 'signal') return this.answerLive(auth, await pending(), acked);
       }
     } finally {
@@ -138,10 +173,10 @@ export class MailboxService {
     }
   }
 
-  /** Removes everything up to the cursor, for clients that acknowledge without polling again. */
+  /** Removes everything up to the cursor from the caller's device mailbox, for clients that acknowledge without polling again. */
   async ack(auth: Caller, upTo: string): Promise<void> {
-    const seq = this.d.cursors.decode(auth.userId, upTo, 'upTo');
-    this.d.metrics.acknowledged.inc(await this.d.store.signals.ack(auth.userId, seq));
+    const seq = this.d.cursors.decode(auth.sessionId, upTo, 'upTo');
+    this.d.metrics.acknowledged.inc(await this.d.store.signals.ack(auth.sessionId, seq));
   }
 
   /** Drops expired signals (counted as expired); run in the background. */
@@ -149,9 +184,9 @@ export class MailboxService {
     this.d.metrics.expired.inc(await this.d.store.signals.purgeExpired(new Date(this.d.clock.now())));
   }
 
-  /** Drops every pending signal of the caller. */
+  /** Drops every pending entry of the caller's device; the user's other devices keep theirs. */
   async clear(auth: Caller): Promise<void> {
-    await this.d.store.signals.clear(auth.userId);
+    await this.d.store.signals.clear(auth.sessionId);
   }
 
   /**
@@ -161,10 +196,10 @@ export class MailboxService {
   private async answerLive(auth: Caller, signals: SignalRecord[], acked: number): Promise<{ signals: SignalRecord[]; cursor: string }> {
     const session = await this.d.store.sessions.findById(auth.sessionId);
     if (!sessionIsLive(session, auth.userId, this.d.clock.now())) throw sessionEnded();
-    return this.answer(auth.userId, signals, acked);
+    return this.answer(auth.sessionId, signals, acked);
   }
 
-  private answer(userId: string, signals: SignalRecord[], acked: number): { signals: SignalRecord[]; cursor: string } {
+  private answer(deviceId: string, signals: SignalRecord[], acked: number): { signals: SignalRecord[]; cursor: string } {
     if (signals.length > 0) {
       const now = this.d.clock.now();
       this.d.metrics.delivered.inc(signals.length);
@@ -173,6 +208,6 @@ export class MailboxService {
     // The cursor covers exactly what this answer handed out (or what was acknowledged already), so
     // passing it back can never acknowledge a signal the client has not seen.
     const last = signals.length > 0 ? signals[signals.length - 1]!.seq : acked;
-    return { signals, cursor: this.d.cursors.encode(userId, Math.max(last, acked)) };
+    return { signals, cursor: this.d.cursors.encode(deviceId, Math.max(last, acked)) };
   }
 }

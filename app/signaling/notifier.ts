@@ -46,7 +46,7 @@ export type HoldResult = { hold: Hold; replaced: boolean } | { refused: PollRefu
 interface Entry {
   readonly userId: string;
   readonly sessionId: string;
-  /** Set by a signal since the last `arm`: the next wait returns at once. */
+  /** Set by an arrival since the last `arm`: the next wait returns at once. */
   signalled: boolean;
   /** Why the hold ended for good (replaced, aborted, shutdown, released); null while it holds. */
   ended: WakeReason | null;
@@ -60,11 +60,11 @@ interface Entry {
 const finished = (reason: WakeReason): Hold => ({ arm: () => {}, wait: async () => reason, release: () => {} });
 
 /**
- * Wakes held long-polls when their mailbox receives a signal, and bounds how many are held: one per
- * session (a device's new poll replaces its older one), `perUser` per user, `total` in this process.
- * A poll arms its hold *before* reading the mailbox, so a signal stored between the read and the wait
- * still wakes it. In-process; other instances are reached through the store's arrival feed or a
- * re-check interval.
+ * Wakes held long-polls when their device's mailbox receives a signal or a server event, and bounds
+ * how many are held: one per session (a device's new poll replaces its older one), `perUser` per user,
+ * `total` in this process. A poll arms its hold *before* reading the mailbox, so an entry stored
+ * between the read and the wait still wakes it. In-process; other instances are reached through the
+ * store's arrival feed or a re-check interval.
  */
 export class MailboxNotifier {
   private readonly byUser = new Map<string, Set<Entry>>();
@@ -127,11 +127,11 @@ export class MailboxNotifier {
     return { hold, replaced: older !== undefined };
   }
 
-  /** Wakes every poll held for `userId`. */
-  notify(userId: string): void {
-    const set = this.byUser.get(userId);
-    if (!set) return;
-    for (const entry of set) {
+  /** Wakes the poll held by each of these devices (sessions), if any: their mailboxes just received something. */
+  notify(deviceIds: Iterable<string>): void {
+    for (const id of deviceIds) {
+      const entry = this.bySession.get(id);
+      if (!entry) continue;
       entry.signalled = true;
       entry.wake?.('signal');
     }
@@ -161,7 +161,7 @@ export class MailboxNotifier {
 
   /** Wakes every held poll so each can re-read its mailbox (cross-instance fallback). */
   notifyAll(): void {
-    for (const userId of [...this.byUser.keys()]) this.notify(userId);
+    this.notify([...this.bySession.keys()]);
   }
 
   /** Shutdown: every held poll answers now (empty), and new polls do not wait. */

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
-export type RejectReason = 'not_connected' | 'mailbox_full' | 'sender_share' | 'too_large' | 'rate_limited';
+/** `no_device`: `toDevice` is not a device of the recipient. */
+export type RejectReason = 'not_connected' | 'no_device' | 'mailbox_full' | 'sender_share' | 'too_large' | 'rate_limited';
 
 /** Why a long-poll did not hold: `replaced` ends the older poll of a device, the caps refuse the new one. */
 export type PollRefusedReason = 'replaced' | 'user_cap' | 'total_cap';
@@ -9,10 +10,10 @@ export type PollRefusedReason = 'replaced' | 'user_cap' | 'total_cap';
 export function createSignalMetrics(registry: Registry, heldPolls: () => number) {
   const registers = [registry];
   return {
-    sent: new Counter({ name: 'signalbox_signals_sent_total', help: 'Signals accepted into a mailbox.', registers }),
-    delivered: new Counter({ name: 'signalbox_signals_delivered_total', help: 'Signals handed to a recipient by a poll (redeliveries count again).', registers }),
-    acknowledged: new Counter({ name: 'signalbox_signals_acknowledged_total', help: 'Signals removed by acknowledgement.', registers }),
-    expired: new Counter({ name: 'signalbox_signals_expired_total', help: 'Signals removed unacknowledged after SIGNAL_TTL.', registers }),
+    sent: new Counter({ name: 'signalbox_signals_sent_total', help: 'Signals accepted (stored for each target device in one write, counted once).', registers }),
+    delivered: new Counter({ name: 'signalbox_signals_delivered_total', help: 'Mailbox entries (signals and server events) handed to a device by a poll (redeliveries count again).', registers }),
+    acknowledged: new Counter({ name: 'signalbox_signals_acknowledged_total', help: 'Mailbox entries (signals and server events) removed by acknowledgement.', registers }),
+    expired: new Counter({ name: 'signalbox_signals_expired_total', help: 'Mailbox entries (signals and server events) removed unacknowledged after SIGNAL_TTL.', registers }),
     rejected: new Counter({ name: 'signalbox_signals_rejected_total', help: 'Sends refused, by reason.', labelNames: ['reason'] as const, registers }),
     pollsRefused: new Counter({
       name: 'signalbox_polls_refused_total',
@@ -22,7 +23,7 @@ export function createSignalMetrics(registry: Registry, heldPolls: () => number)
     }),
     heldPolls: new Gauge({
       name: 'signalbox_held_polls',
-      help: 'Long-polls waiting for a signal on this instance.',
+      help: 'Long-polls waiting for a signal or server event on this instance.',
       registers,
       collect() {
         this.set(heldPolls());
@@ -30,7 +31,7 @@ export function createSignalMetrics(registry: Registry, heldPolls: () => number)
     }),
     deliveryLatency: new Histogram({
       name: 'signalbox_signal_delivery_seconds',
-      help: "From a signal's send to a poll handing it to the recipient.",
+      help: "From a mailbox entry's writing (a send, or a server event) to a poll handing it to a device.",
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30, 120, 300],
       registers,
     }),

@@ -10,7 +10,7 @@ import { MailboxNotifier, type EndedSessions } from './notifier.js';
 import { resolvePollsMax } from './pollLimits.js';
 import { startSessionChecks } from './sessionChecks.js';
 import { createSignalMetrics } from './signalMetrics.js';
-import { startCrossInstanceWakeups } from './wakeups.js';
+import { startCrossInstanceWakeups, wakeOnArrival } from './wakeups.js';
 
 /** Signals expire after SIGNAL_TTL (minutes); sweeping every minute keeps mailboxes small. */
 const SIGNAL_SWEEP_INTERVAL_MS = 60_000;
@@ -28,16 +28,20 @@ export interface SignalingFeature extends Feature {
 }
 
 /**
- * The mailboxes (send, poll, ack, clear) and ICE servers. Started, it sweeps expired signals, wakes
- * held polls for signals sent through other instances and ends held polls whose session was ended
- * elsewhere (admin CLI, other instances: within SESSION_CHECK_INTERVAL_MS); stopped, every held poll
- * answers now.
+ * The mailboxes (send, poll, ack, clear) and ICE servers. From the start every mailbox write through
+ * this store (signals, and the server events other features have it write) wakes the held polls of
+ * its devices. Started, it sweeps expired entries, wakes held polls for writes through other
+ * instances and ends held polls whose session was ended elsewhere (admin CLI, other instances: within
+ * SESSION_CHECK_INTERVAL_MS); stopped, every held poll answers now.
  */
 export function createSignaling(d: SignalingModuleDeps): SignalingFeature {
   const { config, store, clock, logger } = d;
   const notifier = new MailboxNotifier({ perUser: config.pollsPerUser, total: resolvePollsMax(config.pollsMax).max });
   const metrics = createSignalMetrics(d.registry, () => notifier.heldPolls);
-  const mailboxes = new MailboxService({ store, clock, cursors: new Cursors(d.cipher), notifier, limiter: d.limiter, metrics, config });
+  const mailboxes = new MailboxService({ store, clock, cursors: new Cursors(d.cipher), limiter: d.limiter, notifier, metrics, config });
+  // Not background work but part of answering polls at all, so not left to start(): the app and its
+  // store live and end together, so the listener needs no removing.
+  wakeOnArrival(store.signals, notifier);
   return {
     routes: [...mailboxRoutes(mailboxes), ...iceServerRoutes(new IceServerService({ config, clock, limiter: d.limiter }))],
     start() {

@@ -10,9 +10,20 @@ import type { MailboxNotifier } from './notifier.js';
 export const RECHECK_INTERVAL_MS = 1000;
 
 /**
- * Wakes this instance's held polls for signals appended through other instances: from the store's
- * arrival feed (MongoDB change stream) when it works, else by re-checking on an interval. A store
- * used by one instance only (SQLite) needs neither: the in-process notifier sees every send.
+ * Wakes this instance's held polls of exactly the devices whose mailboxes a write through this store
+ * object just filled: a signal sent here, and the server events that connections and accounts have
+ * the store write with their changes. Every mailbox write reports here, whoever made it, so no write
+ * path has to remember to wake anyone. Returns a function that stops listening.
+ */
+export function wakeOnArrival(signals: SignalStore, notifier: MailboxNotifier): () => void {
+  return signals.onArrival((deviceIds) => notifier.notify(deviceIds));
+}
+
+/**
+ * Wakes this instance's held polls for entries written through other instances: from the store's
+ * arrival feed (MongoDB change stream, one device id per arrival) when it works, else by re-checking
+ * on an interval. A store used by one instance only (SQLite) needs neither: `wakeOnArrival` sees
+ * every write.
  */
 export function startCrossInstanceWakeups(signals: SignalStore, notifier: MailboxNotifier, logger: Logger): () => Promise<void> {
   if (!signals.watchArrivals) return async () => {};
@@ -23,7 +34,7 @@ export function startCrossInstanceWakeups(signals: SignalStore, notifier: Mailbo
     recheck = setInterval(() => notifier.notifyAll(), RECHECK_INTERVAL_MS);
     recheck.unref();
   };
-  const stopWatching = signals.watchArrivals((recipientId) => notifier.notify(recipientId), fallBack);
+  const stopWatching = signals.watchArrivals((deviceId) => notifier.notify([deviceId]), fallBack);
   return async () => {
     clearInterval(recheck);
     await stopWatching();

@@ -63,8 +63,11 @@ export interface UserStore {
   findByEmailIndex(emailIndex: string): Promise<UserRecord | null>;
   /** Returns false when the user does not exist. */
   setPasswordHash(id: string, passwordHash: string): Promise<boolean>;
-  /** Stores (or with null, removes) the user's OpenPGP key; false when the user does not exist. */
-  setPgpKey(id: string, key: PgpKeyRecord | null): Promise<boolean>;
+  /**
+   * Stores (or with null, removes) the user's OpenPGP key, with the events it causes in the same
+   * transaction; false (and no events) when the user does not exist.
+   */
+  setPgpKey(id: string, key: PgpKeyRecord | null, events?: EventsFor<void>): Promise<boolean>;
   /**
    * Users whose (lower-case) username starts with `prefix` (lower case, `[a-z0-9_]`, taken literally),
    * sorted by username, without `excludeId`, at most `limit`. Served by the username index.
@@ -253,6 +256,9 @@ export type ConnectionRequestResult =
   /** One of the two users does not exist (deleted meanwhile); nothing was stored. */
   | { outcome: 'gone' };
 
+/** The outcomes of `request` that change the graph, and so may cause events. */
+export type ConnectionRequestChange = Extract<ConnectionRequestResult, { outcome: 'requested' | 'accepted' }>;
+
 /**
  * The connection graph. Every transition is one conditional statement or transaction, so
  * concurrent requests, accepts and removals from both sides cannot leave two records or half a state.
@@ -260,16 +266,16 @@ export type ConnectionRequestResult =
  */
 export interface ConnectionStore {
   /** Asks on behalf of `fromId`; see ConnectionRequestResult for every outcome. */
-  request(input: ConnectionRequestInput): Promise<ConnectionRequestResult>;
+  request(input: ConnectionRequestInput, events?: EventsFor<ConnectionRequestChange>): Promise<ConnectionRequestResult>;
   /** Accepts the live request from `requesterId` to `recipientId`; null when there is none. */
-  accept(requesterId: string, recipientId: string, now: Date): Promise<ConnectionRecord | null>;
+  accept(requesterId: string, recipientId: string, now: Date, events?: EventsFor<ConnectionRecord>): Promise<ConnectionRecord | null>;
   /** Deletes the live request from `requesterId` to `recipientId` (a rejection); false when there is none. */
-  reject(requesterId: string, recipientId: string, now: Date): Promise<boolean>;
+  reject(requesterId: string, recipientId: string, now: Date, events?: EventsFor<void>): Promise<boolean>;
   /**
    * Removes the accepted connection between the two, or `userId`'s own live outgoing request to
    * `otherId`; answers which one went, or null when neither existed. An incoming request is left alone.
    */
-  remove(userId: string, otherId: string, now: Date): Promise<'connection' | 'request' | null>;
+  remove(userId: string, otherId: string, now: Date, events?: EventsFor<'connection' | 'request'>): Promise<'connection' | 'request' | null>;
   /** The live record between the two users, or null. */
   find(a: string, b: string, now: Date): Promise<ConnectionRecord | null>;
   /** The accepted connections of `userId`, by peer username. */
@@ -300,58 +306,117 @@ export interface PresenceStore {
 }
 
 export type SignalType = 'offer' | 'answer' | 'ice' | 'bye' | 'custom';
+/** Written by the server into the mailbox, never sent by a client: dotted, so no client type can look like one. */
+export type EventType = 'connection.requested' | 'connection.accepted' | 'connection.removed' | 'pgp.changed';
+export type MailboxEntryType = SignalType | EventType;
 
-/** One signal in a recipient's mailbox. The payload is the client's ciphertext: never parsed. */
+/**
+ * One signal or server event in a device's mailbox. The payload of a signal is the client's ciphertext:
+ * never parsed. A session is a device, so a mailbox is keyed by its session id.
+ */
 export interface SignalRecord {
   id: string;
-  /** Position in the recipient's mailbox: increases by one per signal, never reused. */
+  /** Position in the device's mailbox: increases with each entry, never reused, never goes back. */
   seq: number;
+  /** The user who sent the signal, or whose action caused the event. */
   senderId: string;
   /** Usernames never change, so the sender's is stored with the signal and needs no join. */
   senderUsername: string;
-  type: SignalType;
+  /** The sending device (session); null for server events. */
+  senderDeviceId: string | null;
+  type: MailboxEntryType;
   payload: string;
   sessionId: string | null;
   createdAt: Date;
   expiresAt: Date;
 }
 
-/** What bounds an append: the recipient's whole mailbox, and one sender's share of it. */
+/** A signal or event before each mailbox numbers it: one id for all its copies. */
+export type MailboxEntry = Omit<SignalRecord, 'seq'>;
+
+/** What bounds a send, per recipient device: its whole mailbox, and one sender's share of it. */
 export interface MailboxLimits {
-  /** Unexpired signals the recipient may hold in all (MAILBOX_MAX). */
+  /** Unexpired entries a device may hold in all (MAILBOX_MAX). */
   max: number;
-  /** Of those, from any one sender (MAILBOX_PER_SENDER), so no single peer can fill the mailbox. */
+  /** Of those, from any one sender (MAILBOX_PER_SENDER), so no single peer can fill a mailbox. */
   perSender: number;
 }
 
-/** Why an append stored nothing: the mailbox is full, or this sender already holds its share of it. */
+/** Why a device's mailbox took nothing: it is full, or this sender already holds its share of it. */
 export type AppendRefusal = 'mailbox_full' | 'sender_share';
 
-/** Per-recipient mailboxes of signals, delivered at least once and removed by acknowledgement. */
+export interface SendInput {
+  /** The signal; `senderDeviceId` is the sending session, which never receives it. */
+  signal: MailboxEntry;
+  /** The recipient user; may be the sender (then only their other devices receive it). */
+  toUserId: string;
+  /** Only this device of `toUserId`; absent: every live device of `toUserId` but the sender's. */
+  toDevice?: string;
+  /** Per sender user, remembered until `signal.expiresAt`: a repeat stores nothing and answers the first send. */
+  idempotencyKey?: string;
+  now: Date;
+  limits: MailboxLimits;
+}
+
+export type SendResult =
+  /** Stored in each of `devices` (possibly none: the user has no other live device), all in one write. */
+  | { outcome: 'stored'; devices: string[] }
+  /** The idempotency key was used by an earlier send: its answer, and nothing stored now. */
+  | { outcome: 'repeat'; id: string; expiresAt: Date; devices: number }
+  /** `toDevice` is not a live device of `toUserId`, or is the sending device itself. */
+  | { outcome: 'no_device' }
+  /** Every target device refused (the reason of the first); nothing stored. */
+  | { outcome: 'refused'; reason: AppendRefusal };
+
+/** Who receives a server event: every live device of a user but one, or of every accepted connection of a user. */
+export type EventAudience = { userId: string; exceptDevice?: string | null } | { connectionsOf: string };
+
+/** A server event and where it goes; written by the store in the same transaction as its cause. */
+export interface ServerEvent {
+  entry: MailboxEntry & { type: EventType };
+  to: EventAudience;
+}
+
+/**
+ * Builds the events a change causes from what it did. Called inside the change's transaction, only
+ * when something changed (and possibly more than once, when a transaction is retried): no I/O.
+ */
+export type EventsFor<R> = (outcome: R) => ServerEvent[];
+
+/**
+ * Per-device mailboxes of signals and server events, delivered at least once and removed by
+ * acknowledgement. A device's mailbox ends with its session.
+ */
 export interface SignalStore {
   /**
-   * Atomically gives `signal` the recipient's next sequence number and stores it, returning that
-   * number; stores nothing and answers why when the recipient already holds `limits.max` unexpired
-   * signals (`mailbox_full`, checked first) or `limits.perSender` from `signal.senderId` (`sender_share`).
+   * Fans a signal out to the target devices in one atomic write: each device that has room numbers
+   * it into its mailbox; a device holding `limits.max` unexpired entries (`mailbox_full`) or
+   * `limits.perSender` from this sender (`sender_share`) is skipped. A crash leaves all or none.
    */
-  append(recipientId: string, signal: Omit<SignalRecord, 'seq'>, now: Date, limits: MailboxLimits): Promise<number | AppendRefusal>;
-  /** The recipient's unexpired signals, lowest sequence first, at most `limit`. */
-  pending(recipientId: string, now: Date, limit: number): Promise<SignalRecord[]>;
-  /** Removes the recipient's signals with a sequence at or below `upTo`; returns how many. */
-  ack(recipientId: string, upTo: number): Promise<number>;
-  /** Removes every signal of the recipient; returns how many. */
-  clear(recipientId: string): Promise<number>;
-  /** Unexpired signals waiting in all mailboxes (stats, metrics). */
+  send(input: SendInput): Promise<SendResult>;
+  /** The device's unexpired entries, lowest sequence first, at most `limit`. */
+  pending(deviceId: string, now: Date, limit: number): Promise<SignalRecord[]>;
+  /** Removes the device's entries with a sequence at or below `upTo`; returns how many. */
+  ack(deviceId: string, upTo: number): Promise<number>;
+  /** Removes every entry of the device; returns how many. */
+  clear(deviceId: string): Promise<number>;
+  /** Unexpired entries waiting in all mailboxes (stats, metrics). */
   countPending(now: Date): Promise<number>;
-  /** Removes expired signals; returns how many. */
+  /** Removes expired entries and idempotency keys; returns how many entries. */
   purgeExpired(now: Date): Promise<number>;
   /**
-   * Calls `listener` with the recipient of each signal appended by any instance sharing this store
+   * Calls `listener` with the devices that just received entries (signals or events) through this
+   * store object, after the write committed: the in-process wake-up of held polls. Returns a
+   * function that stops listening.
+   */
+  onArrival(listener: (deviceIds: readonly string[]) => void): () => void;
+  /**
+   * Calls `listener` with each device that received an entry through any instance sharing this store
    * (MongoDB change streams); `onFailure` when that stops working (e.g. no replica set), after which
    * waiters must re-check on an interval. Absent for an engine only one instance uses (SQLite).
    * Returns a function that stops watching.
    */
-  watchArrivals?(listener: (recipientId: string) => void, onFailure: (err: unknown) => void): () => Promise<void>;
+  watchArrivals?(listener: (deviceId: string) => void, onFailure: (err: unknown) => void): () => Promise<void>;
 }
 
 export interface Store {

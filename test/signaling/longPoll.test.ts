@@ -1,15 +1,14 @@
 import { request as httpRequest, createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { connect } from '../helpers/connections.js';
 import { bearer, registerUser, signIn } from '../helpers/factories.js';
 import { useTestApp, withUser } from '../helpers/perTest.js';
-import { metricValue, payloads, poll, send } from '../helpers/signaling.js';
+import { connectQuietly, metricValue, payloads, poll, send } from '../helpers/signaling.js';
 
 const t = useTestApp({ env: { MAILBOX_MAX: '1000' } });
 const alice = withUser(t);
 const bob = withUser(t);
-beforeEach(() => connect(t, alice, bob));
+beforeEach(() => connectQuietly(t, alice, bob));
 
 /** Resolves once the app reports `n` held polls (the poll is registered and waiting). */
 async function heldPolls(n: number): Promise<void> {
@@ -40,7 +39,7 @@ describe('GET /signaling/poll?wait=', () => {
 
   it('is not woken by a signal for someone else', async () => {
     const carol = await registerUser(t);
-    await connect(t, alice, carol);
+    await connectQuietly(t, alice, carol);
     const held = poll(t, bob, { wait: 1 });
     await heldPolls(1);
     await send(t, alice, carol);

@@ -1,15 +1,14 @@
 import { beforeEach, describe, expect, it } from '@jest/globals';
-import { connect } from '../helpers/connections.js';
 import { registerUser, type TestUser } from '../helpers/factories.js';
 import { useTestApp, withUser } from '../helpers/perTest.js';
-import { payloads, poll, send } from '../helpers/signaling.js';
+import { connectQuietly, payloads, poll, send } from '../helpers/signaling.js';
 import { labelledMetricValue } from './helpers.js';
 
 const t = useTestApp({ env: { MAILBOX_MAX: '5', MAILBOX_PER_SENDER: '2' } });
 const [alice, bob, carol] = [withUser(t), withUser(t), withUser(t)];
 beforeEach(async () => {
-  await connect(t, alice, bob);
-  await connect(t, carol, bob);
+  await connectQuietly(t, alice, bob);
+  await connectQuietly(t, carol, bob);
 });
 
 /** `n` sends from `from` to bob, each of which must be stored. */
@@ -56,7 +55,7 @@ describe('POST /signaling/send: MAILBOX_PER_SENDER', () => {
 
   it('still answers mailbox_full when the whole mailbox is full (MAILBOX_MAX)', async () => {
     const dave = await registerUser(t);
-    await connect(t, dave, bob);
+    await connectQuietly(t, dave, bob);
     await fill(alice, 2, 'a');
     await fill(carol, 2, 'c');
     await fill(dave, 1, 'd');

@@ -4,6 +4,7 @@ import { MongoClient } from 'mongodb';
 import { openMongoStore } from '../../app/store/mongo/index.js';
 import { describeAdminStoreContract } from './adminContract.js';
 import { describeAuthStoreContract } from './authContract.js';
+import { describeEventStoreContract } from './eventsContract.js';
 import { describeSignalStoreContract } from './signalsContract.js';
 import { describeStoreContract, makeSession, makeUser } from './contract.js';
 
@@ -38,6 +39,7 @@ const openContractStore = async () => {
 describeStoreContract('MongoDB', openContractStore);
 describeAuthStoreContract('MongoDB', openContractStore);
 describeSignalStoreContract('MongoDB', openContractStore);
+describeEventStoreContract('MongoDB', openContractStore);
 describeAdminStoreContract('MongoDB', openContractStore);
 
 describe('MongoDB store', () => {

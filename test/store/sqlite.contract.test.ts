@@ -8,6 +8,7 @@ import { SEARCH_SQL } from '../../app/store/sqlite/users.js';
 import { StoreUnavailableError, type Store } from '../../app/store/types.js';
 import { describeAdminStoreContract } from './adminContract.js';
 import { describeAuthStoreContract } from './authContract.js';
+import { describeEventStoreContract } from './eventsContract.js';
 import { describeSignalStoreContract } from './signalsContract.js';
 import { describeStoreContract, makeSession, makeUser } from './contract.js';
 
@@ -32,6 +33,7 @@ const openContractStore = async () => {
 describeStoreContract('SQLite', openContractStore);
 describeAuthStoreContract('SQLite', openContractStore);
 describeSignalStoreContract('SQLite', openContractStore);
+describeEventStoreContract('SQLite', openContractStore);
 describeAdminStoreContract('SQLite', openContractStore);
 
 describe('SQLite store', () => {
@@ -126,6 +128,30 @@ describe('SQLite store', () => {
       expect(plan).toMatch(/SEARCH users USING (COVERING )?INDEX sqlite_autoindex_users_\d+ \(username>\? AND username<\?\)/);
     } finally {
       db.close();
+    }
+  });
+
+  it('fans a send out in one transaction: a failure on the last device leaves no copy on the others', async () => {
+    const [alice, bob] = [makeUser(), makeUser()];
+    await store.users.create(alice);
+    await store.users.create(bob);
+    const devices = [makeSession(bob.id, { createdAt: new Date(1) }), makeSession(bob.id, { createdAt: new Date(2) }), makeSession(bob.id, { createdAt: new Date(3) })];
+    for (const d of devices) await store.sessions.create(d, `refresh-${d.id}`);
+    // A disk error or crash stand-in: the write to the newest device fails after the others were written.
+    const db = new Database(file);
+    db.exec(`CREATE TRIGGER fail_last BEFORE INSERT ON device_signals WHEN NEW.device_id = '${devices[2]!.id}'
+             BEGIN SELECT RAISE(ABORT, 'disk gone'); END`);
+    db.close();
+    const now = new Date(10);
+    const signal = { id: 'x', senderId: alice.id, senderUsername: 'alice', senderDeviceId: null, type: 'offer' as const, payload: 'p', sessionId: null, createdAt: now, expiresAt: new Date(now.getTime() + 60_000) };
+    await expect(store.signals.send({ signal, toUserId: bob.id, now, limits: { max: 10, perSender: 10 } })).rejects.toThrow('disk gone');
+    expect(await store.signals.countPending(now)).toBe(0);
+    const check = new Database(file, { readonly: true });
+    try {
+      // Not even a sequence number was taken: the next signal on the first device is still number 1.
+      expect(check.prepare('SELECT count(*) AS n FROM device_mailboxes').get()).toEqual({ n: 0 });
+    } finally {
+      check.close();
     }
   });
 

@@ -1,5 +1,7 @@
-import { MongoServerError, type Collection, type Db, type Filter } from 'mongodb';
+import type { ClientSession, Collection, Db, Filter } from 'mongodb';
 import type { ConnectionRecord, ConnectionRequestInput, ConnectionRequestResult, ConnectionStore, ConnectionView, PgpKeyRecord } from '../types.js';
+import type { MongoMailboxWrites } from './mailboxes.js';
+import { serialiseOn } from './users.js';
 
 export interface ConnectionDoc {
   _id: string;
@@ -18,14 +20,8 @@ const toRecord = ({ _id, ...rest }: ConnectionDoc): ConnectionRecord => ({ id: _
 /** The pair's key: the two ids in ascending order, whoever is asking. */
 const pair = (a: string, b: string): [string, string] => (a < b ? [a, b] : [b, a]);
 
-const isDuplicate = (err: unknown) => err instanceof MongoServerError && err.code === 11000;
-
 /** Accepted, or pending and not yet expired: an expired request is absent whether or not it was purged. */
 const live = (now: Date): Filter<ConnectionDoc> => ({ $or: [{ state: 'accepted' }, { expiresAt: { $gt: now } }] });
-
-// A lost race (the other side inserted or changed the pair between our read and write) is retried
-// from a fresh read; each retry means someone else made progress, so a few always suffice.
-const MAX_ATTEMPTS = 5;
 
 export async function mongoConnectionsIndexes(db: Db): Promise<void> {
   const connections = db.collection<ConnectionDoc>('connections');
@@ -41,27 +37,34 @@ export async function mongoConnectionsIndexes(db: Db): Promise<void> {
   );
 }
 
-export function mongoConnections(db: Db): ConnectionStore {
+export function mongoConnections(db: Db, mailbox: MongoMailboxWrites): ConnectionStore {
   const connections: Collection<ConnectionDoc> = db.collection<ConnectionDoc>('connections');
   const users = db.collection<{ _id: string; username: string; pgp?: PgpKeyRecord | null }>('users');
 
-  const attempt = async (i: ConnectionRequestInput): Promise<ConnectionRequestResult | 'retry'> => {
+  // Read-decide-write inside the transaction `session` (request() below): a concurrent request from
+  // the other side inserting the same pair, or changing it, makes one of the two run again on what
+  // the other committed.
+  const request = async (i: ConnectionRequestInput, session: ClientSession): Promise<ConnectionRequestResult> => {
     const [lowId, highId] = pair(i.fromId, i.toId);
-    const existing = await connections.findOne({ lowId, highId });
+    const existing = await connections.findOne({ lowId, highId }, { session });
     if (existing) {
       if (existing.state === 'accepted') return { outcome: 'already_connected', record: toRecord(existing) };
       if (existing.expiresAt! > i.now) {
         if (existing.requesterId === i.fromId) return { outcome: 'pending', record: toRecord(existing) };
-        // Conditional on still being that live pending request: a concurrent cancel or accept wins.
-        const accepted = await connections.findOneAndUpdate(
-          { _id: existing._id, state: 'pending', expiresAt: { $gt: i.now } },
-          { $set: { state: 'accepted', acceptedAt: i.now, expiresAt: null } },
-          { returnDocument: 'after' },
-        );
-        return accepted ? { outcome: 'accepted', record: toRecord(accepted) } : 'retry';
+        const record = await acceptById(existing, i.now, session);
+        return record ? { outcome: 'accepted', record } : { outcome: 'gone' };
       }
-      await connections.deleteOne({ _id: existing._id, state: 'pending', expiresAt: { $lte: i.now } });
+      await connections.deleteOne({ _id: existing._id }, { session }); // expired: a fresh request takes its place
     }
+    const mine: Filter<ConnectionDoc> = { requesterId: i.fromId, state: 'pending', expiresAt: { $gt: i.now } };
+    if ((await connections.countDocuments(mine, { session })) >= i.maxPending) {
+      const oldest = await connections.findOne(mine, { session, sort: { expiresAt: 1 } });
+      return { outcome: 'limit', freesAt: oldest!.expiresAt! };
+    }
+    // Both users written, not only read: a concurrent request from the same user (inserting another
+    // pair, so nothing else conflicts) makes one of the two run again and count the other's, so
+    // maxPending holds; an account deletion racing this conflicts instead of leaving a request behind.
+    if ((await serialiseOn(db, [i.fromId, i.toId], session)) < 2) return { outcome: 'gone' };
     const doc: ConnectionDoc = {
       _id: i.id,
       lowId,
@@ -73,26 +76,22 @@ export function mongoConnections(db: Db): ConnectionStore {
       expiresAt: i.expiresAt,
       acceptedAt: null,
     };
-    try {
-      await connections.insertOne(doc);
-    } catch (err) {
-      if (isDuplicate(err)) return 'retry';
-      throw err;
-    }
-    // Checked after the insert, so neither a concurrent account deletion (users.delete removes the
-    // user, then their connections) nor concurrent requests can slip past; a loser undoes its own insert.
-    const withdraw = async () => (await connections.deleteOne({ _id: doc._id, state: 'pending' })).deletedCount > 0;
-    if ((await users.countDocuments({ _id: { $in: [i.fromId, i.toId] } })) < 2) {
-      await withdraw();
-      return { outcome: 'gone' };
-    }
-    const mine: Filter<ConnectionDoc> = { requesterId: i.fromId, state: 'pending', expiresAt: { $gt: i.now } };
-    if ((await connections.countDocuments(mine)) > i.maxPending) {
-      const oldest = await connections.findOne(mine, { sort: { expiresAt: 1 } });
-      // Not withdrawn means the recipient accepted it in the meantime: it no longer counts as pending.
-      if (await withdraw()) return { outcome: 'limit', freesAt: oldest?.expiresAt ?? i.expiresAt };
-    }
+    // A concurrent insert of the same pair makes this a write conflict or a duplicate key: both retried.
+    await connections.insertOne(doc, { session });
     return { outcome: 'requested', record: toRecord(doc) };
+  };
+
+  /**
+   * Accepts a live pending record read in this transaction; null when one of the two accounts is being
+   * deleted (its connections go next). Both users are written, so a key change racing the accept
+   * (users.setPgpKey, which tells the user's connections) comes wholly before or after it.
+   */
+  const acceptById = async (existing: ConnectionDoc, now: Date, session: ClientSession): Promise<ConnectionRecord | null> => {
+    if ((await serialiseOn(db, [existing.lowId, existing.highId], session)) < 2) return null;
+    const accepted = { ...existing, state: 'accepted' as const, acceptedAt: now, expiresAt: null };
+    // By id: any change to it since this transaction read it is a write conflict, not a silent miss.
+    await connections.updateOne({ _id: existing._id }, { $set: { state: 'accepted', acceptedAt: now, expiresAt: null } }, { session });
+    return toRecord(accepted);
   };
 
   /** Adds the peer's username; a pair whose peer account is already gone is left out. */
@@ -111,35 +110,45 @@ export function mongoConnections(db: Db): ConnectionStore {
   const mineFilter = (userId: string): Filter<ConnectionDoc> => ({ $or: [{ lowId: userId }, { highId: userId }] });
 
   return {
-    async request(input) {
-      for (let n = 0; n < MAX_ATTEMPTS; n++) {
-        const result = await attempt(input);
-        if (result !== 'retry') return result;
-      }
-      throw new Error('connection request kept losing races; giving up');
-    },
-    async accept(requesterId, recipientId, now) {
-      const [lowId, highId] = pair(requesterId, recipientId);
-      const doc = await connections.findOneAndUpdate(
-        { lowId, highId, state: 'pending', requesterId, expiresAt: { $gt: now } },
-        { $set: { state: 'accepted', acceptedAt: now, expiresAt: null } },
-        { returnDocument: 'after' },
+    // Each transition and the events it causes commit together (mailbox.withEvents): an event can
+    // neither be lost nor be read before the change it reports.
+    async request(input, events) {
+      return mailbox.withEvents(
+        (session) => request(input, session),
+        (r) => (events && (r.outcome === 'requested' || r.outcome === 'accepted') ? events(r) : null),
       );
-      return doc ? toRecord(doc) : null;
     },
-    async reject(requesterId, recipientId, now) {
+    async accept(requesterId, recipientId, now, events) {
       const [lowId, highId] = pair(requesterId, recipientId);
-      return (await connections.deleteOne({ lowId, highId, state: 'pending', requesterId, expiresAt: { $gt: now } })).deletedCount > 0;
+      return mailbox.withEvents(
+        async (session) => {
+          const live = await connections.findOne({ lowId, highId, state: 'pending', requesterId, expiresAt: { $gt: now } }, { session });
+          return live ? acceptById(live, now, session) : null;
+        },
+        (record) => (record && events ? events(record) : null),
+      );
     },
-    async remove(userId, otherId, now) {
+    async reject(requesterId, recipientId, now, events) {
+      const [lowId, highId] = pair(requesterId, recipientId);
+      return mailbox.withEvents(
+        async (session) =>
+          (await connections.deleteOne({ lowId, highId, state: 'pending', requesterId, expiresAt: { $gt: now } }, { session })).deletedCount > 0,
+        (rejected) => (rejected && events ? events() : null),
+      );
+    },
+    async remove(userId, otherId, now, events) {
       const [lowId, highId] = pair(userId, otherId);
-      const doc = await connections.findOneAndDelete({
-        lowId,
-        highId,
-        $or: [{ state: 'accepted' }, { state: 'pending', requesterId: userId, expiresAt: { $gt: now } }],
-      });
-      if (!doc) return null;
-      return doc.state === 'accepted' ? 'connection' : 'request';
+      return mailbox.withEvents(
+        async (session): Promise<'connection' | 'request' | null> => {
+          const doc = await connections.findOneAndDelete(
+            { lowId, highId, $or: [{ state: 'accepted' }, { state: 'pending', requesterId: userId, expiresAt: { $gt: now } }] },
+            { session },
+          );
+          if (!doc) return null;
+          return doc.state === 'accepted' ? 'connection' : 'request';
+        },
+        (removed) => (removed && events ? events(removed) : null),
+      );
     },
     async find(a, b, now) {
       const [lowId, highId] = pair(a, b);

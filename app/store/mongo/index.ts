@@ -1,7 +1,10 @@
 import { MongoClient, MongoNetworkError, MongoNotConnectedError, MongoServerSelectionError, MongoTopologyClosedError } from 'mongodb';
+import { Arrivals } from '../arrivals.js';
 import { guardUnavailable } from '../guard.js';
 import type { Store } from '../types.js';
 import { mongoConnections, mongoConnectionsIndexes } from './connections.js';
+import { mongoMailboxesIndexes, mongoMailboxWrites } from './mailboxes.js';
+import { migrateUserMailboxes } from './migrateMailboxes.js';
 import { mongoPresence } from './presence.js';
 import { mongoRateLimits, mongoRateLimitsIndexes } from './rateLimits.js';
 import { mongoResetCodes, mongoResetCodesIndexes } from './resetCodes.js';
@@ -16,27 +19,52 @@ const isUnavailable = (err: unknown) =>
   err instanceof MongoNotConnectedError ||
   err instanceof MongoTopologyClosedError;
 
-/** Connects to MongoDB, creates the unique and TTL indexes, and returns the store. */
+/**
+ * Sends, connection changes and key changes write several documents that must commit together (a
+ * signal to every device, a change with its server events), which takes multi-document transactions,
+ * and those need a replica set (one node is enough) or a sharded cluster.
+ */
+async function requireTransactions(client: MongoClient): Promise<void> {
+  const hello = await client.db('admin').command({ hello: 1 });
+  if (typeof hello.setName === 'string' || hello.msg === 'isdbgrid') return;
+  throw new Error(
+    'STORE=mongodb needs a replica set (a single-node one is enough: start mongod with --replSet rs0, run ' +
+      'rs.initiate() once, and add ?replicaSet=rs0 to MONGODB_URI); this server is a standalone. See docs/deploy.md.',
+  );
+}
+
+/** Connects to MongoDB (a replica set), creates the unique and TTL indexes, migrates, and returns the store. */
 export async function openMongoStore(uri: string, dbName: string): Promise<Store> {
   const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000, appName: 'signalbox' });
   await client.connect();
   const db = client.db(dbName);
-  await mongoUsersIndexes(db);
-  await mongoSessionsIndexes(db);
-  await mongoRateLimitsIndexes(db);
-  await mongoResetCodesIndexes(db);
-  await mongoSignalsIndexes(db);
-  await mongoConnectionsIndexes(db);
+  // Sends and the changes that cause server events write mailboxes the same way, and wake polls through one feed.
+  const arrivals = new Arrivals();
+  const mailbox = mongoMailboxWrites(client, db, arrivals);
+  try {
+    await requireTransactions(client);
+    await mongoUsersIndexes(db);
+    await mongoSessionsIndexes(db);
+    await mongoRateLimitsIndexes(db);
+    await mongoResetCodesIndexes(db);
+    await mongoMailboxesIndexes(db);
+    await mongoSignalsIndexes(db);
+    await mongoConnectionsIndexes(db);
+    await migrateUserMailboxes(db, mailbox, new Date());
+  } catch (err) {
+    await client.close();
+    throw err;
+  }
 
   return {
     kind: 'mongodb',
-    users: guardUnavailable(mongoUsers(db), isUnavailable),
+    users: guardUnavailable(mongoUsers(db, mailbox), isUnavailable),
     sessions: guardUnavailable(mongoSessions(db), isUnavailable),
     rateLimits: guardUnavailable(mongoRateLimits(db), isUnavailable),
     resetCodes: guardUnavailable(mongoResetCodes(db), isUnavailable),
     twoFactor: guardUnavailable(mongoTwoFactor(db), isUnavailable),
-    signals: guardUnavailable(mongoSignals(db), isUnavailable),
-    connections: guardUnavailable(mongoConnections(db), isUnavailable),
+    signals: guardUnavailable(mongoSignals(db, mailbox, arrivals), isUnavailable),
+    connections: guardUnavailable(mongoConnections(db, mailbox), isUnavailable),
     presence: guardUnavailable(mongoPresence(db), isUnavailable),
     async ping() {
       await db.command({ ping: 1 });

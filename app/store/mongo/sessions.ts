@@ -1,5 +1,6 @@
 import type { Collection, Db } from 'mongodb';
 import type { SessionRecord, SessionStore } from '../types.js';
+import { deleteMailboxes, deleteOrphanMailboxes } from './mailboxes.js';
 
 interface SessionDoc {
   _id: string;
@@ -44,9 +45,16 @@ export function mongoSessions(db: Db): SessionStore {
   const tokens: Collection<TokenDoc> = db.collection<TokenDoc>('refreshTokens');
   const users = db.collection<{ _id: string; disabledAt?: Date | null }>('users');
 
+  // A session is a device: ending it ends its mailbox. Always the session first, then what hangs off
+  // it, so nothing reaches a session that has ended (mailboxes.ts, deleteMailboxes).
+  const dropDependents = async (ids: string[]) => {
+    await tokens.deleteMany({ sessionId: { $in: ids } });
+    await deleteMailboxes(db, ids);
+  };
+
   const remove = async (id: string) => {
     const { deletedCount } = await sessions.deleteOne({ _id: id });
-    await tokens.deleteMany({ sessionId: id });
+    await dropDependents([id]);
     return deletedCount > 0;
   };
 
@@ -96,7 +104,7 @@ export function mongoSessions(db: Db): SessionStore {
       const filter = keepSessionId ? { userId, _id: { $ne: keepSessionId } } : { userId };
       const ids = (await sessions.find(filter, { projection: { _id: 1 } }).toArray()).map((s) => s._id);
       const { deletedCount } = await sessions.deleteMany({ _id: { $in: ids } });
-      await tokens.deleteMany({ sessionId: { $in: ids } });
+      await dropDependents(ids);
       return deletedCount;
     },
     async listByUser(userId, now) {
@@ -107,7 +115,7 @@ export function mongoSessions(db: Db): SessionStore {
       // The owner is part of the filter, so another user's session id deletes nothing.
       const { deletedCount } = await sessions.deleteOne({ _id: id, userId });
       if (deletedCount === 0) return false;
-      await tokens.deleteMany({ sessionId: id });
+      await dropDependents([id]);
       return true;
     },
     async touch(id, at) {
@@ -131,12 +139,15 @@ export function mongoSessions(db: Db): SessionStore {
       const ids = [...expired, ...live.slice(0, Math.max(0, live.length - keep))].map((d) => d._id);
       if (ids.length === 0) return [];
       await sessions.deleteMany({ _id: { $in: ids }, userId });
-      await tokens.deleteMany({ sessionId: { $in: ids } });
+      await dropDependents(ids);
       return ids;
     },
     async purgeExpired(now) {
       await tokens.deleteMany({ expiresAt: { $lte: now } });
-      return (await sessions.deleteMany({ expiresAt: { $lte: now } })).deletedCount;
+      const { deletedCount } = await sessions.deleteMany({ expiresAt: { $lte: now } });
+      // By mailbox rather than by the ids just deleted: MongoDB's TTL index also ends sessions by itself.
+      await deleteOrphanMailboxes(db);
+      return deletedCount;
     },
     async countActive(now) {
       return sessions.countDocuments({ expiresAt: { $gt: now } });

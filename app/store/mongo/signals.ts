@@ -1,83 +1,103 @@
-import { MongoServerError, type Db, type Document } from 'mongodb';
-import type { SignalRecord, SignalStore } from '../types.js';
+import type { Db } from 'mongodb';
+import type { Arrivals } from '../arrivals.js';
+import type { AppendRefusal, SendResult, SignalStore } from '../types.js';
+import { liveSignals, type Device, type MailboxDoc, type MongoMailboxWrites } from './mailboxes.js';
 
-/**
- * One document per mailbox holding its signals in sequence order. Numbering and inserting a signal
- * is then one single-document update: atomic without transactions, so no reader ever sees seq n+1
- * before n, and the cap is checked in the same step. 500 signals of 16 KiB stay well under the
- * 16 MiB document limit. Expired signals are dropped on every append and by purgeExpired (a TTL
- * index cannot reach array elements).
- */
-interface MailboxDoc {
-  _id: string; // the recipient's user id
-  lastSeq: number;
-  signals: SignalRecord[];
+/** A send's idempotency key, remembered until the signal it sent expires (MongoDB's TTL index, and purgeExpired). */
+interface SentSignalDoc {
+  _id: string; // `${senderId}:${key}`: user ids hold no ':', so no two pairs meet
+  senderId: string;
+  signalId: string;
+  expiresAt: Date;
+  devices: number;
 }
 
 export async function mongoSignalsIndexes(db: Db): Promise<void> {
-  // Deleting an account pulls its unread signals out of other mailboxes.
-  // MAILBOX_PER_SENDER needs no index of its own: a sender's share is counted inside the one mailbox
-  // document the append updates anyway (found by _id), in the same atomic step as MAILBOX_MAX.
-  await db.collection<MailboxDoc>('mailboxes').createIndex({ 'signals.senderId': 1 });
+  const sent = db.collection<SentSignalDoc>('sentSignals');
+  await sent.createIndex({ expiresAt: 1 }, { expireAfterSeconds: 0 });
+  // Deleting an account forgets its keys.
+  await sent.createIndex({ senderId: 1 });
 }
 
-const liveSignals = (now: Date) => ({
-  $filter: { input: { $ifNull: ['$signals', []] }, cond: { $gt: ['$$this.expiresAt', now] } },
-});
-
-export function mongoSignals(db: Db): SignalStore {
+/** Per-device mailboxes (mailboxes.ts) and the idempotency keys of sends, the twin of sqlite/signals.ts. */
+export function mongoSignals(db: Db, mailbox: MongoMailboxWrites, arrivals: Arrivals): SignalStore {
   const mailboxes = db.collection<MailboxDoc>('mailboxes');
+  const sent = db.collection<SentSignalDoc>('sentSignals');
 
   return {
-    async append(recipientId, signal, now, { max, perSender }) {
-      const full = { $gte: [{ $size: '$signals' }, max] };
-      const fromSender = { $size: { $filter: { input: '$signals', cond: { $eq: ['$$this.senderId', { $literal: signal.senderId }] } } } };
-      const refused = { $or: [full, { $gte: [fromSender, perSender] }] };
-      const nextSeq = { $add: [{ $ifNull: ['$lastSeq', 0] }, 1] };
-      const update: Document[] = [
-        { $set: { signals: liveSignals(now) } },
-        {
-          $set: {
-            lastSeq: { $cond: [refused, { $ifNull: ['$lastSeq', 0] }, nextSeq] },
-            // $literal: the payload is the client's ciphertext and may start with "$".
-            signals: { $cond: [refused, '$signals', { $concatArrays: ['$signals', [{ $mergeObjects: [{ $literal: signal }, { seq: nextSeq }] }]] }] },
-          },
-        },
-      ];
-      const run = () =>
-        mailboxes.findOneAndUpdate({ _id: recipientId }, update, {
-          upsert: true,
-          returnDocument: 'after',
-          // A refused append left the live signals as they were, so `full` here is what refused it.
-          projection: { lastSeq: 1, newest: { $arrayElemAt: ['$signals.id', -1] }, full },
-        });
-      let doc;
-      try {
-        doc = await run();
-      } catch (err) {
-        // Two first signals raced to create the mailbox; the loser appends to the winner's.
-        if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
-        doc = await run();
-      }
-      const after = doc as unknown as { lastSeq: number; newest?: string; full?: boolean } | null;
-      if (after && after.newest === signal.id) return after.lastSeq;
-      return after?.full === false ? 'sender_share' : 'mailbox_full';
+    async send(i) {
+      const s = i.signal;
+      const keyId = i.idempotencyKey === undefined ? undefined : `${s.senderId}:${i.idempotencyKey}`;
+      // The key check, the fan-out and the key itself in one transaction: every device gets the signal
+      // or none does, and of two concurrent retries with one key only one stores it (the other's
+      // writes conflict, and its retry finds the key).
+      const result = await mailbox.transact(async (session): Promise<SendResult> => {
+        if (keyId !== undefined) {
+          const first = await sent.findOne({ _id: keyId, expiresAt: { $gt: i.now } }, { session });
+          if (first) return { outcome: 'repeat', id: first.signalId, expiresAt: first.expiresAt, devices: first.devices };
+        }
+        // A device never receives its own signals.
+        let targets = (await mailbox.devicesOf(i.toUserId, i.now, session)).filter((d) => d.id !== s.senderDeviceId);
+        if (i.toDevice !== undefined) {
+          const only = targets.find((d) => d.id === i.toDevice);
+          if (!only) return { outcome: 'no_device' };
+          targets = [only];
+        }
+        // Read, decide, write: a concurrent send to one of these mailboxes changes it after this
+        // snapshot, so one of the two transactions aborts on the write and is retried, re-counting.
+        const counts = new Map(
+          (
+            await mailboxes
+              .aggregate<{ _id: string; live: number; fromSender: number }>(
+                [
+                  { $match: { _id: { $in: targets.map((d) => d.id) } } },
+                  {
+                    $project: {
+                      live: { $size: liveSignals(i.now) },
+                      fromSender: { $size: { $filter: { input: liveSignals(i.now), cond: { $eq: ['$$this.senderId', { $literal: s.senderId }] } } } },
+                    },
+                  },
+                ],
+                { session },
+              )
+              .toArray()
+          ).map((c) => [c._id, c]),
+        );
+        const stored: Device[] = [];
+        let refusal: AppendRefusal | undefined;
+        for (const device of targets) {
+          const c = counts.get(device.id); // none yet: an empty mailbox
+          if (c && c.live >= i.limits.max) refusal ??= 'mailbox_full';
+          else if (c && c.fromSender >= i.limits.perSender) refusal ??= 'sender_share';
+          else stored.push(device);
+        }
+        if (refusal && stored.length === 0) return { outcome: 'refused', reason: refusal };
+        await mailbox.deliver(stored, s, i.now, session);
+        if (keyId !== undefined) {
+          // Replace: an expired key (not purged yet) gives way to the new send.
+          const doc: SentSignalDoc = { _id: keyId, senderId: s.senderId, signalId: s.id, expiresAt: s.expiresAt, devices: stored.length };
+          await sent.replaceOne({ _id: keyId }, doc, { upsert: true, session });
+        }
+        return { outcome: 'stored', devices: stored.map((d) => d.id) };
+      });
+      if (result.outcome === 'stored') arrivals.emit(result.devices);
+      return result;
     },
-    async pending(recipientId, now, limit) {
-      const doc = await mailboxes.findOne({ _id: recipientId }, { projection: { signals: 1 } });
+    async pending(deviceId, now, limit) {
+      const doc = await mailboxes.findOne({ _id: deviceId }, { projection: { signals: 1 } });
       return (doc?.signals ?? []).filter((s) => s.expiresAt > now).slice(0, limit);
     },
-    async ack(recipientId, upTo) {
+    async ack(deviceId, upTo) {
       const before = await mailboxes.findOneAndUpdate(
-        { _id: recipientId },
+        { _id: deviceId },
         { $pull: { signals: { seq: { $lte: upTo } } } },
         { returnDocument: 'before', projection: { acked: { $size: { $filter: { input: '$signals', cond: { $lte: ['$$this.seq', upTo] } } } } } },
       );
       return (before as unknown as { acked?: number } | null)?.acked ?? 0;
     },
-    async clear(recipientId) {
+    async clear(deviceId) {
       const before = await mailboxes.findOneAndUpdate(
-        { _id: recipientId },
+        { _id: deviceId },
         { $set: { signals: [] } },
         { returnDocument: 'before', projection: { n: { $size: { $ifNull: ['$signals', []] } } } },
       );
@@ -90,6 +110,7 @@ export function mongoSignals(db: Db): SignalStore {
       return row?.n ?? 0;
     },
     async purgeExpired(now) {
+      await sent.deleteMany({ expiresAt: { $lte: now } });
       const expired = await mailboxes
         .aggregate<{ n: number }>([
           { $match: { 'signals.expiresAt': { $lte: now } } },
@@ -100,15 +121,23 @@ export function mongoSignals(db: Db): SignalStore {
       await mailboxes.updateMany({ 'signals.expiresAt': { $lte: now } }, { $pull: { signals: { expiresAt: { $lte: now } } } });
       return expired[0]?.n ?? 0;
     },
+    onArrival(listener) {
+      return arrivals.listen(listener);
+    },
     watchArrivals(listener, onFailure) {
-      // Only changes that numbered a new signal: acknowledgements and purges wake nobody.
+      // Only writes that numbered a new entry (a new mailbox, or lastSeq moved; a pipeline update may
+      // be logged as a replacement): acknowledgements and purges wake nobody. The key is the device.
       const stream = mailboxes.watch([
-        { $match: { $or: [{ operationType: 'insert' }, { 'updateDescription.updatedFields.lastSeq': { $exists: true } }] } },
+        {
+          $match: {
+            $or: [{ operationType: { $in: ['insert', 'replace'] } }, { 'updateDescription.updatedFields.lastSeq': { $exists: true } }],
+          },
+        },
       ]);
       stream.on('change', (change) => {
         if ('documentKey' in change) listener(String(change.documentKey._id));
       });
-      stream.on('error', onFailure); // e.g. a standalone server: change streams need a replica set
+      stream.on('error', onFailure); // e.g. the replica set went away
       return () => stream.close();
     },
   };

@@ -1,6 +1,7 @@
-import { MongoServerError, type Collection, type Db } from 'mongodb';
+import { MongoServerError, type ClientSession, type Collection, type Db } from 'mongodb';
 import { prefixUpperBound } from '../prefix.js';
 import { DuplicateError, type PgpKeyRecord, type UserRecord, type UserStore } from '../types.js';
+import { deleteMailboxes, type MailboxDoc, type MongoMailboxWrites } from './mailboxes.js';
 
 export interface UserDoc {
   _id: string;
@@ -14,9 +15,34 @@ export interface UserDoc {
   pgp?: PgpKeyRecord | null;
   /** Absent on documents written before accounts could be disabled; read as null. */
   disabledAt?: Date | null;
+  /** Bumped by transactions that must not interleave with another one about this user (serialiseOn). */
+  txnSerial?: number;
 }
 
-const toRecord = ({ _id, ...rest }: UserDoc): UserRecord => ({ id: _id, ...rest, pgp: rest.pgp ?? null, disabledAt: rest.disabledAt ?? null });
+// Field by field, so nothing internal (txnSerial) ever reaches a record.
+const toRecord = (d: UserDoc): UserRecord => ({
+  id: d._id,
+  username: d.username,
+  emailIndex: d.emailIndex,
+  emailEnc: d.emailEnc,
+  birthdayEnc: d.birthdayEnc,
+  passwordHash: d.passwordHash,
+  createdAt: d.createdAt,
+  pgp: d.pgp ?? null,
+  disabledAt: d.disabledAt ?? null,
+});
+
+/**
+ * Writes each of the users' documents inside the transaction `session` and answers how many exist.
+ * Snapshot isolation only catches two transactions writing the same document, so a transaction whose
+ * decision rests on users it only reads (that they exist, how many requests one has out, who their
+ * connections are) writes them too: a concurrent transaction doing the same, a key change or an
+ * account deletion then conflicts with it and one of them runs again on what the other committed.
+ */
+export async function serialiseOn(db: Db, userIds: readonly string[], session: ClientSession): Promise<number> {
+  const users = db.collection<UserDoc>('users');
+  return (await users.updateMany({ _id: { $in: [...userIds] } }, { $inc: { txnSerial: 1 } }, { session })).matchedCount;
+}
 
 export async function mongoUsersIndexes(db: Db): Promise<void> {
   const users = db.collection<UserDoc>('users');
@@ -24,10 +50,18 @@ export async function mongoUsersIndexes(db: Db): Promise<void> {
   await users.createIndex({ emailIndex: 1 }, { unique: true });
 }
 
-export function mongoUsers(db: Db): UserStore {
+export function mongoUsers(db: Db, mailbox: MongoMailboxWrites): UserStore {
   const users: Collection<UserDoc> = db.collection<UserDoc>('users');
-  const sessions = db.collection('sessions');
+  const sessions = db.collection<{ _id: string; userId: string }>('sessions');
   const refreshTokens = db.collection('refreshTokens');
+
+  /** Ends every session of the user, each with its refresh tokens and mailbox (sessions first). */
+  const endAllSessions = async (userId: string) => {
+    const sessionIds = (await sessions.find({ userId }, { projection: { _id: 1 } }).toArray()).map((s) => s._id);
+    await sessions.deleteMany({ userId });
+    await refreshTokens.deleteMany({ sessionId: { $in: sessionIds } });
+    await deleteMailboxes(db, sessionIds);
+  };
 
   return {
     async create({ id, ...rest }) {
@@ -55,8 +89,14 @@ export function mongoUsers(db: Db): UserStore {
     async setPasswordHash(id, passwordHash) {
       return (await users.updateOne({ _id: id }, { $set: { passwordHash } })).matchedCount > 0;
     },
-    async setPgpKey(id, key) {
-      return (await users.updateOne({ _id: id }, { $set: { pgp: key } })).matchedCount > 0;
+    async setPgpKey(id, key, events) {
+      // pgp.changed lands with the key: a connection never reads a key it was not told about, or vice
+      // versa. txnSerial makes even an unchanged key a write, so an accept racing this (connections.ts)
+      // runs before it (and its new peer is told) or after it (and reads the new key).
+      return mailbox.withEvents(
+        async (session) => (await users.updateOne({ _id: id }, { $set: { pgp: key }, $inc: { txnSerial: 1 } }, { session })).matchedCount > 0,
+        (ok) => (ok && events ? events() : null),
+      );
     },
     async search(prefix, excludeId, limit) {
       // An anchored range rather than a regex: nothing to escape, and the username index serves
@@ -71,19 +111,20 @@ export function mongoUsers(db: Db): UserStore {
       return docs.map((d) => ({ username: d.username, fingerprint: d.pgp?.fingerprint ?? null }));
     },
     async delete(id) {
-      // No multi-document transaction needed: sessions go first, so access ends before the account.
-      const sessionIds = (await sessions.find({ userId: id }, { projection: { _id: 1 } }).toArray()).map((s) => s._id);
-      await sessions.deleteMany({ userId: id });
-      await refreshTokens.deleteMany({ sessionId: { $in: sessionIds } });
+      // No multi-document transaction (it would conflict with every send to the mailboxes it cleans):
+      // sessions go first, so access ends before the account, and each of their mailboxes with them.
+      await endAllSessions(id);
       await db.collection<{ _id: string }>('resetCodes').deleteOne({ _id: id });
       await db.collection<{ _id: string }>('twoFactor').deleteOne({ _id: id });
-      const mailboxes = db.collection<{ _id: string; signals: Array<{ senderId: string }> }>('mailboxes');
-      await mailboxes.deleteOne({ _id: id });
-      await mailboxes.updateMany({ 'signals.senderId': id }, { $pull: { signals: { senderId: id } } });
+      // A transaction that wrote this user's document (a connection request or accept, a key change:
+      // serialiseOn) either committed before this delete, and what it wrote is cleaned up below, or
+      // conflicts with it and runs again without the user.
       const deleted = (await users.deleteOne({ _id: id })).deletedCount > 0;
-      // After the user, not before: a connection request racing this deletion checks that both users
-      // exist after inserting (mongo/connections.ts), so whichever comes second cleans up.
       await db.collection('connections').deleteMany({ $or: [{ lowId: id }, { highId: id }] });
+      // After the connections, so an accept or removal racing this either conflicts with the deletion
+      // of its connection or committed first: its events are pulled here with the user's signals.
+      await db.collection<MailboxDoc>('mailboxes').updateMany({ 'signals.senderId': id }, { $pull: { signals: { senderId: id } } });
+      await db.collection('sentSignals').deleteMany({ senderId: id });
       await db.collection<{ _id: string }>('presence').deleteOne({ _id: id });
       return deleted;
     },
@@ -91,11 +132,7 @@ export function mongoUsers(db: Db): UserStore {
       // The flag first, then the sessions: a login racing this checks the flag after inserting its
       // session (mongo/sessions.ts), so whichever comes second removes that session.
       if ((await users.updateOne({ _id: id }, { $set: { disabledAt } })).matchedCount === 0) return false;
-      if (disabledAt) {
-        const sessionIds = (await sessions.find({ userId: id }, { projection: { _id: 1 } }).toArray()).map((s) => s._id);
-        await sessions.deleteMany({ userId: id });
-        await refreshTokens.deleteMany({ sessionId: { $in: sessionIds } });
-      }
+      if (disabledAt) await endAllSessions(id);
       return true;
     },
     async list(afterUsername, limit) {

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { SqliteMailboxWrites } from './mailboxWrites.js';
 import { toPgp } from './users.js';
 import type { ConnectionRecord, ConnectionRequestInput, ConnectionRequestResult, ConnectionStore, ConnectionView } from '../types.js';
 
@@ -43,7 +44,7 @@ const pair = (a: string, b: string): [string, string] => (a < b ? [a, b] : [b, a
 // expired request is absent whether or not purgeExpired has run.
 const LIVE = `(state = 'accepted' OR expires_at > @now)`;
 
-export function sqliteConnections(db: Database.Database): ConnectionStore {
+export function sqliteConnections(db: Database.Database, mailbox: SqliteMailboxWrites): ConnectionStore {
   const counts = db.prepare<{ now: number }, { accepted: number; pending: number }>(
     `SELECT count(*) FILTER (WHERE state = 'accepted') AS accepted,
             count(*) FILTER (WHERE state = 'pending' AND expires_at > @now) AS pending
@@ -119,23 +120,41 @@ export function sqliteConnections(db: Database.Database): ConnectionStore {
   });
 
   return {
-    async request(input) {
-      return request.immediate(input);
+    // Each transition and the events it causes commit together (mailbox.withEvents): an event can
+    // neither be lost nor be read before the change it reports.
+    async request(input, events) {
+      return mailbox.withEvents(
+        () => request(input),
+        (r) => (events && (r.outcome === 'requested' || r.outcome === 'accepted') ? events(r) : null),
+      );
     },
-    async accept(requesterId, recipientId, now) {
+    async accept(requesterId, recipientId, now, events) {
       const [low, high] = pair(requesterId, recipientId);
-      const row = accept.get({ low, high, requester: requesterId, now: now.getTime() });
-      return row ? toRecord(row) : null;
+      return mailbox.withEvents(
+        () => {
+          const row = accept.get({ low, high, requester: requesterId, now: now.getTime() });
+          return row ? toRecord(row) : null;
+        },
+        (record) => (record && events ? events(record) : null),
+      );
     },
-    async reject(requesterId, recipientId, now) {
+    async reject(requesterId, recipientId, now, events) {
       const [low, high] = pair(requesterId, recipientId);
-      return reject.run({ low, high, requester: requesterId, now: now.getTime() }).changes > 0;
+      return mailbox.withEvents(
+        () => reject.run({ low, high, requester: requesterId, now: now.getTime() }).changes > 0,
+        (rejected) => (rejected && events ? events() : null),
+      );
     },
-    async remove(userId, otherId, now) {
+    async remove(userId, otherId, now, events) {
       const [low, high] = pair(userId, otherId);
-      const row = remove.get({ low, high, user: userId, now: now.getTime() });
-      if (!row) return null;
-      return row.state === 'accepted' ? 'connection' : 'request';
+      return mailbox.withEvents(
+        (): 'connection' | 'request' | null => {
+          const row = remove.get({ low, high, user: userId, now: now.getTime() });
+          if (!row) return null;
+          return row.state === 'accepted' ? 'connection' : 'request';
+        },
+        (removed) => (removed && events ? events(removed) : null),
+      );
     },
     async find(a, b, now) {
       const [low, high] = pair(a, b);

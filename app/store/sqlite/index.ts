@@ -1,9 +1,11 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { Arrivals } from '../arrivals.js';
 import { guardUnavailable } from '../guard.js';
 import { StoreUnavailableError, type Store } from '../types.js';
 import { sqliteConnections } from './connections.js';
+import { sqliteMailboxWrites } from './mailboxWrites.js';
 import { migrate } from './migrations.js';
 import { sqlitePresence } from './presence.js';
 import { sqliteRateLimits } from './rateLimits.js';
@@ -29,15 +31,19 @@ export function openSqliteStore(file: string): Store {
   const isUnavailable = (err: unknown) =>
     !db.open || ['SQLITE_BUSY', 'SQLITE_CANTOPEN', 'SQLITE_IOERR'].some((c) => String((err as { code?: string }).code).startsWith(c));
 
+  // Sends and the changes that cause server events write mailboxes the same way, and wake polls through one feed.
+  const arrivals = new Arrivals();
+  const mailbox = sqliteMailboxWrites(db, arrivals);
+
   return {
     kind: 'sqlite',
-    users: guardUnavailable(sqliteUsers(db), isUnavailable),
+    users: guardUnavailable(sqliteUsers(db, mailbox), isUnavailable),
     sessions: guardUnavailable(sqliteSessions(db), isUnavailable),
     rateLimits: guardUnavailable(sqliteRateLimits(db), isUnavailable),
     resetCodes: guardUnavailable(sqliteResetCodes(db), isUnavailable),
     twoFactor: guardUnavailable(sqliteTwoFactor(db), isUnavailable),
-    signals: guardUnavailable(sqliteSignals(db), isUnavailable),
-    connections: guardUnavailable(sqliteConnections(db), isUnavailable),
+    signals: guardUnavailable(sqliteSignals(db, mailbox, arrivals), isUnavailable),
+    connections: guardUnavailable(sqliteConnections(db, mailbox), isUnavailable),
     presence: guardUnavailable(sqlitePresence(db), isUnavailable),
     async ping() {
       if (!db.open) throw new StoreUnavailableError('database is closed');

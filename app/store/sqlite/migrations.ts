@@ -120,6 +120,51 @@ const MIGRATIONS: string[] = [
   `ALTER TABLE sessions ADD COLUMN device_name_enc TEXT;
    ALTER TABLE sessions ADD COLUMN device_platform_enc TEXT;
    ALTER TABLE sessions ADD COLUMN last_seen INTEGER;`,
+  // Every device has its own mailbox (API v1.1): both tables hang off sessions, so ending a session
+  // ends its mailbox. device_mailboxes.last_seq survives acknowledgement (the cursor never goes back).
+  // sender_device_id is null for server events and for signals sent before devices existed.
+  // sent_signals remembers idempotency keys until the signal they sent expires.
+  // Existing mailboxes move to every session of their user with the same numbers, so nothing pending
+  // is lost and each device's sequence goes on from where the user's was; a user with no session has
+  // no device to deliver to, and their signals (which expire within SIGNAL_TTL) go.
+  `CREATE TABLE device_mailboxes (
+     device_id TEXT PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+     last_seq  INTEGER NOT NULL
+   ) STRICT, WITHOUT ROWID;
+   CREATE TABLE device_signals (
+     device_id        TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+     seq              INTEGER NOT NULL,
+     id               TEXT NOT NULL,
+     sender_id        TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+     sender_username  TEXT NOT NULL,
+     sender_device_id TEXT,
+     type             TEXT NOT NULL,
+     payload          TEXT NOT NULL,
+     session_id       TEXT,
+     created_at       INTEGER NOT NULL,
+     expires_at       INTEGER NOT NULL,
+     PRIMARY KEY (device_id, seq)
+   ) STRICT, WITHOUT ROWID;
+   CREATE INDEX device_signals_by_sender ON device_signals(sender_id);
+   CREATE INDEX device_signals_live ON device_signals(device_id, expires_at);
+   CREATE INDEX device_signals_live_by_sender ON device_signals(device_id, sender_id, expires_at);
+   CREATE INDEX device_signals_by_expiry ON device_signals(expires_at);
+   CREATE TABLE sent_signals (
+     sender_id       TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+     idempotency_key TEXT NOT NULL,
+     signal_id       TEXT NOT NULL,
+     expires_at      INTEGER NOT NULL,
+     devices         INTEGER NOT NULL,
+     PRIMARY KEY (sender_id, idempotency_key)
+   ) STRICT, WITHOUT ROWID;
+   CREATE INDEX sent_signals_by_expiry ON sent_signals(expires_at);
+   INSERT INTO device_mailboxes (device_id, last_seq)
+     SELECT s.id, m.last_seq FROM mailboxes m JOIN sessions s ON s.user_id = m.user_id;
+   INSERT INTO device_signals (device_id, seq, id, sender_id, sender_username, sender_device_id, type, payload, session_id, created_at, expires_at)
+     SELECT s.id, g.seq, g.id, g.sender_id, g.sender_username, NULL, g.type, g.payload, g.session_id, g.created_at, g.expires_at
+     FROM signals g JOIN sessions s ON s.user_id = g.recipient_id;
+   DROP TABLE signals;
+   DROP TABLE mailboxes;`,
 ];
 
 /** Brings the database up to the newest schema, each step in its own transaction. */

@@ -1,12 +1,15 @@
 import type Database from 'better-sqlite3';
-import type { AppendRefusal, MailboxLimits, SignalRecord, SignalStore, SignalType } from '../types.js';
+import type { Arrivals } from '../arrivals.js';
+import type { AppendRefusal, MailboxEntryType, SendInput, SendResult, SignalRecord, SignalStore } from '../types.js';
+import type { SqliteMailboxWrites } from './mailboxWrites.js';
 
 interface Row {
   seq: number;
   id: string;
   sender_id: string;
   sender_username: string;
-  type: SignalType;
+  sender_device_id: string | null;
+  type: MailboxEntryType;
   payload: string;
   session_id: string | null;
   created_at: number;
@@ -18,6 +21,7 @@ const toRecord = (r: Row): SignalRecord => ({
   seq: r.seq,
   senderId: r.sender_id,
   senderUsername: r.sender_username,
+  senderDeviceId: r.sender_device_id,
   type: r.type,
   payload: r.payload,
   sessionId: r.session_id,
@@ -25,67 +29,76 @@ const toRecord = (r: Row): SignalRecord => ({
   expiresAt: new Date(r.expires_at),
 });
 
-export function sqliteSignals(db: Database.Database): SignalStore {
-  const countLive = db.prepare<[string, number], { n: number }>('SELECT COUNT(*) AS n FROM signals WHERE recipient_id = ? AND expires_at > ?');
-  // Covered by the signals_live_by_sender index: no payload is read to count a sender's share.
-  const countLiveFrom = db.prepare<[string, string, number], { n: number }>(
-    'SELECT COUNT(*) AS n FROM signals WHERE recipient_id = ? AND sender_id = ? AND expires_at > ?',
-  );
-  const nextSeq = db.prepare<[string], { last_seq: number }>(
-    `INSERT INTO mailboxes (user_id, last_seq) VALUES (?, 1)
-     ON CONFLICT(user_id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq`,
-  );
-  const insert = db.prepare(
-    `INSERT INTO signals (recipient_id, seq, id, sender_id, sender_username, type, payload, session_id, created_at, expires_at)
-     VALUES (@recipientId, @seq, @id, @senderId, @senderUsername, @type, @payload, @sessionId, @createdAt, @expiresAt)`,
-  );
+/** Per-device mailboxes (device_signals, numbered by device_mailboxes) and the idempotency keys of sends. */
+export function sqliteSignals(db: Database.Database, mailbox: SqliteMailboxWrites, arrivals: Arrivals): SignalStore {
   const pending = db.prepare<[string, number, number], Row>(
-    'SELECT * FROM signals WHERE recipient_id = ? AND expires_at > ? ORDER BY seq LIMIT ?',
+    `SELECT seq, id, sender_id, sender_username, sender_device_id, type, payload, session_id, created_at, expires_at
+     FROM device_signals WHERE device_id = ? AND expires_at > ? ORDER BY seq LIMIT ?`,
   );
-  const ack = db.prepare<[string, number]>('DELETE FROM signals WHERE recipient_id = ? AND seq <= ?');
-  const clear = db.prepare<[string]>('DELETE FROM signals WHERE recipient_id = ?');
-  const countAll = db.prepare<[number], { n: number }>('SELECT COUNT(*) AS n FROM signals WHERE expires_at > ?');
-  const purge = db.prepare<[number]>('DELETE FROM signals WHERE expires_at <= ?');
+  const ack = db.prepare<[string, number]>('DELETE FROM device_signals WHERE device_id = ? AND seq <= ?');
+  const clear = db.prepare<[string]>('DELETE FROM device_signals WHERE device_id = ?');
+  const countAll = db.prepare<[number], { n: number }>('SELECT count(*) AS n FROM device_signals WHERE expires_at > ?');
+  const purge = db.prepare<[number]>('DELETE FROM device_signals WHERE expires_at <= ?');
+  const purgeKeys = db.prepare<[number]>('DELETE FROM sent_signals WHERE expires_at <= ?');
+  const sentWithKey = db.prepare<[string, string, number], { signal_id: string; expires_at: number; devices: number }>(
+    'SELECT signal_id, expires_at, devices FROM sent_signals WHERE sender_id = ? AND idempotency_key = ? AND expires_at > ?',
+  );
+  // REPLACE: an expired key row (not purged yet) gives way to the new send.
+  const rememberKey = db.prepare<[string, string, string, number, number]>(
+    'INSERT OR REPLACE INTO sent_signals (sender_id, idempotency_key, signal_id, expires_at, devices) VALUES (?, ?, ?, ?, ?)',
+  );
 
-  // Count, number and insert in one IMMEDIATE transaction: the cap holds and sequence numbers are
-  // visible in order (a reader never sees seq n+1 before n), which the cursor relies on.
-  const append = db.transaction((recipientId: string, s: Omit<SignalRecord, 'seq'>, now: number, limits: MailboxLimits): number | AppendRefusal => {
-    if (countLive.get(recipientId, now)!.n >= limits.max) return 'mailbox_full';
-    if (countLiveFrom.get(recipientId, s.senderId, now)!.n >= limits.perSender) return 'sender_share';
-    const seq = nextSeq.get(recipientId)!.last_seq;
-    insert.run({
-      recipientId,
-      seq,
-      id: s.id,
-      senderId: s.senderId,
-      senderUsername: s.senderUsername,
-      type: s.type,
-      payload: s.payload,
-      sessionId: s.sessionId,
-      createdAt: s.createdAt.getTime(),
-      expiresAt: s.expiresAt.getTime(),
-    });
-    return seq;
+  // The key check, the fan-out and the key itself in one IMMEDIATE transaction: every device gets the
+  // signal or none does, and two concurrent retries with one key cannot both store it.
+  const send = db.transaction((i: SendInput): SendResult => {
+    const s = i.signal;
+    const now = i.now.getTime();
+    if (i.idempotencyKey !== undefined) {
+      const first = sentWithKey.get(s.senderId, i.idempotencyKey, now);
+      if (first) return { outcome: 'repeat', id: first.signal_id, expiresAt: new Date(first.expires_at), devices: first.devices };
+    }
+    // A device never receives its own signals.
+    let targets = mailbox.devicesOf(i.toUserId, now).filter((id) => id !== s.senderDeviceId);
+    if (i.toDevice !== undefined) {
+      if (!targets.includes(i.toDevice)) return { outcome: 'no_device' };
+      targets = [i.toDevice];
+    }
+    const stored: string[] = [];
+    let refusal: AppendRefusal | undefined;
+    for (const deviceId of targets) {
+      const result = mailbox.appendTo(deviceId, s, now, i.limits);
+      if (typeof result === 'number') stored.push(deviceId);
+      else refusal ??= result;
+    }
+    if (refusal && stored.length === 0) return { outcome: 'refused', reason: refusal };
+    if (i.idempotencyKey !== undefined) rememberKey.run(s.senderId, i.idempotencyKey, s.id, s.expiresAt.getTime(), stored.length);
+    return { outcome: 'stored', devices: stored };
   });
 
   return {
-    async append(recipientId, signal, now, limits) {
-      return append.immediate(recipientId, signal, now.getTime(), limits);
+    async send(input) {
+      const result = send.immediate(input);
+      if (result.outcome === 'stored') arrivals.emit(result.devices);
+      return result;
     },
-    async pending(recipientId, now, limit) {
-      return pending.all(recipientId, now.getTime(), limit).map(toRecord);
+    async pending(deviceId, now, limit) {
+      return pending.all(deviceId, now.getTime(), limit).map(toRecord);
     },
-    async ack(recipientId, upTo) {
-      return ack.run(recipientId, upTo).changes;
+    async ack(deviceId, upTo) {
+      return ack.run(deviceId, upTo).changes;
     },
-    async clear(recipientId) {
-      return clear.run(recipientId).changes;
+    async clear(deviceId) {
+      return clear.run(deviceId).changes;
     },
     async countPending(now) {
       return countAll.get(now.getTime())!.n;
     },
     async purgeExpired(now) {
+      purgeKeys.run(now.getTime());
       return purge.run(now.getTime()).changes;
+    },
+    onArrival(listener) {
+      return arrivals.listen(listener);
     },
   };
 }

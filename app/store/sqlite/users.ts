@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { SqliteMailboxWrites } from './mailboxWrites.js';
 import { prefixUpperBound } from '../prefix.js';
 import { DuplicateError, type PgpKeyRecord, type UserRecord, type UserStore } from '../types.js';
 
@@ -55,7 +56,7 @@ const toRecord = (r: UserRow): UserRecord => ({
   disabledAt: r.disabled_at === null ? null : new Date(r.disabled_at),
 });
 
-export function sqliteUsers(db: Database.Database): UserStore {
+export function sqliteUsers(db: Database.Database, mailbox: SqliteMailboxWrites): UserStore {
   const insert = db.prepare(
     `INSERT INTO users (id, username, email_index, email_enc, birthday_enc, password_hash, created_at,
                         pgp_fingerprint, pgp_algorithm, pgp_created_at, pgp_expires_at, pgp_public_key, disabled_at)
@@ -113,8 +114,13 @@ export function sqliteUsers(db: Database.Database): UserStore {
     async setPasswordHash(id, passwordHash) {
       return setHash.run(passwordHash, id).changes > 0;
     },
-    async setPgpKey(id, key) {
-      return setPgp.run({ id, ...pgpColumns(key) }).changes > 0;
+    async setPgpKey(id, key, events) {
+      // pgp.changed lands with the key: a connection never reads a key it was not told about, or vice versa.
+      const changed = mailbox.withEvents(
+        () => setPgp.run({ id, ...pgpColumns(key) }).changes > 0,
+        (ok) => (ok && events ? events() : null),
+      );
+      return changed;
     },
     async search(prefix, excludeId, limit) {
       return searchStmt

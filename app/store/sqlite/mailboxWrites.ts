@@ -1,0 +1,118 @@
+import type Database from 'better-sqlite3';
+import type { Arrivals } from '../arrivals.js';
+import type { AppendRefusal, EventAudience, MailboxEntry, MailboxLimits, ServerEvent } from '../types.js';
+
+/**
+ * The one way anything enters a device's mailbox, shared by sends (signals.ts) and by the changes that
+ * cause server events (connections.ts, users.ts). Everything here is synchronous and runs inside the
+ * caller's transaction; `withEvents` is how a change and its events commit together.
+ */
+export interface SqliteMailboxWrites {
+  /** The user's live devices (sessions not expired at `now`), oldest first. */
+  devicesOf(userId: string, now: number): string[];
+  /**
+   * Numbers `entry` into the device's mailbox (its next seq) and stores it; with `limits`, stores
+   * nothing and answers why when the device holds `max` live entries or `perSender` from this sender.
+   */
+  appendTo(deviceId: string, entry: MailboxEntry, now: number, limits: MailboxLimits | null): number | AppendRefusal;
+  /**
+   * Runs `change` in one IMMEDIATE transaction with the events `events` builds from its outcome
+   * (null: nothing changed, no events), then wakes the devices that received them. Each event goes to
+   * its audience's devices live at the event's `createdAt`.
+   */
+  withEvents<R>(change: () => R, events: ((outcome: R) => ServerEvent[] | null) | undefined): R;
+}
+
+interface Entry {
+  deviceId: string;
+  seq: number;
+  id: string;
+  senderId: string;
+  senderUsername: string;
+  senderDeviceId: string | null;
+  type: string;
+  payload: string;
+  sessionId: string | null;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export function sqliteMailboxWrites(db: Database.Database, arrivals: Arrivals): SqliteMailboxWrites {
+  const devices = db.prepare<[string, number], { id: string }>(
+    'SELECT id FROM sessions WHERE user_id = ? AND expires_at > ? ORDER BY created_at, id',
+  );
+  // Every live device of every accepted connection of the user (pgp.changed).
+  const devicesOfConnections = db.prepare<{ user: string; now: number }, { id: string }>(
+    `SELECT s.id FROM connections c
+     JOIN sessions s ON s.user_id = CASE WHEN c.low_id = @user THEN c.high_id ELSE c.low_id END
+     WHERE (c.low_id = @user OR c.high_id = @user) AND c.state = 'accepted' AND s.expires_at > @now
+     ORDER BY s.user_id, s.created_at, s.id`,
+  );
+  // Both counts are covered by indexes on (device_id, expires_at) and (device_id, sender_id, expires_at):
+  // no payload is read to check a cap.
+  const countLive = db.prepare<[string, number], { n: number }>('SELECT count(*) AS n FROM device_signals WHERE device_id = ? AND expires_at > ?');
+  const countLiveFrom = db.prepare<[string, string, number], { n: number }>(
+    'SELECT count(*) AS n FROM device_signals WHERE device_id = ? AND sender_id = ? AND expires_at > ?',
+  );
+  // last_seq survives acknowledgement, so a device's sequence (its cursor) never goes back.
+  const nextSeq = db.prepare<[string], { last_seq: number }>(
+    `INSERT INTO device_mailboxes (device_id, last_seq) VALUES (?, 1)
+     ON CONFLICT(device_id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq`,
+  );
+  const insert = db.prepare<[Entry]>(
+    `INSERT INTO device_signals (device_id, seq, id, sender_id, sender_username, sender_device_id, type, payload, session_id, created_at, expires_at)
+     VALUES (@deviceId, @seq, @id, @senderId, @senderUsername, @senderDeviceId, @type, @payload, @sessionId, @createdAt, @expiresAt)`,
+  );
+
+  const devicesOf = (userId: string, now: number) => devices.all(userId, now).map((r) => r.id);
+  const audience = (to: EventAudience, now: number): string[] => {
+    if ('connectionsOf' in to) return devicesOfConnections.all({ user: to.connectionsOf, now }).map((r) => r.id);
+    return devicesOf(to.userId, now).filter((id) => id !== to.exceptDevice);
+  };
+
+  const appendTo = (deviceId: string, e: MailboxEntry, now: number, limits: MailboxLimits | null): number | AppendRefusal => {
+    if (limits) {
+      if (countLive.get(deviceId, now)!.n >= limits.max) return 'mailbox_full';
+      if (countLiveFrom.get(deviceId, e.senderId, now)!.n >= limits.perSender) return 'sender_share';
+    }
+    const seq = nextSeq.get(deviceId)!.last_seq;
+    insert.run({
+      deviceId,
+      seq,
+      id: e.id,
+      senderId: e.senderId,
+      senderUsername: e.senderUsername,
+      senderDeviceId: e.senderDeviceId,
+      type: e.type,
+      payload: e.payload,
+      sessionId: e.sessionId,
+      createdAt: e.createdAt.getTime(),
+      expiresAt: e.expiresAt.getTime(),
+    });
+    return seq;
+  };
+
+  return {
+    devicesOf,
+    appendTo,
+    withEvents(change, events) {
+      let woken: string[] = [];
+      const run = db.transaction(() => {
+        const outcome = change();
+        woken = [];
+        // Events are never refused by the caps: the rate limits of the actions that cause them bound them.
+        for (const event of (events && events(outcome)) ?? []) {
+          const at = event.entry.createdAt.getTime();
+          for (const deviceId of audience(event.to, at)) {
+            appendTo(deviceId, event.entry, at, null);
+            woken.push(deviceId);
+          }
+        }
+        return outcome;
+      });
+      const outcome = run.immediate();
+      arrivals.emit(woken);
+      return outcome;
+    },
+  };
+}
