@@ -29,8 +29,9 @@ describe('send and receive', () => {
     expect(sent).toEqual({ id: expect.any(String), expiresAt: expect.any(String), devices: 1 });
     // What the server holds is an OpenPGP message, never the text.
     const raw = await h.t.http.get('/signaling/poll').set(bearerOf(bobStorage));
-    expect(raw.body.signals[0].payload).toMatch(/^-----BEGIN PGP MESSAGE-----/);
-    expect(raw.body.signals[0].payload).not.toContain('an SDP');
+    const stored = (raw.body.signals as Array<{ id: string; payload: string }>).find((s) => s.id === sent.id)!;
+    expect(stored.payload).toMatch(/^-----BEGIN PGP MESSAGE-----/);
+    expect(stored.payload).not.toContain('an SDP');
 
     const received = collect<ReceivedSignal>(1, (push) => bob.on('signal', push));
     bob.start();
