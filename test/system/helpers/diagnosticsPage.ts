@@ -35,7 +35,7 @@ export async function runDiagnostics(browser: Browser, baseUrl: string): Promise
     await page.click('#throwaway');
     await page.waitForSelector('body[data-diagnostics="done"]', { timeout: RUN_TIMEOUT_MS });
     // After the checks the throwaway account is deleted; the buttons come back once that answered.
-    await page.waitForFunction(() => !document.querySelector('#throwaway[disabled]'));
+    await page.waitForFunction(() => !(globalThis as unknown as { document: { querySelector(s: string): unknown } }).document.querySelector('#throwaway[disabled]'));
     const checks = await page.$$eval('[data-check]', (items) =>
       Object.fromEntries(
         items.map((item) => {

@@ -1,0 +1,216 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from './helpers/browser.js';
+import { startCoturn, type Coturn } from './helpers/coturn.js';
+import { BrowserDevice, account, type CallInfo, type Ring } from './helpers/sdkPage.js';
+import { startServer, type RunningServer } from './helpers/server.js';
+
+// Calls through the SDK's call() in real Chromium: each user (and each device) its own browser context,
+// the SDK loaded from the server's /sdk/signalbox.js, signalling through the real server's mailboxes,
+// media relayed by a real coturn, all on 127.0.0.1.
+
+/** Bounds for things that take well under a second on loopback; generous for a loaded CI machine. */
+const RING_MS = 10_000;
+const CONNECT_MS = 20_000;
+const RELAY_ONLY = { iceTransportPolicy: 'relay' };
+
+let coturn: Coturn;
+let server: RunningServer;
+let browser: Browser;
+const devices: BrowserDevice[] = [];
+
+beforeAll(async () => {
+  coturn = await startCoturn();
+  server = await startServer({ TURN_URLS: coturn.url, TURN_SECRET: coturn.secret });
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await Promise.all(devices.map((d) => d.close()));
+  await browser?.close();
+  await server?.close();
+  await coturn?.stop();
+});
+
+interface Person {
+  username: string;
+  password: string;
+  device: BrowserDevice;
+  deviceId: string;
+}
+
+/** A new user on a new device: registered, key published, poll loop running. */
+async function person(prefix: string): Promise<Person> {
+  const device = await BrowserDevice.open(browser, server.baseUrl);
+  devices.push(device);
+  const { username, password } = account(prefix);
+  const { deviceId } = await device.run<{ deviceId: string }>('register', username, password);
+  return { username, password, device, deviceId };
+}
+
+/** Another device of `who`: signed in, with the account's private key copied over from the first device. */
+async function secondDevice(who: Person): Promise<Person> {
+  const device = await BrowserDevice.open(browser, server.baseUrl);
+  devices.push(device);
+  const key = await who.device.run<string>('exportKey');
+  const { deviceId } = await device.run<{ deviceId: string }>('login', who.username, who.password, key);
+  return { ...who, device, deviceId };
+}
+
+async function connect(a: Person, b: Person): Promise<void> {
+  await a.device.run('requestConnection', b.username);
+  await b.device.run('acceptConnection', a.username);
+}
+
+/** `caller` calls `callee.username` relay-only; `callee` (one device) answers the first ring. */
+async function callAndAnswer(caller: Person, callee: Person): Promise<{ called: CallInfo; answered: CallInfo }> {
+  const calling = caller.device.run<CallInfo>('call', callee.username, RELAY_ONLY);
+  await callee.device.run('waitForRing', RING_MS);
+  const answered = await callee.device.run<CallInfo>('accept', 0, RELAY_ONLY);
+  return { called: await calling, answered };
+}
+
+describe('a relay-only call from Alice to Bob', () => {
+  let alice: Person;
+  let bob: Person;
+  let called: CallInfo;
+  let answered: CallInfo;
+
+  beforeAll(async () => {
+    alice = await person('alice');
+    bob = await person('bob');
+    await connect(alice, bob);
+    ({ called, answered } = await callAndAnswer(alice, bob));
+  });
+
+  it('resolves call() and accept() once connected, on one session, with the device that answered', async () => {
+    expect(called).toMatchObject({ peer: bob.username, peerDevice: bob.deviceId, connectionState: 'connected', channelState: 'open' });
+    expect(answered).toMatchObject({ peer: alice.username, peerDevice: alice.deviceId, connectionState: 'connected', channelState: 'open' });
+    expect(answered.sessionId).toBe(called.sessionId);
+  });
+
+  it('carries a message each way over the data channel', async () => {
+    await alice.device.run('send', called.sessionId, 'hello bob');
+    await bob.device.run('waitForMessage', answered.sessionId, 'hello bob', CONNECT_MS);
+    await bob.device.run('send', answered.sessionId, 'hello alice');
+    await alice.device.run('waitForMessage', called.sessionId, 'hello alice', CONNECT_MS);
+  });
+
+  it('connects through relay candidates on 127.0.0.1 (getStats: the succeeded pair is relay on both sides)', async () => {
+    for (const [who, info] of [[alice, called], [bob, answered]] as const) {
+      const pair = await who.device.run<{ local: { type: string; address: string }; remote: { type: string; address: string } }>('selectedPair', info.sessionId);
+      expect(pair.local).toMatchObject({ type: 'relay', address: '127.0.0.1' });
+      expect(pair.remote).toMatchObject({ type: 'relay', address: '127.0.0.1' });
+    }
+  });
+
+  it('puts only armored OpenPGP messages on the wire: no SDP, no candidate, nothing readable', async () => {
+    const bodies = [...alice.device.sent, ...bob.device.sent].map((s) => JSON.parse(s.body) as { type: string; payload: string; sessionId?: string });
+    // The offer, the answer and at least one candidate each way went through POST /signaling/send.
+    expect(new Set(bodies.map((b) => b.type))).toEqual(new Set(['offer', 'answer', 'ice', 'custom']));
+    for (const body of bodies) {
+      expect(body.payload).toMatch(/^-----BEGIN PGP MESSAGE-----\n[\s\S]+-----END PGP MESSAGE-----\n?$/);
+    }
+    const wire = [...alice.device.sent, ...bob.device.sent].map((s) => s.body).join('\n');
+    // (Each of these has a character base64 never uses, so an armored message cannot contain it by chance.)
+    for (const readable of ['v=0', 'candidate:', 'a=ice-ufrag', 'a=fingerprint', '127.0.0.1', 'signalbox.call']) {
+      expect(wire).not.toContain(readable);
+    }
+  });
+
+  // Last in this group: it ends the call.
+  it('ends the call on both sides when one hangs up (bye)', async () => {
+    await alice.device.run('hangup', called.sessionId);
+    await bob.device.run('waitForClose', answered.sessionId, CONNECT_MS);
+    expect((await bob.device.run<CallInfo>('info', answered.sessionId)).closes).toEqual([{ reason: 'hangup', by: 'remote' }]);
+    expect((await alice.device.run<CallInfo>('info', called.sessionId)).closes).toEqual([{ reason: 'hangup', by: 'local' }]);
+  });
+});
+
+describe('a call to Bob on two devices', () => {
+  it('rings both; the first to accept gets the call, the other stops ringing as answered elsewhere', async () => {
+    const alice = await person('alice');
+    const bob1 = await person('bob');
+    const bob2 = await secondDevice(bob1);
+    await connect(alice, bob1);
+    const calling = alice.device.run<CallInfo>('call', bob1.username, RELAY_ONLY);
+    await Promise.all([bob1.device.run('waitForRing', RING_MS), bob2.device.run('waitForRing', RING_MS)]);
+    const [ring1] = await bob1.device.run<Ring[]>('rings');
+    const [ring2] = await bob2.device.run<Ring[]>('rings');
+    expect(ring1!.sessionId).toBe(ring2!.sessionId);
+    expect(ring1!.fromDevice).toBe(alice.deviceId);
+
+    const answered = await bob2.device.run<CallInfo>('accept', 0, RELAY_ONLY);
+    const called = await calling;
+    expect(called.peerDevice).toBe(bob2.deviceId);
+    await bob1.device.run('waitForRingEnd', 0, RING_MS);
+    expect((await bob1.device.run<Ring[]>('rings'))[0]).toMatchObject({ state: 'answered-elsewhere', closedAs: 'answered-elsewhere' });
+
+    await alice.device.run('send', called.sessionId, 'to the second device');
+    await bob2.device.run('waitForMessage', answered.sessionId, 'to the second device', CONNECT_MS);
+  });
+});
+
+describe('a call through an ICE restart', () => {
+  it('comes back to connected with new ICE credentials, and the data channel still carries data both ways', async () => {
+    const alice = await person('alice');
+    const bob = await person('bob');
+    await connect(alice, bob);
+    const { called, answered } = await callAndAnswer(alice, bob);
+
+    // What a network change triggers in the SDK (ICE failed/disconnected), done directly: the new offer
+    // and candidates go over the same mailbox and session.
+    await alice.device.run('restartIce', called.sessionId);
+    await bob.device.page.waitForFunction(
+      ([sid, before]) => (globalThis as unknown as { driver: { info(s: string): CallInfo } }).driver.info(sid as string).remoteIceUfrag !== before,
+      [answered.sessionId, answered.remoteIceUfrag] as const,
+      { timeout: CONNECT_MS },
+    );
+    await alice.device.run('waitForState', called.sessionId, 'connected', CONNECT_MS);
+    await bob.device.run('waitForState', answered.sessionId, 'connected', CONNECT_MS);
+    const after = await alice.device.run<CallInfo>('info', called.sessionId);
+    expect(after.remoteIceUfrag).not.toBe(called.remoteIceUfrag);
+
+    await alice.device.run('send', called.sessionId, 'after the restart');
+    await bob.device.run('waitForMessage', answered.sessionId, 'after the restart', CONNECT_MS);
+    await bob.device.run('send', answered.sessionId, 'and back');
+    await alice.device.run('waitForMessage', called.sessionId, 'and back', CONNECT_MS);
+    expect(after.closes).toEqual([]);
+  });
+});
+
+describe('two users calling each other at once (glare)', () => {
+  it('ends in one call that both call() promises resolve with', async () => {
+    const alice = await person('alice');
+    const bob = await person('bob');
+    await connect(alice, bob);
+    await Promise.all([alice.device.run('startCall', bob.username, RELAY_ONLY), bob.device.run('startCall', alice.username, RELAY_ONLY)]);
+    type Outcome = { ok: boolean; info?: CallInfo; code?: string };
+    const [a, b] = await Promise.all([alice.device.run<Outcome>('callOutcome'), bob.device.run<Outcome>('callOutcome')]);
+    expect(a).toMatchObject({ ok: true, info: { connectionState: 'connected' } });
+    expect(b).toMatchObject({ ok: true, info: { connectionState: 'connected' } });
+    expect(a.info!.sessionId).toBe(b.info!.sessionId);
+    await alice.device.run('send', a.info!.sessionId, 'one call');
+    await bob.device.run('waitForMessage', b.info!.sessionId, 'one call', CONNECT_MS);
+    // It was a glare: both sent an offer. Neither side was asked to answer: the SDK settled it.
+    const offers = (d: BrowserDevice) => d.sent.filter((s) => (JSON.parse(s.body) as { type: string }).type === 'offer').length;
+    expect([offers(alice.device), offers(bob.device)]).toEqual([1, 1]);
+    expect(await alice.device.run<Ring[]>('rings')).toEqual([]);
+    expect(await bob.device.run<Ring[]>('rings')).toEqual([]);
+  });
+});
+
+describe('a rejected call', () => {
+  it("stops every device of the callee ringing and rejects the caller's call() with call_rejected", async () => {
+    const alice = await person('alice');
+    const bob1 = await person('bob');
+    const bob2 = await secondDevice(bob1);
+    await connect(alice, bob1);
+    await alice.device.run('startCall', bob1.username, RELAY_ONLY);
+    await Promise.all([bob1.device.run('waitForRing', RING_MS), bob2.device.run('waitForRing', RING_MS)]);
+    await bob1.device.run('reject', 0);
+    await bob2.device.run('waitForRingEnd', 0, RING_MS);
+    expect((await bob2.device.run<Ring[]>('rings'))[0]).toMatchObject({ state: 'rejected' });
+    expect(await alice.device.run('callOutcome')).toMatchObject({ ok: false, code: 'call_rejected' });
+  });
+});

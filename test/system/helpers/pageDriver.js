@@ -1,0 +1,118 @@
+// The browser side of the call tests: loaded by a page on the server's origin, it drives the real SDK
+// from /sdk/signalbox.js and keeps what happened (rings, calls, data-channel messages) for the test to
+// read through page.evaluate. Plain JavaScript: it runs in Chromium as served, like an app would.
+import { Signalbox } from '/sdk/signalbox.js';
+import { selectedPair } from '/diagnostics/webrtcChecks.js';
+
+/** @type {any} */
+let sb = null;
+/** Rings, in order: the IncomingCall and the state it ended in. */
+const rings = [];
+/** Calls by sessionId, with their messages and closes. */
+const calls = new Map();
+const errors = [];
+
+function track(call, setupMs) {
+  const entry = { call, messages: [], closes: [], states: [], setupMs };
+  calls.set(call.sessionId, entry);
+  const listen = (channel) => channel.addEventListener('message', (e) => entry.messages.push(String(e.data)));
+  if (call.channel) listen(call.channel);
+  call.on('close', (info) => entry.closes.push({ reason: info.reason, by: info.by }));
+  call.on('state', (state) => entry.states.push(state));
+  return describe(call.sessionId);
+}
+
+function describe(sessionId) {
+  const { call, setupMs, closes, states } = calls.get(sessionId);
+  const remote = call.pc.remoteDescription?.sdp ?? '';
+  return {
+    sessionId,
+    peer: call.peer,
+    peerDevice: call.peerDevice,
+    setupMs,
+    connectionState: call.pc.connectionState,
+    iceConnectionState: call.pc.iceConnectionState,
+    channelState: call.channel?.readyState ?? null,
+    remoteIceUfrag: /a=ice-ufrag:(\S+)/.exec(remote)?.[1] ?? null,
+    closes,
+    states,
+  };
+}
+
+async function begin(instance) {
+  sb = instance;
+  sb.on('error', (e) => errors.push(`${e.code}: ${e.message}`));
+  sb.on('call', (incoming) => {
+    const ring = { incoming, closedAs: null };
+    incoming.on('close', (state) => (ring.closedAs = state));
+    rings.push(ring);
+  });
+  sb.start();
+  return { deviceId: sb.deviceId, username: sb.user.username };
+}
+
+const waitFor = async (what, predicate, timeoutMs) => {
+  const deadline = performance.now() + timeoutMs;
+  while (!predicate()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+/** Says plainly when the served SDK has no calls, instead of a TypeError deep in a test. */
+function requireCalls() {
+  if (typeof sb?.call !== 'function') throw new Error('the SDK served at /sdk/signalbox.js has no call(): is client/src/calls wired into Signalbox and the bundle rebuilt?');
+}
+
+globalThis.driver = {
+  async register(username, password) {
+    const instance = new Signalbox();
+    await instance.register({ username, email: `${username}@example.org`, password });
+    await instance.keys.ensure();
+    return begin(instance);
+  },
+  /** Another device of an existing account: signs in and takes the account's private key from its first device. */
+  async login(username, password, privateKey) {
+    const instance = new Signalbox();
+    await instance.login({ username, password });
+    await instance.keys.import(privateKey);
+    return begin(instance);
+  },
+  exportKey: () => sb.keys.export(),
+  requestConnection: async (username) => void (await sb.connections.request(username)),
+  acceptConnection: async (username) => void (await sb.connections.respond(username, 'accept')),
+  async call(username, options) {
+    requireCalls();
+    const started = performance.now();
+    const call = await sb.call(username, options);
+    return track(call, Math.round(performance.now() - started));
+  },
+  /** Starts a call without waiting for it (glare): its outcome is read with callOutcome(). */
+  startCall(username, options) {
+    requireCalls();
+    const started = performance.now();
+    globalThis.pendingCall = sb.call(username, options).then(
+      (call) => ({ ok: true, info: track(call, Math.round(performance.now() - started)) }),
+      (err) => ({ ok: false, code: err.code, message: err.message }),
+    );
+  },
+  callOutcome: () => globalThis.pendingCall,
+  rings: () => rings.map((r) => ({ from: r.incoming.from, fromDevice: r.incoming.fromDevice, sessionId: r.incoming.sessionId, state: r.incoming.state, closedAs: r.closedAs })),
+  waitForRing: (timeoutMs) => waitFor('a ring', () => rings.length > 0, timeoutMs),
+  waitForRingEnd: (index, timeoutMs) => waitFor('the ringing to stop', () => rings[index].incoming.state !== 'ringing', timeoutMs),
+  async accept(index, options) {
+    const call = await rings[index].incoming.accept(options);
+    return track(call);
+  },
+  reject: (index) => rings[index].incoming.reject(),
+  info: (sessionId) => describe(sessionId),
+  send: (sessionId, text) => calls.get(sessionId).call.channel.send(text),
+  waitForMessage: (sessionId, text, timeoutMs) => waitFor(`message "${text}"`, () => calls.get(sessionId)?.messages.includes(text), timeoutMs),
+  waitForState: (sessionId, state, timeoutMs) => waitFor(`connectionState ${state}`, () => calls.get(sessionId).call.pc.connectionState === state, timeoutMs),
+  waitForClose: (sessionId, timeoutMs) => waitFor('the call to close', () => calls.get(sessionId).closes.length > 0, timeoutMs),
+  selectedPair: (sessionId) => selectedPair(calls.get(sessionId).call.pc),
+  restartIce: (sessionId) => calls.get(sessionId).call.pc.restartIce(),
+  hangup: (sessionId) => calls.get(sessionId).call.hangup(),
+  errors: () => errors,
+  stop: () => sb?.stop(),
+};
