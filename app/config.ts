@@ -211,7 +211,7 @@ export const ENVIRONMENT = [
         env: 'MONGODB_URI',
         key: 'mongodbUri',
         parse: opt(z.string().regex(/^mongodb(\+srv)?:\/\/\S+$/, 'must be a mongodb:// or mongodb+srv:// URL')),
-        doc: 'Required when STORE=mongodb; a replica set lets long-polls on different instances wake each other.',
+        doc: 'Required when STORE=mongodb; must reach a replica set (one node is enough): mailbox fan-out and server events are multi-document transactions, and its change stream wakes long-polls across instances.',
       },
       { env: 'MONGODB_DB', key: 'mongodbDb', parse: text('signalbox', z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'must be a database name')) },
     ],

@@ -28,7 +28,7 @@ commands:
   users enable <username>    allow its logins again
   users delete <username>    delete the account and everything it owns
   purge                      remove expired sessions, codes, requests, signals and counters now
-  stats                      counts of users, connections, pending signals and sessions
+  stats                      counts of users, connections, pending signals (server events included) and sessions
 `;
 
 /** A command line the CLI cannot run: usage on stderr, exit 64. */

@@ -368,6 +368,8 @@ describe('shutdown with held long-polls', () => {
     }
     expect((await post(url, '/connections/request', { username: 'bob_p' }, tokens[0])).status).toBe(201);
     expect((await post(url, '/connections/respond', { username: 'alice_p', action: 'accept' }, tokens[1])).status).toBe(200);
+    // The request left a connection.requested event in bob's mailbox; drop it so the poll holds.
+    expect((await fetch(`${url}/signaling/clear`, { method: 'DELETE', headers: { authorization: `Bearer ${tokens[1]}` } })).status).toBe(204);
     const held = fetch(`${url}/signaling/poll?wait=30`, { headers: { authorization: `Bearer ${tokens[1]}` } });
     while (!(await (await fetch(`${url}/metrics`)).text()).includes('signalbox_held_polls 1')) await new Promise((r) => setTimeout(r, 20));
     server.child.kill('SIGTERM');

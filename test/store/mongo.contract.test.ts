@@ -71,4 +71,41 @@ describe('MongoDB store', () => {
       await reopened.close();
     }
   });
+
+  it('moves a per-user mailbox written before devices to each live session, numbers kept', async () => {
+    const [alice, bob] = [makeUser(), makeUser()];
+    const phone = makeSession(bob.id, { createdAt: new Date(Date.now() - 2000), expiresAt: new Date(Date.now() + 3_600_000) });
+    const tablet = makeSession(bob.id, { createdAt: new Date(Date.now() - 1000), expiresAt: new Date(Date.now() + 3_600_000) });
+    const first = await openMongoStore(uri, dbName);
+    try {
+      for (const u of [alice, bob]) await first.users.create(u);
+      for (const d of [phone, tablet]) await first.sessions.create(d, `refresh-${d.id}`);
+    } finally {
+      await first.close();
+    }
+    // The document shape of release 0.1.0: keyed by the recipient's user id, no userId, no senderDeviceId.
+    const entry = (seq: number) => ({
+      id: `signal-${seq}`, seq, senderId: alice.id, senderUsername: alice.username, type: 'offer', payload: `p${seq}`,
+      sessionId: null, createdAt: new Date(), expiresAt: new Date(Date.now() + 300_000),
+    });
+    const client = new MongoClient(uri);
+    try {
+      await client.db(dbName).collection<{ _id: string }>('mailboxes').insertOne({ _id: bob.id, lastSeq: 3, signals: [entry(2), entry(3)] } as never);
+    } finally {
+      await client.close();
+    }
+
+    const upgraded = await openMongoStore(uri, dbName);
+    try {
+      for (const device of [phone, tablet]) {
+        const pending = await upgraded.signals.pending(device.id, new Date(), 10);
+        expect(pending.map((s) => [s.seq, s.id, s.senderDeviceId])).toEqual([[2, 'signal-2', null], [3, 'signal-3', null]]);
+      }
+      const next = { ...entry(0), id: 'after', senderDeviceId: null, type: 'answer' as const };
+      await upgraded.signals.send({ signal: next, toUserId: bob.id, now: new Date(), limits: { max: 500, perSender: 100 } });
+      expect((await upgraded.signals.pending(phone.id, new Date(), 10)).map((s) => s.seq)).toEqual([2, 3, 4]);
+    } finally {
+      await upgraded.close();
+    }
+  });
 });

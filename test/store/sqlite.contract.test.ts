@@ -138,10 +138,13 @@ describe('SQLite store', () => {
     const devices = [makeSession(bob.id, { createdAt: new Date(1) }), makeSession(bob.id, { createdAt: new Date(2) }), makeSession(bob.id, { createdAt: new Date(3) })];
     for (const d of devices) await store.sessions.create(d, `refresh-${d.id}`);
     // A disk error or crash stand-in: the write to the newest device fails after the others were written.
+    // Added with the store closed, so the store's connection reads the schema with the trigger in it.
+    await store.close();
     const db = new Database(file);
     db.exec(`CREATE TRIGGER fail_last BEFORE INSERT ON device_signals WHEN NEW.device_id = '${devices[2]!.id}'
              BEGIN SELECT RAISE(ABORT, 'disk gone'); END`);
     db.close();
+    store = openSqliteStore(file);
     const now = new Date(10);
     const signal = { id: 'x', senderId: alice.id, senderUsername: 'alice', senderDeviceId: null, type: 'offer' as const, payload: 'p', sessionId: null, createdAt: now, expiresAt: new Date(now.getTime() + 60_000) };
     await expect(store.signals.send({ signal, toUserId: bob.id, now, limits: { max: 10, perSender: 10 } })).rejects.toThrow('disk gone');
