@@ -39,6 +39,9 @@ function describe(sessionId) {
   };
 }
 
+/** Set by autoAccept(): every ring is accepted at once with these options (the bench's callee). */
+let autoAcceptOptions = null;
+
 async function begin(instance) {
   sb = instance;
   sb.on('error', (e) => errors.push(`${e.code}: ${e.message}`));
@@ -46,6 +49,7 @@ async function begin(instance) {
     const ring = { incoming, closedAs: null };
     incoming.on('close', (state) => (ring.closedAs = state));
     rings.push(ring);
+    if (autoAcceptOptions) incoming.accept(autoAcceptOptions).then((call) => track(call), (e) => errors.push(`accept: ${e.code}: ${e.message}`));
   });
   sb.start();
   return { deviceId: sb.deviceId, username: sb.user.username };
@@ -64,9 +68,30 @@ function requireCalls() {
   if (typeof sb?.call !== 'function') throw new Error('the SDK served at /sdk/signalbox.js has no call(): is client/src/calls wired into Signalbox and the bundle rebuilt?');
 }
 
+/**
+ * A fetch that turns the SDK's long-poll into a short-poll every `intervalMs`: each GET /signaling/poll
+ * asks wait=0 and starts no sooner than `intervalMs` after the previous one started (the SDK's own loop
+ * polls again at once after an answer, which with wait=0 would spin). Everything else passes through.
+ */
+function shortPollFetch(intervalMs) {
+  let lastPoll = 0;
+  return async (url, init) => {
+    const u = new URL(url);
+    if (u.pathname === '/signaling/poll') {
+      u.searchParams.set('wait', '0');
+      const due = lastPoll + intervalMs - performance.now();
+      if (due > 0) await new Promise((r) => setTimeout(r, due));
+      lastPoll = performance.now();
+      return fetch(u.toString(), init);
+    }
+    return fetch(url, init);
+  };
+}
+
 globalThis.driver = {
-  async register(username, password) {
-    const instance = new Signalbox();
+  /** options.shortPollMs: poll every that many ms with wait=0 instead of the SDK's long-poll. */
+  async register(username, password, options = {}) {
+    const instance = new Signalbox(options.shortPollMs ? { fetch: shortPollFetch(options.shortPollMs) } : {});
     await instance.register({ username, email: `${username}@example.org`, password });
     await instance.keys.ensure();
     return begin(instance);
@@ -105,6 +130,9 @@ globalThis.driver = {
     return track(call);
   },
   reject: (index) => rings[index].incoming.reject(),
+  autoAccept: (options) => void (autoAcceptOptions = options),
+  /** Resolves once the callee side of `sessionId` exists and is connected (auto-accepted calls). */
+  waitForCall: (sessionId, timeoutMs) => waitFor(`call ${sessionId}`, () => calls.get(sessionId)?.call.pc.connectionState === 'connected', timeoutMs),
   info: (sessionId) => describe(sessionId),
   send: (sessionId, text) => calls.get(sessionId).call.channel.send(text),
   waitForMessage: (sessionId, text, timeoutMs) => waitFor(`message "${text}"`, () => calls.get(sessionId)?.messages.includes(text), timeoutMs),

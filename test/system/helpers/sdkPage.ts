@@ -1,11 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { openBlankPage } from './browser.js';
 
 // One device of one user: a browser context of its own (its own storage, as a separate phone or
 // browser would have) with a page on the server's origin running pageDriver.js over the real SDK.
 
-const DRIVER_FILE = new URL('./pageDriver.js', import.meta.url);
+/** Next to this file in the sources; from dist/test/system/helpers (the bench's build) tsc did not copy it there. */
+const DRIVER_FILE = [new URL('./pageDriver.js', import.meta.url), new URL('../../../../test/system/helpers/pageDriver.js', import.meta.url)].find((u) => existsSync(u))!;
 const DRIVER_PATH = '/__system-test__/pageDriver.js';
 
 /** What a call looks like from one side (pageDriver.js `describe`). */
