@@ -214,3 +214,19 @@ describe('a rejected call', () => {
     expect(await alice.device.run('callOutcome')).toMatchObject({ ok: false, code: 'call_rejected' });
   });
 });
+
+describe('a call the caller gives up on', () => {
+  it("stops every device of the callee ringing as cancelled and rejects call() with call_cancelled", async () => {
+    const alice = await person('alice');
+    const bob1 = await person('bob');
+    const bob2 = await secondDevice(bob1);
+    await connect(alice, bob1);
+    await alice.device.run('startCall', bob1.username, RELAY_ONLY);
+    await Promise.all([bob1.device.run('waitForRing', RING_MS), bob2.device.run('waitForRing', RING_MS)]);
+    await alice.device.run('cancelCall');
+    await Promise.all([bob1.device.run('waitForRingEnd', 0, RING_MS), bob2.device.run('waitForRingEnd', 0, RING_MS)]);
+    expect((await bob1.device.run<Ring[]>('rings'))[0]).toMatchObject({ state: 'cancelled', closedAs: 'cancelled' });
+    expect((await bob2.device.run<Ring[]>('rings'))[0]).toMatchObject({ state: 'cancelled', closedAs: 'cancelled' });
+    expect(await alice.device.run('callOutcome')).toMatchObject({ ok: false, code: 'call_cancelled' });
+  });
+});

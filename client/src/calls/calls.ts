@@ -5,7 +5,7 @@ import { normaliseUsername } from '../usernames.js';
 import { Call, addStream, endedError } from './call.js';
 import { IncomingCall, ringingEndFor } from './incoming.js';
 import { DEFAULT_CALL_TIMEOUT_MS, DEFAULT_DATA_CHANNEL_LABEL, RING_FOR_MS, type CallOptions } from './options.js';
-import { decodeMessage, encodeMessage, signalTypeOf, type CallMessage } from './protocol.js';
+import { decodePayload, encodeMessage, signalTypeOf, type CallMessage } from './protocol.js';
 import type { IceServer, PeerConnectionConstructor, PeerConnectionLike } from './rtc.js';
 
 /** What the calls module needs from the SDK core. */
@@ -40,7 +40,7 @@ const ICE_REFRESH_SHARE = 0.5;
 
 /**
  * Calls over the mailbox: `call()` and the 'call' event, one `sessionId` per call, every message of
- * it encrypted and signed by the core's send path. See client/README.md "Calls" for the protocol.
+ * it encrypted and signed by the core's send path. The protocol is described in protocol.ts.
  */
 export class Calls {
   private readonly calls = new Map<string, Call>();
@@ -72,6 +72,10 @@ export class Calls {
     // Registered before the offer leaves: a crossing offer from the peer must see this one (glare).
     this.calls.set(sessionId, call);
     this.dials.set(sessionId, dial);
+    const abort = () => call.end(call.peerDevice ? 'hangup' : 'cancelled', 'local', true);
+    if (options.signal?.aborted) abort();
+    options.signal?.addEventListener('abort', abort, { once: true });
+    call.on('close', () => options.signal?.removeEventListener('abort', abort));
     return new Promise<Call>((resolve, reject) => {
       dial.yieldTo = (answered) => answered.then(resolve, reject);
       call.offer().catch((err: unknown) => call.end('failed', 'local', false, asError(err)));
@@ -81,18 +85,26 @@ export class Calls {
     });
   }
 
-  /** Ends every call and ringing on this device (sign-out). */
-  endAll(): void {
+  /** Ends every call and ringing on this device (sign-out); resolves once their byes are sent. */
+  async endAll(): Promise<void> {
     for (const call of [...this.calls.values()]) call.hangup();
     for (const incoming of [...this.ringing.values()]) incoming.stop('cancelled');
+    await Promise.all([...this.queues.values()]);
   }
 
   /** The inbox tap: takes this module's signals (and only those); true when it took `signal`. */
   readonly tap = async (signal: ReceivedSignal): Promise<boolean> => {
-    const message = decodeMessage(signal.type, signal.payload);
+    const decoded = decodePayload(signal.type, signal.payload);
     const me = this.host.me();
-    if (!message || !signal.sessionId || !me) return false;
-    const sid = signal.sessionId;
+    if (!decoded || !me) return false;
+    const { message, envelope } = decoded;
+    // What the server says must match what the sender signed; otherwise it is not a message of this call.
+    if (signal.sessionId !== envelope.sid || (signal.fromDevice !== null && signal.fromDevice !== envelope.dev)) {
+      this.host.report(new SignalboxError('call_signal_mismatch', `A call signal from ${signal.from} does not match its signed session or device; ignored.`, { details: { id: signal.id } }));
+      return true;
+    }
+    const sid = envelope.sid;
+    const fromDevice = envelope.dev;
     try {
       if (signal.from === me.username) {
         this.fromOwnDevice(sid, message);
@@ -100,7 +112,7 @@ export class Calls {
       }
       const call = this.calls.get(sid);
       if (call) {
-        if (signal.from === call.peer && signal.fromDevice) await this.toCall(call, message, signal.fromDevice, me.deviceId);
+        if (signal.from === call.peer) await this.toCall(call, message, fromDevice, me.deviceId);
         return true;
       }
       const incoming = this.ringing.get(sid);
@@ -108,8 +120,8 @@ export class Calls {
         if (signal.from === incoming.from) this.toRinging(incoming, message, me.deviceId);
         return true;
       }
-      if (this.finished.has(sid) || message.kind !== 'offer' || !signal.fromDevice) return true; // late signals of an ended call
-      return this.offered(signal, message.sdp, me);
+      if (this.finished.has(sid) || message.kind !== 'offer') return true; // late signals of an ended call
+      return this.offered(signal.from, fromDevice, sid, envelope.at, message.sdp, me);
     } catch (err) {
       this.host.report(asError(err));
       return true;
@@ -152,9 +164,7 @@ export class Calls {
   }
 
   /** A new offer: glare with our own unanswered call to the same user, or a call that rings here. */
-  private offered(signal: ReceivedSignal, sdp: string, me: { username: string; deviceId: string }): boolean {
-    const from = signal.from;
-    const fromDevice = signal.fromDevice!;
+  private offered(from: string, fromDevice: string, sessionId: string, madeAt: number, sdp: string, me: { username: string; deviceId: string }): boolean {
     const glare = [...this.dials.values()].find((d) => d.call.peer === from);
     if (glare) {
       // Both called each other. The lower (username, deviceId) yields: it drops its own offer and
@@ -162,24 +172,24 @@ export class Calls {
       // offer it got: its own will be answered. Both sides compute the same order.
       const iYield = me.username < from || (me.username === from && me.deviceId < fromDevice);
       if (!iYield) {
-        this.remember(signal.sessionId!);
+        this.remember(sessionId);
         return true;
       }
       this.yielded.add(glare.call.sessionId);
       this.dials.delete(glare.call.sessionId);
       glare.call.end('cancelled', 'local', true); // the peer's other devices stop ringing with our offer
-      const incoming = new IncomingCall(from, fromDevice, signal.sessionId!, sdp, this.incomingLink, RING_FOR_MS);
+      const incoming = new IncomingCall(from, fromDevice, sessionId, sdp, this.incomingLink, RING_FOR_MS);
       this.ringing.set(incoming.sessionId, incoming); // not rung: registered so the caller's candidates are kept
       glare.yieldTo?.(incoming.accept(glare.options));
       return true;
     }
     if (!this.host.peerConnection) return false; // no WebRTC here (Node): the app's 'signal' handlers may want it
-    // An offer that waited in the mailbox longer than a call rings is a missed call, not a ringing one.
-    if (Date.now() - Date.parse(signal.createdAt) > RING_FOR_MS) {
-      this.remember(signal.sessionId!);
+    // An offer made longer ago than a call rings (signed time: a replayed one too) is missed, not ringing.
+    if (Math.abs(Date.now() - madeAt) > RING_FOR_MS) {
+      this.remember(sessionId);
       return true;
     }
-    const incoming = new IncomingCall(from, fromDevice, signal.sessionId!, sdp, this.incomingLink, RING_FOR_MS);
+    const incoming = new IncomingCall(from, fromDevice, sessionId, sdp, this.incomingLink, RING_FOR_MS);
     this.ringing.set(incoming.sessionId, incoming);
     if (!this.host.ring(incoming)) {
       // Nobody listens for calls: the app's 'signal' handlers get the offer instead.
@@ -260,9 +270,12 @@ export class Calls {
   private post(to: string, sessionId: string, message: CallMessage, toDevice: string | undefined): Promise<SendResult | null> {
     const key = `${sessionId}:${to}`;
     const previous = this.queues.get(key) ?? Promise.resolve();
-    const sent = previous.then(() =>
-      this.host.send(to, signalTypeOf(message), encodeMessage(message), { sessionId, ...(toDevice ? { toDevice } : {}) }),
-    );
+    const me = this.host.me(); // now: a bye queued at sign-out still says which device it came from
+    const sent = previous.then(() => {
+      if (!me) throw new SignalboxError('signed_out', 'Not signed in.');
+      const payload = encodeMessage(message, { sid: sessionId, dev: me.deviceId, at: Date.now() });
+      return this.host.send(to, signalTypeOf(message), payload, { sessionId, ...(toDevice ? { toDevice } : {}) });
+    });
     const settled = sent.then(
       (result) => result,
       (err: unknown) => {

@@ -11,6 +11,11 @@ export interface CallOptions {
   stream?: MediaStreamLike;
   /** How long until connected, else the call ends with `timeout`. Default 30 000 ms. */
   timeoutMs?: number;
+  /**
+   * call() only: aborting it while the call rings or connects cancels it (every ringing device stops,
+   * as `cancelled`) and call() rejects with `call_cancelled`. The way to hang up before call() resolves.
+   */
+  signal?: AbortSignal;
 }
 
 export const DEFAULT_CALL_TIMEOUT_MS = 30_000;

@@ -3,6 +3,21 @@ import type { IceCandidateInit } from './rtc.js';
 // What call signals carry inside their encrypted payload: JSON with a version marker, so the calls
 // module takes only its own signals and leaves any other `offer`/`custom` an app sends itself to the
 // app's 'signal' handlers. The server sees none of it: the whole text is an OpenPGP message.
+//
+// The signature covers the payload only; `type`, `sessionId`, `fromDevice` and the time are what the
+// server says. So each payload also carries, signed, what the calls module relies on: its kind (checked
+// against `type`), the session (`sid`, checked against `sessionId`), the sending device (`dev`, checked
+// against `fromDevice`) and when it was made (`at`): a server cannot move a message into another call,
+// pass it off as another device's, or replay an old offer to make a phone ring again.
+//
+// The protocol, for one call (sessionId = 128 random bits, hex):
+//   caller → every callee device   offer {sdp}, then ice {candidate}… (no toDevice: they all ring)
+//   callee device D → caller device answer {sdp}, then ice…; and custom `answered` {answeredBy: D} to its
+//                                   own account (`to` = self), so its other devices stop ringing
+//   caller → every callee device   bye {reason: answered-elsewhere, answeredBy: D} (D ignores it)
+//   afterwards, both ways           only to the peer's device (toDevice): ice, offer/answer again for an
+//                                   ICE restart or new tracks (perfect negotiation; the callee is polite)
+//   either side                     bye {reason} ends the call; reject = bye rejected + custom `declined`
 
 /** The marker and version of this protocol; a payload without it is not a call signal. */
 export const PROTOCOL = 'signalbox.call/1';
@@ -40,14 +55,24 @@ export function signalTypeOf(message: CallMessage): 'offer' | 'answer' | 'ice' |
   }
 }
 
-/** The payload text of `message` (before the SDK encrypts it). */
-export function encodeMessage(message: CallMessage): string {
-  const { kind, ...fields } = message;
-  return JSON.stringify({ p: PROTOCOL, kind, ...fields });
+/** What every call payload carries besides its message, under the sender's signature. */
+export interface Envelope {
+  /** The call's sessionId. */
+  sid: string;
+  /** The sending device's id. */
+  dev: string;
+  /** When it was made, ms since the epoch, by the sender's clock. */
+  at: number;
 }
 
-/** The call message in a decrypted payload of a `type` signal, or null when it is not one of ours (or malformed). */
-export function decodeMessage(type: string, payload: string): CallMessage | null {
+/** The payload text of `message` (before the SDK encrypts and signs it). */
+export function encodeMessage(message: CallMessage, envelope: Envelope): string {
+  const { kind, ...fields } = message;
+  return JSON.stringify({ p: PROTOCOL, ...envelope, kind, ...fields });
+}
+
+/** The message and its envelope in a decrypted payload, or null when it is not one of ours (or malformed). */
+export function decodePayload(type: string, payload: string): { message: CallMessage; envelope: Envelope } | null {
   let value: unknown;
   try {
     value = JSON.parse(payload);
@@ -55,7 +80,14 @@ export function decodeMessage(type: string, payload: string): CallMessage | null
     return null;
   }
   if (typeof value !== 'object' || value === null) return null;
-  const m = value as Record<string, unknown>;
+  const { sid, dev, at } = value as Record<string, unknown>;
+  if (typeof sid !== 'string' || typeof dev !== 'string' || typeof at !== 'number') return null;
+  const message = decodeMessage(type, value as Record<string, unknown>);
+  return message ? { message, envelope: { sid, dev, at } } : null;
+}
+
+/** The call message in a parsed payload of a `type` signal, or null when it is not one of ours (or malformed). */
+function decodeMessage(type: string, m: Record<string, unknown>): CallMessage | null {
   if (m.p !== PROTOCOL) return null;
   const str = (v: unknown): v is string => typeof v === 'string';
   switch (m.kind) {

@@ -116,12 +116,15 @@ globalThis.driver = {
   startCall(username, options) {
     requireCalls();
     const started = performance.now();
-    globalThis.pendingCall = sb.call(username, options).then(
+    globalThis.pendingAbort = new AbortController();
+    globalThis.pendingCall = sb.call(username, { ...options, signal: globalThis.pendingAbort.signal }).then(
       (call) => ({ ok: true, info: track(call, Math.round(performance.now() - started)) }),
       (err) => ({ ok: false, code: err.code, message: err.message }),
     );
   },
   callOutcome: () => globalThis.pendingCall,
+  /** Cancels the call startCall() began (its AbortSignal). */
+  cancelCall: () => globalThis.pendingAbort.abort(),
   rings: () => rings.map((r) => ({ from: r.incoming.from, fromDevice: r.incoming.fromDevice, sessionId: r.incoming.sessionId, state: r.incoming.state, closedAs: r.closedAs })),
   waitForRing: (timeoutMs) => waitFor('a ring', () => rings.length > 0, timeoutMs),
   waitForRingEnd: (index, timeoutMs) => waitFor('the ringing to stop', () => rings[index].incoming.state !== 'ringing', timeoutMs),
