@@ -1,7 +1,7 @@
-import { afterEach, beforeEach } from '@jest/globals';
+import { beforeEach } from '@jest/globals';
 import { MemoryStorage, Signalbox, type SignalboxOptions } from '../../client/src/index.js';
-import { makeTestApp, type TestApp, type TestAppOptions } from '../helpers/app.js';
-import { listenOnLoopback, type LoopbackServer } from '../helpers/loopback.js';
+import type { TestApp, TestAppOptions } from '../helpers/app.js';
+import { useListeningTestApp, type ListeningTestApp } from '../helpers/listening.js';
 
 // SDK tests drive the real SDK (client/src) over real HTTP against the real app listening on
 // 127.0.0.1. What they inject is only a fetch wrapper that records or fails requests (FetchProbe).
@@ -44,8 +44,8 @@ export class FetchProbe {
 }
 
 export interface SdkHarness {
-  t: TestApp;
-  server: LoopbackServer;
+  /** The app, listening on 127.0.0.1 (`t.baseUrl`). */
+  t: ListeningTestApp;
   /** A new Signalbox against the server; stopped after the test. */
   client(options?: Omit<SignalboxOptions, 'baseUrl'>): Signalbox;
   /** A registered, signed-in client with a published key. */
@@ -69,23 +69,21 @@ export function clockAfterRealTime(t: TestApp): void {
   t.clock.advance((Date.now() + SERVER_CLOCK_LEAD_MS - t.clock.now()) / 1000);
 }
 
-/** A fresh app listening on loopback before each test; every client stopped, then the server and app closed, after it. */
+/** A fresh app listening on loopback before each test (useListeningTestApp); every client stopped before it closes. */
 export function useSdkHarness(options: TestAppOptions | (() => TestAppOptions) = {}): SdkHarness {
+  const t = useListeningTestApp(options);
   const h = {} as SdkHarness;
-  let clients: Signalbox[] = [];
-  beforeEach(async () => {
-    const t = makeTestApp(typeof options === 'function' ? options() : options);
+  beforeEach(() => {
     clockAfterRealTime(t);
-    const server = await listenOnLoopback(t);
-    clients = [];
+    const clients: Signalbox[] = [];
+    t.beforeClose(() => Promise.all(clients.map((sb) => sb.stop())));
     const client = (opts: Omit<SignalboxOptions, 'baseUrl'> = {}) => {
-      const sb = new Signalbox({ retry: FAST_RETRY, pollWaitSeconds: 5, ...opts, baseUrl: server.baseUrl });
+      const sb = new Signalbox({ retry: FAST_RETRY, pollWaitSeconds: 5, ...opts, baseUrl: t.baseUrl });
       clients.push(sb);
       return sb;
     };
     Object.assign(h, {
       t,
-      server,
       client,
       async user(name: string, opts: Omit<SignalboxOptions, 'baseUrl'> = {}) {
         const sb = client(opts);
@@ -99,11 +97,6 @@ export function useSdkHarness(options: TestAppOptions | (() => TestAppOptions) =
         await b.connections.respond(a.user!.username, 'accept');
       },
     } satisfies SdkHarness);
-  });
-  afterEach(async () => {
-    await Promise.all(clients.map((sb) => sb.stop()));
-    await h.server.close();
-    await h.t.close();
   });
   return h;
 }

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { defaultBundlePath } from '../../app/sdk/sdkBundle.js';
 import { SDK_MAX_AGE_SECONDS } from '../../app/sdk/sdk.routes.js';
 import { bearer, registerUser } from '../helpers/factories.js';
-import { listenOnLoopback } from '../helpers/loopback.js';
+import { useListeningTestApp } from '../helpers/listening.js';
 import { useTestApp } from '../helpers/perTest.js';
 import { run } from '../helpers/run.js';
 import { clockAfterRealTime } from './harness.js';
@@ -59,7 +59,7 @@ describe('GET /sdk/signalbox.js when the SDK was never built', () => {
 });
 
 describe('the bundle, copied where no node_modules can be found', () => {
-  const t = useTestApp();
+  const t = useListeningTestApp();
   let dir: string;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'signalbox-sdk-'));
@@ -69,22 +69,17 @@ describe('the bundle, copied where no node_modules can be found', () => {
 
   it('runs in plain Node 20: registers, makes and publishes a key pair, with nothing else installed', async () => {
     clockAfterRealTime(t);
-    const server = await listenOnLoopback(t);
-    try {
-      const script = `
-        import { Signalbox } from './signalbox.js';
-        const sb = new Signalbox({ baseUrl: process.env.BASE_URL });
-        await sb.register({ username: 'bundled', email: 'bundled@example.org', password: 'correct horse battery' });
-        const { fingerprint } = await sb.keys.ensure();
-        console.log(JSON.stringify({ username: sb.user.username, fingerprint }));`;
-      writeFileSync(join(dir, 'main.mjs'), script);
-      const result = await run(process.execPath, [join(dir, 'main.mjs')], { cwd: dir, env: { BASE_URL: server.baseUrl } });
-      expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
-      const { username, fingerprint } = JSON.parse(result.stdout) as { username: string; fingerprint: string };
-      const profile = await t.http.get(`/users/${username}`).set(bearer(await registerUser(t)));
-      expect(profile.body.pgp.fingerprint).toBe(fingerprint);
-    } finally {
-      await server.close();
-    }
+    const script = `
+      import { Signalbox } from './signalbox.js';
+      const sb = new Signalbox({ baseUrl: process.env.BASE_URL });
+      await sb.register({ username: 'bundled', email: 'bundled@example.org', password: 'correct horse battery' });
+      const { fingerprint } = await sb.keys.ensure();
+      console.log(JSON.stringify({ username: sb.user.username, fingerprint }));`;
+    writeFileSync(join(dir, 'main.mjs'), script);
+    const result = await run(process.execPath, [join(dir, 'main.mjs')], { cwd: dir, env: { BASE_URL: t.baseUrl } });
+    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+    const { username, fingerprint } = JSON.parse(result.stdout) as { username: string; fingerprint: string };
+    const profile = await t.http.get(`/users/${username}`).set(bearer(await registerUser(t)));
+    expect(profile.body.pgp.fingerprint).toBe(fingerprint);
   });
 });
