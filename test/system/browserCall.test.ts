@@ -40,8 +40,8 @@ interface Person {
 }
 
 /** A new user on a new device: registered, key published, poll loop running. */
-async function person(prefix: string): Promise<Person> {
-  const device = await BrowserDevice.open(browser, server.baseUrl);
+async function person(prefix: string, on: RunningServer = server): Promise<Person> {
+  const device = await BrowserDevice.open(browser, on.baseUrl);
   devices.push(device);
   const { username, password } = account(prefix);
   const { deviceId } = await device.run<{ deviceId: string }>('register', username, password);
@@ -229,4 +229,45 @@ describe('a call the caller gives up on', () => {
     expect((await bob2.device.run<Ring[]>('rings'))[0]).toMatchObject({ state: 'cancelled', closedAs: 'cancelled' });
     expect(await alice.device.run('callOutcome')).toMatchObject({ ok: false, code: 'call_cancelled' });
   });
+});
+
+describe('a call whose relay goes away and comes back (a network change)', () => {
+  let ownCoturn: Coturn;
+  let ownServer: RunningServer;
+
+  beforeAll(async () => {
+    ownCoturn = await startCoturn();
+    ownServer = await startServer({ TURN_URLS: ownCoturn.url, TURN_SECRET: ownCoturn.secret });
+  });
+
+  afterAll(async () => {
+    await ownServer?.close();
+    await ownCoturn?.stop();
+  });
+
+  it('restarts ICE by itself over the mailbox and carries data again once the TURN server is back', async () => {
+    const alice = await person('alice', ownServer);
+    const bob = await person('bob', ownServer);
+    await connect(alice, bob);
+    const { called, answered } = await callAndAnswer(alice, bob);
+
+    // Every relay allocation dies with coturn; the same coturn (port, secret) comes back a moment later,
+    // as a network does after a change. Nobody calls restartIce: the SDK sees ICE fail and restarts it.
+    await ownCoturn.stop();
+    await alice.device.page.waitForFunction(
+      (sid) => ['disconnected', 'failed'].includes((globalThis as unknown as { driver: { info(s: string): CallInfo } }).driver.info(sid).iceConnectionState),
+      called.sessionId,
+      { timeout: CONNECT_MS },
+    );
+    ownCoturn = await startCoturn({ port: ownCoturn.port, secret: ownCoturn.secret });
+    await bob.device.page.waitForFunction(
+      ([sid, before]) => (globalThis as unknown as { driver: { info(s: string): CallInfo } }).driver.info(sid as string).remoteIceUfrag !== before,
+      [answered.sessionId, answered.remoteIceUfrag] as const,
+      { timeout: 40_000 },
+    );
+    await alice.device.run('waitForState', called.sessionId, 'connected', CONNECT_MS);
+    await alice.device.run('send', called.sessionId, 'still here');
+    await bob.device.run('waitForMessage', answered.sessionId, 'still here', CONNECT_MS);
+    expect((await alice.device.run<CallInfo>('info', called.sessionId)).closes).toEqual([]);
+  }, 90_000);
 });
