@@ -251,6 +251,7 @@ export class Call {
       // The connection closed or the peer's offer won the race; nothing to send.
     } finally {
       this.makingOffer = false;
+      this.releaseHeld(); // nothing sent (the race above): candidates held meanwhile still go out
     }
   }
 
@@ -259,13 +260,17 @@ export class Call {
     const collision = this.makingOffer || this.pc.signalingState !== 'stable';
     this.ignoreOffer = !this.polite && collision;
     if (this.ignoreOffer) return;
-    if (this.pc.signalingState === 'have-local-offer') await this.pc.setLocalDescription({ type: 'rollback' });
-    this.heldLocal ??= [];
-    await this.pc.setRemoteDescription({ type: 'offer', sdp });
-    await this.flushRemote();
-    const answer = await this.pc.createAnswer();
-    await this.pc.setLocalDescription(answer);
-    this.sendDescription({ kind: 'answer', sdp: answer.sdp ?? '' });
+    try {
+      if (this.pc.signalingState === 'have-local-offer') await this.pc.setLocalDescription({ type: 'rollback' });
+      this.heldLocal ??= [];
+      await this.pc.setRemoteDescription({ type: 'offer', sdp });
+      await this.flushRemote();
+      const answer = await this.pc.createAnswer();
+      await this.pc.setLocalDescription(answer);
+      this.sendDescription({ kind: 'answer', sdp: answer.sdp ?? '' });
+    } finally {
+      this.releaseHeld();
+    }
   }
 
   private async applyAnswer(sdp: string): Promise<void> {
@@ -294,6 +299,11 @@ export class Call {
   /** Sends a description, then the local candidates held while it was being made, in that order. */
   private sendDescription(message: CallMessage): void {
     void this.link.post(message, this.peerDeviceId ?? undefined);
+    this.releaseHeld();
+  }
+
+  /** Sends the local candidates held back, and stops holding them. */
+  private releaseHeld(): void {
     const held = this.heldLocal ?? [];
     this.heldLocal = null;
     for (const candidate of held) void this.link.post({ kind: 'ice', candidate }, this.peerDeviceId ?? undefined);

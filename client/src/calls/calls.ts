@@ -72,10 +72,7 @@ export class Calls {
     // Registered before the offer leaves: a crossing offer from the peer must see this one (glare).
     this.calls.set(sessionId, call);
     this.dials.set(sessionId, dial);
-    const abort = () => call.end(call.peerDevice ? 'hangup' : 'cancelled', 'local', true);
-    if (options.signal?.aborted) abort();
-    options.signal?.addEventListener('abort', abort, { once: true });
-    call.on('close', () => options.signal?.removeEventListener('abort', abort));
+    abortable(call, options.signal);
     return new Promise<Call>((resolve, reject) => {
       dial.yieldTo = (answered) => answered.then(resolve, reject);
       call.offer().catch((err: unknown) => call.end('failed', 'local', false, asError(err)));
@@ -221,6 +218,7 @@ export class Calls {
         channel: null,
         expectChannel: incoming.hasDataChannel,
       });
+      abortable(call, options.signal);
       // From here the call takes this session's signals; what came while setting up is handed over.
       this.calls.set(call.sessionId, call);
       this.ringing.delete(call.sessionId);
@@ -319,6 +317,15 @@ export class Calls {
     this.finished.add(sessionId);
     if (this.finished.size > REMEMBERED_SESSIONS) this.finished.delete(this.finished.values().next().value as string);
   }
+}
+
+/** Aborting `signal` ends `call` (cancelled while it rings, hung up once answered), the peer told. */
+function abortable(call: Call, signal: AbortSignal | undefined): void {
+  if (!signal) return;
+  const abort = () => call.end(call.peerDevice ? 'hangup' : 'cancelled', 'local', true);
+  if (signal.aborted) return abort();
+  signal.addEventListener('abort', abort, { once: true });
+  call.on('close', () => signal.removeEventListener('abort', abort));
 }
 
 function channelInit(option: boolean | { label?: string; ordered?: boolean; maxPacketLifeTime?: number; maxRetransmits?: number; protocol?: string }) {

@@ -12,8 +12,9 @@ export interface CallOptions {
   /** How long until connected, else the call ends with `timeout`. Default 30 000 ms. */
   timeoutMs?: number;
   /**
-   * call() only: aborting it while the call rings or connects cancels it (every ringing device stops,
-   * as `cancelled`) and call() rejects with `call_cancelled`. The way to hang up before call() resolves.
+   * Aborting it ends the call, the peer told: while call() waits for an answer, every ringing device
+   * stops (`cancelled`) and call() rejects with `call_cancelled`; after that (and for accept()) it hangs
+   * up. The way to give up before call() or accept() resolves.
    */
   signal?: AbortSignal;
 }
