@@ -1,5 +1,18 @@
 // @signalbox/client: the public surface (shared/API.md "Client SDK (v1.1)").
-export { Signalbox, type RtcImplementation, type SendOptions, type SignalboxOptions } from './signalbox.js';
+// The public Signalbox is the core (./signalbox.js) with calls plugged in (./calls/withCalls.ts).
+export { Signalbox } from './calls/withCalls.js';
+export type { RtcImplementation, SendOptions, SignalboxOptions } from './signalbox.js';
+export {
+  Call,
+  IncomingCall,
+  type CallEventMap,
+  type CallOptions,
+  type CloseInfo,
+  type DataChannelOption,
+  type EndReason,
+  type IncomingCallEventMap,
+  type RingingState,
+} from './calls/index.js';
 export { SignalboxError, type SdkErrorCode } from './errors.js';
 export type { ConnectionState, KeyChange, ReceivedSignal, ServerEvent, SignalboxEventMap, StateDetail } from './events.js';
 export type { EnsureOptions, KeyInfo } from './keys.js';
