@@ -3,6 +3,7 @@
  * (built by buildOpenApi from the route definitions). Run it with `npm run docs:api`; a test fails
  * when the committed file differs from what this renders, so the reference cannot drift from the code.
  */
+import { API_CONTRACT_VERSION } from '../app/ops/openapi.js';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -264,6 +265,8 @@ function renderIntro(doc: OpenApiDocument): string[] {
     '',
     'Every endpoint the server answers, generated from the same route definitions the router serves. The',
     'machine-readable form is served at `GET /openapi.json` (OpenAPI 3.1) and rendered at `GET /docs`.',
+    `This is wire contract v${API_CONTRACT_VERSION}: every session is a device with its own mailbox, server events ride`,
+    'the mailbox, and `401` always means the token (a wrong password or code on a signed-in request is `403`/`400`).',
     '',
     '## Conventions',
     '',

@@ -36,6 +36,9 @@ function genericCodes(r: AnyRoute): ErrorCode[] {
 }
 
 /** The OpenAPI 3.1 document, built from the same route definitions the router serves. */
+/** The version of the wire contract (shared/API.md) this server implements; the software's own is `info.version`. */
+export const API_CONTRACT_VERSION = '1.1';
+
 export function buildOpenApi(routes: AnyRoute[], info: { version: string }): JsonSchema {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
@@ -70,9 +73,11 @@ export function buildOpenApi(routes: AnyRoute[], info: { version: string }): Jso
       title: 'Signalbox',
       version: info.version,
       description:
-        'Self-hosted signaling for end-to-end encrypted WebRTC. Every error has the shape ' +
+        `Self-hosted signaling for end-to-end encrypted WebRTC, wire contract v${API_CONTRACT_VERSION} (every session is a ` +
+        'device with its own mailbox; server events ride the mailbox; 401 always means the token). Every error has the shape ' +
         '`{"error": {"code", "message", "details?"}}`; every response carries `X-Request-Id`.',
       license: { name: 'MIT', identifier: 'MIT' },
+      'x-api-version': API_CONTRACT_VERSION,
     },
     paths,
     components: {

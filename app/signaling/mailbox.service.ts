@@ -136,7 +136,7 @@ export class MailboxService {
   async poll(auth: Caller, after: string | undefined, waitSeconds: number, abort: AbortSignal): Promise<{ signals: SignalRecord[]; cursor: string }> {
     const { store, notifier, cursors, metrics } = this.d;
     const device = auth.sessionId;
-    const acked = after === undefined ? 0 : cursors.decode(device, after, 'after');
+    const acked = after === undefined ? 0 : cursors.decode(device, after, 'query.after');
     if (acked > 0) metrics.acknowledged.inc(await store.signals.ack(device, acked));
     const deadline = Date.now() + waitSeconds * 1000;
     const pending = () => store.signals.pending(device, new Date(this.d.clock.now()), POLL_BATCH);

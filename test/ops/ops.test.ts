@@ -201,7 +201,7 @@ describe('GET /openapi.json', () => {
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
     expect(res.body.openapi).toMatch(/^3\.1\.\d+$/);
-    expect(res.body.info).toMatchObject({ title: 'Signalbox', version: VERSION });
+    expect(res.body.info).toMatchObject({ title: 'Signalbox', version: VERSION, 'x-api-version': '1.1' });
   });
 
   it('documents every route the app serves, with its method, and nothing it does not serve', async () => {
