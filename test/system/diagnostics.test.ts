@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser } from 'playwright-core';
+import { registerViaApi } from './helpers/api.js';
 import { launchChromium } from './helpers/browser.js';
 import { startCoturn, type Coturn } from './helpers/coturn.js';
 import { runDiagnostics } from './helpers/diagnosticsPage.js';
@@ -47,6 +48,25 @@ describe('GET /diagnostics', () => {
     expect(Number(run.checks['loopback-call']!.data.rttMs)).toBeGreaterThan(0);
     expect(run.checks['loopback-call']!.figure).toMatch(/setup \d+ ms · data-channel RTT [\d.]+ ms/);
     expect(run.statusLine).toBe('Done. The throwaway account was deleted.');
+  });
+
+  it('runs the checks for an existing account signed in through the form, and signs it out after', async () => {
+    const s = await server({ TURN_URLS: coturn.url, TURN_SECRET: coturn.secret });
+    const user = await registerViaApi(s.baseUrl, 'operator');
+    const run = await runDiagnostics(browser, s.baseUrl, user);
+    expect(Object.values(run.checks).map((c) => c.status)).toEqual(['pass', 'pass', 'pass']);
+    expect(run.statusLine).toBe('Done. Signed out.');
+    // The session the page used is over: its device is gone from the account.
+    const devices = await fetch(`${s.baseUrl}/users/me/devices`, { headers: { Authorization: `Bearer ${user.accessToken}` } });
+    expect(((await devices.json()) as { devices: unknown[] }).devices).toHaveLength(1);
+  });
+
+  it('says why when the password is wrong, and runs no check', async () => {
+    const s = await server({ TURN_URLS: coturn.url, TURN_SECRET: coturn.secret });
+    const user = await registerViaApi(s.baseUrl, 'operator');
+    const run = await runDiagnostics(browser, s.baseUrl, { username: user.username, password: 'not the password' });
+    expect(run.checks).toEqual({});
+    expect(run.statusLine).toMatch(/password|credentials/i);
   });
 
   it("is served under a CSP of only the server's own files, which the page keeps to", async () => {

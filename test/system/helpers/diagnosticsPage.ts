@@ -22,8 +22,11 @@ export interface DiagnosticsRun {
 /** The diagnostics checks wait up to 10 s for a relay candidate and 15 s for the call; this bounds one run. */
 const RUN_TIMEOUT_MS = 45_000;
 
-/** Opens GET /diagnostics in a fresh context, uses a throwaway account, and reads the checks once they are done. */
-export async function runDiagnostics(browser: Browser, baseUrl: string): Promise<DiagnosticsRun> {
+/**
+ * Opens GET /diagnostics in a fresh context, signs in with `account` through the form (or uses a
+ * throwaway account without one), and reads the checks once they are done.
+ */
+export async function runDiagnostics(browser: Browser, baseUrl: string, account?: { username: string; password: string }): Promise<DiagnosticsRun> {
   const context = await browser.newContext();
   try {
     const page = await context.newPage();
@@ -32,10 +35,18 @@ export async function runDiagnostics(browser: Browser, baseUrl: string): Promise
     page.on('pageerror', (err) => errors.push(err.message));
     const response = await page.goto(`${baseUrl}/diagnostics`);
     await page.waitForSelector('body[data-diagnostics="ready"]');
-    await page.click('#throwaway');
-    await page.waitForSelector('body[data-diagnostics="done"]', { timeout: RUN_TIMEOUT_MS });
-    // After the checks the throwaway account is deleted; the buttons come back once that answered.
-    await page.waitForFunction(() => !(globalThis as unknown as { document: { querySelector(s: string): unknown } }).document.querySelector('#throwaway[disabled]'));
+    if (account) {
+      await page.fill('input[name="username"]', account.username);
+      await page.fill('input[name="password"]', account.password);
+      await page.click('#sign-in-button');
+    } else {
+      await page.click('#throwaway');
+    }
+    // The click disables the form at once; it comes back when the visit is over: checks run (or sign-in
+    // refused), then signed out or the throwaway account deleted.
+    await page.waitForFunction(() => !(globalThis as unknown as { document: { querySelector(s: string): unknown } }).document.querySelector('#throwaway[disabled]'), undefined, {
+      timeout: RUN_TIMEOUT_MS,
+    });
     const checks = await page.$$eval('[data-check]', (items) =>
       Object.fromEntries(
         items.map((item) => {
