@@ -160,6 +160,24 @@ describe('a call to Bob on two devices', () => {
   });
 });
 
+describe('a call that two devices of Bob accept at the same moment', () => {
+  it('connects exactly one of them; the other accept() rejects with call_answered_elsewhere', async () => {
+    const alice = await person('alice');
+    const bob1 = await person('bob');
+    const bob2 = await secondDevice(bob1);
+    await connect(alice, bob1);
+    const calling = alice.device.run<CallInfo>('call', bob1.username, RELAY_ONLY);
+    await Promise.all([bob1.device.run('waitForRing', RING_MS), bob2.device.run('waitForRing', RING_MS)]);
+    type Outcome = { ok: boolean; info?: CallInfo; code?: string };
+    const outcomes = await Promise.all([bob1.device.run<Outcome>('acceptOutcome', 0, RELAY_ONLY), bob2.device.run<Outcome>('acceptOutcome', 0, RELAY_ONLY)]);
+    const called = await calling;
+    const winner = outcomes.findIndex((o) => o.ok);
+    expect(outcomes.map((o) => o.ok).sort()).toEqual([false, true]);
+    expect(outcomes[1 - winner]).toMatchObject({ ok: false, code: 'call_answered_elsewhere' });
+    expect(called.peerDevice).toBe([bob1, bob2][winner]!.deviceId);
+  });
+});
+
 describe('a call through an ICE restart', () => {
   it('comes back to connected with new ICE credentials, and the data channel still carries data both ways', async () => {
     const alice = await person('alice');

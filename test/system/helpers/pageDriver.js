@@ -132,6 +132,12 @@ globalThis.driver = {
     const call = await rings[index].incoming.accept(options);
     return track(call);
   },
+  /** accept() that reports how it ended instead of throwing: {ok, info} or {ok: false, code}. */
+  acceptOutcome: (index, options) =>
+    rings[index].incoming.accept(options).then(
+      (call) => ({ ok: true, info: track(call) }),
+      (err) => ({ ok: false, code: err.code, message: err.message }),
+    ),
   reject: (index) => rings[index].incoming.reject(),
   autoAccept: (options) => void (autoAcceptOptions = options),
   /** Resolves once the callee side of `sessionId` exists and is connected (auto-accepted calls). */
