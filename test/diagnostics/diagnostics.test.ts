@@ -1,5 +1,8 @@
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
 import { useTestApp } from '../helpers/perTest.js';
+import { run } from '../helpers/run.js';
 
 // The page's HTTP side; what it does in a browser is test/system/diagnostics.test.ts.
 
@@ -49,4 +52,14 @@ describe('GET /diagnostics/{file}', () => {
     expect(res.status).toBe(404);
     expect(res.body.error.code).toBe('not_found');
   });
+});
+
+describe('the page scripts', () => {
+  it('type-check as strict TypeScript with DOM types (checkJs, app/diagnostics/assets/tsconfig.json)', async () => {
+    // Served as written, so nothing else compiles them; the root tsconfig has no DOM types and skips .js.
+    const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+    const project = fileURLToPath(new URL('../../app/diagnostics/assets/tsconfig.json', import.meta.url));
+    const res = await run(process.execPath, [tsc, '-p', project], { timeoutMs: 60_000 });
+    expect({ code: res.code, output: res.stdout + res.stderr }).toEqual({ code: 0, output: '' });
+  }, 60_000);
 });
