@@ -57,8 +57,10 @@ export class Calls {
 
   /** Calls `username` on every device of theirs; resolves once connected with the device that answered first. */
   async call(username: string, options: CallOptions = {}): Promise<Call> {
-    this.requireMe();
+    const me = this.requireMe();
     const peer = normaliseUsername(username);
+    // Signals to one's own name carry the "stop ringing" notes between one's devices, not calls.
+    if (peer === me.username) throw new SignalboxError('validation_failed', 'You cannot call your own account.');
     const pc = await this.peerConnection(options);
     const channelOption = options.dataChannel ?? true;
     const channel =
