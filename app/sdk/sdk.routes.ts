@@ -28,7 +28,7 @@ export function sdkRoutes(d: SdkRouteDeps): AnyRoute[] {
       summary: 'The client SDK as one ES module',
       description:
         '`import { Signalbox } from "/sdk/signalbox.js"`: the @signalbox/client package (client/) built into one ' +
-        'dependency-free ES module, openpgp included. Cached publicly for a day, with a strong ETag: a request with ' +
+        'dependency-free ES module, openpgp included, gzipped when the client accepts it. Cached publicly for a day, with a strong ETag (one per encoding): a request with ' +
         'a matching If-None-Match gets 304. 503 when the server was installed without building it (`npm run build`).',
       auth: false,
       responses: {
@@ -39,15 +39,19 @@ export function sdkRoutes(d: SdkRouteDeps): AnyRoute[] {
       handler: (ctx) => {
         const bundle = d.bundle();
         if (!bundle) throw unavailable('The client SDK is not built on this server: run `npm run build` there.', MISSING_RETRY_SECONDS);
+        // Gzipped for clients that take it; each encoding has its own strong ETag, and caches keep them apart.
+        const chosen = ctx.acceptsEncodings('gzip', 'identity') === 'gzip' ? bundle.gzip() : bundle;
+        ctx.vary('Accept-Encoding');
         ctx.status = 200; // before ctx.fresh, which only compares validators on a 2xx
-        ctx.etag = bundle.etag;
+        ctx.etag = chosen.etag;
         ctx.set('Cache-Control', `public, max-age=${SDK_MAX_AGE_SECONDS}`); // replaces the default no-store
         ctx.type = 'text/javascript; charset=utf-8';
         if (ctx.fresh) {
           ctx.status = 304;
           return;
         }
-        ctx.body = bundle.body;
+        if (chosen !== bundle) ctx.set('Content-Encoding', 'gzip');
+        ctx.body = chosen.body;
       },
     }),
   ];

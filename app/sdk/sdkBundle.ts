@@ -1,14 +1,25 @@
 import { createHash } from 'node:crypto';
+import { constants, gzipSync } from 'node:zlib';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The built client SDK (client/dist/signalbox.js) in memory, with its strong ETag. */
-export interface SdkBundle {
+/** One representation of the bundle: its bytes and a strong validator (their SHA-256, quoted). */
+export interface SdkRepresentation {
   body: Buffer;
-  /** A strong validator: the content's SHA-256, quoted. */
   etag: string;
 }
+
+/**
+ * The built client SDK (client/dist/signalbox.js) in memory, as is and gzipped: mostly openpgp, it
+ * shrinks to about a third (412 -> 141 KB). Compressed once, on the first request that takes gzip
+ * (~20 ms at level 9: not worth paying at every start, nor again per download), then kept.
+ */
+export interface SdkBundle extends SdkRepresentation {
+  gzip(): SdkRepresentation;
+}
+
+const representation = (body: Buffer): SdkRepresentation => ({ body, etag: `"${createHash('sha256').update(body).digest('base64url')}"` });
 
 /**
  * Where `npm install` / `npm run build` put the bundle: client/dist/ of the project, found by walking up
@@ -32,5 +43,6 @@ export function readBundle(path: string): SdkBundle | null {
   } catch {
     return null;
   }
-  return { body, etag: `"${createHash('sha256').update(body).digest('base64url')}"` };
+  let gzipped: SdkRepresentation | undefined;
+  return { ...representation(body), gzip: () => (gzipped ??= representation(gzipSync(body, { level: constants.Z_BEST_COMPRESSION }))) };
 }

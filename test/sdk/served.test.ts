@@ -25,6 +25,18 @@ describe('GET /sdk/signalbox.js', () => {
     expect(Buffer.from(res.text)).toEqual(readFileSync(BUNDLE));
   });
 
+  it('sends it gzipped to a client that accepts gzip, under its own ETag, and as is to one that does not', async () => {
+    const zipped = await t.http.get('/sdk/signalbox.js').set('Accept-Encoding', 'gzip');
+    const plain = await t.http.get('/sdk/signalbox.js').set('Accept-Encoding', 'identity');
+    expect(zipped.headers['content-encoding']).toBe('gzip');
+    expect(Number(zipped.headers['content-length'])).toBeLessThan(readFileSync(BUNDLE).length / 2);
+    expect(Buffer.from(zipped.text)).toEqual(readFileSync(BUNDLE)); // supertest inflates it
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(Number(plain.headers['content-length'])).toBe(readFileSync(BUNDLE).length);
+    expect(zipped.headers.etag).not.toBe(plain.headers.etag);
+    for (const res of [zipped, plain]) expect(res.headers.vary).toMatch(/Accept-Encoding/i);
+  });
+
   it('answers 304 without a body to a matching If-None-Match', async () => {
     const { etag } = (await t.http.get('/sdk/signalbox.js')).headers;
     const res = await t.http.get('/sdk/signalbox.js').set('If-None-Match', etag!);
