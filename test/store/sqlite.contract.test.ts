@@ -160,6 +160,32 @@ describe('SQLite store', () => {
     }
   });
 
+  it('stores a payload once however many devices get it, and drops it with the last copy acknowledged', async () => {
+    const [alice, bob] = [makeUser(), makeUser()];
+    await store.users.create(alice);
+    await store.users.create(bob);
+    const devices = Array.from({ length: 10 }, (_, i) => makeSession(bob.id, { createdAt: new Date(i + 1) }));
+    for (const d of devices) await store.sessions.create(d, `refresh-${d.id}`);
+    const now = new Date(100);
+    const payload = 'x'.repeat(16_384);
+    const signal = { id: 'once', senderId: alice.id, senderUsername: 'alice', senderDeviceId: null, type: 'offer' as const, payload, sessionId: null, createdAt: now, expiresAt: new Date(now.getTime() + 60_000) };
+    expect((await store.signals.send({ signal, toUserId: bob.id, now, limits: { max: 10, perSender: 10 } })).outcome).toBe('stored');
+    const payloadBytes = () => {
+      const db = new Database(file, { readonly: true });
+      try {
+        return (db.prepare('SELECT coalesce(sum(length(payload)), 0) AS n FROM signal_bodies').get() as { n: number }).n;
+      } finally {
+        db.close();
+      }
+    };
+    expect(payloadBytes()).toBe(payload.length);
+    for (const d of devices.slice(0, 9)) await store.signals.ack(d.id, 1);
+    expect(payloadBytes()).toBe(payload.length); // the tenth device has not read it yet
+    expect((await store.signals.pending(devices[9]!.id, now, 10))[0]?.payload).toBe(payload);
+    await store.signals.ack(devices[9]!.id, 1);
+    expect(payloadBytes()).toBe(0);
+  });
+
   it('close can be called twice (shutdown paths may overlap)', async () => {
     await store.close();
     await expect(store.close()).resolves.toBeUndefined();

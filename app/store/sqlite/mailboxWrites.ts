@@ -10,11 +10,10 @@ import type { AppendRefusal, EventAudience, MailboxEntry, MailboxLimits, ServerE
 export interface SqliteMailboxWrites {
   /** The user's live devices (sessions not expired at `now`), oldest first. */
   devicesOf(userId: string, now: number): string[];
-  /**
-   * Numbers `entry` into the device's mailbox (its next seq) and stores it; with `limits`, stores
-   * nothing and answers why when the device holds `max` live entries or `perSender` from this sender.
-   */
-  appendTo(deviceId: string, entry: MailboxEntry, now: number, limits: MailboxLimits | null): number | AppendRefusal;
+  /** Why the device cannot take another entry from `senderId` (`max` live entries, or `perSender` from them), or null. */
+  refusal(deviceId: string, senderId: string, now: number, limits: MailboxLimits): AppendRefusal | null;
+  /** Stores `entry` once (its payload) and numbers a copy of it into each device's mailbox (its next seq). */
+  deliver(entry: MailboxEntry, deviceIds: readonly string[]): void;
   /**
    * Runs `change` in one IMMEDIATE transaction with the events `events` builds from its outcome
    * (null: nothing changed, no events), then wakes the devices that received them. Each event goes to
@@ -23,7 +22,8 @@ export interface SqliteMailboxWrites {
   withEvents<R>(change: () => R, events: ((outcome: R) => ServerEvent[] | null) | undefined): R;
 }
 
-interface Entry {
+/** One device's copy: everything of the entry but its payload, which signal_bodies holds once. */
+interface Copy {
   deviceId: string;
   seq: number;
   id: string;
@@ -31,7 +31,6 @@ interface Entry {
   senderUsername: string;
   senderDeviceId: string | null;
   type: string;
-  payload: string;
   sessionId: string | null;
   createdAt: number;
   expiresAt: number;
@@ -59,9 +58,10 @@ export function sqliteMailboxWrites(db: Database.Database, arrivals: Arrivals): 
     `INSERT INTO device_mailboxes (device_id, last_seq) VALUES (?, 1)
      ON CONFLICT(device_id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq`,
   );
-  const insert = db.prepare<[Entry]>(
-    `INSERT INTO device_signals (device_id, seq, id, sender_id, sender_username, sender_device_id, type, payload, session_id, created_at, expires_at)
-     VALUES (@deviceId, @seq, @id, @senderId, @senderUsername, @senderDeviceId, @type, @payload, @sessionId, @createdAt, @expiresAt)`,
+  const insertBody = db.prepare<[string, string, string, number]>('INSERT INTO signal_bodies (id, sender_id, payload, expires_at) VALUES (?, ?, ?, ?)');
+  const insertCopy = db.prepare<[Copy]>(
+    `INSERT INTO device_signals (device_id, seq, id, sender_id, sender_username, sender_device_id, type, session_id, created_at, expires_at)
+     VALUES (@deviceId, @seq, @id, @senderId, @senderUsername, @senderDeviceId, @type, @sessionId, @createdAt, @expiresAt)`,
   );
 
   const devicesOf = (userId: string, now: number) => devices.all(userId, now).map((r) => r.id);
@@ -70,31 +70,33 @@ export function sqliteMailboxWrites(db: Database.Database, arrivals: Arrivals): 
     return devicesOf(to.userId, now).filter((id) => id !== to.exceptDevice);
   };
 
-  const appendTo = (deviceId: string, e: MailboxEntry, now: number, limits: MailboxLimits | null): number | AppendRefusal => {
-    if (limits) {
-      if (countLive.get(deviceId, now)!.n >= limits.max) return 'mailbox_full';
-      if (countLiveFrom.get(deviceId, e.senderId, now)!.n >= limits.perSender) return 'sender_share';
-    }
-    const seq = nextSeq.get(deviceId)!.last_seq;
-    insert.run({
-      deviceId,
-      seq,
+  const refusal = (deviceId: string, senderId: string, now: number, limits: MailboxLimits): AppendRefusal | null => {
+    if (countLive.get(deviceId, now)!.n >= limits.max) return 'mailbox_full';
+    if (countLiveFrom.get(deviceId, senderId, now)!.n >= limits.perSender) return 'sender_share';
+    return null;
+  };
+
+  const deliver = (e: MailboxEntry, deviceIds: readonly string[]): void => {
+    if (deviceIds.length === 0) return;
+    const expiresAt = e.expiresAt.getTime();
+    insertBody.run(e.id, e.senderId, e.payload, expiresAt);
+    const copy = {
       id: e.id,
       senderId: e.senderId,
       senderUsername: e.senderUsername,
       senderDeviceId: e.senderDeviceId,
       type: e.type,
-      payload: e.payload,
       sessionId: e.sessionId,
       createdAt: e.createdAt.getTime(),
-      expiresAt: e.expiresAt.getTime(),
-    });
-    return seq;
+      expiresAt,
+    };
+    for (const deviceId of deviceIds) insertCopy.run({ ...copy, deviceId, seq: nextSeq.get(deviceId)!.last_seq });
   };
 
   return {
     devicesOf,
-    appendTo,
+    refusal,
+    deliver,
     withEvents(change, events) {
       let woken: string[] = [];
       const run = db.transaction(() => {
@@ -102,11 +104,9 @@ export function sqliteMailboxWrites(db: Database.Database, arrivals: Arrivals): 
         woken = [];
         // Events are never refused by the caps: the rate limits of the actions that cause them bound them.
         for (const event of (events && events(outcome)) ?? []) {
-          const at = event.entry.createdAt.getTime();
-          for (const deviceId of audience(event.to, at)) {
-            appendTo(deviceId, event.entry, at, null);
-            woken.push(deviceId);
-          }
+          const devices = audience(event.to, event.entry.createdAt.getTime());
+          deliver(event.entry, devices);
+          woken.push(...devices);
         }
         return outcome;
       });

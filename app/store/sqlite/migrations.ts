@@ -120,32 +120,42 @@ const MIGRATIONS: string[] = [
   `ALTER TABLE sessions ADD COLUMN device_name_enc TEXT;
    ALTER TABLE sessions ADD COLUMN device_platform_enc TEXT;
    ALTER TABLE sessions ADD COLUMN last_seen INTEGER;`,
-  // Every device has its own mailbox (API v1.1): both tables hang off sessions, so ending a session
-  // ends its mailbox. device_mailboxes.last_seq survives acknowledgement (the cursor never goes back).
-  // sender_device_id is null for server events and for signals sent before devices existed.
-  // sent_signals remembers idempotency keys until the signal they sent expires.
-  // Existing mailboxes move to every session of their user with the same numbers, so nothing pending
-  // is lost and each device's sequence goes on from where the user's was; a user with no session has
-  // no device to deliver to, and their signals (which expire within SIGNAL_TTL) go.
+  // Every device has its own mailbox (API v1.1): device_mailboxes numbers it, device_signals holds one small
+  // row per copy, and the payload is stored once per send in signal_bodies, so a send to ten devices writes
+  // one payload, not ten. signal_bodies is a rowid table: a payload of a few KiB stays on its leaf page,
+  // where a WITHOUT ROWID row over ~1 KiB spills to an overflow page of its own (bench/README.md, fan-out).
+  // Copies and mailboxes end with their session; bodies go with their sender (and their copies with them),
+  // with the last copy acknowledged or cleared, or at expiry. sender_device_id is null for server events and
+  // for signals sent before devices existed. sent_signals remembers idempotency keys until the signal expires.
+  // Existing mailboxes move to every session of their user with the same numbers, so nothing pending is
+  // lost and each device's sequence goes on from where the user's was; a user with no session has no
+  // device to deliver to, and their signals (which expire within SIGNAL_TTL) go.
   `CREATE TABLE device_mailboxes (
      device_id TEXT PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
      last_seq  INTEGER NOT NULL
    ) STRICT, WITHOUT ROWID;
+   CREATE TABLE signal_bodies (
+     id         TEXT PRIMARY KEY,
+     sender_id  TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+     payload    TEXT NOT NULL,
+     expires_at INTEGER NOT NULL
+   ) STRICT;
+   CREATE INDEX signal_bodies_by_sender ON signal_bodies(sender_id);
+   CREATE INDEX signal_bodies_by_expiry ON signal_bodies(expires_at);
    CREATE TABLE device_signals (
      device_id        TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
      seq              INTEGER NOT NULL,
-     id               TEXT NOT NULL,
-     sender_id        TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+     id               TEXT NOT NULL REFERENCES signal_bodies(id) ON DELETE CASCADE,
+     sender_id        TEXT NOT NULL,
      sender_username  TEXT NOT NULL,
      sender_device_id TEXT,
      type             TEXT NOT NULL,
-     payload          TEXT NOT NULL,
      session_id       TEXT,
      created_at       INTEGER NOT NULL,
      expires_at       INTEGER NOT NULL,
      PRIMARY KEY (device_id, seq)
    ) STRICT, WITHOUT ROWID;
-   CREATE INDEX device_signals_by_sender ON device_signals(sender_id);
+   CREATE INDEX device_signals_by_body ON device_signals(id);
    CREATE INDEX device_signals_live ON device_signals(device_id, expires_at);
    CREATE INDEX device_signals_live_by_sender ON device_signals(device_id, sender_id, expires_at);
    CREATE INDEX device_signals_by_expiry ON device_signals(expires_at);
@@ -160,8 +170,11 @@ const MIGRATIONS: string[] = [
    CREATE INDEX sent_signals_by_expiry ON sent_signals(expires_at);
    INSERT INTO device_mailboxes (device_id, last_seq)
      SELECT s.id, m.last_seq FROM mailboxes m JOIN sessions s ON s.user_id = m.user_id;
-   INSERT INTO device_signals (device_id, seq, id, sender_id, sender_username, sender_device_id, type, payload, session_id, created_at, expires_at)
-     SELECT s.id, g.seq, g.id, g.sender_id, g.sender_username, NULL, g.type, g.payload, g.session_id, g.created_at, g.expires_at
+   INSERT INTO signal_bodies (id, sender_id, payload, expires_at)
+     SELECT g.id, g.sender_id, g.payload, g.expires_at FROM signals g
+     WHERE g.recipient_id IN (SELECT user_id FROM sessions);
+   INSERT INTO device_signals (device_id, seq, id, sender_id, sender_username, sender_device_id, type, session_id, created_at, expires_at)
+     SELECT s.id, g.seq, g.id, g.sender_id, g.sender_username, NULL, g.type, g.session_id, g.created_at, g.expires_at
      FROM signals g JOIN sessions s ON s.user_id = g.recipient_id;
    DROP TABLE signals;
    DROP TABLE mailboxes;`,

@@ -32,13 +32,23 @@ const toRecord = (r: Row): SignalRecord => ({
 /** Per-device mailboxes (device_signals, numbered by device_mailboxes) and the idempotency keys of sends. */
 export function sqliteSignals(db: Database.Database, mailbox: SqliteMailboxWrites, arrivals: Arrivals): SignalStore {
   const pending = db.prepare<[string, number, number], Row>(
-    `SELECT seq, id, sender_id, sender_username, sender_device_id, type, payload, session_id, created_at, expires_at
-     FROM device_signals WHERE device_id = ? AND expires_at > ? ORDER BY seq LIMIT ?`,
+    `SELECT d.seq, d.id, d.sender_id, d.sender_username, d.sender_device_id, d.type, b.payload, d.session_id, d.created_at, d.expires_at
+     FROM device_signals d JOIN signal_bodies b ON b.id = d.id
+     WHERE d.device_id = ? AND d.expires_at > ? ORDER BY d.seq LIMIT ?`,
   );
+  // Acknowledging the last copy of an entry removes its payload too: gone for good, not at expiry.
+  const ackedIds = db.prepare<[string, number], { id: string }>('SELECT id FROM device_signals WHERE device_id = ? AND seq <= ?');
   const ack = db.prepare<[string, number]>('DELETE FROM device_signals WHERE device_id = ? AND seq <= ?');
-  const clear = db.prepare<[string]>('DELETE FROM device_signals WHERE device_id = ?');
+  const dropBodyIfUnread = db.prepare<[string]>(
+    'DELETE FROM signal_bodies WHERE id = ? AND NOT EXISTS (SELECT 1 FROM device_signals WHERE device_signals.id = signal_bodies.id)',
+  );
   const countAll = db.prepare<[number], { n: number }>('SELECT count(*) AS n FROM device_signals WHERE expires_at > ?');
   const purge = db.prepare<[number]>('DELETE FROM device_signals WHERE expires_at <= ?');
+  // Expired bodies, and bodies whose copies all ended with their sessions.
+  const purgeBodies = db.prepare<[number]>(
+    `DELETE FROM signal_bodies WHERE expires_at <= ?
+       OR NOT EXISTS (SELECT 1 FROM device_signals WHERE device_signals.id = signal_bodies.id)`,
+  );
   const purgeKeys = db.prepare<[number]>('DELETE FROM sent_signals WHERE expires_at <= ?');
   const sentWithKey = db.prepare<[string, string, number], { signal_id: string; expires_at: number; devices: number }>(
     'SELECT signal_id, expires_at, devices FROM sent_signals WHERE sender_id = ? AND idempotency_key = ? AND expires_at > ?',
@@ -66,13 +76,27 @@ export function sqliteSignals(db: Database.Database, mailbox: SqliteMailboxWrite
     const stored: string[] = [];
     let refusal: AppendRefusal | undefined;
     for (const deviceId of targets) {
-      const result = mailbox.appendTo(deviceId, s, now, i.limits);
-      if (typeof result === 'number') stored.push(deviceId);
-      else refusal ??= result;
+      const full = mailbox.refusal(deviceId, s.senderId, now, i.limits);
+      if (full) refusal ??= full;
+      else stored.push(deviceId);
     }
     if (refusal && stored.length === 0) return { outcome: 'refused', reason: refusal };
+    mailbox.deliver(s, stored);
     if (i.idempotencyKey !== undefined) rememberKey.run(s.senderId, i.idempotencyKey, s.id, s.expiresAt.getTime(), stored.length);
     return { outcome: 'stored', devices: stored };
+  });
+
+  const removeUpTo = db.transaction((deviceId: string, upTo: number): number => {
+    const ids = ackedIds.all(deviceId, upTo);
+    const removed = ack.run(deviceId, upTo).changes;
+    for (const { id } of ids) dropBodyIfUnread.run(id);
+    return removed;
+  });
+  const purgeAll = db.transaction((now: number): number => {
+    purgeKeys.run(now);
+    const removed = purge.run(now).changes;
+    purgeBodies.run(now);
+    return removed;
   });
 
   return {
@@ -85,17 +109,16 @@ export function sqliteSignals(db: Database.Database, mailbox: SqliteMailboxWrite
       return pending.all(deviceId, now.getTime(), limit).map(toRecord);
     },
     async ack(deviceId, upTo) {
-      return ack.run(deviceId, upTo).changes;
+      return removeUpTo.immediate(deviceId, upTo);
     },
     async clear(deviceId) {
-      return clear.run(deviceId).changes;
+      return removeUpTo.immediate(deviceId, Number.MAX_SAFE_INTEGER);
     },
     async countPending(now) {
       return countAll.get(now.getTime())!.n;
     },
     async purgeExpired(now) {
-      purgeKeys.run(now.getTime());
-      return purge.run(now.getTime()).changes;
+      return purgeAll.immediate(now.getTime());
     },
     onArrival(listener) {
       return arrivals.listen(listener);
