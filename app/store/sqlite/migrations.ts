@@ -178,6 +178,15 @@ const MIGRATIONS: string[] = [
      FROM signals g JOIN sessions s ON s.user_id = g.recipient_id;
    DROP TABLE signals;
    DROP TABLE mailboxes;`,
+  // Push wake-ups (issue 16): at most one subscription per device, ending with its session. The target
+  // (endpoint and keys, or gateway URL and pushkey) is encrypted by the service, bound to the device.
+  `CREATE TABLE push_subscriptions (
+     device_id  TEXT PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+     user_id    TEXT NOT NULL,
+     kind       TEXT NOT NULL,
+     target_enc TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   ) STRICT, WITHOUT ROWID;`,
 ];
 
 /** Brings the database up to the newest schema, each step in its own transaction. */
