@@ -23,6 +23,8 @@ export interface SignalingModuleDeps extends Pick<Platform, 'config' | 'store' |
 export interface SignalingFeature extends Feature {
   /** True while `userId` holds a long-poll on this instance (presence: online while polling). */
   isHolding: (userId: string) => boolean;
+  /** True while the device (session) holds a long-poll on this instance (push: such a device needs no wake-up). */
+  isHoldingDevice: (sessionId: string) => boolean;
   /** Sessions ended in this process: their held polls answer 401 at once (accounts tells this). */
   sessionsEnded: (ended: EndedSessions) => void;
 }
@@ -59,6 +61,8 @@ export function createSignaling(d: SignalingModuleDeps): SignalingFeature {
     },
     stop: () => notifier.close(),
     isHolding: (userId) => notifier.isHolding(userId),
+    // O(1) on the notifier's own per-session index (a public MailboxNotifier.isHoldingSession would read better).
+    isHoldingDevice: (sessionId) => notifier['bySession'].has(sessionId),
     sessionsEnded: (ended) => notifier.endSessions(ended),
   };
 }
