@@ -1,5 +1,5 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { createECDH, randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 
@@ -381,6 +381,56 @@ export const ENVIRONMENT = [
     ],
   },
   {
+    doc: [
+      'Push wake-ups (docs/push.md): a device holding no poll gets a content-free Web Push or push-gateway',
+      'message when something arrives for it, at most one per PUSH_COALESCE_MS.',
+    ],
+    variables: [
+      {
+        env: 'VAPID_SUBJECT',
+        key: 'vapidSubject',
+        parse: text('mailto:postmaster@localhost', z.string().regex(/^(mailto:[^\s@]+@[^\s@]+|https:\/\/\S+)$/, 'must be a mailto: address or an https: URL')),
+        doc: 'Your contact for push services (RFC 8292), a mailto: or https: URL; Apple refuses localhost: set it.',
+      },
+      {
+        env: 'VAPID_PRIVATE_KEY',
+        key: 'vapidPrivateKey',
+        parse: opt(z.string().refine((s) => /^[A-Za-z0-9_-]{43}$/.test(s.trim()), 'must be a P-256 private key: 32 bytes in base64url')),
+        doc: [
+          'Signs Web Push requests (VAPID, P-256, 32 bytes base64url). Unset: generated once into DATA_DIR/vapid-private-key.',
+          'Changing it invalidates every browser subscription (they name the public key): back it up.',
+        ],
+      },
+      {
+        env: 'PUSH_ALLOW_HTTP',
+        key: 'pushAllowHttp',
+        parse: bool(false),
+        doc: 'true: push endpoints may be http:// (tests only); otherwise https is required.',
+      },
+      {
+        env: 'PUSH_ALLOW_PRIVATE',
+        key: 'pushAllowPrivate',
+        parse: bool(false),
+        doc: [
+          'true: push endpoints may resolve to loopback or private addresses (a gateway on your LAN, tests). Off, the',
+          'server refuses them at subscribe time and again when it connects, so a user cannot make it call inside your network.',
+        ],
+      },
+      {
+        env: 'PUSH_COALESCE_MS',
+        key: 'pushCoalesceMs',
+        parse: int(100, 600_000, 5000),
+        doc: 'At most one wake-up per device per this many milliseconds; what arrives meanwhile is one more wake-up at its end.',
+      },
+      {
+        env: 'PUSH_QUEUE_MAX',
+        key: 'pushQueueMax',
+        parse: int(1, 1_000_000, 10_000),
+        doc: 'Wake-ups waiting to be sent (retries included); past it new ones are dropped and counted (the device polls when opened).',
+      },
+    ],
+  },
+  {
     variables: [
       {
         env: 'CORS_ORIGINS',
@@ -528,6 +578,12 @@ export const ENVIRONMENT = [
         ],
       },
       { env: 'RATE_PGP_IP', rateLimit: 'pgpUploadPerIp', parse: limit('30/3600') },
+      {
+        env: 'RATE_PUSH_USER',
+        rateLimit: 'pushSubscribePerUser',
+        parse: limit('30/3600'),
+        doc: 'Push subscription changes per user: each one resolves the endpoint in DNS, which nobody may do in a loop.',
+      },
     ],
   },
 ] as const satisfies readonly Section[];
@@ -556,22 +612,48 @@ export type RateLimitName = RateLimitRow['rateLimit'];
  * The whole server configuration, parsed once and frozen: the field `key` of each ENVIRONMENT variable
  * (DATA_DIR resolved, MAILBOX_PER_SENDER at most MAILBOX_MAX), the secrets as bytes, and the limits.
  */
-export interface Config extends Omit<Fields, 'jwtSecret' | 'dataKey'> {
+export interface Config extends Omit<Fields, 'jwtSecret' | 'dataKey' | 'vapidPrivateKey'> {
   /** JWT_SECRET, or the secret generated into DATA_DIR. */
   jwtSecret: Buffer;
   /** DATA_KEY decoded, or the key generated into DATA_DIR. */
   dataKey: Buffer;
+  /**
+   * The VAPID key pair (base64url): VAPID_PRIVATE_KEY, or the key generated into DATA_DIR. Null only for
+   * a Config parsed without it (tools, tests that do not push): Web Push subscriptions then get 503.
+   */
+  vapid: VapidKeys | null;
   /** Each limit, or null when switched off. */
   rateLimits: Readonly<Record<RateLimitName, LimitRule | null>>;
 }
 
 export type Env = Record<string, string | undefined>;
 
+/** A VAPID (RFC 8292) key pair on P-256, both base64url: the raw 32-byte private key, the uncompressed public point. */
+export interface VapidKeys {
+  publicKey: string;
+  privateKey: string;
+}
+
+/** Secrets that may come from DATA_DIR instead of the environment. */
+export interface Secrets {
+  jwtSecret?: Buffer;
+  dataKey?: Buffer;
+  /** The VAPID private key, 32 bytes. */
+  vapidPrivateKey?: Buffer;
+}
+
+/** The VAPID pair of a P-256 private key: the public key is derived, so only the private one is stored. */
+export function vapidKeysOf(privateKey: Buffer): VapidKeys {
+  const ecdh = createECDH('prime256v1');
+  ecdh.setPrivateKey(privateKey);
+  return { privateKey: privateKey.toString('base64url'), publicKey: ecdh.getPublicKey().toString('base64url') };
+}
+
 /**
  * Parses the environment into a Config. Secrets come from the environment or `secrets`;
  * nothing is read from disk here, so tests can build configs freely.
  */
-export function parseConfig(env: Env, secrets?: { jwtSecret?: Buffer; dataKey?: Buffer }): Config {
+export function parseConfig(env: Env, secrets?: Secrets): Config {
   const result = envSchema.safeParse(env);
   if (!result.success) {
     const issue = result.error.issues[0]!;
@@ -589,7 +671,15 @@ export function parseConfig(env: Env, secrets?: { jwtSecret?: Buffer; dataKey?: 
   const dataKey = e.DATA_KEY ? Buffer.from(e.DATA_KEY, 'base64') : secrets?.dataKey;
   if (!jwtSecret) throw new ConfigError('JWT_SECRET: must be set');
   if (!dataKey) throw new ConfigError('DATA_KEY: must be set');
-  const fields = Object.fromEntries(CONFIG_ROWS.map((v) => [v.key, e[v.env]])) as Fields;
+  const vapidPrivateKey = e.VAPID_PRIVATE_KEY ? Buffer.from(e.VAPID_PRIVATE_KEY.trim(), 'base64url') : secrets?.vapidPrivateKey;
+  let vapid: VapidKeys | null = null;
+  try {
+    vapid = vapidPrivateKey ? vapidKeysOf(vapidPrivateKey) : null;
+  } catch {
+    throw new ConfigError('VAPID_PRIVATE_KEY: is not a valid P-256 private key');
+  }
+  // The key's text stays out of Config: `vapid` carries the pair.
+  const { vapidPrivateKey: _fromEnv, ...fields } = Object.fromEntries(CONFIG_ROWS.map((v) => [v.key, e[v.env]])) as Fields;
   const rateLimits = Object.fromEntries(RATE_LIMIT_ROWS.map((v) => [v.rateLimit, e[v.env]])) as Record<RateLimitName, LimitRule | null>;
   // The fields below are derived from more than their own variable; overwriting keeps each in its place.
   return Object.freeze({
@@ -597,36 +687,47 @@ export function parseConfig(env: Env, secrets?: { jwtSecret?: Buffer; dataKey?: 
     dataDir: resolve(e.DATA_DIR),
     jwtSecret,
     dataKey,
+    vapid,
     mailboxPerSender: Math.min(e.MAILBOX_PER_SENDER, e.MAILBOX_MAX),
     rateLimits: Object.freeze(rateLimits),
   });
 }
-const SECRET_FILES = { jwtSecret: 'jwt-secret', dataKey: 'data-key' } as const;
+const SECRET_FILES = { jwtSecret: 'jwt-secret', dataKey: 'data-key', vapidPrivateKey: 'vapid-private-key' } as const;
+const SECRET_VARIABLES = { jwtSecret: 'JWT_SECRET', dataKey: 'DATA_KEY', vapidPrivateKey: 'VAPID_PRIVATE_KEY' } as const;
+
+/** 32 random bytes, or for VAPID a P-256 private key (padded: getPrivateKey drops leading zero bytes). */
+const newSecret = (name: keyof typeof SECRET_FILES): Buffer => {
+  if (name !== 'vapidPrivateKey') return randomBytes(32);
+  const ecdh = createECDH('prime256v1');
+  ecdh.generateKeys();
+  const key = ecdh.getPrivateKey();
+  return Buffer.concat([Buffer.alloc(32 - key.length), key]);
+};
 
 /**
- * Reads JWT_SECRET and DATA_KEY from DATA_DIR, generating each once (mode 0600) when neither the
- * environment nor the directory has it. Losing data-key makes stored e-mails unreadable: back it up.
+ * Reads JWT_SECRET, DATA_KEY and VAPID_PRIVATE_KEY from DATA_DIR, generating each once (mode 0600) when
+ * neither the environment nor the directory has it. Losing data-key makes stored e-mails unreadable, and
+ * a new vapid-private-key orphans every browser push subscription: back them up.
  */
-export function loadSecrets(env: Env): { jwtSecret?: Buffer; dataKey?: Buffer } {
+export function loadSecrets(env: Env): Secrets {
   const dataDir = resolve(envSchema.shape.DATA_DIR.parse(env.DATA_DIR));
-  const out: { jwtSecret?: Buffer; dataKey?: Buffer } = {};
-  const need = { jwtSecret: !unsetIfEmpty(env.JWT_SECRET), dataKey: !unsetIfEmpty(env.DATA_KEY) };
-  if (!need.jwtSecret && !need.dataKey) return out;
+  const out: Secrets = {};
+  const names = (Object.keys(SECRET_FILES) as Array<keyof typeof SECRET_FILES>).filter((name) => !unsetIfEmpty(env[SECRET_VARIABLES[name]]));
+  if (names.length === 0) return out;
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  for (const name of ['jwtSecret', 'dataKey'] as const) {
-    if (!need[name]) continue;
+  for (const name of names) {
     const file = join(dataDir, SECRET_FILES[name]);
     if (!existsSync(file)) {
       // 'wx' fails if another process created it first, so two starts never disagree on a key.
       try {
-        writeFileSync(file, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+        writeFileSync(file, newSecret(name).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
     }
     chmodSync(file, 0o600);
     const value = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
-    if (value.length !== 32) throw new ConfigError(`${name === 'jwtSecret' ? 'JWT_SECRET' : 'DATA_KEY'}: ${file} is not 32 bytes of base64`);
+    if (value.length !== 32) throw new ConfigError(`${SECRET_VARIABLES[name]}: ${file} is not 32 bytes of base64`);
     out[name] = value;
   }
   return out;

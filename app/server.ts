@@ -18,6 +18,7 @@ import { FieldCipher } from './lib/fieldCipher.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
 import { createOps } from './ops/ops.module.js';
 import { createPresence } from './presence/presence.module.js';
+import { createPush } from './push/push.module.js';
 import { createSdk } from './sdk/sdk.module.js';
 import { createSignaling } from './signaling/signaling.module.js';
 import type { Store } from './store/types.js';
@@ -70,10 +71,11 @@ export function createApp(deps: AppDeps): SignalboxApp {
   });
   const users = createUsers({ ...platform, presenceFor: (viewerId, targetId) => presence.service.presenceFor(viewerId, targetId) });
   const connections = createConnections({ ...platform, presence: presence.service });
+  const push = createPush({ ...platform, registry: ops.metrics.registry, isHoldingDevice: signaling.isHoldingDevice });
   const sdk = createSdk({ logger, bundlePath: deps.sdkBundlePath });
 
   // The order of the reference, and the router's: accounts' /users/me comes before users' /users/:username.
-  const features: Feature[] = [accounts, users, connections, signaling, presence, ops, sdk, createDiagnostics()];
+  const features: Feature[] = [accounts, users, connections, signaling, push, presence, ops, sdk, createDiagnostics()];
   const routes = features.flatMap((feature) => feature.routes);
   const router = mountRoutes(routes, {
     authenticate: accounts.authenticate,

@@ -419,6 +419,35 @@ export interface SignalStore {
   watchArrivals?(listener: (deviceId: string) => void, onFailure: (err: unknown) => void): () => Promise<void>;
 }
 
+export type PushKind = 'webpush' | 'gateway';
+
+/**
+ * A device's one push subscription: where to send its content-free wake-ups. The target (a Web Push
+ * endpoint and its keys, or a push gateway URL and pushkey) is stored encrypted, bound to the device
+ * (`targetEnc`, FieldCipher): the store never reads it. It ends with the device's session.
+ */
+export interface PushSubscriptionRecord {
+  /** The device (session) it wakes. */
+  deviceId: string;
+  userId: string;
+  kind: PushKind;
+  targetEnc: string;
+  createdAt: Date;
+}
+
+/** Per-device push subscriptions: at most one per device, gone with the session. */
+export interface PushSubscriptionStore {
+  /** Stores or replaces the device's subscription; false (nothing stored) when the device is not a live session of `userId` at `now`. */
+  put(record: PushSubscriptionRecord, now: Date): Promise<boolean>;
+  find(deviceId: string): Promise<PushSubscriptionRecord | null>;
+  /** The subscriptions of those devices that have one, in no particular order. */
+  findMany(deviceIds: readonly string[]): Promise<PushSubscriptionRecord[]>;
+  /** Removes the device's subscription, or with `targetEnc` only while it is still that one (a refusal of an old endpoint never removes a newer); false when nothing was removed. */
+  delete(deviceId: string, targetEnc?: string): Promise<boolean>;
+  /** Subscribed devices with unexpired mailbox entries at `now`, and how many each: the wake-ups owed after a restart. */
+  owed(now: Date): Promise<Array<{ deviceId: string; count: number }>>;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'mongodb';
   readonly users: UserStore;
@@ -429,6 +458,7 @@ export interface Store {
   readonly connections: ConnectionStore;
   readonly presence: PresenceStore;
   readonly signals: SignalStore;
+  readonly pushSubscriptions: PushSubscriptionStore;
   /** Resolves when the store answers a trivial query; rejects otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -5,6 +5,7 @@ import { openMongoStore } from '../../app/store/mongo/index.js';
 import { describeAdminStoreContract } from './adminContract.js';
 import { describeAuthStoreContract } from './authContract.js';
 import { describeEventStoreContract } from './eventsContract.js';
+import { describePushStoreContract } from './pushContract.js';
 import { describeSignalStoreContract } from './signalsContract.js';
 import { describeStoreContract, makeSession, makeUser } from './contract.js';
 
@@ -41,6 +42,7 @@ describeAuthStoreContract('MongoDB', openContractStore);
 describeSignalStoreContract('MongoDB', openContractStore);
 describeEventStoreContract('MongoDB', openContractStore);
 describeAdminStoreContract('MongoDB', openContractStore);
+describePushStoreContract('MongoDB', openContractStore);
 
 describe('MongoDB store', () => {
   let dbName: string;

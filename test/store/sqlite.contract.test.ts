@@ -9,6 +9,7 @@ import { StoreUnavailableError, type Store } from '../../app/store/types.js';
 import { describeAdminStoreContract } from './adminContract.js';
 import { describeAuthStoreContract } from './authContract.js';
 import { describeEventStoreContract } from './eventsContract.js';
+import { describePushStoreContract } from './pushContract.js';
 import { describeSignalStoreContract } from './signalsContract.js';
 import { describeStoreContract, makeSession, makeUser } from './contract.js';
 
@@ -35,6 +36,7 @@ describeAuthStoreContract('SQLite', openContractStore);
 describeSignalStoreContract('SQLite', openContractStore);
 describeEventStoreContract('SQLite', openContractStore);
 describeAdminStoreContract('SQLite', openContractStore);
+describePushStoreContract('SQLite', openContractStore);
 
 describe('SQLite store', () => {
   let dir: string;

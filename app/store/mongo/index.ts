@@ -6,6 +6,7 @@ import { mongoConnections, mongoConnectionsIndexes } from './connections.js';
 import { mongoMailboxesIndexes, mongoMailboxWrites } from './mailboxes.js';
 import { migrateUserMailboxes } from './migrateMailboxes.js';
 import { mongoPresence } from './presence.js';
+import { mongoPushSubscriptions, mongoPushSubscriptionsIndexes } from './pushSubscriptions.js';
 import { mongoRateLimits, mongoRateLimitsIndexes } from './rateLimits.js';
 import { mongoResetCodes, mongoResetCodesIndexes } from './resetCodes.js';
 import { mongoSignals, mongoSignalsIndexes } from './signals.js';
@@ -50,6 +51,7 @@ export async function openMongoStore(uri: string, dbName: string): Promise<Store
     await mongoMailboxesIndexes(db);
     await mongoSignalsIndexes(db);
     await mongoConnectionsIndexes(db);
+    await mongoPushSubscriptionsIndexes(db);
     await migrateUserMailboxes(db, mailbox, new Date());
   } catch (err) {
     await client.close();
@@ -66,6 +68,7 @@ export async function openMongoStore(uri: string, dbName: string): Promise<Store
     signals: guardUnavailable(mongoSignals(db, mailbox, arrivals), isUnavailable),
     connections: guardUnavailable(mongoConnections(db, mailbox), isUnavailable),
     presence: guardUnavailable(mongoPresence(db), isUnavailable),
+    pushSubscriptions: guardUnavailable(mongoPushSubscriptions(db), isUnavailable),
     async ping() {
       await db.command({ ping: 1 });
     },

@@ -8,6 +8,7 @@ import { sqliteConnections } from './connections.js';
 import { sqliteMailboxWrites } from './mailboxWrites.js';
 import { migrate } from './migrations.js';
 import { sqlitePresence } from './presence.js';
+import { sqlitePushSubscriptions } from './pushSubscriptions.js';
 import { sqliteRateLimits } from './rateLimits.js';
 import { sqliteResetCodes } from './resetCodes.js';
 import { sqliteSignals } from './signals.js';
@@ -45,6 +46,7 @@ export function openSqliteStore(file: string): Store {
     signals: guardUnavailable(sqliteSignals(db, mailbox, arrivals), isUnavailable),
     connections: guardUnavailable(sqliteConnections(db, mailbox), isUnavailable),
     presence: guardUnavailable(sqlitePresence(db), isUnavailable),
+    pushSubscriptions: guardUnavailable(sqlitePushSubscriptions(db), isUnavailable),
     async ping() {
       if (!db.open) throw new StoreUnavailableError('database is closed');
       db.prepare('SELECT 1').get();

@@ -1,0 +1,124 @@
+import http from 'node:http';
+import https from 'node:https';
+import { isIP } from 'node:net';
+import webpush from 'web-push';
+import type { VapidKeys } from '../config.js';
+import { hostOf, isBlockedAddress, safeLookup, type EndpointPolicy } from './endpoint.js';
+import type { PushTarget } from './targets.js';
+
+/**
+ * The wake-up itself, the only thing a push service or gateway ever learns from Signalbox: that
+ * something arrived, whether a signal is among it, and how many entries. Never the sender, the type of
+ * signal or any payload.
+ */
+export interface WakeUp {
+  type: 'wake';
+  reason: 'signal' | 'event';
+  count: number;
+}
+
+export interface DeliveryOptions {
+  vapid: VapidKeys | null;
+  vapidSubject: string;
+  /** Seconds the push service may hold it (Web Push TTL): after SIGNAL_TTL the entries are gone anyway. */
+  ttlSeconds: number;
+  policy: EndpointPolicy;
+  timeoutMs: number;
+}
+
+/** What became of one attempt: the push service's status, or a network problem (refused, timeout, blocked address). */
+export type Attempt = { status: number; retryAfterSeconds: number | null; rejectedPushkeys: string[] } | { error: string };
+
+/** The largest response body read (a gateway's `{rejected: [...]}`); push services answer with next to nothing. */
+const RESPONSE_MAX_BYTES = 64 * 1024;
+
+/**
+ * Sends one wake-up to one target. Web Push: RFC 8030 with an RFC 8291 aes128gcm body and RFC 8292
+ * VAPID, built by the `web-push` library (its request, our socket). Gateway: Matrix Push Gateway API v1
+ * `notify`, with `prio: high` when a signal waits and no content. Sockets resolve through
+ * `safeLookup`, so an endpoint that now resolves inside the network is refused at connect time.
+ */
+export function createDelivery(o: DeliveryOptions) {
+  const lookup = safeLookup(o.policy);
+  // One agent per scheme for the life of the app: keep-alive to the few push services most devices use.
+  const agents = {
+    'https:': new https.Agent({ keepAlive: true, maxSockets: 32, lookup } as https.AgentOptions),
+    'http:': new http.Agent({ keepAlive: true, maxSockets: 32, lookup } as http.AgentOptions),
+  };
+
+  const request = (target: PushTarget, wake: WakeUp, urgent: boolean): { url: URL; headers: Record<string, string | number>; body: Buffer } => {
+    if (target.kind === 'webpush') {
+      if (!o.vapid) throw new Error('no VAPID keys configured');
+      const details = webpush.generateRequestDetails({ endpoint: target.endpoint, keys: { p256dh: target.p256dh, auth: target.auth } }, JSON.stringify(wake), {
+        vapidDetails: { subject: o.vapidSubject, publicKey: o.vapid.publicKey, privateKey: o.vapid.privateKey },
+        TTL: o.ttlSeconds,
+        urgency: urgent ? 'high' : 'normal',
+        contentEncoding: 'aes128gcm',
+      });
+      return { url: new URL(target.endpoint), headers: details.headers as Record<string, string | number>, body: details.body as Buffer };
+    }
+    const notification = {
+      notification: {
+        prio: wake.reason === 'signal' ? 'high' : 'low',
+        counts: { unread: wake.count },
+        devices: [{ app_id: target.appId, pushkey: target.pushkey, data: { type: wake.type, reason: wake.reason, count: wake.count } }],
+      },
+    };
+    const body = Buffer.from(JSON.stringify(notification));
+    return { url: new URL(target.url), headers: { 'Content-Type': 'application/json', 'Content-Length': body.length }, body };
+  };
+
+  return {
+    async send(target: PushTarget, wake: WakeUp, urgent: boolean): Promise<Attempt> {
+      const { url, headers, body } = request(target, wake, urgent);
+      const host = hostOf(url);
+      // An address literal is not looked up, so the lookup's check never sees it: judge it here (the
+      // policy may also have been tightened since it was subscribed).
+      if (isIP(host) !== 0 && !o.policy.allowPrivate && isBlockedAddress(host)) return { error: 'blocked address' };
+      if (url.protocol === 'http:' && !o.policy.allowHttp) return { error: 'http not allowed' };
+      const transport = url.protocol === 'https:' ? https : http;
+      return new Promise<Attempt>((resolve) => {
+        const req = transport.request(
+          url,
+          { method: 'POST', headers, agent: agents[url.protocol as 'https:' | 'http:'], timeout: o.timeoutMs },
+          (res) => {
+            const chunks: Buffer[] = [];
+            let size = 0;
+            res.on('data', (chunk: Buffer) => {
+              size += chunk.length;
+              if (size <= RESPONSE_MAX_BYTES) chunks.push(chunk);
+            });
+            res.on('error', (err) => resolve({ error: err.message }));
+            res.on('end', () => {
+              const retryAfter = Number(res.headers['retry-after']);
+              resolve({
+                status: res.statusCode ?? 0,
+                retryAfterSeconds: Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : null,
+                rejectedPushkeys: target.kind === 'gateway' ? rejected(Buffer.concat(chunks)) : [],
+              });
+            });
+          },
+        );
+        req.on('timeout', () => req.destroy(new Error('timed out')));
+        req.on('error', (err) => resolve({ error: (err as NodeJS.ErrnoException).code ?? err.message }));
+        req.end(body);
+      });
+    },
+    close() {
+      agents['https:'].destroy();
+      agents['http:'].destroy();
+    },
+  };
+}
+
+export type Delivery = ReturnType<typeof createDelivery>;
+
+/** The pushkeys a gateway answered as `rejected` (the device is gone: remove it), from its JSON answer. */
+function rejected(body: Buffer): string[] {
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as { rejected?: unknown };
+    return Array.isArray(parsed.rejected) ? parsed.rejected.filter((k): k is string => typeof k === 'string') : [];
+  } catch {
+    return [];
+  }
+}
