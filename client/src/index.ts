@@ -17,6 +17,7 @@ export { SignalboxError, type SdkErrorCode } from './errors.js';
 export type { ConnectionState, KeyChange, ReceivedSignal, ServerEvent, SignalboxEventMap, StateDetail } from './events.js';
 export type { EnsureOptions, KeyInfo } from './keys.js';
 export type { PendingRequests, RequestOutcome, RespondOutcome } from './connections.js';
+export type { GatewaySubscription, PushInfo, PushSubscriptionInput, WebPushSubscriptionJson } from './push.js';
 export { MemoryStorage, type KeyValueStorage } from './storage.js';
 export type { FetchLike, RequestInitLike, ResponseLike } from './http.js';
 export type { RetryPolicy } from './backoff.js';

@@ -6,6 +6,7 @@ import { Emitter, type ConnectionState, type Handler, type KeyChange, type Signa
 import { HttpClient, type FetchLike } from './http.js';
 import { Inbox } from './inbox.js';
 import { DeviceKeys } from './keys.js';
+import { Push } from './push.js';
 import { PeerKeys } from './peers.js';
 import { PollLoop } from './pollLoop.js';
 import { Session } from './session.js';
@@ -55,6 +56,8 @@ const SEND_ATTEMPTS = 3;
 export class Signalbox {
   readonly keys: Pick<DeviceKeys, 'ensure' | 'export' | 'import' | 'forget'>;
   readonly connections: Connections;
+  /** Push wake-ups for this device (docs/push.md). */
+  readonly push: Push;
   /** The WebRTC classes for calls, when given. */
   readonly rtc: RtcImplementation | undefined;
 
@@ -83,6 +86,7 @@ export class Signalbox {
     this.deviceKeys = new DeviceKeys(this.session, storage, this.peers);
     this.keys = this.deviceKeys;
     this.connections = new Connections(this.session);
+    this.push = new Push(this.session);
     this.inbox = new Inbox({ keys: this.deviceKeys, peers: this.peers, emitter: this.emitter, reportError: (e) => this.reportError(e) });
     this.loop = new PollLoop({
       session: this.session,

@@ -1,0 +1,71 @@
+import { SignalboxError } from './errors.js';
+import type { Session } from './session.js';
+
+/** A Web Push subscription as browsers and UnifiedPush distributors give it (PushSubscription.toJSON()). */
+export interface WebPushSubscriptionJson {
+  endpoint: string;
+  expirationTime?: number | null;
+  keys: { p256dh: string; auth: string };
+}
+
+/** A Matrix push gateway (Push Gateway API v1, e.g. Sygnal for APNs and FCM) and the device's pushkey there. */
+export interface GatewaySubscription {
+  kind: 'gateway';
+  /** The gateway's notify URL, ending in /_matrix/push/v1/notify. */
+  url: string;
+  /** The APNs device token or FCM registration id. */
+  pushkey: string;
+  /** The app id the gateway is configured with. */
+  appId: string;
+}
+
+/** What `subscribe` takes: a browser PushSubscription itself (anything with `toJSON()`), its JSON, or a gateway. */
+export type PushSubscriptionInput = { toJSON(): unknown } | WebPushSubscriptionJson | ({ kind: 'webpush' } & WebPushSubscriptionJson) | GatewaySubscription;
+
+/** A device's subscription as the server shows it: never the keys or the pushkey. */
+export interface PushInfo {
+  kind: 'webpush' | 'gateway';
+  origin: string;
+  createdAt: string;
+}
+
+/**
+ * Push wake-ups for this device (docs/push.md): while it holds no poll, the server sends it a
+ * content-free `{type: "wake", reason, count}`; the app then starts its poll loop and reads its mailbox.
+ */
+export class Push {
+  constructor(private readonly session: Session) {}
+
+  /** The server's VAPID public key (base64url), for `PushManager.subscribe({applicationServerKey})`. */
+  async vapidPublicKey(): Promise<string> {
+    return (await this.session.request<{ publicKey: string }>('GET', '/push/vapid-public-key')).publicKey;
+  }
+
+  /** Subscribes this device (replacing its earlier subscription). */
+  async subscribe(subscription: PushSubscriptionInput): Promise<PushInfo> {
+    const json = 'toJSON' in subscription && typeof subscription.toJSON === 'function' ? (subscription.toJSON() as WebPushSubscriptionJson) : subscription;
+    const body = 'kind' in json ? json : { kind: 'webpush' as const, ...json };
+    return (await this.session.request<{ push: PushInfo }>('PUT', this.path(), { body })).push;
+  }
+
+  /** No more wake-ups for this device; resolves whether or not it had a subscription. */
+  async unsubscribe(): Promise<void> {
+    await this.session.request<void>('DELETE', this.path());
+  }
+
+  /** This device's subscription, or null when it has none. */
+  async status(): Promise<PushInfo | null> {
+    try {
+      return (await this.session.request<{ push: PushInfo }>('GET', this.path())).push;
+    } catch (err) {
+      if (err instanceof SignalboxError && err.code === 'not_found') return null;
+      throw err;
+    }
+  }
+
+  private path(): string {
+    const id = this.session.deviceId;
+    if (!id) throw new SignalboxError('signed_out', 'Not signed in: push belongs to a signed-in device.');
+    return `/users/me/devices/${encodeURIComponent(id)}/push`;
+  }
+}
