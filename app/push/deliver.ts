@@ -29,6 +29,12 @@ export interface DeliveryOptions {
 /** What became of one attempt: the push service's status, or a network problem (refused, timeout, blocked address). */
 export type Attempt = { status: number; retryAfterSeconds: number | null; rejectedPushkeys: string[] } | { error: string };
 
+/** A VAPID JWT's lifetime (RFC 8292 allows at most 24 h) and how long one is reused before signing anew. */
+const VAPID_JWT_SECONDS = 12 * 3600;
+const VAPID_REUSE_MS = 3600_000;
+/** Push service origins remembered; a handful in practice (FCM, Mozilla, Apple, a few UnifiedPush servers). */
+const VAPID_CACHE_MAX = 1000;
+
 /** The largest response body read (a gateway's `{rejected: [...]}`); push services answer with next to nothing. */
 const RESPONSE_MAX_BYTES = 64 * 1024;
 
@@ -46,11 +52,25 @@ export function createDelivery(o: DeliveryOptions) {
     'http:': new http.Agent({ keepAlive: true, maxSockets: 32, lookup } as http.AgentOptions),
   };
 
+  // A VAPID JWT per push service origin, reused for an hour (valid for 12): signing one costs more than
+  // encrypting the message (web-push converts the key to PEM with a JavaScript ASN.1 encoder each time).
+  const vapidHeaders = new Map<string, { value: string; until: number }>();
+  const vapidHeader = (audience: string): string => {
+    const now = Date.now();
+    const cached = vapidHeaders.get(audience);
+    if (cached && cached.until > now) return cached.value;
+    const expiration = Math.floor(now / 1000) + VAPID_JWT_SECONDS;
+    const { Authorization } = webpush.getVapidHeaders(audience, o.vapidSubject, o.vapid!.publicKey, o.vapid!.privateKey, 'aes128gcm', expiration);
+    if (vapidHeaders.size >= VAPID_CACHE_MAX) vapidHeaders.clear();
+    vapidHeaders.set(audience, { value: Authorization, until: now + VAPID_REUSE_MS });
+    return Authorization;
+  };
+
   const request = (target: PushTarget, wake: WakeUp, urgent: boolean): { url: URL; headers: Record<string, string | number>; body: Buffer } => {
     if (target.kind === 'webpush') {
       if (!o.vapid) throw new Error('no VAPID keys configured');
       const details = webpush.generateRequestDetails({ endpoint: target.endpoint, keys: { p256dh: target.p256dh, auth: target.auth } }, JSON.stringify(wake), {
-        vapidDetails: { subject: o.vapidSubject, publicKey: o.vapid.publicKey, privateKey: o.vapid.privateKey },
+        headers: { Authorization: vapidHeader(new URL(target.endpoint).origin) },
         TTL: o.ttlSeconds,
         urgency: urgent ? 'high' : 'normal',
         contentEncoding: 'aes128gcm',

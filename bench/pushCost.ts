@@ -1,0 +1,172 @@
+/**
+ * What a push subscription adds to `POST /signaling/send` (issue 16), in one server process with its
+ * SQLite store in a temp DATA_DIR and a Web Push receiver on 127.0.0.1 (in this process too: it answers
+ * 201 and does nothing else). Recipients hold no poll, so every send is a candidate for a wake-up.
+ *
+ *   npm run bench:push
+ *   SENDS=1000 RECIPIENTS=50 REPEATS=3 npm run bench:push     # the defaults
+ *
+ * Three cases, each SENDS sequential sends (after 20 untimed) on one keep-alive socket, from one sender,
+ * round robin over its recipients:
+ *   none       RECIPIENTS recipients without a subscription
+ *   coalesced  RECIPIENTS recipients with a Web Push subscription, PUSH_COALESCE_MS 5000 (the default):
+ *              the first send to each pushes, the rest fall inside its window
+ *   every      SENDS recipients with a subscription, one send each: every send causes one push (RFC 8291
+ *              encryption, a VAPID signature and an HTTP request)
+ * Each case reports the send's response time (p50, p95) and the process CPU time per send from the first
+ * timed send until every wake-up it caused was received (so the push work off the request path counts).
+ * The driver's own cost is in every case alike, so the differences are what push adds.
+ */
+import { createECDH } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { Agent, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { PasswordHasher } from '../app/accounts/passwordHasher.js';
+import { parseConfig, RATE_LIMIT_VARIABLES, vapidKeysOf } from '../app/config.js';
+import { createApp } from '../app/server.js';
+import { openSqliteStore } from '../app/store/sqlite/index.js';
+
+const SENDS = Number(process.env.SENDS ?? 1000);
+const RECIPIENTS = Number(process.env.RECIPIENTS ?? 50);
+const REPEATS = Number(process.env.REPEATS ?? 3);
+const WARMUP = 20;
+
+const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+let base = '';
+function call(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }> {
+  const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  return new Promise((resolve, reject) => {
+    const req = request(`${base}${path}`, {
+      method,
+      agent,
+      headers: { ...(data ? { 'Content-Type': 'application/json', 'Content-Length': data.length } : {}), ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : null });
+      });
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+async function main() {
+  let received = 0;
+  const receiver = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      received++;
+      res.writeHead(201).end();
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  const pushOrigin = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+
+  const dir = mkdtempSync(join(tmpdir(), 'signalbox-bench-push-'));
+  const ecdh = createECDH('prime256v1');
+  ecdh.generateKeys();
+  const env = {
+    DATA_DIR: dir,
+    LOG_LEVEL: 'warn',
+    ...Object.fromEntries(RATE_LIMIT_VARIABLES.map((n) => [n, 'off'])),
+    MAILBOX_MAX: '100000',
+    MAILBOX_PER_SENDER: '100000',
+    VAPID_PRIVATE_KEY: vapidKeysOf(ecdh.getPrivateKey()).privateKey,
+    PUSH_ALLOW_HTTP: 'true',
+    PUSH_ALLOW_PRIVATE: 'true',
+    PUSH_QUEUE_MAX: '100000',
+  };
+  const config = parseConfig(env, { jwtSecret: Buffer.alloc(32, 1), dataKey: Buffer.alloc(32, 2) });
+  const store = openSqliteStore(join(dir, 'signalbox.db'));
+  const app = createApp({ config, store, logger: pino({ level: 'warn' }), hasher: new PasswordHasher({ memoryCost: 4096, timeCost: 1, parallelism: 1 }) });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise<void>((r) => server.once('listening', () => r()));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  let n = 0;
+  const register = async () => {
+    n++;
+    const res = await call('POST', '/auth/register', { username: `u${n}_${process.pid}`, email: `u${n}.${process.pid}@example.org`, password: 'correct horse battery' });
+    if (res.status !== 201) throw new Error(`register ${res.status}`);
+    return { token: res.body.accessToken as string, username: res.body.user.username as string, deviceId: res.body.deviceId as string };
+  };
+  const sender = await register();
+  const recipients = async (count: number, subscribe: boolean) => {
+    const out = [];
+    for (let i = 0; i < count; i++) {
+      const r = await register();
+      await call('POST', '/connections/request', { username: r.username }, sender.token);
+      await call('POST', '/connections/respond', { username: sender.username, action: 'accept' }, r.token);
+      if (subscribe) {
+        const ua = createECDH('prime256v1');
+        const sub = { kind: 'webpush', endpoint: `${pushOrigin}/p/${r.deviceId}`, keys: { p256dh: ua.generateKeys().toString('base64url'), auth: Buffer.alloc(16, 7).toString('base64url') } };
+        const res = await call('PUT', `/users/me/devices/${r.deviceId}/push`, sub, r.token);
+        if (res.status !== 200) throw new Error(`subscribe ${res.status} ${JSON.stringify(res.body)}`);
+      }
+      out.push(r);
+    }
+    return out;
+  };
+
+  const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+  const run = async (name: string, targets: Array<{ username: string }>, warm: Array<{ username: string }>, expectedPushes: number) => {
+    for (let i = 0; i < WARMUP; i++) await call('POST', '/signaling/send', { to: warm[i % warm.length]!.username, type: 'offer', payload: 'x'.repeat(1024) }, sender.token);
+    await new Promise((r) => setTimeout(r, 200));
+    const before = received;
+    const cpu0 = process.cpuUsage();
+    const times: number[] = [];
+    for (let i = 0; i < SENDS; i++) {
+      const t0 = process.hrtime.bigint();
+      const res = await call('POST', '/signaling/send', { to: targets[i % targets.length]!.username, type: 'offer', payload: 'x'.repeat(1024) }, sender.token);
+      times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      if (res.status !== 202) throw new Error(`send ${res.status}`);
+    }
+    while (received - before < expectedPushes) await new Promise((r) => setTimeout(r, 5));
+    const cpu = process.cpuUsage(cpu0);
+    return { name, p50: pct(times, 50), p95: pct(times, 95), cpuUsPerSend: (cpu.user + cpu.system) / SENDS, pushes: received - before };
+  };
+
+  const plain = await recipients(RECIPIENTS, false);
+  const subscribed = await recipients(RECIPIENTS, true);
+  const rows: Array<Awaited<ReturnType<typeof run>>> = [];
+  for (let r = 0; r < REPEATS; r++) {
+    const fresh = await recipients(SENDS, true);
+    const warm = await recipients(WARMUP, true);
+    const warmAgain = await recipients(WARMUP, true);
+    rows.push(await run('none', plain, plain, 0));
+    // Windows of the warm-up pushes are 5 s: wait them out so the first timed send to each pushes again.
+    await new Promise((res) => setTimeout(res, config.pushCoalesceMs + 200));
+    rows.push(await run('coalesced', subscribed, warm, RECIPIENTS));
+    rows.push(await run('every', fresh, warmAgain, SENDS));
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  console.log(`node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(`SENDS=${SENDS} RECIPIENTS=${RECIPIENTS} REPEATS=${REPEATS}, 1 KiB offers, medians over repeats`);
+  console.log('| case | pushes | send p50 ms | send p95 ms | CPU µs per send (incl. push work) |');
+  console.log('|---|---|---|---|---|');
+  for (const name of ['none', 'coalesced', 'every']) {
+    const mine = rows.filter((r) => r.name === name);
+    console.log(`| ${name} | ${mine[0]!.pushes} | ${median(mine.map((r) => r.p50)).toFixed(3)} | ${median(mine.map((r) => r.p95)).toFixed(3)} | ${median(mine.map((r) => r.cpuUsPerSend)).toFixed(0)} |`);
+  }
+  console.log('repeats:', JSON.stringify(rows.map((r) => ({ ...r, p50: +r.p50.toFixed(3), p95: +r.p95.toFixed(3), cpuUsPerSend: Math.round(r.cpuUsPerSend) }))));
+  server.close();
+  server.closeAllConnections();
+  receiver.close();
+  agent.destroy();
+  await app.lifecycle.start()();
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(0);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
