@@ -692,7 +692,8 @@ export function parseConfig(env: Env, secrets?: Secrets): Config {
     rateLimits: Object.freeze(rateLimits),
   });
 }
-const SECRET_FILES = { jwtSecret: 'jwt-secret', dataKey: 'data-key', vapidPrivateKey: 'vapid-private-key' } as const;
+/** The secrets generated into DATA_DIR when not set, by file name (the backup copies these). */
+export const SECRET_FILES = { jwtSecret: 'jwt-secret', dataKey: 'data-key', vapidPrivateKey: 'vapid-private-key' } as const;
 const SECRET_VARIABLES = { jwtSecret: 'JWT_SECRET', dataKey: 'DATA_KEY', vapidPrivateKey: 'VAPID_PRIVATE_KEY' } as const;
 
 /** 32 random bytes, or for VAPID a P-256 private key (padded: getPrivateKey drops leading zero bytes). */

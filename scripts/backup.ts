@@ -5,7 +5,8 @@
  * state. A plain `cp` of a WAL database can catch the main file and the -wal file at different moments.
  *
  * `<dest-dir>` must not exist (or be empty); it receives `signalbox.db` and, when DATA_DIR holds them,
- * the generated `jwt-secret` and `data-key` (without data-key the stored e-mail addresses cannot be read).
+ * the generated secrets (`jwt-secret`, `data-key`, `vapid-private-key`: without data-key the stored e-mail
+ * addresses cannot be read, without the VAPID key every browser push subscription must be made again).
  * To restore: stop the service, put these files into DATA_DIR, start it.
  * For STORE=mongodb use `mongodump` / `mongorestore` instead (docs/deploy.md).
  */
@@ -13,11 +14,11 @@ import Database from 'better-sqlite3';
 import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { sqliteFile } from '../app/boot.js';
+import { SECRET_FILES } from '../app/config.js';
 import { parseEnvOrExit, requireSqliteDatabase } from './existingInstallation.js';
 
 const EX_USAGE = 64;
 const EX_CANTCREAT = 73;
-const SECRET_FILES = ['jwt-secret', 'data-key'];
 
 function fail(code: number, message: string): never {
   process.stderr.write(`signalbox-backup: ${message}\n`);
@@ -50,7 +51,7 @@ async function main(): Promise<void> {
     db.close();
   }
   const copied = ['signalbox.db'];
-  for (const name of SECRET_FILES) {
+  for (const name of Object.values(SECRET_FILES)) {
     const file = join(config.dataDir, name);
     if (existsSync(file)) {
       copyFileSync(file, join(dest, name));

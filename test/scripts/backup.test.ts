@@ -57,6 +57,14 @@ describe('npm run backup -- <dir>', () => {
     expect(statSync(join(dest, 'data-key')).mode & 0o777).toBe(0o600);
   });
 
+  it('copies the VAPID key too when the server generated one (push subscriptions depend on it)', async () => {
+    writeFileSync(join(t.dir, 'vapid-private-key'), 'a-generated-key\n', { mode: 0o600 });
+    const dest = join(parent, 'copy');
+    expect((await backup(dest)).stdout).toContain('signalbox.db, jwt-secret, data-key, vapid-private-key');
+    expect(readFileSync(join(dest, 'vapid-private-key'), 'utf8')).toBe('a-generated-key\n');
+    expect(statSync(join(dest, 'vapid-private-key')).mode & 0o777).toBe(0o600);
+  });
+
   it('refuses a destination that already holds files, leaving them alone', async () => {
     const dest = mkdtempSync(join(parent, 'full-'));
     writeFileSync(join(dest, 'keep.txt'), 'mine');
