@@ -1,6 +1,6 @@
 /**
  * The server process for `bench/signaling.ts` (run it through `npm run bench:signaling`, which pins it to
- * CPU 0 with taskset). One process, three loopback listeners on ephemeral ports:
+ * CPU 0 with taskset). One process, four loopback listeners on ephemeral ports:
  *
  * - the real Signalbox app, built as `npm start` builds it: createApp with parseConfig, the SQLite store on
  *   disk in a temp DATA_DIR, LOG_LEVEL=info with pino writing every request line (synchronously, as to
@@ -12,11 +12,12 @@
  *   defaults would refuse that, on purpose), ACCESS_TOKEN_TTL=3600 (a run outlasts the default 15 minutes),
  *   and cheap argon2id parameters (only registration and login hash, and neither is measured here);
  * - a bare Koa app, `new Koa()` with one middleware answering `{ ok: true }`: the baseline the issue asks for;
+ * - a bare node:http server answering the same `{"ok":true}` with a JSON content type: the floor under both;
  * - on the bare app's port, `GET /stats` (`?reset=1` clears the event-loop delay histogram, `?gc=1` runs a
  *   full GC first): RSS, heap and event-loop delay percentiles (perf_hooks.monitorEventLoopDelay) of this
  *   process. The bare route pays one string comparison for it.
  *
- * When ready it prints one JSON line `{"app": port, "bare": port, "dataDir": ...}` on stdout. SIGTERM (or
+ * When ready it prints one JSON line `{"app": port, "bare": port, "node": port, "dataDir": ...}` on stdout. SIGTERM (or
  * SIGINT, or its stdin closing when the driver dies, or 30 minutes passing) answers every held poll, closes
  * the listeners and the store, removes its temp dir (not one BENCH_DATA_DIR named) and exits.
  */
@@ -40,12 +41,13 @@ const BENCH_ARGON2 = { memoryCost: 4096, timeCost: 1, parallelism: 1 };
 const RATE_LIMITS_OFF = Object.fromEntries(RATE_LIMIT_VARIABLES.map((name) => [name, 'off']));
 
 /**
- * The poll caps, raised by the driver (which sets POLLS_PER_USER and POLLS_MAX in this process's
- * environment from its HELD_POLLS, IDLE_POLLS and POLL_USERS) so that they never bind in the bench;
- * unset, the production defaults apply (8 per user; half the open-file limit, at most 32,768).
+ * The poll caps, raised by the driver (which sets POLLS_PER_USER, POLLS_MAX and DEVICES_MAX in this
+ * process's environment from its HELD_POLLS, IDLE_POLLS and POLL_USERS) so that they never bind in the
+ * bench; unset, the production defaults apply (8 per user; half the open-file limit, at most 32,768;
+ * 10 devices per user, past which a login ends the least recently seen session).
  */
 const POLL_CAPS = Object.fromEntries(
-  (['POLLS_PER_USER', 'POLLS_MAX'] as const).flatMap((k) => (process.env[k] !== undefined ? [[k, process.env[k]!]] : [])),
+  (['POLLS_PER_USER', 'POLLS_MAX', 'DEVICES_MAX'] as const).flatMap((k) => (process.env[k] !== undefined ? [[k, process.env[k]!]] : [])),
 );
 
 const listen = (server: Server) =>
@@ -112,9 +114,16 @@ async function main(): Promise<void> {
   });
   const bareServer = createServer(bare.callback());
   bareServer.keepAliveTimeout = 65_000;
+  const BARE_BODY = Buffer.from(JSON.stringify({ ok: true }));
+  const nodeServer = createServer((_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': BARE_BODY.length });
+    res.end(BARE_BODY);
+  });
+  nodeServer.keepAliveTimeout = 65_000;
 
   const appPort = await listen(appServer);
   const barePort = await listen(bareServer);
+  const nodePort = await listen(nodeServer);
 
   let stopping = false;
   const stop = () => {
@@ -124,6 +133,8 @@ async function main(): Promise<void> {
     app.lifecycle.releasePolls();
     bareServer.close();
     bareServer.closeAllConnections();
+    nodeServer.close();
+    nodeServer.closeAllConnections();
     appServer.close(() => {
       stopBackground()
         .then(() => store.close())
@@ -144,7 +155,7 @@ async function main(): Promise<void> {
   // Bounded whatever happens to the driver.
   setTimeout(stop, 30 * 60_000).unref();
 
-  process.stdout.write(`${JSON.stringify({ app: appPort, bare: barePort, dataDir: dir })}\n`);
+  process.stdout.write(`${JSON.stringify({ app: appPort, bare: barePort, node: nodePort, dataDir: dir })}\n`);
 }
 
 main().catch((err: unknown) => {
