@@ -1,7 +1,7 @@
 import type { Middleware } from 'koa';
 import type { Caller } from '../core/caller.js';
 import type { Platform } from '../core/platform.js';
-import { authenticate } from '../http/authenticate.js';
+import { authenticate, callerCheck } from '../http/authenticate.js';
 import type { AppContext, AppState } from '../http/context.js';
 import type { Feature } from '../http/router.js';
 import { accountRoutes } from './accounts.routes.js';
@@ -27,6 +27,8 @@ export interface AccountsModuleDeps extends Pick<Platform, 'config' | 'store' | 
 export interface AccountsFeature extends Feature {
   /** Route middleware admitting a valid access token of a live session (every `auth: true` route). */
   authenticate: Middleware<AppState, AppContext>;
+  /** The same check as `authenticate`, for a route answered outside Koa: the caller, or 401 thrown. */
+  callerOf: (authorization: string) => Promise<Caller>;
   /** Told of every authenticated request: the device's lastSeen (written at most every 30 s per session). */
   deviceSeen: (caller: Caller) => Promise<void>;
 }
@@ -48,6 +50,7 @@ export function createAccounts(d: AccountsModuleDeps): AccountsFeature {
       ...ownAccountRoutes(accounts, devices, cipher),
     ],
     authenticate: authenticate(tokens, store.sessions, clock, config.sessionMaxAge),
+    callerOf: callerCheck(tokens, store.sessions, clock, config.sessionMaxAge),
     deviceSeen: (caller) => devices.seen(caller),
   };
 }
