@@ -29,8 +29,44 @@ const toRecord = (r: Row): SignalRecord => ({
   expiresAt: new Date(r.expires_at),
 });
 
-/** Per-device mailboxes (device_signals, numbered by device_mailboxes) and the idempotency keys of sends. */
+/**
+ * How many devices the "known empty" memo remembers; past it the memo starts over (correct either way:
+ * a device not in it is simply read).
+ */
+const KNOWN_EMPTY_MAX = 200_000;
+
+/**
+ * Per-device mailboxes (device_signals, numbered by device_mailboxes) and the idempotency keys of sends.
+ *
+ * Most polls find their mailbox empty, so the adapter remembers which mailboxes it last read empty and
+ * answers those without a read (issue 15). That is only sound because it knows every write: every
+ * entry enters through `mailboxWrites.deliver` inside a transaction of this connection, and every such
+ * commit is announced on `arrivals` (which forgets those devices) in the same synchronous call, before
+ * any other read can run. Writes by *other* connections to the file (the admin CLI, a second store
+ * opened on it) are not announced: SQLite's `PRAGMA data_version` changes when another connection
+ * commits, and then the whole memo is dropped before it is believed. A restart starts with an empty
+ * memo. Entries only ever leave by acknowledgement, clearing, expiry or session end, none of which can
+ * make an empty mailbox non-empty; a clock that goes back (tests) is not trusted either.
+ */
 export function sqliteSignals(db: Database.Database, mailbox: SqliteMailboxWrites, arrivals: Arrivals): SignalStore {
+  const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
+  let seenVersion = dataVersion.get()!;
+  /** Device id → the time (ms) at which its mailbox was read and held no live entry. */
+  const knownEmpty = new Map<string, number>();
+  arrivals.listen((deviceIds) => {
+    for (const id of deviceIds) knownEmpty.delete(id);
+  });
+  const emptyAt = (deviceId: string, now: number): boolean => {
+    const version = dataVersion.get()!;
+    if (version !== seenVersion) {
+      seenVersion = version;
+      knownEmpty.clear();
+      return false;
+    }
+    const since = knownEmpty.get(deviceId);
+    return since !== undefined && since <= now;
+  };
+
   const pending = db.prepare<[string, number, number], Row>(
     `SELECT d.seq, d.id, d.sender_id, d.sender_username, d.sender_device_id, d.type, b.payload, d.session_id, d.created_at, d.expires_at
      FROM device_signals d JOIN signal_bodies b ON b.id = d.id
@@ -86,6 +122,38 @@ export function sqliteSignals(db: Database.Database, mailbox: SqliteMailboxWrite
     return { outcome: 'stored', devices: stored };
   });
 
+  // Group commit: the sends that arrive within one turn of the event loop share one IMMEDIATE
+  // transaction (one WAL commit instead of one each). Each send is a savepoint inside it, so one that
+  // fails rolls back alone; every send's promise settles only after the batch committed, so a 202 is
+  // as durable as before (WAL, synchronous=NORMAL: nothing acknowledged is lost if the process dies).
+  type Queued = { input: SendInput; resolve: (r: SendResult) => void; reject: (err: unknown) => void };
+  type Outcome = { result: SendResult } | { error: unknown };
+  let queue: Queued[] = [];
+  const sendAll = db.transaction((batch: Queued[]): Outcome[] =>
+    batch.map((q) => {
+      try {
+        return { result: send(q.input) };
+      } catch (error) {
+        return { error };
+      }
+    }),
+  );
+  const flush = () => {
+    const batch = queue;
+    queue = [];
+    let outcomes: Outcome[];
+    try {
+      outcomes = sendAll.immediate(batch);
+    } catch (err) {
+      for (const q of batch) q.reject(err);
+      return;
+    }
+    const woken: string[] = [];
+    for (const o of outcomes) if ('result' in o && o.result.outcome === 'stored') woken.push(...o.result.devices);
+    arrivals.emit(woken);
+    outcomes.forEach((o, i) => ('result' in o ? batch[i]!.resolve(o.result) : batch[i]!.reject(o.error)));
+  };
+
   const removeUpTo = db.transaction((deviceId: string, upTo: number): number => {
     const ids = ackedIds.all(deviceId, upTo);
     const removed = ack.run(deviceId, upTo).changes;
@@ -100,13 +168,21 @@ export function sqliteSignals(db: Database.Database, mailbox: SqliteMailboxWrite
   });
 
   return {
-    async send(input) {
-      const result = send.immediate(input);
-      if (result.outcome === 'stored') arrivals.emit(result.devices);
-      return result;
+    send(input) {
+      return new Promise<SendResult>((resolve, reject) => {
+        queue.push({ input, resolve, reject });
+        if (queue.length === 1) setImmediate(flush);
+      });
     },
     async pending(deviceId, now, limit) {
-      return pending.all(deviceId, now.getTime(), limit).map(toRecord);
+      const at = now.getTime();
+      if (emptyAt(deviceId, at)) return [];
+      const rows = pending.all(deviceId, at, limit);
+      if (rows.length === 0) {
+        if (knownEmpty.size >= KNOWN_EMPTY_MAX) knownEmpty.clear();
+        knownEmpty.set(deviceId, at);
+      }
+      return rows.map(toRecord);
     },
     async ack(deviceId, upTo) {
       return removeUpTo.immediate(deviceId, upTo);

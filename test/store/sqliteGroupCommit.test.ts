@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import Database from 'better-sqlite3';
+import { openSqliteStore } from '../../app/store/sqlite/index.js';
+import type { MailboxEntry, Store } from '../../app/store/types.js';
+import { makeSession, makeUser } from './contract.js';
+import { at } from './contractTime.js';
+
+/**
+ * The SQLite adapter commits the sends of one event-loop turn in one transaction (issue 15: group
+ * commit). Each send must still behave as if it were alone, and be committed before it resolves.
+ */
+describe('SQLite sends committed in groups', () => {
+  let dir: string;
+  let file: string;
+  let store: Store;
+  let alice: string;
+  let bob: string;
+  let bobPhone: string;
+
+  const entry = (payload: string, id: string = randomUUID()): MailboxEntry => ({
+    id,
+    senderId: alice,
+    senderUsername: 'alice',
+    senderDeviceId: null,
+    type: 'offer',
+    payload,
+    sessionId: null,
+    createdAt: at(0),
+    expiresAt: at(300_000),
+  });
+  const sendOne = (payload: string, id?: ReturnType<typeof randomUUID>) =>
+    store.signals.send({ signal: entry(payload, id), toUserId: bob, now: at(0), limits: { max: 1000, perSender: 1000 } });
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'signalbox-group-commit-'));
+    file = join(dir, 'signalbox.db');
+    store = openSqliteStore(file);
+    const a = makeUser();
+    const b = makeUser();
+    await store.users.create(a);
+    await store.users.create(b);
+    alice = a.id;
+    bob = b.id;
+    const phone = makeSession(bob);
+    await store.sessions.create(phone, `refresh_${randomUUID()}`);
+    bobPhone = phone.id;
+  });
+
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('stores many concurrent sends, each once, numbered in the order they were made', async () => {
+    const payloads = Array.from({ length: 50 }, (_, i) => `p${i}`);
+    const results = await Promise.all(payloads.map((p) => sendOne(p)));
+    expect(results.every((r) => r.outcome === 'stored')).toBe(true);
+    const pending = await store.signals.pending(bobPhone, at(1), 100);
+    expect(pending.map((s) => s.payload)).toEqual(payloads);
+    expect(pending.map((s) => s.seq)).toEqual(payloads.map((_, i) => i + 1));
+  });
+
+  it('fails one send of a group alone: the others are stored', async () => {
+    const id = randomUUID();
+    await sendOne('first', id);
+    const [before, clash, after] = await Promise.allSettled([sendOne('before'), sendOne('same id again', id), sendOne('after')]);
+    expect(before.status).toBe('fulfilled');
+    expect(clash.status).toBe('rejected');
+    expect(after.status).toBe('fulfilled');
+    expect((await store.signals.pending(bobPhone, at(1), 100)).map((s) => s.payload)).toEqual(['first', 'before', 'after']);
+  });
+
+  it('resolves a send only once it is committed: another connection reads it at that moment', async () => {
+    const reader = new Database(file, { readonly: true });
+    try {
+      const count = () => (reader.prepare('SELECT count(*) AS n FROM device_signals WHERE device_id = ?').get(bobPhone) as { n: number }).n;
+      const sends = [sendOne('a'), sendOne('b')];
+      const seen: number[] = [];
+      for (const sent of sends) {
+        await sent;
+        seen.push(count());
+      }
+      expect(seen).toEqual([2, 2]);
+    } finally {
+      reader.close();
+    }
+  });
+
+  it('answers a retry with the same idempotency key in the same group as a repeat', async () => {
+    const key = 'retry-1';
+    const send = (payload: string) =>
+      store.signals.send({ signal: entry(payload), toUserId: bob, now: at(0), limits: { max: 1000, perSender: 1000 }, idempotencyKey: key });
+    const [first, second] = await Promise.all([send('once'), send('twice')]);
+    expect(first.outcome).toBe('stored');
+    expect(second.outcome).toBe('repeat');
+    expect((await store.signals.pending(bobPhone, at(1), 100)).map((s) => s.payload)).toEqual(['once']);
+  });
+});
