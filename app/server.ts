@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { createAccounts } from './accounts/accounts.module.js';
 import type { PasswordHasher } from './accounts/passwordHasher.js';
 import type { Config } from './config.js';
+import type { Caller } from './core/caller.js';
 import { createConnections } from './connections/connections.module.js';
 import { createDiagnostics } from './diagnostics/diagnostics.module.js';
 import type { Platform } from './core/platform.js';
@@ -11,6 +12,7 @@ import type { AppContext, AppState } from './http/context.js';
 import { errorHandler } from './http/errorHandler.js';
 import { cors, securityHeaders } from './http/headers.js';
 import { jsonBody } from './http/jsonBody.js';
+import { leanHandler } from './http/lean.js';
 import { requestContext } from './http/requestContext.js';
 import { mountRoutes, type Feature } from './http/router.js';
 import { systemClock, type Clock } from './lib/clock.js';
@@ -37,6 +39,11 @@ export interface AppDeps {
   mailer?: Mailer;
   /** The built client SDK served at /sdk/signalbox.js; defaults to client/dist/signalbox.js. */
   sdkBundlePath?: string;
+  /**
+   * `GET /signaling/poll` answered outside Koa (http/lean.ts), the default; tests turn it off to
+   * compare its answers byte for byte with the Koa route's.
+   */
+  leanRoutes?: boolean;
 }
 
 /** What main.ts drives around the HTTP server: background work and an orderly stop. */
@@ -77,13 +84,11 @@ export function createApp(deps: AppDeps): SignalboxApp {
   // The order of the reference, and the router's: accounts' /users/me comes before users' /users/:username.
   const features: Feature[] = [accounts, users, connections, signaling, push, presence, ops, sdk, createDiagnostics()];
   const routes = features.flatMap((feature) => feature.routes);
-  const router = mountRoutes(routes, {
-    authenticate: accounts.authenticate,
-    // lastSeen of the user (presence) and of the device (session) from every authenticated request
-    onAuthenticated: async (caller) => {
-      await Promise.all([presence.service.seen(caller.userId), accounts.deviceSeen(caller)]);
-    },
-  });
+  // lastSeen of the user (presence) and of the device (session) from every authenticated request
+  const onAuthenticated = async (caller: Caller) => {
+    await Promise.all([presence.service.seen(caller.userId), accounts.deviceSeen(caller)]);
+  };
+  const router = mountRoutes(routes, { authenticate: accounts.authenticate, onAuthenticated });
 
   const app = new Koa<AppState, AppContext>({ proxy: config.trustProxy, maxIpsCount: 1 });
   // With TRUST_PROXY only the address our own proxy appended is believed (maxIpsCount 1): a client
@@ -97,6 +102,22 @@ export function createApp(deps: AppDeps): SignalboxApp {
   app.use(jsonBody(config.maxBodyBytes));
   app.use(router.routes());
   app.use(router.allowedMethods());
+  if (deps.leanRoutes ?? true) {
+    // The hot poll route is answered before Koa (same check, bytes, log line and metrics); the rest,
+    // and any poll it leaves, go through the middleware above.
+    const koaCallback = app.callback.bind(app);
+    const lean = {
+      logger,
+      trustProxy: config.trustProxy,
+      corsOrigins: config.corsOrigins,
+      maxBodyBytes: config.maxBodyBytes,
+      observe: ops.metrics.observe,
+      callerOf: accounts.callerOf,
+      onAuthenticated,
+    };
+    // HTTP/1.1 only (main.ts serves node:http): Koa's callback also takes HTTP/2 requests, ours does not.
+    app.callback = (() => leanHandler(lean, signaling.leanRoutes, koaCallback())) as unknown as typeof app.callback;
+  }
   const lifecycle: Lifecycle = {
     start() {
       const stops = features.flatMap((feature) => (feature.start ? [feature.start()] : []));

@@ -25,6 +25,40 @@ function fromHttpError(err: { status: number; expose?: boolean }, maxBodyBytes: 
   return badRequest(err.status);
 }
 
+/** Where an error happened, for the log line of an unknown one. */
+export interface ErrorSite {
+  requestId: string;
+  method: string;
+  path: string;
+}
+
+/**
+ * The AppError to answer for anything thrown: itself when it is one, `unavailable` for a store that
+ * is down, ours for Koa's and the body parser's http-errors, else (logged in full) a generic 500.
+ */
+export function toAppError(err: unknown, logger: Logger, maxBodyBytes: number, site: ErrorSite): AppError {
+  if (err instanceof AppError) return err;
+  if (err instanceof StoreUnavailableError) {
+    logger.error({ err, requestId: site.requestId }, 'store unavailable');
+    return unavailable();
+  }
+  // `err` can be anything thrown, null and undefined included: never let reading it throw.
+  const mapped =
+    typeof (err as { status?: unknown } | null | undefined)?.status === 'number'
+      ? fromHttpError(err as { status: number; expose?: boolean }, maxBodyBytes)
+      : null;
+  if (mapped) return mapped;
+  logger.error({ err, requestId: site.requestId, method: site.method, path: site.path }, 'unhandled error');
+  return internal();
+}
+
+/** The single error shape of the API contract: `{error: {code, message, details?}}`. */
+export function errorBody(appError: AppError): { error: Record<string, unknown> } {
+  const error: Record<string, unknown> = { code: appError.code, message: appError.message };
+  if (appError.details) error.details = appError.details;
+  return { error };
+}
+
 /**
  * Writes every failure in the single error shape of the API contract. Unknown errors are logged in
  * full and answered with a generic 500: their messages never reach the client.
@@ -41,27 +75,10 @@ export function errorHandler(logger: Logger, maxBodyBytes: number): Middleware<A
       else if (ctx.status === 501) appError = notImplemented();
       else return;
     } catch (err) {
-      if (err instanceof AppError) appError = err;
-      else if (err instanceof StoreUnavailableError) {
-        logger.error({ err, requestId: ctx.state.requestId }, 'store unavailable');
-        appError = unavailable();
-      } else {
-        // `err` can be anything thrown, null and undefined included: never let reading it throw.
-        const mapped =
-          typeof (err as { status?: unknown } | null | undefined)?.status === 'number'
-            ? fromHttpError(err as { status: number; expose?: boolean }, maxBodyBytes)
-            : null;
-        if (mapped) appError = mapped;
-        else {
-          logger.error({ err, requestId: ctx.state.requestId, method: ctx.method, path: ctx.path }, 'unhandled error');
-          appError = internal();
-        }
-      }
+      appError = toAppError(err, logger, maxBodyBytes, { requestId: ctx.state.requestId, method: ctx.method, path: ctx.path });
     }
     ctx.status = appError.status;
     for (const [name, value] of Object.entries(appError.headers ?? {})) ctx.set(name, value);
-    const error: Record<string, unknown> = { code: appError.code, message: appError.message };
-    if (appError.details) error.details = appError.details;
-    ctx.body = { error };
+    ctx.body = errorBody(appError);
   };
 }

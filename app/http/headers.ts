@@ -16,7 +16,7 @@ export function securityHeaders(): Middleware<AppState, AppContext> {
 }
 
 const ALLOWED_HEADERS = 'Authorization, Content-Type, X-Request-Id';
-const EXPOSED_HEADERS = 'X-Request-Id, Retry-After';
+export const EXPOSED_HEADERS = 'X-Request-Id, Retry-After';
 const PREFLIGHT_MAX_AGE = '600';
 
 /**

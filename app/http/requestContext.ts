@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { AppContext, AppState } from './context.js';
 
 // Echo a caller's id only when it is short and plain, so it cannot inject into logs or headers.
-const VALID_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+export const VALID_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Assigns X-Request-Id (echoing a valid incoming one) and logs one line per finished request. */
 export function requestContext(logger: Logger): Middleware<AppState, AppContext> {

@@ -6,6 +6,8 @@ export interface Metrics {
   registry: Registry;
   /** Counts and times every request by route template (never the raw path: it holds usernames). */
   http: Middleware<AppState, AppContext>;
+  /** What `http` records for one request, for a route answered outside Koa (the lean poll route). */
+  observe(method: string, route: string, status: number, seconds: number): void;
 }
 
 /** A registry of our own per app, so several apps in one process (tests) never share counters. */
@@ -41,16 +43,19 @@ export function createMetrics(options: { processMetrics: boolean }): Metrics {
     return child;
   };
 
+  const observe = (method: string, route: string, status: number, seconds: number) => {
+    const child = childrenFor(method, route, String(status));
+    child.count();
+    child.time(seconds);
+  };
   const http: Middleware<AppState, AppContext> = async (ctx, next) => {
     const started = process.hrtime.bigint();
     try {
       await next();
     } finally {
       const route = typeof ctx._matchedRoute === 'string' ? ctx._matchedRoute : 'unmatched';
-      const child = childrenFor(ctx.method, route, String(ctx.status));
-      child.count();
-      child.time(Number(process.hrtime.bigint() - started) / 1e9);
+      observe(ctx.method, route, ctx.status, Number(process.hrtime.bigint() - started) / 1e9);
     }
   };
-  return { registry, http };
+  return { registry, http, observe };
 }

@@ -1,14 +1,17 @@
 import { EVENT_DOCS, EVENT_TYPES } from '../core/serverEvents.js';
-import { caller, type AppContext } from '../http/context.js';
+import type { ServerResponse } from 'node:http';
+import { caller } from '../http/context.js';
+import type { LeanRoute } from '../http/lean.js';
 import { defineRoute, type AnyRoute } from '../http/route.js';
 import type { SignalRecord } from '../store/types.js';
-import { ackBody, pollQuery, pollResponse, sendBody, sendResponse, type SignalJson } from './mailbox.schema.js';
+import { ackBody, MAX_WAIT_SECONDS, pollQuery, pollResponse, sendBody, sendResponse, type SignalJson } from './mailbox.schema.js';
 import type { MailboxService } from './mailbox.service.js';
+import type { ClientGone } from './notifier.js';
 
 const TAG = 'Signaling';
 
 /** The one place a stored signal or server event becomes JSON. */
-function presentSignal(s: SignalRecord): SignalJson {
+export function presentSignal(s: SignalRecord): SignalJson {
   return {
     id: s.id,
     from: s.senderUsername,
@@ -24,13 +27,58 @@ function presentSignal(s: SignalRecord): SignalJson {
 /** Every server event, for the poll's description: from the one table in core/serverEvents.ts. */
 const EVENTS_TEXT = EVENT_TYPES.map((type) => `\`${type}\`: ${EVENT_DOCS[type]}.`).join(' ');
 
-/** Aborts when the client goes away before the answer is written, releasing a held poll at once. */
-function clientGone(ctx: AppContext): AbortSignal {
-  const controller = new AbortController();
-  ctx.res.once('close', () => {
-    if (!ctx.res.writableFinished) controller.abort();
-  });
-  return controller.signal;
+/**
+ * Watches for the client going away before the answer is written (the response closing unfinished), so
+ * a held poll is released at once. Made only when a poll is about to wait.
+ */
+function clientGone(res: ServerResponse): () => ClientGone {
+  return () => {
+    const gone = { aborted: !res.socket || res.socket.destroyed, onAbort: null as (() => void) | null };
+    if (!gone.aborted) {
+      res.once('close', () => {
+        if (res.writableFinished) return;
+        gone.aborted = true;
+        gone.onAbort?.();
+      });
+    }
+    return gone;
+  };
+}
+
+/** Query values that Node's querystring (Koa's `ctx.query`) would read as they are: no escapes, no `+`. */
+const PLAIN_VALUE = /^[A-Za-z0-9._~-]*$/;
+const WAIT_VALUE = /^\d{1,2}$/;
+const MAX_AFTER_CHARS = 64;
+
+/**
+ * `GET /signaling/poll` answered outside Koa (http/lean.ts): the same check, service and presenter as
+ * the route below, for the requests every client sends. A query of any other shape (an unknown or
+ * repeated key, an escaped value, a `wait` out of range) is left to the Koa route, which answers it.
+ */
+export function leanPollRoute(mailboxes: MailboxService): LeanRoute<{ after: string | undefined; wait: number }> {
+  return {
+    path: '/signaling/poll',
+    template: '/signaling/poll',
+    query(search) {
+      let after: string | undefined;
+      let wait: number | undefined;
+      if (search === '') return { after, wait: 0 };
+      for (const part of search.split('&')) {
+        const eq = part.indexOf('=');
+        if (eq === -1) return null;
+        const key = part.slice(0, eq);
+        const value = part.slice(eq + 1);
+        if (key === 'after' && after === undefined && value.length <= MAX_AFTER_CHARS && PLAIN_VALUE.test(value)) after = value;
+        else if (key === 'wait' && wait === undefined && WAIT_VALUE.test(value) && Number(value) <= MAX_WAIT_SECONDS) wait = Number(value);
+        else return null;
+      }
+      return { after, wait: wait ?? 0 };
+    },
+    async handle(auth, query, _req, res) {
+      const { signals, cursor } = await mailboxes.poll(auth, query.after, query.wait, clientGone(res));
+      return { signals: signals.map(presentSignal), cursor };
+    },
+  };
 }
 
 export function mailboxRoutes(mailboxes: MailboxService): AnyRoute[] {
@@ -89,7 +137,7 @@ export function mailboxRoutes(mailboxes: MailboxService): AnyRoute[] {
       responses: { 200: { description: "The device's pending signals and events, and the cursor that acknowledges them.", schema: pollResponse } },
       errors: ['rate_limited', 'unavailable'],
       handler: async (ctx, { query }) => {
-        const { signals, cursor } = await mailboxes.poll(caller(ctx), query.after, query.wait, clientGone(ctx));
+        const { signals, cursor } = await mailboxes.poll(caller(ctx), query.after, query.wait, clientGone(ctx.res));
         ctx.body = { signals: signals.map(presentSignal), cursor };
       },
     }),

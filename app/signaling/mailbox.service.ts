@@ -6,7 +6,7 @@ import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/ids.js';
 import type { MailboxEntry, SignalRecord, SignalType, Store } from '../store/types.js';
 import type { Cursors } from './cursor.js';
-import type { MailboxNotifier } from './notifier.js';
+import type { ClientGone, MailboxNotifier } from './notifier.js';
 import { sessionIsLive } from './sessionChecks.js';
 import type { SignalMetrics } from './signalMetrics.js';
 
@@ -133,7 +133,7 @@ export class MailboxService {
    * its session up in the store before it answers, so nothing reaches a session that ended however
    * it ended (another process, another instance, a wake-up racing the logout).
    */
-  async poll(auth: Caller, after: string | undefined, waitSeconds: number, abort: AbortSignal): Promise<{ signals: SignalRecord[]; cursor: string }> {
+  async poll(auth: Caller, after: string | undefined, waitSeconds: number, gone: () => ClientGone): Promise<{ signals: SignalRecord[]; cursor: string }> {
     const { store, notifier, cursors, metrics } = this.d;
     const device = auth.sessionId;
     const acked = after === undefined ? 0 : cursors.decode(device, after, 'query.after');
@@ -145,7 +145,8 @@ export class MailboxService {
     const first = await pending();
     if (first.length > 0 || waitSeconds === 0) return this.answer(device, first, acked);
 
-    const taken = notifier.hold(auth.userId, auth.sessionId, abort);
+    // Only a poll that waits watches for its client leaving: a short poll needs no listener at all.
+    const taken = notifier.hold(auth.userId, auth.sessionId, gone());
     if ('refused' in taken) {
       metrics.pollsRefused.inc({ reason: taken.refused });
       throw taken.refused === 'user_cap' ? tooManyPolls() : serverFullOfPolls();

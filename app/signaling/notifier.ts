@@ -43,6 +43,23 @@ export interface Hold {
 
 export type HoldResult = { hold: Hold; replaced: boolean } | { refused: PollRefusal };
 
+/**
+ * The client end of a held poll: whether it has gone away, and one listener told when it does. Lighter
+ * than an AbortController (an EventTarget per request) for what a poll needs of it.
+ */
+export interface ClientGone {
+  readonly aborted: boolean;
+  /** At most one listener; null removes it. */
+  onAbort: (() => void) | null;
+}
+
+/**
+ * Held polls' timeouts are kept in buckets this many ms wide, with one timer for all of them (issue 15:
+ * a Timeout object, a closure and a promise per wait were a share of every held poll's memory). A wait
+ * ends at most one tick after its time, never before.
+ */
+export const WAIT_TICK_MS = 50;
+
 interface Entry {
   readonly userId: string;
   readonly sessionId: string;
@@ -51,13 +68,31 @@ interface Entry {
   /** Why the hold ended for good (replaced, aborted, shutdown, released); null while it holds. */
   ended: WakeReason | null;
   /** Resolves the wait in progress, if any. */
-  wake: ((reason: WakeReason) => void) | null;
-  readonly abort: AbortSignal;
-  readonly onAbort: () => void;
+  resolve: ((reason: WakeReason) => void) | null;
+  /** The timer-wheel tick the wait in progress times out at (0: none). */
+  tick: number;
+  readonly gone: ClientGone;
 }
 
 /** A hold that ends before it begins (server stopping or client already gone): nothing is counted. */
 const finished = (reason: WakeReason): Hold => ({ arm: () => {}, wait: async () => reason, release: () => {} });
+
+/** One hold's handle: the entry's methods, without a closure per poll. */
+class HeldPoll implements Hold {
+  constructor(
+    private readonly notifier: MailboxNotifier,
+    private readonly entry: Entry,
+  ) {}
+  arm(): void {
+    this.entry.signalled = false;
+  }
+  wait(timeoutMs: number): Promise<WakeReason> {
+    return this.notifier.waitFor(this.entry, timeoutMs);
+  }
+  release(): void {
+    this.notifier.endEntry(this.entry, 'aborted');
+  }
+}
 
 /**
  * Wakes held long-polls when their device's mailbox receives a signal or a server event, and bounds
@@ -71,6 +106,10 @@ export class MailboxNotifier {
   private readonly bySession = new Map<string, Entry>();
   private held = 0;
   private closing = false;
+  /** Waits by the tick they time out at; one interval timer runs while any wait is in progress. */
+  private readonly wheel = new Map<number, Set<Entry>>();
+  private lastTick = 0;
+  private ticker: NodeJS.Timeout | null = null;
 
   constructor(private readonly caps: PollCaps) {}
 
@@ -89,9 +128,9 @@ export class MailboxNotifier {
    * ends first (`replaced`), so a device never holds more than one; past the per-user or total cap
    * the poll is refused instead, and nothing about the held polls changes.
    */
-  hold(userId: string, sessionId: string, abort: AbortSignal): HoldResult {
+  hold(userId: string, sessionId: string, gone: ClientGone): HoldResult {
     if (this.closing) return { hold: finished('shutdown'), replaced: false };
-    if (abort.aborted) return { hold: finished('aborted'), replaced: false };
+    if (gone.aborted) return { hold: finished('aborted'), replaced: false };
     const older = this.bySession.get(sessionId);
     if (older) this.end(older, 'replaced');
     else {
@@ -99,31 +138,14 @@ export class MailboxNotifier {
       if ((this.byUser.get(userId)?.size ?? 0) >= this.caps.perUser) return { refused: 'user_cap' };
       if (this.held >= this.caps.total) return { refused: 'total_cap' };
     }
-    const entry: Entry = { userId, sessionId, signalled: false, ended: null, wake: null, abort, onAbort: () => this.end(entry, 'aborted') };
-    abort.addEventListener('abort', entry.onAbort, { once: true });
+    const entry: Entry = { userId, sessionId, signalled: false, ended: null, resolve: null, tick: 0, gone };
+    gone.onAbort = () => this.end(entry, 'aborted');
     let set = this.byUser.get(userId);
     if (!set) this.byUser.set(userId, (set = new Set()));
     set.add(entry);
     this.bySession.set(sessionId, entry);
     this.held++;
-    const hold: Hold = {
-      arm: () => {
-        entry.signalled = false;
-      },
-      wait: (timeoutMs) => {
-        if (entry.ended) return Promise.resolve(entry.ended);
-        if (entry.signalled) return Promise.resolve('signal');
-        return new Promise<WakeReason>((resolve) => {
-          const timer = setTimeout(() => entry.wake?.('timeout'), timeoutMs);
-          entry.wake = (reason) => {
-            clearTimeout(timer);
-            entry.wake = null;
-            resolve(reason);
-          };
-        });
-      },
-      release: () => this.end(entry, 'aborted'),
-    };
+    const hold = new HeldPoll(this, entry);
     return { hold, replaced: older !== undefined };
   }
 
@@ -133,7 +155,7 @@ export class MailboxNotifier {
       const entry = this.bySession.get(id);
       if (!entry) continue;
       entry.signalled = true;
-      entry.wake?.('signal');
+      this.wake(entry, 'signal');
     }
   }
 
@@ -170,6 +192,64 @@ export class MailboxNotifier {
     for (const set of [...this.byUser.values()]) for (const entry of [...set]) this.end(entry, 'shutdown');
   }
 
+  /** `Hold.wait`: resolves at once when the hold ended or was signalled since `arm`, else on the next wake. */
+  waitFor(entry: Entry, timeoutMs: number): Promise<WakeReason> {
+    if (entry.ended) return Promise.resolve(entry.ended);
+    if (entry.signalled) return Promise.resolve('signal');
+    return new Promise<WakeReason>((resolve) => {
+      entry.resolve = resolve;
+      const now = Date.now();
+      if (!this.ticker) {
+        this.lastTick = Math.floor(now / WAIT_TICK_MS);
+        this.ticker = setInterval(() => this.expire(), WAIT_TICK_MS);
+      }
+      // Never a tick already passed, which the wheel would not visit again.
+      const tick = Math.max(Math.ceil((now + timeoutMs) / WAIT_TICK_MS), this.lastTick + 1);
+      entry.tick = tick;
+      let bucket = this.wheel.get(tick);
+      if (!bucket) this.wheel.set(tick, (bucket = new Set()));
+      bucket.add(entry);
+    });
+  }
+
+  /** `Hold.release`. */
+  endEntry(entry: Entry, reason: WakeReason): void {
+    this.end(entry, reason);
+  }
+
+  /** Ends every wait whose tick has come; stops the timer when none is left. */
+  private expire(): void {
+    const now = Math.floor(Date.now() / WAIT_TICK_MS);
+    for (let tick = this.lastTick + 1; tick <= now; tick++) {
+      const bucket = this.wheel.get(tick);
+      if (!bucket) continue;
+      this.wheel.delete(tick);
+      for (const entry of bucket) {
+        entry.tick = 0;
+        this.wake(entry, 'timeout');
+      }
+    }
+    this.lastTick = now;
+    if (this.wheel.size === 0 && this.ticker) {
+      clearInterval(this.ticker);
+      this.ticker = null;
+    }
+  }
+
+  /** Resolves the wait in progress, if any, and takes it off the wheel. */
+  private wake(entry: Entry, reason: WakeReason): void {
+    const resolve = entry.resolve;
+    if (!resolve) return;
+    entry.resolve = null;
+    if (entry.tick !== 0) {
+      const bucket = this.wheel.get(entry.tick);
+      bucket?.delete(entry);
+      if (bucket?.size === 0) this.wheel.delete(entry.tick);
+      entry.tick = 0;
+    }
+    resolve(reason);
+  }
+
   private end(entry: Entry, reason: WakeReason): void {
     if (entry.ended) return;
     entry.ended = reason;
@@ -178,7 +258,7 @@ export class MailboxNotifier {
     if (set?.size === 0) this.byUser.delete(entry.userId);
     if (this.bySession.get(entry.sessionId) === entry) this.bySession.delete(entry.sessionId);
     this.held--;
-    entry.abort.removeEventListener('abort', entry.onAbort);
-    entry.wake?.(reason);
+    entry.gone.onAbort = null;
+    this.wake(entry, reason);
   }
 }

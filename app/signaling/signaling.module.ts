@@ -1,10 +1,11 @@
 import type { Registry } from 'prom-client';
 import type { Platform } from '../core/platform.js';
+import type { LeanRoute } from '../http/lean.js';
 import type { Feature } from '../http/router.js';
 import { Cursors } from './cursor.js';
 import { IceServerService } from './iceServers.js';
 import { iceServerRoutes } from './iceServers.routes.js';
-import { mailboxRoutes } from './mailbox.routes.js';
+import { leanPollRoute, mailboxRoutes } from './mailbox.routes.js';
 import { MailboxService } from './mailbox.service.js';
 import { MailboxNotifier, type EndedSessions } from './notifier.js';
 import { resolvePollsMax } from './pollLimits.js';
@@ -27,6 +28,8 @@ export interface SignalingFeature extends Feature {
   isHoldingDevice: (sessionId: string) => boolean;
   /** Sessions ended in this process: their held polls answer 401 at once (accounts tells this). */
   sessionsEnded: (ended: EndedSessions) => void;
+  /** `GET /signaling/poll` answered outside Koa (http/lean.ts); the Koa route in `routes` stays for the rest. */
+  leanRoutes: Array<LeanRoute<unknown>>;
 }
 
 /**
@@ -61,6 +64,7 @@ export function createSignaling(d: SignalingModuleDeps): SignalingFeature {
     },
     stop: () => notifier.close(),
     isHolding: (userId) => notifier.isHolding(userId),
+    leanRoutes: [leanPollRoute(mailboxes) as LeanRoute<unknown>],
     // O(1) on the notifier's own per-session index (a public MailboxNotifier.isHoldingSession would read better).
     isHoldingDevice: (sessionId) => notifier['bySession'].has(sessionId),
     sessionsEnded: (ended) => notifier.endSessions(ended),
