@@ -4,7 +4,7 @@ import type { ConnectionState, StateDetail } from './events.js';
 import { AbortedError } from './http.js';
 import type { Inbox } from './inbox.js';
 import type { Session } from './session.js';
-import type { PollAnswer } from './types.js';
+import type { PollAnswer, WireSignal } from './types.js';
 
 export interface PollLoopDeps {
   session: Session;
@@ -15,6 +15,8 @@ export interface PollLoopDeps {
   setState: (state: ConnectionState, detail?: StateDetail) => void;
   reportError: (error: SignalboxError) => void;
   random?: () => number;
+  /** Sees each answered poll's batch before the inbox does (tabs.ts shares it with the device's other tabs). */
+  onBatch?: (signals: readonly WireSignal[]) => void;
 }
 
 /** Above Retry-After, up to this share more: clients told the same Retry-After do not return in one burst. */
@@ -36,14 +38,16 @@ export class PollLoop {
     return this.finished !== null;
   }
 
-  start(): void {
-    if (this.finished) return;
+  /** Starts the loop (nothing if it runs already); the promise resolves when it has exited. */
+  start(): Promise<void> {
+    if (this.finished) return this.finished;
     const controller = new AbortController();
     this.controller = controller;
     this.finished = this.run(controller.signal).finally(() => {
       this.finished = null;
       this.controller = null;
     });
+    return this.finished;
   }
 
   /**
@@ -71,6 +75,7 @@ export class PollLoop {
           const answer = await this.d.session.request<PollAnswer>('GET', `/signaling/poll?wait=${this.d.waitSeconds}${after}`, { signal: stop });
           acknowledged = handled;
           this.d.setState('online');
+          this.d.onBatch?.(answer.signals);
           if (await this.d.inbox.take(answer.signals)) {
             handled = answer.cursor;
             failures = 0;

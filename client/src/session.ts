@@ -1,6 +1,7 @@
 import { SignalboxError } from './errors.js';
 import type { HttpClient, RequestOptions } from './http.js';
 import { JsonSlot, storageKeys, type KeyValueStorage } from './storage.js';
+import { exclusive, markRotated, refreshLockName, rotatedElsewhere } from './tabs.js';
 import type { TokenGrant, User } from './types.js';
 
 /** What the SDK keeps of a session, in the caller's storage, so a reloaded page or restarted app resumes it. */
@@ -19,6 +20,10 @@ export interface StoredSession {
  * one is presented again (theft detection), so two requests that hit 401 together must share one
  * refresh. A request whose 401 arrives after another request already refreshed retries with the new
  * token instead of refreshing again.
+ *
+ * Across tabs sharing one storage (one device), refresh is single-flight too where the Web Locks API
+ * exists: each refresh holds a lock named after the device, and first re-reads the stored tokens; when
+ * another tab has rotated them meanwhile, those are adopted instead of refreshing (tabs.ts).
  */
 export class Session {
   private current: StoredSession | null = null;
@@ -31,6 +36,8 @@ export class Session {
     storage: KeyValueStorage,
     /** Told once each time a session ends: by logout, or because it could not be refreshed. */
     private readonly onSignedOut: (reason: SignalboxError | null) => void,
+    /** The server (http.baseUrl): with the device id, it names the cross-tab refresh lock. */
+    private readonly baseUrl = http.baseUrl,
   ) {
     this.slot = new JsonSlot(storage, storageKeys.session);
   }
@@ -106,7 +113,8 @@ export class Session {
   /** Refreshes because `staleToken` got 401, unless that already happened or is happening. */
   private async refreshAfter(staleToken: string): Promise<void> {
     if (this.current && this.current.accessToken !== staleToken) return; // someone else refreshed meanwhile
-    this.refreshing ??= this.refresh().finally(() => {
+    const deviceId = this.current?.deviceId ?? '';
+    this.refreshing ??= exclusive(refreshLockName(this.baseUrl, deviceId), () => this.refresh()).finally(() => {
       this.refreshing = null;
     });
     await this.refreshing;
@@ -115,6 +123,12 @@ export class Session {
   private async refresh(): Promise<void> {
     const before = this.current;
     if (!before) throw new SignalboxError('signed_out', 'Not signed in.');
+    // Another tab (or instance) over the same storage may have rotated the tokens already: presenting
+    // the old refresh token now would end the session, so its tokens are taken instead.
+    if (await this.adoptStored(before)) return;
+    const elsewhere = await rotatedElsewhere(this.baseUrl, before.deviceId, before.refreshToken, () => this.adoptStored(before));
+    if (elsewhere === 'adopted') return;
+    if (elsewhere === 'not-yet-visible') throw new SignalboxError('network', 'Another tab refreshed the session and its new tokens are not in storage yet; try again.');
     let grant: TokenGrant;
     try {
       grant = await this.http.request<TokenGrant>('POST', '/auth/refresh', { body: { refreshToken: before.refreshToken } });
@@ -132,6 +146,15 @@ export class Session {
     if (this.current !== before) return; // logged out or signed in anew while refreshing
     this.current = { ...before, accessToken: grant.accessToken, refreshToken: grant.refreshToken, user: grant.user ?? before.user };
     await this.slot.set(this.current);
+    await markRotated(this.baseUrl, before.deviceId, before.refreshToken);
+  }
+
+  /** Takes the tokens in storage when another tab (or instance) rotated `before`'s; true when it did. */
+  private async adoptStored(before: StoredSession): Promise<boolean> {
+    const stored = await this.slot.get();
+    if (stored?.deviceId !== before.deviceId || !stored.refreshToken || !stored.accessToken || stored.refreshToken === before.refreshToken) return false;
+    if (this.current === before) this.current = { ...before, accessToken: stored.accessToken, refreshToken: stored.refreshToken, user: stored.user ?? before.user };
+    return true;
   }
 }
 

@@ -11,6 +11,7 @@ import { PeerKeys } from './peers.js';
 import { PollLoop } from './pollLoop.js';
 import { Session } from './session.js';
 import { MemoryStorage, type KeyValueStorage } from './storage.js';
+import { TabPolling } from './tabs.js';
 import type { LoginInput, RegisterInput, SendResult, SignalType, TokenGrant, User } from './types.js';
 import { normaliseUsername } from './usernames.js';
 
@@ -68,6 +69,8 @@ export class Signalbox {
   private readonly peers: PeerKeys;
   private readonly inbox: Inbox;
   private readonly loop: PollLoop;
+  /** One poll loop per device across browser tabs (tabs.ts); null without Web Locks and BroadcastChannel. */
+  private readonly tabs: TabPolling | null;
   private readonly retry: RetryPolicy;
   private state: ConnectionState = 'signed-out';
 
@@ -93,6 +96,18 @@ export class Signalbox {
       inbox: this.inbox,
       retry: this.retry,
       waitSeconds: options.pollWaitSeconds ?? 25,
+      setState: (state, detail) => {
+        this.setState(state, detail);
+        this.tabs?.shareState(state, detail);
+      },
+      reportError: (e) => this.reportError(e),
+      onBatch: (signals) => this.tabs?.share(signals),
+    });
+    this.tabs = TabPolling.create({
+      baseUrl,
+      session: this.session,
+      inbox: this.inbox,
+      loop: this.loop,
       setState: (state, detail) => this.setState(state, detail),
       reportError: (e) => this.reportError(e),
     });
@@ -126,7 +141,7 @@ export class Signalbox {
 
   /** Stops the poll loop and ends the session on the server; the private key stays in storage for the next sign-in. */
   async logout(): Promise<void> {
-    await this.loop.stop();
+    await this.stopLoop();
     try {
       await this.session.request('POST', '/auth/logout', { body: {} });
     } catch (err) {
@@ -136,14 +151,18 @@ export class Signalbox {
     }
   }
 
-  /** Starts the poll loop (nothing if it runs already). */
+  /**
+   * Starts the poll loop (nothing if it runs already). In a browser, tabs sharing this session (one
+   * storage) run one loop between them: the others get a copy of what it receives (README "Several tabs").
+   */
   start(): void {
-    this.loop.start();
+    if (this.tabs) this.tabs.start();
+    else void this.loop.start();
   }
 
   /** Stops the poll loop; resolves once a running handler finished and the handled signals were acknowledged. */
   async stop(): Promise<void> {
-    await this.loop.stop();
+    await this.stopLoop();
     if (this.session.user) this.setState('signed-in');
   }
 
@@ -188,8 +207,14 @@ export class Signalbox {
    * (ICE servers), the inbox's taps (offer/answer/ice/bye of its sessions), and the emitter ('call').
    * Not public API: stripped from the published types.
    */
-  get internals(): { session: Session; inbox: Inbox; emitter: Emitter<SignalboxEventMap> } {
-    return { session: this.session, inbox: this.inbox, emitter: this.emitter };
+  get internals(): { session: Session; inbox: Inbox; emitter: Emitter<SignalboxEventMap>; tabs: TabPolling | null } {
+    return { session: this.session, inbox: this.inbox, emitter: this.emitter, tabs: this.tabs };
+  }
+
+  /** Stops this tab's part in polling: the loop if it runs here, the following of another tab's otherwise. */
+  private async stopLoop(): Promise<void> {
+    await this.tabs?.stop();
+    await this.loop.stop();
   }
 
   /** register and login: no token, they make one. */
@@ -198,7 +223,7 @@ export class Signalbox {
   }
 
   private async signedIn(grant: TokenGrant): Promise<User> {
-    await this.loop.stop(); // a loop of an earlier session must not poll with the new one's tokens
+    await this.stopLoop(); // a loop of an earlier session must not poll with the new one's tokens
     this.peers.reset();
     await this.session.begin(grant);
     this.setState('signed-in');

@@ -21,6 +21,11 @@ export interface CallsHost {
   report(error: SignalboxError): void;
   /** The RTCPeerConnection to use (the injected `rtc` or the global one); null without WebRTC (Node). */
   peerConnection: PeerConnectionConstructor | null;
+  /**
+   * Browser tabs sharing this device (client/src/tabs.ts): claims a ringing call for this tab before it
+   * is accepted or declined; false when another tab of the device claimed it first. Absent: one tab.
+   */
+  claim?(sessionId: string, as: 'accepted' | 'rejected'): Promise<boolean>;
 }
 
 /** An outgoing call nobody answered yet. */
@@ -89,6 +94,11 @@ export class Calls {
     for (const call of [...this.calls.values()]) call.hangup();
     for (const incoming of [...this.ringing.values()]) incoming.stop('cancelled');
     await Promise.all([...this.queues.values()]);
+  }
+
+  /** Another tab of this device accepted or declined the call `sessionId` (tabs.ts): it stops ringing here. */
+  takenInAnotherTab(sessionId: string, as: 'accepted' | 'rejected'): void {
+    this.ringing.get(sessionId)?.stop(as === 'accepted' ? 'answered-elsewhere' : 'rejected');
   }
 
   /** The inbox tap: takes this module's signals (and only those); true when it took `signal`. */
@@ -201,6 +211,11 @@ export class Calls {
   private readonly incomingLink = {
     accept: async (incoming: IncomingCall, sdp: string, options: CallOptions): Promise<Call> => {
       const me = this.requireMe();
+      if (this.host.claim && !(await this.host.claim(incoming.sessionId, 'accepted'))) {
+        this.ringing.delete(incoming.sessionId);
+        this.remember(incoming.sessionId);
+        throw new SignalboxError('call_answered_elsewhere', 'Another tab of this device took this call first.');
+      }
       let pc: PeerConnectionLike;
       try {
         pc = await this.peerConnection(options);
@@ -236,8 +251,13 @@ export class Calls {
     },
     reject: (incoming: IncomingCall): void => {
       const me = this.requireMe();
-      void this.post(incoming.from, incoming.sessionId, { kind: 'bye', reason: 'rejected' }, incoming.fromDevice);
-      void this.post(me.username, incoming.sessionId, { kind: 'declined' }, undefined);
+      const decline = () => {
+        void this.post(incoming.from, incoming.sessionId, { kind: 'bye', reason: 'rejected' }, incoming.fromDevice);
+        void this.post(me.username, incoming.sessionId, { kind: 'declined' }, undefined);
+      };
+      // With several tabs, only the first to claim the call answers for the device.
+      if (!this.host.claim) decline();
+      else void this.host.claim(incoming.sessionId, 'rejected').then((claimed) => claimed && decline());
     },
     ended: (incoming: IncomingCall): void => {
       this.ringing.delete(incoming.sessionId);

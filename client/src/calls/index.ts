@@ -24,7 +24,7 @@ declare module '../events.js' {
  * `private readonly calls = createCalls(this)` and `call(username, options) { return this.calls.call(username, options); }`.
  */
 export function createCalls(sb: Signalbox): Calls {
-  const { session, inbox, emitter } = sb.internals;
+  const { session, inbox, emitter, tabs } = sb.internals;
   const calls = new Calls({
     me: () => (sb.user && sb.deviceId ? { username: sb.user.username, deviceId: sb.deviceId } : null),
     send: (username, type, payload, options) => sb.send(username, type, payload, options),
@@ -39,7 +39,10 @@ export function createCalls(sb: Signalbox): Calls {
       else console.warn(`[signalbox] ${error.code}: ${error.message}`);
     },
     peerConnection: resolvePeerConnection(sb.rtc as RtcImplementation | undefined) as PeerConnectionConstructor | null,
+    // Several tabs of one device: every tab rings, the first to accept or decline takes the call.
+    ...(tabs ? { claim: (sessionId: string, as: 'accepted' | 'rejected') => tabs.claimCall(sessionId, as) } : {}),
   });
+  tabs?.onCallTaken((sessionId, as) => calls.takenInAnotherTab(sessionId, as));
   inbox.addTap(calls.tap);
   return calls;
 }

@@ -8,7 +8,7 @@ import { PasswordHasher } from '../../../app/accounts/passwordHasher.js';
 import { RATE_LIMIT_VARIABLES, parseConfig, type Env } from '../../../app/config.js';
 import { createMailer } from '../../../app/mail/mailer.js';
 import { createApp } from '../../../app/server.js';
-import { systemClock } from '../../../app/lib/clock.js';
+import { systemClock, type Clock } from '../../../app/lib/clock.js';
 import { openSqliteStore } from '../../../app/store/sqlite/index.js';
 import { TEST_ARGON2, TEST_SECRETS } from '../../helpers/app.js';
 
@@ -27,8 +27,11 @@ export interface RunningServer {
 /** Rate limits are off: one test registers and signs in many browser users from one address. */
 const RATE_LIMITS_OFF: Env = Object.fromEntries(RATE_LIMIT_VARIABLES.map((name) => [name, 'off']));
 
-/** Starts the app on 127.0.0.1 with a fresh SQLite store and `env` (TURN_URLS, TURN_SECRET, ...). */
-export async function startServer(env: Env = {}): Promise<RunningServer> {
+/**
+ * Starts the app on 127.0.0.1 with a fresh SQLite store and `env` (TURN_URLS, TURN_SECRET, ...);
+ * `clock`: the system clock unless a test needs to move time (e.g. past ACCESS_TOKEN_TTL, tabs.ts).
+ */
+export async function startServer(env: Env = {}, clock: Clock = systemClock): Promise<RunningServer> {
   const dir = mkdtempSync(join(tmpdir(), 'signalbox-system-'));
   const config = parseConfig({ DATA_DIR: dir, HOST: '127.0.0.1', LOG_LEVEL: 'info', ...RATE_LIMITS_OFF, ...env }, TEST_SECRETS);
   const store = openSqliteStore(join(dir, 'signalbox.db'));
@@ -41,7 +44,7 @@ export async function startServer(env: Env = {}): Promise<RunningServer> {
   });
   const logger = pino({ level: config.logLevel }, sink);
   const mailer = createMailer(config, logger);
-  const app = createApp({ config, store, logger, clock: systemClock, hasher: new PasswordHasher(TEST_ARGON2), mailer });
+  const app = createApp({ config, store, logger, clock, hasher: new PasswordHasher(TEST_ARGON2), mailer });
   const stopBackground = app.lifecycle.start();
   const server: Server = createServer(app.callback());
   await new Promise<void>((resolve, reject) => {
