@@ -288,7 +288,7 @@ function holdPolls(
   slots: User[],
   count: number,
   opts: { rate?: number; onSignals?: (signals: Array<{ payload: string }>, at: number) => void } = {},
-): { stop(): Promise<void>; errors: () => number } {
+): { stop(): Promise<void>; errors: () => number; opened: Promise<void> } {
   if (slots.length < count) throw new Error(`${count} poll slots need as many sessions, have ${slots.length}`);
   const agent = new Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: count });
   const live = new Set<ReturnType<typeof httpRequest>>();
@@ -335,6 +335,7 @@ function holdPolls(
   })();
   return {
     errors: () => errors,
+    opened: opening,
     async stop() {
       stopped = true;
       await opening;
@@ -470,7 +471,11 @@ async function capacity(s: ServerInfo, agent: Agent, slots: User[]): Promise<Cap
   const t0 = hr();
   const held = holdPolls(s.app, slots, HELD_POLLS);
   try {
-    await waitHeld(agent, s.app, HELD_POLLS, { timeoutMs: 60_000, pauseMs: 100 }).catch((err: Error) => {
+    // GET /metrics with 10,000 sockets open is itself dear (prom-client's process metrics list every fd
+    // and handle): asked every 100 ms it was a visible part of the loop delay measured while opening.
+    // Now once a second, and only once the driver has opened every poll.
+    await held.opened;
+    await waitHeld(agent, s.app, HELD_POLLS, { timeoutMs: 60_000, pauseMs: 1000 }).catch((err: Error) => {
       throw new Error(`${err.message}; ${held.errors()} poll answers were not 200`);
     });
     const rampSeconds = (hr() - t0) / 1000;
@@ -585,7 +590,8 @@ async function loadWithHeldPolls(s: ServerInfo, agent: Agent, slots: User[], sen
   const held = holdPolls(s.app, slots, HELD_POLLS, { onSignals });
   const senderAgent = new Agent({ keepAlive: true, maxSockets: LOAD_SENDERS });
   try {
-    await waitHeld(agent, s.app, HELD_POLLS, { timeoutMs: 60_000, pauseMs: 100 });
+    await held.opened;
+    await waitHeld(agent, s.app, HELD_POLLS, { timeoutMs: 60_000, pauseMs: 1000 });
     await sleep(2000);
     const idle = await stats(agent, s.bare, '?reset=1');
     const rssSamples: number[] = [];

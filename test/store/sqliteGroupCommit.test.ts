@@ -90,6 +90,13 @@ describe('SQLite sends committed in groups', () => {
     }
   });
 
+  it('commits an acknowledgement and sends made together in order: what was acknowledged is gone, the new one is there', async () => {
+    await sendOne('old');
+    const [removed] = await Promise.all([store.signals.ack(bobPhone, 1), sendOne('new')]);
+    expect(removed).toBe(1);
+    expect((await store.signals.pending(bobPhone, at(1), 100)).map((s) => s.payload)).toEqual(['new']);
+  });
+
   it('answers a retry with the same idempotency key in the same group as a repeat', async () => {
     const key = 'retry-1';
     const send = (payload: string) =>

@@ -10,6 +10,8 @@ import type { AppendRefusal, EventAudience, MailboxEntry, MailboxLimits, ServerE
 export interface SqliteMailboxWrites {
   /** The user's live devices (sessions not expired at `now`), oldest first. */
   devicesOf(userId: string, now: number): string[];
+  /** Whether `deviceId` is one of the user's live devices at `now` (the same rule as `devicesOf`). */
+  isDeviceOf(userId: string, deviceId: string, now: number): boolean;
   /** Why the device cannot take another entry from `senderId` (`max` live entries, or `perSender` from them), or null. */
   refusal(deviceId: string, senderId: string, now: number, limits: MailboxLimits): AppendRefusal | null;
   /** Stores `entry` once (its payload) and numbers a copy of it into each device's mailbox (its next seq). */
@@ -40,6 +42,7 @@ export function sqliteMailboxWrites(db: Database.Database, arrivals: Arrivals): 
   const devices = db.prepare<[string, number], { id: string }>(
     'SELECT id FROM sessions WHERE user_id = ? AND expires_at > ? ORDER BY created_at, id',
   );
+  const device = db.prepare<[string, string, number], { one: number }>('SELECT 1 AS one FROM sessions WHERE id = ? AND user_id = ? AND expires_at > ?');
   // Every live device of every accepted connection of the user (pgp.changed).
   const devicesOfConnections = db.prepare<{ user: string; now: number }, { id: string }>(
     `SELECT s.id FROM connections c
@@ -95,6 +98,7 @@ export function sqliteMailboxWrites(db: Database.Database, arrivals: Arrivals): 
 
   return {
     devicesOf,
+    isDeviceOf: (userId, deviceId, now) => device.get(deviceId, userId, now) !== undefined,
     refusal,
     deliver,
     withEvents(change, events) {

@@ -96,18 +96,21 @@ export function sqliteSignals(db: Database.Database, mailbox: SqliteMailboxWrite
 
   // The key check, the fan-out and the key itself in one IMMEDIATE transaction: every device gets the
   // signal or none does, and two concurrent retries with one key cannot both store it.
-  const send = db.transaction((i: SendInput): SendResult => {
+  const sendOne = (i: SendInput): SendResult => {
     const s = i.signal;
     const now = i.now.getTime();
     if (i.idempotencyKey !== undefined) {
       const first = sentWithKey.get(s.senderId, i.idempotencyKey, now);
       if (first) return { outcome: 'repeat', id: first.signal_id, expiresAt: new Date(first.expires_at), devices: first.devices };
     }
-    // A device never receives its own signals.
-    let targets = mailbox.devicesOf(i.toUserId, now).filter((id) => id !== s.senderDeviceId);
+    // A device never receives its own signals. One named device is looked up alone (a user may have
+    // many), the others all at once.
+    let targets: string[];
     if (i.toDevice !== undefined) {
-      if (!targets.includes(i.toDevice)) return { outcome: 'no_device' };
+      if (i.toDevice === s.senderDeviceId || !mailbox.isDeviceOf(i.toUserId, i.toDevice, now)) return { outcome: 'no_device' };
       targets = [i.toDevice];
+    } else {
+      targets = mailbox.devicesOf(i.toUserId, now).filter((id) => id !== s.senderDeviceId);
     }
     const stored: string[] = [];
     let refusal: AppendRefusal | undefined;
@@ -120,46 +123,66 @@ export function sqliteSignals(db: Database.Database, mailbox: SqliteMailboxWrite
     mailbox.deliver(s, stored);
     if (i.idempotencyKey !== undefined) rememberKey.run(s.senderId, i.idempotencyKey, s.id, s.expiresAt.getTime(), stored.length);
     return { outcome: 'stored', devices: stored };
-  });
+  };
+  const send = db.transaction(sendOne);
 
-  // Group commit: the sends that arrive within one turn of the event loop share one IMMEDIATE
-  // transaction (one WAL commit instead of one each). Each send is a savepoint inside it, so one that
-  // fails rolls back alone; every send's promise settles only after the batch committed, so a 202 is
-  // as durable as before (WAL, synchronous=NORMAL: nothing acknowledged is lost if the process dies).
-  type Queued = { input: SendInput; resolve: (r: SendResult) => void; reject: (err: unknown) => void };
-  type Outcome = { result: SendResult } | { error: unknown };
-  let queue: Queued[] = [];
-  const sendAll = db.transaction((batch: Queued[]): Outcome[] =>
-    batch.map((q) => {
+  const removeUpToOne = (deviceId: string, upTo: number): number => {
+    const ids = ackedIds.all(deviceId, upTo);
+    const removed = ack.run(deviceId, upTo).changes;
+    for (const { id } of ids) dropBodyIfUnread.run(id);
+    return removed;
+  };
+  const removeUpTo = db.transaction(removeUpToOne);
+
+  // Group commit: the sends and acknowledgements that arrive within one turn of the event loop share
+  // one IMMEDIATE transaction (one WAL commit instead of one each), and every one's promise settles
+  // only after that commit, so a 202 is as durable as before (WAL, synchronous=NORMAL: nothing
+  // acknowledged is lost if the process dies). One that throws (none should: refusals are results)
+  // rolls the whole group back, and then each runs again in a transaction of its own, so it fails
+  // alone. No savepoint each: their statement journal cost more than the commits saved.
+  type Job = { run: () => unknown; alone: () => unknown; resolve: (r: unknown) => void; reject: (err: unknown) => void; woken?: (r: unknown) => readonly string[] };
+  type Outcome = { result: unknown } | { error: unknown };
+  let queue: Job[] = [];
+  const runAll = db.transaction((batch: Job[]): Outcome[] => batch.map((job) => ({ result: job.run() })));
+  const oneByOne = (batch: Job[]): Outcome[] =>
+    batch.map((job) => {
       try {
-        return { result: send(q.input) };
+        return { result: job.alone() };
       } catch (error) {
         return { error };
       }
-    }),
-  );
+    });
   const flush = () => {
     const batch = queue;
     queue = [];
     let outcomes: Outcome[];
     try {
-      outcomes = sendAll.immediate(batch);
+      outcomes = batch.length === 1 ? oneByOne(batch) : runAll.immediate(batch);
     } catch (err) {
-      for (const q of batch) q.reject(err);
-      return;
+      // A locked or closed database fails every job alike: no point in trying each (and waiting out
+      // the busy timeout each time).
+      const code = String((err as { code?: unknown }).code);
+      if (!db.open || code.startsWith('SQLITE_BUSY')) {
+        for (const job of batch) job.reject(err);
+        return;
+      }
+      outcomes = oneByOne(batch);
     }
     const woken: string[] = [];
-    for (const o of outcomes) if ('result' in o && o.result.outcome === 'stored') woken.push(...o.result.devices);
+    outcomes.forEach((o, i) => {
+      const w = batch[i]!.woken;
+      if ('result' in o && w) woken.push(...w(o.result));
+    });
     arrivals.emit(woken);
     outcomes.forEach((o, i) => ('result' in o ? batch[i]!.resolve(o.result) : batch[i]!.reject(o.error)));
   };
+  const enqueue = <R>(run: () => R, alone: () => R, woken?: (r: R) => readonly string[]): Promise<R> =>
+    new Promise<R>((resolve, reject) => {
+      queue.push({ run, alone, resolve: resolve as (r: unknown) => void, reject, woken: woken as Job['woken'] });
+      if (queue.length === 1) setImmediate(flush);
+    });
+  const storedDevices = (r: SendResult) => (r.outcome === 'stored' ? r.devices : []);
 
-  const removeUpTo = db.transaction((deviceId: string, upTo: number): number => {
-    const ids = ackedIds.all(deviceId, upTo);
-    const removed = ack.run(deviceId, upTo).changes;
-    for (const { id } of ids) dropBodyIfUnread.run(id);
-    return removed;
-  });
   const purgeAll = db.transaction((now: number): number => {
     purgeKeys.run(now);
     const removed = purge.run(now).changes;
@@ -169,10 +192,11 @@ export function sqliteSignals(db: Database.Database, mailbox: SqliteMailboxWrite
 
   return {
     send(input) {
-      return new Promise<SendResult>((resolve, reject) => {
-        queue.push({ input, resolve, reject });
-        if (queue.length === 1) setImmediate(flush);
-      });
+      return enqueue(
+        () => sendOne(input),
+        () => send.immediate(input),
+        storedDevices,
+      );
     },
     async pending(deviceId, now, limit) {
       const at = now.getTime();
@@ -184,8 +208,11 @@ export function sqliteSignals(db: Database.Database, mailbox: SqliteMailboxWrite
       }
       return rows.map(toRecord);
     },
-    async ack(deviceId, upTo) {
-      return removeUpTo.immediate(deviceId, upTo);
+    ack(deviceId, upTo) {
+      return enqueue(
+        () => removeUpToOne(deviceId, upTo),
+        () => removeUpTo.immediate(deviceId, upTo),
+      );
     },
     async clear(deviceId) {
       return removeUpTo.immediate(deviceId, Number.MAX_SAFE_INTEGER);
