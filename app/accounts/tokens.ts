@@ -11,6 +11,15 @@ const TOKEN_TYPE = 'JWT';
 const SEGMENT = /^[A-Za-z0-9_-]+$/;
 const HS256_SIGNATURE_CHARS = 43;
 
+/**
+ * Tokens verified recently, by their exact text. A polling client presents the same token every few
+ * seconds for its whole lifetime, so re-checking its signature and claims each time is wasted work on
+ * the hottest path (an HMAC is still ~7 % of an empty poll); only expiry is judged again. A changed
+ * character is another key: a forged token always gets the full check. Revocation is unaffected: the
+ * session is looked up every time.
+ */
+const VERIFIED_CACHE_MAX = 10_000;
+
 export interface AccessClaims {
   userId: string;
   sessionId: string;
@@ -45,6 +54,7 @@ export class AccessTokens {
   // A CryptoKey imported once for jose's signing: jose re-imports a KeyObject or raw secret on every call.
   private readonly signingKey: Promise<webcrypto.CryptoKey>;
   private readonly verifyKey: KeyObject;
+  private readonly verified = new Map<string, AccessClaims & { exp: number }>();
 
   constructor(
     secret: Buffer,
@@ -77,6 +87,25 @@ export class AccessTokens {
    * another algorithm, of another `typ`, issuer or audience. Synchronous: no promise on the hot path.
    */
   verifySync(token: string): AccessClaims | null {
+    const cached = this.verified.get(token);
+    if (cached) {
+      // The same rule as below: expired once now >= exp, in whole seconds.
+      if (cached.exp > Math.floor(this.clock.now() / 1000)) return { userId: cached.userId, sessionId: cached.sessionId };
+      this.verified.delete(token);
+      return null;
+    }
+    const claims = this.check(token);
+    if (!claims) return null;
+    if (claims.remember) {
+      // Oldest first out (a Map keeps insertion order): bounded memory under any number of clients.
+      if (this.verified.size >= VERIFIED_CACHE_MAX) this.verified.delete(this.verified.keys().next().value!);
+      this.verified.set(token, { userId: claims.userId, sessionId: claims.sessionId, exp: claims.exp });
+    }
+    return { userId: claims.userId, sessionId: claims.sessionId };
+  }
+
+  /** The full check of a token not in the memo: its claims and expiry, or null. */
+  private check(token: string): (AccessClaims & { exp: number; remember: boolean }) | null {
     const firstDot = token.indexOf('.');
     const secondDot = token.indexOf('.', firstDot + 1);
     if (firstDot <= 0 || secondDot <= firstDot + 1 || token.indexOf('.', secondDot + 1) !== -1) return null;
@@ -100,6 +129,7 @@ export class AccessTokens {
     if (nbf !== undefined && (typeof nbf !== 'number' || !Number.isFinite(nbf) || nbf > now)) return null;
     if (iat !== undefined && (typeof iat !== 'number' || !Number.isFinite(iat))) return null;
     if (typeof sub !== 'string' || typeof sid !== 'string') return null;
-    return { userId: sub, sessionId: sid };
+    // A token with `nbf` (we never issue one) is not remembered: the memo re-judges expiry only.
+    return { userId: sub, sessionId: sid, exp, remember: nbf === undefined };
   }
 }
