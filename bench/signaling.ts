@@ -270,6 +270,7 @@ async function waitHeld(agent: Agent, port: number, n: number, opts: { exactly?:
 interface Stats {
   rss: number;
   heapUsed: number;
+  external: number;
   loopDelayMs: { p50: number; p99: number; max: number; mean: number; count: number };
 }
 const stats = async (agent: Agent, port: number, query = '') => JSON.parse((await call(agent, port, 'GET', `/stats${query}`)).body) as Stats;
@@ -472,14 +473,17 @@ async function capacity(s: ServerInfo, agent: Agent, slots: User[]): Promise<Cap
   const held = holdPolls(s.app, slots, HELD_POLLS);
   try {
     // GET /metrics with 10,000 sockets open is itself dear (prom-client's process metrics list every fd
-    // and handle): asked every 100 ms it was a visible part of the loop delay measured while opening.
-    // Now once a second, and only once the driver has opened every poll.
+    // and handle: ~15-20 ms of loop each): asked while the polls open, it was what the loop-delay
+    // percentiles measured. So the opening is watched from the driver (every poll sent, then a second
+    // for the last answers), the loop delay taken then, and only afterwards /metrics confirms the count.
     await held.opened;
+    await sleep(1000);
+    const ramp = await stats(agent, s.bare, '?reset=1');
     await waitHeld(agent, s.app, HELD_POLLS, { timeoutMs: 60_000, pauseMs: 1000 }).catch((err: Error) => {
       throw new Error(`${err.message}; ${held.errors()} poll answers were not 200`);
     });
     const rampSeconds = (hr() - t0) / 1000;
-    const ramp = await stats(agent, s.bare, '?reset=1');
+    await stats(agent, s.bare, '?reset=1');
     await sleep(SAMPLE_SECONDS * 1000);
     const sample = await stats(agent, s.bare);
     const sampleGc = await stats(agent, s.bare, '?gc=1');
@@ -566,6 +570,9 @@ interface LoadResult {
   sent: number;
   idleHeldRss: number;
   rssSamples: number[];
+  /** V8 heap used and external (Buffers, ArrayBuffers) at each RSS sample. */
+  heapSamples: number[];
+  externalSamples: number[];
   loopP99: number;
   loopMax: number;
 }
@@ -595,8 +602,17 @@ async function loadWithHeldPolls(s: ServerInfo, agent: Agent, slots: User[], sen
     await sleep(2000);
     const idle = await stats(agent, s.bare, '?reset=1');
     const rssSamples: number[] = [];
+    const heapSamples: number[] = [];
+    const externalSamples: number[] = [];
     const sampler = setInterval(() => {
-      stats(agent, s.bare).then((x) => rssSamples.push(x.rss), () => {});
+      stats(agent, s.bare).then(
+        (x) => {
+          rssSamples.push(x.rss);
+          heapSamples.push(x.heapUsed);
+          externalSamples.push(x.external);
+        },
+        () => {},
+      );
     }, 2000);
     let seq = 0;
     let sent = 0;
@@ -628,6 +644,8 @@ async function loadWithHeldPolls(s: ServerInfo, agent: Agent, slots: User[], sen
     await sleep(500); // the last woken polls' answers
     const end = await stats(agent, s.bare);
     rssSamples.push(end.rss);
+    heapSamples.push(end.heapUsed);
+    externalSamples.push(end.external);
     if (held.errors() > 0) throw new Error(`${held.errors()} held polls failed during the load`);
     if (deliveries.length < sent * 0.99) throw new Error(`only ${deliveries.length} of ${sent} signals reached their held poll`);
     return {
@@ -639,6 +657,8 @@ async function loadWithHeldPolls(s: ServerInfo, agent: Agent, slots: User[], sen
       sent,
       idleHeldRss: idle.rss,
       rssSamples,
+      heapSamples,
+      externalSamples,
       loopP99: end.loopDelayMs.p99,
       loopMax: end.loopDelayMs.max,
     };
@@ -833,7 +853,11 @@ async function main(): Promise<void> {
       ...row('that load: highest RSS / idle-held RSS', loads.map((l) => maxOf(l.rssSamples) / l.idleHeldRss), (n) => `${f(n, 2)}x`, '< 2x, flat'),
       ...row('that load: event-loop delay p99', loads.map((l) => l.loopP99), (n) => `${f(n, 2)} ms`, ''),
       '',
-      ...loads.map((l, i) => `Load repeat ${i + 1}, RSS every 2 s: ${mb(l.idleHeldRss)} (idle-held) → ${l.rssSamples.map(mb).join(' → ')}.`),
+      ...loads.map(
+        (l, i) =>
+          `Load repeat ${i + 1}, every 2 s: RSS ${mb(l.idleHeldRss)} (idle-held) → ${l.rssSamples.map(mb).join(' → ')}; ` +
+          `V8 heap used ${l.heapSamples.map(mb).join(' → ')}; external ${l.externalSamples.map(mb).join(' → ')}.`,
+      ),
       ...(sends.length
         ? [
             `Send check per repeat (202s seen by the client / signalbox_signals_sent_total increase / signals drained from the mailboxes): ` +
