@@ -7,7 +7,7 @@ export default {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   // The MongoDB contract needs a real server: without MONGODB_URI it is not run at all (rather than skipped).
-  testPathIgnorePatterns: ['/node_modules/', '/test/system/', ...(process.env.MONGODB_URI ? [] : ['/test/store/mongo'])],
+  testPathIgnorePatterns: ['/node_modules/', '/test/system/', '/test/reliability/', ...(process.env.MONGODB_URI ? [] : ['/test/store/mongo'])],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, diagnostics: false }] },
   testTimeout: 20000,
