@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { RotateResult, SessionRecord, SessionStore } from '../types.js';
+import { otherWritersWatch } from './otherWriters.js';
 
 interface SessionRow {
   id: string;
@@ -27,7 +28,56 @@ const toRecord = (r: SessionRow): SessionRecord => ({
   lastSeen: r.last_seen === null ? null : new Date(r.last_seen),
 });
 
+/** How many sessions the memo remembers; past it the memo starts over (a session not in it is simply read). */
+const REMEMBERED_MAX = 100_000;
+
+/**
+ * Every authenticated request looks its session up (so logout, password change, account deletion and
+ * device removal revoke at once); on SQLite that point read was ~11 % of an empty poll (issue 15), so
+ * sessions found are remembered. The memo is sound because no change to a session can pass unseen:
+ * - this connection's own changes, whichever module makes them (a delete here, a user's deletion that
+ *   cascades, the admin's disable, a rotation that extends `expires_at`, a `lastSeen` touch), fire TEMP
+ *   triggers that forget the session inside the very statement, before any later read can run;
+ * - other connections' commits (the admin CLI, a second server on the file) change `data_version`,
+ *   checked before every remembered answer, and then the whole memo is dropped;
+ * - only sessions found are remembered, never an absence, so a session created later is always read.
+ * Expiry and maximum age are judged by the caller on every request from the remembered times.
+ * A rolled-back change has already made the memo forget: that costs one read, nothing else.
+ */
+function sessionMemo(db: Database.Database) {
+  const remembered = new Map<string, SessionRecord>();
+  const othersWrote = otherWritersWatch(db);
+  db.function('signalbox_session_changed', { deterministic: false, varargs: false }, (id: unknown) => {
+    remembered.delete(String(id));
+    return null;
+  });
+  // TEMP triggers live on this connection only, and are made again at every open.
+  db.exec(`
+    CREATE TEMP TRIGGER IF NOT EXISTS session_deleted AFTER DELETE ON main.sessions
+      BEGIN SELECT signalbox_session_changed(old.id); END;
+    CREATE TEMP TRIGGER IF NOT EXISTS session_updated AFTER UPDATE ON main.sessions
+      BEGIN SELECT signalbox_session_changed(old.id); END;
+  `);
+  return {
+    get(id: string): SessionRecord | undefined {
+      if (othersWrote()) {
+        remembered.clear();
+        return undefined;
+      }
+      return remembered.get(id);
+    },
+    remember(record: SessionRecord): SessionRecord {
+      if (remembered.size >= REMEMBERED_MAX) remembered.clear();
+      // Frozen: one object answers many requests, so no caller may change it for the others.
+      const frozen = Object.freeze(record);
+      remembered.set(record.id, frozen);
+      return frozen;
+    },
+  };
+}
+
 export function sqliteSessions(db: Database.Database): SessionStore {
+  const memo = sessionMemo(db);
   const insertSession = db.prepare(
     `INSERT INTO sessions (id, user_id, created_at, expires_at, device_name_enc, device_platform_enc, last_seen)
      VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -107,8 +157,10 @@ export function sqliteSessions(db: Database.Database): SessionStore {
       }
     },
     async findById(id) {
+      const known = memo.get(id);
+      if (known) return known;
       const row = byId.get(id);
-      return row ? toRecord(row) : null;
+      return row ? memo.remember(toRecord(row)) : null;
     },
     async rotateRefreshToken(oldHash, newHash, now, expiresAt) {
       return rotate.immediate(oldHash, newHash, now.getTime(), expiresAt.getTime());

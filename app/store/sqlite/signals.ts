@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { Arrivals } from '../arrivals.js';
 import type { AppendRefusal, MailboxEntryType, SendInput, SendResult, SignalRecord, SignalStore } from '../types.js';
 import type { SqliteMailboxWrites } from './mailboxWrites.js';
+import { otherWritersWatch } from './otherWriters.js';
 
 interface Row {
   seq: number;
@@ -49,17 +50,14 @@ const KNOWN_EMPTY_MAX = 200_000;
  * make an empty mailbox non-empty; a clock that goes back (tests) is not trusted either.
  */
 export function sqliteSignals(db: Database.Database, mailbox: SqliteMailboxWrites, arrivals: Arrivals): SignalStore {
-  const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
-  let seenVersion = dataVersion.get()!;
+  const othersWrote = otherWritersWatch(db);
   /** Device id → the time (ms) at which its mailbox was read and held no live entry. */
   const knownEmpty = new Map<string, number>();
   arrivals.listen((deviceIds) => {
     for (const id of deviceIds) knownEmpty.delete(id);
   });
   const emptyAt = (deviceId: string, now: number): boolean => {
-    const version = dataVersion.get()!;
-    if (version !== seenVersion) {
-      seenVersion = version;
+    if (othersWrote()) {
       knownEmpty.clear();
       return false;
     }
