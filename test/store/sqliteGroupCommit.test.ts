@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
@@ -11,7 +11,8 @@ import { at } from './contractTime.js';
 
 /**
  * The SQLite adapter commits the sends of one event-loop turn in one transaction (issue 15: group
- * commit). Each send must still behave as if it were alone, and be committed before it resolves.
+ * commit), and the lastSeen touches with them. Each must still behave as if it were alone, and be
+ * committed before it resolves.
  */
 describe('SQLite sends committed in groups', () => {
   let dir: string;
@@ -106,4 +107,59 @@ describe('SQLite sends committed in groups', () => {
     expect(second.outcome).toBe('repeat');
     expect((await store.signals.pending(bobPhone, at(1), 100)).map((s) => s.payload)).toEqual(['once']);
   });
+
+  describe('lastSeen touches (sessions and presence)', () => {
+    const devices = 20;
+    let phones: string[];
+    // Bytes the WAL grew by while `write` ran: each commit appends the pages it changed.
+    const walGrowth = async (write: () => Promise<unknown>) => {
+      const other = new Database(file);
+      try {
+        other.pragma('wal_checkpoint(TRUNCATE)');
+        await write();
+        return statSync(`${file}-wal`).size;
+      } finally {
+        other.close();
+      }
+    };
+
+    beforeEach(async () => {
+      phones = [];
+      for (let i = 0; i < devices; i++) {
+        const s = makeSession(bob);
+        await store.sessions.create(s, `refresh_${randomUUID()}`);
+        phones.push(s.id);
+      }
+    });
+
+    it('share one commit when made in one turn, and each is committed when it resolves', async () => {
+      const together = await walGrowth(() => Promise.all(phones.map((id, i) => Promise.all([store.sessions.touch(id, at(10 + i)), store.presence.touch(bob, at(10 + i))]))));
+      const oneByOne = await walGrowth(async () => {
+        for (const [i, id] of phones.entries()) {
+          await store.sessions.touch(id, at(100 + i));
+          await store.presence.touch(bob, at(100 + i));
+        }
+      });
+      // One commit rewrites each changed page once; forty commits rewrite them forty times.
+      expect(together * 5).toBeLessThan(oneByOne);
+      const reader = new Database(file, { readonly: true });
+      try {
+        const seen = reader.prepare('SELECT last_seen FROM sessions WHERE id = ?').pluck();
+        expect(phones.map((id) => seen.get(id))).toEqual(phones.map((_, i) => at(100 + i).getTime()));
+        expect(reader.prepare('SELECT last_seen FROM presence WHERE user_id = ?').pluck().get(bob)).toBe(at(100 + devices - 1).getTime());
+      } finally {
+        reader.close();
+      }
+    });
+
+    it('a touch for a user deleted meanwhile fails nothing else in its group', async () => {
+      const gone = makeUser();
+      await store.users.create(gone);
+      await store.users.delete(gone.id);
+      const results = await Promise.allSettled([store.presence.touch(gone.id, at(5)), sendOne('beside it'), store.sessions.touch(phones[0]!, at(5))]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+      expect((await store.signals.pending(phones[0]!, at(6), 10)).map((x) => x.payload)).toEqual(['beside it']);
+    });
+  });
 });
+

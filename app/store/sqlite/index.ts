@@ -5,6 +5,7 @@ import { Arrivals } from '../arrivals.js';
 import { guardUnavailable } from '../guard.js';
 import { StoreUnavailableError, type Store } from '../types.js';
 import { sqliteConnections } from './connections.js';
+import { groupCommit } from './groupCommit.js';
 import { sqliteMailboxWrites } from './mailboxWrites.js';
 import { migrate } from './migrations.js';
 import { sqlitePresence } from './presence.js';
@@ -35,17 +36,19 @@ export function openSqliteStore(file: string): Store {
   // Sends and the changes that cause server events write mailboxes the same way, and wake polls through one feed.
   const arrivals = new Arrivals();
   const mailbox = sqliteMailboxWrites(db, arrivals);
+  // Sends, acknowledgements and lastSeen touches of one event-loop turn share one commit.
+  const commits = groupCommit(db, arrivals);
 
   return {
     kind: 'sqlite',
     users: guardUnavailable(sqliteUsers(db, mailbox), isUnavailable),
-    sessions: guardUnavailable(sqliteSessions(db), isUnavailable),
+    sessions: guardUnavailable(sqliteSessions(db, commits), isUnavailable),
     rateLimits: guardUnavailable(sqliteRateLimits(db), isUnavailable),
     resetCodes: guardUnavailable(sqliteResetCodes(db), isUnavailable),
     twoFactor: guardUnavailable(sqliteTwoFactor(db), isUnavailable),
-    signals: guardUnavailable(sqliteSignals(db, mailbox, arrivals), isUnavailable),
+    signals: guardUnavailable(sqliteSignals(db, mailbox, arrivals, commits), isUnavailable),
     connections: guardUnavailable(sqliteConnections(db, mailbox), isUnavailable),
-    presence: guardUnavailable(sqlitePresence(db), isUnavailable),
+    presence: guardUnavailable(sqlitePresence(db, commits), isUnavailable),
     pushSubscriptions: guardUnavailable(sqlitePushSubscriptions(db), isUnavailable),
     async ping() {
       if (!db.open) throw new StoreUnavailableError('database is closed');

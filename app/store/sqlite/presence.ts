@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { PresenceStore } from '../types.js';
+import type { GroupCommit } from './groupCommit.js';
 
 interface Row {
   user_id: string;
@@ -7,7 +8,7 @@ interface Row {
   signed_out_at: number | null;
 }
 
-export function sqlitePresence(db: Database.Database): PresenceStore {
+export function sqlitePresence(db: Database.Database, commits: GroupCommit): PresenceStore {
   // max(): two instances writing out of order never move lastSeen backwards.
   const touch = db.prepare<[string, number]>(
     `INSERT INTO presence (user_id, last_seen, signed_out_at) VALUES (?, ?, NULL)
@@ -31,8 +32,10 @@ export function sqlitePresence(db: Database.Database): PresenceStore {
   };
 
   return {
-    async touch(userId, at) {
-      ignoringGoneUser(() => touch.run(userId, at.getTime()));
+    // In the group commit, like the device's lastSeen: one commit for all the users seen in a turn.
+    touch(userId, at) {
+      const write = () => ignoringGoneUser(() => touch.run(userId, at.getTime()));
+      return commits.enqueue(write, write);
     },
     async signOut(userId, at) {
       ignoringGoneUser(() => signOut.run({ user: userId, at: at.getTime() }));

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { RotateResult, SessionRecord, SessionStore } from '../types.js';
+import type { GroupCommit } from './groupCommit.js';
 import { otherWritersWatch } from './otherWriters.js';
 
 interface SessionRow {
@@ -76,7 +77,7 @@ function sessionMemo(db: Database.Database) {
   };
 }
 
-export function sqliteSessions(db: Database.Database): SessionStore {
+export function sqliteSessions(db: Database.Database, commits: GroupCommit): SessionStore {
   const memo = sessionMemo(db);
   const insertSession = db.prepare(
     `INSERT INTO sessions (id, user_id, created_at, expires_at, device_name_enc, device_platform_enc, last_seen)
@@ -177,9 +178,11 @@ export function sqliteSessions(db: Database.Database): SessionStore {
     async deleteOfUser(id, userId) {
       return removeOfUser.run(id, userId).changes > 0;
     },
-    async touch(id, at) {
+    // In the group commit: thousands of devices polling in share a commit instead of one each (issue 15).
+    touch(id, at) {
       const t = at.getTime();
-      touchStmt.run(t, id, t);
+      const write = () => void touchStmt.run(t, id, t);
+      return commits.enqueue(write, write);
     },
     async trimToMostRecent(userId, keep, protectId, now) {
       return trim.immediate(userId, keep, protectId, now.getTime());

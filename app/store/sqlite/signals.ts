@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { Arrivals } from '../arrivals.js';
 import type { AppendRefusal, MailboxEntryType, SendInput, SendResult, SignalRecord, SignalStore } from '../types.js';
 import type { SqliteMailboxWrites } from './mailboxWrites.js';
+import type { GroupCommit } from './groupCommit.js';
 import { otherWritersWatch } from './otherWriters.js';
 
 interface Row {
@@ -49,7 +50,7 @@ const KNOWN_EMPTY_MAX = 200_000;
  * memo. Entries only ever leave by acknowledgement, clearing, expiry or session end, none of which can
  * make an empty mailbox non-empty; a clock that goes back (tests) is not trusted either.
  */
-export function sqliteSignals(db: Database.Database, mailbox: SqliteMailboxWrites, arrivals: Arrivals): SignalStore {
+export function sqliteSignals(db: Database.Database, mailbox: SqliteMailboxWrites, arrivals: Arrivals, commits: GroupCommit): SignalStore {
   const othersWrote = otherWritersWatch(db);
   /** Device id → the time (ms) at which its mailbox was read and held no live entry. */
   const knownEmpty = new Map<string, number>();
@@ -132,53 +133,6 @@ export function sqliteSignals(db: Database.Database, mailbox: SqliteMailboxWrite
   };
   const removeUpTo = db.transaction(removeUpToOne);
 
-  // Group commit: the sends and acknowledgements that arrive within one turn of the event loop share
-  // one IMMEDIATE transaction (one WAL commit instead of one each), and every one's promise settles
-  // only after that commit, so a 202 is as durable as before (WAL, synchronous=NORMAL: nothing
-  // acknowledged is lost if the process dies). One that throws (none should: refusals are results)
-  // rolls the whole group back, and then each runs again in a transaction of its own, so it fails
-  // alone. No savepoint each: their statement journal cost more than the commits saved.
-  type Job = { run: () => unknown; alone: () => unknown; resolve: (r: unknown) => void; reject: (err: unknown) => void; woken?: (r: unknown) => readonly string[] };
-  type Outcome = { result: unknown } | { error: unknown };
-  let queue: Job[] = [];
-  const runAll = db.transaction((batch: Job[]): Outcome[] => batch.map((job) => ({ result: job.run() })));
-  const oneByOne = (batch: Job[]): Outcome[] =>
-    batch.map((job) => {
-      try {
-        return { result: job.alone() };
-      } catch (error) {
-        return { error };
-      }
-    });
-  const flush = () => {
-    const batch = queue;
-    queue = [];
-    let outcomes: Outcome[];
-    try {
-      outcomes = batch.length === 1 ? oneByOne(batch) : runAll.immediate(batch);
-    } catch (err) {
-      // A locked or closed database fails every job alike: no point in trying each (and waiting out
-      // the busy timeout each time).
-      const code = String((err as { code?: unknown }).code);
-      if (!db.open || code.startsWith('SQLITE_BUSY')) {
-        for (const job of batch) job.reject(err);
-        return;
-      }
-      outcomes = oneByOne(batch);
-    }
-    const woken: string[] = [];
-    outcomes.forEach((o, i) => {
-      const w = batch[i]!.woken;
-      if ('result' in o && w) woken.push(...w(o.result));
-    });
-    arrivals.emit(woken);
-    outcomes.forEach((o, i) => ('result' in o ? batch[i]!.resolve(o.result) : batch[i]!.reject(o.error)));
-  };
-  const enqueue = <R>(run: () => R, alone: () => R, woken?: (r: R) => readonly string[]): Promise<R> =>
-    new Promise<R>((resolve, reject) => {
-      queue.push({ run, alone, resolve: resolve as (r: unknown) => void, reject, woken: woken as Job['woken'] });
-      if (queue.length === 1) setImmediate(flush);
-    });
   const storedDevices = (r: SendResult) => (r.outcome === 'stored' ? r.devices : []);
 
   const purgeAll = db.transaction((now: number): number => {
@@ -190,7 +144,7 @@ export function sqliteSignals(db: Database.Database, mailbox: SqliteMailboxWrite
 
   return {
     send(input) {
-      return enqueue(
+      return commits.enqueue(
         () => sendOne(input),
         () => send.immediate(input),
         storedDevices,
@@ -207,7 +161,7 @@ export function sqliteSignals(db: Database.Database, mailbox: SqliteMailboxWrite
       return rows.map(toRecord);
     },
     ack(deviceId, upTo) {
-      return enqueue(
+      return commits.enqueue(
         () => removeUpToOne(deviceId, upTo),
         () => removeUpTo.immediate(deviceId, upTo),
       );
