@@ -4,13 +4,20 @@ import type { AppContext, AppState } from './context.js';
 // Public documents that may be cached; every other answer can carry tokens or personal data.
 const CACHEABLE = /^\/(openapi\.json|docs(\/.*)?)$/;
 
+/** On every answer, in this order (the lean routes, http/lean.ts, send the same list). */
+export const SECURITY_HEADERS: ReadonlyArray<readonly [string, string]> = [
+  ['X-Content-Type-Options', 'nosniff'],
+  ['Referrer-Policy', 'no-referrer'],
+  ['X-Frame-Options', 'DENY'],
+];
+/** On every answer but the public docs: answers can carry tokens or personal data. */
+export const NO_STORE = ['Cache-Control', 'no-store'] as const;
+
 /** Security headers on every answer, and `Cache-Control: no-store` on all but the public docs. */
 export function securityHeaders(): Middleware<AppState, AppContext> {
   return async (ctx, next) => {
-    ctx.set('X-Content-Type-Options', 'nosniff');
-    ctx.set('Referrer-Policy', 'no-referrer');
-    ctx.set('X-Frame-Options', 'DENY');
-    if (!CACHEABLE.test(ctx.path)) ctx.set('Cache-Control', 'no-store');
+    for (const [name, value] of SECURITY_HEADERS) ctx.set(name, value);
+    if (!CACHEABLE.test(ctx.path)) ctx.set(...NO_STORE);
     await next();
   };
 }

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Caller } from '../core/caller.js';
 import { errorBody, toAppError } from './errorHandler.js';
-import { EXPOSED_HEADERS } from './headers.js';
+import { EXPOSED_HEADERS, NO_STORE, SECURITY_HEADERS } from './headers.js';
 import { VALID_REQUEST_ID } from './requestContext.js';
 
 /**
@@ -40,6 +40,9 @@ export interface LeanDeps {
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** `securityHeaders()`'s answer headers, flat, as writeHead takes them. */
+const FIXED_HEADERS: readonly string[] = [...SECURITY_HEADERS.flat(), ...NO_STORE];
 
 /** Koa's `ctx.ip` with `maxIpsCount: 1`: the one address our proxy appended, else the socket's peer. */
 function clientIp(req: IncomingMessage, trustProxy: boolean): string {
@@ -88,25 +91,18 @@ export function leanHandler(deps: LeanDeps, routes: Array<LeanRoute<unknown>>, f
       res.end();
       return;
     }
-    // The headers of the Koa path, in its order: request id, security headers, CORS, the error's, then the body's.
-    res.statusCode = status;
-    res.setHeader('X-Request-Id', requestId);
-    res.setHeader('X-Content-Type-Options', 'nosniff');
-    res.setHeader('Referrer-Policy', 'no-referrer');
-    res.setHeader('X-Frame-Options', 'DENY');
-    res.setHeader('Cache-Control', 'no-store');
+    // The headers of the Koa path, in its order: request id, security headers, CORS, the error's, then the
+    // body's. One flat list to writeHead: no header map to build and read back (setHeader each was ~4 %).
+    const headers = ['X-Request-Id', requestId, ...FIXED_HEADERS];
     if (cors.size > 0) {
-      res.setHeader('Vary', 'Origin');
+      headers.push('Vary', 'Origin');
       const origin = req.headers.origin;
-      if (origin && cors.has(origin)) {
-        res.setHeader('Access-Control-Allow-Origin', origin);
-        res.setHeader('Access-Control-Expose-Headers', EXPOSED_HEADERS);
-      }
+      if (origin && cors.has(origin)) headers.push('Access-Control-Allow-Origin', origin, 'Access-Control-Expose-Headers', EXPOSED_HEADERS);
     }
-    if (extra) for (const name of Object.keys(extra)) res.setHeader(name, extra[name]!);
+    if (extra) for (const name of Object.keys(extra)) headers.push(name, extra[name]!);
     const text = JSON.stringify(body);
-    res.setHeader('Content-Type', 'application/json; charset=utf-8');
-    res.setHeader('Content-Length', String(Buffer.byteLength(text)));
+    headers.push('Content-Type', 'application/json; charset=utf-8', 'Content-Length', String(Buffer.byteLength(text)));
+    res.writeHead(status, headers);
     res.end(text);
   };
 
