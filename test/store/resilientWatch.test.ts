@@ -1,0 +1,159 @@
+import { EventEmitter } from 'node:events';
+import { describe, expect, it } from '@jest/globals';
+import { resilientWatch, type Timers, type WatchStream } from '../../app/store/mongo/resilientWatch.js';
+
+/**
+ * A real EventEmitter standing in for the driver's ChangeStream (MongoDB cannot run here): it emits
+ * what the driver emits, and closing it emits `close` as the driver's does.
+ */
+class FakeChangeStream extends EventEmitter implements WatchStream<string> {
+  closed = false;
+  async close() {
+    if (this.closed) return;
+    this.closed = true;
+    this.emit('close');
+  }
+}
+
+/** Timers run by hand: each wait is recorded, and `fire` runs the pending one. */
+function manualTimers() {
+  const waits: number[] = [];
+  let pending: (() => void) | undefined;
+  const timers: Timers = {
+    set(run, ms) {
+      waits.push(ms);
+      pending = run;
+      return waits.length;
+    },
+    clear() {
+      pending = undefined;
+    },
+  };
+  return {
+    timers,
+    waits,
+    fire() {
+      const run = pending;
+      pending = undefined;
+      run?.();
+    },
+    get hasPending() {
+      return pending !== undefined;
+    },
+  };
+}
+
+function harness() {
+  const streams: FakeChangeStream[] = [];
+  const changes: string[] = [];
+  const failures: unknown[] = [];
+  const clock = manualTimers();
+  const stop = resilientWatch(
+    () => {
+      const s = new FakeChangeStream();
+      streams.push(s);
+      return s;
+    },
+    (c) => changes.push(c),
+    { backoff: { firstMs: 100, maxMs: 800 }, onFailure: (err) => failures.push(err), timers: clock.timers },
+  );
+  const latest = () => streams[streams.length - 1]!;
+  return { streams, changes, failures, clock, stop, latest };
+}
+
+/** Lets the stream's close (run on a later microtask) happen. */
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('resilientWatch', () => {
+  it('passes each change of the open stream on', () => {
+    const h = harness();
+    h.latest().emit('change', 'device-1');
+    h.latest().emit('change', 'device-2');
+    expect(h.changes).toEqual(['device-1', 'device-2']);
+    expect(h.streams).toHaveLength(1);
+  });
+
+  it('re-opens after an error, reports it, and delivers the new stream’s changes', async () => {
+    const h = harness();
+    const outage = new Error('replica set went away');
+    h.latest().emit('error', outage);
+    expect(h.failures).toEqual([outage]);
+    expect(h.clock.waits).toEqual([100]);
+    h.clock.fire();
+    expect(h.streams).toHaveLength(2);
+    h.latest().emit('change', 'after');
+    expect(h.changes).toEqual(['after']);
+    await settle();
+    expect(h.streams[0]!.closed).toBe(true);
+  });
+
+  it('re-opens after a close it did not ask for', () => {
+    const h = harness();
+    h.latest().emit('close');
+    expect(h.failures).toHaveLength(1);
+    h.clock.fire();
+    expect(h.streams).toHaveLength(2);
+  });
+
+  it('re-opens once for an error followed by its close', async () => {
+    const h = harness();
+    h.latest().emit('error', new Error('x'));
+    h.latest().emit('close');
+    await settle();
+    expect(h.clock.waits).toEqual([100]);
+    h.clock.fire();
+    expect(h.streams).toHaveLength(2);
+  });
+
+  it('doubles the wait while re-opens keep failing, up to the maximum', () => {
+    const h = harness();
+    for (let n = 0; n < 5; n++) {
+      h.latest().emit('error', new Error(`outage ${n}`));
+      h.clock.fire();
+    }
+    expect(h.clock.waits).toEqual([100, 200, 400, 800, 800]);
+  });
+
+  it('waits the first wait again once a re-opened stream works', () => {
+    const h = harness();
+    h.latest().emit('error', new Error('a'));
+    h.clock.fire();
+    h.latest().emit('error', new Error('b'));
+    h.clock.fire();
+    h.latest().emit('init');
+    h.latest().emit('error', new Error('c'));
+    expect(h.clock.waits).toEqual([100, 200, 100]);
+  });
+
+  it('retries when opening itself throws', () => {
+    const clock = manualTimers();
+    let attempts = 0;
+    const failures: unknown[] = [];
+    resilientWatch(
+      () => {
+        attempts++;
+        if (attempts === 1) throw new Error('no server');
+        return new FakeChangeStream();
+      },
+      () => {},
+      { backoff: { firstMs: 50, maxMs: 50 }, onFailure: (err) => failures.push(err), timers: clock.timers },
+    );
+    expect(failures).toHaveLength(1);
+    clock.fire();
+    expect(attempts).toBe(2);
+  });
+
+  it('stops for good: closes the stream, re-opens nothing, cancels a pending re-open', async () => {
+    const h = harness();
+    await h.stop();
+    expect(h.latest().closed).toBe(true);
+    expect(h.failures).toEqual([]);
+    expect(h.clock.hasPending).toBe(false);
+
+    const g = harness();
+    g.latest().emit('error', new Error('x'));
+    await g.stop();
+    expect(g.clock.hasPending).toBe(false);
+    expect(g.streams).toHaveLength(1);
+  });
+});
