@@ -1,7 +1,7 @@
-import { MongoClient, MongoNetworkError, MongoNotConnectedError, MongoServerSelectionError, MongoTopologyClosedError } from 'mongodb';
+import { MongoClient } from 'mongodb';
 import { Arrivals } from '../arrivals.js';
 import { guardUnavailable } from '../guard.js';
-import type { Store } from '../types.js';
+import { StoreUnavailableError, type Store } from '../types.js';
 import { mongoConnections, mongoConnectionsIndexes } from './connections.js';
 import { mongoMailboxesIndexes, mongoMailboxWrites } from './mailboxes.js';
 import { migrateUserMailboxes } from './migrateMailboxes.js';
@@ -12,13 +12,28 @@ import { mongoResetCodes, mongoResetCodesIndexes } from './resetCodes.js';
 import { mongoSignals, mongoSignalsIndexes } from './signals.js';
 import { mongoTwoFactor } from './twoFactor.js';
 import { mongoSessions, mongoSessionsIndexes } from './sessions.js';
+import { isMongoUnavailable as isUnavailable } from './unavailable.js';
 import { mongoUsers, mongoUsersIndexes } from './users.js';
 
-const isUnavailable = (err: unknown) =>
-  err instanceof MongoNetworkError ||
-  err instanceof MongoServerSelectionError ||
-  err instanceof MongoNotConnectedError ||
-  err instanceof MongoTopologyClosedError;
+/**
+ * How long the health check waits for a ping. Without a bound it waits for server selection (5 s) or
+ * longer, past the probe timeouts of load balancers and orchestrators, which then see a hung instance
+ * rather than one answering "store unavailable".
+ */
+const PING_TIMEOUT_MS = 2000;
+
+/** Rejects with StoreUnavailableError when `work` has not settled within `ms`; the work itself runs on. */
+async function within<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StoreUnavailableError(`no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /**
  * Sends, connection changes and key changes write several documents that must commit together (a
@@ -70,7 +85,14 @@ export async function openMongoStore(uri: string, dbName: string): Promise<Store
     presence: guardUnavailable(mongoPresence(db), isUnavailable),
     pushSubscriptions: guardUnavailable(mongoPushSubscriptions(db), isUnavailable),
     async ping() {
-      await db.command({ ping: 1 });
+      const ping = db.command({ ping: 1 });
+      ping.catch(() => {}); // answered by the race below; a late failure must not go unhandled
+      try {
+        await within(ping, PING_TIMEOUT_MS);
+      } catch (err) {
+        if (isUnavailable(err)) throw new StoreUnavailableError(undefined, { cause: err });
+        throw err;
+      }
     },
     async close() {
       await client.close();

@@ -1,0 +1,78 @@
+import {
+  MongoBulkWriteError,
+  MongoError,
+  MongoErrorLabel,
+  MongoNetworkError,
+  MongoNotConnectedError,
+  MongoOperationTimeoutError,
+  MongoServerClosedError,
+  MongoServerError,
+  MongoServerSelectionError,
+  MongoTopologyClosedError,
+  MongoWriteConcernError,
+} from 'mongodb';
+
+/**
+ * Server error codes that mean "not now, try again": the primary is being elected or stepped down,
+ * the node is shutting down or unreachable, or the operation ran out of time. The numbers are the
+ * server's (the driver lists them as MONGODB_ERROR_CODES, not exported).
+ */
+const TRANSIENT_CODES = new Set([
+  6, // HostUnreachable
+  7, // HostNotFound
+  50, // MaxTimeMSExpired
+  64, // WriteConcernFailed (WriteConcernTimeout)
+  89, // NetworkTimeout
+  91, // ShutdownInProgress
+  100, // UnsatisfiableWriteConcern (too few members up)
+  133, // FailedToSatisfyReadPreference
+  134, // ReadConcernMajorityNotAvailableYet
+  189, // PrimarySteppedDown
+  262, // ExceededTimeLimit
+  9001, // SocketException
+  10058, // LegacyNotPrimary
+  10107, // NotWritablePrimary
+  11600, // InterruptedAtShutdown
+  11602, // InterruptedDueToReplStateChange
+  13435, // NotPrimaryNoSecondaryOk
+  13436, // NotPrimaryOrSecondary
+]);
+
+/** Labels the server or driver puts on errors a retry can cure. */
+const TRANSIENT_LABELS = [
+  MongoErrorLabel.RetryableWriteError,
+  MongoErrorLabel.TransientTransactionError,
+  MongoErrorLabel.UnknownTransactionCommitResult,
+];
+
+/**
+ * A write applied but not acknowledged by enough members (the replica set is degraded). A bulk write
+ * that also broke a rule (a duplicate key) is judged by that rule instead.
+ */
+const hasWriteConcernError = (err: MongoError): boolean => {
+  if (err instanceof MongoWriteConcernError) return true;
+  if (err instanceof MongoBulkWriteError) return err.result?.getWriteConcernError() !== undefined && !err.result.hasWriteErrors();
+  return err instanceof MongoServerError && err.writeConcernError !== undefined;
+};
+
+/**
+ * Whether `err` means the database is not there for now (answered 503, so clients retry) rather than
+ * a bug or bad input (500): no server to select, network failures and timeouts, elections, write
+ * concern not met, anything labelled retryable. A duplicate key or validation error is none of these.
+ */
+export function isMongoUnavailable(err: unknown): boolean {
+  if (!(err instanceof MongoError)) return false;
+  if (
+    err instanceof MongoNetworkError || // includes MongoNetworkTimeoutError
+    err instanceof MongoServerSelectionError ||
+    err instanceof MongoNotConnectedError ||
+    err instanceof MongoTopologyClosedError ||
+    err instanceof MongoServerClosedError ||
+    err instanceof MongoOperationTimeoutError
+  ) {
+    return true;
+  }
+  if (typeof err.code === 'number' && TRANSIENT_CODES.has(err.code)) return true;
+  if (TRANSIENT_LABELS.some((label) => err.hasErrorLabel(label))) return true;
+  return hasWriteConcernError(err);
+}
