@@ -110,6 +110,7 @@ export function opsRoutes(d: OpsDeps): AnyRoute[] {
       path: '/openapi.json',
       tag: TAG,
       summary: 'This API as OpenAPI 3.1',
+      operationId: 'getOpenApiDocument',
       auth: false,
       responses: { 200: { description: 'The OpenAPI document.' } },
       handler: (ctx) => {
@@ -145,7 +146,8 @@ export function opsRoutes(d: OpsDeps): AnyRoute[] {
           ctx.body = DOCS_INIT;
           return;
         }
-        const type = DOC_ASSETS[params.file];
+        // Own keys only: `__proto__` or `constructor` would otherwise find Object's and answer 500 (fuzz, issue 17).
+        const type = Object.hasOwn(DOC_ASSETS, params.file) ? DOC_ASSETS[params.file] : undefined;
         if (!type) throw notFound();
         ctx.type = type;
         ctx.body = readFileSync(join(swaggerDir, params.file));
