@@ -27,6 +27,11 @@ export interface RouteDef<B = unknown, Q = unknown, P = unknown> {
   path: string;
   tag: string;
   summary: string;
+  /**
+   * The OpenAPI operationId, when the one derived from method and path reads badly (`getOpenapiJson`).
+   * Generated clients name their methods after it, so once published it stays.
+   */
+  operationId?: string;
   description?: string;
   /** Requires `Authorization: Bearer <accessToken>`. */
   auth: boolean;

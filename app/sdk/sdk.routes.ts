@@ -26,6 +26,7 @@ export function sdkRoutes(d: SdkRouteDeps): AnyRoute[] {
       path: '/sdk/signalbox.js',
       tag: TAG,
       summary: 'The client SDK as one ES module',
+      operationId: 'getClientSdk',
       description:
         '`import { Signalbox } from "/sdk/signalbox.js"`: the @signalbox/client package (client/) built into one ' +
         'dependency-free ES module, openpgp included, gzipped when the client accepts it. Cached publicly for a day, with a strong ETag (one per encoding): a request with ' +
