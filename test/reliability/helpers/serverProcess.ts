@@ -1,0 +1,163 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RATE_LIMIT_VARIABLES } from '../../../app/config.js';
+import { freePort } from '../../helpers/net.js';
+import { writeTestSecrets } from '../../helpers/run.js';
+
+// The real built server (`node dist/app/main.js`, what `npm start` and the systemd unit run) as a child
+// process on 127.0.0.1, for the reliability suite: killed with SIGKILL, stopped with SIGTERM and
+// restarted on the same DATA_DIR and port, so clients reconnect to the same address.
+
+/** The server `tsc -p tsconfig.json` emits (npm run test:system builds it first). */
+export const MAIN_JS = fileURLToPath(new URL('../../../dist/app/main.js', import.meta.url));
+/** Bound on a start (until GET /health answers 200), so a hung server fails its test, not the run. */
+export const START_TIMEOUT_MS = 15_000;
+/** Only the end of the output is kept: a long run logs a lot, and only the end explains a failure. */
+const OUTPUT_TAIL_CHARS = 64 * 1024;
+const READY_RETRY_MS = 25;
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface ServerProcess {
+  child: ChildProcess;
+  /** `http://127.0.0.1:<port>`. */
+  url: string;
+  port: number;
+  dataDir: string;
+  /** The last OUTPUT_TAIL_CHARS of stdout / stderr. */
+  stdout(): string;
+  stderr(): string;
+  /** Settles when the process has exited and its pipes are closed. */
+  exited: Promise<Exit>;
+}
+
+export interface StartOptions {
+  /** The DATA_DIR to use (and reuse across restarts); see `makeDataDir`. */
+  dataDir: string;
+  /** The port to listen on; a free one when absent. Pass the previous one to restart on the same address. */
+  port?: number;
+  /** More environment (e.g. MAILBOX_MAX); `undefined` leaves a variable unset. */
+  env?: Record<string, string | undefined>;
+}
+
+/** Rate limits are off: the suite sends tens of thousands of signals from a few users on one address. */
+const RATE_LIMITS_OFF = Object.fromEntries(RATE_LIMIT_VARIABLES.map((name) => [name, 'off']));
+
+const running = new Set<ChildProcess>();
+const dirs = new Set<string>();
+
+/**
+ * A fresh DATA_DIR holding the test secrets (test/helpers/app.ts TEST_SECRETS) as the server would have
+ * generated them, so an in-process app seeding it (seedServer.ts) and the spawned server sign and read
+ * alike. Removed by `cleanUp`.
+ */
+export function makeDataDir(prefix = 'signalbox-reliability-'): string {
+  const root = mkdtempSync(join(tmpdir(), prefix));
+  dirs.add(root);
+  const dataDir = join(root, 'data');
+  mkdirSync(dataDir, { mode: 0o700 });
+  writeTestSecrets(dataDir);
+  return dataDir;
+}
+
+function tail(text: string): string {
+  return text.length > OUTPUT_TAIL_CHARS ? text.slice(-OUTPUT_TAIL_CHARS) : text;
+}
+
+/** Whether GET /health answers 200 now. */
+async function healthy(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) });
+    await res.arrayBuffer();
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Spawns `node dist/app/main.js` with only the given environment (plus PATH) and waits until GET /health
+ * answers 200; rejects (and kills it) when it exits first or takes over START_TIMEOUT_MS.
+ */
+export async function startServer(options: StartOptions): Promise<ServerProcess> {
+  if (!existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} is missing: run \`npx tsc -p tsconfig.json\` first (npm run test:system does)`);
+  const port = options.port ?? (await freePort());
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '' };
+  const wanted = { HOST: '127.0.0.1', PORT: String(port), DATA_DIR: options.dataDir, LOG_LEVEL: 'warn', ...RATE_LIMITS_OFF, ...options.env };
+  for (const [k, v] of Object.entries(wanted)) if (v !== undefined) env[k] = v;
+  const child = spawn(process.execPath, [MAIN_JS], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out = tail(out + s)));
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (err = tail(err + s)));
+  const exited = new Promise<Exit>((resolve) =>
+    child.once('close', (code, signal) => {
+      running.delete(child);
+      resolve({ code, signal });
+    }),
+  );
+  const server: ServerProcess = { child, url: `http://127.0.0.1:${port}`, port, dataDir: options.dataDir, stdout: () => out, stderr: () => err, exited };
+  let gone: Exit | null = null;
+  void exited.then((e) => (gone = e));
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    if (gone) throw new Error(`server exited (${JSON.stringify(gone)}) before it was ready; stderr: ${err}; stdout: ${out}`);
+    if (await healthy(server.url)) return server;
+    if (Date.now() > deadline) {
+      await killHard(server);
+      throw new Error(`server not ready within ${START_TIMEOUT_MS} ms; stderr: ${err}; stdout: ${out}`);
+    }
+    await new Promise((r) => setTimeout(r, READY_RETRY_MS));
+  }
+}
+
+/** SIGKILL (kill -9): no handler runs, nothing is flushed by the process; resolves once it is gone. */
+export async function killHard(server: ServerProcess): Promise<Exit> {
+  if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill('SIGKILL');
+  return server.exited;
+}
+
+/**
+ * Sends SIGTERM and waits up to `boundMs` for the exit; resolves with the exit and how long it took, or
+ * rejects (after a SIGKILL) when the bound passes.
+ */
+export async function stopGracefully(server: ServerProcess, boundMs: number): Promise<Exit & { ms: number }> {
+  const began = performance.now();
+  server.child.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      server.child.kill('SIGKILL');
+      reject(new Error(`no exit within ${boundMs} ms of SIGTERM; stderr: ${server.stderr()}`));
+    }, boundMs);
+  });
+  try {
+    const exit = await Promise.race([server.exited, late]);
+    return { ...exit, ms: performance.now() - began };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Kills every server this module started that still runs and removes every DATA_DIR it made: call in afterAll. */
+export async function cleanUp(): Promise<void> {
+  await Promise.all(
+    [...running].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once('close', () => resolve());
+          child.kill('SIGKILL');
+        }),
+    ),
+  );
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  dirs.clear();
+}
