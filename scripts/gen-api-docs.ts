@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { parseConfig } from '../app/config.js';
-import { ERRORS, isErrorCode, type ErrorCode } from '../app/core/errors.js';
+import { ERRORS, isErrorCode } from '../app/core/errors.js';
 import { createApp } from '../app/server.js';
 import { openSqliteStore } from '../app/store/sqlite/index.js';
 
@@ -56,6 +56,8 @@ interface Operation {
   parameters?: Parameter[];
   requestBody?: { content: Record<string, { schema: Schema }> };
   responses: Record<string, { description?: string; content?: Record<string, { schema: Schema }>; $ref?: string }>;
+  /** Every code the operation can answer, generic ones included (buildOpenApi's errorCodesOf). */
+  'x-error-codes'?: string[];
 }
 
 /** The parts of an OpenAPI 3.1 document the reference is rendered from. */
@@ -67,43 +69,14 @@ export interface OpenApiDocument {
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
 
-// The status of a code an operation names; undefined for a code that is no row of app/core/errors.ts.
-const statusOf = (c: string): number | undefined => (isErrorCode(c) ? ERRORS[c].status : undefined);
-
-// Codes every operation of a kind can answer, beyond those it names itself.
-function genericCodes(status: string, op: Operation): ErrorCode[] {
-  const hasBody = Boolean(op.requestBody);
-  const hasInput = hasBody || (op.parameters?.length ?? 0) > 0;
-  switch (status) {
-    case '400':
-      return [...(hasBody ? (['invalid_json'] as const) : []), ...(hasInput ? (['validation_failed'] as const) : [])];
-    case '401':
-      return isAuthenticated(op) ? ['unauthorized'] : [];
-    case '413':
-      return ['payload_too_large'];
-    case '415':
-      return ['unsupported_media_type'];
-    case '500':
-      return ['internal'];
-    default:
-      return [];
-  }
-}
-
 const isAuthenticated = (op: Operation) => (op.security ?? []).some((s) => 'bearer' in s);
 
-/** Splits the "Error codes: `a`, `b`." paragraph that buildOpenApi appends from the description. */
-function splitDescription(description: string | undefined): { text: string; codes: string[] } {
-  const paragraphs = (description ?? '').split('\n\n').filter(Boolean);
-  const codes: string[] = [];
-  const text = paragraphs.filter((p) => {
-    const m = /^Error codes: (.*)\.$/.exec(p);
-    if (!m) return true;
-    codes.push(...[...m[1]!.matchAll(/`([^`]+)`/g)].map((c) => c[1]!));
-    return false;
-  });
-  return { text: text.join('\n\n'), codes };
-}
+/** Drops the "Error codes: `a`, `b`." paragraph buildOpenApi appends: the Errors table lists them. */
+const withoutCodeList = (description: string | undefined) =>
+  (description ?? '')
+    .split('\n\n')
+    .filter((p) => p && !/^Error codes: .*\.$/.test(p))
+    .join('\n\n');
 
 /** Escapes text for a Markdown table cell. */
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n+/g, ' ');
@@ -200,7 +173,7 @@ const anchor = (method: string, path: string) => `${method}-${path}`.toLowerCase
 function renderOperation(method: string, path: string, op: Operation): string[] {
   const out: string[] = [`<a id="${anchor(method, path)}"></a>`, `### ${method.toUpperCase()} ${path}`, ''];
   if (op.summary) out.push(`${op.summary}.`.replace(/\.\.$/, '.'), '');
-  const { text, codes } = splitDescription(op.description);
+  const text = withoutCodeList(op.description);
   out.push(`**Auth:** ${isAuthenticated(op) ? '`Authorization: Bearer <accessToken>`' : 'none'}`, '');
   if (text) out.push(text, '');
 
@@ -240,16 +213,14 @@ function renderOperation(method: string, path: string, op: Operation): string[] 
   if (!statuses.some((s) => /^[23]/.test(s))) out.push('- none documented');
   out.push('');
 
-  // A status no code of this operation can produce (400 on a GET without input) is left out.
-  const errorRows = statuses
-    .filter((s) => /^[45]/.test(s))
-    .map((status) => [status, [...new Set([...genericCodes(status, op), ...codes.filter((c) => String(statusOf(c)) === status)])]] as const)
-    .filter(([, list]) => list.length > 0);
-  const unknown = codes.filter((c) => statusOf(c) === undefined);
-  if (errorRows.length > 0 || unknown.length > 0) {
+  const byStatus = new Map<string, string[]>();
+  for (const c of op['x-error-codes'] ?? []) {
+    const status = isErrorCode(c) ? String(ERRORS[c].status) : 'other';
+    byStatus.set(status, [...(byStatus.get(status) ?? []), c]);
+  }
+  if (byStatus.size > 0) {
     out.push('**Errors**', '', '| Status | Codes |', '|---|---|');
-    for (const [status, list] of errorRows) out.push(`| ${status} | ${list.map(code).join(', ')} |`);
-    if (unknown.length) out.push('', `Also: ${unknown.map(code).join(', ')}.`);
+    for (const [status, list] of [...byStatus].sort(([a], [b]) => a.localeCompare(b))) out.push(`| ${status} | ${list.map(code).join(', ')} |`);
     out.push('');
   }
   return out;
@@ -280,7 +251,9 @@ function renderIntro(doc: OpenApiDocument): string[] {
     '- Times are ISO-8601 UTC strings. IDs are opaque strings.',
     '- Every response carries `X-Request-Id` (a valid incoming one is echoed). Responses that carry tokens or',
     '  personal data carry `Cache-Control: no-store`.',
-    '- Rate-limited endpoints answer `429 rate_limited` with `Retry-After` (seconds).',
+    '- Rate-limited endpoints answer `429 rate_limited` with `Retry-After` (seconds), as does `429 mailbox_full`.',
+    '- Every endpoint that reaches the store (each authenticated or rate-limited one, and every method but GET)',
+    '  answers `503 unavailable` with `Retry-After` while the store is unreachable.',
     '',
     '### Errors',
     '',

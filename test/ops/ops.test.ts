@@ -185,9 +185,10 @@ function servedOperations(app: Koa): string[] {
   for (const router of routers) {
     for (const layer of router.stack) {
       for (const method of layer.methods.filter((m) => m !== 'HEAD')) {
-        // A documented `/x/` is also served bare as `/x` (see server.ts); that alias is the same operation.
+        // A route declared as `/x/` is served both ways (http/router.ts): one operation, documented bare as `/x`.
         const path = String(layer.path).replace(/:([A-Za-z0-9_]+)/g, '{$1}');
-        const documentedAs = router.stack.some((l) => l.path === `${layer.path}/`) ? `${path}/` : path;
+        const bareServedToo = path.length > 1 && path.endsWith('/') && router.stack.some((l) => l.path === String(layer.path).slice(0, -1));
+        const documentedAs = bareServedToo ? path.slice(0, -1) : path;
         ops.add(`${method.toLowerCase()} ${documentedAs}`);
       }
     }
