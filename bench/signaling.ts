@@ -229,6 +229,7 @@ async function waitHeld(agent: Agent, port: number, n: number, opts: { exactly?:
 }
 
 interface Stats {
+  cpuMicros: number;
   rss: number;
   heapUsed: number;
   external: number;
@@ -313,6 +314,8 @@ function holdPolls(
 
 interface Cannon {
   rps: number;
+  /** Server CPU time (user + system) per answered request, µs; set where the run measures it. */
+  cpuUs?: number;
   p50: number;
   p99: number;
   ok: number;
@@ -349,13 +352,21 @@ const assertClean = (c: Cannon, what: string) => {
 // ---------------------------------------------------------------------------------------------------
 // The benchmarks.
 
-async function shortPoll(s: ServerInfo, users: User[]): Promise<{ app: Cannon; bare: Cannon; node: Cannon }> {
+/** `run`'s result with the server's CPU time per answered request (all three routes live in one process). */
+async function withServerCpu(agent: Agent, s: ServerInfo, run: () => Promise<Cannon>): Promise<Cannon> {
+  const before = await stats(agent, s.bare);
+  const result = await run();
+  const after = await stats(agent, s.bare);
+  return { ...result, cpuUs: (after.cpuMicros - before.cpuMicros) / Math.max(1, result.ok) };
+}
+
+async function shortPoll(s: ServerInfo, agent: Agent, users: User[]): Promise<{ app: Cannon; bare: Cannon; node: Cannon }> {
   const run = async (url: string, withAuth: boolean, duration: number) => {
     let k = 0;
     const setupClient = (client: autocannon.Client) => {
       if (withAuth) client.setHeaders({ authorization: `Bearer ${users[k++ % users.length]!.token}` });
     };
-    return cannon({ url, connections: CONNECTIONS, duration, setupClient }, 200);
+    return withServerCpu(agent, s, () => cannon({ url, connections: CONNECTIONS, duration, setupClient }, 200));
   };
   const nodeUrl = `http://127.0.0.1:${s.node}/`;
   const bareUrl = `http://127.0.0.1:${s.bare}/`;
@@ -474,6 +485,8 @@ async function capacity(s: ServerInfo, agent: Agent, slots: User[]): Promise<Cap
 interface SendResult {
   rps: number;
   p99: number;
+  /** Server CPU time per answered send, µs. */
+  cpuUs: number;
   accepted: number;
   counted: number;
   drained: number;
@@ -513,13 +526,13 @@ async function sendThroughput(s: ServerInfo, agent: Agent, pairs: Array<[User, U
   await pool(pairs, 10, ([, to]) => drain(agent, s.app, to));
   const before = await metric(agent, s.app, 'signalbox_signals_sent_total');
   const warm = await run(WARMUP);
-  const measured = await run(DURATION);
+  const measured = await withServerCpu(agent, s, () => run(DURATION));
   assertClean(warm, 'send warm-up');
   assertClean(measured, 'send');
   await sleep(200); // requests in flight when autocannon stopped still complete on the server
   const counted = (await metric(agent, s.app, 'signalbox_signals_sent_total')) - before;
   const drained = (await pool(pairs, 10, ([, to]) => drain(agent, s.app, to))).reduce((a, b) => a + b, 0);
-  return { rps: measured.rps, p99: measured.p99, accepted: warm.ok + measured.ok, counted, drained };
+  return { rps: measured.rps, p99: measured.p99, cpuUs: measured.cpuUs!, accepted: warm.ok + measured.ok, counted, drained };
 }
 
 interface LoadResult {
@@ -729,11 +742,12 @@ async function main(): Promise<void> {
       if (BENCHES.has('poll')) {
         // Empty mailboxes: the setup's server events (connection.accepted) acknowledged first.
         await pool(pollUsers.slice(0, CONNECTIONS), 8, (u) => drain(agent, server.app, u));
-        const p = await shortPoll(server, pollUsers.slice(0, CONNECTIONS));
+        const p = await shortPoll(server, agent, pollUsers.slice(0, CONNECTIONS));
         polls.push(p);
         log(
           `#${r + 1} short poll ${p.app.rps.toFixed(0)} req/s p99 ${p.app.p99.toFixed(2)} ms; bare Koa ${p.bare.rps.toFixed(0)} req/s p99 ${p.bare.p99.toFixed(2)} ms; ` +
-            `bare node ${p.node.rps.toFixed(0)} req/s p99 ${p.node.p99.toFixed(2)} ms; poll/Koa ${(p.app.rps / p.bare.rps).toFixed(3)}, poll/node ${(p.app.rps / p.node.rps).toFixed(3)}, Koa/node ${(p.bare.rps / p.node.rps).toFixed(3)}`,
+            `bare node ${p.node.rps.toFixed(0)} req/s p99 ${p.node.p99.toFixed(2)} ms; poll/Koa ${(p.app.rps / p.bare.rps).toFixed(3)}, poll/node ${(p.app.rps / p.node.rps).toFixed(3)}, Koa/node ${(p.bare.rps / p.node.rps).toFixed(3)}; ` +
+            `server CPU per request: node ${p.node.cpuUs!.toFixed(1)} µs, Koa ${p.bare.cpuUs!.toFixed(1)} µs, poll ${p.app.cpuUs!.toFixed(1)} µs (Koa/poll ${(p.bare.cpuUs! / p.app.cpuUs!).toFixed(3)})`,
         );
       }
       if (BENCHES.has('delivery')) {
@@ -744,7 +758,7 @@ async function main(): Promise<void> {
       if (BENCHES.has('send')) {
         const snd = await sendThroughput(server, agent, pairs);
         sends.push(snd);
-        log(`#${r + 1} send ${snd.rps.toFixed(0)} signals/s p99 ${snd.p99.toFixed(2)} ms; 202s ${snd.accepted}, sent_total +${snd.counted}, drained ${snd.drained}`);
+        log(`#${r + 1} send ${snd.rps.toFixed(0)} signals/s p99 ${snd.p99.toFixed(2)} ms, server CPU ${snd.cpuUs.toFixed(1)} µs per send; 202s ${snd.accepted}, sent_total +${snd.counted}, drained ${snd.drained}`);
         if (snd.counted !== snd.drained) throw new Error(`signals lost: counted ${snd.counted}, drained ${snd.drained}`);
         // Two autocannon runs (warm-up, measured) each stop with up to CONNECTIONS requests in flight: the
         // server stores those, but their 202 never reaches the client.
@@ -784,6 +798,10 @@ async function main(): Promise<void> {
       ...row('short-poll / bare Koa throughput', ratio, (n) => `${f(n * 100, 1)} %`, '≥ 50 %'),
       ...row('short-poll / bare node:http throughput', polls.map((p) => p.app.rps / p.node.rps), (n) => `${f(n * 100, 1)} %`, ''),
       ...row('bare Koa / bare node:http throughput', polls.map((p) => p.bare.rps / p.node.rps), (n) => `${f(n * 100, 1)} %`, ''),
+      ...row('server CPU per request, bare node:http', polls.map((p) => p.node.cpuUs!), (n) => `${f(n, 1)} µs`, ''),
+      ...row('server CPU per request, bare Koa', polls.map((p) => p.bare.cpuUs!), (n) => `${f(n, 1)} µs`, ''),
+      ...row('server CPU per request, short poll', polls.map((p) => p.app.cpuUs!), (n) => `${f(n, 1)} µs`, ''),
+      ...row('short-poll / bare Koa, by server CPU per request (bare Koa µs ÷ poll µs)', polls.map((p) => p.bare.cpuUs! / p.app.cpuUs!), (n) => `${f(n * 100, 1)} %`, '(≥ 50 %)'),
       ...row(`delivery send → held poll answer, p50 (${IDLE_POLLS} idle polls held)`, deliveries.map((d) => d.p50), (n) => `${f(n, 3)} ms`, '< 0.5 ms'),
       ...row(`delivery send → held poll answer, p99 (${IDLE_POLLS} idle polls held)`, deliveries.map((d) => d.p99), (n) => `${f(n, 3)} ms`, '< 3 ms'),
       ...row(`RSS, ${HELD_POLLS} polls held (fresh server)`, caps.map((c) => c.heldRss), mb, ''),
@@ -806,6 +824,7 @@ async function main(): Promise<void> {
         : []),
       ...row(`send throughput, ${PAIRS} mailboxes, SQLite on disk, signals/s`, sends.map((x) => x.rps), (n) => f(n), '≥ 5,000'),
       ...row('send p99', sends.map((x) => x.p99), (n) => `${f(n, 2)} ms`, ''),
+      ...row('server CPU per send (sends/s one core could give: 10^6 ÷ this)', sends.map((x) => x.cpuUs), (n) => `${f(n, 1)} µs`, ''),
       ...row(`sends/s with ${HELD_POLLS} held, each send waking one (${LOAD_SENDERS} senders, ${LOAD_SECONDS} s, fresh server)`, loads.map((l) => l.sendsPerSecond), (n) => f(n), '≥ 2,500'),
       ...row('that load: delivery send → woken poll, p50', loads.map((l) => l.deliveryP50), (n) => `${f(n, 2)} ms`, ''),
       ...row('that load: delivery send → woken poll, p99', loads.map((l) => l.deliveryP99), (n) => `${f(n, 2)} ms`, '< 10 ms'),

@@ -14,8 +14,8 @@
  * - a bare Koa app, `new Koa()` with one middleware answering `{ ok: true }`: the baseline the issue asks for;
  * - a bare node:http server answering the same `{"ok":true}` with a JSON content type: the floor under both;
  * - on the bare app's port, `GET /stats` (`?reset=1` clears the event-loop delay histogram, `?gc=1` runs a
- *   full GC first): RSS, heap and event-loop delay percentiles (perf_hooks.monitorEventLoopDelay) of this
- *   process. The bare route pays one string comparison for it.
+ *   full GC first): CPU time used, RSS, heap and event-loop delay percentiles (perf_hooks.monitorEventLoopDelay)
+ *   of this process. The bare route pays one string comparison for it.
  *
  * When ready it prints one JSON line `{"app": port, "bare": port, "node": port, "dataDir": ...}` on stdout. SIGTERM (or
  * SIGINT, or its stdin closing when the driver dies, or 30 minutes passing) answers every held poll, closes
@@ -93,7 +93,11 @@ async function main(): Promise<void> {
     if (ctx.path === '/stats') {
       if (ctx.query.gc !== undefined && gc) gc();
       const mem = process.memoryUsage();
+      const cpu = process.cpuUsage();
       ctx.body = {
+        // CPU time this process has used (user + system), for CPU per request: unlike throughput, it
+        // barely moves when other processes share the machine.
+        cpuMicros: cpu.user + cpu.system,
         rss: mem.rss,
         heapUsed: mem.heapUsed,
         external: mem.external,
