@@ -25,12 +25,24 @@ export function mongoResetCodes(db: Db): ResetCodeStore {
       );
     },
     async redeem(userId, codeHash, now, maxTries) {
-      // The matching delete is the whole redemption: of two concurrent uses only one deletes it.
-      const used = await codes.findOneAndDelete({ _id: userId, codeHash, expiresAt: { $gt: now } });
-      if (used) return true;
-      // Count the wrong try atomically, then burn the code once it reached maxTries.
-      const after = await codes.findOneAndUpdate({ _id: userId }, { $inc: { tries: 1 } }, { returnDocument: 'after' });
-      if (after && (after.tries >= maxTries || after.expiresAt <= now)) await codes.deleteOne({ _id: userId, tries: after.tries });
+      // Claim a try before comparing: the conditional $inc lets exactly maxTries guesses through, however
+      // many arrive at once (comparing first let every one of N parallel guesses be checked).
+      const claimed = await codes.findOneAndUpdate(
+        { _id: userId, tries: { $lt: maxTries }, expiresAt: { $gt: now } },
+        { $inc: { tries: 1 } },
+        { returnDocument: 'after' },
+      );
+      if (!claimed) {
+        // None, expired, or out of tries: a leftover of the last two goes now rather than at purge.
+        await codes.deleteOne({ _id: userId, $or: [{ expiresAt: { $lte: now } }, { tries: { $gte: maxTries } }] });
+        return false;
+      }
+      if (claimed.codeHash === codeHash) {
+        // The delete is the redemption: of two right guesses at once only one deletes the code, and a
+        // newer code put meanwhile (another hash) is not this one to take.
+        return (await codes.deleteOne({ _id: userId, codeHash })).deletedCount > 0;
+      }
+      if (claimed.tries >= maxTries) await codes.deleteOne({ _id: userId, codeHash: claimed.codeHash });
       return false;
     },
     async purgeExpired(now) {
