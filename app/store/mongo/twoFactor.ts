@@ -10,6 +10,7 @@ interface TwoFactorDoc {
 
 export function mongoTwoFactor(db: Db): TwoFactorStore {
   const factors = db.collection<TwoFactorDoc>('twoFactor');
+  const users = db.collection<{ _id: string }>('users');
 
   return {
     async get(userId) {
@@ -17,14 +18,21 @@ export function mongoTwoFactor(db: Db): TwoFactorStore {
       return doc ? { userId, secretEnc: doc.secretEnc, enabled: doc.enabled, lastStep: doc.lastStep } : null;
     },
     async setPending(userId, secretEnc) {
+      let created: boolean;
       try {
         // Matches only a missing or pending factor; for an enabled one the upsert's insert hits the _id.
-        await factors.updateOne({ _id: userId, enabled: false }, { $set: { secretEnc, lastStep: null } }, { upsert: true });
-        return true;
+        created = (await factors.updateOne({ _id: userId, enabled: false }, { $set: { secretEnc, lastStep: null } }, { upsert: true })).upsertedCount > 0;
       } catch (err) {
         if (err instanceof MongoServerError && err.code === 11000) return false;
         throw err;
       }
+      // A factor only for a user that exists (an upsert alone made one for any id). Checked after the
+      // insert, and users.delete removes the user before its factor: whichever runs second removes it.
+      if (created && (await users.countDocuments({ _id: userId }, { limit: 1 })) === 0) {
+        await factors.deleteOne({ _id: userId, enabled: false });
+        return false;
+      }
+      return true;
     },
     async enable(userId, step) {
       return (await factors.updateOne({ _id: userId, enabled: false }, { $set: { enabled: true, lastStep: step } })).modifiedCount > 0;

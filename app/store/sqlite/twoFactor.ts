@@ -29,7 +29,13 @@ export function sqliteTwoFactor(db: Database.Database): TwoFactorStore {
       return row ? toRecord(row) : null;
     },
     async setPending(userId, secretEnc) {
-      return setPending.run(userId, secretEnc).changes > 0;
+      try {
+        return setPending.run(userId, secretEnc).changes > 0;
+      } catch (err) {
+        // The account was deleted between authentication and here: nothing to set up (not a 500).
+        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_FOREIGNKEY') return false;
+        throw err;
+      }
     },
     async enable(userId, step) {
       return enable.run(step, userId).changes > 0;
