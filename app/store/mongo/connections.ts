@@ -56,7 +56,9 @@ export function mongoConnections(db: Db, mailbox: MongoMailboxWrites): Connectio
       }
       await connections.deleteOne({ _id: existing._id }, { session }); // expired: a fresh request takes its place
     }
-    const mine: Filter<ConnectionDoc> = { requesterId: i.fromId, state: 'pending', expiresAt: { $gt: i.now } };
+    // Never the request being made (`i.id`): the limit and `freesAt` (the Retry-After) are about the
+    // requests already out, whatever an earlier attempt of this retried transaction wrote.
+    const mine: Filter<ConnectionDoc> = { requesterId: i.fromId, state: 'pending', expiresAt: { $gt: i.now }, _id: { $ne: i.id } };
     if ((await connections.countDocuments(mine, { session })) >= i.maxPending) {
       const oldest = await connections.findOne(mine, { session, sort: { expiresAt: 1 } });
       return { outcome: 'limit', freesAt: oldest!.expiresAt! };
