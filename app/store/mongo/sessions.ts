@@ -92,11 +92,16 @@ export function mongoSessions(db: Db): SessionStore {
       if (token.usedAt !== null) return reused();
       const session = await sessions.findOne({ _id: token.sessionId });
       if (!session || token.expiresAt <= now || session.expiresAt <= now) return { outcome: 'invalid' };
-      // The conditional update is the compare-and-swap: of two concurrent rotations only one matches.
+      // The new token and the longer life first, the claim of the old token last, so a failure at any
+      // step before the claim leaves the old token usable and the client's retry succeeds (claiming
+      // first made a failure mid-rotation look like reuse on that retry, and end the session). Until
+      // the claim the new token is unknown to anyone (its hash was never sent), so it grants nothing.
+      await tokens.insertOne({ _id: newHash, sessionId: session._id, usedAt: null, expiresAt });
+      await sessions.updateOne({ _id: session._id }, { $max: { expiresAt } });
+      // The conditional update is the compare-and-swap: of two concurrent rotations only one matches;
+      // the other ends the session, its own new token with it (dropDependents).
       const claimed = await tokens.updateOne({ _id: oldHash, usedAt: null }, { $set: { usedAt: now } });
       if (claimed.modifiedCount === 0) return reused();
-      await tokens.insertOne({ _id: newHash, sessionId: session._id, usedAt: null, expiresAt });
-      await sessions.updateOne({ _id: session._id }, { $set: { expiresAt } });
       return { outcome: 'rotated', session: toRecord({ ...session, expiresAt }) };
     },
     delete: remove,
