@@ -120,7 +120,7 @@ describe('resilientWatch', () => {
     h.clock.fire();
     h.latest().emit('error', new Error('b'));
     h.clock.fire();
-    h.latest().emit('init');
+    h.latest().emit('resumeTokenChanged', { _data: 'token' });
     h.latest().emit('error', new Error('c'));
     expect(h.clock.waits).toEqual([100, 200, 100]);
   });

@@ -1,19 +1,32 @@
-import { MongoServerError, type AnyBulkWriteOperation, type ClientSession, type Db, type Document, type MongoClient } from 'mongodb';
+import { MongoServerError, type ClientSession, type Db, type Document, type MongoClient } from 'mongodb';
 import type { Arrivals } from '../arrivals.js';
 import type { EventAudience, MailboxEntry, ServerEvent, SignalRecord } from '../types.js';
 
 /**
- * One document per device (session) holding its entries in sequence order. 500 entries of 16 KiB stay
- * well under the 16 MiB document limit. Expired entries are dropped on every write and by
- * purgeExpired (a TTL index cannot reach array elements). `lastSeq` survives acknowledgement, so a
- * device's sequence (its cursor) never goes back. Documents written before devices existed were keyed
- * by user id and have no `userId`; migrateUserMailboxes (migrateMailboxes.ts) moves them at open.
+ * A device's mailbox is two kinds of document, the twin of SQLite's device_mailboxes and device_signals:
+ * - one small counter per device (`mailboxes`, keyed by the session id) holding the last sequence number
+ *   handed out. It survives acknowledgement, so a device's sequence (its cursor) never goes back, and
+ *   every append writes it, so two sends to one device inside transactions conflict and one runs again
+ *   (that is what keeps MAILBOX_MAX and MAILBOX_PER_SENDER exact). Change streams watch it (signals.ts).
+ * - one document per entry copy (`mailboxEntries`): a read is one indexed range of at most the poll's
+ *   limit, acknowledgement and expiry delete documents, and no document grows with the mailbox. The
+ *   earlier single document per device holding every entry in an array could pass MongoDB's 16 MiB
+ *   document limit (MAILBOX_MAX × SIGNAL_MAX_BYTES: 500 × 1 MiB is allowed), was read whole on every
+ *   poll, and purge had to rewrite every document holding an expired entry.
+ * Unlike SQLite the payload is kept with each copy: a send reaches a handful of devices, and one
+ * document per copy needs no join and no reference counting when copies are acknowledged apart.
+ * Documents of the earlier shapes (an array per device, or per user before devices existed) are moved
+ * at open by migrateMailboxes.ts.
  */
 export interface MailboxDoc {
   _id: string; // the device's session id
   userId: string;
   lastSeq: number;
-  signals: SignalRecord[];
+}
+
+/** One copy of an entry in one device's mailbox: the record, plus whose mailbox it is in. */
+export interface MailboxEntryDoc extends SignalRecord {
+  deviceId: string;
 }
 
 /** A live session as a delivery target: its mailbox is keyed by `id` and records `userId`. */
@@ -22,20 +35,44 @@ export interface Device {
   userId: string;
 }
 
-export async function mongoMailboxesIndexes(db: Db): Promise<void> {
-  const mailboxes = db.collection<MailboxDoc>('mailboxes');
-  // Deleting an account pulls its unread signals and events out of other mailboxes.
-  // MAILBOX_PER_SENDER needs no index of its own: a sender's share is counted inside the one mailbox
-  // document per device that the send reads anyway (by _id).
-  await mailboxes.createIndex({ 'signals.senderId': 1 });
-  // Finds the per-user documents left to migrate ({userId: null} matches a missing field) without a scan.
-  await mailboxes.createIndex({ userId: 1 });
-}
+export const mailboxCounters = (db: Db) => db.collection<MailboxDoc>('mailboxes');
+export const mailboxEntries = (db: Db) => db.collection<MailboxEntryDoc>('mailboxEntries');
 
-/** A device's unexpired entries as an aggregation expression (`$signals` may be missing on a new document). */
-export const liveSignals = (now: Date) => ({
-  $filter: { input: { $ifNull: ['$signals', []] }, cond: { $gt: ['$$this.expiresAt', now] } },
+/** The copy as the port's record: field by field, so `deviceId` and `_id` never leave. */
+export const toSignalRecord = (d: MailboxEntryDoc): SignalRecord => ({
+  id: d.id,
+  seq: d.seq,
+  senderId: d.senderId,
+  senderUsername: d.senderUsername,
+  senderDeviceId: d.senderDeviceId,
+  type: d.type,
+  payload: d.payload,
+  sessionId: d.sessionId,
+  createdAt: d.createdAt,
+  expiresAt: d.expiresAt,
 });
+
+export async function mongoMailboxesIndexes(db: Db): Promise<void> {
+  const entries = mailboxEntries(db);
+  // A device's entries in sequence order: reads (bounded by the poll's limit), acknowledgement, clearing.
+  await entries.createIndex({ deviceId: 1, seq: 1 }, { unique: true });
+  // The two caps of a send, each counted from the index alone, without reading a payload.
+  await entries.createIndex({ deviceId: 1, expiresAt: 1 });
+  await entries.createIndex({ deviceId: 1, senderId: 1, expiresAt: 1 });
+  // MongoDB drops expired copies itself (within about a minute); purgeExpired and every read still
+  // compare expiresAt with now, and purge and countPending use this index instead of a scan.
+  await entries.createIndex({ expiresAt: 1 }, { expireAfterSeconds: 0 });
+  // Deleting an account removes its unread signals and events from other mailboxes.
+  await entries.createIndex({ senderId: 1 });
+  // Finds the per-user documents left to migrate ({userId: null} matches a missing field) without a scan.
+  await mailboxCounters(db).createIndex({ userId: 1 });
+  // The array shape's index: nothing queries it any more, and it made every append index each entry.
+  await mailboxCounters(db)
+    .dropIndex('signals.senderId_1')
+    .catch((err: unknown) => {
+      if (!(err instanceof MongoServerError && (err.code === 27 || err.code === 26))) throw err; // IndexNotFound, NamespaceNotFound
+    });
+}
 
 // A write that lost a race to a concurrent insert of the same key (an upsert of a new mailbox, an
 // idempotency key, a connection pair) is retried from a fresh snapshot, where it sees the winner.
@@ -57,8 +94,13 @@ export interface MongoMailboxWrites {
   transact<R>(work: (session: ClientSession) => Promise<R>): Promise<R>;
   /** The user's live devices (sessions not expired at `now`), oldest first. */
   devicesOf(userId: string, now: Date, session: ClientSession): Promise<Device[]>;
-  /** Numbers `entry` into each device's mailbox (its next seq), creating the mailbox when it has none. No caps. */
-  deliver(devices: readonly Device[], entry: MailboxEntry, now: Date, session: ClientSession): Promise<void>;
+  /**
+   * Live entries in each of the devices' mailboxes at `now`, all of them and those from `senderId`
+   * (the two caps of a send); a device with none is absent. Counted from indexes alone.
+   */
+  counts(deviceIds: readonly string[], senderId: string, now: Date, session: ClientSession): Promise<Map<string, { live: number; fromSender: number }>>;
+  /** Numbers `entry` into each device's mailbox (its next seq), creating the device's counter when it has none. No caps. */
+  deliver(devices: readonly Device[], entry: MailboxEntry, session: ClientSession): Promise<void>;
   /**
    * Runs `change` in one transaction with the events `events` builds from its outcome (null: nothing
    * changed, no events), then wakes the devices that received them. Each event goes to its audience's
@@ -68,7 +110,8 @@ export interface MongoMailboxWrites {
 }
 
 export function mongoMailboxWrites(client: MongoClient, db: Db, arrivals: Arrivals): MongoMailboxWrites {
-  const mailboxes = db.collection<MailboxDoc>('mailboxes');
+  const counters = mailboxCounters(db);
+  const entries = mailboxEntries(db);
   const sessions = db.collection<{ _id: string; userId: string; createdAt: Date; expiresAt: Date }>('sessions');
   const connections = db.collection<{ _id: string; lowId: string; highId: string; state: string }>('connections');
 
@@ -111,41 +154,54 @@ export function mongoMailboxWrites(client: MongoClient, db: Db, arrivals: Arriva
     );
   };
 
-  /** One device's append: drop what expired, take the next seq, add the entry under it. */
-  const appendOp = (device: Device, entry: MailboxEntry, now: Date): AnyBulkWriteOperation<MailboxDoc> => {
-    const update: Document[] = [
-      { $set: { userId: { $literal: device.userId }, lastSeq: { $add: [{ $ifNull: ['$lastSeq', 0] }, 1] }, signals: liveSignals(now) } },
-      // $literal: a signal's payload is the client's ciphertext and may start with "$".
-      { $set: { signals: { $concatArrays: ['$signals', [{ $mergeObjects: [{ $literal: entry }, { seq: '$lastSeq' }] }]] } } },
-    ];
-    // Upsert: a device has no mailbox document until its first entry.
-    return { updateOne: { filter: { _id: device.id }, update, upsert: true } };
+  const counts = async (deviceIds: readonly string[], senderId: string, now: Date, session: ClientSession) => {
+    const byDevice = new Map<string, { live: number; fromSender: number }>();
+    if (deviceIds.length === 0) return byDevice;
+    const count = (match: Document) =>
+      entries
+        .aggregate<{ _id: string; n: number }>([{ $match: match }, { $group: { _id: '$deviceId', n: { $sum: 1 } } }], { session })
+        .toArray();
+    const ids = [...deviceIds];
+    for (const c of await count({ deviceId: { $in: ids }, expiresAt: { $gt: now } })) byDevice.set(c._id, { live: c.n, fromSender: 0 });
+    for (const c of await count({ deviceId: { $in: ids }, senderId, expiresAt: { $gt: now } })) byDevice.get(c._id)!.fromSender = c.n;
+    return byDevice;
   };
 
-  const deliver = async (devices: readonly Device[], entry: MailboxEntry, now: Date, session: ClientSession) => {
+  const deliver = async (devices: readonly Device[], entry: MailboxEntry, session: ClientSession) => {
     if (devices.length === 0) return;
-    // Ordered, so two entries for one device take its sequence numbers in the order given.
-    await mailboxes.bulkWrite(devices.map((d) => appendOp(d, entry, now)), { session, ordered: true });
+    const copies: MailboxEntryDoc[] = [];
+    // One after another (a transaction's operations must not overlap), so two entries for one device
+    // take its sequence numbers in the order given.
+    for (const device of devices) {
+      // Upsert: a device has no counter until its first entry. Writing it is also what makes two
+      // transactions appending to one device conflict (one of them runs again and re-counts).
+      const counter = await counters.findOneAndUpdate(
+        { _id: device.id },
+        { $inc: { lastSeq: 1 }, $set: { userId: device.userId } },
+        { upsert: true, returnDocument: 'after', projection: { lastSeq: 1 }, session },
+      );
+      // A plain insert, never an update: a payload is the client's ciphertext, stored as given even
+      // when it starts with "$".
+      copies.push({ ...entry, seq: counter!.lastSeq, deviceId: device.id });
+    }
+    await entries.insertMany(copies, { session, ordered: true });
   };
 
   return {
     transact,
     devicesOf,
+    counts,
     deliver,
     async withEvents(change, events) {
       const { outcome, woken } = await transact(async (session) => {
         const outcome = await change(session);
         const woken: string[] = [];
-        const ops: Array<AnyBulkWriteOperation<MailboxDoc>> = [];
         // Events are never refused by the caps: the rate limits of the actions that cause them bound them.
         for (const event of (events && events(outcome)) ?? []) {
-          const at = event.entry.createdAt;
-          for (const device of await audience(event.to, at, session)) {
-            ops.push(appendOp(device, event.entry, at));
-            woken.push(device.id);
-          }
+          const devices = await audience(event.to, event.entry.createdAt, session);
+          await deliver(devices, event.entry, session);
+          woken.push(...devices.map((d) => d.id));
         }
-        if (ops.length > 0) await mailboxes.bulkWrite(ops, { session, ordered: true });
         return { outcome, woken };
       });
       // After commit only, so a woken poll always finds what woke it.
@@ -156,14 +212,22 @@ export function mongoMailboxWrites(client: MongoClient, db: Db, arrivals: Arriva
 }
 
 /**
- * Deletes the mailboxes of ended sessions. Called after the sessions themselves are gone: a send that
- * read a session before it ended then conflicts with this delete (and runs again without it), or
- * committed first and its entries go with the mailbox. Should the device have had no mailbox yet, such
- * a send creates one nobody reads, which sessions.purgeExpired sweeps (deleteOrphanMailboxes).
+ * Deletes the mailboxes of ended sessions: each counter, then each copy. Called after the sessions
+ * themselves are gone: a send that read a session before it ended wrote its counter, so it either
+ * committed before the counter's deletion (and its copies go with the copies here) or conflicts with
+ * it and runs again without the session. Should the device have had no counter yet, such a send
+ * creates one nobody reads, which sessions.purgeExpired sweeps (deleteOrphanMailboxes); its copies
+ * expire.
  */
 export async function deleteMailboxes(db: Db, deviceIds: readonly string[]): Promise<void> {
   if (deviceIds.length === 0) return;
-  await db.collection<MailboxDoc>('mailboxes').deleteMany({ _id: { $in: [...deviceIds] } });
+  await mailboxCounters(db).deleteMany({ _id: { $in: [...deviceIds] } });
+  await mailboxEntries(db).deleteMany({ deviceId: { $in: [...deviceIds] } });
+}
+
+/** Removes the unread signals and events `senderId` caused from every mailbox (account deletion). */
+export async function deleteEntriesFrom(db: Db, senderId: string): Promise<void> {
+  await mailboxEntries(db).deleteMany({ senderId });
 }
 
 /**
@@ -172,8 +236,7 @@ export async function deleteMailboxes(db: Db, deviceIds: readonly string[]): Pro
  * yet (no `userId`) are left for the migration.
  */
 export async function deleteOrphanMailboxes(db: Db): Promise<number> {
-  const mailboxes = db.collection<MailboxDoc>('mailboxes');
-  const orphans = await mailboxes
+  const orphans = await mailboxCounters(db)
     .aggregate<{ _id: string }>([
       { $match: { userId: { $ne: null } } },
       { $project: { _id: 1 } },
@@ -184,5 +247,8 @@ export async function deleteOrphanMailboxes(db: Db): Promise<number> {
     .toArray();
   if (orphans.length === 0) return 0;
   // Each orphan's session id is gone for good (ids are never reused), so nothing can revive it meanwhile.
-  return (await mailboxes.deleteMany({ _id: { $in: orphans.map((o) => o._id) } })).deletedCount;
+  const ids = orphans.map((o) => o._id);
+  const { deletedCount } = await mailboxCounters(db).deleteMany({ _id: { $in: ids } });
+  await mailboxEntries(db).deleteMany({ deviceId: { $in: ids } });
+  return deletedCount;
 }

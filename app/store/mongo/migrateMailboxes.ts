@@ -1,50 +1,98 @@
 import type { Db } from 'mongodb';
 import type { SignalRecord } from '../types.js';
-import type { MailboxDoc, MongoMailboxWrites } from './mailboxes.js';
+import { mailboxCounters, mailboxEntries, type MailboxEntryDoc, type MongoMailboxWrites } from './mailboxes.js';
 
-/** A mailbox as written before sessions were devices: keyed by the recipient's user id, no `userId`. */
-interface UserMailboxDoc {
+/** An entry as the array shapes held it; entries of API v1.0 had no sending device. */
+type ArrayEntry = Omit<SignalRecord, 'senderDeviceId'> & { senderDeviceId?: string | null };
+
+/**
+ * A mailbox document of an earlier shape, in the collection that now holds the counters:
+ * - per user (API v1.0): keyed by the recipient's user id, no `userId`;
+ * - per device with every entry in an array (API v1.1 before issue 17): `userId` and `signals`.
+ */
+interface OldMailboxDoc {
   _id: string;
+  userId?: string | null;
   lastSeq?: number;
-  signals?: Array<Omit<SignalRecord, 'senderDeviceId'> & { senderDeviceId?: string | null }>;
+  signals?: ArrayEntry[];
+}
+
+const liveCopies = (signals: ArrayEntry[] | undefined, deviceId: string, now: Date): MailboxEntryDoc[] =>
+  (signals ?? [])
+    .filter((s) => s.expiresAt > now)
+    .map((s) => ({
+      id: s.id,
+      seq: s.seq,
+      senderId: s.senderId,
+      senderUsername: s.senderUsername,
+      senderDeviceId: s.senderDeviceId ?? null,
+      type: s.type,
+      payload: s.payload,
+      sessionId: s.sessionId,
+      createdAt: s.createdAt,
+      expiresAt: s.expiresAt,
+      deviceId,
+    }));
+
+/**
+ * Moves every mailbox of an earlier shape to counters and one document per entry (mailboxes.ts), with
+ * the same sequence numbers, so nothing pending is lost and a cursor handed out before the upgrade still
+ * acknowledges the same entries. Expired entries are left behind. Each mailbox moves in one transaction,
+ * so a crash leaves it moved or not, and a second instance starting at the same time skips what the
+ * first moved. With nothing left it runs two queries (one indexed, one over the small counters), so it
+ * is safe at every start. Answers how many old documents it moved.
+ */
+export async function migrateUserMailboxes(db: Db, mailbox: MongoMailboxWrites, now: Date): Promise<number> {
+  return (await moveDeviceArrays(db, mailbox, now)) + (await moveUserMailboxes(db, mailbox, now));
+}
+
+/** Per-device documents holding their entries in an array: the entries become documents, the counter stays. */
+async function moveDeviceArrays(db: Db, mailbox: MongoMailboxWrites, now: Date): Promise<number> {
+  const old = db.collection<OldMailboxDoc>('mailboxes');
+  const ids = (await old.find({ signals: { $exists: true }, userId: { $ne: null } }, { projection: { _id: 1 } }).toArray()).map((d) => d._id);
+  let moved = 0;
+  for (const deviceId of ids) {
+    const done = await mailbox.transact(async (session) => {
+      const doc = await old.findOne({ _id: deviceId, signals: { $exists: true } }, { session });
+      if (!doc) return false; // moved by another instance starting at the same time
+      const copies = liveCopies(doc.signals, deviceId, now);
+      // The numbers are the counter's own (lastSeq stays), so no copy written since can share one.
+      if (copies.length > 0) await mailboxEntries(db).insertMany(copies, { session, ordered: true });
+      await old.updateOne({ _id: deviceId }, { $unset: { signals: '' } }, { session });
+      return true;
+    });
+    if (done) moved++;
+  }
+  return moved;
 }
 
 /**
- * Moves each per-user mailbox (API v1.0) to every live session of its user, with the same sequence
- * numbers and `lastSeq`, so nothing pending is lost and a cursor handed out before the upgrade still
- * acknowledges the same entries; then removes it. A user with no live session has no device to deliver
- * to, and their signals (which expire within SIGNAL_TTL anyway) go. Each user's move is one transaction,
- * so a crash leaves that mailbox moved or not; with none left it only runs one indexed query, so it is
- * safe at every start. Answers how many per-user mailboxes it moved.
+ * Per-user mailboxes (API v1.0) go to every live session of their user. A user with no live session
+ * has no device to deliver to, and their signals (which expire within SIGNAL_TTL anyway) go.
  */
-export async function migrateUserMailboxes(db: Db, mailbox: MongoMailboxWrites, now: Date): Promise<number> {
-  const mailboxes = db.collection<MailboxDoc>('mailboxes');
-  const legacy = db.collection<UserMailboxDoc>('mailboxes');
-  // {userId: null} matches a missing field, through the userId index; every device mailbox has one.
+async function moveUserMailboxes(db: Db, mailbox: MongoMailboxWrites, now: Date): Promise<number> {
+  const legacy = db.collection<OldMailboxDoc>('mailboxes');
+  const counters = mailboxCounters(db);
+  // {userId: null} matches a missing field, through the userId index; every device counter has one.
   const userIds = (await legacy.find({ userId: null }, { projection: { _id: 1 } }).toArray()).map((d) => d._id);
   let moved = 0;
   for (const userId of userIds) {
     const done = await mailbox.transact(async (session) => {
       const old = await legacy.findOne({ _id: userId, userId: null }, { session });
       if (!old) return false; // moved by another instance starting at the same time
-      const signals: SignalRecord[] = (old.signals ?? [])
-        .filter((s) => s.expiresAt > now)
-        .map((s) => ({ ...s, senderDeviceId: s.senderDeviceId ?? null })); // signals then had no sending device
       const lastSeq = old.lastSeq ?? 0;
       for (const device of await mailbox.devicesOf(userId, now, session)) {
-        const existing = await mailboxes.findOne({ _id: device.id }, { session, projection: { lastSeq: 1 } });
+        const copies = liveCopies(old.signals, device.id, now);
+        const existing = await counters.findOne({ _id: device.id }, { session, projection: { lastSeq: 1 } });
         if (!existing) {
-          await mailboxes.insertOne({ _id: device.id, userId, lastSeq, signals }, { session });
-          continue;
+          await counters.insertOne({ _id: device.id, userId, lastSeq }, { session });
+        } else {
+          // The device already got entries of its own (an upgraded instance wrote to it first): the old
+          // ones follow them, renumbered, since a device's sequence must only go up.
+          copies.forEach((c, n) => (c.seq = existing.lastSeq + n + 1));
+          await counters.updateOne({ _id: device.id }, { $set: { lastSeq: existing.lastSeq + copies.length } }, { session });
         }
-        // The device already got entries of its own (an upgraded instance wrote to it first): the old
-        // ones follow them, renumbered, since a device's sequence must only go up.
-        const renumbered = signals.map((s, n) => ({ ...s, seq: existing.lastSeq + n + 1 }));
-        await mailboxes.updateOne(
-          { _id: device.id },
-          { $push: { signals: { $each: renumbered } }, $set: { lastSeq: existing.lastSeq + renumbered.length } },
-          { session },
-        );
+        if (copies.length > 0) await mailboxEntries(db).insertMany(copies, { session, ordered: true });
       }
       await legacy.deleteOne({ _id: userId }, { session });
       return true;

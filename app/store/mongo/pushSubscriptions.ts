@@ -1,5 +1,5 @@
 import { type Collection, type Db } from 'mongodb';
-import type { MailboxDoc } from './mailboxes.js';
+import { mailboxEntries } from './mailboxes.js';
 import type { PushKind, PushSubscriptionRecord, PushSubscriptionStore } from '../types.js';
 
 interface PushSubscriptionDoc {
@@ -31,7 +31,7 @@ export async function mongoPushSubscriptionsIndexes(db: Db): Promise<void> {
 export function mongoPushSubscriptions(db: Db): PushSubscriptionStore {
   const subs: Collection<PushSubscriptionDoc> = db.collection<PushSubscriptionDoc>('pushSubscriptions');
   const sessions = db.collection<{ _id: string; userId: string; expiresAt: Date }>('sessions');
-  const mailboxes = db.collection<MailboxDoc>('mailboxes');
+  const entries = mailboxEntries(db);
 
   const live = async (docs: PushSubscriptionDoc[]): Promise<PushSubscriptionDoc[]> => {
     if (docs.length === 0) return docs;
@@ -69,11 +69,10 @@ export function mongoPushSubscriptions(db: Db): PushSubscriptionStore {
     async owed(now) {
       const docs = await live(await subs.find({}).toArray());
       if (docs.length === 0) return [];
-      const counts = await mailboxes
+      const counts = await entries
         .aggregate<{ _id: string; count: number }>([
-          { $match: { _id: { $in: docs.map((d) => d._id) } } },
-          { $project: { count: { $size: { $filter: { input: { $ifNull: ['$signals', []] }, cond: { $gt: ['$$this.expiresAt', now] } } } } } },
-          { $match: { count: { $gt: 0 } } },
+          { $match: { deviceId: { $in: docs.map((d) => d._id) }, expiresAt: { $gt: now } } },
+          { $group: { _id: '$deviceId', count: { $sum: 1 } } },
         ])
         .toArray();
       return counts.map((c) => ({ deviceId: c._id, count: c.count }));

@@ -1,10 +1,12 @@
 /**
  * The part of a change stream that re-opening needs: the driver's ChangeStream emits `change`,
- * `init` once its cursor is established, `error`, and `close` (also after an error it gave up on).
+ * `resumeTokenChanged` with every answer of its cursor (the first one and each empty wait included:
+ * the sign that it works), `error`, and `close` (also after an error it gave up on). It does not
+ * forward its cursor's `init`.
  */
 export interface WatchStream<C> {
   on(event: 'change', listener: (change: C) => void): unknown;
-  on(event: 'init' | 'close', listener: () => void): unknown;
+  on(event: 'resumeTokenChanged' | 'close', listener: () => void): unknown;
   on(event: 'error', listener: (err: unknown) => void): unknown;
   close(): Promise<void> | void;
 }
@@ -37,7 +39,7 @@ export interface ResilientWatchOptions {
 /**
  * Keeps a change stream open: after `error` or an unexpected `close` it closes what is left and opens
  * a new one (through `open`) after a wait that doubles from `backoff.firstMs` to `backoff.maxMs`, and
- * starts again from `firstMs` once a stream proves itself (`init` or a change). The driver resumes by
+ * starts again from `firstMs` once a stream proves itself (an answer of its cursor). The driver resumes by
  * itself only once, on errors it deems resumable; one outage longer than server selection (a failover,
  * a restart) used to end the stream for good. Changes missed while no stream is open are the caller's
  * to cover (`onFailure`: held polls re-check on an interval). Returns a function that stops for good.
@@ -83,7 +85,7 @@ export function resilientWatch<C>(open: () => WatchStream<C>, onChange: (change:
     const healthy = () => {
       if (!ended) nextWaitMs = options.backoff.firstMs;
     };
-    stream.on('init', healthy);
+    stream.on('resumeTokenChanged', healthy);
     stream.on('change', (change) => {
       healthy();
       onChange(change);

@@ -1,7 +1,8 @@
 import type { Db } from 'mongodb';
 import type { Arrivals } from '../arrivals.js';
 import type { AppendRefusal, SendResult, SignalStore } from '../types.js';
-import { liveSignals, type Device, type MailboxDoc, type MongoMailboxWrites } from './mailboxes.js';
+import { mailboxCounters, mailboxEntries, toSignalRecord, type Device, type MongoMailboxWrites } from './mailboxes.js';
+import { resilientWatch } from './resilientWatch.js';
 
 /** A send's idempotency key, remembered until the signal it sent expires (MongoDB's TTL index, and purgeExpired). */
 interface SentSignalDoc {
@@ -19,9 +20,16 @@ export async function mongoSignalsIndexes(db: Db): Promise<void> {
   await sent.createIndex({ senderId: 1 });
 }
 
+/**
+ * How long a broken change stream waits before it is opened again: soon after a stream that worked (a
+ * failover takes seconds), then doubling up to half a minute while MongoDB stays away.
+ */
+const WATCH_BACKOFF = { firstMs: 500, maxMs: 30_000 };
+
 /** Per-device mailboxes (mailboxes.ts) and the idempotency keys of sends, the twin of sqlite/signals.ts. */
 export function mongoSignals(db: Db, mailbox: MongoMailboxWrites, arrivals: Arrivals): SignalStore {
-  const mailboxes = db.collection<MailboxDoc>('mailboxes');
+  const counters = mailboxCounters(db);
+  const entries = mailboxEntries(db);
   const sent = db.collection<SentSignalDoc>('sentSignals');
 
   return {
@@ -43,25 +51,13 @@ export function mongoSignals(db: Db, mailbox: MongoMailboxWrites, arrivals: Arri
           if (!only) return { outcome: 'no_device' };
           targets = [only];
         }
-        // Read, decide, write: a concurrent send to one of these mailboxes changes it after this
+        // Read, decide, write: a concurrent send to one of these devices writes its counter after this
         // snapshot, so one of the two transactions aborts on the write and is retried, re-counting.
-        const counts = new Map(
-          (
-            await mailboxes
-              .aggregate<{ _id: string; live: number; fromSender: number }>(
-                [
-                  { $match: { _id: { $in: targets.map((d) => d.id) } } },
-                  {
-                    $project: {
-                      live: { $size: liveSignals(i.now) },
-                      fromSender: { $size: { $filter: { input: liveSignals(i.now), cond: { $eq: ['$$this.senderId', { $literal: s.senderId }] } } } },
-                    },
-                  },
-                ],
-                { session },
-              )
-              .toArray()
-          ).map((c) => [c._id, c]),
+        const counts = await mailbox.counts(
+          targets.map((d) => d.id),
+          s.senderId,
+          i.now,
+          session,
         );
         const stored: Device[] = [];
         let refusal: AppendRefusal | undefined;
@@ -72,7 +68,7 @@ export function mongoSignals(db: Db, mailbox: MongoMailboxWrites, arrivals: Arri
           else stored.push(device);
         }
         if (refusal && stored.length === 0) return { outcome: 'refused', reason: refusal };
-        await mailbox.deliver(stored, s, i.now, session);
+        await mailbox.deliver(stored, s, session);
         if (keyId !== undefined) {
           // Replace: an expired key (not purged yet) gives way to the new send.
           const doc: SentSignalDoc = { _id: keyId, senderId: s.senderId, signalId: s.id, expiresAt: s.expiresAt, devices: stored.length };
@@ -84,61 +80,41 @@ export function mongoSignals(db: Db, mailbox: MongoMailboxWrites, arrivals: Arri
       return result;
     },
     async pending(deviceId, now, limit) {
-      const doc = await mailboxes.findOne({ _id: deviceId }, { projection: { signals: 1 } });
-      return (doc?.signals ?? []).filter((s) => s.expiresAt > now).slice(0, limit);
+      // One indexed range, at most `limit` documents: a poll never reads more than it answers.
+      const docs = await entries.find({ deviceId, expiresAt: { $gt: now } }).sort({ seq: 1 }).limit(limit).toArray();
+      return docs.map(toSignalRecord);
     },
     async ack(deviceId, upTo) {
-      const before = await mailboxes.findOneAndUpdate(
-        { _id: deviceId },
-        { $pull: { signals: { seq: { $lte: upTo } } } },
-        { returnDocument: 'before', projection: { acked: { $size: { $filter: { input: '$signals', cond: { $lte: ['$$this.seq', upTo] } } } } } },
-      );
-      return (before as unknown as { acked?: number } | null)?.acked ?? 0;
+      return (await entries.deleteMany({ deviceId, seq: { $lte: upTo } })).deletedCount;
     },
     async clear(deviceId) {
-      const before = await mailboxes.findOneAndUpdate(
-        { _id: deviceId },
-        { $set: { signals: [] } },
-        { returnDocument: 'before', projection: { n: { $size: { $ifNull: ['$signals', []] } } } },
-      );
-      return (before as unknown as { n?: number } | null)?.n ?? 0;
+      return (await entries.deleteMany({ deviceId })).deletedCount;
     },
     async countPending(now) {
-      const [row] = await mailboxes
-        .aggregate<{ n: number }>([{ $project: { n: { $size: liveSignals(now) } } }, { $group: { _id: null, n: { $sum: '$n' } } }])
-        .toArray();
-      return row?.n ?? 0;
+      return entries.countDocuments({ expiresAt: { $gt: now } });
     },
     async purgeExpired(now) {
       await sent.deleteMany({ expiresAt: { $lte: now } });
-      const expired = await mailboxes
-        .aggregate<{ n: number }>([
-          { $match: { 'signals.expiresAt': { $lte: now } } },
-          { $project: { n: { $size: { $filter: { input: '$signals', cond: { $lte: ['$$this.expiresAt', now] } } } } } },
-          { $group: { _id: null, n: { $sum: '$n' } } },
-        ])
-        .toArray();
-      await mailboxes.updateMany({ 'signals.expiresAt': { $lte: now } }, { $pull: { signals: { expiresAt: { $lte: now } } } });
-      return expired[0]?.n ?? 0;
+      // Through the expiresAt index, only what expired (the TTL index usually got there first).
+      return (await entries.deleteMany({ expiresAt: { $lte: now } })).deletedCount;
     },
     onArrival(listener) {
       return arrivals.listen(listener);
     },
     watchArrivals(listener, onFailure) {
-      // Only writes that numbered a new entry (a new mailbox, or lastSeq moved; a pipeline update may
-      // be logged as a replacement): acknowledgements and purges wake nobody. The key is the device.
-      const stream = mailboxes.watch([
-        {
-          $match: {
-            $or: [{ operationType: { $in: ['insert', 'replace'] } }, { 'updateDescription.updatedFields.lastSeq': { $exists: true } }],
-          },
-        },
-      ]);
-      stream.on('change', (change) => {
-        if ('documentKey' in change) listener(String(change.documentKey._id));
-      });
-      stream.on('error', onFailure); // e.g. the replica set went away
-      return () => stream.close();
+      // Only a device's counter is watched: it is written exactly when an entry is numbered into that
+      // device's mailbox (acknowledgements, purges and expiry touch only the entries, and wake nobody),
+      // and its key is the device. Inserts, updates and replacements alike (an update may be logged as
+      // either), and only the key is sent, never the document. The resume token (_id) stays.
+      return resilientWatch(
+        () =>
+          counters.watch<{ _id: string }, { documentKey: { _id: string } }>([
+            { $match: { operationType: { $in: ['insert', 'update', 'replace'] } } },
+            { $project: { documentKey: 1 } },
+          ]),
+        (change) => listener(String(change.documentKey._id)),
+        { backoff: WATCH_BACKOFF, onFailure },
+      );
     },
   };
 }

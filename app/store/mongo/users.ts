@@ -1,7 +1,7 @@
 import { MongoServerError, type ClientSession, type Collection, type Db } from 'mongodb';
 import { prefixUpperBound } from '../prefix.js';
 import { DuplicateError, type PgpKeyRecord, type UserRecord, type UserStore } from '../types.js';
-import { deleteMailboxes, type MailboxDoc, type MongoMailboxWrites } from './mailboxes.js';
+import { deleteEntriesFrom, deleteMailboxes, type MongoMailboxWrites } from './mailboxes.js';
 
 export interface UserDoc {
   _id: string;
@@ -111,19 +111,22 @@ export function mongoUsers(db: Db, mailbox: MongoMailboxWrites): UserStore {
       return docs.map((d) => ({ username: d.username, fingerprint: d.pgp?.fingerprint ?? null }));
     },
     async delete(id) {
-      // No multi-document transaction (it would conflict with every send to the mailboxes it cleans):
-      // sessions go first, so access ends before the account, and each of their mailboxes with them.
+      // No multi-document transaction (it would conflict with every send to the mailboxes it cleans).
+      // The user goes first: a sign-in or refresh racing this checks the user after writing its session
+      // (sessions.create), so either it sees the user gone and removes its own session, or its session
+      // was written before this and goes with the sessions below. Ending the sessions first left a
+      // window where a sign-in inserted a session after them and still found the user.
+      // A transaction that wrote this user's document (a connection request or accept, a key change:
+      // serialiseOn) either committed before this delete, and what it wrote is cleaned up below, or
+      // conflicts with it and runs again without the user (and answers 'gone').
+      const deleted = (await users.deleteOne({ _id: id })).deletedCount > 0;
       await endAllSessions(id);
       await db.collection<{ _id: string }>('resetCodes').deleteOne({ _id: id });
       await db.collection<{ _id: string }>('twoFactor').deleteOne({ _id: id });
-      // A transaction that wrote this user's document (a connection request or accept, a key change:
-      // serialiseOn) either committed before this delete, and what it wrote is cleaned up below, or
-      // conflicts with it and runs again without the user.
-      const deleted = (await users.deleteOne({ _id: id })).deletedCount > 0;
       await db.collection('connections').deleteMany({ $or: [{ lowId: id }, { highId: id }] });
       // After the connections, so an accept or removal racing this either conflicts with the deletion
-      // of its connection or committed first: its events are pulled here with the user's signals.
-      await db.collection<MailboxDoc>('mailboxes').updateMany({ 'signals.senderId': id }, { $pull: { signals: { senderId: id } } });
+      // of its connection or committed first: its events go here with the user's signals.
+      await deleteEntriesFrom(db, id);
       await db.collection('sentSignals').deleteMany({ senderId: id });
       await db.collection<{ _id: string }>('presence').deleteOne({ _id: id });
       return deleted;
