@@ -6,6 +6,7 @@ import { describeAdminStoreContract } from './adminContract.js';
 import { describeAuthStoreContract } from './authContract.js';
 import { describeEventStoreContract } from './eventsContract.js';
 import { describePushStoreContract } from './pushContract.js';
+import { describeRacesAndLimitsContract } from './racesAndLimitsContract.js';
 import { describeSignalStoreContract } from './signalsContract.js';
 import { describeStoreContract, makeSession, makeUser } from './contract.js';
 
@@ -43,6 +44,7 @@ describeSignalStoreContract('MongoDB', openContractStore);
 describeEventStoreContract('MongoDB', openContractStore);
 describeAdminStoreContract('MongoDB', openContractStore);
 describePushStoreContract('MongoDB', openContractStore);
+describeRacesAndLimitsContract('MongoDB', openContractStore);
 
 describe('MongoDB store', () => {
   let dbName: string;

@@ -10,6 +10,7 @@ import { describeAdminStoreContract } from './adminContract.js';
 import { describeAuthStoreContract } from './authContract.js';
 import { describeEventStoreContract } from './eventsContract.js';
 import { describePushStoreContract } from './pushContract.js';
+import { describeRacesAndLimitsContract } from './racesAndLimitsContract.js';
 import { describeSignalStoreContract } from './signalsContract.js';
 import { describeStoreContract, makeSession, makeUser } from './contract.js';
 
@@ -37,6 +38,7 @@ describeSignalStoreContract('SQLite', openContractStore);
 describeEventStoreContract('SQLite', openContractStore);
 describeAdminStoreContract('SQLite', openContractStore);
 describePushStoreContract('SQLite', openContractStore);
+describeRacesAndLimitsContract('SQLite', openContractStore);
 
 describe('SQLite store', () => {
   let dir: string;
