@@ -112,7 +112,10 @@ export function mongoSignals(db: Db, mailbox: MongoMailboxWrites, arrivals: Arri
             { $match: { operationType: { $in: ['insert', 'update', 'replace'] } } },
             { $project: { documentKey: 1 } },
           ]),
-        (change) => listener(String(change.documentKey._id)),
+        // An invalidate event (the collection dropped) carries no key; the stream closes after it and re-opens.
+        (change) => {
+          if (change.documentKey) listener(String(change.documentKey._id));
+        },
         { backoff: WATCH_BACKOFF, onFailure },
       );
     },
