@@ -112,4 +112,47 @@ describe('MongoDB store', () => {
       await upgraded.close();
     }
   });
+
+  it('moves a device mailbox kept in one document (before issue 17) to one document per entry, numbers kept', async () => {
+    const [alice, bob] = [makeUser(), makeUser()];
+    const phone = makeSession(bob.id, { createdAt: new Date(Date.now() - 1000), expiresAt: new Date(Date.now() + 3_600_000) });
+    const first = await openMongoStore(uri, dbName);
+    try {
+      for (const u of [alice, bob]) await first.users.create(u);
+      await first.sessions.create(phone, `refresh-${phone.id}`);
+    } finally {
+      await first.close();
+    }
+    const entry = (seq: number, expiresAt = new Date(Date.now() + 300_000)) => ({
+      id: `signal-${seq}`, seq, senderId: alice.id, senderUsername: alice.username, senderDeviceId: null, type: 'offer',
+      payload: `p${seq}`, sessionId: null, createdAt: new Date(), expiresAt,
+    });
+    // The shape of API v1.1 before issue 17: the device's counter holding every entry in an array.
+    const client = new MongoClient(uri);
+    try {
+      await client
+        .db(dbName)
+        .collection<{ _id: string }>('mailboxes')
+        .insertOne({ _id: phone.id, userId: bob.id, lastSeq: 5, signals: [entry(3), entry(4, new Date(Date.now() - 1000)), entry(5)] } as never);
+    } finally {
+      await client.close();
+    }
+
+    const upgraded = await openMongoStore(uri, dbName);
+    try {
+      // The expired entry stays behind; the others keep their numbers, and the next send follows them.
+      expect((await upgraded.signals.pending(phone.id, new Date(), 10)).map((s) => [s.seq, s.payload])).toEqual([[3, 'p3'], [5, 'p5']]);
+      const next = { ...entry(0), id: 'after', type: 'answer' as const };
+      await upgraded.signals.send({ signal: next, toUserId: bob.id, now: new Date(), limits: { max: 500, perSender: 100 } });
+      expect((await upgraded.signals.pending(phone.id, new Date(), 10)).map((s) => s.seq)).toEqual([3, 5, 6]);
+    } finally {
+      await upgraded.close();
+    }
+    const check = new MongoClient(uri);
+    try {
+      expect(await check.db(dbName).collection('mailboxes').countDocuments({ signals: { $exists: true } })).toBe(0);
+    } finally {
+      await check.close();
+    }
+  });
 });
