@@ -47,6 +47,13 @@ describe('isMongoUnavailable', () => {
     expect(isMongoUnavailable(new Error('bug'))).toBe(false);
   });
 
+  it('answers unavailable after the client was closed (shutdown)', async () => {
+    const client = new MongoClient('mongodb://127.0.0.1:9/?directConnection=true', { serverSelectionTimeoutMS: 200 });
+    await client.close();
+    const failure = await client.db('x').collection('y').findOne({}).catch((err: unknown) => err);
+    expect(isMongoUnavailable(failure)).toBe(true);
+  });
+
   describe('when no server can be selected', () => {
     let silent: Server;
     let port: number;

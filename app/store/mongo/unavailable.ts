@@ -1,5 +1,6 @@
 import {
   MongoBulkWriteError,
+  MongoClientClosedError,
   MongoError,
   MongoErrorLabel,
   MongoNetworkError,
@@ -65,7 +66,8 @@ export function isMongoUnavailable(err: unknown): boolean {
   if (
     err instanceof MongoNetworkError || // includes MongoNetworkTimeoutError
     err instanceof MongoServerSelectionError ||
-    err instanceof MongoNotConnectedError ||
+    err instanceof MongoNotConnectedError || // also the answer to any operation after close
+    err instanceof MongoClientClosedError || // the client closing under an operation (shutdown)
     err instanceof MongoTopologyClosedError ||
     err instanceof MongoServerClosedError ||
     err instanceof MongoOperationTimeoutError
