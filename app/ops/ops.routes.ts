@@ -5,9 +5,10 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Middleware } from 'koa';
 import { z } from 'zod';
 import type { AppContext, AppState } from '../http/context.js';
-import { notFound, unauthorized, unavailable } from '../core/errors.js';
+import { ERRORS, notFound, unauthorized, unavailable } from '../core/errors.js';
 import { defineRoute, type AnyRoute } from '../http/route.js';
-import type { Store } from '../store/types.js';
+import type { Store, WriteFailure } from '../store/types.js';
+import { sharedWriteProbe } from './healthProbe.js';
 import type { Metrics } from './metrics.js';
 
 const TAG = 'Operations';
@@ -18,6 +19,36 @@ const healthResponse = z.object({
   version: z.string(),
   uptimeSeconds: z.number().int(),
 });
+
+/** Seconds a load balancer or client should wait before asking a degraded instance again. */
+const DEGRADED_RETRY_AFTER_SECONDS = 5;
+
+const DEGRADED_MESSAGES: Record<WriteFailure, string> = {
+  disk_full: 'The store cannot write: its disk is full.',
+  read_only: 'The store cannot write: its database or file system is read-only.',
+  io_error: 'The store cannot write: its disk reports I/O errors.',
+  write_failed: 'The store cannot write.',
+};
+
+/**
+ * The store answers but cannot write (a full disk, a read-only file system): sends and sign-ins would
+ * fail, polls still read, so this instance should leave a load balancer's rotation. Answered 503 (what
+ * load balancers and the Docker/systemd health checks act on) with a body that is both the health
+ * answer (`status`, `reason`) and the API's single error shape (`error.code` unavailable, as in the
+ * OpenAPI document's 503), so a client of either kind reads it.
+ */
+const degradedResponse = healthResponse.extend({
+  status: z.literal('degraded'),
+  reason: z.enum(['disk_full', 'read_only', 'io_error', 'write_failed']),
+  error: z.object({ code: z.literal('unavailable'), message: z.string() }),
+});
+
+const HEALTH_DESCRIPTION =
+  'Reads (a trivial query) and writes (one small record, at most once per 5 s, shared by concurrent calls) ' +
+  'to the store. `200` `status: "ok"`: both work. `503` with `Retry-After`: the store is unreachable ' +
+  '(the error shape, `unavailable`), or it answers but cannot write, when the body also carries ' +
+  '`status: "degraded"`, `reason` (`disk_full`, `read_only`, `io_error`, `write_failed`), `store`, ' +
+  '`version` and `uptimeSeconds` beside `error` (`unavailable`): polls still read what is stored, sends are refused with 503.';
 
 export interface OpsDeps {
   store: Store;
@@ -56,6 +87,7 @@ const DOCS_INIT = `window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '
 const DOCS_CSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'";
 
 export function opsRoutes(d: OpsDeps): AnyRoute[] {
+  const probeWrite = sharedWriteProbe(d.store, d.now);
   const metricsGuard: Middleware<AppState, AppContext> = async (ctx, next) => {
     if (d.metricsToken) {
       const given = /^Bearer (.+)$/.exec(ctx.get('Authorization'))?.[1] ?? '';
@@ -73,21 +105,27 @@ export function opsRoutes(d: OpsDeps): AnyRoute[] {
       path: '/health',
       tag: TAG,
       summary: 'Liveness and store reachability',
+      description: HEALTH_DESCRIPTION,
       auth: false,
-      responses: { 200: { description: 'Serving.', schema: healthResponse } },
+      responses: { 200: { description: 'Serving: the store reads and writes.', schema: healthResponse } },
       errors: ['unavailable'],
       handler: async (ctx) => {
+        let failure: WriteFailure | null;
         try {
           await d.store.ping();
+          failure = await probeWrite();
         } catch {
           throw unavailable('The store is unreachable.');
         }
-        ctx.body = {
-          status: 'ok',
-          store: d.store.kind,
-          version: d.version,
-          uptimeSeconds: Math.floor((d.now() - d.startedAt) / 1000),
-        };
+        const about = { store: d.store.kind, version: d.version, uptimeSeconds: Math.floor((d.now() - d.startedAt) / 1000) };
+        if (failure === null) {
+          ctx.body = { status: 'ok', ...about } satisfies z.infer<typeof healthResponse>;
+          return;
+        }
+        ctx.status = ERRORS.unavailable.status;
+        ctx.set('Retry-After', String(DEGRADED_RETRY_AFTER_SECONDS));
+        const error = { code: 'unavailable' as const, message: DEGRADED_MESSAGES[failure] };
+        ctx.body = { status: 'degraded', reason: failure, ...about, error } satisfies z.infer<typeof degradedResponse>;
       },
     }),
     defineRoute({

@@ -55,6 +55,13 @@ export class StoreUnavailableError extends Error {
   }
 }
 
+/**
+ * Why a store that answers cannot take a write, as GET /health reports it: the disk (or its quota) is
+ * full, the database or its file system is read-only, the disk fails reads or writes, or (MongoDB) the
+ * write was refused for another reason (no primary, write concern not met, timed out).
+ */
+export type WriteFailure = 'disk_full' | 'read_only' | 'io_error' | 'write_failed';
+
 export interface UserStore {
   /** Inserts a user; throws DuplicateError when the username or e-mail index is taken. */
   create(user: UserRecord): Promise<void>;
@@ -461,5 +468,10 @@ export interface Store {
   readonly pushSubscriptions: PushSubscriptionStore;
   /** Resolves when the store answers a trivial query; rejects otherwise. */
   ping(): Promise<void>;
+  /**
+   * One small real write (a one-row probe record), for GET /health: null when it committed, else why
+   * not. Reading works on a full disk, so ping() alone cannot tell a store that can no longer store.
+   */
+  probeWrite(): Promise<WriteFailure | null>;
   close(): Promise<void>;
 }

@@ -21,6 +21,8 @@ import { mongoUsers, mongoUsersIndexes } from './users.js';
  * rather than one answering "store unavailable".
  */
 const PING_TIMEOUT_MS = 2000;
+/** mongod's error code for a write refused because its disk is full. */
+const MONGO_OUT_OF_DISK_SPACE = 14031;
 
 /** Rejects with StoreUnavailableError when `work` has not settled within `ms`; the work itself runs on. */
 async function within<T>(work: Promise<T>, ms: number): Promise<T> {
@@ -92,6 +94,21 @@ export async function openMongoStore(uri: string, dbName: string): Promise<Store
       } catch (err) {
         if (isUnavailable(err)) throw new StoreUnavailableError(undefined, { cause: err });
         throw err;
+      }
+    },
+    async probeWrite() {
+      // One small upsert, bounded like the ping (maxTimeMS on the server, `within` for server selection).
+      const write = db
+        .collection<{ _id: string; probedAt: Date }>('healthProbe')
+        .updateOne({ _id: 'probe' }, { $set: { probedAt: new Date() } }, { upsert: true, maxTimeMS: PING_TIMEOUT_MS });
+      write.catch(() => {}); // answered by the race below; a late failure must not go unhandled
+      try {
+        await within(write, PING_TIMEOUT_MS);
+        return null;
+      } catch (err) {
+        // mongod answers OutOfDiskSpace (14031) when its disk is full; anything else (no primary, write
+        // concern, timeout) is a write that did not happen for another reason.
+        return (err as { code?: unknown }).code === MONGO_OUT_OF_DISK_SPACE ? 'disk_full' : 'write_failed';
       }
     },
     async close() {

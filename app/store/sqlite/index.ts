@@ -1,9 +1,9 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Arrivals } from '../arrivals.js';
 import { guardUnavailable } from '../guard.js';
-import { StoreUnavailableError, type Store } from '../types.js';
+import { StoreUnavailableError, type Store, type WriteFailure } from '../types.js';
 import { sqliteConnections } from './connections.js';
 import { groupCommit } from './groupCommit.js';
 import { sqliteMailboxWrites } from './mailboxWrites.js';
@@ -15,6 +15,7 @@ import { sqliteResetCodes } from './resetCodes.js';
 import { sqliteSignals } from './signals.js';
 import { sqliteTwoFactor } from './twoFactor.js';
 import { sqliteSessions } from './sessions.js';
+import { isStorageFailure, writeFailureOf } from './storageErrors.js';
 import { sqliteUsers } from './users.js';
 
 /** Opens (creating and migrating as needed) the embedded SQLite store at `file`. */
@@ -29,9 +30,10 @@ export function openSqliteStore(file: string): Store {
   db.pragma('busy_timeout = 5000');
   migrate(db);
 
-  // A closed handle (shutdown) or a locked/unreadable file means "not there": answer 503, not 500.
-  const isUnavailable = (err: unknown) =>
-    !db.open || ['SQLITE_BUSY', 'SQLITE_CANTOPEN', 'SQLITE_IOERR'].some((c) => String((err as { code?: string }).code).startsWith(c));
+  // A closed handle (shutdown), a locked file, a full disk, a read-only or failing file system: the
+  // store cannot serve this now, so answer 503 (retry later), not 500. SQLite has rolled the write back.
+  const isUnavailable = (err: unknown) => !db.open || isStorageFailure(err);
+  const probeWrite = writeProbe(db, dirname(file));
 
   // Sends and the changes that cause server events write mailboxes the same way, and wake polls through one feed.
   const arrivals = new Arrivals();
@@ -54,8 +56,38 @@ export function openSqliteStore(file: string): Store {
       if (!db.open) throw new StoreUnavailableError('database is closed');
       db.prepare('SELECT 1').get();
     },
+    async probeWrite() {
+      if (!db.open) throw new StoreUnavailableError('database is closed');
+      return probeWrite();
+    },
     async close() {
       if (db.open) db.close();
     },
+  };
+}
+
+/**
+ * Below this much free space on the database's file system the store reports `disk_full` even though
+ * the probe's one-row write committed: a write into WAL frames the file already holds needs no new
+ * blocks, so a tiny write can succeed on a full disk while a send (a new signal body, mailbox rows and
+ * index pages) fails. 1 MiB holds a few dozen of the largest sends (16 KiB payloads) and their pages.
+ */
+export const DISK_FREE_FLOOR_BYTES = 1024 * 1024;
+
+/** The write probe of GET /health: update the one row of health_probe in a transaction, then check free space. */
+function writeProbe(db: Database.Database, dir: string): () => WriteFailure | null {
+  const touch = db.prepare<[number]>('UPDATE health_probe SET probed_at = ? WHERE id = 1');
+  const probe = db.transaction((at: number) => touch.run(at));
+  return () => {
+    try {
+      probe.immediate(Date.now());
+    } catch (err) {
+      const failure = writeFailureOf(err);
+      if (failure) return failure;
+      throw err;
+    }
+    const fs = statfsSync(dir);
+    // bavail, not bfree: the blocks an unprivileged server may use (ext4 keeps 5 % for root).
+    return fs.bavail * fs.bsize < DISK_FREE_FLOOR_BYTES ? 'disk_full' : null;
   };
 }

@@ -187,6 +187,13 @@ const MIGRATIONS: string[] = [
      target_enc TEXT NOT NULL,
      created_at INTEGER NOT NULL
    ) STRICT, WITHOUT ROWID;`,
+  // GET /health's write probe (issue 17): one row, updated in a transaction of its own, so a full disk
+  // or a read-only file shows as "degraded" before a client's send finds out.
+  `CREATE TABLE health_probe (
+     id        INTEGER PRIMARY KEY CHECK (id = 1),
+     probed_at INTEGER NOT NULL
+   ) STRICT;
+   INSERT INTO health_probe (id, probed_at) VALUES (1, 0);`,
 ];
 
 /** Brings the database up to the newest schema, each step in its own transaction. */
