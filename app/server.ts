@@ -19,6 +19,7 @@ import { systemClock, type Clock } from './lib/clock.js';
 import { FieldCipher } from './lib/fieldCipher.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
 import { createOps } from './ops/ops.module.js';
+import { bestEffortLastSeen } from './presence/lastSeenWrites.js';
 import { createPresence } from './presence/presence.module.js';
 import { createPush } from './push/push.module.js';
 import { createSdk } from './sdk/sdk.module.js';
@@ -85,9 +86,10 @@ export function createApp(deps: AppDeps): SignalboxApp {
   const features: Feature[] = [accounts, users, connections, signaling, push, presence, ops, sdk, createDiagnostics()];
   const routes = features.flatMap((feature) => feature.routes);
   // lastSeen of the user (presence) and of the device (session) from every authenticated request
-  const onAuthenticated = async (caller: Caller) => {
+  // (best effort: a store that cannot write fails neither a poll nor anything else for it)
+  const onAuthenticated = bestEffortLastSeen(async (caller: Caller) => {
     await Promise.all([presence.service.seen(caller.userId), accounts.deviceSeen(caller)]);
-  };
+  }, logger);
   const router = mountRoutes(routes, { authenticate: accounts.authenticate, onAuthenticated });
 
   const app = new Koa<AppState, AppContext>({ proxy: config.trustProxy, maxIpsCount: 1 });

@@ -4,7 +4,7 @@ import { mailboxFull, notConnected, notFound, rateLimited, unauthorized, unavail
 import type { RateLimiter } from '../core/rateLimiter.js';
 import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/ids.js';
-import type { MailboxEntry, SignalRecord, SignalType, Store } from '../store/types.js';
+import { StoreUnavailableError, type MailboxEntry, type SignalRecord, type SignalType, type Store } from '../store/types.js';
 import type { Cursors } from './cursor.js';
 import type { ClientGone, MailboxNotifier } from './notifier.js';
 import { sessionIsLive } from './sessionChecks.js';
@@ -125,7 +125,8 @@ export class MailboxService {
   }
 
   /**
-   * The caller's device (session) mailbox: acknowledges up to `after`, then answers the pending
+   * The caller's device (session) mailbox: acknowledges up to `after` (when the store cannot write, the
+   * poll still answers, see `tryAck`), then answers the pending
    * signals and server events; when there are none and `wait` is set, holds until one arrives, the wait ends, the client disconnects, a newer poll of the same
    * device replaces this one (answered empty) or the server stops. Past POLLS_PER_USER held polls
    * the poll is refused (429), past POLLS_MAX (503); a poll that would not wait is never refused.
@@ -137,9 +138,11 @@ export class MailboxService {
     const { store, notifier, cursors, metrics } = this.d;
     const device = auth.sessionId;
     const acked = after === undefined ? 0 : cursors.decode(device, after, 'query.after');
-    if (acked > 0) metrics.acknowledged.inc(await store.signals.ack(device, acked));
+    const ackStored = acked > 0 ? await this.tryAck(device, acked) : true;
     const deadline = Date.now() + waitSeconds * 1000;
-    const pending = () => store.signals.pending(device, new Date(this.d.clock.now()), POLL_BATCH);
+    const pending = ackStored
+      ? () => store.signals.pending(device, new Date(this.d.clock.now()), POLL_BATCH)
+      : () => this.pendingAfter(device, acked);
     // Read once before taking a slot: a poll with something to deliver answers without holding,
     // so the caps never stand between a client and its pending signals.
     const first = await pending();
@@ -172,6 +175,33 @@ export class MailboxService {
     } finally {
       hold.release();
     }
+  }
+
+  /**
+   * The acknowledgement a poll carries (`after=`), when the store can take it: false when the store
+   * cannot write now (a full disk, a read-only file system), so the poll still answers what it can read
+   * instead of failing. Nothing is lost: the entries stay stored, the answer skips them (`pendingAfter`)
+   * and its cursor still covers them, so the client's next poll carries the acknowledgement again.
+   */
+  private async tryAck(device: string, upTo: number): Promise<boolean> {
+    try {
+      this.d.metrics.acknowledged.inc(await this.d.store.signals.ack(device, upTo));
+      return true;
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * The device's pending entries above `acked`, for a poll whose acknowledgement the store could not take:
+   * the entries up to `acked` are still stored but the client has them already. They number at most
+   * what earlier answers handed out, about MAILBOX_MAX (sends past it are refused, and a store that
+   * cannot write stores nothing new), so reading that many more than a batch finds the batch after them.
+   */
+  private async pendingAfter(device: string, acked: number): Promise<SignalRecord[]> {
+    const rows = await this.d.store.signals.pending(device, new Date(this.d.clock.now()), POLL_BATCH + this.d.config.mailboxMax);
+    return rows.filter((s) => s.seq > acked).slice(0, POLL_BATCH);
   }
 
   /** Removes everything up to the cursor from the caller's device mailbox, for clients that acknowledge without polling again. */
