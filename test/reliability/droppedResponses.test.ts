@@ -24,6 +24,21 @@ let recipient: Device;
 /** The recipient's cursor: everything up to it is acknowledged. */
 let cursor: string | undefined;
 const counts: Record<string, number> = {};
+/** Every request's status as the server logged it (LOG_LEVEL=info), and its error-level lines. */
+const statusesLogged: Record<string, number> = {};
+const serverErrors: string[] = [];
+
+function readLogLine(line: string): void {
+  let entry: { level?: number; status?: number; msg?: string };
+  try {
+    entry = JSON.parse(line) as typeof entry;
+  } catch {
+    serverErrors.push(`not JSON: ${line.slice(0, 300)}`);
+    return;
+  }
+  if (entry.status !== undefined) statusesLogged[entry.status] = (statusesLogged[entry.status] ?? 0) + 1;
+  if ((entry.level ?? 0) >= 50 || (entry.status ?? 0) >= 500) serverErrors.push(line.slice(0, 500));
+}
 const count = (name: string, by = 1) => (counts[name] = (counts[name] ?? 0) + by);
 
 interface Signal {
@@ -82,11 +97,11 @@ beforeAll(async () => {
   await seeder.connect(sender, recipient);
   await seeder.close();
   // Room for every round's signals: the caps have their own tests, and a 429 here would hide a real answer.
-  server = await startServer({ dataDir, env: { MAILBOX_MAX: '2000', MAILBOX_PER_SENDER: '2000' } });
+  server = await startServer({ dataDir, env: { MAILBOX_MAX: '2000', MAILBOX_PER_SENDER: '2000', LOG_LEVEL: 'info' }, onLogLine: readLogLine });
 }, 60_000);
 
 afterAll(async () => {
-  console.log(`dropped responses: ${JSON.stringify(counts, null, 2)}`);
+  console.log(`dropped responses: ${JSON.stringify({ ...counts, statusesLogged }, null, 2)}`);
   await cleanUp();
 });
 
@@ -206,9 +221,12 @@ describe('a client that drops the connection while sending, polling or acknowled
     }
   });
 
-  it('is still up and serving after every drop', async () => {
+  it('is still up and serving after every drop, and logged no error and no 5xx for any of them', async () => {
     expect(server.child.exitCode).toBeNull();
     expect((await call(server.url, 'GET', '/health')).status).toBe(200);
     expect(await heldPolls()).toBe(0);
+    // A client leaving is the client's business: not a server error (pino level 50+), nor a 500.
+    expect(serverErrors).toEqual([]);
+    expect(Object.keys(statusesLogged).length).toBeGreaterThan(0);
   });
 });

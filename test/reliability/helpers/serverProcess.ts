@@ -42,8 +42,10 @@ export interface StartOptions {
   dataDir: string;
   /** The port to listen on; a free one when absent. Pass the previous one to restart on the same address. */
   port?: number;
-  /** More environment (e.g. MAILBOX_MAX); `undefined` leaves a variable unset. */
+  /** More environment (e.g. MAILBOX_MAX, LOG_LEVEL: 'info' for a line per request); `undefined` leaves a variable unset. */
   env?: Record<string, string | undefined>;
+  /** Called with every whole line the server writes to stdout (its pino log), where the kept tail is not enough. */
+  onLogLine?: (line: string) => void;
 }
 
 /** Rate limits are off: the suite sends tens of thousands of signals from a few users on one address. */
@@ -95,7 +97,14 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
   running.add(child);
   let out = '';
   let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out = tail(out + s)));
+  let partial = '';
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => {
+    out = tail(out + s);
+    if (!options.onLogLine) return;
+    const lines = (partial + s).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) if (line) options.onLogLine(line);
+  });
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (err = tail(err + s)));
   const exited = new Promise<Exit>((resolve) =>
     child.once('close', (code, signal) => {
