@@ -22,7 +22,7 @@ export function wakeOnArrival(signals: SignalStore, notifier: MailboxNotifier): 
 /**
  * Wakes this instance's held polls for entries written through other instances: from the store's
  * arrival feed (MongoDB change stream, one device id per arrival) when it works, else by re-checking
- * on an interval. A store used by one instance only (SQLite) needs neither: `wakeOnArrival` sees
+ * on an interval until it works again. A store used by one instance only (SQLite) needs neither: `wakeOnArrival` sees
  * every write.
  */
 export function startCrossInstanceWakeups(signals: SignalStore, notifier: MailboxNotifier, logger: Logger): () => Promise<void> {
@@ -34,7 +34,16 @@ export function startCrossInstanceWakeups(signals: SignalStore, notifier: Mailbo
     recheck = setInterval(() => notifier.notifyAll(), RECHECK_INTERVAL_MS);
     recheck.unref();
   };
-  const stopWatching = signals.watchArrivals((deviceId) => notifier.notify([deviceId]), fallBack);
+  // The stream is back: arrivals are announced again, so the interval's reads stop; one last re-check
+  // covers what arrived between the interval's last run and the new stream.
+  const recovered = () => {
+    if (!recheck) return;
+    clearInterval(recheck);
+    recheck = undefined;
+    logger.info('change stream open again: held polls wake on arrival');
+    notifier.notifyAll();
+  };
+  const stopWatching = signals.watchArrivals((deviceId) => notifier.notify([deviceId]), fallBack, recovered);
   return async () => {
     clearInterval(recheck);
     await stopWatching();

@@ -80,7 +80,10 @@ export interface UserStore {
    * sorted by username, without `excludeId`, at most `limit`. Served by the username index.
    */
   search(prefix: string, excludeId: string, limit: number): Promise<UserSearchHit[]>;
-  /** Deletes the user and everything they own (sessions first, so access ends before the account). */
+  /**
+   * Deletes the user and everything they own. Access ends with it: no session of the user outlives the call,
+   * and a sign-in racing it cannot keep one (SQLite: one transaction; MongoDB: the user first, then the rest).
+   */
   delete(id: string): Promise<boolean>;
   /**
    * Disables the account as of `disabledAt` and ends all its sessions in the same call, or with null
@@ -419,11 +422,12 @@ export interface SignalStore {
   onArrival(listener: (deviceIds: readonly string[]) => void): () => void;
   /**
    * Calls `listener` with each device that received an entry through any instance sharing this store
-   * (MongoDB change streams); `onFailure` when that stops working (e.g. no replica set), after which
-   * waiters must re-check on an interval. Absent for an engine only one instance uses (SQLite).
+   * (MongoDB change streams); `onFailure` when that stops working (e.g. no replica set, an outage),
+   * after which waiters must re-check on an interval, and `onRecovered` when it works again (the
+   * adapter keeps re-opening it). Absent for an engine only one instance uses (SQLite).
    * Returns a function that stops watching.
    */
-  watchArrivals?(listener: (deviceId: string) => void, onFailure: (err: unknown) => void): () => Promise<void>;
+  watchArrivals?(listener: (deviceId: string) => void, onFailure: (err: unknown) => void, onRecovered?: () => void): () => Promise<void>;
 }
 
 export type PushKind = 'webpush' | 'gateway';

@@ -47,6 +47,7 @@ function harness() {
   const streams: FakeChangeStream[] = [];
   const changes: string[] = [];
   const failures: unknown[] = [];
+  const recoveries: number[] = [];
   const clock = manualTimers();
   const stop = resilientWatch(
     () => {
@@ -55,16 +56,30 @@ function harness() {
       return s;
     },
     (c) => changes.push(c),
-    { backoff: { firstMs: 100, maxMs: 800 }, onFailure: (err) => failures.push(err), timers: clock.timers },
+    { backoff: { firstMs: 100, maxMs: 800 }, onFailure: (err) => failures.push(err), onRecovered: () => recoveries.push(failures.length), timers: clock.timers },
   );
   const latest = () => streams[streams.length - 1]!;
-  return { streams, changes, failures, clock, stop, latest };
+  return { streams, changes, failures, recoveries, clock, stop, latest };
 }
 
 /** Lets the stream's close (run on a later microtask) happen. */
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('resilientWatch', () => {
+  it('tells of a recovery once the re-opened stream answers, and not before or twice', async () => {
+    const h = harness();
+    h.latest().emit('resumeTokenChanged');
+    expect(h.recoveries).toEqual([]); // never failed: nothing to recover from
+    h.latest().emit('error', new Error('outage'));
+    await settle();
+    h.clock.fire();
+    expect(h.recoveries).toEqual([]); // open again, but not proven yet
+    h.latest().emit('resumeTokenChanged');
+    h.latest().emit('change', 'x');
+    expect(h.recoveries).toEqual([1]);
+    await h.stop();
+  });
+
   it('passes each change of the open stream on', () => {
     const h = harness();
     h.latest().emit('change', 'device-1');

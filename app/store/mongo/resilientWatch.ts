@@ -33,6 +33,8 @@ export interface ResilientWatchOptions {
   backoff: Backoff;
   /** Told of every error or unexpected close (the caller falls back to re-checking meanwhile). */
   onFailure: (err: unknown) => void;
+  /** Told once a stream opened after failures proves itself (the caller can stop re-checking). */
+  onRecovered?: () => void;
   timers?: Timers;
 }
 
@@ -50,8 +52,10 @@ export function resilientWatch<C>(open: () => WatchStream<C>, onChange: (change:
   let current: WatchStream<C> | undefined;
   let retry: unknown;
   let nextWaitMs = options.backoff.firstMs;
+  let failing = false;
 
   const scheduleReopen = (err: unknown) => {
+    failing = true;
     options.onFailure(err);
     const wait = nextWaitMs;
     nextWaitMs = Math.min(nextWaitMs * 2, options.backoff.maxMs);
@@ -83,7 +87,12 @@ export function resilientWatch<C>(open: () => WatchStream<C>, onChange: (change:
       scheduleReopen(err);
     };
     const healthy = () => {
-      if (!ended) nextWaitMs = options.backoff.firstMs;
+      if (ended) return;
+      nextWaitMs = options.backoff.firstMs;
+      if (failing) {
+        failing = false;
+        options.onRecovered?.();
+      }
     };
     stream.on('resumeTokenChanged', healthy);
     stream.on('change', (change) => {

@@ -101,7 +101,7 @@ export function mongoSignals(db: Db, mailbox: MongoMailboxWrites, arrivals: Arri
     onArrival(listener) {
       return arrivals.listen(listener);
     },
-    watchArrivals(listener, onFailure) {
+    watchArrivals(listener, onFailure, onRecovered) {
       // Only a device's counter is watched: it is written exactly when an entry is numbered into that
       // device's mailbox (acknowledgements, purges and expiry touch only the entries, and wake nobody),
       // and its key is the device. Inserts, updates and replacements alike (an update may be logged as
@@ -116,7 +116,7 @@ export function mongoSignals(db: Db, mailbox: MongoMailboxWrites, arrivals: Arri
         (change) => {
           if (change.documentKey) listener(String(change.documentKey._id));
         },
-        { backoff: WATCH_BACKOFF, onFailure },
+        { backoff: WATCH_BACKOFF, onFailure, ...(onRecovered ? { onRecovered } : {}) },
       );
     },
   };
