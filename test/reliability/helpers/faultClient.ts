@@ -154,3 +154,37 @@ export function dropRequest(
     });
   });
 }
+
+/** A raw request left open: the test decides when the client leaves. */
+export interface OpenRequest {
+  /** The answer's bytes received so far. */
+  received(): string;
+  /** Destroys the socket (the client leaves); resolves once it is closed. */
+  drop(): Promise<void>;
+}
+
+/** Writes a whole request on a raw TCP socket and keeps it open until `drop()`, reading whatever comes. */
+export function openRequest(baseUrl: string, method: string, path: string, options: { token?: string; body?: unknown } = {}): Promise<OpenRequest> {
+  const { head, payload, host, port } = rawRequest(baseUrl, method, path, options.token, options.body);
+  return new Promise((resolve, reject) => {
+    const socket: Socket = connect({ host, port });
+    let received = '';
+    const closed = new Promise<void>((done) => socket.once('close', () => done()));
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+    socket.once('error', reject);
+    socket.once('connect', () =>
+      socket.write(head + payload, () => {
+        socket.off('error', reject);
+        // Later errors (a reset by the server) only end the socket; drop() still resolves on close.
+        socket.on('error', () => undefined);
+        resolve({
+          received: () => received,
+          drop: () => {
+            socket.destroy();
+            return closed;
+          },
+        });
+      }),
+    );
+  });
+}
