@@ -1,6 +1,7 @@
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { pino } from 'pino';
-import { loadConfigOrExit, openStore } from './boot.js';
+import { checkDataDirWritable, loadConfigOrExit, openStore, requireWritableStore } from './boot.js';
 import { createMailer } from './mail/mailer.js';
 import { createApp } from './server.js';
 import { resolvePollsMax } from './signaling/pollLimits.js';
@@ -9,13 +10,55 @@ import { VERSION } from './lib/version.js';
 
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
 const SHUTDOWN_GRACE_MS = 10_000;
+/**
+ * On SIGTERM, a socket whose request has not fully arrived (idle keep-alive, a client still sending its
+ * headers or body) gets this long to bring it in, then is closed: a slow or stalled client must not hold
+ * the exit for the whole grace.
+ */
+const SHUTDOWN_DRAIN_MS = 1_000;
+/** Before the grace ends, every connection left (a request still being answered) is cut, leaving this long to close the store and exit 0. */
+const SHUTDOWN_LAST_CALL_MS = 1_500;
+/**
+ * Below the shutdown grace, so no client can keep headers coming for longer than a shutdown waits (Node
+ * checks it every connectionsCheckingInterval, 30 s, so shutdown closes such sockets itself as well).
+ */
+const HEADERS_TIMEOUT_MS = 8_000;
+
+/**
+ * The server's sockets whose request has not fully arrived: idle keep-alive ones (no request), those
+ * whose client is still sending the request line and headers, and those whose body is still arriving.
+ * A request that has arrived and is being answered is not among them.
+ */
+function socketsAwaitingRequest(server: Server): () => Socket[] {
+  const sockets = new Set<Socket>();
+  const answering = new Map<Socket, IncomingMessage>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => {
+      sockets.delete(socket);
+      answering.delete(socket);
+    });
+  });
+  // 'request' fires once the headers are in; HTTP/1.1 answers a socket's requests one at a time.
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    answering.set(req.socket, req);
+    res.once('close', () => answering.delete(req.socket));
+  });
+  return () => [...sockets].filter((s) => !answering.get(s)?.complete);
+}
 
 async function main(): Promise<void> {
   // Everything we write (database, secrets, outbox) is for this user only.
   process.umask(0o077);
-  const config = loadConfigOrExit('signalbox');
+  // SQLite keeps everything in DATA_DIR: one that cannot be written stops the start with one line, instead
+  // of a server that answers reads and fails every write. (With MongoDB, DATA_DIR holds at most generated
+  // secrets and the dev outbox, and may be read-only when those come from the environment.)
+  const config = loadConfigOrExit('signalbox', (c) => {
+    if (c.store === 'sqlite') checkDataDirWritable(c.dataDir);
+  });
   const logger = pino({ level: config.logLevel, base: { service: 'signalbox' } });
   const store = await openStore(config);
+  await requireWritableStore(store, config);
   const mailer = createMailer(config, logger);
   const app = createApp({ config, store, logger, mailer, processMetrics: true });
   const stopBackground = app.lifecycle.start();
@@ -23,8 +66,9 @@ async function main(): Promise<void> {
   const server = createServer(app.callback());
   // Above the longest long-poll hold (30 s), below common proxy timeouts.
   server.requestTimeout = 60_000;
-  server.headersTimeout = 15_000;
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.keepAliveTimeout = 65_000;
+  const awaitingRequest = socketsAwaitingRequest(server);
 
   const purge = setInterval(() => {
     purgeExpired(store, new Date()).catch((err: unknown) => logger.warn({ err }, 'purge failed'));
@@ -49,8 +93,15 @@ async function main(): Promise<void> {
     });
     // Connections become idle as their last answers (the released polls) go out: keep closing
     // idle keep-alive sockets until the server has none, or close() would wait for their timeout.
+    // After a short drain, sockets whose request has not fully arrived (headers or a body trickling in)
+    // go too; a request being answered (a slow sign-in) has until the last call.
+    const began = Date.now();
     server.closeIdleConnections();
-    setInterval(() => server.closeIdleConnections(), 50).unref();
+    setInterval(() => {
+      server.closeIdleConnections();
+      if (Date.now() - began >= SHUTDOWN_DRAIN_MS) for (const socket of awaitingRequest()) socket.destroy();
+    }, 50).unref();
+    setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS - SHUTDOWN_LAST_CALL_MS).unref();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
@@ -72,6 +123,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`signalbox: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  // One line, whatever the message holds: it is what systemd's journal and `docker logs` show first.
+  const message = (err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' ');
+  process.stderr.write(`signalbox: failed to start: ${message}\n`);
   process.exit(1);
 });
