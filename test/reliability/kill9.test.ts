@@ -124,16 +124,24 @@ describe('kill -9 of the server during sends and long-polls', () => {
 
       let drainStartedAt = Infinity;
       const ledgers = recipients.map((devices) => devices.map(() => new MailboxLedger()));
-      const pollFailures = { refusedConnections: 0, answersLost: 0, unexpected: [] as string[] };
-      const pollLoop = async (device: Device, ledger: MailboxLedger) => {
+      const pollFailures = { refusedConnections: 0, answersLost: 0, ackAnswersLost: 0, unexpected: [] as string[] };
+      /**
+       * One device's loop. 'after': acknowledges by passing the cursor back on the next poll (the SDK's way).
+       * 'ack-endpoint': polls without `after` and acknowledges each answer with POST /signaling/ack until it
+       * gets 204, so a confirmed ack lost in a crash would show as a delivery after the ack.
+       */
+      const pollLoop = async (device: Device, ledger: MailboxLedger, mode: 'after' | 'ack-endpoint') => {
         const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-        const drainDeadline = () => Date.now() > drainStartedAt + DRAIN_BOUND_MS;
+        const checkDrainBound = () => {
+          if (draining && Date.now() > drainStartedAt + DRAIN_BOUND_MS) throw new Error(`drain of ${device.deviceId} did not finish within ${DRAIN_BOUND_MS} ms`);
+        };
         for (;;) {
-          if (draining && drainDeadline()) throw new Error(`drain of ${device.deviceId} did not finish within ${DRAIN_BOUND_MS} ms`);
+          checkDrainBound();
           const after = ledger.cursor;
+          const query = mode === 'after' ? ledger.afterQuery() : '';
           let res: Answer;
           try {
-            res = await call(url, 'GET', `/signaling/poll?${ledger.afterQuery()}wait=${POLL_WAIT_S}`, { token: device.accessToken, agent });
+            res = await call(url, 'GET', `/signaling/poll?${query}wait=${POLL_WAIT_S}`, { token: device.accessToken, agent });
           } catch (err) {
             // The server was down or died with the poll in flight: poll again with the same cursor, acknowledging nothing new.
             if (wasRefused(err)) pollFailures.refusedConnections++;
@@ -147,7 +155,25 @@ describe('kill -9 of the server during sends and long-polls', () => {
             continue;
           }
           const body = res.body as { signals: PolledSignal[]; cursor: string };
-          ledger.record(after, body.signals, body.cursor);
+          if (mode === 'after') ledger.record(after, body.signals, body.cursor);
+          else {
+            ledger.recordWithoutAfter(body.signals, body.cursor);
+            // Acknowledge what was handed out, retrying until the server confirms.
+            while (body.signals.length > 0) {
+              checkDrainBound();
+              try {
+                const ack = await call(url, 'POST', '/signaling/ack', { token: device.accessToken, agent, body: { upTo: body.cursor } });
+                if (ack.status === 204) {
+                  ledger.acknowledged(body.cursor);
+                  break;
+                }
+                pollFailures.unexpected.push(`ack ${ack.status} ${ack.text.slice(0, 200)}`);
+              } catch (err) {
+                if (!wasRefused(err)) pollFailures.ackAnswersLost++;
+              }
+              await sleep(RETRY_MS);
+            }
+          }
           // Draining began after every sender had its last 202: an empty answer means nothing is left.
           if (draining && body.signals.length === 0) {
             agent.destroy();
@@ -155,8 +181,9 @@ describe('kill -9 of the server during sends and long-polls', () => {
           }
         }
       };
+
       const sendersDone = Promise.all(senders.map(sendLoop));
-      const pollersDone = Promise.all(recipients.flatMap((devices, r) => devices.map((d, k) => pollLoop(d, ledgers[r]![k]!))));
+      const pollersDone = Promise.all(recipients.flatMap((devices, r) => devices.map((d, k) => pollLoop(d, ledgers[r]![k]!, k % 2 === 0 ? 'after' : 'ack-endpoint'))));
 
       const killDelays: number[] = [];
       for (let k = 0; k < KILLS; k++) {
@@ -191,6 +218,7 @@ describe('kill -9 of the server during sends and long-polls', () => {
         sends429: senders.reduce((n, s) => n + s.refused, 0),
         pollAnswersLost: pollFailures.answersLost,
         pollAttemptsRefusedWhileDown: pollFailures.refusedConnections,
+        ackAnswersLostAndRetried: pollFailures.ackAnswersLost,
         devices: {} as Record<string, unknown>,
       };
       const problems: string[] = [];
@@ -208,7 +236,7 @@ describe('kill -9 of the server during sends and long-polls', () => {
         const expectedIds = new Set(expected.map((a) => a.id));
         devices.forEach((_device, k) => {
           const ledger = ledgers[r]![k]!;
-          const name = `recipient${r}/device${k}`;
+          const name = `recipient${r}/device${k} (${k % 2 === 0 ? 'acks by after=' : 'acks by POST /signaling/ack'})`;
           const lost = expected.filter((a) => !ledger.has(a.id));
           lostTotal += lost.length;
           const unknown = ledger.firstDeliveries.filter((s) => !expectedIds.has(s.id));

@@ -47,8 +47,10 @@ export class MailboxLedger {
   readonly problems: string[] = [];
   private readonly seqOf = new Map<string, number>();
   private readonly idAt = new Map<number, string>();
-  /** Every seq up to this is acknowledged: a poll with `after` at it was answered. */
+  /** Every seq up to this is acknowledged: a poll with `after` at it, or an ack of it, was answered. */
   private ackedUpTo = 0;
+  /** Whether an ack (POST /signaling/ack) was answered 204 yet: until then a poll without `after` starts where it likes. */
+  private ackConfirmed = false;
 
   /** The `after` query to send now (empty string for none). */
   afterQuery(): string {
@@ -61,6 +63,27 @@ export class MailboxLedger {
     const afterSeq = after === undefined ? undefined : seqOfCursor(after);
     // The server answered a poll carrying `after`: it acknowledged everything up to it first.
     if (afterSeq !== undefined) this.ackedUpTo = Math.max(this.ackedUpTo, afterSeq);
+    this.take(afterSeq, signals, cursor);
+  }
+
+  /**
+   * Records a 200 answer to a poll sent without `after` by a device that acknowledges with POST
+   * /signaling/ack instead: the answer starts after the last ack the server confirmed (204), and an empty
+   * one carries no position.
+   */
+  recordWithoutAfter(signals: PolledSignal[], cursor: string): void {
+    this.counts.answers++;
+    if (signals.length > 0) this.take(this.ackConfirmed ? this.ackedUpTo : undefined, signals, cursor);
+  }
+
+  /** Records a POST /signaling/ack of `cursor` answered 204. */
+  acknowledged(cursor: string): void {
+    this.ackConfirmed = true;
+    this.ackedUpTo = Math.max(this.ackedUpTo, seqOfCursor(cursor));
+  }
+
+  /** Checks and keeps an answer of entries after `afterSeq` (undefined: unknown) ending at `cursor`. */
+  private take(afterSeq: number | undefined, signals: PolledSignal[], cursor: string): void {
     const cursorSeq = seqOfCursor(cursor);
     if (afterSeq !== undefined && cursorSeq - afterSeq !== signals.length) {
       this.counts.gapErrors++;
