@@ -28,6 +28,11 @@ const EXIT_BOUND_MS = 15_000;
 /** Bound on all the polls being held. */
 const HOLD_BOUND_MS = 60_000;
 const CURSOR = /^\d{1,15}\.[A-Za-z0-9_-]{16}$/;
+/** Sends racing the shutdown: SIGTERM comes once this many were answered; the loop stops at the first failure. */
+const RACING_BEFORE_SIGTERM = 5;
+const RACING_MAX = 5_000;
+/** Room for the pending and the racing sends in the recipient's mailboxes (the caps have their own tests). */
+const MAILBOX_ROOM = { MAILBOX_MAX: '10000', MAILBOX_PER_SENDER: '10000' };
 
 afterAll(() => cleanUp());
 
@@ -40,7 +45,7 @@ interface Polled {
 
 describe(`SIGTERM with ${HELD} long-polls held`, () => {
   it(
-    'answers every held poll 200 with an empty list and a cursor, exits 0, and keeps every unacknowledged signal for after the restart',
+    'answers every held poll 200 with an empty list and a cursor, exits 0, and keeps every unacknowledged signal, racing sends included, for after the restart',
     async () => {
       const dataDir = makeDataDir();
       const seeder = await openSeeder(dataDir);
@@ -58,7 +63,7 @@ describe(`SIGTERM with ${HELD} long-polls held`, () => {
       await seeder.close();
       expect(new Set(holders.map((d) => d.deviceId)).size).toBe(HELD);
 
-      const server = await startServer({ dataDir });
+      const server = await startServer({ dataDir, env: MAILBOX_ROOM });
       const send = async (i: number) =>
         (expectStatus(
           await call(server.url, 'POST', '/signaling/send', { token: sender.accessToken, body: { to: recipient.username, type: 'custom', payload: `pending-${i}` } }),
@@ -96,12 +101,40 @@ describe(`SIGTERM with ${HELD} long-polls held`, () => {
         await sleep(100);
       }
 
+      // A sender keeps sending (each with an idempotencyKey) while the server stops, until an attempt fails.
+      const raced: string[] = [];
+      let unanswered: string | undefined;
+      let racingEndedWith = '';
+      const racing = (async () => {
+        for (let i = 0; i < RACING_MAX; i++) {
+          const key = `racing-${i}`;
+          const body = { to: recipient.username, type: 'custom', payload: key, idempotencyKey: key };
+          try {
+            const res = await call(server.url, 'POST', '/signaling/send', { token: sender.accessToken, body });
+            if (res.status === 202) {
+              raced.push((res.body as { id: string }).id);
+              continue;
+            }
+            racingEndedWith = `${res.status} ${res.text.slice(0, 200)}`;
+          } catch (err) {
+            // Refused or cut off by the stopping server: retried after the restart.
+            racingEndedWith = (err as Error).message;
+          }
+          unanswered = key;
+          return;
+        }
+      })();
+      while (raced.length < RACING_BEFORE_SIGTERM && unanswered === undefined) await sleep(5);
+      expect(racingEndedWith).toBe('');
+
       const exit = await stopGracefully(server, EXIT_BOUND_MS);
+      await racing;
       const answers = await Promise.all(held);
       const wellFormed = answers.filter(
         (a) =>
           !(a instanceof Error) &&
           a.status === 200 &&
+          a.contentType.startsWith('application/json') &&
           Array.isArray((a.body as Polled | null)?.signals) &&
           (a.body as Polled).signals.length === 0 &&
           CURSOR.test(String((a.body as Polled).cursor)),
@@ -109,11 +142,28 @@ describe(`SIGTERM with ${HELD} long-polls held`, () => {
       const failures = answers.filter((a) => a instanceof Error).map((a) => (a as Error).message);
       const otherAnswers = answers.filter((a): a is Answer => !(a instanceof Error) && a.status !== 200).map((a) => `${a.status} ${a.text.slice(0, 120)}`);
 
-      const restarted = await startServer({ dataDir, port: server.port });
-      const pendingFirst = (
-        await call(restarted.url, 'GET', `/signaling/poll?after=${encodeURIComponent(firstPart.cursor)}&wait=0`, { token: recipient.accessToken })
-      ).body as Polled;
-      const pendingOther = (await call(restarted.url, 'GET', '/signaling/poll?wait=0', { token: recipientOther.accessToken })).body as Polled;
+      const restarted = await startServer({ dataDir, port: server.port, env: MAILBOX_ROOM });
+      const racedAnswered = raced.length;
+      // The send the shutdown cut off, retried with its key: stored once whether or not it was before.
+      if (unanswered !== undefined) {
+        const body = { to: recipient.username, type: 'custom', payload: unanswered, idempotencyKey: unanswered };
+        raced.push((expectStatus(await call(restarted.url, 'POST', '/signaling/send', { token: sender.accessToken, body }), 202, 'retried send') as { id: string }).id);
+      }
+      /** Every pending id of a device, paging with the cursor (a poll answers at most 100). */
+      const allPending = async (device: Device, after?: string): Promise<string[]> => {
+        const ids: string[] = [];
+        let cursor = after;
+        for (let page = 0; page < 200; page++) {
+          const query = cursor === undefined ? '' : `after=${encodeURIComponent(cursor)}&`;
+          const answer = expectStatus(await call(restarted.url, 'GET', `/signaling/poll?${query}wait=0`, { token: device.accessToken }), 200, 'poll') as Polled;
+          if (answer.signals.length === 0) return ids;
+          ids.push(...answer.signals.map((s) => s.id));
+          cursor = answer.cursor;
+        }
+        throw new Error('the mailbox did not drain within 200 polls');
+      };
+      const pendingFirst = await allPending(recipient, firstPart.cursor);
+      const pendingOther = await allPending(recipientOther);
 
       console.log(
         `SIGTERM with held polls: ${JSON.stringify({
@@ -125,8 +175,10 @@ describe(`SIGTERM with ${HELD} long-polls held`, () => {
           exitCode: exit.code,
           exitSignal: exit.signal,
           exitMs: Math.round(exit.ms),
-          pendingBeforeSigterm: { device1: PENDING - ACKED, device2: PENDING },
-          pendingAfterRestart: { device1: pendingFirst.signals.length, device2: pendingOther.signals.length },
+          sendsRacingTheShutdownAnswered202: racedAnswered,
+          racingSendsEndedWith: racingEndedWith,
+          expectedPendingAfterRestart: { device1: PENDING - ACKED + raced.length, device2: PENDING + raced.length },
+          pendingAfterRestart: { device1: pendingFirst.length, device2: pendingOther.length },
         })}`,
       );
 
@@ -135,8 +187,9 @@ describe(`SIGTERM with ${HELD} long-polls held`, () => {
       expect(wellFormed).toBe(HELD);
       expect({ code: exit.code, signal: exit.signal }).toEqual({ code: 0, signal: null });
       // Nothing lost: what was handed out but not acknowledged comes again, in order; what was acknowledged does not.
-      expect(pendingFirst.signals.map((s) => s.id)).toEqual(ids.slice(ACKED));
-      expect(pendingOther.signals.map((s) => s.id)).toEqual(ids);
+      // The sends racing the shutdown likewise: each answered 202 is there once, and the one cut off once.
+      expect(pendingFirst).toEqual([...ids.slice(ACKED), ...raced]);
+      expect(pendingOther).toEqual([...ids, ...raced]);
     },
     240_000,
   );

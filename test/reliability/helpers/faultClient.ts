@@ -8,6 +8,8 @@ import { connect, type Socket } from 'node:net';
 
 export interface Answer {
   status: number;
+  /** The answer's content-type header ('' when absent). */
+  contentType: string;
   /** The parsed JSON body, or null for an empty or non-JSON one. */
   body: unknown;
   text: string;
@@ -53,7 +55,7 @@ export function call(baseUrl: string, method: string, path: string, options: Cal
           } catch {
             body = null;
           }
-          resolve({ status: res.statusCode ?? 0, body, text });
+          resolve({ status: res.statusCode ?? 0, contentType: res.headers['content-type'] ?? '', body, text });
         });
       },
     );
