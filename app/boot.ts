@@ -97,7 +97,7 @@ export async function openStore(config: Config): Promise<Store> {
   if (config.store === 'mongodb') return openMongoStore(config.mongodbUri!, config.mongodbDb);
   const file = sqliteFile(config);
   try {
-    return openSqliteStore(file);
+    return openSqliteStore(file, { synchronous: config.sqliteSynchronous });
   } catch (err) {
     // SQLite's own words ("unable to open database file") do not say which file.
     if ((err as { code?: unknown }).code === undefined) throw err;

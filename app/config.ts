@@ -208,6 +208,12 @@ export const ENVIRONMENT = [
         doc: 'SQLite database, generated secrets (jwt-secret, data-key) and the dev mail outbox live here. Back it up.',
       },
       {
+        env: 'SQLITE_SYNCHRONOUS',
+        key: 'sqliteSynchronous',
+        parse: oneOf(['normal', 'full'], 'normal', 'must be normal or full'),
+        doc: 'normal: an accepted write (a 202 send) survives a crash of the process; a power cut or kernel crash may lose the latest ones the OS had not yet written out (up to ~30 s with Linux defaults), never corrupting the file. full: fsync at every commit, so they survive that too, at one disk flush per commit group. See docs/operations.md.',
+      },
+      {
         env: 'MONGODB_URI',
         key: 'mongodbUri',
         parse: opt(z.string().regex(/^mongodb(\+srv)?:\/\/\S+$/, 'must be a mongodb:// or mongodb+srv:// URL')),

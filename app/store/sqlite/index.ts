@@ -18,14 +18,26 @@ import { sqliteSessions } from './sessions.js';
 import { isStorageFailure, writeFailureOf } from './storageErrors.js';
 import { sqliteUsers } from './users.js';
 
+/** How hard a commit is pushed to the disk (SQLITE_SYNCHRONOUS); docs/operations.md explains the choice. */
+export type SqliteSynchronous = 'normal' | 'full';
+
+/**
+ * WAL lets readers run beside the writer. With `normal` a commit is in the WAL file (the OS has it) when
+ * it returns, so a crash of the process loses nothing, and the WAL is fsynced at each checkpoint: a power
+ * cut may lose the commits since the last one, never corrupt the file. `full` also fsyncs the WAL at every
+ * commit, so an acknowledged write survives a power cut too, at the price of one flush per commit group.
+ */
+export function applyDurability(db: Database.Database, synchronous: SqliteSynchronous): void {
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+}
+
 /** Opens (creating and migrating as needed) the embedded SQLite store at `file`. */
-export function openSqliteStore(file: string): Store {
+export function openSqliteStore(file: string, options: { synchronous?: SqliteSynchronous } = {}): Store {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const db = new Database(file);
-  // WAL lets readers run beside the writer; NORMAL sync is crash-safe in WAL mode (a power cut may
-  // lose the last transactions, never corrupt the file), and a signaling server favours latency.
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
+  // A signaling server favours latency, so NORMAL unless the operator asks for FULL.
+  applyDurability(db, options.synchronous ?? 'normal');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db);
