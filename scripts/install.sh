@@ -5,6 +5,7 @@
 # Idempotent: run it again after an upgrade; it never overwrites your configuration.
 #   sudo scripts/install.sh            do it
 #   scripts/install.sh --dry-run       print what it would do and change nothing (no root needed)
+#   scripts/install.sh --print-env     print the env file it would write (to stdout) and exit
 # See docs/deploy.md for the whole path from a bare host to a running service behind nginx.
 set -euo pipefail
 
@@ -12,8 +13,9 @@ DRY_RUN=0
 case "${1:-}" in
   "") ;;
   --dry-run|-n) DRY_RUN=1 ;;
-  -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-  *) echo "usage: $0 [--dry-run]" >&2; exit 64 ;;
+  --print-env) DRY_RUN=2 ;;
+  -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) echo "usage: $0 [--dry-run | --print-env]" >&2; exit 64 ;;
 esac
 
 SRC="$(cd "$(dirname "$0")/.." && pwd)"
@@ -22,6 +24,24 @@ CONF_DIR=/etc/signalbox
 ENV_FILE=$CONF_DIR/signalbox.env
 UNIT_FILE=/etc/systemd/system/signalbox.service
 SERVICE_USER=signalbox
+
+# .env.example as the service's env file: DATA_DIR is the state directory (systemd lets EnvironmentFile
+# override the unit's Environment=, so the example's relative ./data must not stay), and every non-empty
+# value is double-quoted with \ " $ ` escaped. systemd's EnvironmentFile parser and sh's `.` then read the
+# same value, e.g. MAIL_FROM="Signalbox <no-reply@localhost>", which unquoted is a redirection to sh.
+render_env() {
+  awk '
+    /^[A-Za-z_][A-Za-z0-9_]*=/ {
+      eq = index($0, "="); name = substr($0, 1, eq - 1); value = substr($0, eq + 1)
+      if (name == "DATA_DIR") value = "/var/lib/signalbox"
+      if (value == "") { print name "="; next }
+      gsub(/[\\"$`]/, "\\\\&", value)
+      print name "=\"" value "\""; next
+    }
+    { print }
+  ' "$SRC/.env.example"
+}
+if [ "$DRY_RUN" = 2 ]; then render_env; exit 0; fi
 
 # Every change goes through `act`, so --dry-run prints exactly the commands a real run would execute.
 act() {
@@ -65,10 +85,10 @@ fi
 if [ -e "$ENV_FILE" ]; then
   note "$ENV_FILE exists; not touched"
 else
-  act install -m 0640 -o root -g "$SERVICE_USER" "$SRC/.env.example" "$ENV_FILE"
-  # systemd lets EnvironmentFile override the unit's Environment=, so the example's relative ./data is
-  # replaced by the state directory here.
-  act sed -i 's#^DATA_DIR=.*#DATA_DIR=/var/lib/signalbox#' "$ENV_FILE"
+  RENDERED_ENV="$(mktemp)"
+  trap 'rm -f "$RENDERED_ENV"' EXIT
+  render_env >"$RENDERED_ENV"
+  act install -m 0640 -o root -g "$SERVICE_USER" "$RENDERED_ENV" "$ENV_FILE"
 fi
 
 # 4. The unit, replaced on every run so upgrades bring the current hardening.
@@ -88,7 +108,7 @@ cat <<NEXT
 Next steps:
   1. Put the built code in $APP_DIR (as root):
        git clone <repository> $APP_DIR && cd $APP_DIR && npm ci && npm run build && npm prune --omit=dev
-     Node.js 20 or newer must be at /usr/bin/node.
+     Node.js 22 LTS (20.19 or newer) must be at /usr/bin/node: docs/deploy.md section 1.
   2. Edit $ENV_FILE: HOST=127.0.0.1, TRUST_PROXY=true behind nginx, SMTP_URL, STUN_URLS/TURN_URLS/TURN_SECRET.
   3. sudo systemctl enable --now signalbox && curl http://127.0.0.1:8080/health
   4. nginx with TLS in front, coturn, backups: docs/deploy.md
