@@ -11,6 +11,7 @@ import { decryptBirthday, decryptEmail, normaliseUsername } from '../app/core/pe
 import { FieldCipher } from '../app/lib/fieldCipher.js';
 import { purgeExpired } from '../app/store/purge.js';
 import type { Store, UserRecord } from '../app/store/types.js';
+import { applyEnvFileOption } from './envFile.js';
 import { loadExistingConfigOrExit } from './existingInstallation.js';
 
 // sysexits(3): the codes scripts around this CLI can tell apart.
@@ -19,7 +20,9 @@ const EX_NOUSER = 67;
 /** Users fetched per store call by `users list`, so a large directory is never loaded at once. */
 const LIST_PAGE = 500;
 
-const USAGE = `usage: npm run admin -- <command>
+const USAGE = `usage: npm run admin -- [--env <file>] <command>
+
+  --env <file>               read the configuration from this env file (e.g. /etc/signalbox/signalbox.env)
 
 commands:
   users list                 every account: username, id, created, status
@@ -137,7 +140,7 @@ async function run(store: Store, cipher: FieldCipher, args: string[]): Promise<v
 
 async function main(): Promise<void> {
   process.umask(0o077); // like the server: anything created (a new database, secrets) is the service's alone
-  const args = process.argv.slice(2);
+  const args = applyEnvFileOption('signalbox-admin', process.argv.slice(2));
   // Usage mistakes are answered before the configuration is read or the store opened.
   if (args.length === 0 || args[0] === '-h' || args[0] === '--help' || args[0] === 'help') {
     process.stderr.write(USAGE);

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
@@ -133,7 +133,7 @@ describe('npm run admin -- usage', () => {
     async (args) => {
       const res = await admin(...args);
       expect(res.code).toBe(EX_USAGE);
-      expect(res.stderr).toContain('usage: npm run admin -- <command>');
+      expect(res.stderr).toContain('usage: npm run admin -- [--env <file>] <command>');
       expect(res.stdout).toBe('');
     },
   );
@@ -168,5 +168,30 @@ describe('npm run admin against a DATA_DIR with no database', () => {
     expect(res.code).toBe(78);
     expect(res.stderr).toContain('DATA_KEY');
     expect(existsSync(join(t.dir, 'data-key'))).toBe(false);
+  });
+});
+
+// `--env <file>`: the service's env file as install.sh writes it (values double-quoted, MAIL_FROM with
+// `<` and spaces), read by the CLI itself instead of `sh -c 'set -a; . file'`.
+describe('npm run admin -- --env <file>', () => {
+  it('reads DATA_DIR from the env file, with nothing in the environment', async () => {
+    await registerUser(t, { username: 'amy' });
+    const envFile = join(t.dir, 'signalbox.env');
+    writeFileSync(envFile, `# the service's configuration\nDATA_DIR="${t.dir}"\nMAIL_FROM="Signalbox <no-reply@localhost>"\n`);
+    const res = await runScript('admin', ['--env', envFile, 'users', 'list'], {});
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('amy\t');
+  });
+
+  it('exits 66 naming the file when it cannot be read', async () => {
+    const res = await runScript('admin', ['--env', join(t.dir, 'missing.env'), 'stats'], { DATA_DIR: t.dir });
+    expect(res.code).toBe(66);
+    expect(res.stderr).toContain('cannot read env file');
+  });
+
+  it('exits 64 when --env has no file name', async () => {
+    const res = await runScript('admin', ['stats', '--env'], { DATA_DIR: t.dir });
+    expect(res.code).toBe(EX_USAGE);
   });
 });

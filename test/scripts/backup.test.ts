@@ -1,10 +1,11 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { registerUser } from '../helpers/factories.js';
-import { runScript, writeTestSecrets } from '../helpers/run.js';
+import { run, runScript, writeTestSecrets } from '../helpers/run.js';
 
 // The compiled backup script (dist/scripts/backup.js, what `npm run backup` runs) against the test
 // app's SQLite file while the app still has it open, as on a running server.
@@ -111,5 +112,109 @@ describe('npm run backup -- <dir>', () => {
     expect(res.code).toBe(66);
     expect(res.stderr).toContain(`DATA_DIR ${wrong} does not exist`);
     expect(existsSync(wrong)).toBe(false);
+  });
+});
+
+const STAMPED = /^signalbox-\d{8}T\d{6}Z$/;
+
+describe('npm run backup -- --into <parent> [--keep <days>] [--env <file>]', () => {
+  it('names each backup by its UTC time, so a second run (the next upgrade, the next day) succeeds too', async () => {
+    await registerUser(t, { username: 'amy' });
+    const first = await runScript('backup', ['--into', parent], { DATA_DIR: t.dir });
+    expect(first.code).toBe(0);
+    await new Promise((r) => setTimeout(r, 1100)); // names have one-second resolution
+    const second = await runScript('backup', ['--into', parent], { DATA_DIR: t.dir });
+    expect(second.code).toBe(0);
+    const names = readdirSync(parent).sort();
+    expect(names).toHaveLength(2);
+    for (const name of names) {
+      expect(name).toMatch(STAMPED);
+      expect(existsSync(join(parent, name, 'signalbox.db'))).toBe(true);
+    }
+  });
+
+  it('--keep removes the stamped backups older than that many days, and nothing else', async () => {
+    await registerUser(t);
+    const old = join(parent, 'signalbox-20200101T000000Z');
+    const unrelated = join(parent, 'keep-me-20200101');
+    for (const dir of [old, unrelated]) {
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'signalbox.db'), 'x');
+    }
+    const res = await runScript('backup', ['--into', parent, '--keep', '14'], { DATA_DIR: t.dir });
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('removed backups older than 14 days: signalbox-20200101T000000Z');
+    expect(existsSync(old)).toBe(false);
+    expect(existsSync(unrelated)).toBe(true);
+    expect(readdirSync(parent).filter((n) => STAMPED.test(n))).toHaveLength(1);
+  });
+
+  it('refuses --keep without --into, or a --keep that is not a whole number of days, with exit 64', async () => {
+    for (const args of [['--keep', '3'], ['--into', parent, '--keep', '0'], ['--into', parent, '--keep', 'x'], ['--into']]) {
+      const res = await runScript('backup', args, { DATA_DIR: t.dir });
+      expect(res.code).toBe(64);
+      expect(res.stderr).toContain('usage: npm run backup');
+    }
+    expect(readdirSync(parent)).toEqual([]);
+  });
+
+  it('--env reads DATA_DIR from the service env file (install.sh quoting), with no DATA_DIR in the environment', async () => {
+    await registerUser(t, { username: 'amy' });
+    const envFile = join(parent, 'signalbox.env');
+    writeFileSync(envFile, `DATA_DIR="${t.dir}"\nMAIL_FROM="Signalbox <no-reply@localhost>"\n`);
+    const res = await runScript('backup', ['--env', envFile, '--into', join(parent, 'b')], {});
+    expect(res.code).toBe(0);
+    expect(readdirSync(join(parent, 'b'))[0]).toMatch(STAMPED);
+  });
+
+  it('--env with a file that cannot be read exits 66 and backs nothing up', async () => {
+    const res = await runScript('backup', ['--env', join(parent, 'missing.env'), '--into', join(parent, 'b')], { DATA_DIR: t.dir });
+    expect(res.code).toBe(66);
+    expect(res.stderr).toContain('cannot read env file');
+    expect(existsSync(join(parent, 'b'))).toBe(false);
+  });
+});
+
+// The restore steps of docs/deploy.md §8, run as written (the `systemctl` and `chown` lines are the
+// service manager's and root's part: here the test stops and starts the store itself).
+describe('docs/deploy.md restore', () => {
+  const deployMd = readFileSync(fileURLToPath(new URL('../../docs/deploy.md', import.meta.url)), 'utf8');
+  const restoreBlock = [...deployMd.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => b.includes('systemctl stop signalbox') && b.includes('-wal'));
+
+  it('brings back exactly the backed-up data, even with a stale -wal/-shm beside the database', async () => {
+    expect(restoreBlock).toBeDefined();
+    const lines = restoreBlock!.split('\n').filter((l) => l.trim() !== '');
+    expect(lines[0]).toBe('systemctl stop signalbox');
+    expect(lines[lines.length - 1]).toBe('systemctl start signalbox');
+
+    const amy = await registerUser(t, { username: 'amy' });
+    const backups = join(parent, 'backups');
+    expect((await runScript('backup', ['--into', backups], { DATA_DIR: t.dir })).code).toBe(0);
+    const [stamp] = readdirSync(backups);
+    await registerUser(t, { username: 'bob' }); // after the backup: must not come back
+
+    // The installation to restore into, as a server killed mid-work leaves it: the database with its
+    // -wal (holding bob) and -shm beside it.
+    const live = join(parent, 'live');
+    mkdirSync(live);
+    for (const name of ['signalbox.db', 'signalbox.db-wal', 'signalbox.db-shm', 'jwt-secret', 'data-key']) copyFileSync(join(t.dir, name), join(live, name));
+    expect(statSync(join(live, 'signalbox.db-wal')).size).toBeGreaterThan(0);
+
+    const script = lines
+      .filter((l) => !/^(systemctl|chown) /.test(l))
+      .map((l) => l.replaceAll('/var/lib/signalbox', live).replace(/^BACKUP=\S+/, `BACKUP=${join(backups, stamp!)}`))
+      .join('\n');
+    const res = await run('sh', ['-euc', script]);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(existsSync(join(live, 'signalbox.db-wal'))).toBe(false);
+
+    restored = makeTestApp({ dataDir: live });
+    const users = await restored.store.users.list(null, 10);
+    expect(users.map((u) => u.username)).toEqual(['amy']);
+    // The restored secrets belong to the restored database: amy signs in and her e-mail decrypts.
+    const login = await restored.http.post('/auth/login').send({ username: 'amy', password: amy.password });
+    expect(login.status).toBe(200);
+    expect(login.body.user.email).toBe(amy.email);
   });
 });
