@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 
 const deployMd = readFileSync(fileURLToPath(new URL('../../docs/deploy.md', import.meta.url)), 'utf8');
 
-/** Every ```nginx fenced block of docs/deploy.md. */
-const nginxBlocks = [...deployMd.matchAll(/```nginx\n([\s\S]*?)```/g)].map((m) => m[1]!);
+/** The nginx site files docs/deploy.md has the reader copy (deploy/nginx/*.conf), by name. */
+const NGINX_DIR = fileURLToPath(new URL('../../deploy/nginx/', import.meta.url));
+const nginxFiles = readdirSync(NGINX_DIR).filter((name) => name.endsWith('.conf'));
+const nginxBlocks = nginxFiles.map((name) => readFileSync(NGINX_DIR + name, 'utf8'));
 
 /**
  * The case-insensitive regex locations (`location ~* <re> { ... return 404; ... }`) of the sample, as
@@ -31,9 +33,10 @@ beforeAll(() => {
 });
 afterAll(() => t.close());
 
-describe('docs/deploy.md nginx sample', () => {
-  it('has one nginx server sample to check', () => {
-    expect(nginxBlocks.length).toBeGreaterThan(0);
+describe('deploy/nginx site files (docs/deploy.md section 4)', () => {
+  it('has the nginx site files to check, and the doc copies each of them', () => {
+    expect(nginxFiles.sort()).toEqual(['signalbox-http.conf', 'signalbox.conf']);
+    for (const name of nginxFiles) expect(deployMd).toContain(`/opt/signalbox/deploy/nginx/${name}`);
   });
 
   // Each spelling Signalbox itself answers with the metrics text must be refused by the proxy.
