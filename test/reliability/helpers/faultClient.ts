@@ -60,7 +60,8 @@ export function call(baseUrl: string, method: string, path: string, options: Cal
       },
     );
     req.on('timeout', () => req.destroy(new Error(`no answer within ${options.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms`)));
-    req.on('error', reject);
+    // Named for the request it failed (node's own stack says nothing of it); the code (ECONNREFUSED) is kept.
+    req.on('error', (err: NodeJS.ErrnoException) => reject(Object.assign(new Error(`${method} ${path}: ${err.message}`), { code: err.code })));
     req.end(payload);
   });
 }

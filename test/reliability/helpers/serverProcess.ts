@@ -30,7 +30,7 @@ export interface ServerProcess {
   url: string;
   port: number;
   dataDir: string;
-  /** The last OUTPUT_TAIL_CHARS of stdout / stderr. */
+  /** The end (at least OUTPUT_TAIL_CHARS, when there is that much) of stdout / stderr. */
   stdout(): string;
   stderr(): string;
   /** Settles when the process has exited and its pipes are closed. */
@@ -42,7 +42,7 @@ export interface StartOptions {
   dataDir: string;
   /** The port to listen on; a free one when absent. Pass the previous one to restart on the same address. */
   port?: number;
-  /** More environment (e.g. MAILBOX_MAX, LOG_LEVEL: 'info' for a line per request); `undefined` leaves a variable unset. */
+  /** More environment (e.g. MAILBOX_MAX; LOG_LEVEL is info unless set: a line per request); `undefined` leaves a variable unset. */
   env?: Record<string, string | undefined>;
   /** Called with every whole line the server writes to stdout (its pino log), where the kept tail is not enough. */
   onLogLine?: (line: string) => void;
@@ -52,6 +52,8 @@ export interface StartOptions {
 const RATE_LIMITS_OFF = Object.fromEntries(RATE_LIMIT_VARIABLES.map((name) => [name, 'off']));
 
 const running = new Set<ChildProcess>();
+/** Every server started, for the report a failed test appends (withServerReport). */
+const started: ServerProcess[] = [];
 const dirs = new Set<string>();
 
 /**
@@ -68,8 +70,9 @@ export function makeDataDir(prefix = 'signalbox-reliability-'): string {
   return dataDir;
 }
 
+// Cut only at twice the size: slicing on every chunk of a busy log would copy the tail each time.
 function tail(text: string): string {
-  return text.length > OUTPUT_TAIL_CHARS ? text.slice(-OUTPUT_TAIL_CHARS) : text;
+  return text.length > 2 * OUTPUT_TAIL_CHARS ? text.slice(-OUTPUT_TAIL_CHARS) : text;
 }
 
 /** Whether GET /health answers 200 now. */
@@ -84,26 +87,33 @@ async function healthy(url: string): Promise<boolean> {
 }
 
 /**
- * Spawns `node dist/app/main.js` with only the given environment (plus PATH) and waits until GET /health
- * answers 200; rejects (and kills it) when it exits first or takes over START_TIMEOUT_MS.
+ * Spawns `node dist/app/main.js` with only the given environment (plus PATH) and waits until it logged
+ * that it listens on its port and GET /health answers 200; rejects (and kills it) when it exits first
+ * or takes over START_TIMEOUT_MS. The log line matters: a port given back by freePort (or freed by the
+ * previous server) can be taken by another process meanwhile, whose /health would answer for ours,
+ * while ours exits with EADDRINUSE. With LOG_LEVEL above info (no such line) only /health is waited for.
  */
 export async function startServer(options: StartOptions): Promise<ServerProcess> {
   if (!existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} is missing: run \`npx tsc -p tsconfig.json\` first (npm run test:system does)`);
   const port = options.port ?? (await freePort());
   const env: Record<string, string> = { PATH: process.env.PATH ?? '' };
-  const wanted = { HOST: '127.0.0.1', PORT: String(port), DATA_DIR: options.dataDir, LOG_LEVEL: 'warn', ...RATE_LIMITS_OFF, ...options.env };
+  const wanted = { HOST: '127.0.0.1', PORT: String(port), DATA_DIR: options.dataDir, LOG_LEVEL: 'info', ...RATE_LIMITS_OFF, ...options.env };
   for (const [k, v] of Object.entries(wanted)) if (v !== undefined) env[k] = v;
   const child = spawn(process.execPath, [MAIN_JS], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let out = '';
   let err = '';
   let partial = '';
+  const listeningLine = `signalbox listening on http://127.0.0.1:${port}"`;
+  let listening = !['trace', 'debug', 'info'].includes(wanted.LOG_LEVEL ?? 'info');
   child.stdout!.setEncoding('utf8').on('data', (s: string) => {
     out = tail(out + s);
-    if (!options.onLogLine) return;
     const lines = (partial + s).split('\n');
     partial = lines.pop()!;
-    for (const line of lines) if (line) options.onLogLine(line);
+    for (const line of lines) {
+      if (!listening && line.includes(listeningLine)) listening = true;
+      if (line && options.onLogLine) options.onLogLine(line);
+    }
   });
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (err = tail(err + s)));
   const exited = new Promise<Exit>((resolve) =>
@@ -113,12 +123,13 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
     }),
   );
   const server: ServerProcess = { child, url: `http://127.0.0.1:${port}`, port, dataDir: options.dataDir, stdout: () => out, stderr: () => err, exited };
+  started.push(server);
   let gone: Exit | null = null;
   void exited.then((e) => (gone = e));
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
     if (gone) throw new Error(`server exited (${JSON.stringify(gone)}) before it was ready; stderr: ${err}; stdout: ${out}`);
-    if (await healthy(server.url)) return server;
+    if (listening && (await healthy(server.url))) return server;
     if (Date.now() > deadline) {
       await killHard(server);
       throw new Error(`server not ready within ${START_TIMEOUT_MS} ms; stderr: ${err}; stdout: ${out}`);
@@ -152,6 +163,26 @@ export async function stopGracefully(server: ServerProcess, boundMs: number): Pr
     return { ...exit, ms: performance.now() - began };
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** Each server started so far: pid, port, how it exited (or that it runs), and the end of its stderr. */
+export function serverReport(): string {
+  return started
+    .map((s) => {
+      const state = s.child.exitCode !== null || s.child.signalCode !== null ? `exited ${s.child.exitCode ?? s.child.signalCode}` : 'running';
+      return `server pid ${s.child.pid} on port ${s.port}: ${state}; stderr: ${s.stderr().slice(-2000) || '(none)'}`;
+    })
+    .join('\n');
+}
+
+/** Runs `fn`; when it throws, the error also carries serverReport(), since a dead server explains a refused request. */
+export async function withServerReport<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof Error) err.message += `\n${serverReport()}`;
+    throw err;
   }
 }
 
