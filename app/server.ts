@@ -7,6 +7,7 @@ import type { Caller } from './core/caller.js';
 import { createConnections } from './connections/connections.module.js';
 import { createDiagnostics } from './diagnostics/diagnostics.module.js';
 import { createLanding } from './landing/landing.module.js';
+import { registerMailMetrics } from './mail/mailMetrics.js';
 import type { Platform } from './core/platform.js';
 import { RateLimiter } from './core/rateLimiter.js';
 import type { AppContext, AppState } from './http/context.js';
@@ -70,6 +71,7 @@ export function createApp(deps: AppDeps): SignalboxApp {
   const platform: Platform = { config, store, clock, cipher, limiter, logger, mailer: deps.mailer ?? createMailer(config, logger) };
 
   const ops = createOps({ ...platform, processMetrics: deps.processMetrics ?? false, allRoutes: () => routes });
+  registerMailMetrics(ops.metrics.registry, platform.mailer);
   const signaling = createSignaling({ ...platform, registry: ops.metrics.registry });
   const presence = createPresence({ ...platform, isHolding: signaling.isHolding });
   const accounts = createAccounts({

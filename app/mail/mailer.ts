@@ -92,6 +92,8 @@ const DEFAULT_RETRY_DELAYS_MS = [2_000, 15_000, 90_000];
  */
 export class Mailer {
   private pending = new Set<Promise<void>>();
+  /** Running totals for the metrics (app/mail/mailMetrics.ts): messages delivered, attempts retried, messages given up. */
+  readonly totals = { delivered: 0, retried: 0, failed: 0 };
   private readonly delays: number[];
 
   constructor(
@@ -119,15 +121,18 @@ export class Mailer {
     for (let attempt = 0; ; attempt++) {
       try {
         await this.transport.deliver(mail, id);
+        this.totals.delivered++;
         if (this.transport.kind === 'smtp') this.logger.info({ mailId: id, attempt: attempt + 1 }, 'mail sent');
         return;
       } catch (err) {
         // The id and the subject are logged, never the address or the body (the body holds the code).
         const context = { mailId: id, subject: mail.subject, attempt: attempt + 1, error: describeError(err) };
         if (attempt >= this.delays.length) {
+          this.totals.failed++;
           this.logger.error(context, 'mail delivery failed; giving up');
           return;
         }
+        this.totals.retried++;
         this.logger.warn(context, 'mail delivery failed; will retry');
         await new Promise((r) => setTimeout(r, this.delays[attempt]).unref());
       }
