@@ -127,7 +127,19 @@ export function buildOpenApi(routes: AnyRoute[], info: { version: string }): Jso
     const codes = errorCodesOf(r);
     const byStatus = new Map<string, ErrorCode[]>();
     for (const c of codes) byStatus.set(String(ERRORS[c].status), [...(byStatus.get(String(ERRORS[c].status)) ?? []), c]);
-    for (const s of [...byStatus.keys()].sort()) responses[s] = errorResponse(s, byStatus.get(s)!);
+    for (const s of [...byStatus.keys()].sort()) {
+      const declared = r.responses[Number(s)];
+      const error = errorResponse(s, byStatus.get(s)!);
+      // A route that declares its own body for an error status (GET /health's 503 degraded, which is the
+      // error shape with more fields) keeps it: the answer is that body or the plain error shape.
+      responses[s] = declared?.schema
+        ? {
+            ...error,
+            description: `${declared.description} ${error.description as string}`,
+            content: { 'application/json': { schema: { anyOf: [jsonSchema(declared.schema, 'output'), { $ref: '#/components/schemas/Error' }] } } },
+          }
+        : error;
+    }
 
     paths[path] ??= {};
     paths[path][r.method] = {

@@ -107,7 +107,10 @@ export function opsRoutes(d: OpsDeps): AnyRoute[] {
       summary: 'Liveness and store reachability',
       description: HEALTH_DESCRIPTION,
       auth: false,
-      responses: { 200: { description: 'Serving: the store reads and writes.', schema: healthResponse } },
+      responses: {
+        200: { description: 'Serving: the store reads and writes.', schema: healthResponse },
+        503: { description: 'Degraded: the store answers but cannot write (this body), or it is unreachable (the error shape).', schema: degradedResponse },
+      },
       errors: ['unavailable'],
       handler: async (ctx) => {
         let failure: WriteFailure | null;

@@ -58,6 +58,22 @@ describe('GET /health write probe', () => {
   });
 });
 
+describe('GET /health in the OpenAPI document', () => {
+  it('documents the degraded body beside the error shape on 503, with Retry-After', async () => {
+    const doc = (await t.http.get('/openapi.json')).body as {
+      paths: Record<string, { get: { responses: Record<string, { headers?: Record<string, unknown>; content: Record<string, { schema: { anyOf?: Array<Record<string, unknown>> } }> }> } }>;
+    };
+    const unavailable = doc.paths['/health']!.get.responses['503']!;
+    expect(unavailable.headers?.['Retry-After']).toBeDefined();
+    const variants = unavailable.content['application/json']!.schema.anyOf!;
+    expect(variants).toContainEqual({ $ref: '#/components/schemas/Error' });
+    const degraded = variants.find((v) => v.properties) as { properties: Record<string, Record<string, unknown>>; required: string[] };
+    expect(degraded.properties.status).toMatchObject({ const: 'degraded' });
+    expect(degraded.properties.reason).toMatchObject({ enum: ['disk_full', 'read_only', 'io_error', 'write_failed'] });
+    expect(degraded.required).toEqual(expect.arrayContaining(['status', 'reason', 'error']));
+  });
+});
+
 describe('sharedWriteProbe', () => {
   it('lets concurrent callers share one probe', async () => {
     let calls = 0;
