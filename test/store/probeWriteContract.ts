@@ -13,6 +13,5 @@ export function describeProbeWriteContract(label: string, open: () => Promise<Op
       expect(await store.probeWrite()).toBeNull();
       expect(await Promise.all([store.probeWrite(), store.probeWrite()])).toEqual([null, null]);
     });
-
   });
 }
