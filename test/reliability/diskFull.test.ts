@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { writeTestSecrets } from '../helpers/run.js';
 import { mountSmallFs, type SmallFs } from './helpers/diskFs.js';
 import { openSeeder, type Device } from './helpers/seedServer.js';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { cleanUp, MAIN_JS, startServer, stopGracefully, type ServerProcess } from './helpers/serverProcess.js';
 
 // The built server on a small file system of its own (helpers/diskFs.ts), filled to the last byte while
@@ -208,17 +208,23 @@ describe('a full disk under the running server', () => {
   });
 });
 
-describe('a start on a read-only DATA_DIR', () => {
-  it('exits 1 with one line on stderr naming DATA_DIR', async () => {
+/** Runs the built server on DATA_DIR until it exits by itself: its exit code and output. */
+async function startToExit(): Promise<{ code: number | null; stderr: string; stdout: string }> {
+  const env = { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'info' };
+  const child = spawn(process.execPath, [MAIN_JS], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  let stdout = '';
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  return { code, stderr, stdout };
+}
+
+describe('a start that cannot write', () => {
+  it('exits 1 with one line on stderr naming DATA_DIR when its file system is read-only', async () => {
     disk!.readOnly();
     try {
-      const env = { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'info' };
-      const child = spawn(process.execPath, [MAIN_JS], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stderr = '';
-      let stdout = '';
-      child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-      child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-      const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+      const { code, stderr, stdout } = await startToExit();
       // eslint-disable-next-line no-console
       console.log(`diskFull: start on the read-only file system: exit ${code}, stderr ${JSON.stringify(stderr)}`);
       expect(code).toBe(1);
@@ -226,6 +232,22 @@ describe('a start on a read-only DATA_DIR', () => {
       expect(stdout).not.toMatch(/listening/);
     } finally {
       disk!.readWrite();
+    }
+  });
+
+  it('exits 1 with one line naming the database when only the database file is read-only', async () => {
+    // A read-only bind mount of the file alone: SQLite opens it read-only without a word, so only a write tells.
+    const file = join(dataDir, 'signalbox.db');
+    execFileSync('mount', ['--bind', '-o', 'ro', file, file]);
+    try {
+      const { code, stderr, stdout } = await startToExit();
+      // eslint-disable-next-line no-console
+      console.log(`diskFull: start on a read-only database file: exit ${code}, stderr ${JSON.stringify(stderr)}`);
+      expect(code).toBe(1);
+      expect(stderr).toBe(`signalbox: failed to start: the database ${file} cannot be written (read_only)\n`);
+      expect(stdout).not.toMatch(/listening/);
+    } finally {
+      execFileSync('umount', [file]);
     }
   });
 });
