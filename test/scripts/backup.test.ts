@@ -218,3 +218,22 @@ describe('docs/deploy.md restore', () => {
     expect(login.body.user.email).toBe(amy.email);
   });
 });
+
+// The command systemd/signalbox-backup.service runs, as written, with only its paths pointed at the test's.
+describe('systemd/signalbox-backup.service ExecStart', () => {
+  it('makes a stamped backup from the env file and keeps the recent ones', async () => {
+    await registerUser(t, { username: 'amy' });
+    const unit = readFileSync(fileURLToPath(new URL('../../systemd/signalbox-backup.service', import.meta.url)), 'utf8');
+    const [node, ...args] = /^ExecStart=(.+)$/m.exec(unit)![1]!.split(/\s+/);
+    expect(node).toBe('/usr/bin/node');
+    const envFile = join(parent, 'signalbox.env');
+    writeFileSync(envFile, `DATA_DIR="${t.dir}"\n`);
+    const backups = join(parent, 'backups');
+    const repo = fileURLToPath(new URL('../../', import.meta.url));
+    const local = args.map((a) => a.replace('/opt/signalbox/', repo).replace('/etc/signalbox/signalbox.env', envFile).replace('/var/backups/signalbox', backups));
+    const res = await run(process.execPath, local);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(readdirSync(backups)).toEqual([expect.stringMatching(STAMPED)]);
+  });
+});
