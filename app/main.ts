@@ -31,20 +31,26 @@ const HEADERS_TIMEOUT_MS = 8_000;
  */
 function socketsAwaitingRequest(server: Server): () => Socket[] {
   const sockets = new Set<Socket>();
-  const answering = new Map<Socket, IncomingMessage>();
+  /** Each socket's latest request's response: HTTP/1.1 answers a socket's requests one at a time. */
+  const latest = new WeakMap<Socket, ServerResponse>();
+  // One shared listener per socket and a map write per request, no closure or listener per request: this
+  // runs for every poll, and held polls are counted by the ten thousand (issue 15).
+  function forget(this: Socket) {
+    sockets.delete(this);
+  }
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
-    socket.once('close', () => {
-      sockets.delete(socket);
-      answering.delete(socket);
-    });
+    socket.on('close', forget);
   });
-  // 'request' fires once the headers are in; HTTP/1.1 answers a socket's requests one at a time.
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    answering.set(req.socket, req);
-    res.once('close', () => answering.delete(req.socket));
-  });
-  return () => [...sockets].filter((s) => !answering.get(s)?.complete);
+  // 'request' fires once the headers are in.
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => latest.set(req.socket, res));
+  // A socket is answering while its latest request has fully arrived and its answer is not finished; a
+  // finished answer means whatever the socket holds now (nothing, or a next request's first bytes) has not.
+  const answering = (socket: Socket) => {
+    const res = latest.get(socket);
+    return res !== undefined && res.req.complete && !res.writableFinished;
+  };
+  return () => [...sockets].filter((s) => !answering(s));
 }
 
 async function main(): Promise<void> {
