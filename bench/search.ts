@@ -12,7 +12,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../app/store/sqlite/driver.js';
 import { pino } from 'pino';
 import { readPublicKey } from '../app/accounts/pgpKey.js';
 import { parseConfig } from '../app/config.js';

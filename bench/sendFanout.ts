@@ -51,7 +51,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { call, expect, hr, median, percentile } from './httpBench.js';
-import Database from 'better-sqlite3';
+import Database from '../app/store/sqlite/driver.js';
 
 const env = process.env;
 const list = (v: string | undefined, d: string) => (v ?? d).split(',').map(Number).filter((n) => n > 0);

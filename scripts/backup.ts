@@ -15,7 +15,7 @@
  * To restore: docs/deploy.md §8 (stop the service, remove stale -wal/-shm files, copy, chown, start).
  * For STORE=mongodb use `mongodump` / `mongorestore` instead (docs/deploy.md).
  */
-import Database from 'better-sqlite3';
+import Database from '../app/store/sqlite/driver.js';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { sqliteFile } from '../app/boot.js';

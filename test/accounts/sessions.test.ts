@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import Database from '../../app/store/sqlite/driver.js';
 import { describe, expect, it } from '@jest/globals';
 import { SignJWT } from 'jose';
 import { bearer, registerUser, type TestUser } from '../helpers/factories.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import Database from 'better-sqlite3';
+import Database from '../../app/store/sqlite/driver.js';
 import { join } from 'node:path';
 import { connect, connectionNames, pendingPairs, removeConnection, respond, sendRequest } from '../helpers/connections.js';
 import { useTestApp, withUsers } from '../helpers/perTest.js';

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import Database from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
+import Database from '../../app/store/sqlite/driver.js';
 import { join } from 'node:path';
 import { bearer } from '../helpers/factories.js';
 import { useTestApp, withUser } from '../helpers/perTest.js';
@@ -11,7 +12,7 @@ import { DbSnapshotter, snapshotDiff } from './dbSnapshot.js';
 const t = useTestApp();
 const u = withUser(t);
 let snapshots: DbSnapshotter;
-let writer: Database.Database;
+let writer: BetterSqlite3.Database;
 
 beforeEach(() => {
   snapshots = new DbSnapshotter(join(t.dir, 'signalbox.db'));

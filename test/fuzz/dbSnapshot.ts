@@ -1,4 +1,5 @@
-import Database from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
+import Database from '../../app/store/sqlite/driver.js';
 
 /**
  * Columns any authenticated request may change, refused or not, and so left out of the comparison:
@@ -28,7 +29,7 @@ export type DbSnapshot = Record<string, string[]>;
  * what the server committed), so a snapshot is what a restart would find, not the server's memory.
  */
 export class DbSnapshotter {
-  private readonly db: Database.Database;
+  private readonly db: BetterSqlite3.Database;
   private readonly tables: string[];
 
   constructor(file: string) {

@@ -1,6 +1,6 @@
 import { createECDH } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import Database from 'better-sqlite3';
+import Database from '../../app/store/sqlite/driver.js';
 import { join } from 'node:path';
 import { vapidKeysOf } from '../../app/config.js';
 import { bearer } from '../helpers/factories.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import Database from 'better-sqlite3';
+import Database from '../../app/store/sqlite/driver.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeTestSecrets } from '../helpers/run.js';

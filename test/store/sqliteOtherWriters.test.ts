@@ -1,4 +1,5 @@
-import Database from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
+import Database from '../../app/store/sqlite/driver.js';
 import { channel } from 'node:diagnostics_channel';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,8 +15,8 @@ import { otherWritersWatch } from '../../app/store/sqlite/otherWriters.js';
 describe('otherWritersWatch', () => {
   let dir: string;
   let file: string;
-  let db: Database.Database;
-  let other: Database.Database;
+  let db: BetterSqlite3.Database;
+  let other: BetterSqlite3.Database;
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'signalbox-other-writers-'));

@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3';
+import Database from '../../app/store/sqlite/driver.js';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -2,7 +2,7 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import Database from 'better-sqlite3';
+import Database from '../../app/store/sqlite/driver.js';
 import { openSqliteStore } from '../../app/store/sqlite/index.js';
 import type { Store } from '../../app/store/types.js';
 

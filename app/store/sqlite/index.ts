@@ -1,4 +1,5 @@
-import Database from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
+import Database from './driver.js';
 import { mkdirSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Arrivals } from '../arrivals.js';
@@ -27,7 +28,7 @@ export type SqliteSynchronous = 'normal' | 'full';
  * cut may lose the commits since the last one, never corrupt the file. `full` also fsyncs the WAL at every
  * commit, so an acknowledged write survives a power cut too, at the price of one flush per commit group.
  */
-export function applyDurability(db: Database.Database, synchronous: SqliteSynchronous): void {
+export function applyDurability(db: BetterSqlite3.Database, synchronous: SqliteSynchronous): void {
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
 }
@@ -87,7 +88,7 @@ export function openSqliteStore(file: string, options: { synchronous?: SqliteSyn
 export const DISK_FREE_FLOOR_BYTES = 1024 * 1024;
 
 /** The write probe of GET /health: update the one row of health_probe in a transaction, then check free space. */
-function writeProbe(db: Database.Database, dir: string): () => WriteFailure | null {
+function writeProbe(db: BetterSqlite3.Database, dir: string): () => WriteFailure | null {
   const touch = db.prepare<[number]>('UPDATE health_probe SET probed_at = ? WHERE id = 1');
   const probe = db.transaction((at: number) => touch.run(at));
   return () => {
