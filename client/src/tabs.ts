@@ -19,7 +19,8 @@ import type { WireSignal } from './types.js';
 //   (another Web Lock), and the others stop ringing.
 //
 // Both need the Web Locks API (`navigator.locks`); polling also needs BroadcastChannel. Without them
-// (Node, React Native) nothing here is used and every instance runs as before.
+// (Node 20 and 22, React Native) nothing here is used and every instance runs on its own. Node 24 has
+// both: instances over one storage in one process (and its workers) then share one loop, like tabs.
 
 /** The part of the Web Locks API (navigator.locks) used here. */
 export interface LockManagerLike {
@@ -35,7 +36,7 @@ export interface ChannelLike {
 }
 export type ChannelConstructor = new (name: string) => ChannelLike;
 
-/** The browser's lock manager, or null (Node 20, React Native, old browsers). */
+/** The lock manager (browsers, Node 24), or null (Node 20 and 22, React Native, old browsers). */
 export function webLocks(): LockManagerLike | null {
   const locks = (globalThis as { navigator?: { locks?: Partial<LockManagerLike> } }).navigator?.locks;
   return typeof locks?.request === 'function' ? (locks as LockManagerLike) : null;

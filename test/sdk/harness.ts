@@ -1,4 +1,4 @@
-import { beforeEach } from '@jest/globals';
+import { afterAll, beforeAll, beforeEach } from '@jest/globals';
 import { MemoryStorage, Signalbox, type SignalboxOptions } from '../../client/src/index.js';
 import type { TestApp, TestAppOptions } from '../helpers/app.js';
 import { useListeningTestApp, type ListeningTestApp } from '../helpers/listening.js';
@@ -70,7 +70,27 @@ export function clockAfterRealTime(t: TestApp): void {
 }
 
 /** A fresh app listening on loopback before each test (useListeningTestApp); every client stopped before it closes. */
+/**
+ * The SDK tests run as on Node 20 and React Native, with no Web Locks, unless a test installs its own lock
+ * manager (tabs.test.ts): Node 24 has `navigator.locks`, with which SDK instances over one storage in this
+ * one process coordinate like browser tabs (the leader polls, the others wait), so a test's "dead" instance
+ * that never lets go would hold the device's poll lock for the restarted one. That coordination is what
+ * tabs.test.ts and test/system/browserTabs.test.ts test, on purpose.
+ */
+function withoutNodeWebLocks(): void {
+  let nodes: PropertyDescriptor | undefined;
+  beforeAll(() => {
+    nodes = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
+    Object.defineProperty(globalThis, 'navigator', { value: undefined, configurable: true, writable: true });
+  });
+  afterAll(() => {
+    if (nodes) Object.defineProperty(globalThis, 'navigator', nodes);
+    else delete (globalThis as { navigator?: unknown }).navigator;
+  });
+}
+
 export function useSdkHarness(options: TestAppOptions | (() => TestAppOptions) = {}): SdkHarness {
+  withoutNodeWebLocks();
   const t = useListeningTestApp(options);
   const h = {} as SdkHarness;
   beforeEach(() => {
