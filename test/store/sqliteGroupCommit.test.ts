@@ -1,12 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { statSync } from 'node:fs';
+import { beforeEach, describe, expect, it } from '@jest/globals';
 import Database from '../../app/store/sqlite/driver.js';
-import { openSqliteStore } from '../../app/store/sqlite/index.js';
 import type { MailboxEntry, Store } from '../../app/store/types.js';
 import { makeSession, makeUser } from './contract.js';
+import { useTwoUsersOnSqlite } from './sqliteTwoUsers.js';
 import { at } from './contractTime.js';
 
 /**
@@ -15,7 +13,6 @@ import { at } from './contractTime.js';
  * committed before it resolves.
  */
 describe('SQLite sends committed in groups', () => {
-  let dir: string;
   let file: string;
   let store: Store;
   let alice: string;
@@ -36,24 +33,9 @@ describe('SQLite sends committed in groups', () => {
   const sendOne = (payload: string, id?: ReturnType<typeof randomUUID>) =>
     store.signals.send({ signal: entry(payload, id), toUserId: bob, now: at(0), limits: { max: 1000, perSender: 1000 } });
 
-  beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'signalbox-group-commit-'));
-    file = join(dir, 'signalbox.db');
-    store = openSqliteStore(file);
-    const a = makeUser();
-    const b = makeUser();
-    await store.users.create(a);
-    await store.users.create(b);
-    alice = a.id;
-    bob = b.id;
-    const phone = makeSession(bob);
-    await store.sessions.create(phone, `refresh_${randomUUID()}`);
-    bobPhone = phone.id;
-  });
-
-  afterEach(async () => {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
+  const fx = useTwoUsersOnSqlite('signalbox-group-commit-');
+  beforeEach(() => {
+    ({ file, store, alice, bob, bobPhone } = fx);
   });
 
   it('stores many concurrent sends, each once, numbered in the order they were made', async () => {

@@ -1,11 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { beforeEach, describe, expect, it } from '@jest/globals';
 import { openSqliteStore } from '../../app/store/sqlite/index.js';
 import type { MailboxEntry, Store } from '../../app/store/types.js';
-import { makeSession, makeUser } from './contract.js';
+import { useTwoUsersOnSqlite } from './sqliteTwoUsers.js';
 import { at } from './contractTime.js';
 
 /**
@@ -13,7 +10,6 @@ import { at } from './contractTime.js';
  * These are the ways an entry can arrive after such a read; each must be seen by the next read.
  */
 describe('SQLite mailboxes read empty before', () => {
-  let dir: string;
   let file: string;
   let store: Store;
   let alice: string;
@@ -35,24 +31,9 @@ describe('SQLite mailboxes read empty before', () => {
     s.signals.send({ signal: entry(payload, now), toUserId: bob, now, limits: { max: 100, perSender: 100 } });
   const payloads = async (s: Store, now = at(1)) => (await s.signals.pending(bobPhone, now, 100)).map((x) => x.payload);
 
-  beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'signalbox-known-empty-'));
-    file = join(dir, 'signalbox.db');
-    store = openSqliteStore(file);
-    const a = makeUser();
-    const b = makeUser();
-    await store.users.create(a);
-    await store.users.create(b);
-    alice = a.id;
-    bob = b.id;
-    const phone = makeSession(bob);
-    await store.sessions.create(phone, `refresh_${randomUUID()}`);
-    bobPhone = phone.id;
-  });
-
-  afterEach(async () => {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
+  const fx = useTwoUsersOnSqlite('signalbox-known-empty-');
+  beforeEach(() => {
+    ({ file, store, alice, bob, bobPhone } = fx);
   });
 
   it('sees a signal sent through the same store', async () => {
@@ -96,7 +77,7 @@ describe('SQLite mailboxes read empty before', () => {
     const writer = openSqliteStore(file);
     await sendVia(writer, 'while it was down');
     await writer.close();
-    store = openSqliteStore(file);
+    store = fx.store = openSqliteStore(file);
     expect(await payloads(store)).toEqual(['while it was down']);
   });
 });
