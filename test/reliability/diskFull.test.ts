@@ -4,7 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeTestSecrets } from '../helpers/run.js';
 import { mountSmallFs, type SmallFs } from './helpers/diskFs.js';
-import { openSeeder, type Device } from './helpers/seedServer.js';
+import { seedThreeUsers, type Device } from './helpers/seedServer.js';
 import { execFileSync, spawn } from 'node:child_process';
 import { cleanUp, MAIN_JS, startServer, stopGracefully, type ServerProcess } from './helpers/serverProcess.js';
 
@@ -93,15 +93,7 @@ beforeAll(async () => {
   dataDir = join(disk.dir, 'data');
   mkdirSync(dataDir, { mode: 0o700 });
   writeTestSecrets(dataDir);
-  const seeder = await openSeeder(dataDir);
-  try {
-    alice = await seeder.register('alice');
-    bob = await seeder.register('bob');
-    carol = await seeder.register('carol');
-    await seeder.connect(alice, bob);
-  } finally {
-    await seeder.close();
-  }
+  ({ alice, bob, carol } = await seedThreeUsers(dataDir));
   server = await startServer({ dataDir });
   // eslint-disable-next-line no-console
   console.log(`diskFull: DATA_DIR on a ${FS_MEGABYTES} MiB ${disk.kind} at ${disk.dir}`);

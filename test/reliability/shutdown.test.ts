@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect, type Socket } from 'node:net';
 import { call, type Answer } from './helpers/faultClient.js';
-import { openSeeder, type Device } from './helpers/seedServer.js';
+import { seedThreeUsers, type Device } from './helpers/seedServer.js';
 import { cleanUp, makeDataDir, startServer, stopGracefully, type ServerProcess } from './helpers/serverProcess.js';
 
 // SIGTERM to the built server while slow and idle clients hold sockets: one trickling its headers (a
@@ -25,15 +25,7 @@ let carol: Device;
 
 beforeAll(async () => {
   dataDir = makeDataDir('signalbox-shutdown-');
-  const seeder = await openSeeder(dataDir);
-  try {
-    alice = await seeder.register('alice');
-    bob = await seeder.register('bob');
-    carol = await seeder.register('carol');
-    await seeder.connect(alice, bob);
-  } finally {
-    await seeder.close();
-  }
+  ({ alice, bob, carol } = await seedThreeUsers(dataDir));
   server = await startServer({ dataDir });
 });
 

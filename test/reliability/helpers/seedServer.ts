@@ -96,6 +96,20 @@ export async function openSeeder(dataDir: string, env: Env = {}): Promise<Seeder
   };
 }
 
+/** Alice and Bob connected, Carol a stranger to both: the cast of the single-server reliability tests. */
+export async function seedThreeUsers(dataDir: string): Promise<{ alice: Device; bob: Device; carol: Device }> {
+  const seeder = await openSeeder(dataDir);
+  try {
+    const alice = await seeder.register('alice');
+    const bob = await seeder.register('bob');
+    const carol = await seeder.register('carol');
+    await seeder.connect(alice, bob);
+    return { alice, bob, carol };
+  } finally {
+    await seeder.close();
+  }
+}
+
 /** Runs `fn` over `items` with at most `concurrency` at once, keeping the order of results. */
 export async function inPool<T, R>(items: readonly T[], concurrency: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
