@@ -482,11 +482,21 @@ export const ENVIRONMENT = [
     ],
     variables: [
       {
+        env: 'RATE_IPV6_PREFIX',
+        key: 'rateIpv6Prefix',
+        parse: int(32, 64, 56),
+        doc: [
+          'How many leading bits of an IPv6 address make one client network for every per-network limit below and for',
+          'the networks an account is known on (an IPv4 address always counts alone). 56: one subscriber is commonly',
+          'delegated a /56, and a /48 then holds 256 networks instead of 65,536 /64s. 64 if your users share a /56.',
+        ],
+      },
+      {
         env: 'RATE_LOGIN_ACCOUNT_IP',
         rateLimit: 'loginFailuresPerAccountIp',
         parse: limit('10/900'),
         doc: [
-          'Failed logins (passwords and TOTP codes) per account from one client network (IPv4 address, IPv6 /64):',
+          'Failed logins (passwords and TOTP codes) per account from one client network (IPv4 address, IPv6 /56):',
           'past 10 in 15 min that network waits, even with the right password. The owner, elsewhere, is not locked out.',
         ],
       },
@@ -553,6 +563,15 @@ export const ENVIRONMENT = [
         ],
       },
       { env: 'RATE_RESET_EMAIL', rateLimit: 'resetPerEmail', parse: limit('30/3600') },
+      {
+        env: 'RATE_RESET_IP',
+        rateLimit: 'resetPerIp',
+        parse: limit('10/3600'),
+        doc: [
+          'Reset attempts per client network across all addresses: without it one network could guess codes for many',
+          'known addresses at once (30 an hour each). A right code is not counted. See docs/security.md for the odds.',
+        ],
+      },
       {
         env: 'RATE_SEARCH_USER',
         rateLimit: 'searchPerUser',
