@@ -507,7 +507,7 @@ export const ENVIRONMENT = [
         doc: [
           'Failed logins per account from everywhere together: the ceiling ASVS 2.2.1 asks for (at most 100 an hour),',
           'for guessing spread over many networks. Reaching it locks the account for the rest of the hour, except from',
-          'networks the account signed in from within SESSION_MAX_AGE (so strangers cannot lock the owner out).',
+          'networks the account registered or signed in from within SESSION_MAX_AGE (so strangers cannot lock the owner out).',
         ],
       },
       {
@@ -515,7 +515,7 @@ export const ENVIRONMENT = [
         rateLimit: 'loginCodeFailuresPerAccount',
         parse: limit('30/86400'),
         doc: [
-          'Wrong TOTP codes after a right password, per account from networks it has not signed in from: someone who',
+          'Wrong TOTP codes after a right password, per account from networks it has not registered or signed in from: someone who',
           'has the password gets 30 code guesses a day (about 1 chance in 11,000), not the 2,400 the ceiling above allows.',
         ],
       },
@@ -547,7 +547,7 @@ export const ENVIRONMENT = [
         parse: limit('10/3600'),
         doc: [
           'Reset codes requested per client IP, per address from one client network, and per address in all:',
-          "nobody can flood someone's inbox. Networks the account signed in from within SESSION_MAX_AGE are not held",
+          "nobody can flood someone's inbox. Networks the account registered or signed in from within SESSION_MAX_AGE are not held",
           "to the per-address ceiling, so a stranger asking for codes cannot block the owner's own request.",
         ],
       },

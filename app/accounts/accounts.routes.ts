@@ -54,10 +54,10 @@ export function accountRoutes(accounts: AccountService, cipher: FieldCipher, lim
         '400 invalid_totp. Each attempt is counted before ' +
         'the password is checked, against the account however it is named (username, @username or e-mail address), and ' +
         'given back when it succeeds; a wrong TOTP code counts like a wrong password, and wrong codes after a right password ' +
-        'are also limited per account from networks it has not signed in from (RATE_LOGIN_TOTP, default 30 a day; past it ' +
+        'are also limited per account from networks it has not registered or signed in from (RATE_LOGIN_TOTP, default 30 a day; past it ' +
         'the code is not checked and the answer is 400 invalid_totp, as for a wrong code). Limits: per account from one client ' +
         'network (an IPv4 address or IPv6 /56 by default, RATE_IPV6_PREFIX; RATE_LOGIN_ACCOUNT_IP, default 10 per 15 min), per account from everywhere ' +
-        '(RATE_LOGIN_USERNAME, default 100 an hour; not applied on a network the account signed in from within ' +
+        '(RATE_LOGIN_USERNAME, default 100 an hour; not applied on a network the account registered or signed in from within ' +
         'SESSION_MAX_AGE) and all attempts per client network (RATE_LOGIN_IP). Past a limit even the right password gets ' +
         '429 with Retry-After until its window ends, so a stranger guessing from one network locks out only that network. ' +
         '429 also when one network has too many password checks running at once.',

@@ -18,7 +18,7 @@ export function passwordResetRoutes(resets: PasswordResetService, limiter: RateL
         '6-digit code valid for OTP_TTL seconds (default 600); asking again replaces the previous code. ' +
         'Limited per client network (RATE_FORGOT_IP; an IPv6 /56 counts as one by default, RATE_IPV6_PREFIX), per address from one client network ' +
         '(RATE_FORGOT_EMAIL_IP, default 3 an hour) and per address from everywhere (RATE_FORGOT_EMAIL, default 10 an hour; ' +
-        'not applied on a network the account signed in from within SESSION_MAX_AGE), so a stranger asking for codes ' +
+        'not applied on a network the account registered or signed in from within SESSION_MAX_AGE), so a stranger asking for codes ' +
         'cannot use up the owner\'s requests.',
       auth: false,
       body: forgotPasswordBody,
@@ -42,7 +42,7 @@ export function passwordResetRoutes(resets: PasswordResetService, limiter: RateL
         'e-mails a notice. Each try is counted before the code is checked, per client network across all addresses ' +
         '(RATE_RESET_IP, default 10 an hour), per address from one client network ' +
         '(RATE_RESET_EMAIL_IP, default 10 an hour) and per address from everywhere (RATE_RESET_EMAIL, default 30 an hour; ' +
-        'not applied on a network the account signed in from within SESSION_MAX_AGE); a right code is not counted.',
+        'not applied on a network the account registered or signed in from within SESSION_MAX_AGE); a right code is not counted.',
       auth: false,
       body: resetPasswordBody,
       responses: { 204: { description: 'The password is changed; sign in again.' } },

@@ -142,6 +142,19 @@ describe('networks the account signed in from', () => {
     for (let i = 0; i < 20; i++) expect((await login('alice', 'wrong guess', `198.51.100.${i % 2}`)).status).toBe(401);
   };
 
+  it('count the network an account was registered from, so an owner who never signed in is let in past the ceiling', async () => {
+    await start({ RATE_LOGIN_ACCOUNT_IP: '10/900', RATE_LOGIN_USERNAME: '20/3600' });
+    const home = '203.0.113.50';
+    const registered = await t.http
+      .post('/auth/register')
+      .set('X-Forwarded-For', home)
+      .send({ username: 'bob', email: 'bob@example.org', password: PASSWORD });
+    expect(registered.status).toBe(201);
+    for (let i = 0; i < 20; i++) expect((await login('bob', 'wrong guess', `198.51.100.${i % 2}`)).status).toBe(401);
+    expect((await login('bob', PASSWORD, '203.0.113.99')).status).toBe(429);
+    expect((await login('bob', PASSWORD, home)).status).toBe(200);
+  });
+
   it('let the owner in past a ceiling that strangers filled from other networks', async () => {
     await start({ RATE_LOGIN_ACCOUNT_IP: '10/900', RATE_LOGIN_USERNAME: '20/3600' });
     expect((await login('alice', PASSWORD, '2001:db8:7:7::1')).status).toBe(200);
