@@ -458,7 +458,16 @@ export const ENVIRONMENT = [
         env: 'METRICS_TOKEN',
         key: 'metricsToken',
         parse: opt(z.string().min(16, 'must be at least 16 characters')),
-        doc: 'When set (16+ characters), /metrics requires Authorization: Bearer <token>.',
+        doc: 'When set (16+ characters), /metrics requires Authorization: Bearer <token>, from any client.',
+      },
+      {
+        env: 'METRICS_PUBLIC',
+        key: 'metricsPublic',
+        parse: bool(false),
+        doc: [
+          'Without METRICS_TOKEN, /metrics answers only loopback clients (with TRUST_PROXY: the forwarded address) and',
+          'others get 404. true: answer everyone without a token (only where the port is private anyway).',
+        ],
       },
       {
         env: 'LOG_LEVEL',
