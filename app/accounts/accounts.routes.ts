@@ -127,7 +127,8 @@ export function accountRoutes(accounts: AccountService, cipher: FieldCipher, lim
         'since clients encrypt signals to it. The check runs off the event loop with a 2 s limit: a key that takes longer is ' +
         'refused with invalid_pgp_key, and when too many checks are waiting the answer is 503 unavailable with Retry-After. ' +
         'Uploads are limited per account (RATE_PGP_USER, default 10 per hour) and per client IP (RATE_PGP_IP, default 30 per ' +
-        'hour, which also counts registrations that carry a key). The key is stored re-armored from the parsed packets. ' +
+        'hour, which also counts registrations that carry a key). The key is stored re-armored from the parsed packets and minimised: one valid self-signature per user ID and ' +
+        'subkey binding (the newest), no third-party certifications, nothing that does not verify. ' +
         'Server event (GET /signaling/poll): `pgp.changed` (payload: `{username, fingerprint}`) to every device of each ' +
         'of your connections and to your other devices, so clients that pinned your old key notice.',
       auth: true,
