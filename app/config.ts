@@ -458,7 +458,16 @@ export const ENVIRONMENT = [
         env: 'METRICS_TOKEN',
         key: 'metricsToken',
         parse: opt(z.string().min(16, 'must be at least 16 characters')),
-        doc: 'When set (16+ characters), /metrics requires Authorization: Bearer <token>.',
+        doc: 'When set (16+ characters), /metrics requires Authorization: Bearer <token>, from any client.',
+      },
+      {
+        env: 'METRICS_PUBLIC',
+        key: 'metricsPublic',
+        parse: bool(false),
+        doc: [
+          'Without METRICS_TOKEN, /metrics answers only loopback clients (with TRUST_PROXY: the forwarded address) and',
+          'others get 404. true: answer everyone without a token (only where the port is private anyway).',
+        ],
       },
       {
         env: 'LOG_LEVEL',
@@ -482,11 +491,21 @@ export const ENVIRONMENT = [
     ],
     variables: [
       {
+        env: 'RATE_IPV6_PREFIX',
+        key: 'rateIpv6Prefix',
+        parse: int(32, 64, 56),
+        doc: [
+          'How many leading bits of an IPv6 address make one client network for every per-network limit below and for',
+          'the networks an account is known on (an IPv4 address always counts alone). 56: one subscriber is commonly',
+          'delegated a /56, and a /48 then holds 256 networks instead of 65,536 /64s. 64 if your users share a /56.',
+        ],
+      },
+      {
         env: 'RATE_LOGIN_ACCOUNT_IP',
         rateLimit: 'loginFailuresPerAccountIp',
         parse: limit('10/900'),
         doc: [
-          'Failed logins (passwords and TOTP codes) per account from one client network (IPv4 address, IPv6 /64):',
+          'Failed logins (passwords and TOTP codes) per account from one client network (IPv4 address, IPv6 /56):',
           'past 10 in 15 min that network waits, even with the right password. The owner, elsewhere, is not locked out.',
         ],
       },
@@ -497,7 +516,7 @@ export const ENVIRONMENT = [
         doc: [
           'Failed logins per account from everywhere together: the ceiling ASVS 2.2.1 asks for (at most 100 an hour),',
           'for guessing spread over many networks. Reaching it locks the account for the rest of the hour, except from',
-          'networks the account signed in from within SESSION_MAX_AGE (so strangers cannot lock the owner out).',
+          'networks the account registered or signed in from within SESSION_MAX_AGE (so strangers cannot lock the owner out).',
         ],
       },
       {
@@ -505,7 +524,7 @@ export const ENVIRONMENT = [
         rateLimit: 'loginCodeFailuresPerAccount',
         parse: limit('30/86400'),
         doc: [
-          'Wrong TOTP codes after a right password, per account from networks it has not signed in from: someone who',
+          'Wrong TOTP codes after a right password, per account from networks it has not registered or signed in from: someone who',
           'has the password gets 30 code guesses a day (about 1 chance in 11,000), not the 2,400 the ceiling above allows.',
         ],
       },
@@ -537,7 +556,7 @@ export const ENVIRONMENT = [
         parse: limit('10/3600'),
         doc: [
           'Reset codes requested per client IP, per address from one client network, and per address in all:',
-          "nobody can flood someone's inbox. Networks the account signed in from within SESSION_MAX_AGE are not held",
+          "nobody can flood someone's inbox. Networks the account registered or signed in from within SESSION_MAX_AGE are not held",
           "to the per-address ceiling, so a stranger asking for codes cannot block the owner's own request.",
         ],
       },
@@ -553,6 +572,15 @@ export const ENVIRONMENT = [
         ],
       },
       { env: 'RATE_RESET_EMAIL', rateLimit: 'resetPerEmail', parse: limit('30/3600') },
+      {
+        env: 'RATE_RESET_IP',
+        rateLimit: 'resetPerIp',
+        parse: limit('10/3600'),
+        doc: [
+          'Reset attempts per client network across all addresses: without it one network could guess codes for many',
+          'known addresses at once (30 an hour each). A right code is not counted. See docs/security.md for the odds.',
+        ],
+      },
       {
         env: 'RATE_SEARCH_USER',
         rateLimit: 'searchPerUser',

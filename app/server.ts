@@ -67,7 +67,7 @@ export function createApp(deps: AppDeps): SignalboxApp {
   const { config, store, logger } = deps;
   const clock = deps.clock ?? systemClock;
   const cipher = new FieldCipher(config.dataKey);
-  const limiter = new RateLimiter(store.rateLimits, config.rateLimits, clock, (subject) => cipher.blindIndex(subject, 'rate-limit'));
+  const limiter = new RateLimiter(store.rateLimits, config.rateLimits, clock, (subject) => cipher.blindIndex(subject, 'rate-limit'), config.rateIpv6Prefix);
   const platform: Platform = { config, store, clock, cipher, limiter, logger, mailer: deps.mailer ?? createMailer(config, logger) };
 
   const ops = createOps({ ...platform, processMetrics: deps.processMetrics ?? false, allRoutes: () => routes });

@@ -12,26 +12,37 @@
  * upgrade can run it again and again without choosing names; `--keep <days>` then removes the older
  * `signalbox-<timestamp>` directories in `<parent>` (never anything else). `--env <file>` reads the
  * service's env file (scripts/envFile.ts).
+ *
+ * `--encrypt --passphrase-file <file>` or `--encrypt --recipient <public key file>` writes each file as an
+ * OpenPGP message `<name>.pgp` instead (scripts/backupCrypto.ts): the database and the secrets beside it are
+ * then unreadable without the passphrase or the private key. The database copy is staged in DATA_DIR (where
+ * the plain database already is) and removed once encrypted, so no plain copy reaches the destination.
+ * `backup-decrypt` turns such a backup back into plain files.
  * To restore: docs/deploy.md §8 (stop the service, remove stale -wal/-shm files, copy, chown, start).
  * For STORE=mongodb use `mongodump` / `mongorestore` instead (docs/deploy.md).
  */
 import Database from '../app/store/sqlite/driver.js';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { sqliteFile } from '../app/boot.js';
 import { SECRET_FILES } from '../app/config.js';
+import { ENCRYPTED_SUFFIX, encryptFile, readPassphraseFile, readRecipientFile, type EncryptTo } from './backupCrypto.js';
 import { applyEnvFileOption } from './envFile.js';
 import { parseEnvOrExit, requireSqliteDatabase } from './existingInstallation.js';
 
 const EX_USAGE = 64;
 const EX_CANTCREAT = 73;
+/** sysexits(3) EX_NOINPUT: the passphrase or key file cannot be read or used. */
+const EX_NOINPUT_KEY = 66;
 
 function fail(code: number, message: string): never {
   process.stderr.write(`signalbox-backup: ${message}\n`);
   process.exit(code);
 }
 
-const USAGE = 'usage: npm run backup -- [--env <file>] <destination directory> | --into <parent directory> [--keep <days>]';
+const USAGE =
+  'usage: npm run backup -- [--env <file>] [--encrypt --passphrase-file <file> | --encrypt --recipient <public key file>] ' +
+  '<destination directory> | --into <parent directory> [--keep <days>]';
 
 /** Names `--into` gives: sortable, no characters a shell or systemd treats specially, unique per second. */
 const STAMPED = /^signalbox-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
@@ -60,6 +71,42 @@ function parseArgs(args: string[], now: Date): Plan {
   return { dest: join(plan.parent, stampedName(now)), parent: plan.parent, keepDays: plan.keepDays };
 }
 
+/** Where `--encrypt` gets its key: exactly one of a passphrase file and a recipient's public key file. */
+interface EncryptionOption {
+  passphraseFile?: string;
+  recipientFile?: string;
+}
+
+/** Takes `--encrypt` and its key option out of `args`; null when not asked for (usage error when half-given). */
+function takeEncryption(args: string[]): { rest: string[]; encryption: EncryptionOption | null } {
+  const rest: string[] = [];
+  let encrypt = false;
+  const option: EncryptionOption = {};
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--encrypt' && !encrypt) encrypt = true;
+    else if (arg === '--passphrase-file' || arg === '--recipient') {
+      const value = args[++i];
+      const field = arg === '--passphrase-file' ? 'passphraseFile' : 'recipientFile';
+      if (value === undefined || value.startsWith('-') || option[field] !== undefined) fail(EX_USAGE, USAGE);
+      option[field] = resolve(value);
+    } else rest.push(arg);
+  }
+  const given = Number(option.passphraseFile !== undefined) + Number(option.recipientFile !== undefined);
+  if (encrypt ? given !== 1 : given !== 0) fail(EX_USAGE, USAGE);
+  return { rest, encryption: encrypt ? option : null };
+}
+
+/** The key `--encrypt` names, read before anything is copied: a bad one fails with nothing written. */
+async function loadEncryption(option: EncryptionOption): Promise<EncryptTo> {
+  try {
+    if (option.passphraseFile !== undefined) return { passphrase: readPassphraseFile(option.passphraseFile) };
+    return { recipient: await readRecipientFile(option.recipientFile!) };
+  } catch (err) {
+    fail(EX_NOINPUT_KEY, `cannot use the encryption key: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
 /** Removes `signalbox-<timestamp>` directories in `parent` older than `keepDays` (by their name's time). */
 function pruneOlderThan(parent: string, keepDays: number, now: Date): string[] {
   const removed: string[] = [];
@@ -79,7 +126,9 @@ function pruneOlderThan(parent: string, keepDays: number, now: Date): string[] {
 async function main(): Promise<void> {
   process.umask(0o077); // the copy holds password hashes and the data key: for the owner only
   const now = new Date();
-  const { dest, parent, keepDays } = parseArgs(applyEnvFileOption('signalbox-backup', process.argv.slice(2)), now);
+  const { rest, encryption } = takeEncryption(applyEnvFileOption('signalbox-backup', process.argv.slice(2)));
+  const { dest, parent, keepDays } = parseArgs(rest, now);
+  const encryptTo = encryption ? await loadEncryption(encryption) : null;
   // Only DATA_DIR is needed, not the secrets: the server's loadConfig would generate missing ones,
   // so a wrong DATA_DIR would get a new directory and new keys before the check below.
   const { config } = parseEnvOrExit('signalbox-backup');
@@ -93,22 +142,35 @@ async function main(): Promise<void> {
 
   // A connection of our own beside the server's; the backup only reads from it. fileMustExist: a wrong
   // DATA_DIR must not create an empty database that then gets "backed up".
-  const db = new Database(source, { fileMustExist: true });
+  // Encrypted: the plain copy is staged beside the live database (no less protected than it) and removed.
+  const staging = encryptTo ? mkdtempSync(join(config.dataDir, '.backup-')) : dest;
+  const copied: string[] = [];
   try {
-    db.pragma('busy_timeout = 5000');
-    await db.backup(join(dest, 'signalbox.db'));
-  } finally {
-    db.close();
-  }
-  const copied = ['signalbox.db'];
-  for (const name of Object.values(SECRET_FILES)) {
-    const file = join(config.dataDir, name);
-    if (existsSync(file)) {
-      copyFileSync(file, join(dest, name));
-      copied.push(name);
+    const db = new Database(source, { fileMustExist: true });
+    try {
+      db.pragma('busy_timeout = 5000');
+      await db.backup(join(staging, 'signalbox.db'));
+    } finally {
+      db.close();
     }
+    const files: Array<[name: string, path: string]> = [['signalbox.db', join(staging, 'signalbox.db')]];
+    for (const name of Object.values(SECRET_FILES)) {
+      const file = join(config.dataDir, name);
+      if (existsSync(file)) files.push([name, file]);
+    }
+    for (const [name, path] of files) {
+      if (encryptTo) {
+        await encryptFile(path, join(dest, name + ENCRYPTED_SUFFIX), encryptTo);
+        copied.push(name + ENCRYPTED_SUFFIX);
+      } else {
+        if (path !== join(dest, name)) copyFileSync(path, join(dest, name));
+        copied.push(name);
+      }
+    }
+  } finally {
+    if (encryptTo) rmSync(staging, { recursive: true, force: true });
   }
-  process.stdout.write(`backed up ${copied.join(', ')} to ${dest}\n`);
+  process.stdout.write(`backed up ${copied.join(', ')} to ${dest}${encryptTo ? ' (encrypted)' : ''}\n`);
   // Pruned only after this backup succeeded, so a failing backup never leaves fewer copies behind.
   if (parent !== undefined && keepDays !== undefined) {
     const removed = pruneOlderThan(parent, keepDays, now);

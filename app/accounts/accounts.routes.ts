@@ -1,4 +1,3 @@
-import { clientNetwork } from '../core/clientNetwork.js';
 import type { RateLimiter } from '../core/rateLimiter.js';
 import { caller, type AppContext } from '../http/context.js';
 import { limitByIp } from '../http/rateLimit.js';
@@ -38,7 +37,7 @@ export function accountRoutes(accounts: AccountService, cipher: FieldCipher, lim
       errors: ['username_taken', 'email_taken', 'rate_limited', 'invalid_pgp_key', 'unavailable'],
       before: [limitByIp(limiter, 'registerPerIp')],
       handler: async (ctx, { body }) => {
-        const register = async () => sendGrant(ctx, 201, await accounts.register(body, clientNetwork(ctx.ip)));
+        const register = async () => sendGrant(ctx, 201, await accounts.register(body, limiter.networkOf(ctx.ip)));
         // A key checked at registration costs what an upload costs, so it counts against the same per-IP limit.
         if (body.pgpPublicKey != null) await countKeyUploadByIp(ctx, register);
         else await register();
@@ -55,10 +54,10 @@ export function accountRoutes(accounts: AccountService, cipher: FieldCipher, lim
         '400 invalid_totp. Each attempt is counted before ' +
         'the password is checked, against the account however it is named (username, @username or e-mail address), and ' +
         'given back when it succeeds; a wrong TOTP code counts like a wrong password, and wrong codes after a right password ' +
-        'are also limited per account from networks it has not signed in from (RATE_LOGIN_TOTP, default 30 a day; past it ' +
+        'are also limited per account from networks it has not registered or signed in from (RATE_LOGIN_TOTP, default 30 a day; past it ' +
         'the code is not checked and the answer is 400 invalid_totp, as for a wrong code). Limits: per account from one client ' +
-        'network (an IPv4 address or IPv6 /64; RATE_LOGIN_ACCOUNT_IP, default 10 per 15 min), per account from everywhere ' +
-        '(RATE_LOGIN_USERNAME, default 100 an hour; not applied on a network the account signed in from within ' +
+        'network (an IPv4 address or IPv6 /56 by default, RATE_IPV6_PREFIX; RATE_LOGIN_ACCOUNT_IP, default 10 per 15 min), per account from everywhere ' +
+        '(RATE_LOGIN_USERNAME, default 100 an hour; not applied on a network the account registered or signed in from within ' +
         'SESSION_MAX_AGE) and all attempts per client network (RATE_LOGIN_IP). Past a limit even the right password gets ' +
         '429 with Retry-After until its window ends, so a stranger guessing from one network locks out only that network. ' +
         '429 also when one network has too many password checks running at once.',
@@ -67,7 +66,7 @@ export function accountRoutes(accounts: AccountService, cipher: FieldCipher, lim
       responses: { 200: { description: 'A new session.', schema: tokenResponse } },
       errors: ['invalid_credentials', 'totp_required', 'invalid_totp', 'rate_limited'],
       before: [limitByIp(limiter, 'loginPerIp')],
-      handler: async (ctx, { body }) => sendGrant(ctx, 200, await accounts.login(body.username, body.password, body.totp, clientNetwork(ctx.ip), body.device)),
+      handler: async (ctx, { body }) => sendGrant(ctx, 200, await accounts.login(body.username, body.password, body.totp, limiter.networkOf(ctx.ip), body.device)),
     }),
     defineRoute({
       method: 'post',
@@ -128,7 +127,8 @@ export function accountRoutes(accounts: AccountService, cipher: FieldCipher, lim
         'since clients encrypt signals to it. The check runs off the event loop with a 2 s limit: a key that takes longer is ' +
         'refused with invalid_pgp_key, and when too many checks are waiting the answer is 503 unavailable with Retry-After. ' +
         'Uploads are limited per account (RATE_PGP_USER, default 10 per hour) and per client IP (RATE_PGP_IP, default 30 per ' +
-        'hour, which also counts registrations that carry a key). The key is stored re-armored from the parsed packets. ' +
+        'hour, which also counts registrations that carry a key). The key is stored re-armored from the parsed packets and minimised: one valid self-signature per user ID and ' +
+        'subkey binding (the newest), no third-party certifications, nothing that does not verify. ' +
         'Server event (GET /signaling/poll): `pgp.changed` (payload: `{username, fingerprint}`) to every device of each ' +
         'of your connections and to your other devices, so clients that pinned your old key notice.',
       auth: true,

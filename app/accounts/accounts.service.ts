@@ -113,7 +113,11 @@ export class AccountService {
       }
       throw err;
     }
-    return this.startSession(user, input.device);
+    const grant = await this.startSession(user, input.device);
+    // The network an account was made from is its owner's, as much as one it signed in from: without
+    // this an owner who only registered was held to the per-account ceilings that strangers can fill.
+    await this.rememberNetwork(user, network);
+    return grant;
   }
 
   /**
@@ -161,7 +165,7 @@ export class AccountService {
     }
     await attempt.refund();
     await codeAttempt?.refund();
-    await this.d.limiter.remember(here, this.d.config.sessionMaxAge);
+    await this.rememberNetwork(user, network);
     if (this.d.hasher.needsRehash(user.passwordHash)) {
       await this.d.store.users.setPasswordHash(user.id, await this.d.hasher.hash(password, network));
     }
@@ -239,8 +243,13 @@ export class AccountService {
     this.d.onSessionsEnded?.({ userId: user.id });
   }
 
+  /** Marks `network` as the account's own for SESSION_MAX_AGE (see `isKnownNetwork`). */
+  private async rememberNetwork(user: UserRecord, network: string): Promise<void> {
+    await this.d.limiter.remember(`user:${user.id} from ${network}`, this.d.config.sessionMaxAge);
+  }
+
   /**
-   * True when the account signed in from `network` within SESSION_MAX_AGE (see `login`). Asked with
+   * True when the account registered or signed in from `network` within SESSION_MAX_AGE (see `login`). Asked with
    * null for an unknown address too (a subject no account has), so both cost the same work.
    */
   async isKnownNetwork(user: UserRecord | null, network: string): Promise<boolean> {

@@ -1,4 +1,3 @@
-import { clientNetwork } from '../core/clientNetwork.js';
 import type { RateLimiter } from '../core/rateLimiter.js';
 import { limitByIp } from '../http/rateLimit.js';
 import { defineRoute, type AnyRoute } from '../http/route.js';
@@ -17,9 +16,9 @@ export function passwordResetRoutes(resets: PasswordResetService, limiter: RateL
       description:
         'Always 202 {"ok": true}, whether or not the address is registered. A registered address receives a ' +
         '6-digit code valid for OTP_TTL seconds (default 600); asking again replaces the previous code. ' +
-        'Limited per client network (RATE_FORGOT_IP; an IPv6 /64 counts as one), per address from one client network ' +
+        'Limited per client network (RATE_FORGOT_IP; an IPv6 /56 counts as one by default, RATE_IPV6_PREFIX), per address from one client network ' +
         '(RATE_FORGOT_EMAIL_IP, default 3 an hour) and per address from everywhere (RATE_FORGOT_EMAIL, default 10 an hour; ' +
-        'not applied on a network the account signed in from within SESSION_MAX_AGE), so a stranger asking for codes ' +
+        'not applied on a network the account registered or signed in from within SESSION_MAX_AGE), so a stranger asking for codes ' +
         'cannot use up the owner\'s requests.',
       auth: false,
       body: forgotPasswordBody,
@@ -27,7 +26,7 @@ export function passwordResetRoutes(resets: PasswordResetService, limiter: RateL
       errors: ['rate_limited'],
       before: [limitByIp(limiter, 'forgotPerIp')],
       handler: async (ctx, { body }) => {
-        await resets.forgot(body.email, clientNetwork(ctx.ip));
+        await resets.forgot(body.email, limiter.networkOf(ctx.ip));
         ctx.status = 202;
         ctx.body = { ok: true };
       },
@@ -40,15 +39,16 @@ export function passwordResetRoutes(resets: PasswordResetService, limiter: RateL
       description:
         'The code works once, only the newest one works, and 5 wrong tries burn it. Wrong, expired, used, burned ' +
         'codes and unknown addresses all get 400 invalid_otp. Success ends every session of the account and ' +
-        'e-mails a notice. Each try is counted before the code is checked, per address from one client network ' +
+        'e-mails a notice. Each try is counted before the code is checked, per client network across all addresses ' +
+        '(RATE_RESET_IP, default 10 an hour), per address from one client network ' +
         '(RATE_RESET_EMAIL_IP, default 10 an hour) and per address from everywhere (RATE_RESET_EMAIL, default 30 an hour; ' +
-        'not applied on a network the account signed in from within SESSION_MAX_AGE); a right code is not counted.',
+        'not applied on a network the account registered or signed in from within SESSION_MAX_AGE); a right code is not counted.',
       auth: false,
       body: resetPasswordBody,
       responses: { 204: { description: 'The password is changed; sign in again.' } },
       errors: ['invalid_otp', 'rate_limited'],
       handler: async (ctx, { body }) => {
-        await resets.reset(body.email, body.otp, body.newPassword, clientNetwork(ctx.ip));
+        await resets.reset(body.email, body.otp, body.newPassword, limiter.networkOf(ctx.ip));
         ctx.status = 204;
       },
     }),

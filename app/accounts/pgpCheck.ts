@@ -1,4 +1,5 @@
 import { readKeys, type Key, type PublicKey, type Subkey } from 'openpgp';
+import { minimiseKey } from './pgpMinimise.js';
 import { NOT_A_KEY, refusalFor, SECRET_MATERIAL, type KeyPacketFacts } from './pgpPolicy.js';
 
 /**
@@ -58,6 +59,7 @@ async function whyUnusable(key: Key, date: Date): Promise<string> {
  * Parses and checks one uploaded key: exactly one public key, every key packet on the allow-list
  * (pgpPolicy.ts, judged before any signature is verified), the primary key valid at `now` (not expired,
  * not revoked, self-signatures verify), and a usable encryption (sub)key at `now`. Throws PgpRefusal.
+ * The key returned for storing is minimised: one valid self-signature per user ID and subkey binding.
  */
 export async function checkPublicKey(armored: string, now: Date): Promise<CheckedKey> {
   let keys: Key[];
@@ -88,11 +90,20 @@ export async function checkPublicKey(armored: string, now: Date): Promise<Checke
     );
   }
   const expiry = await key.getExpirationTime();
-  return {
+  const about = {
     fingerprint: key.getFingerprint().toUpperCase(),
     algorithm: algorithmName(key),
     createdAt: key.getCreationTime(),
     expiresAt: expiry instanceof Date ? expiry : null,
-    publicKey: key.armor(),
   };
+  // Judged above as uploaded (so a revocation is seen), stored and served minimised (pgpMinimise.ts).
+  const minimal = await minimiseKey(key, now);
+  try {
+    await minimal.verifyPrimaryKey(now);
+    await (minimal as PublicKey).getEncryptionKey(undefined, now);
+  } catch {
+    // What made it valid above is kept, so this is not expected; refused rather than stored half-usable.
+    throw new PgpRefusal('The OpenPGP key is unusable once its unverifiable signatures are removed.');
+  }
+  return { ...about, publicKey: minimal.armor() };
 }

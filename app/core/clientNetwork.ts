@@ -1,13 +1,18 @@
 import { isIPv4, isIPv6 } from 'node:net';
 
+/** How many leading bits of an IPv6 address name one client network by default (RATE_IPV6_PREFIX). */
+export const DEFAULT_IPV6_PREFIX = 56;
+
 /**
  * The network a client address belongs to, for per-client limits: an IPv4 address as it is, an
- * IPv6 address as its /64 (`2001:db8:1:2::/64`), and an IPv4-mapped IPv6 address (`::ffff:192.0.2.7`,
- * as dual-stack sockets report IPv4 peers) as the IPv4 address. One /64 is what a single home or
- * phone is given, so counting per IPv6 address would hand an attacker 2^64 fresh identities.
+ * IPv6 address as its first `ipv6Prefix` bits (`2001:db8:1:200::/56`), and an IPv4-mapped IPv6
+ * address (`::ffff:192.0.2.7`, as dual-stack sockets report IPv4 peers) as the IPv4 address.
+ * Counting per IPv6 address would hand an attacker 2^64 fresh identities per /64; and a subscriber
+ * is commonly delegated a /56 (RIPE-690 recommends /48 or /56 per customer), so the default /56
+ * still counts one household as one network while a /48 holds only 256 of them, not 65,536 /64s.
  * Anything that is not an IP address is returned unchanged.
  */
-export function clientNetwork(ip: string): string {
+export function clientNetwork(ip: string, ipv6Prefix: number = DEFAULT_IPV6_PREFIX): string {
   const address = ip.trim();
   if (isIPv4(address)) return address;
   const unzoned = address.replace(/%.*$/, ''); // fe80::1%eth0: the zone names an interface, not a host
@@ -17,7 +22,12 @@ export function clientNetwork(ip: string): string {
   if (words.slice(0, 5).every((w) => w === 0) && words[5] === 0xffff) {
     return [words[6]! >> 8, words[6]! & 0xff, words[7]! >> 8, words[7]! & 0xff].join('.');
   }
-  return `${words.slice(0, 4).map((w) => w.toString(16)).join(':')}::/64`;
+  const kept = Math.ceil(ipv6Prefix / 16);
+  const masked = words.slice(0, kept).map((w, i) => {
+    const bits = Math.min(16, ipv6Prefix - i * 16); // the last kept word may be cut part-way
+    return w & ((0xffff << (16 - bits)) & 0xffff);
+  });
+  return `${masked.map((w) => w.toString(16)).join(':')}::/${ipv6Prefix}`;
 }
 
 /** The eight 16-bit words of a valid IPv6 address (with `::` expanded and a dotted IPv4 tail converted). */

@@ -1,6 +1,7 @@
 import type { LimitRule, RateLimitName } from '../config.js';
 import type { Clock } from '../lib/clock.js';
 import type { RateLimitStore } from '../store/types.js';
+import { clientNetwork, DEFAULT_IPV6_PREFIX } from './clientNetwork.js';
 import { rateLimited } from './errors.js';
 
 /** An attempt counted by `RateLimiter.attempt`; `refund` gives its counts back (once). */
@@ -18,7 +19,17 @@ export class RateLimiter {
     private readonly rules: Readonly<Record<RateLimitName, LimitRule | null>>,
     private readonly clock: Clock,
     private readonly hashSubject: (subject: string) => string,
+    /** RATE_IPV6_PREFIX: how much of an IPv6 address names one client network. */
+    private readonly ipv6Prefix: number = DEFAULT_IPV6_PREFIX,
   ) {}
+
+  /**
+   * The client network of `ip` (ctx.ip, which honours TRUST_PROXY) that every per-network limit and
+   * known-network mark counts: an IPv4 address, or the IPv6 prefix of RATE_IPV6_PREFIX bits.
+   */
+  networkOf(ip: string): string {
+    return clientNetwork(ip, this.ipv6Prefix);
+  }
 
   /** Counts one attempt by `subject`; throws 429 rate_limited once the window holds more than allowed. */
   async consume(name: RateLimitName, subject: string): Promise<void> {

@@ -28,6 +28,7 @@ export function createOps(d: OpsModuleDeps): OpsFeature {
       store: d.store,
       metrics,
       metricsToken: d.config.metricsToken,
+      metricsPublic: d.config.metricsPublic,
       version: VERSION,
       startedAt: clock.now(),
       now: () => clock.now(),

@@ -8,6 +8,7 @@ import type { AppContext, AppState } from '../http/context.js';
 import { ERRORS, notFound, unauthorized, unavailable } from '../core/errors.js';
 import { defineRoute, type AnyRoute } from '../http/route.js';
 import type { Store, WriteFailure } from '../store/types.js';
+import { isLoopback } from '../core/loopback.js';
 import { sharedWriteProbe } from './healthProbe.js';
 import type { Metrics } from './metrics.js';
 
@@ -54,6 +55,8 @@ export interface OpsDeps {
   store: Store;
   metrics: Metrics;
   metricsToken: string | undefined;
+  /** METRICS_PUBLIC: without a token, answer every client instead of loopback ones only. */
+  metricsPublic: boolean;
   version: string;
   startedAt: number;
   now: () => number;
@@ -95,6 +98,11 @@ export function opsRoutes(d: OpsDeps): AnyRoute[] {
         ctx.set('WWW-Authenticate', 'Bearer');
         throw unauthorized('The metrics token is required.');
       }
+    } else if (!d.metricsPublic && !isLoopback(ctx.ip)) {
+      // No token: the metrics (traffic, users online, errors) are for the host's own scraper only.
+      // ctx.ip is the forwarded client with TRUST_PROXY, so a proxy on loopback does not open it up.
+      // 404, as the nginx site answers: nothing tells a stranger the endpoint exists.
+      throw notFound();
     }
     await next();
   };
@@ -136,11 +144,14 @@ export function opsRoutes(d: OpsDeps): AnyRoute[] {
       path: '/metrics',
       tag: TAG,
       summary: 'Prometheus metrics',
-      description: 'When METRICS_TOKEN is set, requires `Authorization: Bearer <METRICS_TOKEN>`.',
+      description:
+        'When METRICS_TOKEN is set, requires `Authorization: Bearer <METRICS_TOKEN>` (from any client). Without it, ' +
+        'answered only to loopback clients (127.0.0.0/8, ::1; the forwarded address with TRUST_PROXY) and 404 not_found ' +
+        'to any other, unless METRICS_PUBLIC=true.',
       auth: false,
       before: [metricsGuard],
       responses: { 200: { description: 'Prometheus text exposition format.' } },
-      errors: ['unauthorized'],
+      errors: ['unauthorized', 'not_found'],
       handler: async (ctx) => {
         ctx.type = d.metrics.registry.contentType;
         ctx.body = await d.metrics.registry.metrics();

@@ -5,11 +5,11 @@ import type { SdkBundle } from './sdkBundle.js';
 const TAG = 'SDK';
 
 /**
- * A day: the URL carries no version, so this is how long a browser may run an older SDK after an
- * upgrade without asking (the API only ever grows, so an older SDK keeps working); after that one
- * revalidation with the ETag costs a 304.
+ * The URL carries no version, so any freshness lifetime would let a browser run an older SDK after an
+ * upgrade (a security fix included) for that long without asking. `no-cache`: caches may keep it but
+ * must revalidate every use; with the ETag an unchanged bundle costs a 304 without a body.
  */
-export const SDK_MAX_AGE_SECONDS = 86_400;
+export const SDK_CACHE_CONTROL = 'no-cache';
 
 /** How soon to try again when the bundle is missing: an operator has to build it first. */
 const MISSING_RETRY_SECONDS = 60;
@@ -29,8 +29,8 @@ export function sdkRoutes(d: SdkRouteDeps): AnyRoute[] {
       operationId: 'getClientSdk',
       description:
         '`import { Signalbox } from "/sdk/signalbox.js"`: the @signalbox/client package (client/) built into one ' +
-        'dependency-free ES module, openpgp included, gzipped when the client accepts it. Cached publicly for a day, with a strong ETag (one per encoding): a request with ' +
-        'a matching If-None-Match gets 304. 503 when the server was installed without building it (`npm run build`).',
+        'dependency-free ES module, openpgp included, gzipped when the client accepts it. `Cache-Control: no-cache` with a strong ETag (one per encoding): caches ' +
+        'revalidate every time, so a new build reaches browsers at once, and a request with a matching If-None-Match gets 304. 503 when the server was installed without building it (`npm run build`).',
       auth: false,
       responses: {
         200: { description: 'The module, `text/javascript; charset=utf-8`.' },
@@ -45,7 +45,7 @@ export function sdkRoutes(d: SdkRouteDeps): AnyRoute[] {
         ctx.vary('Accept-Encoding');
         ctx.status = 200; // before ctx.fresh, which only compares validators on a 2xx
         ctx.etag = chosen.etag;
-        ctx.set('Cache-Control', `public, max-age=${SDK_MAX_AGE_SECONDS}`); // replaces the default no-store
+        ctx.set('Cache-Control', SDK_CACHE_CONTROL); // replaces the default no-store
         ctx.type = 'text/javascript; charset=utf-8';
         if (ctx.fresh) {
           ctx.status = 304;

@@ -84,11 +84,11 @@ describe('failed logins per account from one client network', () => {
     expect((await login('alice', PASSWORD, '203.0.113.1')).status).toBe(200);
   });
 
-  it('counts a whole IPv6 /64 as one network', async () => {
+  it('counts a whole IPv6 /56 as one network by default', async () => {
     await start({ RATE_LOGIN_ACCOUNT_IP: '3/900' });
-    for (let i = 1; i <= 3; i++) expect((await login('alice', 'wrong guess', `2001:db8:1:2::${i}`)).status).toBe(401);
-    expect((await login('alice', 'wrong guess', '2001:db8:1:2:ffff:ffff:ffff:ffff')).status).toBe(429);
-    expect((await login('alice', 'wrong guess', '2001:db8:1:3::1')).status).toBe(401);
+    for (let i = 1; i <= 3; i++) expect((await login('alice', 'wrong guess', `2001:db8:1:${i}::1`)).status).toBe(401);
+    expect((await login('alice', 'wrong guess', '2001:db8:1:ff:ffff:ffff:ffff:ffff')).status).toBe(429);
+    expect((await login('alice', 'wrong guess', '2001:db8:1:100::1')).status).toBe(401);
   });
 
   it('counts an IPv4-mapped IPv6 address as its IPv4 address', async () => {
@@ -141,6 +141,19 @@ describe('networks the account signed in from', () => {
   const fillCeiling = async () => {
     for (let i = 0; i < 20; i++) expect((await login('alice', 'wrong guess', `198.51.100.${i % 2}`)).status).toBe(401);
   };
+
+  it('count the network an account was registered from, so an owner who never signed in is let in past the ceiling', async () => {
+    await start({ RATE_LOGIN_ACCOUNT_IP: '10/900', RATE_LOGIN_USERNAME: '20/3600' });
+    const home = '203.0.113.50';
+    const registered = await t.http
+      .post('/auth/register')
+      .set('X-Forwarded-For', home)
+      .send({ username: 'bob', email: 'bob@example.org', password: PASSWORD });
+    expect(registered.status).toBe(201);
+    for (let i = 0; i < 20; i++) expect((await login('bob', 'wrong guess', `198.51.100.${i % 2}`)).status).toBe(401);
+    expect((await login('bob', PASSWORD, '203.0.113.99')).status).toBe(429);
+    expect((await login('bob', PASSWORD, home)).status).toBe(200);
+  });
 
   it('let the owner in past a ceiling that strangers filled from other networks', async () => {
     await start({ RATE_LOGIN_ACCOUNT_IP: '10/900', RATE_LOGIN_USERNAME: '20/3600' });

@@ -154,13 +154,15 @@ describe('POST /auth/login with two-factor on', () => {
   });
 
   it('counts wrong codes against the failed-login limit', async () => {
-    const limited = makeTestApp({ env: { RATE_LOGIN_USERNAME: '2/900' } });
+    const limited = makeTestApp({ env: { RATE_LOGIN_USERNAME: '2/900', TRUST_PROXY: 'true' } });
     try {
       const bob = await registerUser(limited, { username: 'bob_b', password: 'correct horse battery' });
       const { secret } = (await limited.http.post('/auth/2fa/setup').set(bearer(bob)).send({})).body;
       await limited.http.post('/auth/2fa/enable').set(bearer(bob)).send({ code: totpAt(secret, limited.clock.now()) });
       limited.clock.advance(30);
-      const attempt = (totp: string) => limited.http.post('/auth/login').send({ username: 'bob_b', password: 'correct horse battery', totp });
+      // From a network other than the one bob registered from, where the ceiling applies.
+      const attempt = (totp: string) =>
+        limited.http.post('/auth/login').set('X-Forwarded-For', '198.51.100.9').send({ username: 'bob_b', password: 'correct horse battery', totp });
       const right = totpAt(secret, limited.clock.now());
       const wrong = String((Number(right) + 1) % 1_000_000).padStart(6, '0');
       await attempt(wrong);

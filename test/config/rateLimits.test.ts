@@ -18,6 +18,7 @@ describe('rate limit configuration', () => {
       forgotPerEmail: { max: 10, windowSeconds: 3600 },
       resetPerEmailIp: { max: 10, windowSeconds: 3600 },
       resetPerEmail: { max: 30, windowSeconds: 3600 },
+      resetPerIp: { max: 10, windowSeconds: 3600 },
       searchPerUser: { max: 60, windowSeconds: 60 },
       sendPerUser: { max: 1200, windowSeconds: 60 },
       icePerUser: { max: 30, windowSeconds: 60 },
@@ -25,6 +26,12 @@ describe('rate limit configuration', () => {
       pgpUploadPerIp: { max: 30, windowSeconds: 3600 },
       pushSubscribePerUser: { max: 30, windowSeconds: 3600 },
     });
+  });
+
+  it('groups IPv6 by /56 unless RATE_IPV6_PREFIX says otherwise, and stops on a prefix out of range', () => {
+    expect(parseConfig({}, secrets).rateIpv6Prefix).toBe(56);
+    expect(parseConfig({ RATE_IPV6_PREFIX: '64' }, secrets).rateIpv6Prefix).toBe(64);
+    expect(() => parseConfig({ RATE_IPV6_PREFIX: '65' }, secrets)).toThrow(/^RATE_IPV6_PREFIX: must be a whole number from 32 to 64/);
   });
 
   it('reads max/seconds and off', () => {

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { clientNetwork } from '../../app/core/clientNetwork.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 
-describe('clientNetwork', () => {
+describe('clientNetwork with a /64 prefix', () => {
   it.each([
     ['an IPv4 address as it is', '203.0.113.7', '203.0.113.7'],
     ['an IPv6 address as its /64', '2001:db8:1:2:3:4:5:6', '2001:db8:1:2::/64'],
@@ -15,7 +15,22 @@ describe('clientNetwork', () => {
     ['the unspecified address', '::', '0:0:0:0::/64'],
     ['something that is no address unchanged', 'not an ip', 'not an ip'],
   ])('gives %s', (_label, ip, network) => {
+    expect(clientNetwork(ip, 64)).toBe(network);
+  });
+});
+
+describe('clientNetwork by default (/56)', () => {
+  it.each([
+    ['an IPv6 address as its /56, cutting the fourth word in half', '2001:db8:1:2ab:3:4:5:6', '2001:db8:1:200::/56'],
+    ['every /64 of one /56 as the same network', '2001:db8:1:2ff::1', '2001:db8:1:200::/56'],
+    ['an IPv4 address as it is', '203.0.113.7', '203.0.113.7'],
+    ['an IPv4-mapped IPv6 address as the IPv4 address', '::ffff:192.0.2.9', '192.0.2.9'],
+  ])('gives %s', (_label, ip, network) => {
     expect(clientNetwork(ip)).toBe(network);
+  });
+
+  it('gives a /48 when asked for one', () => {
+    expect(clientNetwork('2001:db8:1:2ab::1', 48)).toBe('2001:db8:1::/48');
   });
 });
 
@@ -30,8 +45,20 @@ describe('per-IP limits', () => {
     expect((await login('2001:db8:aa:bb:ffff::1')).status).toBe(429);
   });
 
-  it('keep different IPv6 /64s apart', async () => {
+  it('count every /64 of one IPv6 /56 together by default', async () => {
     t = makeTestApp({ env: { RATE_LOGIN_IP: '3/60', TRUST_PROXY: 'true' } });
+    for (let i = 1; i <= 3; i++) expect((await login(`2001:db8:aa:b${i}::1`)).status).toBe(401);
+    expect((await login('2001:db8:aa:ff::1')).status).toBe(429);
+  });
+
+  it('keep different IPv6 /56s apart', async () => {
+    t = makeTestApp({ env: { RATE_LOGIN_IP: '3/60', TRUST_PROXY: 'true' } });
+    for (let i = 1; i <= 3; i++) await login(`2001:db8:aa:bb::${i}`);
+    expect((await login('2001:db8:aa:1bb::1')).status).toBe(401);
+  });
+
+  it('keep different IPv6 /64s apart with RATE_IPV6_PREFIX=64', async () => {
+    t = makeTestApp({ env: { RATE_LOGIN_IP: '3/60', TRUST_PROXY: 'true', RATE_IPV6_PREFIX: '64' } });
     for (let i = 1; i <= 3; i++) await login(`2001:db8:aa:bb::${i}`);
     expect((await login('2001:db8:aa:bc::1')).status).toBe(401);
   });

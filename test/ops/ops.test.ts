@@ -156,6 +156,31 @@ describe('GET /metrics with METRICS_TOKEN set', () => {
   });
 });
 
+describe('GET /metrics without METRICS_TOKEN', () => {
+  // Behind a proxy (TRUST_PROXY) the client is the forwarded address: a proxy on loopback opens nothing.
+  const proxied = useTestApp({ env: { TRUST_PROXY: 'true' } });
+  const open = useTestApp({ env: { TRUST_PROXY: 'true', METRICS_PUBLIC: 'true' } });
+
+  it('answers 404 not_found to a client that is not on loopback', async () => {
+    const res = await proxied.http.get('/metrics').set('X-Forwarded-For', '203.0.113.5');
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe('not_found');
+    expect(res.text).not.toContain('signalbox_http_requests_total');
+  });
+
+  it.each(['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1'])('answers a loopback client (%s)', async (ip) => {
+    const res = await proxied.http.get('/metrics').set('X-Forwarded-For', ip);
+    expect(res.status).toBe(200);
+    expect(res.text).toContain('signalbox_http_requests_total');
+  });
+
+  it('answers any client with METRICS_PUBLIC=true', async () => {
+    const res = await open.http.get('/metrics').set('X-Forwarded-For', '203.0.113.5');
+    expect(res.status).toBe(200);
+    expect(res.text).toContain('signalbox_http_requests_total');
+  });
+});
+
 /** An app built exactly as main.ts builds it, so the test can read the router it serves from. */
 function bareApp(): { app: Koa; close(): Promise<void> } {
   const dir = mkdtempSync(join(tmpdir(), 'signalbox-routes-'));

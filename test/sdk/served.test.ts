@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { defaultBundlePath } from '../../app/sdk/sdkBundle.js';
-import { SDK_MAX_AGE_SECONDS } from '../../app/sdk/sdk.routes.js';
 import { bearer, registerUser } from '../helpers/factories.js';
 import { useListeningTestApp } from '../helpers/listening.js';
 import { useTestApp } from '../helpers/perTest.js';
@@ -16,11 +15,12 @@ const BUNDLE = defaultBundlePath();
 describe('GET /sdk/signalbox.js', () => {
   const t = useTestApp();
 
-  it('serves the built bundle as JavaScript with a day of public caching and a strong ETag', async () => {
+  it('serves the built bundle as JavaScript, revalidated at every use (no-cache), with a strong ETag', async () => {
     const res = await t.http.get('/sdk/signalbox.js');
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('text/javascript; charset=utf-8');
-    expect(res.headers['cache-control']).toBe(`public, max-age=${SDK_MAX_AGE_SECONDS}`);
+    // A freshness lifetime (max-age) would let browsers run an SDK with a fixed hole that long after an upgrade.
+    expect(res.headers['cache-control']).toBe('no-cache');
     expect(res.headers.etag).toMatch(/^"[A-Za-z0-9_-]{43}"$/); // strong: no W/ prefix
     expect(Buffer.from(res.text)).toEqual(readFileSync(BUNDLE));
   });
@@ -37,10 +37,11 @@ describe('GET /sdk/signalbox.js', () => {
     for (const res of [zipped, plain]) expect(res.headers.vary).toMatch(/Accept-Encoding/i);
   });
 
-  it('answers 304 without a body to a matching If-None-Match', async () => {
+  it('answers 304 without a body to a matching If-None-Match, still no-cache', async () => {
     const { etag } = (await t.http.get('/sdk/signalbox.js')).headers;
     const res = await t.http.get('/sdk/signalbox.js').set('If-None-Match', etag!);
     expect({ status: res.status, body: res.text ?? '', etag: res.headers.etag }).toEqual({ status: 304, body: '', etag });
+    expect(res.headers['cache-control']).toBe('no-cache');
   });
 
   it('sends the whole module again when If-None-Match names another version', async () => {

@@ -1,0 +1,124 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { enums, generateKey, readMessage } from 'openpgp';
+import { makeTestApp, TEST_SECRETS, type TestApp } from '../helpers/app.js';
+import { registerUser } from '../helpers/factories.js';
+import { runScript, writeTestSecrets } from '../helpers/run.js';
+
+// `backup --encrypt` (the compiled script, against a store the test app holds open) and `backup:decrypt`:
+// a backup alone must not give away jwt-secret and data-key (with them a token can be minted).
+
+let t: TestApp;
+let restored: TestApp | undefined;
+let dir: string;
+beforeEach(() => {
+  t = makeTestApp();
+  writeTestSecrets(t.dir);
+  dir = mkdtempSync(join(tmpdir(), 'signalbox-backup-enc-'));
+});
+afterEach(async () => {
+  await restored?.close();
+  restored = undefined;
+  await t.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const PASSPHRASE = 'a long backup passphrase, kept apart';
+const SLOW = 60_000; // argon2 (64 MiB, 3 passes) once per file, both ways, in a spawned process
+
+function passphraseFile(text = PASSPHRASE): string {
+  const file = join(dir, `passphrase-${Math.random().toString(36).slice(2)}`);
+  writeFileSync(file, `${text}\n`, { mode: 0o600 });
+  return file;
+}
+
+const backup = (args: string[]) => runScript('backup', args, { DATA_DIR: t.dir });
+const decrypt = (args: string[]) => runScript('backup-decrypt', args, {});
+
+/** Every byte string in the backup that must not be readable from it. */
+function plainSecrets(): Buffer[] {
+  return [
+    Buffer.from('SQLite format 3'),
+    Buffer.from(TEST_SECRETS.dataKey.toString('base64')),
+    Buffer.from(TEST_SECRETS.jwtSecret.toString('base64')),
+  ];
+}
+
+describe('npm run backup -- --encrypt --passphrase-file <file>', () => {
+  it(
+    'writes only OpenPGP messages (argon2 S2K, AEAD) that hold nothing readable, and decrypts to a copy a server opens',
+    async () => {
+      const amy = await registerUser(t, { username: 'amy' });
+      const dest = join(dir, 'encrypted');
+      const res = await backup(['--encrypt', '--passphrase-file', passphraseFile(), dest]);
+      expect({ code: res.code, stderr: res.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(readdirSync(dest).sort()).toEqual(['data-key.pgp', 'jwt-secret.pgp', 'signalbox.db.pgp']);
+      for (const name of readdirSync(dest)) {
+        const bytes = readFileSync(join(dest, name));
+        for (const secret of plainSecrets()) expect(bytes.includes(secret)).toBe(false);
+        const message = await readMessage({ binaryMessage: bytes });
+        // openpgp's typings keep these fields private; they are the RFC 9580 packet fields.
+        const [skesk] = message.packets.filterByTag(enums.packet.symEncryptedSessionKey) as unknown as Array<{ version: number; s2k: { type: string } }>;
+        const [seipd] = message.packets.filterByTag(enums.packet.symEncryptedIntegrityProtectedData) as unknown as Array<{ version: number }>;
+        expect(skesk?.s2k.type).toBe('argon2');
+        expect(skesk?.version).toBe(6); // v6 SKESK ...
+        expect(seipd?.version).toBe(2); // ... with SEIPDv2: AEAD
+      }
+      // No plain copy left in DATA_DIR either (the database is staged there while it is encrypted).
+      expect(readdirSync(t.dir).filter((n) => n.startsWith('.backup-'))).toEqual([]);
+
+      const plain = join(dir, 'plain');
+      const out = await decrypt(['--passphrase-file', passphraseFile(), dest, plain]);
+      expect({ code: out.code, stderr: out.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(readFileSync(join(plain, 'data-key'), 'utf8')).toBe(readFileSync(join(t.dir, 'data-key'), 'utf8'));
+      restored = makeTestApp({ dataDir: plain });
+      const login = await restored.http.post('/auth/login').send({ username: 'amy', password: amy.password });
+      expect(login.status).toBe(200);
+      expect(login.body.user.email).toBe(amy.email);
+    },
+    SLOW,
+  );
+
+  it(
+    'refuses a wrong passphrase, writing nothing',
+    async () => {
+      await registerUser(t);
+      const dest = join(dir, 'encrypted');
+      expect((await backup(['--encrypt', '--passphrase-file', passphraseFile(), dest])).code).toBe(0);
+      const plain = join(dir, 'plain');
+      const out = await decrypt(['--passphrase-file', passphraseFile('not the backup passphrase'), dest, plain]);
+      expect(out.code).toBe(65);
+      expect(readdirSync(dir)).not.toContain('plain');
+    },
+    SLOW,
+  );
+});
+
+describe('npm run backup -- --encrypt --recipient <public key file>', () => {
+  it(
+    'encrypts to the public key, and only its private key decrypts it',
+    async () => {
+      const amy = await registerUser(t, { username: 'amy' });
+      const { publicKey, privateKey } = await generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ name: 'Backups' }], format: 'armored' });
+      const other = await generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ name: 'Someone else' }], format: 'armored' });
+      writeFileSync(join(dir, 'backup.pub.asc'), publicKey);
+      writeFileSync(join(dir, 'backup.key.asc'), privateKey, { mode: 0o600 });
+      writeFileSync(join(dir, 'other.key.asc'), other.privateKey, { mode: 0o600 });
+      const dest = join(dir, 'encrypted');
+      expect((await backup(['--encrypt', '--recipient', join(dir, 'backup.pub.asc'), dest])).code).toBe(0);
+      for (const name of readdirSync(dest)) {
+        const bytes = readFileSync(join(dest, name));
+        for (const secret of plainSecrets()) expect(bytes.includes(secret)).toBe(false);
+      }
+      expect((await decrypt(['--key', join(dir, 'other.key.asc'), dest, join(dir, 'wrong')])).code).toBe(65);
+      const plain = join(dir, 'plain');
+      const out = await decrypt(['--key', join(dir, 'backup.key.asc'), dest, plain]);
+      expect({ code: out.code, stderr: out.stderr }).toEqual({ code: 0, stderr: '' });
+      restored = makeTestApp({ dataDir: plain });
+      expect((await restored.http.post('/auth/login').send({ username: 'amy', password: amy.password })).status).toBe(200);
+    },
+    SLOW,
+  );
+});
