@@ -76,7 +76,7 @@ export async function mongoMailboxesIndexes(db: Db): Promise<void> {
   await entries.createIndex({ deviceId: 1, event: 1, expiresAt: 1 });
   await entries.createIndex({ deviceId: 1, senderId: 1, event: 1, expiresAt: 1 });
   // A device's pending `connection.requested` of one pair, replaced or removed by the pair's next event.
-  await entries.createIndex({ deviceId: 1, pairKey: 1 }, { partialFilterExpression: { pairKey: { $exists: true } } });
+  await entries.createIndex({ deviceId: 1, pairKey: 1, expiresAt: 1 }, { partialFilterExpression: { pairKey: { $exists: true } } });
   // MongoDB drops expired copies itself (within about a minute); purgeExpired and every read still
   // compare expiresAt with now, and purge and countPending use this index instead of a scan.
   await entries.createIndex({ expiresAt: 1 }, { expireAfterSeconds: 0 });

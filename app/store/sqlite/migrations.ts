@@ -204,7 +204,7 @@ const MIGRATIONS: string[] = [
    DROP INDEX device_signals_live_by_sender;
    CREATE INDEX device_signals_live_by_kind ON device_signals(device_id, event, expires_at);
    CREATE INDEX device_signals_live_by_sender ON device_signals(device_id, sender_id, event, expires_at);
-   CREATE INDEX device_signals_by_pair ON device_signals(device_id, pair_key) WHERE pair_key IS NOT NULL;`,
+   CREATE INDEX device_signals_by_pair ON device_signals(device_id, pair_key, expires_at) WHERE pair_key IS NOT NULL;`,
 ];
 
 /** Brings the database up to the newest schema, each step in its own transaction. */
