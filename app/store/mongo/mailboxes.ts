@@ -84,12 +84,14 @@ export async function mongoMailboxesIndexes(db: Db): Promise<void> {
   await entries.createIndex({ senderId: 1 });
   // Finds the per-user documents left to migrate ({userId: null} matches a missing field) without a scan.
   await mailboxCounters(db).createIndex({ userId: 1 });
-  // The array shape's index: nothing queries it any more, and it made every append index each entry.
-  await mailboxCounters(db)
-    .dropIndex('signals.senderId_1')
-    .catch((err: unknown) => {
+  // Indexes nothing queries any more: the array shape's (it made every append index each entry), and the
+  // per-sender count's from before events counted apart (now with `event`, above).
+  const dropIfPresent = (drop: Promise<unknown>) =>
+    drop.catch((err: unknown) => {
       if (!(err instanceof MongoServerError && (err.code === 27 || err.code === 26))) throw err; // IndexNotFound, NamespaceNotFound
     });
+  await dropIfPresent(mailboxCounters(db).dropIndex('signals.senderId_1'));
+  await dropIfPresent(entries.dropIndex('deviceId_1_senderId_1_expiresAt_1'));
 }
 
 // A write that lost a race to a concurrent insert of the same key (an upsert of a new mailbox, an
