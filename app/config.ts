@@ -324,7 +324,16 @@ export const ENVIRONMENT = [
         env: 'MAILBOX_MAX',
         key: 'mailboxMax',
         parse: int(1, 100_000, 500),
-        doc: 'Pending entries (signals and server events) each device may hold; a full device is skipped, and a send every target device refuses gets 429 mailbox_full.',
+        doc: 'Pending signals each device may hold (server events count apart, EVENTS_MAX); a full device is skipped, and a send every target device refuses gets 429 mailbox_full.',
+      },
+      {
+        env: 'EVENTS_MAX',
+        key: 'eventsMax',
+        parse: int(1, 100_000, 100),
+        doc: [
+          'Pending server events each device may hold, counted apart from its signals: past it the oldest pending event',
+          'of that device is dropped (docs/security.md), so a flood by strangers never refuses a signal or a change.',
+        ],
       },
       {
         env: 'MAILBOX_PER_SENDER',
@@ -381,8 +390,14 @@ export const ENVIRONMENT = [
       {
         env: 'CONNECTION_REQUEST_COOLDOWN',
         key: 'connectionRequestCooldown',
+        parse: int(0, 31_536_000, 600),
+        doc: 'Seconds a requester who cancelled a request waits before asking the same user again (0: at once), so request-cancel loops cannot flood them.',
+      },
+      {
+        env: 'CONNECTION_REJECT_COOLDOWN',
+        key: 'connectionRejectCooldown',
         parse: int(0, 31_536_000, 604_800),
-        doc: 'Seconds a rejected requester waits before asking the same user again (7 days), so a "no" stays a no.',
+        doc: 'Seconds a rejected requester waits before asking the same user again (7 days; 0: at once), so a "no" stays a no.',
       },
     ],
   },
@@ -592,6 +607,15 @@ export const ENVIRONMENT = [
         rateLimit: 'sendPerUser',
         parse: limit('1200/60'),
         doc: 'Signals sent per user: a call setup with trickle ICE sends a few dozen; this stops a flood.',
+      },
+      {
+        env: 'RATE_CONNECTION_REQUEST',
+        rateLimit: 'connectionRequestsPerUser',
+        parse: limit('30/3600'),
+        doc: [
+          'Connection requests per requester (POST /connections/request, cancel-and-ask-again included): each one writes',
+          'server events into every device of the user asked, so nobody may ask in a loop.',
+        ],
       },
       {
         env: 'RATE_ICE_USER',

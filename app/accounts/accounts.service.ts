@@ -45,8 +45,8 @@ export interface AccountDeps {
   tokens: AccessTokens;
   cipher: FieldCipher;
   clock: Clock;
-  /** `signalTtl`: how long the `pgp.changed` events of a key change stay in the mailboxes. */
-  config: Pick<Config, 'refreshTokenTtl' | 'minAge' | 'sessionMaxAge' | 'devicesMax' | 'signalTtl'>;
+  /** `signalTtl` and `eventsMax`: how long the `pgp.changed` events of a key change stay in the mailboxes, and how many a device keeps. */
+  config: Pick<Config, 'refreshTokenTtl' | 'minAge' | 'sessionMaxAge' | 'devicesMax' | 'signalTtl' | 'eventsMax'>;
   limiter: RateLimiter;
   twoFactor: TwoFactorService;
   /** Sends the "your password was changed" notice. */
@@ -284,7 +284,7 @@ export class AccountService {
 
   private async storePgpKey(auth: Caller, key: PgpKeyRecord | null): Promise<void> {
     const user = await this.requireUser(auth);
-    const time = { now: new Date(this.d.clock.now()), ttlSeconds: this.d.config.signalTtl };
+    const time = { now: new Date(this.d.clock.now()), ttlSeconds: this.d.config.signalTtl, eventsMax: this.d.config.eventsMax };
     const payload = { username: user.username, fingerprint: key?.fingerprint ?? null };
     const events = () => [
       serverEvent('pgp.changed', user, payload, { connectionsOf: user.id }, time),

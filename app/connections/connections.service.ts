@@ -3,7 +3,8 @@ import type { Caller } from '../core/caller.js';
 import { conflict, notFound, rateLimited, unauthorized, validationFailed } from '../core/errors.js';
 import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/ids.js';
-import { pairEvents, serverEvent, type EventTime } from '../core/serverEvents.js';
+import type { RateLimiter } from '../core/rateLimiter.js';
+import { pairEvents, requestPairKey, serverEvent, type EventTime } from '../core/serverEvents.js';
 import type { ConnectionRecord, PgpKeyRecord, ServerEvent, Store, UserRecord } from '../store/types.js';
 import type { Presence } from '../presence/presence.schema.js';
 import type { PresenceService } from '../presence/presence.service.js';
@@ -13,8 +14,13 @@ export interface ConnectionDeps {
   store: Store;
   clock: Clock;
   presence: PresenceService;
-  /** `signalTtl`: how long the server events a change causes stay in the mailboxes. */
-  config: Pick<Config, 'connectionRequestTtl' | 'connectionPendingMax' | 'connectionRequestCooldown' | 'signalTtl'>;
+  /** Counts each request against RATE_CONNECTION_REQUEST. */
+  limiter: RateLimiter;
+  /** `signalTtl` and `eventsMax`: how long the server events a change causes stay in the mailboxes, and how many a device keeps. */
+  config: Pick<
+    Config,
+    'connectionRequestTtl' | 'connectionPendingMax' | 'connectionRequestCooldown' | 'connectionRejectCooldown' | 'signalTtl' | 'eventsMax'
+  >;
 }
 
 /** A live pending request with both usernames resolved. */
@@ -37,9 +43,11 @@ export type RequestOutcome = { kind: 'requested'; request: RequestEntry } | { ki
 const alreadyConnected = () => conflict('already_connected', 'You are already connected.');
 
 /**
- * The rate-limit counter that remembers "`recipientId` turned down `requesterId`" for the cool-down.
- * Kept in the shared RateLimitStore (every instance sees it, it expires by itself, no schema change);
- * directed, so the one who rejected may still ask the other.
+ * The rate-limit counter that remembers "`requesterId` may not ask `recipientId` again yet": after
+ * `recipientId` turned the request down (CONNECTION_REJECT_COOLDOWN) or `requesterId` cancelled it
+ * (CONNECTION_REQUEST_COOLDOWN). Kept in the shared RateLimitStore (every instance sees it, it expires by
+ * itself, no schema change); directed, so the other user may still ask. One counter for both: a pair
+ * can be in only one of the two cool-downs, since either needs a request that the other one refuses.
  */
 const cooldownKey = (requesterId: string, recipientId: string) => `connectionCooldown:${requesterId}:${recipientId}`;
 
@@ -52,6 +60,8 @@ export class ConnectionService {
    * request instead (crossing requests connect at once) and answers the connection.
    */
   async request(auth: Caller, username: string, message: string | null): Promise<RequestOutcome> {
+    // Counted first, whatever the answer: every request may write events into a stranger's devices.
+    await this.d.limiter.consume('connectionRequestsPerUser', auth.userId);
     const [me, other] = await this.pair(auth, username);
     if (other.id === me.id) throw validationFailed([{ field: 'username', message: 'must not be yourself' }]);
     const now = this.d.clock.now();
@@ -71,9 +81,10 @@ export class ConnectionService {
         // Crossing requests: the caller has just accepted the other's request.
         if (change.outcome === 'accepted') return pairEvents('connection.accepted', me, auth.sessionId, other, time);
         const request = presentRequest({ record: change.record, from: me.username, to: other.username });
+        const pair = requestPairKey(me.id, other.id);
         return [
-          serverEvent('connection.requested', me, request, { userId: other.id }, time),
-          serverEvent('connection.requested', me, request, { userId: me.id, exceptDevice: auth.sessionId }, time),
+          serverEvent('connection.requested', me, request, { userId: other.id }, time, pair),
+          serverEvent('connection.requested', me, request, { userId: me.id, exceptDevice: auth.sessionId }, time, pair),
         ];
       },
     );
@@ -112,7 +123,7 @@ export class ConnectionService {
 
   /**
    * The recipient turns down the live request `username` sent them. The sender may ask again only
-   * after CONNECTION_REQUEST_COOLDOWN (0: at once); the recipient may ask the sender at any time.
+   * after CONNECTION_REJECT_COOLDOWN (0: at once); the recipient may ask the sender at any time.
    */
   async reject(auth: Caller, username: string): Promise<void> {
     const [me, other] = await this.pair(auth, username);
@@ -120,45 +131,61 @@ export class ConnectionService {
     const time = this.eventTime(now);
     // The requester is told too: their outgoing list shows the request gone anyway, so this hides nothing.
     const rejected = await this.d.store.connections.reject(other.id, me.id, new Date(now), () =>
-      pairEvents('connection.removed', me, auth.sessionId, other, time),
+      pairEvents('connection.removed', me, auth.sessionId, other, time, requestPairKey(me.id, other.id)),
     );
     if (!rejected) {
       throw await this.noIncomingRequest(me, other);
     }
-    const cooldown = this.d.config.connectionRequestCooldown;
-    if (cooldown > 0) await this.d.store.rateLimits.hit(cooldownKey(other.id, me.id), new Date(now), cooldown * 1000);
+    await this.startCooldown(other.id, me.id, this.d.config.connectionRejectCooldown, now);
+  }
+
+  /** `requesterId` may not ask `recipientId` again for `seconds` (0: no cool-down). */
+  private async startCooldown(requesterId: string, recipientId: string, seconds: number, now: number): Promise<void> {
+    if (seconds > 0) await this.d.store.rateLimits.hit(cooldownKey(requesterId, recipientId), new Date(now), seconds * 1000);
+  }
+
+  private cooldownsOff(): boolean {
+    return this.d.config.connectionRequestCooldown === 0 && this.d.config.connectionRejectCooldown === 0;
   }
 
   /**
-   * 429 while `other` turned `me` down less than CONNECTION_REQUEST_COOLDOWN ago, so a rejected
-   * requester cannot re-ask at once, forever. Not when `other` has since asked `me`: then this
-   * request accepts theirs. The requester learns nothing new from the 429: a rejected request
-   * already vanished from their outgoing list before it could expire.
+   * 429 while `other` turned `me` down less than CONNECTION_REJECT_COOLDOWN ago, so a rejected
+   * requester cannot re-ask at once, forever; or while `me` cancelled a request to `other` less than
+   * CONNECTION_REQUEST_COOLDOWN ago, so a request-cancel loop cannot flood `other`'s devices. Not when
+   * `other` has since asked `me`: then this request accepts theirs. The requester learns nothing new
+   * from the 429: a rejected request already vanished from their outgoing list before it could expire.
    */
   private async checkCooldown(me: UserRecord, other: UserRecord, now: number): Promise<void> {
-    if (this.d.config.connectionRequestCooldown === 0) return;
+    if (this.cooldownsOff()) return;
     const remembered = await this.d.store.rateLimits.peek(cooldownKey(me.id, other.id), new Date(now));
     if (!remembered || remembered.count <= 0) return;
     const link = await this.d.store.connections.find(me.id, other.id, new Date(now));
     if (link) return; // their request to me (accepted below), or a state the store answers itself
-    throw rateLimited((remembered.resetAt.getTime() - now) / 1000, `@${other.username} turned down your last request; you can ask again later.`);
+    throw rateLimited(
+      (remembered.resetAt.getTime() - now) / 1000,
+      `Your last request to @${other.username} was cancelled or turned down; you can ask again later.`,
+    );
   }
 
-  /** Once two users are connected, neither carries an old rejection into a later request. */
+  /** Once two users are connected, neither carries an old rejection or cancel into a later request. */
   private async forgetCooldowns(a: string, b: string): Promise<void> {
-    if (this.d.config.connectionRequestCooldown === 0) return;
+    if (this.cooldownsOff()) return;
     await Promise.all([this.d.store.rateLimits.reset(cooldownKey(a, b)), this.d.store.rateLimits.reset(cooldownKey(b, a))]);
   }
 
-  /** Removes the connection with `username` for both sides, or cancels the caller's own request to them. */
+  /**
+   * Removes the connection with `username` for both sides, or cancels the caller's own request to them;
+   * after a cancel the caller may ask them again only after CONNECTION_REQUEST_COOLDOWN (0: at once).
+   */
   async remove(auth: Caller, username: string): Promise<void> {
     const [me, other] = await this.pair(auth, username);
     const now = this.d.clock.now();
     const time = this.eventTime(now);
-    const removed = await this.d.store.connections.remove(me.id, other.id, new Date(now), () =>
-      pairEvents('connection.removed', me, auth.sessionId, other, time),
+    const removed = await this.d.store.connections.remove(me.id, other.id, new Date(now), (what) =>
+      pairEvents('connection.removed', me, auth.sessionId, other, time, what === 'request' ? requestPairKey(me.id, other.id) : undefined),
     );
     if (!removed) throw notFound(`You have no connection with @${other.username} and no request to them.`);
+    if (removed === 'request') await this.startCooldown(me.id, other.id, this.d.config.connectionRequestCooldown, now);
   }
 
   /** The caller's live requests, split by direction. */
@@ -183,7 +210,7 @@ export class ConnectionService {
 
   /** The events of a change made at `now` live as long as a signal would (SIGNAL_TTL). */
   private eventTime(now: number): EventTime {
-    return { now: new Date(now), ttlSeconds: this.d.config.signalTtl };
+    return { now: new Date(now), ttlSeconds: this.d.config.signalTtl, eventsMax: this.d.config.eventsMax };
   }
 
   private async connection(record: ConnectionRecord, peer: UserRecord): Promise<ConnectionEntry> {

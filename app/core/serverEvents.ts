@@ -41,13 +41,16 @@ export interface EventPayloads {
 export const EVENT_DOCS = Object.freeze({
   'connection.requested':
     'someone asked you to connect; to each of your devices, and to the asker\'s other devices. Payload: the `request` ' +
-    'as GET /connections/pending shows it (`{id, from, to, message, createdAt, expiresAt}`)',
+    'as GET /connections/pending shows it (`{id, from, to, message, createdAt, expiresAt}`). A device holds at most one ' +
+    'per pair of users: a new one replaces one still pending (not yet acknowledged) for the same pair',
   'connection.accepted':
     'a request was accepted (by POST /connections/respond, or by crossing requests); to each device of the other user and ' +
     'to the accepting user\'s other devices. Payload: `{username}`, the other member of the new connection',
   'connection.removed':
     'a connection was removed, an outgoing request cancelled (DELETE /connections/{username}) or a request rejected; to ' +
-    'each device of the other user and to the acting user\'s other devices. Payload: `{username}`, the other user',
+    'each device of the other user and to the acting user\'s other devices. Payload: `{username}`, the other user. When a ' +
+    'device still holds that request\'s `connection.requested` pending (never acknowledged), both go instead: that one is ' +
+    'removed and this one is not written there',
   'pgp.changed':
     'a user uploaded or removed their OpenPGP key; to each device of each of their connections, and to their own other ' +
     'devices. Payload: `{username, fingerprint|null}` (null: removed)',
@@ -62,10 +65,16 @@ export interface EventCause {
   username: string;
 }
 
-/** When the change happens and how long its events live (SIGNAL_TTL, like signals). */
+/** When the change happens, how long its events live (SIGNAL_TTL, like signals) and how many a device keeps (EVENTS_MAX). */
 export interface EventTime {
   now: Date;
   ttlSeconds: number;
+  eventsMax: number;
+}
+
+/** The key of a connection request's events: the two user ids in ascending order, whoever asked. */
+export function requestPairKey(a: string, b: string): string {
+  return a < b ? `${a}:${b}` : `${b}:${a}`;
 }
 
 /**
@@ -73,8 +82,17 @@ export interface EventTime {
  * JSON text of `payload`, and it expires `ttlSeconds` after `now`. Pure apart from the id, so it may
  * run inside a store transaction (and again when that is retried).
  */
-export function serverEvent<T extends EventType>(type: T, cause: EventCause, payload: EventPayloads[T], to: EventAudience, time: EventTime): ServerEvent {
+export function serverEvent<T extends EventType>(
+  type: T,
+  cause: EventCause,
+  payload: EventPayloads[T],
+  to: EventAudience,
+  time: EventTime,
+  requestPair?: string,
+): ServerEvent {
   return {
+    eventsMax: time.eventsMax,
+    ...(requestPair === undefined ? {} : { requestPair }),
     entry: {
       id: newId(),
       senderId: cause.id,
@@ -101,9 +119,10 @@ export function pairEvents(
   actorDevice: string,
   other: EventCause,
   time: EventTime,
+  requestPair?: string,
 ): ServerEvent[] {
   return [
-    serverEvent(type, actor, { username: actor.username }, { userId: other.id }, time),
-    serverEvent(type, actor, { username: other.username }, { userId: actor.id, exceptDevice: actorDevice }, time),
+    serverEvent(type, actor, { username: actor.username }, { userId: other.id }, time, requestPair),
+    serverEvent(type, actor, { username: other.username }, { userId: actor.id, exceptDevice: actorDevice }, time, requestPair),
   ];
 }

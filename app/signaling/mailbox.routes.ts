@@ -96,8 +96,9 @@ export function mailboxRoutes(mailboxes: MailboxService): AnyRoute[] {
         'your own username: the signal then goes to your other devices (e.g. "stop ringing, I answered"), and needs ' +
         'no connection. A device never receives its own signals. `type` is one of the signal types; the dotted server ' +
         'event types are written by the server only (400 validation_failed). Each device holds at most MAILBOX_MAX ' +
-        'pending entries, of which at most MAILBOX_PER_SENDER from one sender: a device past either is skipped, and ' +
-        'only when every target device is, the send gets 429 mailbox_full (nothing stored). `idempotencyKey` (per ' +
+        'pending signals, of which at most MAILBOX_PER_SENDER from one sender: a device past either is skipped, and ' +
+        'only when every target device is, the send gets 429 mailbox_full (nothing stored). Server events count ' +
+        'apart (EVENTS_MAX), so nothing a stranger does can fill a mailbox against your signals. `idempotencyKey` (per ' +
         'sender, remembered for SIGNAL_TTL): a retry with the same key answers the first send\'s `{id, expiresAt, ' +
         'devices}` and stores nothing new. Limited per sender (RATE_SEND_USER).',
       auth: true,
@@ -126,6 +127,8 @@ export function mailboxRoutes(mailboxes: MailboxService): AnyRoute[] {
         'Server events share the mailbox, its order and its ack and TTL rules: a dotted `type`, `fromDevice: null`, ' +
         '`from` the user whose action caused it, and a `payload` of JSON text. ' +
         `${EVENTS_TEXT} ` +
+        'Events count apart from signals: a device holds at most EVENTS_MAX (default 100) pending events, and past ' +
+        'that its oldest pending event is dropped (a change is never refused for it, and neither is a signal). ' +
         'Each device (session) holds at most one poll: a new one replaces the older, which answers at once with an ' +
         'empty list and its cursor. A user holds at most POLLS_PER_USER polls (429 rate_limited past that) and the ' +
         'server at most POLLS_MAX (503 unavailable), both with Retry-After; a poll that would not wait (`wait=0`, or ' +

@@ -346,7 +346,7 @@ export type MailboxEntry = Omit<SignalRecord, 'seq'>;
 
 /** What bounds a send, per recipient device: its whole mailbox, and one sender's share of it. */
 export interface MailboxLimits {
-  /** Unexpired entries a device may hold in all (MAILBOX_MAX). */
+  /** Unexpired signals a device may hold in all (MAILBOX_MAX); server events count apart (ServerEvent.eventsMax). */
   max: number;
   /** Of those, from any one sender (MAILBOX_PER_SENDER), so no single peer can fill a mailbox. */
   perSender: number;
@@ -381,10 +381,23 @@ export type SendResult =
 /** Who receives a server event: every live device of a user but one, or of every accepted connection of a user. */
 export type EventAudience = { userId: string; exceptDevice?: string | null } | { connectionsOf: string };
 
-/** A server event and where it goes; written by the store in the same transaction as its cause. */
+/**
+ * A server event and where it goes; written by the store in the same transaction as its cause, under the
+ * bounds for events (docs/security.md, "Mailbox bounds for strangers"), which never refuse one:
+ * - each receiving device keeps at most `eventsMax` pending (unacknowledged, unexpired) events, counted
+ *   apart from its signals: past that its oldest pending event is dropped;
+ * - `requestPair` names the unordered pair of users a connection request concerns. A
+ *   `connection.requested` with it replaces the device's pending `connection.requested` of that pair; a
+ *   `connection.removed` with it (a request cancelled or rejected), on a device still holding that pair's
+ *   `connection.requested` pending (the device never took it out), removes that one and is not written there.
+ */
 export interface ServerEvent {
   entry: MailboxEntry & { type: EventType };
   to: EventAudience;
+  /** EVENTS_MAX: the most pending events each receiving device keeps. */
+  eventsMax: number;
+  /** The request's pair (`requestPairKey`), on `connection.requested` and on the `connection.removed` of a request. */
+  requestPair?: string;
 }
 
 /**

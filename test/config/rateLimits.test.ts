@@ -21,6 +21,7 @@ describe('rate limit configuration', () => {
       resetPerIp: { max: 10, windowSeconds: 3600 },
       searchPerUser: { max: 60, windowSeconds: 60 },
       sendPerUser: { max: 1200, windowSeconds: 60 },
+      connectionRequestsPerUser: { max: 30, windowSeconds: 3600 },
       icePerUser: { max: 30, windowSeconds: 60 },
       pgpUploadPerUser: { max: 10, windowSeconds: 3600 },
       pgpUploadPerIp: { max: 30, windowSeconds: 3600 },

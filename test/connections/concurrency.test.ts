@@ -6,7 +6,8 @@ import { useTestApp, withUsers } from '../helpers/perTest.js';
 
 const ROUNDS = 25;
 
-const t = useTestApp();
+// Rounds of request and cancel: the cool-down after a cancel (its own tests are in cooldown.test.ts) is off.
+const t = useTestApp({ env: { CONNECTION_REQUEST_COOLDOWN: '0' } });
 const { alice, bob } = withUsers(t, 'alice', 'bob');
 
 /** Rows between the pair, counted in the database itself: one record per pair, never two. */

@@ -66,7 +66,7 @@ describe('POST /connections/respond reject', () => {
     expect(await connectionNames(t, alice)).toEqual([]);
   });
 
-  it('lets the sender ask again once CONNECTION_REQUEST_COOLDOWN (default 7 days) has passed', async () => {
+  it('lets the sender ask again once CONNECTION_REJECT_COOLDOWN (default 7 days) has passed', async () => {
     await sendRequest(t, alice, bob);
     await respond(t, bob, alice, 'reject');
     t.clock.advance(7 * 86400);

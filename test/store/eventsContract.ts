@@ -38,6 +38,7 @@ export function describeEventStoreContract(label: string, open: () => Promise<Op
     });
 
     const event = (type: EventType, to: EventAudience, payload = '{}', senderId = alice): ServerEvent => ({
+      eventsMax: 100,
       entry: { id: randomUUID(), senderId, senderUsername: 'alice', senderDeviceId: null, type, payload, sessionId: null, createdAt: at(0), expiresAt: at(TTL) },
       to,
     });

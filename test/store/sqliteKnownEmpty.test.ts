@@ -58,7 +58,7 @@ describe('SQLite mailboxes read empty before', () => {
     // A connection request writes connection.requested into bob's devices' mailboxes in its transaction.
     await store.connections.request(
       { id: randomUUID(), fromId: alice, toId: bob, message: null, now: at(0), expiresAt: at(60_000), maxPending: 10 },
-      () => [{ to: { userId: bob }, entry: { ...entry('{"event":1}'), type: 'connection.requested' } }],
+      () => [{ to: { userId: bob }, eventsMax: 100, entry: { ...entry('{"event":1}'), type: 'connection.requested' } }],
     );
     expect(await payloads(store)).toEqual(['{"event":1}']);
   });

@@ -27,7 +27,21 @@ export interface MailboxDoc {
 /** One copy of an entry in one device's mailbox: the record, plus whose mailbox it is in. */
 export interface MailboxEntryDoc extends SignalRecord {
   deviceId: string;
+  /**
+   * True for a server event (a dotted type): events count apart from signals (EVENTS_MAX against
+   * MAILBOX_MAX). Absent on copies written before; those are signals or events that expire within
+   * SIGNAL_TTL, so the caps read "not true" as a signal.
+   */
+  event?: boolean;
+  /** A connection request's events: the pair's key (ServerEvent.requestPair), else absent. */
+  pairKey?: string;
 }
+
+/** Server events have dotted types, which no client can send (store/types.ts EventType). */
+const isEventType = (type: string) => type.includes('.');
+
+/** A signal, not a server event: what the two caps of a send count. */
+const SIGNALS_ONLY = { event: { $ne: true } } as const;
 
 /** A live session as a delivery target: its mailbox is keyed by `id` and records `userId`. */
 export interface Device {
@@ -56,9 +70,13 @@ export async function mongoMailboxesIndexes(db: Db): Promise<void> {
   const entries = mailboxEntries(db);
   // A device's entries in sequence order: reads (bounded by the poll's limit), acknowledgement, clearing.
   await entries.createIndex({ deviceId: 1, seq: 1 }, { unique: true });
-  // The two caps of a send, each counted from the index alone, without reading a payload.
+  // The two caps of a send (signals only) and EVENTS_MAX (events only), each counted from an index alone,
+  // without reading a payload.
   await entries.createIndex({ deviceId: 1, expiresAt: 1 });
-  await entries.createIndex({ deviceId: 1, senderId: 1, expiresAt: 1 });
+  await entries.createIndex({ deviceId: 1, event: 1, expiresAt: 1 });
+  await entries.createIndex({ deviceId: 1, senderId: 1, event: 1, expiresAt: 1 });
+  // A device's pending `connection.requested` of one pair, replaced or removed by the pair's next event.
+  await entries.createIndex({ deviceId: 1, pairKey: 1, expiresAt: 1 }, { partialFilterExpression: { pairKey: { $exists: true } } });
   // MongoDB drops expired copies itself (within about a minute); purgeExpired and every read still
   // compare expiresAt with now, and purge and countPending use this index instead of a scan.
   await entries.createIndex({ expiresAt: 1 }, { expireAfterSeconds: 0 });
@@ -66,12 +84,14 @@ export async function mongoMailboxesIndexes(db: Db): Promise<void> {
   await entries.createIndex({ senderId: 1 });
   // Finds the per-user documents left to migrate ({userId: null} matches a missing field) without a scan.
   await mailboxCounters(db).createIndex({ userId: 1 });
-  // The array shape's index: nothing queries it any more, and it made every append index each entry.
-  await mailboxCounters(db)
-    .dropIndex('signals.senderId_1')
-    .catch((err: unknown) => {
+  // Indexes nothing queries any more: the array shape's (it made every append index each entry), and the
+  // per-sender count's from before events counted apart (now with `event`, above).
+  const dropIfPresent = (drop: Promise<unknown>) =>
+    drop.catch((err: unknown) => {
       if (!(err instanceof MongoServerError && (err.code === 27 || err.code === 26))) throw err; // IndexNotFound, NamespaceNotFound
     });
+  await dropIfPresent(mailboxCounters(db).dropIndex('signals.senderId_1'));
+  await dropIfPresent(entries.dropIndex('deviceId_1_senderId_1_expiresAt_1'));
 }
 
 // A write that lost a race to a concurrent insert of the same key (an upsert of a new mailbox, an
@@ -95,16 +115,19 @@ export interface MongoMailboxWrites {
   /** The user's live devices (sessions not expired at `now`), oldest first. */
   devicesOf(userId: string, now: Date, session: ClientSession): Promise<Device[]>;
   /**
-   * Live entries in each of the devices' mailboxes at `now`, all of them and those from `senderId`
-   * (the two caps of a send); a device with none is absent. Counted from indexes alone.
+   * Live signals in each of the devices' mailboxes at `now`, all of them and those from `senderId`
+   * (the two caps of a send; server events count apart); a device with none is absent. Counted from indexes alone.
    */
   counts(deviceIds: readonly string[], senderId: string, now: Date, session: ClientSession): Promise<Map<string, { live: number; fromSender: number }>>;
-  /** Numbers `entry` into each device's mailbox (its next seq), creating the device's counter when it has none. No caps. */
-  deliver(devices: readonly Device[], entry: MailboxEntry, session: ClientSession): Promise<void>;
+  /**
+   * Numbers `entry` into each device's mailbox (its next seq), creating the device's counter when it has
+   * none. No caps. `pairKey` marks a connection request's events (ServerEvent.requestPair).
+   */
+  deliver(devices: readonly Device[], entry: MailboxEntry, session: ClientSession, pairKey?: string): Promise<void>;
   /**
    * Runs `change` in one transaction with the events `events` builds from its outcome (null: nothing
    * changed, no events), then wakes the devices that received them. Each event goes to its audience's
-   * devices live at the event's `createdAt`.
+   * devices live at the event's `createdAt`, under the bounds for events (ServerEvent).
    */
   withEvents<R>(change: (session: ClientSession) => Promise<R>, events: ((outcome: R) => ServerEvent[] | null) | undefined): Promise<R>;
 }
@@ -162,12 +185,31 @@ export function mongoMailboxWrites(client: MongoClient, db: Db, arrivals: Arriva
         .aggregate<{ _id: string; n: number }>([{ $match: match }, { $group: { _id: '$deviceId', n: { $sum: 1 } } }], { session })
         .toArray();
     const ids = [...deviceIds];
-    for (const c of await count({ deviceId: { $in: ids }, expiresAt: { $gt: now } })) byDevice.set(c._id, { live: c.n, fromSender: 0 });
-    for (const c of await count({ deviceId: { $in: ids }, senderId, expiresAt: { $gt: now } })) byDevice.get(c._id)!.fromSender = c.n;
+    for (const c of await count({ deviceId: { $in: ids }, ...SIGNALS_ONLY, expiresAt: { $gt: now } })) byDevice.set(c._id, { live: c.n, fromSender: 0 });
+    for (const c of await count({ deviceId: { $in: ids }, senderId, ...SIGNALS_ONLY, expiresAt: { $gt: now } })) byDevice.get(c._id)!.fromSender = c.n;
     return byDevice;
   };
 
-  const deliver = async (devices: readonly Device[], entry: MailboxEntry, session: ClientSession) => {
+  /** Removes the device's pending `connection.requested` of `pair`; whether there was one. */
+  const removePendingRequest = async (deviceId: string, pair: string, now: Date, session: ClientSession): Promise<boolean> => {
+    const { deletedCount } = await entries.deleteMany(
+      { deviceId, pairKey: pair, type: 'connection.requested', expiresAt: { $gt: now } },
+      { session },
+    );
+    return deletedCount > 0;
+  };
+
+  /** Drops the device's pending events past the newest `keep` (EVENTS_MAX), oldest first. */
+  const trimEvents = async (deviceId: string, now: Date, keep: number, session: ClientSession): Promise<void> => {
+    const past = await entries
+      .find({ deviceId, event: true, expiresAt: { $gt: now } }, { session, projection: { _id: 1 } })
+      .sort({ seq: -1 })
+      .skip(keep)
+      .toArray();
+    if (past.length > 0) await entries.deleteMany({ _id: { $in: past.map((d) => d._id) } }, { session });
+  };
+
+  const deliver = async (devices: readonly Device[], entry: MailboxEntry, session: ClientSession, pairKey?: string) => {
     if (devices.length === 0) return;
     const copies: MailboxEntryDoc[] = [];
     // One after another (a transaction's operations must not overlap), so two entries for one device
@@ -182,7 +224,13 @@ export function mongoMailboxWrites(client: MongoClient, db: Db, arrivals: Arriva
       );
       // A plain insert, never an update: a payload is the client's ciphertext, stored as given even
       // when it starts with "$".
-      copies.push({ ...entry, seq: counter!.lastSeq, deviceId: device.id });
+      copies.push({
+        ...entry,
+        seq: counter!.lastSeq,
+        deviceId: device.id,
+        event: isEventType(entry.type),
+        ...(pairKey === undefined ? {} : { pairKey }),
+      });
     }
     await entries.insertMany(copies, { session, ordered: true });
   };
@@ -196,10 +244,23 @@ export function mongoMailboxWrites(client: MongoClient, db: Db, arrivals: Arriva
       const { outcome, woken } = await transact(async (session) => {
         const outcome = await change(session);
         const woken: string[] = [];
-        // Events are never refused by the caps: the rate limits of the actions that cause them bound them.
+        // Events are never refused and never refuse a signal: they count apart, and each device keeps only
+        // its newest `eventsMax` pending ones (docs/security.md, "Mailbox bounds for strangers").
         for (const event of (events && events(outcome)) ?? []) {
-          const devices = await audience(event.to, event.entry.createdAt, session);
-          await deliver(devices, event.entry, session);
+          const now = event.entry.createdAt;
+          let devices = await audience(event.to, now, session);
+          const pair = event.requestPair;
+          if (pair !== undefined && event.entry.type === 'connection.removed') {
+            // A request the device never took out: both go, and the device hears of neither. One after
+            // another: a transaction's operations must not overlap.
+            const kept: Device[] = [];
+            for (const d of devices) if (!(await removePendingRequest(d.id, pair, now, session))) kept.push(d);
+            devices = kept;
+          } else if (pair !== undefined && event.entry.type === 'connection.requested') {
+            for (const d of devices) await removePendingRequest(d.id, pair, now, session);
+          }
+          await deliver(devices, event.entry, session, pair);
+          for (const d of devices) await trimEvents(d.id, now, event.eventsMax, session);
           woken.push(...devices.map((d) => d.id));
         }
         return { outcome, woken };

@@ -12,14 +12,17 @@ export interface SqliteMailboxWrites {
   devicesOf(userId: string, now: number): string[];
   /** Whether `deviceId` is one of the user's live devices at `now` (the same rule as `devicesOf`). */
   isDeviceOf(userId: string, deviceId: string, now: number): boolean;
-  /** Why the device cannot take another entry from `senderId` (`max` live entries, or `perSender` from them), or null. */
+  /** Why the device cannot take another signal from `senderId` (`max` live signals, or `perSender` from them), or null. Events count apart. */
   refusal(deviceId: string, senderId: string, now: number, limits: MailboxLimits): AppendRefusal | null;
-  /** Stores `entry` once (its payload) and numbers a copy of it into each device's mailbox (its next seq). */
-  deliver(entry: MailboxEntry, deviceIds: readonly string[]): void;
+  /**
+   * Stores `entry` once (its payload) and numbers a copy of it into each device's mailbox (its next seq);
+   * `pairKey` marks a connection request's events (ServerEvent.requestPair).
+   */
+  deliver(entry: MailboxEntry, deviceIds: readonly string[], pairKey?: string | null): void;
   /**
    * Runs `change` in one IMMEDIATE transaction with the events `events` builds from its outcome
    * (null: nothing changed, no events), then wakes the devices that received them. Each event goes to
-   * its audience's devices live at the event's `createdAt`.
+   * its audience's devices live at the event's `createdAt`, under the bounds for events (ServerEvent).
    */
   withEvents<R>(change: () => R, events: ((outcome: R) => ServerEvent[] | null) | undefined): R;
 }
@@ -36,7 +39,13 @@ interface Copy {
   sessionId: string | null;
   createdAt: number;
   expiresAt: number;
+  /** 1 for a server event (a dotted type), 0 for a signal. */
+  event: number;
+  pairKey: string | null;
 }
+
+/** Server events have dotted types, which no client can send (store/types.ts EventType). */
+const isEventType = (type: string) => type.includes('.');
 
 export function sqliteMailboxWrites(db: Database.Database, arrivals: Arrivals): SqliteMailboxWrites {
   const devices = db.prepare<[string, number], { id: string }>(
@@ -50,11 +59,27 @@ export function sqliteMailboxWrites(db: Database.Database, arrivals: Arrivals): 
      WHERE (c.low_id = @user OR c.high_id = @user) AND c.state = 'accepted' AND s.expires_at > @now
      ORDER BY s.user_id, s.created_at, s.id`,
   );
-  // Both counts are covered by indexes on (device_id, expires_at) and (device_id, sender_id, expires_at):
-  // no payload is read to check a cap.
-  const countLive = db.prepare<[string, number], { n: number }>('SELECT count(*) AS n FROM device_signals WHERE device_id = ? AND expires_at > ?');
+  // Both counts are covered by indexes on (device_id, event, expires_at) and (device_id, sender_id, event,
+  // expires_at): no payload is read to check a cap. They count signals only: events have a bound of their own.
+  const countLive = db.prepare<[string, number], { n: number }>(
+    'SELECT count(*) AS n FROM device_signals WHERE device_id = ? AND event = 0 AND expires_at > ?',
+  );
   const countLiveFrom = db.prepare<[string, string, number], { n: number }>(
-    'SELECT count(*) AS n FROM device_signals WHERE device_id = ? AND sender_id = ? AND expires_at > ?',
+    'SELECT count(*) AS n FROM device_signals WHERE device_id = ? AND sender_id = ? AND event = 0 AND expires_at > ?',
+  );
+  // A device's pending `connection.requested` of one pair (at most one, since each new one replaces it).
+  const pendingRequestOfPair = db.prepare<{ device: string; pair: string; now: number }, { seq: number; id: string }>(
+    `SELECT seq, id FROM device_signals
+     WHERE device_id = @device AND pair_key = @pair AND type = 'connection.requested' AND expires_at > @now`,
+  );
+  // The device's pending events past the newest `keep`, oldest first: what EVENTS_MAX drops.
+  const eventsPastBound = db.prepare<{ device: string; now: number; keep: number }, { seq: number; id: string }>(
+    `SELECT seq, id FROM device_signals WHERE device_id = @device AND event = 1 AND expires_at > @now
+     ORDER BY seq DESC LIMIT -1 OFFSET @keep`,
+  );
+  const deleteCopy = db.prepare<[string, number]>('DELETE FROM device_signals WHERE device_id = ? AND seq = ?');
+  const dropBodyIfUnread = db.prepare<[string]>(
+    'DELETE FROM signal_bodies WHERE id = ? AND NOT EXISTS (SELECT 1 FROM device_signals WHERE device_signals.id = signal_bodies.id)',
   );
   // last_seq survives acknowledgement, so a device's sequence (its cursor) never goes back.
   const nextSeq = db.prepare<[string], { last_seq: number }>(
@@ -63,8 +88,8 @@ export function sqliteMailboxWrites(db: Database.Database, arrivals: Arrivals): 
   );
   const insertBody = db.prepare<[string, string, string, number]>('INSERT INTO signal_bodies (id, sender_id, payload, expires_at) VALUES (?, ?, ?, ?)');
   const insertCopy = db.prepare<[Copy]>(
-    `INSERT INTO device_signals (device_id, seq, id, sender_id, sender_username, sender_device_id, type, session_id, created_at, expires_at)
-     VALUES (@deviceId, @seq, @id, @senderId, @senderUsername, @senderDeviceId, @type, @sessionId, @createdAt, @expiresAt)`,
+    `INSERT INTO device_signals (device_id, seq, id, sender_id, sender_username, sender_device_id, type, session_id, created_at, expires_at, event, pair_key)
+     VALUES (@deviceId, @seq, @id, @senderId, @senderUsername, @senderDeviceId, @type, @sessionId, @createdAt, @expiresAt, @event, @pairKey)`,
   );
 
   const devicesOf = (userId: string, now: number) => devices.all(userId, now).map((r) => r.id);
@@ -79,7 +104,19 @@ export function sqliteMailboxWrites(db: Database.Database, arrivals: Arrivals): 
     return null;
   };
 
-  const deliver = (e: MailboxEntry, deviceIds: readonly string[]): void => {
+  /** Removes one copy, and its payload with the last copy: gone as if acknowledged. */
+  const removeCopy = (deviceId: string, copy: { seq: number; id: string }): void => {
+    deleteCopy.run(deviceId, copy.seq);
+    dropBodyIfUnread.run(copy.id);
+  };
+  /** Removes the device's pending `connection.requested` of `pair`; whether there was one. */
+  const removePendingRequest = (deviceId: string, pair: string, now: number): boolean => {
+    const found = pendingRequestOfPair.all({ device: deviceId, pair, now });
+    for (const copy of found) removeCopy(deviceId, copy);
+    return found.length > 0;
+  };
+
+  const deliver = (e: MailboxEntry, deviceIds: readonly string[], pairKey: string | null = null): void => {
     if (deviceIds.length === 0) return;
     const expiresAt = e.expiresAt.getTime();
     insertBody.run(e.id, e.senderId, e.payload, expiresAt);
@@ -92,6 +129,8 @@ export function sqliteMailboxWrites(db: Database.Database, arrivals: Arrivals): 
       sessionId: e.sessionId,
       createdAt: e.createdAt.getTime(),
       expiresAt,
+      event: isEventType(e.type) ? 1 : 0,
+      pairKey,
     };
     for (const deviceId of deviceIds) insertCopy.run({ ...copy, deviceId, seq: nextSeq.get(deviceId)!.last_seq });
   };
@@ -106,10 +145,22 @@ export function sqliteMailboxWrites(db: Database.Database, arrivals: Arrivals): 
       const run = db.transaction(() => {
         const outcome = change();
         woken = [];
-        // Events are never refused by the caps: the rate limits of the actions that cause them bound them.
+        // Events are never refused and never refuse a signal: they count apart, and each device keeps only
+        // its newest `eventsMax` pending ones (docs/security.md, "Mailbox bounds for strangers").
         for (const event of (events && events(outcome)) ?? []) {
-          const devices = audience(event.to, event.entry.createdAt.getTime());
-          deliver(event.entry, devices);
+          const now = event.entry.createdAt.getTime();
+          let devices = audience(event.to, now);
+          const pair = event.requestPair ?? null;
+          if (pair !== null && event.entry.type === 'connection.removed') {
+            // A request the device never took out: both go, and the device hears of neither.
+            devices = devices.filter((id) => !removePendingRequest(id, pair, now));
+          } else if (pair !== null && event.entry.type === 'connection.requested') {
+            for (const id of devices) removePendingRequest(id, pair, now);
+          }
+          deliver(event.entry, devices, pair);
+          for (const id of devices) {
+            for (const copy of eventsPastBound.all({ device: id, now, keep: event.eventsMax })) removeCopy(id, copy);
+          }
           woken.push(...devices);
         }
         return outcome;

@@ -4,7 +4,7 @@ import type Database from 'better-sqlite3';
  * Schema migrations, applied in order; PRAGMA user_version records how many have run.
  * Append only: never edit a migration that has shipped.
  */
-const MIGRATIONS: string[] = [
+export const MIGRATIONS: readonly string[] = [
   `CREATE TABLE users (
      id            TEXT PRIMARY KEY,
      username      TEXT NOT NULL UNIQUE CHECK (username = lower(username)),
@@ -194,6 +194,17 @@ const MIGRATIONS: string[] = [
      probed_at INTEGER NOT NULL
    ) STRICT;
    INSERT INTO health_probe (id, probed_at) VALUES (1, 0);`,
+  // Mailbox bounds for strangers (docs/security.md): server events count apart from signals. `event` tells
+  // them apart for the two signal caps (MAILBOX_MAX, MAILBOX_PER_SENDER, signals only) and for EVENTS_MAX;
+  // `pair_key` marks a connection request's events, so a new request replaces a pending one of the pair
+  // and a cancel removes a pending one. Both caps stay covered by an index, no payload read.
+  `ALTER TABLE device_signals ADD COLUMN event INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE device_signals ADD COLUMN pair_key TEXT;
+   UPDATE device_signals SET event = 1 WHERE instr(type, '.') > 0;
+   DROP INDEX device_signals_live_by_sender;
+   CREATE INDEX device_signals_live_by_kind ON device_signals(device_id, event, expires_at);
+   CREATE INDEX device_signals_live_by_sender ON device_signals(device_id, sender_id, event, expires_at);
+   CREATE INDEX device_signals_by_pair ON device_signals(device_id, pair_key, expires_at) WHERE pair_key IS NOT NULL;`,
 ];
 
 /** Brings the database up to the newest schema, each step in its own transaction. */
