@@ -7,13 +7,19 @@
  * in clear), or anything else.
  */
 
-const BEGIN = '-----BEGIN PGP MESSAGE-----';
-const END = '-----END PGP MESSAGE-----';
-const HEADER = /^[A-Za-z][A-Za-z0-9-]{0,63}: .{0,1024}$/;
-const BASE64_LINE = /^[A-Za-z0-9+/]+={0,2}$/;
-const CHECKSUM = /^=([A-Za-z0-9+/]{4})$/;
+/** The first line, after nothing but blank space. */
+const ARMOR_BEGIN = /^\s*-----BEGIN PGP MESSAGE-----[ \t]*\r?\n/;
+/** The last line, followed by nothing but blank space. */
+const ARMOR_END = /\r?\n-----END PGP MESSAGE-----\s*$/;
+const BLANK_LINE = /(?:^|\r?\n)[ \t]*\r?\n/;
+const HEADER = /^[A-Za-z][A-Za-z0-9-]{0,63}: [^\r\n]{0,1024}$/;
 /** Armor headers allowed before the blank line (Version, Comment, ...): a handful is plenty. */
 const MAX_HEADERS = 16;
+const MAX_HEADER_CHARS = 1100;
+/** The optional CRC-24 line that ends the data. */
+const CHECKSUM_LINE = /\r?\n=([A-Za-z0-9+/]{4})[ \t]*$/;
+/** Base64 characters and line breaks, `=` padding only at the very end. */
+const BASE64_BLOCK = /^[A-Za-z0-9+/][A-Za-z0-9+/\r\n]*={0,2}$/;
 
 /** Public-key (1) and symmetric-key (3) encrypted session keys: who or which passphrase can open it. */
 const SESSION_KEY_TAGS = new Set([1, 3]);
@@ -26,48 +32,50 @@ export function isArmoredEncryptedMessage(text: string): boolean {
   return bytes !== null && isEncryptedMessage(bytes);
 }
 
-/** The binary of a `PGP MESSAGE` armor, its CRC-24 checked when present; null for anything else. */
+/**
+ * The binary of a `PGP MESSAGE` armor, its CRC-24 checked when present; null for anything else. The
+ * data lines are checked as one block by a few whole-string scans and decoded in one call (Node's
+ * base64 decoder skips the line breaks), never split or rebuilt line by line, so thousands of short
+ * lines cost about what a few long ones do (bench/keyBackupCheck.ts).
+ */
 function dearmor(text: string): Buffer | null {
-  const lines = text.split(/\r?\n/).map((l) => l.trimEnd());
-  let i = 0;
-  while (i < lines.length && lines[i] === '') i++;
-  if (lines[i++] !== BEGIN) return null;
-  let headers = 0;
-  while (i < lines.length && lines[i] !== '') {
-    if (++headers > MAX_HEADERS || !HEADER.test(lines[i]!)) return null;
-    i++;
-  }
-  if (lines[i++] !== '') return null; // the blank line that ends the headers
-  const body: string[] = [];
+  const begin = ARMOR_BEGIN.exec(text);
+  const end = ARMOR_END.exec(text);
+  if (!begin || !end || end.index < begin[0].length) return null;
+  const inner = text.slice(begin[0].length, end.index);
+  // Armor headers, then the blank line that ends them (required even when there are none).
+  const blank = BLANK_LINE.exec(inner);
+  if (!blank || blank.index > MAX_HEADERS * MAX_HEADER_CHARS) return null;
+  const headers = inner.slice(0, blank.index);
+  if (headers !== '' && (headers.split('\n').length > MAX_HEADERS || !headers.split(/\r?\n/).every((l) => HEADER.test(l)))) return null;
+  let body = inner.slice(blank.index + blank[0].length);
   let checksum: string | null = null;
-  for (; i < lines.length && lines[i] !== END; i++) {
-    const line = lines[i]!;
-    const crc = CHECKSUM.exec(line);
-    if (crc && lines[i + 1] === END) checksum = crc[1]!;
-    else if (checksum === null && BASE64_LINE.test(line)) body.push(line);
-    else return null;
+  const crc = CHECKSUM_LINE.exec(body);
+  if (crc) {
+    checksum = crc[1]!;
+    body = body.slice(0, crc.index);
   }
-  if (lines[i++] !== END || body.length === 0) return null;
-  for (; i < lines.length; i++) if (lines[i] !== '') return null; // nothing after the armor
-  const base64 = body.join('');
-  // Padding only at the very end, and a length base64 can have.
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(base64) || base64.length % 4 !== 0) return null;
-  const bytes = Buffer.from(base64, 'base64');
+  // Lines of base64 characters, `=` only at the very end, no blank line, CR only before LF.
+  if (!BASE64_BLOCK.test(body) || /\n\r?\n|\r(?!\n)/.test(body)) return null;
+  const bytes = Buffer.from(body, 'base64');
   if (checksum !== null && crc24(bytes) !== Buffer.from(checksum, 'base64').readUIntBE(0, 3)) return null;
   return bytes;
 }
 
-/** RFC 9580 §6.1.1 CRC-24. */
-function crc24(bytes: Uint8Array): number {
-  let crc = 0xb704ce;
-  for (const byte of bytes) {
-    crc ^= byte << 16;
-    for (let k = 0; k < 8; k++) {
-      crc <<= 1;
-      if (crc & 0x1000000) crc ^= 0x1864cfb;
-    }
+/** RFC 9580 §6.1.1 CRC-24, a byte at a time from a table (the bit-by-bit loop took ~2.5 ms for 48 KiB). */
+const CRC24_TABLE = Array.from({ length: 256 }, (_, byte) => {
+  let crc = byte << 16;
+  for (let k = 0; k < 8; k++) {
+    crc <<= 1;
+    if (crc & 0x1000000) crc ^= 0x1864cfb;
   }
   return crc & 0xffffff;
+});
+
+function crc24(bytes: Uint8Array): number {
+  let crc = 0xb704ce;
+  for (const byte of bytes) crc = ((crc << 8) & 0xffffff) ^ CRC24_TABLE[((crc >> 16) ^ byte) & 0xff]!;
+  return crc;
 }
 
 /** Walks the packet framing: one or more session-key packets, then exactly one encrypted-data packet that ends the data. */
