@@ -11,17 +11,17 @@ const limitMessage = `must be a whole number from 1 to ${SECURITY_EVENTS_LIMIT_M
 /** Every type, with what causes it: the reference's words. */
 export const SECURITY_EVENT_DOCS = Object.freeze({
   login: 'a sign-in from a client network the account signed in from within SESSION_MAX_AGE',
-  'login.new-network': 'a sign-in from any other network (the first sign-in after registering included)',
+  'login.new-network': 'a sign-in from any other network, the first sign-in after registering included',
   logout: 'POST /auth/logout, or DELETE /users/me/devices/{id} of the calling device',
-  'device.removed': 'DELETE /users/me/devices/{id} of another device (the entry names the device that removed it)',
+  'device.removed': 'DELETE /users/me/devices/{id} of another device; the entry names the device that removed it',
   'password.changed': 'POST /auth/change-password',
-  'password.reset': 'POST /auth/reset-password (no device)',
+  'password.reset': 'POST /auth/reset-password; no device',
   '2fa.enabled': 'POST /auth/2fa/enable',
-  '2fa.disabled': 'POST /auth/2fa/disable, or the operator\'s `admin 2fa-reset` (no device, no network)',
-  '2fa.recovery-used': 'a recovery code stood in for the TOTP code at sign-in (the entry names the new device)',
+  '2fa.disabled': 'POST /auth/2fa/disable, or the operator\'s `admin 2fa-reset` with no device and no network',
+  '2fa.recovery-used': 'a recovery code stood in for the TOTP code at sign-in; the entry names the new device',
   'key.changed': 'PUT /auth/pgp-key, or DELETE /auth/pgp-key of a stored key',
   'key-backup.changed': 'PUT /users/me/key-backup, or DELETE of a stored backup',
-  'account.disabled': 'the operator\'s `admin users disable` (no device, no network)',
+  'account.disabled': 'the operator\'s `admin users disable`, with no device and no network',
 } as const satisfies Record<SecurityEventType, string>);
 
 const TYPES = Object.keys(SECURITY_EVENT_DOCS) as [SecurityEventType, ...SecurityEventType[]];
