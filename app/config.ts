@@ -591,6 +591,15 @@ export const ENVIRONMENT = [
       },
       { env: 'RATE_PGP_IP', rateLimit: 'pgpUploadPerIp', parse: limit('30/3600') },
       {
+        env: 'RATE_KEY_BACKUP_USER',
+        rateLimit: 'keyBackupPerUser',
+        parse: limit('10/3600'),
+        doc: [
+          'Key backup writes and deletions per user (PUT and DELETE /users/me/key-backup): each one is a server event',
+          'to every other device of the user and a security-log entry, and a client saves its backup rarely.',
+        ],
+      },
+      {
         env: 'RATE_PUSH_USER',
         rateLimit: 'pushSubscribePerUser',
         parse: limit('30/3600'),

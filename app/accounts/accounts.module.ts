@@ -71,7 +71,7 @@ export function createAccounts(d: AccountsModuleDeps): AccountsFeature {
       ...twoFactorRoutes(twoFactor, accounts),
       ...ownAccountRoutes(accounts, devices, cipher),
       ...securityEventRoutes(securityEvents),
-      ...keyBackupRoutes(keyBackups, accounts),
+      ...keyBackupRoutes(keyBackups, accounts, limiter),
     ],
     authenticate: authenticate(tokens, store.sessions, clock, config.sessionMaxAge),
     callerOf: callerCheck(tokens, store.sessions, clock, config.sessionMaxAge),

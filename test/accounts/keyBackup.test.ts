@@ -105,6 +105,28 @@ describe('PUT /users/me/key-backup', () => {
     expect(await securityTypes()).toEqual(['key-backup.changed']);
   });
 
+  it('counts writes and deletions together per user: past RATE_KEY_BACKUP_USER, 429 and nothing changes', async () => {
+    const limited = makeTestApp({ env: { RATE_KEY_BACKUP_USER: '3/3600' } });
+    try {
+      const bob = await registerUser(limited, { username: 'bob' });
+      const send = async (backup?: string) =>
+        backup === undefined
+          ? limited.http.delete('/users/me/key-backup').set(bearer(bob))
+          : limited.http.put('/users/me/key-backup').set(bearer(bob)).send({ backup });
+      const kept = await passphraseMessage('kept');
+      expect((await send(await passphraseMessage('one'))).status).toBe(204);
+      expect((await send()).status).toBe(204);
+      expect((await send(kept)).status).toBe(204);
+      const refused = await send(await passphraseMessage('four'));
+      expect(refused.status).toBe(429);
+      expect(refused.body.error.code).toBe('rate_limited');
+      expect((await send()).status).toBe(429);
+      expect((await limited.http.get('/users/me/key-backup').set(bearer(bob))).body.backup).toBe(kept);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('needs a signed-in user', async () => {
     expect((await t.http.put('/users/me/key-backup').send({ backup: await passphraseMessage() })).status).toBe(401);
   });
