@@ -84,10 +84,11 @@ async function run(store: Store, cipher: FieldCipher, log: SecurityEvents, args:
     }
     // For an owner locked out by a second factor they never set up (or lost with every recovery code):
     // the factor and its codes go, and every session ends, so whoever holds one is out too.
-    const hadFactor = await store.twoFactor.delete(u.id);
+    const hadFactor = (await store.twoFactor.get(u.id))?.enabled === true;
+    await store.twoFactor.delete(u.id); // a pending setup goes too
     const ended = await store.sessions.deleteByUser(u.id);
     await store.presence.signOut(u.id, now);
-    await log.record(u.id, '2fa.disabled', OPERATOR, 'admin');
+    if (hadFactor) await log.record(u.id, '2fa.disabled', OPERATOR, 'admin'); // nothing to log when it was off
     out(`${hadFactor ? 'two-factor authentication turned off' : 'two-factor authentication was already off'} for ${u.username}; ${ended} session(s) ended`);
     return;
   }

@@ -180,6 +180,15 @@ describe('npm run admin -- 2fa-reset and security-events', () => {
     ]);
   });
 
+  it('2fa-reset of an account without 2FA says so, ends its sessions and logs nothing', async () => {
+    const amy = await registerUser(t, { username: 'amy' });
+    const res = await admin('2fa-reset', 'amy');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('two-factor authentication was already off for amy');
+    expect((await t.http.get('/users/me').set(bearer(amy))).status).toBe(401);
+    expect((await admin('security-events', 'amy')).stdout.trim().split('\n')).toHaveLength(1); // the header only
+  });
+
   it('exits 67 for an account that does not exist', async () => {
     expect((await admin('2fa-reset', 'nobody')).code).toBe(EX_NOUSER);
     expect((await admin('security-events', 'nobody')).code).toBe(EX_NOUSER);
