@@ -19,7 +19,7 @@ import { AccessTokens } from './tokens.js';
 import { twoFactorRoutes } from './twoFactor.routes.js';
 import { TwoFactorService } from './twoFactor.service.js';
 
-export interface AccountsModuleDeps extends Pick<Platform, 'config' | 'store' | 'clock' | 'cipher' | 'limiter' | 'mailer'> {
+export interface AccountsModuleDeps extends Pick<Platform, 'config' | 'store' | 'clock' | 'cipher' | 'limiter' | 'mailer' | 'logger'> {
   /** Tests pass cheaper argon2 parameters; production uses the defaults. */
   hasher?: PasswordHasher;
   /** Told after a logout, so the user shows offline at once (presence). */
@@ -42,10 +42,10 @@ export interface AccountsFeature extends Feature {
  * (`/users/me`), its security log and its key backup.
  */
 export function createAccounts(d: AccountsModuleDeps): AccountsFeature {
-  const { config, store, clock, cipher, limiter, mailer } = d;
+  const { config, store, clock, cipher, limiter, mailer, logger } = d;
   const hasher = d.hasher ?? new PasswordHasher();
   const tokens = new AccessTokens(config.jwtSecret, config.accessTokenTtl, clock);
-  const securityEvents = new SecurityEvents({ store, cipher, clock, ttlSeconds: config.securityEventsTtl });
+  const securityEvents = new SecurityEvents({ store, cipher, clock, ttlSeconds: config.securityEventsTtl, logger });
   const twoFactor = new TwoFactorService({ store, hasher, cipher, clock, limiter, mailer, securityEvents });
   const accounts = new AccountService({
     store,

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { EventOrigin } from '../core/caller.js';
 import { coarseNetwork } from '../core/clientNetwork.js';
 import { decryptNetwork, decryptPlatform, encryptNetwork } from '../core/personalData.js';
@@ -29,6 +30,12 @@ export interface SecurityEventsDeps {
   clock: Clock;
   /** SECURITY_EVENTS_TTL: how long an entry is kept. */
   ttlSeconds: number;
+  /**
+   * Where an entry that could not be written is reported. With it, `record` never fails the request whose
+   * change already happened (a 2FA enable must still hand out its recovery codes); without it (the admin
+   * CLI) the error is thrown, so the operator sees it.
+   */
+  logger?: Pick<Logger, 'error'>;
 }
 
 /**
@@ -41,6 +48,16 @@ export class SecurityEvents {
 
   /** Appends an entry to `userId`'s log; `actor` is `admin` for the operator's actions. */
   async record(userId: string, type: SecurityEventType, origin: EventOrigin, actor: 'user' | 'admin' = 'user'): Promise<void> {
+    try {
+      await this.write(userId, type, origin, actor);
+    } catch (err) {
+      if (!this.d.logger) throw err;
+      // The change it records is done; losing its log entry is better than answering its request with an error.
+      this.d.logger.error({ err, type }, 'security event not written');
+    }
+  }
+
+  private async write(userId: string, type: SecurityEventType, origin: EventOrigin, actor: 'user' | 'admin'): Promise<void> {
     const now = this.d.clock.now();
     // The platform as the session stored it (already encrypted, bound to user and device): copied, not re-read later,
     // so the entry keeps it after the device signs out.

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
+import { StoreUnavailableError, type Store } from '../../app/store/types.js';
 import { makeTestApp } from '../helpers/app.js';
 import { bearer, registerUser } from '../helpers/factories.js';
 import { useTestApp, withUser } from '../helpers/perTest.js';
@@ -123,6 +124,28 @@ describe('POST /auth/2fa/enable', () => {
     for (const code of codes) {
       expect(bytes.includes(code)).toBe(false);
       expect(bytes.includes(code.replace('-', ''))).toBe(false);
+    }
+  });
+});
+
+describe('POST /auth/2fa/enable when the security log cannot be written', () => {
+  /** The real store, except that every security-log write fails as if the database were gone. */
+  const logDown = (store: Store): Store => {
+    const securityEvents = { ...store.securityEvents, add: () => Promise.reject(new StoreUnavailableError()) };
+    return new Proxy(store, { get: (target, prop) => (prop === 'securityEvents' ? securityEvents : Reflect.get(target, prop)) });
+  };
+
+  it('still answers the recovery codes (2FA is on and they are shown only once), and logs the lost entry', async () => {
+    const broken = makeTestApp({ wrapStore: logDown });
+    try {
+      const bob = await registerUser(broken, { username: 'bob_b', password: PASSWORD });
+      const { secret } = (await broken.http.post('/auth/2fa/setup').set(bearer(bob)).send({ password: PASSWORD })).body;
+      const res = await broken.http.post('/auth/2fa/enable').set(bearer(bob)).send({ password: PASSWORD, code: totpAt(secret, broken.clock.now()) });
+      expect(res.status).toBe(200);
+      expect(res.body.recoveryCodes).toHaveLength(10);
+      expect(broken.logs.some((l) => l.msg === 'security event not written' && l.type === '2fa.enabled')).toBe(true);
+    } finally {
+      await broken.close();
     }
   });
 });
