@@ -114,7 +114,8 @@ async function run(store: Store, cipher: FieldCipher, log: SecurityEvents, args:
         out(`birthday:    ${readable(() => decryptBirthday(cipher, u))}`);
         out(`created:     ${u.createdAt.toISOString()}`);
         out(`status:      ${status(u)}`);
-        out(`two-factor:  ${twoFactor?.enabled ? 'on' : 'off'}`);
+        const codesLeft = twoFactor?.enabled ? await store.twoFactor.countRecoveryCodes(u.id) : 0;
+        out(`two-factor:  ${twoFactor?.enabled ? `on (${codesLeft} unused recovery code${codesLeft === 1 ? '' : 's'})` : 'off'}`);
         out(`pgp key:     ${u.pgp ? `${u.pgp.fingerprint} (${u.pgp.algorithm})` : '-'}`);
         return;
       }

@@ -149,6 +149,16 @@ describe('npm run admin -- 2fa-reset and security-events', () => {
     expect(after.body.user.twoFactor).toBe(false);
   });
 
+  it('users show tells whether 2FA is on and how many recovery codes are left', async () => {
+    const amy = await registerUser(t, { username: 'amy' });
+    expect((await admin('users', 'show', 'amy')).stdout).toContain('two-factor:  off');
+    const { secret } = (await t.http.post('/auth/2fa/setup').set(bearer(amy)).send({ password: amy.password })).body;
+    const { recoveryCodes } = (await t.http.post('/auth/2fa/enable').set(bearer(amy)).send({ password: amy.password, code: totpAt(secret, t.clock.now()) })).body;
+    expect((await admin('users', 'show', 'amy')).stdout).toContain('two-factor:  on (10 unused recovery codes)');
+    expect((await t.http.post('/auth/login').send({ username: 'amy', password: amy.password, totp: recoveryCodes[0] })).status).toBe(200);
+    expect((await admin('users', 'show', 'amy')).stdout).toContain('two-factor:  on (9 unused recovery codes)');
+  });
+
   it('2fa-reset ends every session at once', async () => {
     const amy = await amyWithTwoFactor();
     expect((await admin('2fa-reset', 'amy')).code).toBe(0);
