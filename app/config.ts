@@ -278,6 +278,12 @@ export const ENVIRONMENT = [
   {
     variables: [
       { env: 'OTP_TTL', key: 'otpTtl', parse: int(60, 86400, 600), doc: 'Seconds a password-reset code stays valid.' },
+      {
+        env: 'SECURITY_EVENTS_TTL',
+        key: 'securityEventsTtl',
+        parse: int(86_400, 157_680_000, 7_776_000),
+        doc: 'Seconds an entry of an account\'s security log (GET /users/me/security-events) is kept; 90 days by default. Removed by the periodic purge.',
+      },
       { env: 'MIN_AGE', key: 'minAge', parse: int(0, 150, 13), doc: 'Youngest age (years) allowed to register when a birthday is given; 13 follows COPPA.' },
     ],
   },
@@ -636,6 +642,15 @@ export const ENVIRONMENT = [
         ],
       },
       { env: 'RATE_PGP_IP', rateLimit: 'pgpUploadPerIp', parse: limit('30/3600') },
+      {
+        env: 'RATE_KEY_BACKUP_USER',
+        rateLimit: 'keyBackupPerUser',
+        parse: limit('10/3600'),
+        doc: [
+          'Key backup writes and deletions per user (PUT and DELETE /users/me/key-backup): each one is a server event',
+          'to every other device of the user and a security-log entry, and a client saves its backup rarely.',
+        ],
+      },
       {
         env: 'RATE_PUSH_USER',
         rateLimit: 'pushSubscribePerUser',

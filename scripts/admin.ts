@@ -8,7 +8,9 @@
  */
 import { openStore } from '../app/boot.js';
 import { decryptBirthday, decryptEmail, normaliseUsername } from '../app/core/personalData.js';
+import { SecurityEvents, OPERATOR } from '../app/accounts/securityEvents.service.js';
 import { FieldCipher } from '../app/lib/fieldCipher.js';
+import { systemClock } from '../app/lib/clock.js';
 import { purgeExpired } from '../app/store/purge.js';
 import type { Store, UserRecord } from '../app/store/types.js';
 import { applyEnvFileOption } from './envFile.js';
@@ -30,6 +32,8 @@ commands:
   users disable <username>   refuse its logins and end all its sessions now
   users enable <username>    allow its logins again
   users delete <username>    delete the account and everything it owns
+  2fa-reset <username>       turn its two-factor authentication off (recovery codes too) and end all its sessions
+  security-events <username> its security log, newest first (logins, password, 2FA and key changes, these commands)
   purge                      remove expired sessions, codes, requests, signals and counters now
   stats                      counts of users, connections, pending signals (server events included) and sessions
 `;
@@ -62,9 +66,32 @@ function readable(decrypt: () => string | null): string {
   }
 }
 
-async function run(store: Store, cipher: FieldCipher, args: string[]): Promise<void> {
+/** Every entry of one account's log the store keeps (SECURITY_EVENTS_TTL), newest first. */
+const SECURITY_EVENTS_SHOWN = 1000;
+
+async function run(store: Store, cipher: FieldCipher, log: SecurityEvents, args: string[]): Promise<void> {
   const [command, sub, arg, ...rest] = args;
   const now = new Date();
+  if (command === '2fa-reset' || command === 'security-events') {
+    if (arg !== undefined) throw new UsageError(`unexpected argument ${arg}`);
+    const u = await findUser(store, sub);
+    if (command === 'security-events') {
+      out(['AT', 'TYPE', 'BY', 'DEVICE', 'PLATFORM', 'NETWORK'].join('\t'));
+      for (const e of await log.list(u.id, SECURITY_EVENTS_SHOWN)) {
+        out([e.at.toISOString(), e.type, e.actor, e.deviceId ?? '-', e.platform ?? '-', e.network ?? '-'].join('\t'));
+      }
+      return;
+    }
+    // For an owner locked out by a second factor they never set up (or lost with every recovery code):
+    // the factor and its codes go, and every session ends, so whoever holds one is out too.
+    const hadFactor = (await store.twoFactor.get(u.id))?.enabled === true;
+    await store.twoFactor.delete(u.id); // a pending setup goes too
+    const ended = await store.sessions.deleteByUser(u.id);
+    await store.presence.signOut(u.id, now);
+    if (hadFactor) await log.record(u.id, '2fa.disabled', OPERATOR, 'admin'); // nothing to log when it was off
+    out(`${hadFactor ? 'two-factor authentication turned off' : 'two-factor authentication was already off'} for ${u.username}; ${ended} session(s) ended`);
+    return;
+  }
   if (command === 'users') {
     if (sub === 'list' && arg === undefined) {
       out(['USERNAME', 'ID', 'CREATED', 'STATUS'].join('\t'));
@@ -87,7 +114,8 @@ async function run(store: Store, cipher: FieldCipher, args: string[]): Promise<v
         out(`birthday:    ${readable(() => decryptBirthday(cipher, u))}`);
         out(`created:     ${u.createdAt.toISOString()}`);
         out(`status:      ${status(u)}`);
-        out(`two-factor:  ${twoFactor?.enabled ? 'on' : 'off'}`);
+        const codesLeft = twoFactor?.enabled ? await store.twoFactor.countRecoveryCodes(u.id) : 0;
+        out(`two-factor:  ${twoFactor?.enabled ? `on (${codesLeft} unused recovery code${codesLeft === 1 ? '' : 's'})` : 'off'}`);
         out(`pgp key:     ${u.pgp ? `${u.pgp.fingerprint} (${u.pgp.algorithm})` : '-'}`);
         return;
       }
@@ -97,6 +125,7 @@ async function run(store: Store, cipher: FieldCipher, args: string[]): Promise<v
         // sessions.create), so no request of theirs is served from here on.
         await store.users.setDisabled(u.id, now);
         await store.presence.signOut(u.id, now); // shown offline at once, as after a logout
+        await log.record(u.id, 'account.disabled', OPERATOR, 'admin');
         out(`disabled ${u.username}; all sessions ended`);
         return;
       }
@@ -146,7 +175,7 @@ async function main(): Promise<void> {
     process.stderr.write(USAGE);
     process.exit(args.length === 0 ? EX_USAGE : 0);
   }
-  if (!['users', 'purge', 'stats'].includes(args[0]!)) {
+  if (!['users', 'purge', 'stats', '2fa-reset', 'security-events'].includes(args[0]!)) {
     process.stderr.write(`signalbox-admin: unknown command ${args[0]}\n${USAGE}`);
     process.exit(EX_USAGE);
   }
@@ -154,7 +183,8 @@ async function main(): Promise<void> {
   const store = await openStore(config);
   let code = 0;
   try {
-    await run(store, new FieldCipher(config.dataKey), args);
+    const cipher = new FieldCipher(config.dataKey);
+    await run(store, cipher, new SecurityEvents({ store, cipher, clock: systemClock, ttlSeconds: config.securityEventsTtl }), args);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`signalbox-admin: ${err.message}\n${USAGE}`);

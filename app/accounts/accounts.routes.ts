@@ -1,5 +1,5 @@
 import type { RateLimiter } from '../core/rateLimiter.js';
-import { caller, type AppContext } from '../http/context.js';
+import { caller, originOf, type AppContext } from '../http/context.js';
 import { limitByIp } from '../http/rateLimit.js';
 import { defineRoute, type AnyRoute } from '../http/route.js';
 import type { FieldCipher } from '../lib/fieldCipher.js';
@@ -66,7 +66,7 @@ export function accountRoutes(accounts: AccountService, cipher: FieldCipher, lim
       responses: { 200: { description: 'A new session.', schema: tokenResponse } },
       errors: ['invalid_credentials', 'totp_required', 'invalid_totp', 'rate_limited'],
       before: [limitByIp(limiter, 'loginPerIp')],
-      handler: async (ctx, { body }) => sendGrant(ctx, 200, await accounts.login(body.username, body.password, body.totp, limiter.networkOf(ctx.ip), body.device)),
+      handler: async (ctx, { body }) => sendGrant(ctx, 200, await accounts.login(body.username, body.password, body.totp, limiter.networkOf(ctx.ip), body.device, ctx.ip)),
     }),
     defineRoute({
       method: 'post',
@@ -90,7 +90,7 @@ export function accountRoutes(accounts: AccountService, cipher: FieldCipher, lim
       body: emptyBody,
       responses: { 204: { description: 'Signed out.' } },
       handler: async (ctx) => {
-        await accounts.logout(caller(ctx));
+        await accounts.logout(caller(ctx), originOf(ctx));
         ctx.status = 204;
       },
     }),
@@ -109,7 +109,7 @@ export function accountRoutes(accounts: AccountService, cipher: FieldCipher, lim
       responses: { 204: { description: 'Changed.' } },
       errors: ['invalid_password', 'rate_limited'],
       handler: async (ctx, { body }) => {
-        await accounts.changePassword(caller(ctx), body.currentPassword, body.newPassword);
+        await accounts.changePassword(caller(ctx), body.currentPassword, body.newPassword, originOf(ctx));
         ctx.status = 204;
       },
     }),
@@ -138,7 +138,7 @@ export function accountRoutes(accounts: AccountService, cipher: FieldCipher, lim
       before: [countKeyUploadByIp],
       handler: async (ctx, { body }) => {
         await limiter.consume('pgpUploadPerUser', caller(ctx).userId);
-        const user = await accounts.setPgpKey(caller(ctx), body.publicKey);
+        const user = await accounts.setPgpKey(caller(ctx), body.publicKey, originOf(ctx));
         ctx.body = { pgp: presentPgp(user.pgp) };
       },
     }),
@@ -153,7 +153,7 @@ export function accountRoutes(accounts: AccountService, cipher: FieldCipher, lim
       auth: true,
       responses: { 204: { description: 'Removed.' } },
       handler: async (ctx) => {
-        await accounts.clearPgpKey(caller(ctx));
+        await accounts.clearPgpKey(caller(ctx), originOf(ctx));
         ctx.status = 204;
       },
     }),

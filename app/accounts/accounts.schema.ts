@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TOTP_OR_RECOVERY } from './recoveryCodes.js';
 import { isCommonPassword } from './commonPasswords.js';
 import { ownUserSchema } from './accounts.presenter.js';
 import { usernameInput } from '../users/username.js';
@@ -61,7 +62,11 @@ export const registerBody = z
 export const loginBody = z.strictObject({
   username: z.string().min(1).max(320).describe('username, @username or e-mail address'),
   password: z.string().min(1).max(256),
-  totp: z.string().regex(/^\d{6}$/, 'must be 6 digits').optional(),
+  totp: z
+    .string()
+    .regex(TOTP_OR_RECOVERY, 'must be 6 digits or a recovery code')
+    .describe('with 2FA on: the 6-digit code from the authenticator app, or an unspent recovery code (XXXXX-XXXXX)')
+    .optional(),
   device: deviceField,
 });
 

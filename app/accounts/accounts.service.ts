@@ -1,6 +1,6 @@
 import type { Config, RateLimitName } from '../config.js';
 import { AppError, invalidCredentials, invalidPassword, invalidTotp, unauthorized, validationFailed, conflict } from '../core/errors.js';
-import type { Caller } from '../core/caller.js';
+import type { Caller, EventOrigin } from '../core/caller.js';
 import { serverEvent } from '../core/serverEvents.js';
 import type { Attempt, RateLimiter } from '../core/rateLimiter.js';
 import type { Clock } from '../lib/clock.js';
@@ -21,7 +21,8 @@ import {
 } from '../core/personalData.js';
 import { parseUsername } from '../users/username.js';
 import type { PasswordHasher } from './passwordHasher.js';
-import type { TwoFactorService } from './twoFactor.service.js';
+import type { SecurityEvents } from './securityEvents.service.js';
+import type { SecondFactor, TwoFactorService } from './twoFactor.service.js';
 import { readPublicKey } from './pgpKey.js';
 import type { AccessTokens } from './tokens.js';
 
@@ -49,6 +50,8 @@ export interface AccountDeps {
   config: Pick<Config, 'refreshTokenTtl' | 'minAge' | 'sessionMaxAge' | 'devicesMax' | 'signalTtl' | 'eventsMax'>;
   limiter: RateLimiter;
   twoFactor: TwoFactorService;
+  /** The account's security log: sign-ins, sign-outs, password and key changes. */
+  securityEvents: SecurityEvents;
   /** Sends the "your password was changed" notice. */
   mailer: Mailer;
   /** Told after a logout, so the user shows offline at once (presence). */
@@ -130,8 +133,18 @@ export class AccountService {
    * A wrong TOTP code (`invalid_totp`) is a failed guess like a wrong password. A network the account signed in
    * from within SESSION_MAX_AGE is held to the first limit only, so strangers filling the
    * per-account ceiling from elsewhere do not lock the owner out of their usual networks.
+   * The security log gets `login`, or `login.new-network` from a network that is not known in that
+   * sense, and `2fa.recovery-used` when a recovery code stood in for the TOTP code; `ip` is the
+   * client's address, kept there coarse (docs/security.md).
    */
-  async login(identifier: string, password: string, totp: string | undefined, network: string, device?: DeviceInfo | null): Promise<TokenGrant> {
+  async login(
+    identifier: string,
+    password: string,
+    totp: string | undefined,
+    network: string,
+    device?: DeviceInfo | null,
+    ip: string | null = null,
+  ): Promise<TokenGrant> {
     const user = await this.findByIdentifier(identifier);
     const account = user ? `user:${user.id}` : unknownNameSubject(identifier);
     const here = `${account} from ${network}`;
@@ -153,8 +166,9 @@ export class AccountService {
     if (!user || !ok || user.disabledAt) throw invalidCredentials();
     // Past the code limit this throws what a wrong code gets, and the password attempt stays counted.
     const codeAttempt = totp === undefined || known ? null : await this.codeAttempt(account);
+    let secondFactor: SecondFactor;
     try {
-      await this.d.twoFactor.checkLogin(user.id, totp);
+      secondFactor = await this.d.twoFactor.checkLogin(user.id, totp);
     } catch (err) {
       // A wrong code stays counted as a failed guess; a missing one is not a guess.
       if (!(err instanceof AppError && err.code === 'invalid_totp')) {
@@ -169,7 +183,11 @@ export class AccountService {
     if (this.d.hasher.needsRehash(user.passwordHash)) {
       await this.d.store.users.setPasswordHash(user.id, await this.d.hasher.hash(password, network));
     }
-    return this.startSession(user, device);
+    const grant = await this.startSession(user, device);
+    const origin = { deviceId: grant.deviceId, ip };
+    if (secondFactor === 'recovery') await this.d.securityEvents.record(user.id, '2fa.recovery-used', origin);
+    await this.d.securityEvents.record(user.id, known ? 'login' : 'login.new-network', origin);
+    return grant;
   }
 
   /**
@@ -213,7 +231,9 @@ export class AccountService {
     return this.grant(user, result.session.id, newRefresh);
   }
 
-  async logout(auth: Caller): Promise<void> {
+  async logout(auth: Caller, origin: EventOrigin): Promise<void> {
+    // Before the session goes, so the entry can still name the device's platform.
+    await this.d.securityEvents.record(auth.userId, 'logout', origin);
     await this.d.store.sessions.delete(auth.sessionId);
     this.d.onSessionsEnded?.({ sessionIds: [auth.sessionId] });
     await this.d.onSignOut?.(auth.userId);
@@ -223,7 +243,7 @@ export class AccountService {
    * Changes the password after checking the current one; every other session ends and the address
    * on file gets a notice, so an owner learns of a change made with a stolen session.
    */
-  async changePassword(auth: Caller, currentPassword: string, newPassword: string): Promise<void> {
+  async changePassword(auth: Caller, currentPassword: string, newPassword: string, origin: EventOrigin): Promise<void> {
     const user = await this.requireUser(auth);
     if (newPassword.toLowerCase() === user.username) {
       throw validationFailed([{ field: 'newPassword', message: 'must not be the username' }]);
@@ -232,6 +252,7 @@ export class AccountService {
     await this.d.store.users.setPasswordHash(user.id, await this.d.hasher.hash(newPassword, user.id));
     await this.d.store.sessions.deleteByUser(user.id, auth.sessionId);
     this.d.onSessionsEnded?.({ userId: user.id, except: auth.sessionId });
+    await this.d.securityEvents.record(user.id, 'password.changed', origin);
     this.d.mailer.send(passwordChangedMail(decryptEmail(this.d.cipher, user), user.username, 'changed'));
   }
 
@@ -268,9 +289,9 @@ export class AccountService {
    * Validates and stores the caller's OpenPGP public key, replacing any earlier one; `pgp.changed`
    * goes to every connection and to the caller's other devices in the same write.
    */
-  async setPgpKey(auth: Caller, armored: string): Promise<UserRecord> {
+  async setPgpKey(auth: Caller, armored: string, origin: EventOrigin): Promise<UserRecord> {
     const key = await readPublicKey(armored, new Date(this.d.clock.now()));
-    await this.storePgpKey(auth, key);
+    await this.storePgpKey(auth, key, origin);
     return this.requireUser(auth);
   }
 
@@ -278,11 +299,12 @@ export class AccountService {
    * Removes the caller's OpenPGP key; removing none is not an error (the end state is the same). Told
    * as `pgp.changed` with a null fingerprint either way: a client that pinned a key learns it is gone.
    */
-  async clearPgpKey(auth: Caller): Promise<void> {
-    await this.storePgpKey(auth, null);
+  async clearPgpKey(auth: Caller, origin: EventOrigin): Promise<void> {
+    await this.storePgpKey(auth, null, origin);
   }
 
-  private async storePgpKey(auth: Caller, key: PgpKeyRecord | null): Promise<void> {
+  /** Stores or clears the key with its events; the security log gets `key.changed` unless nothing was there to remove. */
+  private async storePgpKey(auth: Caller, key: PgpKeyRecord | null, origin: EventOrigin): Promise<void> {
     const user = await this.requireUser(auth);
     const time = { now: new Date(this.d.clock.now()), ttlSeconds: this.d.config.signalTtl, eventsMax: this.d.config.eventsMax };
     const payload = { username: user.username, fingerprint: key?.fingerprint ?? null };
@@ -291,6 +313,7 @@ export class AccountService {
       serverEvent('pgp.changed', user, payload, { userId: user.id, exceptDevice: auth.sessionId }, time),
     ];
     if (!(await this.d.store.users.setPgpKey(user.id, key, events))) throw unauthorized('The session has ended; sign in again.');
+    if (key !== null || user.pgp !== null) await this.d.securityEvents.record(user.id, 'key.changed', origin);
   }
 
   /** The caller's account and whether it has two-factor authentication, for the own-user view. */

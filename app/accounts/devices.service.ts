@@ -1,10 +1,11 @@
-import type { Caller } from '../core/caller.js';
+import type { Caller, EventOrigin } from '../core/caller.js';
 import { notFound } from '../core/errors.js';
 import { decryptDevice } from '../core/personalData.js';
 import type { Clock } from '../lib/clock.js';
 import type { FieldCipher } from '../lib/fieldCipher.js';
 import type { Store } from '../store/types.js';
 import type { EndedSessions } from './accounts.service.js';
+import type { SecurityEvents } from './securityEvents.service.js';
 
 // lastSeen is written from authenticated requests; writing on every one would turn each poll into a
 // write, so each instance writes one session's activity at most this often (as presence does per user).
@@ -29,6 +30,8 @@ export interface DeviceDeps {
   clock: Clock;
   /** Told after a device is removed, so its held polls answer 401 at once (signaling). */
   onSessionsEnded?: (ended: EndedSessions) => void;
+  /** The security log: `device.removed`, or `logout` for the calling device. */
+  securityEvents: SecurityEvents;
   /** Told when the caller removes its own device: it is signed out, as by a logout (presence). */
   onSignOut?: (userId: string) => Promise<void>;
 }
@@ -55,8 +58,12 @@ export class DeviceService {
    * Ends one of the caller's sessions at once (tokens, held polls). Another user's session and an id
    * that names none get the same 404, so the answer reveals nothing about other accounts.
    */
-  async remove(auth: Caller, deviceId: string): Promise<void> {
+  async remove(auth: Caller, deviceId: string, origin: EventOrigin): Promise<void> {
+    // Removing the calling device is a logout, logged as one, before the session (and its platform) goes.
+    const own = deviceId === auth.sessionId;
+    if (own) await this.d.securityEvents.record(auth.userId, 'logout', origin);
     if (!(await this.d.store.sessions.deleteOfUser(deviceId, auth.userId))) throw notFound('No such device.');
+    if (!own) await this.d.securityEvents.record(auth.userId, 'device.removed', origin);
     this.lastWrite.delete(deviceId);
     this.d.onSessionsEnded?.({ sessionIds: [deviceId] });
     if (deviceId === auth.sessionId) await this.d.onSignOut?.(auth.userId);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { FieldCipher } from '../lib/fieldCipher.js';
-import { caller } from '../http/context.js';
+import { caller, originOf } from '../http/context.js';
 import { defineRoute, type AnyRoute } from '../http/route.js';
 import { deviceSchema, ownUserSchema, presentDevice, presentOwnUser } from './accounts.presenter.js';
 import { deviceParams, passwordBody } from './accounts.schema.js';
@@ -76,7 +76,7 @@ export function ownAccountRoutes(accounts: AccountService, devices: DeviceServic
       responses: { 204: { description: 'Signed out.' } },
       errors: ['not_found'],
       handler: async (ctx, { params }) => {
-        await devices.remove(caller(ctx), params.id);
+        await devices.remove(caller(ctx), params.id, originOf(ctx));
         ctx.status = 204;
       },
     }),

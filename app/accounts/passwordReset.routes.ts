@@ -1,5 +1,6 @@
 import type { RateLimiter } from '../core/rateLimiter.js';
 import { limitByIp } from '../http/rateLimit.js';
+import { originOf } from '../http/context.js';
 import { defineRoute, type AnyRoute } from '../http/route.js';
 import { acceptedResponse, forgotPasswordBody, resetPasswordBody } from './passwordReset.schema.js';
 import type { PasswordResetService } from './passwordReset.service.js';
@@ -48,7 +49,7 @@ export function passwordResetRoutes(resets: PasswordResetService, limiter: RateL
       responses: { 204: { description: 'The password is changed; sign in again.' } },
       errors: ['invalid_otp', 'rate_limited'],
       handler: async (ctx, { body }) => {
-        await resets.reset(body.email, body.otp, body.newPassword, limiter.networkOf(ctx.ip));
+        await resets.reset(body.email, body.otp, body.newPassword, limiter.networkOf(ctx.ip), originOf(ctx));
         ctx.status = 204;
       },
     }),

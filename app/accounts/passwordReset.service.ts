@@ -10,6 +10,8 @@ import type { Store, UserRecord } from '../store/types.js';
 import { decryptEmail, emailIndex, normaliseEmail } from '../core/personalData.js';
 import type { AccountService, EndedSessions } from './accounts.service.js';
 import type { PasswordHasher } from './passwordHasher.js';
+import type { SecurityEvents } from './securityEvents.service.js';
+import type { EventOrigin } from '../core/caller.js';
 
 /** Wrong guesses a code survives: a 1-in-10^6 code with 5 tries gives an attacker 1 chance in 200,000 per mail. */
 export const RESET_CODE_MAX_TRIES = 5;
@@ -23,6 +25,8 @@ export interface PasswordResetDeps {
   mailer: Mailer;
   limiter: RateLimiter;
   config: Pick<Config, 'otpTtl'>;
+  /** The security log: `password.reset`. */
+  securityEvents: SecurityEvents;
   /** Told after a reset ends every session, so their held polls answer 401 at once (signaling). */
   onSessionsEnded?: (ended: EndedSessions) => void;
 }
@@ -62,7 +66,7 @@ export class PasswordResetService {
    * address in all (RATE_RESET_EMAIL, skipped on a network the account signed in from), and given
    * back when the code is right.
    */
-  async reset(email: string, otp: string, newPassword: string, network: string): Promise<void> {
+  async reset(email: string, otp: string, newPassword: string, network: string, origin: EventOrigin): Promise<void> {
     const { store, clock } = this.d;
     const user = await store.users.findByEmailIndex(emailIndex(this.d.cipher, email));
     // Counted per network across all addresses first (RATE_RESET_IP): one network guessing codes for
@@ -83,6 +87,7 @@ export class PasswordResetService {
     await store.users.setPasswordHash(user.id, await this.d.hasher.hash(newPassword, network));
     await store.sessions.deleteByUser(user.id);
     this.d.onSessionsEnded?.({ userId: user.id });
+    await this.d.securityEvents.record(user.id, 'password.reset', origin);
     const to = decryptEmail(this.d.cipher, user);
     this.d.mailer.send(passwordChangedMail(to, user.username, 'reset'));
   }

@@ -6,3 +6,13 @@ export interface Caller {
   userId: string;
   sessionId: string;
 }
+
+/**
+ * Where a security-relevant action came from, for the account's security log: the device (session)
+ * that made it, if any, and the client address of the request, if any. The operator's actions (admin
+ * CLI) have neither.
+ */
+export interface EventOrigin {
+  deviceId: string | null;
+  ip: string | null;
+}

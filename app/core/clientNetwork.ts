@@ -44,3 +44,25 @@ function ipv6Words(address: string): number[] {
   const middle = tail === undefined ? [] : Array<string>(8 - left.length - right.length).fill('0');
   return [...left, ...middle, ...right].map((w) => parseInt(w, 16));
 }
+
+/**
+ * The coarse network an address belongs to, as the security log shows it (docs/security.md): an IPv4
+ * address (or an IPv4-mapped IPv6 one) as its /24 (`192.0.2.0/24`), an IPv6 address as its /48
+ * (`2001:db8:1::/48`, what one site is usually given). Enough for an owner to tell "home" from "somewhere
+ * else", not enough to locate a household. Anything that is not an IP address gives null.
+ */
+export function coarseNetwork(ip: string): string | null {
+  const address = ip.trim();
+  const v4 = isIPv4(address) ? address : null;
+  const unzoned = address.replace(/%.*$/, '');
+  if (!v4 && !isIPv6(unzoned)) return null;
+  if (v4) return `${v4.split('.').slice(0, 3).join('.')}.0/24`;
+  const words = ipv6Words(unzoned);
+  if (words.slice(0, 5).every((w) => w === 0) && words[5] === 0xffff) {
+    return `${words[6]! >> 8}.${words[6]! & 0xff}.${words[7]! >> 8}.0/24`;
+  }
+  const head = words.slice(0, 3);
+  // Trailing zero words of the prefix are left to `::`, as an address would be written (2001:db8::/48).
+  while (head.length > 0 && head[head.length - 1] === 0) head.pop();
+  return `${head.map((w) => w.toString(16)).join(':')}::/48`;
+}

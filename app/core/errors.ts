@@ -19,7 +19,7 @@ export const ERRORS = Object.freeze({
   totp_required: { status: 401, meaning: 'the account has two-factor authentication: send `totp`' },
   forbidden: { status: 403, meaning: 'you may not do this' },
   not_connected: { status: 403, meaning: 'the other user is not an accepted connection (or does not exist)' },
-  invalid_password: { status: 403, meaning: 'the password a signed-in request re-checks (change-password, `DELETE /users/me`, 2FA disable) is wrong' },
+  invalid_password: { status: 403, meaning: 'the password a signed-in request re-checks (change-password, `DELETE /users/me`, 2FA setup, enable and disable) is wrong' },
   not_found: { status: 404, meaning: 'nothing is here' },
   // Additive to API.md: a known path called with another method.
   method_not_allowed: { status: 405, meaning: 'the path exists but not with this method; `Allow` lists the methods' },

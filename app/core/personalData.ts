@@ -73,3 +73,17 @@ export function decryptDevice(
     platform: session.devicePlatformEnc === null ? null : cipher.decrypt(session.devicePlatformEnc, devicePlatformContext(session.userId, session.id)),
   };
 }
+
+const networkContext = (userId: string) => `security-network:${userId}`;
+
+/** The stored form of the coarse network of a security-log entry (null: none). */
+export const encryptNetwork = (cipher: FieldCipher, userId: string, network: string | null) =>
+  network === null ? null : cipher.encrypt(network, networkContext(userId));
+
+/** A security-log entry's coarse network in clear, for its owner (and the operator). */
+export const decryptNetwork = (cipher: FieldCipher, userId: string, networkEnc: string | null) =>
+  networkEnc === null ? null : cipher.decrypt(networkEnc, networkContext(userId));
+
+/** A device platform stored as its session stored it (`encryptDevice`), in clear. */
+export const decryptPlatform = (cipher: FieldCipher, userId: string, sessionId: string, platformEnc: string | null) =>
+  platformEnc === null ? null : cipher.decrypt(platformEnc, devicePlatformContext(userId, sessionId));

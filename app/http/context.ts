@@ -1,6 +1,6 @@
 import type { RouterContext } from '@koa/router';
 import type { ParameterizedContext } from 'koa';
-import type { Caller } from '../core/caller.js';
+import type { Caller, EventOrigin } from '../core/caller.js';
 
 export interface AppState {
   requestId: string;
@@ -15,4 +15,9 @@ export function caller(ctx: AppContext): Caller {
   const auth = ctx.state.auth;
   if (!auth) throw new Error('route is missing authenticate');
   return auth;
+}
+
+/** The origin of this request for the security log: the signed-in device, if any, and the client address. */
+export function originOf(ctx: AppContext): EventOrigin {
+  return { deviceId: ctx.state.auth?.sessionId ?? null, ip: ctx.ip };
 }

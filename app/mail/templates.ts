@@ -42,3 +42,26 @@ const CHANGE_ADVICE: Record<PasswordChangeWay, string> = {
 export function passwordChangedMail(to: string, username: string, way: PasswordChangeWay): OutgoingMail {
   return message(to, 'Your Signalbox password was changed', [`Hello ${username},`, CHANGE_SENTENCE[way], CHANGE_ADVICE[way]]);
 }
+
+/** What happened to two-factor authentication: turned on or off by the owner, or reset by the operator. */
+export type TwoFactorChange = 'enabled' | 'disabled';
+
+const TWO_FACTOR_SENTENCE: Record<TwoFactorChange, string> = {
+  enabled:
+    'Two-factor authentication was just turned on for your Signalbox account, from a signed-in device that knew your password. ' +
+    'From now on signing in needs a code from the authenticator app, or one of the recovery codes shown when it was turned on.',
+  disabled: 'Two-factor authentication was just turned off for your Signalbox account, from a signed-in device that knew your password and a code.',
+};
+
+const TWO_FACTOR_ADVICE: Record<TwoFactorChange, string> = {
+  enabled:
+    'If this was not you, someone has your password: reset it now with "forgot password", then ask the operator of this server ' +
+    'to reset two-factor authentication for your account.',
+  disabled: 'If this was not you, reset your password now with "forgot password" (that signs out every device) and turn two-factor authentication on again.',
+};
+
+/** The notice sent after two-factor authentication was turned on or off, so an owner notices a change they did not make. */
+export function twoFactorChangedMail(to: string, username: string, change: TwoFactorChange): OutgoingMail {
+  const subject = change === 'enabled' ? 'Two-factor authentication was turned on' : 'Two-factor authentication was turned off';
+  return message(to, `Signalbox: ${subject.toLowerCase()}`, [`Hello ${username},`, TWO_FACTOR_SENTENCE[change], TWO_FACTOR_ADVICE[change]]);
+}

@@ -186,11 +186,84 @@ export interface TwoFactorStore {
   get(userId: string): Promise<TwoFactorRecord | null>;
   /** Stores a new secret, not yet enabled, replacing a pending one; false (nothing changed) when one is enabled. */
   setPending(userId: string, secretEnc: string): Promise<boolean>;
-  /** Enables the pending secret, recording `step` as used; false when there is none pending. */
-  enable(userId: string, step: number): Promise<boolean>;
+  /**
+   * Enables the pending secret, recording `step` as used, with its one-time recovery codes (their keyed
+   * hashes; any earlier ones are replaced); false (nothing changed) when there is none pending.
+   */
+  enable(userId: string, step: number, recoveryHashes: readonly string[]): Promise<boolean>;
   /** Atomically records `step` as used when it is newer than the last one; false for a replay or no enabled factor. */
   useStep(userId: string, step: number): Promise<boolean>;
+  /**
+   * Atomically spends the recovery code with this hash: true once (the code is gone), false for an
+   * unknown or already-spent code or when no factor is enabled. Two concurrent uses: one wins.
+   */
+  useRecoveryCode(userId: string, codeHash: string): Promise<boolean>;
+  /** How many unspent recovery codes the user's enabled factor has (0 without one). */
+  countRecoveryCodes(userId: string): Promise<number>;
+  /** Removes the factor and its recovery codes; false when there was none. */
   delete(userId: string): Promise<boolean>;
+}
+
+/** What the per-account security log records (docs/security.md, "The security log"). */
+export type SecurityEventType =
+  | 'login'
+  | 'login.new-network'
+  | 'logout'
+  | 'device.removed'
+  | 'password.changed'
+  | 'password.reset'
+  | '2fa.enabled'
+  | '2fa.disabled'
+  | '2fa.recovery-used'
+  | 'key.changed'
+  | 'key-backup.changed'
+  | 'account.disabled';
+
+/** One entry of an account's security log, as stored. */
+export interface SecurityEventRecord {
+  id: string;
+  userId: string;
+  type: SecurityEventType;
+  at: Date;
+  /** The device (session) that acted; null when none did (a password reset, the operator). */
+  deviceId: string | null;
+  /** That device's platform as its session stored it (encrypted, bound to user and session); null when none. */
+  platformEnc: string | null;
+  /** AES-GCM ciphertext of the coarse network (IPv4 /24, IPv6 /48) the request came from; null when none. */
+  networkEnc: string | null;
+  /** Who acted: the account's own user (through the API) or the operator (admin CLI). */
+  actor: 'user' | 'admin';
+  /** When the entry is dropped (SECURITY_EVENTS_TTL after `at`). */
+  expiresAt: Date;
+}
+
+/** Per-account security logs: append-only, newest first, kept until `expiresAt`, gone with the account. */
+export interface SecurityEventStore {
+  /** Appends an entry; does nothing (no error) when the user no longer exists. */
+  add(event: SecurityEventRecord): Promise<void>;
+  /** The user's entries not expired at `now`, newest first (by `at`, then insertion), at most `limit`. */
+  list(userId: string, now: Date, limit: number): Promise<SecurityEventRecord[]>;
+  /** Drops entries expired at `now`; returns how many. */
+  purgeExpired(now: Date): Promise<number>;
+}
+
+/** An account's one key backup: an armored OpenPGP message the server never reads (docs/api.md). */
+export interface KeyBackupRecord {
+  userId: string;
+  backup: string;
+  updatedAt: Date;
+}
+
+/** Key backups: at most one per account, gone with it. */
+export interface KeyBackupStore {
+  /**
+   * Stores or replaces the user's backup, with the events it causes in the same transaction; false
+   * (nothing stored, no events) when the user does not exist.
+   */
+  put(record: KeyBackupRecord, events?: EventsFor<void>): Promise<boolean>;
+  get(userId: string): Promise<KeyBackupRecord | null>;
+  /** Removes the user's backup, with its events in the same transaction; false (no events) when there was none. */
+  delete(userId: string, events?: EventsFor<void>): Promise<boolean>;
 }
 
 /** A counter in a fixed window that starts at its first hit. */
@@ -317,7 +390,7 @@ export interface PresenceStore {
 
 export type SignalType = 'offer' | 'answer' | 'ice' | 'bye' | 'custom';
 /** Written by the server into the mailbox, never sent by a client: dotted, so no client type can look like one. */
-export type EventType = 'connection.requested' | 'connection.accepted' | 'connection.removed' | 'pgp.changed';
+export type EventType = 'connection.requested' | 'connection.accepted' | 'connection.removed' | 'pgp.changed' | 'key-backup.changed';
 export type MailboxEntryType = SignalType | EventType;
 
 /**
@@ -483,6 +556,8 @@ export interface Store {
   readonly presence: PresenceStore;
   readonly signals: SignalStore;
   readonly pushSubscriptions: PushSubscriptionStore;
+  readonly securityEvents: SecurityEventStore;
+  readonly keyBackups: KeyBackupStore;
   /** Resolves when the store answers a trivial query; rejects otherwise. */
   ping(): Promise<void>;
   /**

@@ -43,8 +43,8 @@ describe('failed logins per account from one client network', () => {
   it('checks at most the limit of 40 wrong TOTP codes sent at once with the right password', async () => {
     await start({ RATE_LOGIN_ACCOUNT_IP: '10/900' });
     const alice = (await login('alice', PASSWORD)).body;
-    const { secret } = (await t.http.post('/auth/2fa/setup').set(bearer(alice)).send({})).body;
-    expect((await t.http.post('/auth/2fa/enable').set(bearer(alice)).send({ code: totpAt(secret, t.clock.now()) })).status).toBe(204);
+    const { secret } = (await t.http.post('/auth/2fa/setup').set(bearer(alice)).send({ password: PASSWORD })).body;
+    expect((await t.http.post('/auth/2fa/enable').set(bearer(alice)).send({ password: PASSWORD, code: totpAt(secret, t.clock.now()) })).status).toBe(200);
     t.clock.advance(30);
     const right = totpAt(secret, t.clock.now());
     const wrong = String((Number(right) + 1) % 1_000_000).padStart(6, '0');
@@ -59,8 +59,8 @@ describe('failed logins per account from one client network', () => {
   it('does not count a login that only lacks its TOTP code', async () => {
     await start({ RATE_LOGIN_ACCOUNT_IP: '3/900' });
     const alice = (await login('alice', PASSWORD)).body;
-    const { secret } = (await t.http.post('/auth/2fa/setup').set(bearer(alice)).send({})).body;
-    await t.http.post('/auth/2fa/enable').set(bearer(alice)).send({ code: totpAt(secret, t.clock.now()) });
+    const { secret } = (await t.http.post('/auth/2fa/setup').set(bearer(alice)).send({ password: PASSWORD })).body;
+    await t.http.post('/auth/2fa/enable').set(bearer(alice)).send({ password: PASSWORD, code: totpAt(secret, t.clock.now()) });
     t.clock.advance(30);
     for (let i = 0; i < 5; i++) expect((await login('alice', PASSWORD)).body.error.code).toBe('totp_required');
     expect((await login('alice', PASSWORD, '203.0.113.1', totpAt(secret, t.clock.now()))).status).toBe(200);
@@ -185,8 +185,8 @@ describe('wrong TOTP codes per account (RATE_LOGIN_TOTP)', () => {
   /** Alice turns on 2FA from her home network; returns a right and a wrong code for the next step. */
   async function withTwoFactor(): Promise<{ right: () => string; wrong: string }> {
     const alice = (await login('alice', PASSWORD, '198.51.100.7')).body;
-    const { secret } = (await t.http.post('/auth/2fa/setup').set(bearer(alice)).send({})).body;
-    await t.http.post('/auth/2fa/enable').set(bearer(alice)).send({ code: totpAt(secret, t.clock.now()) });
+    const { secret } = (await t.http.post('/auth/2fa/setup').set(bearer(alice)).send({ password: PASSWORD })).body;
+    await t.http.post('/auth/2fa/enable').set(bearer(alice)).send({ password: PASSWORD, code: totpAt(secret, t.clock.now()) });
     t.clock.advance(30);
     const right = totpAt(secret, t.clock.now());
     return { right: () => totpAt(secret, t.clock.now()), wrong: String((Number(right) + 1) % 1_000_000).padStart(6, '0') };

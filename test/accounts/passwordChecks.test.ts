@@ -26,8 +26,8 @@ const burst = <T>(n: number, send: (i: number) => Promise<T>) => Promise.all(Arr
 
 /** Sets up and enables 2FA for alice; returns the secret, one 30-second step after the enabling code. */
 async function enableTwoFactor(): Promise<string> {
-  const { secret } = (await t.http.post('/auth/2fa/setup').set(bearer(alice)).send({})).body;
-  expect((await t.http.post('/auth/2fa/enable').set(bearer(alice)).send({ code: totpAt(secret, t.clock.now()) })).status).toBe(204);
+  const { secret } = (await t.http.post('/auth/2fa/setup').set(bearer(alice)).send({ password: 'correct horse battery' })).body;
+  expect((await t.http.post('/auth/2fa/enable').set(bearer(alice)).send({ password: 'correct horse battery', code: totpAt(secret, t.clock.now()) })).status).toBe(200);
   t.clock.advance(30);
   return secret;
 }
@@ -86,13 +86,13 @@ describe('POST /auth/2fa/disable', () => {
 
 describe('POST /auth/2fa/enable', () => {
   it('accepts at most the limit of wrong codes sent at once, then refuses even the right code', async () => {
-    const { secret } = (await t.http.post('/auth/2fa/setup').set(bearer(alice)).send({})).body;
+    const { secret } = (await t.http.post('/auth/2fa/setup').set(bearer(alice)).send({ password: 'correct horse battery' })).body;
     const right = totpAt(secret, t.clock.now());
     // Codes far from the current one: none of them can be valid in the ±1 step window.
     const wrongs = Array.from({ length: 30 }, (_, i) => String((Number(right) + 100_000 + i) % 1_000_000).padStart(6, '0'));
-    const results = await burst(30, (i) => t.http.post('/auth/2fa/enable').set(bearer(alice)).send({ code: wrongs[i] }));
+    const results = await burst(30, (i) => t.http.post('/auth/2fa/enable').set(bearer(alice)).send({ password: 'correct horse battery', code: wrongs[i] }));
     expect(statusCounts(results)).toEqual({ 400: 10, 429: 20 });
     expect(results.find((r) => r.status === 400)!.body.error.code).toBe('invalid_totp');
-    expect((await t.http.post('/auth/2fa/enable').set(bearer(alice)).send({ code: right })).status).toBe(429);
+    expect((await t.http.post('/auth/2fa/enable').set(bearer(alice)).send({ password: 'correct horse battery', code: right })).status).toBe(429);
   });
 });

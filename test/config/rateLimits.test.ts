@@ -25,6 +25,7 @@ describe('rate limit configuration', () => {
       icePerUser: { max: 30, windowSeconds: 60 },
       pgpUploadPerUser: { max: 10, windowSeconds: 3600 },
       pgpUploadPerIp: { max: 30, windowSeconds: 3600 },
+      keyBackupPerUser: { max: 10, windowSeconds: 3600 },
       pushSubscribePerUser: { max: 30, windowSeconds: 3600 },
     });
   });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { clientNetwork } from '../../app/core/clientNetwork.js';
+import { clientNetwork, coarseNetwork } from '../../app/core/clientNetwork.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 
 describe('clientNetwork with a /64 prefix', () => {
@@ -31,6 +31,20 @@ describe('clientNetwork by default (/56)', () => {
 
   it('gives a /48 when asked for one', () => {
     expect(clientNetwork('2001:db8:1:2ab::1', 48)).toBe('2001:db8:1::/48');
+  });
+});
+
+describe('coarseNetwork (the security log)', () => {
+  it.each([
+    ['an IPv4 address as its /24', '203.0.113.7', '203.0.113.0/24'],
+    ['an IPv4-mapped IPv6 address as the IPv4 /24', '::ffff:192.0.2.9', '192.0.2.0/24'],
+    ['an IPv6 address as its /48', '2001:db8:1:2:3:4:5:6', '2001:db8:1::/48'],
+    ['an IPv6 address whose /48 ends in zeros, compressed', '2001:db8::1', '2001:db8::/48'],
+    ['leading zeros and upper case as one spelling', '2001:0DB8:00AB::1', '2001:db8:ab::/48'],
+    ['a link-local address without its zone', 'fe80::1%eth0', 'fe80::/48'],
+    ['something that is no address as null', 'not an ip', null],
+  ])('gives %s', (_label, ip, network) => {
+    expect(coarseNetwork(ip)).toBe(network);
   });
 });
 

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
 import { runScript, writeTestSecrets } from '../helpers/run.js';
+import { totpAt } from '../helpers/totp.js';
 
 // The compiled CLI (dist/scripts/admin.js, what `npm run admin` runs) against the test app's SQLite
 // file, while the app keeps that database open: the same situation as an operator beside the server.
@@ -127,8 +128,85 @@ describe('npm run admin -- stats and purge', () => {
   });
 });
 
+describe('npm run admin -- 2fa-reset and security-events', () => {
+  /** Amy turns 2FA on (with her password, as she must); answers her session. */
+  async function amyWithTwoFactor(): Promise<TestUser> {
+    const amy = await registerUser(t, { username: 'amy' });
+    const { secret } = (await t.http.post('/auth/2fa/setup').set(bearer(amy)).send({ password: amy.password })).body;
+    const res = await t.http.post('/auth/2fa/enable').set(bearer(amy)).send({ password: amy.password, code: totpAt(secret, t.clock.now()) });
+    expect(res.status).toBe(200);
+    return amy;
+  }
+
+  it('2fa-reset turns two-factor off: the password alone signs in again', async () => {
+    const amy = await amyWithTwoFactor();
+    expect((await login(amy)).body.error.code).toBe('totp_required');
+    const res = await admin('2fa-reset', '@Amy');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('two-factor authentication turned off for amy');
+    const after = await login(amy);
+    expect(after.status).toBe(200);
+    expect(after.body.user.twoFactor).toBe(false);
+  });
+
+  it('users show tells whether 2FA is on and how many recovery codes are left', async () => {
+    const amy = await registerUser(t, { username: 'amy' });
+    expect((await admin('users', 'show', 'amy')).stdout).toContain('two-factor:  off');
+    const { secret } = (await t.http.post('/auth/2fa/setup').set(bearer(amy)).send({ password: amy.password })).body;
+    const { recoveryCodes } = (await t.http.post('/auth/2fa/enable').set(bearer(amy)).send({ password: amy.password, code: totpAt(secret, t.clock.now()) })).body;
+    expect((await admin('users', 'show', 'amy')).stdout).toContain('two-factor:  on (10 unused recovery codes)');
+    expect((await t.http.post('/auth/login').send({ username: 'amy', password: amy.password, totp: recoveryCodes[0] })).status).toBe(200);
+    expect((await admin('users', 'show', 'amy')).stdout).toContain('two-factor:  on (9 unused recovery codes)');
+  });
+
+  it('2fa-reset ends every session at once', async () => {
+    const amy = await amyWithTwoFactor();
+    expect((await admin('2fa-reset', 'amy')).code).toBe(0);
+    expect((await t.http.get('/users/me').set(bearer(amy))).status).toBe(401);
+    expect((await t.http.post('/auth/refresh').send({ refreshToken: amy.refreshToken })).status).toBe(401);
+  });
+
+  it("2fa-reset writes 2fa.disabled to the account's security log, with no device and no network", async () => {
+    const amy = await amyWithTwoFactor();
+    await admin('2fa-reset', 'amy');
+    t.clock.advance((Date.now() - t.clock.now()) / 1000 + 1); // the CLI wrote in real time; the app's clock catches up
+    const me = (await login(amy)).body;
+    const events = (await t.http.get('/users/me/security-events').set(bearer(me))).body.events;
+    expect(events.map((e: { type: string }) => e.type)).toEqual(['login.new-network', '2fa.disabled', '2fa.enabled']);
+    expect(events[1]).toMatchObject({ deviceId: null, platform: null, network: null });
+  });
+
+  it('security-events lists the log newest first, the operator\'s actions marked admin', async () => {
+    const amy = await registerUser(t, { username: 'amy' });
+    expect((await login(amy)).status).toBe(200);
+    await admin('users', 'disable', 'amy');
+    const res = await admin('security-events', 'amy');
+    expect(res.code).toBe(0);
+    const rows = res.stdout.trim().split('\n').map((line) => line.split('\t'));
+    expect(rows[0]).toEqual(['AT', 'TYPE', 'BY', 'DEVICE', 'PLATFORM', 'NETWORK']);
+    expect(rows.slice(1).map((r) => [r[1], r[2], r[5]])).toEqual([
+      ['account.disabled', 'admin', '-'],
+      ['login.new-network', 'user', '127.0.0.0/24'],
+    ]);
+  });
+
+  it('2fa-reset of an account without 2FA says so, ends its sessions and logs nothing', async () => {
+    const amy = await registerUser(t, { username: 'amy' });
+    const res = await admin('2fa-reset', 'amy');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain('two-factor authentication was already off for amy');
+    expect((await t.http.get('/users/me').set(bearer(amy))).status).toBe(401);
+    expect((await admin('security-events', 'amy')).stdout.trim().split('\n')).toHaveLength(1); // the header only
+  });
+
+  it('exits 67 for an account that does not exist', async () => {
+    expect((await admin('2fa-reset', 'nobody')).code).toBe(EX_NOUSER);
+    expect((await admin('security-events', 'nobody')).code).toBe(EX_NOUSER);
+  });
+});
+
 describe('npm run admin -- usage', () => {
-  it.each([[[]], [['frobnicate']], [['users']], [['users', 'promote', 'amy']], [['users', 'disable']], [['stats', 'extra']]])(
+  it.each([[[]], [['frobnicate']], [['users']], [['users', 'promote', 'amy']], [['users', 'disable']], [['stats', 'extra']], [['2fa-reset']], [['security-events']], [['2fa-reset', 'amy', 'extra']]])(
     'refuses %j with usage on stderr and exit 64',
     async (args) => {
       const res = await admin(...args);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { MongoClient } from 'mongodb';
 import { openMongoStore } from '../../app/store/mongo/index.js';
+import { describeAccountSecurityContract } from './accountSecurityContract.js';
 import { describeAdminStoreContract } from './adminContract.js';
 import { describeAuthStoreContract } from './authContract.js';
 import { describeEventBoundsContract } from './eventBoundsContract.js';
@@ -49,6 +50,7 @@ describeAdminStoreContract('MongoDB', openContractStore);
 describePushStoreContract('MongoDB', openContractStore);
 describeRacesAndLimitsContract('MongoDB', openContractStore);
 describeProbeWriteContract('MongoDB', openContractStore);
+describeAccountSecurityContract('MongoDB', openContractStore);
 
 describe('MongoDB store', () => {
   let dbName: string;

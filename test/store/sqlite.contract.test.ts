@@ -6,6 +6,7 @@ import Database from '../../app/store/sqlite/driver.js';
 import { openSqliteStore } from '../../app/store/sqlite/index.js';
 import { SEARCH_SQL } from '../../app/store/sqlite/users.js';
 import { StoreUnavailableError, type Store } from '../../app/store/types.js';
+import { describeAccountSecurityContract } from './accountSecurityContract.js';
 import { describeAdminStoreContract } from './adminContract.js';
 import { describeAuthStoreContract } from './authContract.js';
 import { describeEventBoundsContract } from './eventBoundsContract.js';
@@ -43,6 +44,7 @@ describeAdminStoreContract('SQLite', openContractStore);
 describePushStoreContract('SQLite', openContractStore);
 describeRacesAndLimitsContract('SQLite', openContractStore);
 describeProbeWriteContract('SQLite', openContractStore);
+describeAccountSecurityContract('SQLite', openContractStore);
 
 describe('SQLite store', () => {
   let dir: string;

@@ -8,7 +8,9 @@ import { migrateUserMailboxes } from './migrateMailboxes.js';
 import { mongoPresence } from './presence.js';
 import { mongoPushSubscriptions, mongoPushSubscriptionsIndexes } from './pushSubscriptions.js';
 import { mongoRateLimits, mongoRateLimitsIndexes } from './rateLimits.js';
+import { mongoKeyBackups } from './keyBackups.js';
 import { mongoResetCodes, mongoResetCodesIndexes } from './resetCodes.js';
+import { mongoSecurityEvents, mongoSecurityEventsIndexes } from './securityEvents.js';
 import { mongoSignals, mongoSignalsIndexes } from './signals.js';
 import { mongoTwoFactor } from './twoFactor.js';
 import { mongoSessions, mongoSessionsIndexes } from './sessions.js';
@@ -69,6 +71,7 @@ export async function openMongoStore(uri: string, dbName: string): Promise<Store
     await mongoSignalsIndexes(db);
     await mongoConnectionsIndexes(db);
     await mongoPushSubscriptionsIndexes(db);
+    await mongoSecurityEventsIndexes(db);
     await migrateUserMailboxes(db, mailbox, new Date());
   } catch (err) {
     await client.close();
@@ -86,6 +89,8 @@ export async function openMongoStore(uri: string, dbName: string): Promise<Store
     connections: guardUnavailable(mongoConnections(db, mailbox), isUnavailable),
     presence: guardUnavailable(mongoPresence(db), isUnavailable),
     pushSubscriptions: guardUnavailable(mongoPushSubscriptions(db), isUnavailable),
+    securityEvents: guardUnavailable(mongoSecurityEvents(db), isUnavailable),
+    keyBackups: guardUnavailable(mongoKeyBackups(db, mailbox), isUnavailable),
     async ping() {
       const ping = db.command({ ping: 1 });
       ping.catch(() => {}); // answered by the race below; a late failure must not go unhandled

@@ -6,6 +6,8 @@ interface TwoFactorDoc {
   secretEnc: string;
   enabled: boolean;
   lastStep: number | null;
+  /** Keyed hashes of the unspent recovery codes; each is $pull-ed when spent. */
+  recoveryHashes?: string[];
 }
 
 export function mongoTwoFactor(db: Db): TwoFactorStore {
@@ -34,12 +36,23 @@ export function mongoTwoFactor(db: Db): TwoFactorStore {
       }
       return true;
     },
-    async enable(userId, step) {
-      return (await factors.updateOne({ _id: userId, enabled: false }, { $set: { enabled: true, lastStep: step } })).modifiedCount > 0;
+    async enable(userId, step, recoveryHashes) {
+      // One document: the factor goes on with its codes in one atomic update.
+      const set = { enabled: true, lastStep: step, recoveryHashes: [...recoveryHashes] };
+      return (await factors.updateOne({ _id: userId, enabled: false }, { $set: set })).modifiedCount > 0;
     },
     async useStep(userId, step) {
       const filter = { _id: userId, enabled: true, $or: [{ lastStep: null }, { lastStep: { $lt: step } }] };
       return (await factors.updateOne(filter, { $set: { lastStep: step } })).modifiedCount > 0;
+    },
+    async useRecoveryCode(userId, codeHash) {
+      // The filter matches only while the hash is still in the array: of two uses, one pulls it.
+      const filter = { _id: userId, enabled: true, recoveryHashes: codeHash };
+      return (await factors.updateOne(filter, { $pull: { recoveryHashes: codeHash } })).modifiedCount > 0;
+    },
+    async countRecoveryCodes(userId) {
+      const doc = await factors.findOne({ _id: userId, enabled: true }, { projection: { recoveryHashes: 1 } });
+      return doc?.recoveryHashes?.length ?? 0;
     },
     async delete(userId) {
       return (await factors.deleteOne({ _id: userId })).deletedCount > 0;

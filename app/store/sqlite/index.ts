@@ -12,7 +12,9 @@ import { migrate } from './migrations.js';
 import { sqlitePresence } from './presence.js';
 import { sqlitePushSubscriptions } from './pushSubscriptions.js';
 import { sqliteRateLimits } from './rateLimits.js';
+import { sqliteKeyBackups } from './keyBackups.js';
 import { sqliteResetCodes } from './resetCodes.js';
+import { sqliteSecurityEvents } from './securityEvents.js';
 import { sqliteSignals } from './signals.js';
 import { sqliteTwoFactor } from './twoFactor.js';
 import { sqliteSessions } from './sessions.js';
@@ -65,6 +67,8 @@ export function openSqliteStore(file: string, options: { synchronous?: SqliteSyn
     connections: guardUnavailable(sqliteConnections(db, mailbox), isUnavailable),
     presence: guardUnavailable(sqlitePresence(db, commits), isUnavailable),
     pushSubscriptions: guardUnavailable(sqlitePushSubscriptions(db), isUnavailable),
+    securityEvents: guardUnavailable(sqliteSecurityEvents(db), isUnavailable),
+    keyBackups: guardUnavailable(sqliteKeyBackups(db, mailbox), isUnavailable),
     async ping() {
       if (!db.open) throw new StoreUnavailableError('database is closed');
       db.prepare('SELECT 1').get();

@@ -205,6 +205,32 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX device_signals_live_by_kind ON device_signals(device_id, event, expires_at);
    CREATE INDEX device_signals_live_by_sender ON device_signals(device_id, sender_id, event, expires_at);
    CREATE INDEX device_signals_by_pair ON device_signals(device_id, pair_key, expires_at) WHERE pair_key IS NOT NULL;`,
+  // 2FA recovery codes (keyed hashes), each spent by deleting its row; they go with the factor.
+  // The per-account security log, ordered by time then rowid (insertion) and purged by expires_at.
+  // The one key backup per account (an armored OpenPGP message the server never reads).
+  `CREATE TABLE two_factor_recovery (
+     user_id   TEXT NOT NULL REFERENCES two_factor(user_id) ON DELETE CASCADE,
+     code_hash TEXT NOT NULL,
+     PRIMARY KEY (user_id, code_hash)
+   ) STRICT, WITHOUT ROWID;
+   CREATE TABLE security_events (
+     id           TEXT NOT NULL UNIQUE,
+     user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+     type         TEXT NOT NULL,
+     at           INTEGER NOT NULL,
+     device_id    TEXT,
+     platform_enc TEXT,
+     network_enc  TEXT,
+     actor        TEXT NOT NULL CHECK (actor IN ('user', 'admin')),
+     expires_at   INTEGER NOT NULL
+   ) STRICT;
+   CREATE INDEX security_events_by_user ON security_events(user_id, at);
+   CREATE INDEX security_events_by_expiry ON security_events(expires_at);
+   CREATE TABLE key_backups (
+     user_id    TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+     backup     TEXT NOT NULL,
+     updated_at INTEGER NOT NULL
+   ) STRICT;`,
 ];
 
 /** Brings the database up to the newest schema, each step in its own transaction. */
