@@ -153,14 +153,14 @@ describe('DELETE /users/me/key-backup', () => {
     expect((await remove()).status).toBe(204);
     expect((await get()).status).toBe(404);
     expect(eventsIn(await poll(t, phone)).map((e) => e.type)).toEqual(['key-backup.changed']);
-    expect(await securityTypes()).toEqual(['key-backup.changed', 'login.new-network', 'key-backup.changed']);
+    expect(await securityTypes()).toEqual(['key-backup.changed', 'login', 'key-backup.changed']);
   });
 
   it('answers 204 when there is none, and tells nobody', async () => {
     const phone = await signInDevice(t, alice, 'phone');
     expect((await remove()).status).toBe(204);
     expect(eventsIn(await poll(t, phone))).toEqual([]);
-    expect(await securityTypes()).toEqual(['login.new-network']);
+    expect(await securityTypes()).toEqual(['login']);
   });
 });
 

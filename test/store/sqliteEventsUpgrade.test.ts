@@ -11,15 +11,17 @@ const T0 = Date.parse('2100-01-01T00:00:00.000Z');
 const at = (ms: number) => new Date(T0 + ms);
 
 /**
- * A database one migration behind (before server events counted apart from signals), holding what the
+ * A database just before the migration that counts server events counted apart from signals), holding what the
  * store wrote then: one signal and one server event pending in Bob's phone, both counted as entries.
  */
 function writeDatabaseBeforeEventBounds(file: string): void {
+  // Found by its content, so migrations appended later do not move it.
+  const eventBounds = MIGRATIONS.findIndex((m) => m.includes('ADD COLUMN event INTEGER'));
   const db = new Database(file);
   try {
     db.pragma('foreign_keys = ON');
-    for (let v = 0; v < MIGRATIONS.length - 1; v++) db.exec(MIGRATIONS[v]!);
-    db.pragma(`user_version = ${MIGRATIONS.length - 1}`);
+    for (let v = 0; v < eventBounds; v++) db.exec(MIGRATIONS[v]!);
+    db.pragma(`user_version = ${eventBounds}`);
     const user = db.prepare('INSERT INTO users (id, username, email_index, email_enc, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)');
     user.run('user-alice', 'alice', 'idx-alice', 'enc-alice', 'hash', T0);
     user.run('user-bob', 'bob', 'idx-bob', 'enc-bob', 'hash', T0);
