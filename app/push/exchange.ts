@@ -98,6 +98,10 @@ export function http1Transport(agents: { 'https:': https.Agent; 'http:': http.Ag
         res.on('data', (chunk: Buffer) => events.chunk(chunk));
         res.on('end', () => events.end());
         res.on('error', (err: NodeJS.ErrnoException) => events.error(err.code ?? err.message));
+        // A connection the push service closes mid-answer may end with 'close' alone: do not wait for the deadline.
+        res.on('close', () => {
+          if (!res.complete) events.error('ECONNRESET');
+        });
       });
       req.on('error', (err: NodeJS.ErrnoException) => events.error(err.code === 'EPUSHBLOCKED' ? 'blocked' : (err.code ?? err.message)));
       req.end(body);

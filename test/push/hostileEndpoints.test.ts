@@ -68,7 +68,7 @@ describe('a push endpoint that trickles its answer', () => {
 describe('20 trickling attacker endpoints and a victim', () => {
   // A deadline longer than any test: the attacker's requests stay open, so the victim's wake-up can only
   // get through beside them, not after them.
-  const t = useTestApp({ env: { ...PUSH_ENV, PUSH_TIMEOUT_MS: '120000' } });
+  const t = useTestApp({ env: { ...PUSH_ENV, PUSH_TIMEOUT_MS: '120000', PUSH_COALESCE_MS: '100' } });
   const alice = withUser(t);
   const bob = withUser(t);
   let trickle: TrickleReceiver;
@@ -95,6 +95,26 @@ describe('20 trickling attacker endpoints and a victim', () => {
     expect(trickle.requests).toBe(t.config.pushInflightPerAccount);
     expect(await series(t, 'signalbox_push_parked')).toBe(20 - t.config.pushInflightPerAccount);
     expect(await series(t, 'signalbox_push_wakeups_total{kind="webpush",outcome="delivered"}')).toBe(1);
+  });
+
+  it('merges a wake-up for a device whose last one still waits into it, instead of queueing another', async () => {
+    const { account, accomplice } = await attacker(t, 20, trickle.origin);
+    const parked = t.config.pushInflightPerAccount;
+    // Looks again every 10 ms; gives up (failing the test) after 1,000 looks rather than run on past it.
+    const waitFor = async (test: () => Promise<boolean>) => {
+      for (let i = 0; !(await test()); i++) {
+        if (i === 1000) throw new Error('condition never held');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    expect((await send(t, accomplice, account)).status).toBe(202);
+    await waitFor(async () => (await series(t, 'signalbox_push_parked')) === 20 - parked);
+    // Every device gets one more arrival (in the next coalescing window, or at once): the 16 parked
+    // wake-ups absorb theirs; the 4 devices whose requests hang get a new wake-up each, parked too.
+    expect((await send(t, accomplice, account)).status).toBe(202);
+    await waitFor(async () => (await series(t, 'signalbox_push_parked')) === 20);
+    expect(await series(t, 'signalbox_push_wakeups_total{kind="unknown",outcome="coalesced"}')).toBe(20 - parked);
+    expect(trickle.requests).toBe(parked);
   });
 
   it('five accounts, one origin: it holds PUSH_INFLIGHT_PER_ORIGIN requests, and the victim is woken while they hang', async () => {
