@@ -26,6 +26,11 @@ export interface DeliveryOptions {
   policy: EndpointPolicy;
   /** PUSH_TIMEOUT_MS: the whole exchange (connect, TLS, request, answer), not per byte. */
   timeoutMs: number;
+  /**
+   * Sockets per push origin: PUSH_INFLIGHT_PER_ORIGIN, so a request the sender lets go never waits in the
+   * agent for a socket (that wait would count against its deadline). Default 32.
+   */
+  socketsPerOrigin?: number;
 }
 
 /**
@@ -70,8 +75,8 @@ export function createDelivery(o: DeliveryOptions) {
   const lookup = safeLookup(o.policy);
   // One agent per scheme for the life of the app: keep-alive to the few push services most devices use.
   const agents = {
-    'https:': new https.Agent({ keepAlive: true, maxSockets: 32, lookup } as https.AgentOptions),
-    'http:': new http.Agent({ keepAlive: true, maxSockets: 32, lookup } as http.AgentOptions),
+    'https:': new https.Agent({ keepAlive: true, maxSockets: o.socketsPerOrigin ?? 32, lookup } as https.AgentOptions),
+    'http:': new http.Agent({ keepAlive: true, maxSockets: o.socketsPerOrigin ?? 32, lookup } as http.AgentOptions),
   };
   const transport = http1Transport(agents);
   const limits = { deadlineMs: o.timeoutMs, maxAnswerBytes: ANSWER_MAX_BYTES };

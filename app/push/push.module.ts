@@ -30,7 +30,14 @@ export interface PushFeature extends Feature {
 export function createPush(d: PushModuleDeps): PushFeature {
   const { config, store, logger } = d;
   const policy: EndpointPolicy = { allowHttp: config.pushAllowHttp, allowPrivate: config.pushAllowPrivate };
-  const delivery = createDelivery({ vapid: config.vapid, vapidSubject: config.vapidSubject, ttlSeconds: config.signalTtl, policy, timeoutMs: config.pushTimeoutMs });
+  const delivery = createDelivery({
+    vapid: config.vapid,
+    vapidSubject: config.vapidSubject,
+    ttlSeconds: config.signalTtl,
+    policy,
+    timeoutMs: config.pushTimeoutMs,
+    socketsPerOrigin: config.pushInflightPerOrigin,
+  });
   const metrics = createPushMetrics(d.registry, () => queue.size, () => queue.parkedCount);
   const queue = new PushSender({
     store,
