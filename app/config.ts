@@ -455,6 +455,40 @@ export const ENVIRONMENT = [
         parse: int(1, 1_000_000, 10_000),
         doc: 'Wake-ups waiting to be sent (retries included); past it new ones are dropped and counted (the device polls when opened).',
       },
+      {
+        env: 'PUSH_TIMEOUT_MS',
+        key: 'pushTimeoutMs',
+        parse: int(1000, 120_000, 10_000),
+        doc: [
+          'The whole of one push request (connecting, TLS, sending, the answer), not per byte: a push service that trickles',
+          'its answer is cut off here, then retried like a network error.',
+        ],
+      },
+      {
+        env: 'PUSH_INFLIGHT_MAX',
+        key: 'pushInflightMax',
+        parse: int(1, 1024, 16),
+        doc: 'Push requests in flight at once, for everyone together.',
+      },
+      {
+        env: 'PUSH_INFLIGHT_PER_ACCOUNT',
+        key: 'pushInflightPerAccount',
+        parse: int(1, 1024, 4),
+        doc: [
+          "Push requests in flight at once for one account's devices: more wait (without holding up anyone else's), so one",
+          'account with slow endpoints cannot take the pool. 4 covers a wake-up of every device of a usual account at once.',
+        ],
+      },
+      {
+        env: 'PUSH_INFLIGHT_PER_ORIGIN',
+        key: 'pushInflightPerOrigin',
+        parse: int(1, 1024, 8),
+        doc: [
+          'Push requests in flight at once to one push origin (scheme, host and port of the endpoint): more wait, so one slow',
+          'push service, or many accounts pointing at one, takes at most this share of PUSH_INFLIGHT_MAX. Raise both together',
+          'when one big push service (FCM, Mozilla, Apple) carries more wake-ups than this many in flight can.',
+        ],
+      },
     ],
   },
   {

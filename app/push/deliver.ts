@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import webpush from 'web-push';
 import type { VapidKeys } from '../config.js';
 import { hostOf, isBlockedAddress, safeLookup, type EndpointPolicy } from './endpoint.js';
+import { exchange, http1Transport, type ExchangeError } from './exchange.js';
 import type { PushTarget } from './targets.js';
 
 /**
@@ -23,11 +24,20 @@ export interface DeliveryOptions {
   /** Seconds the push service may hold it (Web Push TTL): after SIGNAL_TTL the entries are gone anyway. */
   ttlSeconds: number;
   policy: EndpointPolicy;
+  /** PUSH_TIMEOUT_MS: the whole exchange (connect, TLS, request, answer), not per byte. */
   timeoutMs: number;
+  /**
+   * Sockets per push origin: PUSH_INFLIGHT_PER_ORIGIN, so a request the sender lets go never waits in the
+   * agent for a socket (that wait would count against its deadline). Default 32.
+   */
+  socketsPerOrigin?: number;
 }
 
-/** What became of one attempt: the push service's status, or a network problem (refused, timeout, blocked address). */
-export type Attempt = { status: number; retryAfterSeconds: number | null; rejectedPushkeys: string[] } | { error: string };
+/**
+ * What became of one attempt: the push service's status, or why there is none (`timeout`, `too_large`:
+ * the answer passed 64 KiB, `blocked`: an address a push may not reach, `http_not_allowed`, or a network error code).
+ */
+export type Attempt = { status: number; retryAfterSeconds: number | null; rejectedPushkeys: string[] } | { error: ExchangeError };
 
 /** A VAPID JWT's lifetime (RFC 8292 allows at most 24 h) and how long one is reused before signing anew. */
 const VAPID_JWT_SECONDS = 12 * 3600;
@@ -35,8 +45,25 @@ const VAPID_REUSE_MS = 3600_000;
 /** Push service origins remembered; a handful in practice (FCM, Mozilla, Apple, a few UnifiedPush servers). */
 const VAPID_CACHE_MAX = 1000;
 
-/** The largest response body read (a gateway's `{rejected: [...]}`); push services answer with next to nothing. */
-const RESPONSE_MAX_BYTES = 64 * 1024;
+/**
+ * The most of an answer read (a gateway's `{rejected: [...]}`); push services answer with next to
+ * nothing. Past it the connection is destroyed: an endless answer costs 64 KiB, not a CPU.
+ */
+export const ANSWER_MAX_BYTES = 64 * 1024;
+
+/**
+ * Every Web Push wake-up's plaintext is padded to this many bytes, so its encrypted body has one size
+ * whatever the reason and count (a push service sees sizes). The longest wake-up, reason `signal` with a
+ * 16-digit count, is 58 bytes. Padded with JSON whitespace, which every JSON parser skips.
+ */
+export const WAKE_PLAINTEXT_BYTES = 64;
+
+/** The wake-up as the JSON a device decrypts, padded to WAKE_PLAINTEXT_BYTES. */
+export function paddedWake(wake: WakeUp): string {
+  const json = JSON.stringify({ type: wake.type, reason: wake.reason, count: Math.min(wake.count, Number.MAX_SAFE_INTEGER) });
+  if (json.length > WAKE_PLAINTEXT_BYTES) throw new Error('wake-up longer than its padded size');
+  return json.padEnd(WAKE_PLAINTEXT_BYTES, ' ');
+}
 
 /**
  * Sends one wake-up to one target. Web Push: RFC 8030 with an RFC 8291 aes128gcm body and RFC 8292
@@ -48,9 +75,11 @@ export function createDelivery(o: DeliveryOptions) {
   const lookup = safeLookup(o.policy);
   // One agent per scheme for the life of the app: keep-alive to the few push services most devices use.
   const agents = {
-    'https:': new https.Agent({ keepAlive: true, maxSockets: 32, lookup } as https.AgentOptions),
-    'http:': new http.Agent({ keepAlive: true, maxSockets: 32, lookup } as http.AgentOptions),
+    'https:': new https.Agent({ keepAlive: true, maxSockets: o.socketsPerOrigin ?? 32, lookup } as https.AgentOptions),
+    'http:': new http.Agent({ keepAlive: true, maxSockets: o.socketsPerOrigin ?? 32, lookup } as http.AgentOptions),
   };
+  const transport = http1Transport(agents);
+  const limits = { deadlineMs: o.timeoutMs, maxAnswerBytes: ANSWER_MAX_BYTES };
 
   // A VAPID JWT per push service origin, reused for an hour (valid for 12): signing one costs more than
   // encrypting the message (web-push converts the key to PEM with a JavaScript ASN.1 encoder each time).
@@ -69,7 +98,7 @@ export function createDelivery(o: DeliveryOptions) {
   const request = (target: PushTarget, wake: WakeUp, urgent: boolean): { url: URL; headers: Record<string, string | number>; body: Buffer } => {
     if (target.kind === 'webpush') {
       if (!o.vapid) throw new Error('no VAPID keys configured');
-      const details = webpush.generateRequestDetails({ endpoint: target.endpoint, keys: { p256dh: target.p256dh, auth: target.auth } }, JSON.stringify(wake), {
+      const details = webpush.generateRequestDetails({ endpoint: target.endpoint, keys: { p256dh: target.p256dh, auth: target.auth } }, paddedWake(wake), {
         headers: { Authorization: vapidHeader(new URL(target.endpoint).origin) },
         TTL: o.ttlSeconds,
         urgency: urgent ? 'high' : 'normal',
@@ -94,35 +123,16 @@ export function createDelivery(o: DeliveryOptions) {
       const host = hostOf(url);
       // An address literal is not looked up, so the lookup's check never sees it: judge it here (the
       // policy may also have been tightened since it was subscribed).
-      if (isIP(host) !== 0 && !o.policy.allowPrivate && isBlockedAddress(host)) return { error: 'blocked address' };
-      if (url.protocol === 'http:' && !o.policy.allowHttp) return { error: 'http not allowed' };
-      const transport = url.protocol === 'https:' ? https : http;
-      return new Promise<Attempt>((resolve) => {
-        const req = transport.request(
-          url,
-          { method: 'POST', headers, agent: agents[url.protocol as 'https:' | 'http:'], timeout: o.timeoutMs },
-          (res) => {
-            const chunks: Buffer[] = [];
-            let size = 0;
-            res.on('data', (chunk: Buffer) => {
-              size += chunk.length;
-              if (size <= RESPONSE_MAX_BYTES) chunks.push(chunk);
-            });
-            res.on('error', (err) => resolve({ error: err.message }));
-            res.on('end', () => {
-              const retryAfter = Number(res.headers['retry-after']);
-              resolve({
-                status: res.statusCode ?? 0,
-                retryAfterSeconds: Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : null,
-                rejectedPushkeys: target.kind === 'gateway' ? rejected(Buffer.concat(chunks)) : [],
-              });
-            });
-          },
-        );
-        req.on('timeout', () => req.destroy(new Error('timed out')));
-        req.on('error', (err) => resolve({ error: (err as NodeJS.ErrnoException).code ?? err.message }));
-        req.end(body);
-      });
+      if (isIP(host) !== 0 && !o.policy.allowPrivate && isBlockedAddress(host)) return { error: 'blocked' };
+      if (url.protocol === 'http:' && !o.policy.allowHttp) return { error: 'http_not_allowed' };
+      const answer = await exchange(transport, { url, headers, body }, limits);
+      if ('error' in answer) return answer;
+      const retryAfter = Number(answer.headers['retry-after']);
+      return {
+        status: answer.status,
+        retryAfterSeconds: Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : null,
+        rejectedPushkeys: target.kind === 'gateway' ? rejected(answer.body) : [],
+      };
     },
     close() {
       agents['https:'].destroy();

@@ -1,5 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import { isPublicUnicast } from './addressRange.js';
 
 /** What push endpoints may be: https only unless PUSH_ALLOW_HTTP, public addresses only unless PUSH_ALLOW_PRIVATE. */
 export interface EndpointPolicy {
@@ -11,54 +12,12 @@ export interface EndpointPolicy {
 export const ENDPOINT_MAX_LENGTH = 2048;
 
 /**
- * Addresses a push endpoint may not reach unless PUSH_ALLOW_PRIVATE: loopback, private and shared
- * networks, link-local (cloud metadata at 169.254.169.254), multicast, reserved, documentation and
- * benchmarking ranges, in IPv4 and IPv6. IPv4-mapped, NAT64 and 6to4 IPv6 addresses are judged by the
- * IPv4 address inside them, so `::ffff:127.0.0.1` is loopback too.
+ * True when `address` (an IP literal, or anything else) is one a push endpoint may not reach without
+ * PUSH_ALLOW_PRIVATE: everything ipaddr.js does not classify as `unicast`, with IPv4 addresses inside
+ * IPv6 ones judged too (addressRange.ts).
  */
-const BLOCKED = new BlockList();
-for (const [net, prefix] of [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['198.51.100.0', 24],
-  ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const) BLOCKED.addSubnet(net, prefix, 'ipv4');
-for (const [net, prefix] of [
-  ['::', 128], ['::1', 128], ['100::', 64], ['2001::', 23], ['2001:db8::', 32], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
-] as const) BLOCKED.addSubnet(net, prefix, 'ipv6');
-
-/** The IPv4 address an IPv6 address carries (mapped, NAT64 well-known prefix, 6to4), if any. */
-function embeddedIpv4(address: string): string | null {
-  const lower = address.toLowerCase();
-  const dotted = /^(?:::ffff:|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
-  if (dotted) return dotted[1]!;
-  const groups = expandIpv6(lower);
-  if (!groups) return null;
-  const v4 = (hi: number, lo: number) => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
-  // ::ffff:a.b.c.d written in hex, and 64:ff9b::/96 (NAT64)
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) return v4(groups[6]!, groups[7]!);
-  if (groups[0] === 0x64 && groups[1] === 0xff9b && groups.slice(2, 6).every((g) => g === 0)) return v4(groups[6]!, groups[7]!);
-  if (groups[0] === 0x2002) return v4(groups[1]!, groups[2]!); // 6to4
-  return null;
-}
-
-/** The eight 16-bit groups of an IPv6 address, or null. */
-function expandIpv6(address: string): number[] | null {
-  if (isIP(address) !== 6 || address.includes('.')) return null;
-  const [head, tail] = address.includes('::') ? address.split('::') : [address, undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const fill = tail === undefined ? [] : Array<string>(8 - h.length - t.length).fill('0');
-  return [...h, ...fill, ...t].map((g) => parseInt(g, 16));
-}
-
-/** True when `address` (an IP literal) is one a push endpoint may not reach without PUSH_ALLOW_PRIVATE. */
 export function isBlockedAddress(address: string): boolean {
-  const family = isIP(address);
-  if (family === 0) return true;
-  if (family === 4) return BLOCKED.check(address, 'ipv4');
-  const inner = embeddedIpv4(address);
-  if (inner !== null) return BLOCKED.check(inner, 'ipv4');
-  return BLOCKED.check(address, 'ipv6');
+  return !isPublicUnicast(address);
 }
 
 /** Why an endpoint URL is refused, as the sentence a client gets; null when its form is acceptable. */

@@ -9,9 +9,6 @@ import { createPushMetrics } from './pushMetrics.js';
 import { PushSender } from './sender.js';
 import { WakeCoalescer } from './wakeups.js';
 
-/** A push service that has not answered by then is treated as a network error (retried). */
-const DELIVERY_TIMEOUT_MS = 10_000;
-
 export interface PushModuleDeps extends Pick<Platform, 'config' | 'store' | 'clock' | 'cipher' | 'limiter' | 'logger'> {
   registry: Registry;
   /** True while the device holds a long-poll on this instance (signaling). */
@@ -33,9 +30,25 @@ export interface PushFeature extends Feature {
 export function createPush(d: PushModuleDeps): PushFeature {
   const { config, store, logger } = d;
   const policy: EndpointPolicy = { allowHttp: config.pushAllowHttp, allowPrivate: config.pushAllowPrivate };
-  const delivery = createDelivery({ vapid: config.vapid, vapidSubject: config.vapidSubject, ttlSeconds: config.signalTtl, policy, timeoutMs: DELIVERY_TIMEOUT_MS });
-  const metrics = createPushMetrics(d.registry, () => queue.size);
-  const queue = new PushSender({ store, cipher: d.cipher, clock: d.clock, logger, delivery, metrics, max: config.pushQueueMax });
+  const delivery = createDelivery({
+    vapid: config.vapid,
+    vapidSubject: config.vapidSubject,
+    ttlSeconds: config.signalTtl,
+    policy,
+    timeoutMs: config.pushTimeoutMs,
+    socketsPerOrigin: config.pushInflightPerOrigin,
+  });
+  const metrics = createPushMetrics(d.registry, () => queue.size, () => queue.parkedCount);
+  const queue = new PushSender({
+    store,
+    cipher: d.cipher,
+    clock: d.clock,
+    logger,
+    delivery,
+    metrics,
+    max: config.pushQueueMax,
+    inflight: { total: config.pushInflightMax, perAccount: config.pushInflightPerAccount, perOrigin: config.pushInflightPerOrigin },
+  });
   const coalescer = new WakeCoalescer({
     windowMs: config.pushCoalesceMs,
     isHolding: d.isHoldingDevice,

@@ -131,3 +131,121 @@ export function verifyVapid(header: string | undefined, expected: { publicKey: s
   if (claims.sub !== expected.subject) throw new Error(`sub ${claims.sub}`);
   return claims;
 }
+
+/**
+ * A hostile push service that answers at once with 201 and its headers, then trickles its body one byte
+ * every `everyMs` and never ends it: the request stays open until the server cuts it. Counts the requests
+ * it holds open now and at most, and the ones the server closed.
+ */
+export class TrickleReceiver {
+  requests = 0;
+  open = 0;
+  maxOpen = 0;
+  /** Requests whose connection the server closed (while this was still trickling). */
+  closed = 0;
+  private waiters: Array<() => void> = [];
+  private server!: Server;
+
+  static async start(everyMs = 200): Promise<TrickleReceiver> {
+    const r = new TrickleReceiver();
+    r.server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        r.requests++;
+        r.open++;
+        r.maxOpen = Math.max(r.maxOpen, r.open);
+        res.writeHead(201, { 'Content-Type': 'text/plain' });
+        res.write('.');
+        const timer = setInterval(() => res.write('.'), everyMs);
+        res.on('close', () => {
+          clearInterval(timer);
+          r.open--;
+          r.closed++;
+          r.notify();
+        });
+        r.notify();
+      });
+    });
+    await new Promise<void>((resolve) => r.server.listen(0, '127.0.0.1', resolve));
+    return r;
+  }
+
+  get origin(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** Resolves once `test()` holds (checked after every request and every close). */
+  async until(test: (r: TrickleReceiver) => boolean): Promise<void> {
+    while (!test(this)) await new Promise<void>((resolve) => this.waiters.push(resolve));
+  }
+
+  private notify(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/**
+ * A hostile push service whose answer never ends: 200, then 1 KiB chunks as fast as the connection takes
+ * them (waiting for `drain`, so what it counts is what went to the socket), up to `limitBytes`, then it
+ * ends the answer. `written` lists, per request, the bytes the socket had written when it closed, and
+ * whether the server closed it before the answer was complete.
+ */
+export class EndlessReceiver {
+  readonly written: Array<{ bytes: number; cutBeforeEnd: boolean }> = [];
+  private waiters: Array<() => void> = [];
+  private server!: Server;
+
+  static async start(limitBytes: number): Promise<EndlessReceiver> {
+    const r = new EndlessReceiver();
+    const chunk = Buffer.alloc(1024, 'x');
+    r.server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        let sent = 0;
+        let ended = false;
+        const socket = res.socket!;
+        const before = socket.bytesWritten;
+        const pump = () => {
+          if (res.destroyed) return;
+          if (sent >= limitBytes) {
+            ended = true;
+            res.end();
+            return;
+          }
+          sent += chunk.length;
+          // One chunk per turn of the event loop, so the reader gets to read (and cut) between them.
+          if (res.write(chunk)) setImmediate(pump);
+          else res.once('drain', pump);
+        };
+        res.on('close', () => {
+          r.written.push({ bytes: socket.bytesWritten - before, cutBeforeEnd: !ended });
+          for (const w of r.waiters.splice(0)) w();
+        });
+        pump();
+      });
+    });
+    await new Promise<void>((resolve) => r.server.listen(0, '127.0.0.1', resolve));
+    return r;
+  }
+
+  get origin(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  /** Resolves once `n` answers have closed. */
+  async count(n: number): Promise<EndlessReceiver['written']> {
+    while (this.written.length < n) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    return this.written;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}

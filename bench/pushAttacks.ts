@@ -1,0 +1,285 @@
+/**
+ * Two attacks by push endpoints on the server that pushes to them (docs/security.md, "One slow push
+ * endpoint stalled push for everyone" and "An endless push answer was read without end"), measured
+ * against one server process (SQLite in a temp DATA_DIR, rate limits off), everything on 127.0.0.1:
+ *
+ *   npm run bench:push-attacks
+ *   ATTACKER_ACCOUNTS=1,5 ATTACKER_DEVICES=20 TRICKLE_EVERY_MS=2000 TRICKLE_FOR_MS=30000 ENDLESS_SECONDS=15 npm run bench:push-attacks   # the defaults
+ *
+ * trickle  ATTACKER_DEVICES endpoints on one attacker origin, spread over each of ATTACKER_ACCOUNTS
+ *          accounts (one run per value), each answering 201 and then one byte every TRICKLE_EVERY_MS for
+ *          TRICKLE_FOR_MS before it ends. An accomplice wakes all of them; 500 ms later a victim (another
+ *          account, another push origin that answers at once) is sent a signal. Reported: the victim's
+ *          delay from its send to its wake-up reaching its push service, and the attacker's requests open at
+ *          most at once.
+ * endless  one endpoint whose answer never ends, served by a child process (so that its CPU is not
+ *          counted) writing 64 KiB chunks as fast as the connection takes them. Reported for the
+ *          ENDLESS_SECONDS after the send: the bytes the server process read (Linux /proc/self/io
+ *          rchar: sockets and its SQLite file), the bytes the receiver wrote (including what sat in
+ *          loopback socket buffers when the server cut the connection) and the server process's CPU time.
+ *
+ * It uses only what both builds have (the app, its config and the HTTP API), so the same file measures
+ * a checkout from before the fix: copy it into that checkout's bench/ and run it the same way.
+ */
+import { spawn } from 'node:child_process';
+import { createECDH } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { PasswordHasher } from '../app/accounts/passwordHasher.js';
+import { parseConfig, RATE_LIMIT_VARIABLES, vapidKeysOf } from '../app/config.js';
+import { createApp } from '../app/server.js';
+import { openSqliteStore } from '../app/store/sqlite/index.js';
+
+const ACCOUNTS = (process.env.ATTACKER_ACCOUNTS ?? '1,5').split(',').map(Number);
+const DEVICES = Number(process.env.ATTACKER_DEVICES ?? 20);
+const TRICKLE_EVERY_MS = Number(process.env.TRICKLE_EVERY_MS ?? 2000);
+const TRICKLE_FOR_MS = Number(process.env.TRICKLE_FOR_MS ?? 30_000);
+const ENDLESS_SECONDS = Number(process.env.ENDLESS_SECONDS ?? 15);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+
+function call(base: string, method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }> {
+  const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${base}${path}`,
+      {
+        method,
+        agent,
+        headers: { ...(data ? { 'Content-Type': 'application/json', 'Content-Length': data.length } : {}), ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString();
+          resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : null });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+const listen = async (server: Server) => {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+};
+
+/** A fresh server process-in-process with push on, and helpers to make users, devices and subscriptions. */
+async function startServer(extraEnv: Record<string, string> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'signalbox-bench-push-attacks-'));
+  const ecdh = createECDH('prime256v1');
+  ecdh.generateKeys();
+  const env = {
+    DATA_DIR: dir,
+    LOG_LEVEL: 'error',
+    ...Object.fromEntries(RATE_LIMIT_VARIABLES.map((n) => [n, 'off'])),
+    VAPID_PRIVATE_KEY: vapidKeysOf(ecdh.getPrivateKey()).privateKey,
+    PUSH_ALLOW_HTTP: 'true',
+    PUSH_ALLOW_PRIVATE: 'true',
+    DEVICES_MAX: String(Math.max(10, DEVICES)),
+    POLLS_PER_USER: String(Math.max(10, DEVICES)),
+    ...extraEnv,
+  };
+  const config = parseConfig(env, { jwtSecret: Buffer.alloc(32, 1), dataKey: Buffer.alloc(32, 2) });
+  const store = openSqliteStore(join(dir, 'signalbox.db'));
+  const app = createApp({ config, store, logger: pino({ level: 'error' }), hasher: new PasswordHasher({ memoryCost: 4096, timeCost: 1, parallelism: 1 }) });
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise<void>((r) => server.once('listening', () => r()));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  let n = 0;
+  const password = 'correct horse battery';
+  const register = async () => {
+    n++;
+    const username = `u${n}_${process.pid}`;
+    const res = await call(base, 'POST', '/auth/register', { username, email: `u${n}.${process.pid}@example.org`, password });
+    if (res.status !== 201) throw new Error(`register ${res.status}`);
+    return { token: res.body.accessToken as string, username, deviceId: res.body.deviceId as string };
+  };
+  const login = async (username: string) => {
+    const res = await call(base, 'POST', '/auth/login', { username, password, device: { name: `d${n++}` } });
+    if (res.status !== 200) throw new Error(`login ${res.status}`);
+    return { token: res.body.accessToken as string, deviceId: res.body.deviceId as string };
+  };
+  const connect = async (a: { token: string; username: string }, b: { token: string; username: string }) => {
+    await call(base, 'POST', '/connections/request', { username: b.username }, a.token);
+    await call(base, 'POST', '/connections/respond', { username: a.username, action: 'accept' }, b.token);
+    await call(base, 'DELETE', '/signaling/clear', undefined, a.token);
+    await call(base, 'DELETE', '/signaling/clear', undefined, b.token);
+  };
+  const subscribe = async (token: string, deviceId: string, endpoint: string) => {
+    const ua = createECDH('prime256v1');
+    const sub = { kind: 'webpush', endpoint, keys: { p256dh: ua.generateKeys().toString('base64url'), auth: Buffer.alloc(16, 7).toString('base64url') } };
+    const res = await call(base, 'PUT', `/users/me/devices/${deviceId}/push`, sub, token);
+    if (res.status !== 200) throw new Error(`subscribe ${res.status} ${JSON.stringify(res.body)}`);
+  };
+  const send = async (from: { token: string }, to: { username: string }) => {
+    const res = await call(base, 'POST', '/signaling/send', { to: to.username, type: 'offer', payload: 'ring' }, from.token);
+    if (res.status !== 202) throw new Error(`send ${res.status}`);
+  };
+  const metrics = () =>
+    new Promise<string>((resolve, reject) => {
+      request(`${base}/metrics`, { agent }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve(text));
+      })
+        .on('error', reject)
+        .end();
+    });
+  const stop = async () => {
+    server.close();
+    server.closeAllConnections();
+    await app.lifecycle.start()();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return { register, login, connect, subscribe, send, metrics, stop };
+}
+
+/** The victim's wake-up delay with DEVICES trickling endpoints over `accounts` attacker accounts on one origin. */
+async function trickle(accounts: number) {
+  let open = 0;
+  let maxOpen = 0;
+  const attackerServer = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      open++;
+      maxOpen = Math.max(maxOpen, open);
+      res.writeHead(201);
+      res.write('.');
+      const every = setInterval(() => res.write('.'), TRICKLE_EVERY_MS);
+      const end = setTimeout(() => res.end(), TRICKLE_FOR_MS);
+      res.on('close', () => {
+        clearInterval(every);
+        clearTimeout(end);
+        open--;
+      });
+    });
+  });
+  let victimAt = 0;
+  const victimServer = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      victimAt ||= performance.now();
+      res.writeHead(201).end();
+    });
+  });
+  const [attackerOrigin, victimOrigin] = [await listen(attackerServer), await listen(victimServer)];
+  const s = await startServer();
+  const accomplice = await s.register();
+  const owners = [];
+  for (let a = 0; a < accounts; a++) {
+    const owner = await s.register();
+    await s.connect(accomplice, owner);
+    owners.push(owner);
+  }
+  for (let i = 0; i < DEVICES; i++) {
+    const owner = owners[i % accounts]!;
+    const device = i < accounts ? owner : { ...(await s.login(owner.username)) };
+    await s.subscribe(device.token, device.deviceId, `${attackerOrigin}/p/${i}`);
+  }
+  const [alice, bob] = [await s.register(), await s.register()];
+  await s.connect(alice, bob);
+  await s.subscribe(bob.token, bob.deviceId, `${victimOrigin}/p/bob`);
+
+  for (const owner of owners) await s.send(accomplice, owner);
+  await sleep(500);
+  const openWhenVictimSent = open;
+  const t0 = performance.now();
+  await s.send(alice, bob);
+  while (!victimAt) await sleep(5);
+  const delayMs = victimAt - t0;
+  await s.stop();
+  attackerServer.closeAllConnections();
+  attackerServer.close();
+  victimServer.close();
+  return { accounts, devices: DEVICES, openWhenVictimSent, maxOpen, victimDelayMs: Math.round(delayMs) };
+}
+
+/**
+ * Bytes this process read through read(2) and the like, sockets included (Linux /proc/self/io `rchar`):
+ * what the server took in, as opposed to what the receiver handed its kernel (some of which sits in
+ * loopback socket buffers and is thrown away when the server destroys the socket).
+ */
+function bytesRead(): number {
+  return Number(/^rchar: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))![1]);
+}
+
+/** The endless answer's cost to the server over ENDLESS_SECONDS. */
+async function endless() {
+  // The receiver in its own process: prints its port, then on "report" the bytes its sockets wrote.
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      `
+      const http = require('node:http');
+      const chunk = Buffer.alloc(65536, 120);
+      const sockets = new Set();
+      let closedBytes = 0;
+      const server = http.createServer((req, res) => {
+        req.resume();
+        req.on('end', () => {
+          res.writeHead(200, { 'Content-Type': 'application/json' });
+          const pump = () => { while (!res.destroyed && res.write(chunk)); if (!res.destroyed) res.once('drain', pump); };
+          pump();
+        });
+      });
+      server.on('connection', (s) => { sockets.add(s); s.on('close', () => { closedBytes += s.bytesWritten; sockets.delete(s); }); });
+      server.listen(0, '127.0.0.1', () => console.log(server.address().port));
+      process.stdin.on('data', () => {
+        let bytes = closedBytes;
+        for (const s of sockets) bytes += s.bytesWritten;
+        console.log(JSON.stringify({ bytes, connections: server._connections }));
+        process.exit(0);
+      });
+      `,
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const lines: string[] = [];
+  const nextLine = () =>
+    new Promise<string>((resolve) => {
+      const take = () => (lines.length > 0 ? resolve(lines.shift()!) : child.stdout!.once('data', (d: Buffer) => (lines.push(...d.toString().trim().split('\n')), take())));
+      take();
+    });
+  const port = Number(await nextLine());
+  const s = await startServer();
+  const [alice, bob] = [await s.register(), await s.register()];
+  await s.connect(alice, bob);
+  await s.subscribe(bob.token, bob.deviceId, `http://127.0.0.1:${port}/p/bob`);
+  const cpu0 = process.cpuUsage();
+  const read0 = bytesRead();
+  await s.send(alice, bob);
+  await sleep(ENDLESS_SECONDS * 1000);
+  const cpu = process.cpuUsage(cpu0);
+  const read = bytesRead() - read0;
+  child.stdin!.write('report\n');
+  const report = JSON.parse(await nextLine()) as { bytes: number };
+  const metrics = await s.metrics();
+  await s.stop();
+  const attempts = metrics.split('\n').filter((l) => l.startsWith('signalbox_push_attempts_total') || l.startsWith('signalbox_push_wakeups_total'));
+  return { seconds: ENDLESS_SECONDS, serverBytesRead: read, receiverBytesWritten: report.bytes, serverCpuMs: Math.round((cpu.user + cpu.system) / 1000), counters: attempts };
+}
+
+async function main() {
+  console.log(`node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(`trickle: ${DEVICES} attacker endpoints on one origin, a byte every ${TRICKLE_EVERY_MS} ms for ${TRICKLE_FOR_MS} ms each`);
+  for (const accounts of ACCOUNTS) console.log('trickle', JSON.stringify(await trickle(accounts)));
+  console.log('endless', JSON.stringify(await endless()));
+  agent.destroy();
+  process.exit(0);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
