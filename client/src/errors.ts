@@ -10,6 +10,10 @@
  * - `bad_envelope`: a received signal whose signed envelope disagrees with what the server says of it
  *   (sender, device, type, session), names another recipient, is stale or dated ahead, or replays a
  *   nonce (docs/protocol.md "The envelope"); dropped.
+ * - `key_changed`: the server serves another key for the peer than the one pinned on this device: `send`
+ *   and `call` reject, and signals signed by the new key are dropped, until `peers.acceptChange` or
+ *   `peers.verify` (docs/protocol.md "Pinning and consent").
+ * - `verification_failed`: `peers.verify` was given a safety number or fingerprint that is not the peer's current key's.
  * - `handler_failed`: an app handler threw; the signal stays unacknowledged and comes again.
  * - `bad_answer`: the server's answer was not what the contract says.
  */
@@ -25,6 +29,8 @@ export type SdkErrorCode =
   | 'not_encrypted'
   | 'undecryptable'
   | 'bad_envelope'
+  | 'key_changed'
+  | 'verification_failed'
   | 'handler_failed'
   | 'bad_answer';
 

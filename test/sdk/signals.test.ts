@@ -115,57 +115,6 @@ describe('signatures', () => {
   });
 });
 
-describe('peer key pinning', () => {
-  it('reports a peer\'s new key on event (pgp.changed) before handing out what was signed with it', async () => {
-    const { alice, bob } = await pair();
-    const seen: Array<ReceivedSignal | ServerEvent> = [];
-    const done = collect<ReceivedSignal>(2, (push) => alice.on('signal', (s) => (seen.push(s), push(s))));
-    alice.on('event', (e) => void seen.push(e));
-    alice.start();
-    const before = bob.user!.pgp!.fingerprint;
-    await bob.send(alice.user!.username, 'custom', 'with my first key');
-    // bob's key changes (a new device replaced it), then he sends again, signed with the new key
-    await bob.keys.forget();
-    const { fingerprint: after } = await bob.keys.ensure({ replace: true });
-    await bob.send(alice.user!.username, 'custom', 'with my new key');
-    await done;
-    const changes = seen.filter((x): x is ServerEvent => 'type' in x && x.type === 'pgp.changed');
-    expect(changes.map((c) => c.payload)).toEqual([expect.objectContaining({ username: bob.user!.username, fingerprint: after, previousFingerprint: before })]);
-    const order = seen.map((x) => ('payload' in x && typeof x.payload === 'string' ? x.payload : (x as ServerEvent).type));
-    expect(order.filter((x) => x !== 'connection.accepted')).toEqual(['with my first key', 'pgp.changed', 'with my new key']);
-  });
-
-  it('does not trust the new key while the app\'s pgp.changed handler refuses it: the signal waits', async () => {
-    const { alice, bob } = await pair();
-    await bob.send(alice.user!.username, 'custom', 'first');
-    const first = collect<ReceivedSignal>(1, (push) => alice.on('signal', push));
-    alice.start();
-    await first;
-    await alice.stop();
-    await bob.keys.forget();
-    await bob.keys.ensure({ replace: true });
-    await bob.send(alice.user!.username, 'custom', 'signed with the new key');
-    const delivered: ReceivedSignal[] = [];
-    const arrived = collect<ReceivedSignal>(1, (push) => alice.on('signal', (s) => (delivered.push(s), push(s))));
-    const refusals: SignalboxError[] = [];
-    alice.on('error', (e) => void refusals.push(e));
-    let shown = 0;
-    const deliveredWhileRefused: number[] = [];
-    alice.on('event', (e) => {
-      // The app shows the change twice before its user accepts it.
-      if (e.type === 'pgp.changed' && ++shown <= 2) {
-        deliveredWhileRefused.push(delivered.length);
-        throw new Error('not before the user compared fingerprints');
-      }
-    });
-    alice.start();
-    expect((await arrived).map((s) => s.payload)).toEqual(['signed with the new key']);
-    expect(shown).toBe(3);
-    expect(refusals.map((e) => e.code)).toEqual(['handler_failed', 'handler_failed']);
-    expect(deliveredWhileRefused).toEqual([0, 0]);
-  });
-});
-
 describe('server events', () => {
   it('surfaces connection requests, acceptances and removals on event, with their payloads parsed', async () => {
     const alice = await h.user('alice');
