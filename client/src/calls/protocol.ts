@@ -27,11 +27,13 @@ export const PROTOCOL = 'signalbox.call/1';
  * - `hangup`: a party hung up; `cancelled`: the caller gave up before anyone answered;
  * - `rejected`: the callee declined; `answered-elsewhere`: another device of the callee took the call;
  * - `timeout`: it did not connect in time; `failed`: the connection broke and could not be restored;
- * - `unavailable` (never sent): the callee has no signed-in device to ring.
+ * - `unavailable`: the callee has no signed-in device to ring, or none that can hear it (none seen within
+ *   the server's PRESENCE_WINDOW and none with a push subscription); sent as a bye only to withdraw an
+ *   offer stored for devices that are away.
  */
 export type EndReason = 'hangup' | 'cancelled' | 'rejected' | 'answered-elsewhere' | 'timeout' | 'failed' | 'unavailable';
 
-const END_REASONS: ReadonlySet<string> = new Set<EndReason>(['hangup', 'cancelled', 'rejected', 'answered-elsewhere', 'timeout', 'failed']);
+const END_REASONS: ReadonlySet<string> = new Set<EndReason>(['hangup', 'cancelled', 'rejected', 'answered-elsewhere', 'timeout', 'failed', 'unavailable']);
 
 export type CallMessage =
   /** The call itself (no toDevice: it rings every device), or a renegotiation (ICE restart) on an established call. */
