@@ -26,7 +26,7 @@ describe('send and receive', () => {
   it('hands the decrypted payload to the peer, with who sent it from which device', async () => {
     const { alice, bob, bobStorage } = await pair();
     const sent = await alice.send(bob.user!.username, 'offer', 'v=0 an SDP', { sessionId: 'call-1' });
-    expect(sent).toEqual({ id: expect.any(String), expiresAt: expect.any(String), devices: 1 });
+    expect(sent).toEqual({ id: expect.any(String), expiresAt: expect.any(String), devices: 1, reachable: 1 });
     // What the server holds is an OpenPGP message, never the text.
     const raw = await h.t.http.get('/signaling/poll').set(bearerOf(bobStorage));
     const stored = (raw.body.signals as Array<{ id: string; payload: string }>).find((s) => s.id === sent.id)!;
