@@ -222,5 +222,6 @@ describe('safety numbers', () => {
     const [a, b] = [await partyDigits(party), await partyDigits(bob)];
     expect(await safetyNumber(party, bob)).toBe((a <= b ? a + b : b + a).match(/\d{5}/g)!.join(' '));
     expect(await safetyNumber(bob, party)).toBe(await safetyNumber(party, bob));
+    expect(await safetyNumber(party, bob)).toBe('18343 52395 07169 56835 79680 49658 31834 49803 82615 31679 12475 65494');
   });
 });
