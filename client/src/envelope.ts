@@ -1,6 +1,6 @@
 import { seal, unseal, type PrivateKey, type PublicKey } from './crypto.js';
 import { SignalboxError } from './errors.js';
-import { JsonSlot, type KeyValueStorage } from './storage.js';
+import type { KeyValueStorage } from './storage.js';
 
 // The one envelope every SDK payload travels in (docs/protocol.md "The envelope"): plain signals, call
 // messages and device-link messages alike. The server's signal says who sent what to whom, of which
@@ -187,9 +187,15 @@ type NonceEntries = Array<[string, string, number]>;
  * `storage` so a restart does not reopen replays. An entry is needed only while its envelope's `ts`
  * is inside the acceptance window (older ones fail the time check anyway), so it is pruned after that;
  * at most `max` entries are kept (oldest dropped first), far more than a mailbox holds in one window.
- * Each check re-reads storage, so several tabs (one localStorage) add to one log instead of overwriting.
+ * Each check re-reads storage, so several tabs (one localStorage) add to one log instead of overwriting;
+ * the parsed log is reused while storage still holds the text this instance last read or wrote, and a
+ * new entry is appended to that text, so a check costs a lookup and one write, not a JSON round trip.
  */
 export class NonceLog {
+  /** The log as last read or written, and the storage key it is under (the account may change). */
+  private parsed: { text: string; entries: NonceEntries; ids: Map<string, string> } | null = null;
+  private parsedKey: string | null = null;
+
   constructor(
     private readonly storage: KeyValueStorage,
     private readonly key: () => string,
@@ -202,18 +208,52 @@ export class NonceLog {
    * replay). The same id again is the mailbox's at-least-once redelivery, which the inbox dedups by id.
    */
   async check(nonce: string, id: string, ts: number, now: number = Date.now()): Promise<void> {
-    const slot = new JsonSlot<NonceEntries>(this.storage, this.key());
-    const stored = await slot.get();
-    const entries = Array.isArray(stored) ? stored : [];
-    const earlier = entries.find((entry) => entry[0] === nonce);
-    if (earlier) {
-      if (earlier[1] === id) return;
-      throw badEnvelope(`it repeats the nonce of signal ${earlier[1]} (a replay)`, { fields: ['nonce'], replayOf: earlier[1] });
+    const key = this.key();
+    const log = this.read(key, (await this.storage.getItem(key)) ?? '');
+    const earlier = log.ids.get(nonce);
+    if (earlier !== undefined) {
+      if (earlier === id) return;
+      throw badEnvelope(`it repeats the nonce of signal ${earlier} (a replay)`, { fields: ['nonce'], replayOf: earlier });
     }
+    const entry: [string, string, number] = [nonce, id, ts];
     const oldest = now - this.signalTtlMs() - CLOCK_SKEW_MS; // as checkEnvelope's lower bound
-    const kept = entries.filter((entry) => Array.isArray(entry) && typeof entry[2] === 'number' && entry[2] >= oldest);
-    kept.push([nonce, id, ts]);
-    await slot.set(kept.length > this.max ? kept.slice(kept.length - this.max) : kept);
+    const first = log.entries[0];
+    let text: string;
+    if (first && (first[2] < oldest || log.entries.length >= this.max)) {
+      // Arrival order is roughly time order: pruning starts when the first entry expires (or the log is full).
+      // A full log sheds a tenth at once, so pruning (a JSON round trip) is paid once per max/10 checks.
+      const kept = log.entries.filter((e) => e[2] >= oldest).slice(-Math.max(1, Math.floor(this.max * 0.9) - 1));
+      kept.push(entry);
+      text = JSON.stringify(kept);
+      this.parsed = { text, entries: kept, ids: new Map(kept.map((e) => [e[0], e[1]])) };
+    } else {
+      text = log.entries.length === 0 ? JSON.stringify([entry]) : `${log.text.slice(0, -1)},${JSON.stringify(entry)}]`;
+      log.entries.push(entry);
+      log.ids.set(nonce, id);
+      log.text = text;
+    }
+    await this.storage.setItem(key, text);
+  }
+
+  /** The log in `text`: the one parsed before when storage still holds it, else parsed now (a bad value counts as empty). */
+  private read(key: string, text: string): { text: string; entries: NonceEntries; ids: Map<string, string> } {
+    if (this.parsed?.text === text && this.parsedKey === key) return this.parsed;
+    let entries: NonceEntries = [];
+    try {
+      const value = JSON.parse(text) as unknown;
+      if (Array.isArray(value)) {
+        entries = value.filter(
+          (e): e is [string, string, number] => Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'string' && typeof e[2] === 'number',
+        );
+      }
+    } catch {
+      // absent or written by something else: an empty log
+    }
+    // Text that is not exactly a clean array of entries is rewritten from the parsed entries.
+    const clean = JSON.stringify(entries);
+    this.parsedKey = key;
+    this.parsed = { text: clean === text ? text : clean, entries, ids: new Map(entries.map((e) => [e[0], e[1]])) };
+    return this.parsed;
   }
 }
 

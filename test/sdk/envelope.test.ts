@@ -111,13 +111,29 @@ describe('sealEnvelope and openEnvelope', () => {
 
   it('keeps nonces only for the acceptance window, and at most max of them', async () => {
     const storage = new MemoryStorage();
-    const nonces = new NonceLog(storage, () => 'n', () => 1000, 3);
+    const nonces = new NonceLog(storage, () => 'n', () => 1000, 4);
     const now = 10_000_000;
     await nonces.check('a'.repeat(32), 'old', now - 1000 - CLOCK_SKEW_MS - 1, now);
     await nonces.check('b'.repeat(32), 'new', now, now);
     expect((JSON.parse(storage.getItem('n')!) as unknown[]).length).toBe(1);
-    for (const c of 'cdef') await nonces.check(c.repeat(32), c, now, now);
+    // At max (4) a tenth is shed at once, at least down to max * 0.9 - 1 = 2 kept before the new one.
+    for (const c of 'cde') await nonces.check(c.repeat(32), c, now, now);
+    expect((JSON.parse(storage.getItem('n')!) as Array<[string]>).map((e) => e[0][0])).toEqual(['b', 'c', 'd', 'e']);
+    await nonces.check('f'.repeat(32), 'f', now, now);
     expect((JSON.parse(storage.getItem('n')!) as Array<[string]>).map((e) => e[0][0])).toEqual(['d', 'e', 'f']);
+  });
+
+  it('shares one log between instances over one storage (browser tabs): neither overwrites what the other added', async () => {
+    const storage = new MemoryStorage();
+    const tab1 = new NonceLog(storage, () => 'n');
+    const tab2 = new NonceLog(storage, () => 'n');
+    const now = Date.now();
+    await tab1.check('a'.repeat(32), 'sig-a', now, now);
+    await tab2.check('b'.repeat(32), 'sig-b', now, now); // tab2 read tab1's entry before appending
+    await tab1.check('c'.repeat(32), 'sig-c', now, now); // tab1's cached text is stale: it reads again
+    await expect(tab2.check('a'.repeat(32), 'sig-x', now, now)).rejects.toMatchObject({ code: 'bad_envelope' });
+    await expect(tab1.check('b'.repeat(32), 'sig-y', now, now)).rejects.toMatchObject({ code: 'bad_envelope' });
+    expect((JSON.parse(storage.getItem('n')!) as Array<[string]>).map((e) => e[0][0])).toEqual(['a', 'b', 'c']);
   });
 
   it('refuses a signed payload that is not an envelope, and one of another version', async () => {
