@@ -290,8 +290,9 @@ export class Calls {
         if (dial && message.kind === 'offer' && result) {
           dial.devices = result.devices;
           // Nobody to ring (no device), or nobody who can hear it ring (none seen lately, none push can
-          // wake): call() rejects `unavailable` now instead of after its timeout. A stored offer is
-          // withdrawn by a bye, so a device that comes back later does not ring for a call long gone.
+          // wake): call() rejects `unavailable` now instead of after its timeout. The stored offer is
+          // withdrawn by a bye: a device that comes back gets both in one batch, so its ring ends at
+          // once ('close' with 'cancelled': a missed call) instead of ringing for a call long gone.
           if (result.devices === 0) dial.call.end('unavailable', 'remote', false);
           else if (result.reachable === 0) dial.call.end('unavailable', 'remote', true);
         }
