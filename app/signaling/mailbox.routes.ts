@@ -100,7 +100,9 @@ export function mailboxRoutes(mailboxes: MailboxService): AnyRoute[] {
         'only when every target device is, the send gets 429 mailbox_full (nothing stored). Server events count ' +
         'apart (EVENTS_MAX), so nothing a stranger does can fill a mailbox against your signals. `idempotencyKey` (per ' +
         'sender, remembered for SIGNAL_TTL): a retry with the same key answers the first send\'s `{id, expiresAt, ' +
-        'devices}` and stores nothing new. Limited per sender (RATE_SEND_USER).',
+        'devices}` and stores nothing new. `reachable` (additive, v1.2) counts the target devices that can get the signal ' +
+        'soon: holding a poll, seen within PRESENCE_WINDOW, or with a push subscription to wake them; 0 tells a caller ' +
+        'at once that nobody can pick up (the SDK\'s call() then fails with `unavailable`). Limited per sender (RATE_SEND_USER).',
       auth: true,
       body: sendBody,
       responses: { 202: { description: 'Stored; delivered at least once to each device until acknowledged or expired.', schema: sendResponse } },
@@ -108,7 +110,7 @@ export function mailboxRoutes(mailboxes: MailboxService): AnyRoute[] {
       handler: async (ctx, { body }) => {
         const sent = await mailboxes.send(caller(ctx), body);
         ctx.status = 202;
-        ctx.body = { id: sent.id, expiresAt: sent.expiresAt.toISOString(), devices: sent.devices };
+        ctx.body = { id: sent.id, expiresAt: sent.expiresAt.toISOString(), devices: sent.devices, reachable: sent.reachable };
       },
     }),
     defineRoute({

@@ -7,6 +7,13 @@
  * - `key_mismatch`: this device's private key is not the account's published key (another device replaced it).
  * - `no_peer_key`: the recipient (or sender) has no published key, so nothing can be encrypted to (or verified from) them.
  * - `unsigned`, `bad_signature`, `not_encrypted`, `undecryptable`: a received signal that was dropped.
+ * - `bad_envelope`: a received signal whose signed envelope disagrees with what the server says of it
+ *   (sender, device, type, session), names another recipient, is stale or dated ahead, or replays a
+ *   nonce (docs/protocol.md "The envelope"); dropped.
+ * - `key_changed`: the server serves another key for the peer than the one pinned on this device: `send`
+ *   and `call` reject, and signals signed by the new key are dropped, until `peers.acceptChange` or
+ *   `peers.verify` (docs/protocol.md "Pinning and consent").
+ * - `verification_failed`: `peers.verify` was given a safety number or fingerprint that is not the peer's current key's.
  * - `handler_failed`: an app handler threw; the signal stays unacknowledged and comes again.
  * - `bad_answer`: the server's answer was not what the contract says.
  */
@@ -21,6 +28,9 @@ export type SdkErrorCode =
   | 'bad_signature'
   | 'not_encrypted'
   | 'undecryptable'
+  | 'bad_envelope'
+  | 'key_changed'
+  | 'verification_failed'
   | 'handler_failed'
   | 'bad_answer';
 
