@@ -6,6 +6,7 @@ import type { Config } from './config.js';
 import type { Caller } from './core/caller.js';
 import { createConnections } from './connections/connections.module.js';
 import { createDiagnostics } from './diagnostics/diagnostics.module.js';
+import { createKeyBackup } from './keyBackup/keyBackup.module.js';
 import { createLanding } from './landing/landing.module.js';
 import { registerMailMetrics } from './mail/mailMetrics.js';
 import type { Platform } from './core/platform.js';
@@ -86,7 +87,7 @@ export function createApp(deps: AppDeps): SignalboxApp {
   const sdk = createSdk({ logger, bundlePath: deps.sdkBundlePath });
 
   // The order of the reference, and the router's: accounts' /users/me comes before users' /users/:username.
-  const features: Feature[] = [accounts, users, connections, signaling, push, presence, ops, sdk, createDiagnostics(), createLanding()];
+  const features: Feature[] = [accounts, createKeyBackup(platform), users, connections, signaling, push, presence, ops, sdk, createDiagnostics(), createLanding()];
   const routes = features.flatMap((feature) => feature.routes);
   // lastSeen of the user (presence) and of the device (session) from every authenticated request
   // (best effort: a store that cannot write fails neither a poll nor anything else for it)

@@ -35,6 +35,8 @@ export interface EventPayloads {
   'connection.accepted': OtherUserPayload;
   'connection.removed': OtherUserPayload;
   'pgp.changed': PgpChangedPayload;
+  /** Nothing: the other devices read the backup again (GET /users/me/key-backup) if they care. */
+  'key-backup.changed': Record<string, never>;
 }
 
 /** When each event is written, to whom, and what its payload holds: the reference's words (OpenAPI descriptions). */
@@ -51,6 +53,9 @@ export const EVENT_DOCS = Object.freeze({
   'pgp.changed':
     'a user uploaded or removed their OpenPGP key; to each device of each of their connections, and to their own other ' +
     'devices. Payload: `{username, fingerprint|null}` (null: removed)',
+  'key-backup.changed':
+    'the account\'s key backup was written, replaced or deleted (PUT or DELETE /users/me/key-backup); to the account\'s other ' +
+    'devices. Payload: `{}`',
 } as const satisfies Record<EventType, string>);
 
 /** The event types, in the order the reference lists them. */

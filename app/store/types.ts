@@ -317,7 +317,7 @@ export interface PresenceStore {
 
 export type SignalType = 'offer' | 'answer' | 'ice' | 'bye' | 'custom';
 /** Written by the server into the mailbox, never sent by a client: dotted, so no client type can look like one. */
-export type EventType = 'connection.requested' | 'connection.accepted' | 'connection.removed' | 'pgp.changed';
+export type EventType = 'connection.requested' | 'connection.accepted' | 'connection.removed' | 'pgp.changed' | 'key-backup.changed';
 export type MailboxEntryType = SignalType | EventType;
 
 /**
@@ -459,6 +459,26 @@ export interface PushSubscriptionStore {
   owed(now: Date): Promise<Array<{ deviceId: string; count: number }>>;
 }
 
+/** The account's one key backup: an OpenPGP message the client encrypted with a passphrase; opaque here. */
+export interface KeyBackupRecord {
+  userId: string;
+  /** ASCII-armored OpenPGP message, as uploaded (checked to be one, never decrypted). */
+  backup: string;
+  updatedAt: Date;
+}
+
+/** One key backup per account, gone with the account. */
+export interface KeyBackupStore {
+  /**
+   * Stores or replaces the user's backup, with the events it causes in the same transaction; false (nothing
+   * stored, no events) when the user does not exist.
+   */
+  put(record: KeyBackupRecord, events?: EventsFor<void>): Promise<boolean>;
+  get(userId: string): Promise<KeyBackupRecord | null>;
+  /** Removes the user's backup, with its events when there was one; false when there was none. */
+  delete(userId: string, events?: EventsFor<void>): Promise<boolean>;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'mongodb';
   readonly users: UserStore;
@@ -470,6 +490,7 @@ export interface Store {
   readonly presence: PresenceStore;
   readonly signals: SignalStore;
   readonly pushSubscriptions: PushSubscriptionStore;
+  readonly keyBackups: KeyBackupStore;
   /** Resolves when the store answers a trivial query; rejects otherwise. */
   ping(): Promise<void>;
   /**

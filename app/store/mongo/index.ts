@@ -3,6 +3,7 @@ import { Arrivals } from '../arrivals.js';
 import { guardUnavailable } from '../guard.js';
 import { StoreUnavailableError, type Store } from '../types.js';
 import { mongoConnections, mongoConnectionsIndexes } from './connections.js';
+import { mongoKeyBackups } from './keyBackups.js';
 import { mongoMailboxesIndexes, mongoMailboxWrites } from './mailboxes.js';
 import { migrateUserMailboxes } from './migrateMailboxes.js';
 import { mongoPresence } from './presence.js';
@@ -86,6 +87,7 @@ export async function openMongoStore(uri: string, dbName: string): Promise<Store
     connections: guardUnavailable(mongoConnections(db, mailbox), isUnavailable),
     presence: guardUnavailable(mongoPresence(db), isUnavailable),
     pushSubscriptions: guardUnavailable(mongoPushSubscriptions(db), isUnavailable),
+    keyBackups: guardUnavailable(mongoKeyBackups(db, mailbox), isUnavailable),
     async ping() {
       const ping = db.command({ ping: 1 });
       ping.catch(() => {}); // answered by the race below; a late failure must not go unhandled

@@ -123,6 +123,7 @@ export function mongoUsers(db: Db, mailbox: MongoMailboxWrites): UserStore {
       await endAllSessions(id);
       await db.collection<{ _id: string }>('resetCodes').deleteOne({ _id: id });
       await db.collection<{ _id: string }>('twoFactor').deleteOne({ _id: id });
+      await db.collection<{ _id: string }>('keyBackups').deleteOne({ _id: id });
       await db.collection('connections').deleteMany({ $or: [{ lowId: id }, { highId: id }] });
       // After the connections, so an accept or removal racing this either conflicts with the deletion
       // of its connection or committed first: its events go here with the user's signals.

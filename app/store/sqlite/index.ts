@@ -7,6 +7,7 @@ import { guardUnavailable } from '../guard.js';
 import { StoreUnavailableError, type Store, type WriteFailure } from '../types.js';
 import { sqliteConnections } from './connections.js';
 import { groupCommit } from './groupCommit.js';
+import { sqliteKeyBackups } from './keyBackups.js';
 import { sqliteMailboxWrites } from './mailboxWrites.js';
 import { migrate } from './migrations.js';
 import { sqlitePresence } from './presence.js';
@@ -65,6 +66,7 @@ export function openSqliteStore(file: string, options: { synchronous?: SqliteSyn
     connections: guardUnavailable(sqliteConnections(db, mailbox), isUnavailable),
     presence: guardUnavailable(sqlitePresence(db, commits), isUnavailable),
     pushSubscriptions: guardUnavailable(sqlitePushSubscriptions(db), isUnavailable),
+    keyBackups: guardUnavailable(sqliteKeyBackups(db, mailbox), isUnavailable),
     async ping() {
       if (!db.open) throw new StoreUnavailableError('database is closed');
       db.prepare('SELECT 1').get();

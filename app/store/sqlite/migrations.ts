@@ -194,6 +194,13 @@ const MIGRATIONS: string[] = [
      probed_at INTEGER NOT NULL
    ) STRICT;
    INSERT INTO health_probe (id, probed_at) VALUES (1, 0);`,
+  // Key backup (docs/protocol.md "Key backup"): one passphrase-encrypted OpenPGP message per account,
+  // opaque to the server, gone with the account.
+  `CREATE TABLE key_backups (
+     user_id    TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+     backup     TEXT NOT NULL,
+     updated_at INTEGER NOT NULL
+   ) STRICT, WITHOUT ROWID;`,
 ];
 
 /** Brings the database up to the newest schema, each step in its own transaction. */
