@@ -7,6 +7,9 @@
  * - `key_mismatch`: this device's private key is not the account's published key (another device replaced it).
  * - `no_peer_key`: the recipient (or sender) has no published key, so nothing can be encrypted to (or verified from) them.
  * - `unsigned`, `bad_signature`, `not_encrypted`, `undecryptable`: a received signal that was dropped.
+ * - `bad_envelope`: a received signal whose signed envelope disagrees with what the server says of it
+ *   (sender, device, type, session), names another recipient, is stale or dated ahead, or replays a
+ *   nonce (docs/protocol.md "The envelope"); dropped.
  * - `handler_failed`: an app handler threw; the signal stays unacknowledged and comes again.
  * - `bad_answer`: the server's answer was not what the contract says.
  */
@@ -21,6 +24,7 @@ export type SdkErrorCode =
   | 'bad_signature'
   | 'not_encrypted'
   | 'undecryptable'
+  | 'bad_envelope'
   | 'handler_failed'
   | 'bad_answer';
 

@@ -29,6 +29,8 @@ export const storageKeys = {
   session: `${PREFIX}session`,
   privateKey: (username: string) => `${PREFIX}privateKey.${username}`,
   pins: (username: string) => `${PREFIX}pins.${username}`,
+  /** Envelope nonces this account accepted lately (envelope.ts NonceLog): replays stay refused across restarts. */
+  nonces: (username: string) => `${PREFIX}nonces.${username}`,
 };
 
 /** One JSON value under one key of a KeyValueStorage. */
