@@ -55,7 +55,7 @@ const SEND_ATTEMPTS = 3;
  * (shared/API.md "Client SDK"). Calls (WebRTC) build on it from their own module.
  */
 export class Signalbox {
-  readonly keys: Pick<DeviceKeys, 'ensure' | 'export' | 'import' | 'forget'>;
+  readonly keys: Pick<DeviceKeys, 'ensure' | 'export' | 'import' | 'forget' | 'saveBackup' | 'loadBackup'>;
   readonly connections: Connections;
   /** Push wake-ups for this device (docs/push.md). */
   readonly push: Push;
