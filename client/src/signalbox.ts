@@ -4,8 +4,10 @@ import { seal } from './crypto.js';
 import { SignalboxError, isTransient } from './errors.js';
 import { Emitter, type ConnectionState, type Handler, type KeyChange, type SignalboxEventMap, type StateDetail } from './events.js';
 import { HttpClient, type FetchLike } from './http.js';
+import { Devices } from './devices.js';
 import { Inbox } from './inbox.js';
 import { DeviceKeys } from './keys.js';
+import { Linking } from './linking.js';
 import { Push } from './push.js';
 import { PeerKeys } from './peers.js';
 import { PollLoop } from './pollLoop.js';
@@ -38,6 +40,8 @@ export interface SignalboxOptions {
   retry?: Partial<RetryPolicy>;
   /** How long the server may hold each poll, 0-30 s. Default 25: below common proxy and client read timeouts. */
   pollWaitSeconds?: number;
+  /** The clock, ms since the epoch, for device-link expiry and envelope times. Default `Date.now`; tests inject one. */
+  now?: () => number;
 }
 
 export interface SendOptions {
@@ -57,6 +61,8 @@ const SEND_ATTEMPTS = 3;
 export class Signalbox {
   readonly keys: Pick<DeviceKeys, 'ensure' | 'export' | 'import' | 'forget' | 'saveBackup' | 'loadBackup'>;
   readonly connections: Connections;
+  /** The account's devices: list, remove, and linking a new one (docs/protocol.md "Device linking"). */
+  readonly devices: Devices;
   /** Push wake-ups for this device (docs/push.md). */
   readonly push: Push;
   /** The WebRTC classes for calls, when given. */
@@ -68,6 +74,7 @@ export class Signalbox {
   private readonly deviceKeys: DeviceKeys;
   private readonly peers: PeerKeys;
   private readonly inbox: Inbox;
+  private readonly linking: Linking;
   private readonly loop: PollLoop;
   /** One poll loop per device across browser tabs (tabs.ts); null without Web Locks and BroadcastChannel. */
   private readonly tabs: TabPolling | null;
@@ -91,6 +98,17 @@ export class Signalbox {
     this.connections = new Connections(this.session);
     this.push = new Push(this.session);
     this.inbox = new Inbox({ keys: this.deviceKeys, peers: this.peers, emitter: this.emitter, reportError: (e) => this.reportError(e) });
+    this.linking = new Linking({
+      session: this.session,
+      keys: this.deviceKeys,
+      storage,
+      now: options.now ?? (() => Date.now()),
+      ensurePolling: () => this.start(),
+      emitEvent: (event) => this.emitter.emitInOrder('event', event),
+      reportError: (e) => this.reportError(e),
+    });
+    this.inbox.addWireTap((wire) => this.linking.take(wire));
+    this.devices = new Devices(this.session, this.linking);
     this.loop = new PollLoop({
       session: this.session,
       inbox: this.inbox,
@@ -147,6 +165,7 @@ export class Signalbox {
     } catch (err) {
       if (!(err instanceof SignalboxError && err.code === 'signed_out')) throw err;
     } finally {
+      this.linking.reset();
       await this.session.end(null);
     }
   }
@@ -225,6 +244,7 @@ export class Signalbox {
   private async signedIn(grant: TokenGrant): Promise<User> {
     await this.stopLoop(); // a loop of an earlier session must not poll with the new one's tokens
     this.peers.reset();
+    this.linking.reset();
     await this.session.begin(grant);
     this.setState('signed-in');
     return grant.user;
