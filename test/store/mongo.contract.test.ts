@@ -5,6 +5,7 @@ import { openMongoStore } from '../../app/store/mongo/index.js';
 import { describeAdminStoreContract } from './adminContract.js';
 import { describeAuthStoreContract } from './authContract.js';
 import { describeEventStoreContract } from './eventsContract.js';
+import { describeKeyBackupStoreContract } from './keyBackupContract.js';
 import { describeProbeWriteContract } from './probeWriteContract.js';
 import { describePushStoreContract } from './pushContract.js';
 import { describeRacesAndLimitsContract } from './racesAndLimitsContract.js';
@@ -45,6 +46,7 @@ describeSignalStoreContract('MongoDB', openContractStore);
 describeEventStoreContract('MongoDB', openContractStore);
 describeAdminStoreContract('MongoDB', openContractStore);
 describePushStoreContract('MongoDB', openContractStore);
+describeKeyBackupStoreContract('MongoDB', openContractStore);
 describeRacesAndLimitsContract('MongoDB', openContractStore);
 describeProbeWriteContract('MongoDB', openContractStore);
 

@@ -9,6 +9,7 @@ import { StoreUnavailableError, type Store } from '../../app/store/types.js';
 import { describeAdminStoreContract } from './adminContract.js';
 import { describeAuthStoreContract } from './authContract.js';
 import { describeEventStoreContract } from './eventsContract.js';
+import { describeKeyBackupStoreContract } from './keyBackupContract.js';
 import { describeProbeWriteContract } from './probeWriteContract.js';
 import { describePushStoreContract } from './pushContract.js';
 import { describeRacesAndLimitsContract } from './racesAndLimitsContract.js';
@@ -39,6 +40,7 @@ describeSignalStoreContract('SQLite', openContractStore);
 describeEventStoreContract('SQLite', openContractStore);
 describeAdminStoreContract('SQLite', openContractStore);
 describePushStoreContract('SQLite', openContractStore);
+describeKeyBackupStoreContract('SQLite', openContractStore);
 describeRacesAndLimitsContract('SQLite', openContractStore);
 describeProbeWriteContract('SQLite', openContractStore);
 
