@@ -99,7 +99,9 @@ export function mailboxRoutes(mailboxes: MailboxService): AnyRoute[] {
         'pending entries, of which at most MAILBOX_PER_SENDER from one sender: a device past either is skipped, and ' +
         'only when every target device is, the send gets 429 mailbox_full (nothing stored). `idempotencyKey` (per ' +
         'sender, remembered for SIGNAL_TTL): a retry with the same key answers the first send\'s `{id, expiresAt, ' +
-        'devices}` and stores nothing new. Limited per sender (RATE_SEND_USER).',
+        'devices}` and stores nothing new. `reachable` (additive, v1.2) counts the target devices that can get the signal ' +
+        'soon: holding a poll, seen within PRESENCE_WINDOW, or with a push subscription to wake them; 0 tells a caller ' +
+        'at once that nobody can pick up (the SDK\'s call() then fails with `unavailable`). Limited per sender (RATE_SEND_USER).',
       auth: true,
       body: sendBody,
       responses: { 202: { description: 'Stored; delivered at least once to each device until acknowledged or expired.', schema: sendResponse } },
@@ -107,7 +109,7 @@ export function mailboxRoutes(mailboxes: MailboxService): AnyRoute[] {
       handler: async (ctx, { body }) => {
         const sent = await mailboxes.send(caller(ctx), body);
         ctx.status = 202;
-        ctx.body = { id: sent.id, expiresAt: sent.expiresAt.toISOString(), devices: sent.devices };
+        ctx.body = { id: sent.id, expiresAt: sent.expiresAt.toISOString(), devices: sent.devices, reachable: sent.reachable };
       },
     }),
     defineRoute({

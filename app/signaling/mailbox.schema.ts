@@ -33,6 +33,10 @@ export const sendResponse = z.object({
   id: z.string(),
   expiresAt: z.string().describe('ISO-8601 UTC; SIGNAL_TTL after sending'),
   devices: z.number().int().describe('how many devices stored the signal (0 when `to` is yourself and you have no other device)'),
+  reachable: z
+    .number()
+    .int()
+    .describe('how many of those devices can get it soon: holding a poll, seen within PRESENCE_WINDOW, or with a push subscription (v1.2)'),
 });
 
 export const pollQuery = z.strictObject({

@@ -34,7 +34,7 @@ export interface MailboxDeps {
   notifier: MailboxNotifier;
   limiter: RateLimiter;
   metrics: SignalMetrics;
-  config: Pick<Config, 'signalTtl' | 'signalMaxBytes' | 'mailboxMax' | 'mailboxPerSender'>;
+  config: Pick<Config, 'signalTtl' | 'signalMaxBytes' | 'mailboxMax' | 'mailboxPerSender' | 'presenceWindow'>;
 }
 
 export interface SendInput {
@@ -46,11 +46,16 @@ export interface SendInput {
   idempotencyKey?: string;
 }
 
-/** What a send answers: the signal's id and expiry, and how many devices stored it. */
+/** What a send answers: the signal's id and expiry, how many devices stored it, and how many of those can get it soon. */
 export interface SendAnswer {
   id: string;
   expiresAt: Date;
   devices: number;
+  /**
+   * How many of the target devices polled within PRESENCE_WINDOW (or hold a poll now) or have a push
+   * subscription: 0 tells a caller at once that nobody can pick up (docs/api.md).
+   */
+  reachable: number;
 }
 
 /** Send, poll (short or long), acknowledge and clear: the per-device mailboxes of signals and server events. */
@@ -97,7 +102,8 @@ export class MailboxService {
       createdAt: new Date(now),
       expiresAt: new Date(now + config.signalTtl * 1000),
     };
-    const result = await store.signals.send({
+    const [result, reachable] = await Promise.all([
+      store.signals.send({
       signal,
       toUserId: recipient.id,
       ...(input.toDevice === undefined ? {} : { toDevice: input.toDevice }),
@@ -105,14 +111,16 @@ export class MailboxService {
       now: new Date(now),
       // Per device: one full mailbox (a phone left off) does not stop delivery to the others.
       limits: { max: config.mailboxMax, perSender: config.mailboxPerSender },
-    });
+      }),
+      this.reachable(recipient.id, input.toDevice, auth.sessionId, now),
+    ]);
     switch (result.outcome) {
       case 'stored':
         metrics.sent.inc();
-        return { id: signal.id, expiresAt: signal.expiresAt, devices: result.devices.length };
+        return { id: signal.id, expiresAt: signal.expiresAt, devices: result.devices.length, reachable: Math.min(reachable, result.devices.length) };
       case 'repeat':
         // A retry whose first answer was lost: that answer again, counted once already.
-        return { id: result.id, expiresAt: result.expiresAt, devices: result.devices };
+        return { id: result.id, expiresAt: result.expiresAt, devices: result.devices, reachable: Math.min(reachable, result.devices) };
       case 'no_device':
         // Only for a connection (or oneself): naming a device of anyone else tells nothing of them.
         metrics.rejected.inc({ reason: 'no_device' });
@@ -122,6 +130,23 @@ export class MailboxService {
         metrics.rejected.inc({ reason: result.reason });
         throw mailboxFull();
     }
+  }
+
+  /**
+   * How many of the recipient's live devices (only `toDevice` when given; never the sending device)
+   * can get a signal soon: one holding a poll here or seen within PRESENCE_WINDOW (every authenticated
+   * request, a poll included, refreshes its lastSeen), or one with a push subscription to wake it.
+   */
+  private async reachable(recipientId: string, toDevice: string | undefined, senderDevice: string, now: number): Promise<number> {
+    const { store, notifier, config } = this.d;
+    const targets = (await store.sessions.listByUser(recipientId, new Date(now))).filter(
+      (s) => s.id !== senderDevice && (toDevice === undefined || s.id === toDevice),
+    );
+    const windowMs = config.presenceWindow * 1000;
+    const asleep = targets.filter((s) => !notifier.isHoldingSession(s.id) && (s.lastSeen === null || now - s.lastSeen.getTime() >= windowMs));
+    if (asleep.length === 0) return targets.length;
+    const subscribed = new Set((await store.pushSubscriptions.findMany(asleep.map((s) => s.id))).map((p) => p.deviceId));
+    return targets.length - asleep.length + subscribed.size;
   }
 
   /**

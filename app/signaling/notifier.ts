@@ -118,6 +118,11 @@ export class MailboxNotifier {
     return this.held;
   }
 
+  /** True while the device (session) holds a poll on this instance. */
+  isHoldingSession(sessionId: string): boolean {
+    return this.bySession.has(sessionId);
+  }
+
   /** True while `userId` holds a poll on this instance (presence: online while polling). */
   isHolding(userId: string): boolean {
     return this.byUser.has(userId);

@@ -65,8 +65,7 @@ export function createSignaling(d: SignalingModuleDeps): SignalingFeature {
     stop: () => notifier.close(),
     isHolding: (userId) => notifier.isHolding(userId),
     leanRoutes: [leanPollRoute(mailboxes) as LeanRoute<unknown>],
-    // O(1) on the notifier's own per-session index (a public MailboxNotifier.isHoldingSession would read better).
-    isHoldingDevice: (sessionId) => notifier['bySession'].has(sessionId),
+    isHoldingDevice: (sessionId) => notifier.isHoldingSession(sessionId),
     sessionsEnded: (ended) => notifier.endSessions(ended),
   };
 }

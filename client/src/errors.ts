@@ -18,6 +18,10 @@
  * - `link_used`: that code's link was approved already (a code works once).
  * - `link_expired`: the link request is older than 10 minutes (or its new device stopped waiting).
  * - `link_not_found`: no link request arrived for this device to approve.
+ * - `key_changed`: the server serves another key for the peer than the one pinned on this device: `send`
+ *   and `call` reject, and signals signed by the new key are dropped, until `peers.acceptChange` or
+ *   `peers.verify` (docs/protocol.md "Pinning and consent").
+ * - `verification_failed`: `peers.verify` was given a safety number or fingerprint that is not the peer's current key's.
  * - `handler_failed`: an app handler threw; the signal stays unacknowledged and comes again.
  * - `bad_answer`: the server's answer was not what the contract says.
  */
@@ -40,6 +44,8 @@ export type SdkErrorCode =
   | 'link_used'
   | 'link_expired'
   | 'link_not_found'
+  | 'key_changed'
+  | 'verification_failed'
   | 'handler_failed'
   | 'bad_answer';
 

@@ -1,4 +1,4 @@
-import { unseal } from './crypto.js';
+import { openEnvelope, type Envelope, type NonceLog } from './envelope.js';
 import { SignalboxError, isTransient } from './errors.js';
 import type { Emitter, KeyChange, ReceivedSignal, ServerEvent, SignalboxEventMap } from './events.js';
 import type { DeviceKeys } from './keys.js';
@@ -9,7 +9,7 @@ import type { SignalType, WireSignal } from './types.js';
  * Sees each decrypted signal before the app's 'signal' handlers; returning true consumes it. This is
  * where the calls module plugs in (offer/answer/ice/bye of its sessions become calls, not signals).
  */
-export type SignalTap = (signal: ReceivedSignal) => boolean | Promise<boolean>;
+export type SignalTap = (signal: ReceivedSignal, envelope: Envelope) => boolean | Promise<boolean>;
 
 /**
  * Sees each signal as the server delivered it, before decryption; returning true consumes it. For
@@ -19,7 +19,7 @@ export type SignalTap = (signal: ReceivedSignal) => boolean | Promise<boolean>;
 export type WireTap = (signal: WireSignal) => boolean | Promise<boolean>;
 
 /** Failures of a received signal that no retry can mend: it is dropped, reported on 'error', and acknowledged. */
-const DROPPED: ReadonlySet<string> = new Set(['not_encrypted', 'undecryptable', 'unsigned', 'bad_signature', 'no_peer_key', 'no_key']);
+const DROPPED: ReadonlySet<string> = new Set(['not_encrypted', 'undecryptable', 'unsigned', 'bad_signature', 'bad_envelope', 'key_changed', 'no_peer_key', 'no_key']);
 
 /** A signal whose handlers threw this many times is given up (reported), so one bad signal cannot block the mailbox until it expires. */
 export const MAX_HANDLER_ATTEMPTS = 5;
@@ -39,6 +39,12 @@ export interface InboxDeps {
   peers: PeerKeys;
   emitter: Emitter<SignalboxEventMap>;
   reportError: (error: SignalboxError) => void;
+  /** This account and device: what each envelope must be addressed to. */
+  me: () => { username: string; deviceId: string };
+  /** The nonces accepted lately (envelope.ts), kept in storage. */
+  nonces: NonceLog;
+  /** The server's SIGNAL_TTL, ms: how old an envelope may be (plus a minute). */
+  signalTtlMs: number;
 }
 
 /**
@@ -117,32 +123,38 @@ export class Inbox {
 
   private async takeOne(wire: WireSignal): Promise<void> {
     if (isServerEvent(wire.type)) {
-      const { event, keyChange } = await this.eventFrom(wire);
+      const { event } = await this.eventFrom(wire);
       if (event) await runHandlers(() => this.d.emitter.emitInOrder('event', event));
-      // Trusted only once the app's handlers have seen it (a handler that throws refuses it for now).
-      if (keyChange) await this.d.peers.accept(keyChange);
       return;
     }
     for (const tap of this.wireTaps) if (await tap(wire)) return;
+    const envelope = await this.open(wire);
     const signal: ReceivedSignal = {
       id: wire.id,
       from: wire.from,
       fromDevice: wire.fromDevice ?? null,
       type: wire.type as SignalType,
-      payload: await this.open(wire),
+      payload: envelope.body,
       sessionId: wire.sessionId,
       createdAt: wire.createdAt,
     };
     await runHandlers(async () => {
-      for (const tap of this.taps) if (await tap(signal)) return;
+      for (const tap of this.taps) if (await tap(signal, envelope)) return;
       await this.d.emitter.emitInOrder('signal', signal);
     });
   }
 
-  /** The plaintext, verified against the sender's published key (fetched again once, in case it just changed). */
-  private async open(wire: WireSignal): Promise<string> {
+  /**
+   * The envelope, verified against the sender's pinned key and checked against the signal
+   * (docs/protocol.md "Receiving"). When the pinned key does not verify it, the server's key is fetched
+   * again: the same key means a forgery (`bad_signature`), another one `key_changed` (never trusted here).
+   */
+  private async open(wire: WireSignal): Promise<Envelope> {
     const me = await this.d.keys.privateKey();
-    const attempt = async (fresh: boolean) => unseal(wire.payload, me, await this.senderKey(wire.from, fresh));
+    const self = this.d.me();
+    const context = { id: wire.id, from: wire.from, fromDevice: wire.fromDevice ?? null, type: wire.type, sessionId: wire.sessionId ?? null, me: self.username, myDevice: self.deviceId };
+    const attempt = async (fresh: boolean) =>
+      openEnvelope(wire.payload, me, await this.senderKey(wire.from, fresh), context, this.d.nonces, { signalTtlMs: this.d.signalTtlMs });
     try {
       return await attempt(false);
     } catch (err) {
@@ -153,7 +165,7 @@ export class Inbox {
 
   private async senderKey(username: string, fresh: boolean) {
     try {
-      return await runHandlers(() => this.d.peers.keyOf(username, { fresh }), (err) => !(err instanceof SignalboxError));
+      return fresh ? await this.d.peers.keyOf(username, { fresh }) : await this.d.peers.trustedKey(username);
     } catch (err) {
       // The sender's account is gone since it sent: nothing left to verify against.
       if (err instanceof SignalboxError && err.status === 404) throw new SignalboxError('no_peer_key', `${username} no longer exists.`);
@@ -161,21 +173,19 @@ export class Inbox {
     }
   }
 
-  /** The event for the app (none for a `pgp.changed` this device already reported: it noticed first), and the key change it carries. */
-  private async eventFrom(wire: WireSignal): Promise<{ event: ServerEvent | null; keyChange: KeyChange | null }> {
+  /** The event for the app; a `pgp.changed` described with the fingerprint pinned here (it only informs: nothing is trusted by it). */
+  private async eventFrom(wire: WireSignal): Promise<{ event: ServerEvent | null }> {
     let payload: unknown = wire.payload;
     try {
       payload = JSON.parse(wire.payload) as unknown;
     } catch {
       // not JSON: handed on as the text it is
     }
-    let keyChange: KeyChange | null = null;
     if (wire.type === 'pgp.changed' && isKeyChangePayload(payload)) {
-      keyChange = await this.d.peers.serverReportedChange(payload.username, payload.fingerprint);
-      if (!keyChange) return { event: null, keyChange: null };
-      payload = { ...payload, ...keyChange };
+      const change: KeyChange = await this.d.peers.serverReportedChange(payload.username, payload.fingerprint);
+      payload = { ...payload, ...change };
     }
-    return { event: { id: wire.id, type: wire.type, payload, createdAt: wire.createdAt }, keyChange };
+    return { event: { id: wire.id, type: wire.type, payload, createdAt: wire.createdAt } };
   }
 }
 

@@ -18,6 +18,7 @@ export type { ConnectionState, KeyChange, ReceivedSignal, ServerEvent, Signalbox
 export type { EnsureOptions, KeyInfo } from './keys.js';
 export type { DeviceInfo } from './devices.js';
 export type { LinkApproval, LinkRequest } from './linking.js';
+export type { Peers, TrustInfo, TrustState } from './trust.js';
 export type { PendingRequests, RequestOutcome, RespondOutcome } from './connections.js';
 export type { GatewaySubscription, PushInfo, PushSubscriptionInput, WebPushSubscriptionJson } from './push.js';
 export { MemoryStorage, type KeyValueStorage } from './storage.js';

@@ -175,6 +175,11 @@ export class DeviceKeys {
     return this.loaded.key;
   }
 
+  /** This device's key's fingerprint (the account's own half of a safety number); `no_key` without one. */
+  async fingerprint(): Promise<string> {
+    return fingerprintOf(await this.privateKey());
+  }
+
   private owner(): string {
     const user = this.session.user;
     if (!user) throw new SignalboxError('signed_out', 'Not signed in: call login() or register() first.');
@@ -191,7 +196,7 @@ export class DeviceKeys {
   private async publish(user: User, publicKey: string, fingerprint: string): Promise<void> {
     const { pgp } = await this.session.request<{ pgp: PgpKeyInfo }>('PUT', '/auth/pgp-key', { body: { publicKey } });
     await this.session.updateUser({ ...user, pgp });
-    await this.peers.pin(user.username, fingerprint);
+    await this.peers.pin(user.username, fingerprint, publicKey);
   }
 }
 

@@ -95,6 +95,8 @@ export interface LinkingDeps {
   storage: KeyValueStorage;
   /** The clock (ms since the epoch); tests inject one. */
   now: () => number;
+  /** The server's SIGNAL_TTL in ms: the envelope's age limit (envelope.ts). */
+  signalTtlMs: number;
   /** Starts the poll loop if it is not running: link messages arrive through it. */
   ensurePolling: () => void;
   /** Hands an event to the app's 'event' handlers (`link.requested`). */
@@ -110,7 +112,7 @@ export class Linking {
   private readonly nonces: NonceLog;
 
   constructor(private readonly d: LinkingDeps) {
-    this.nonces = new NonceLog(d.storage, () => storageKeys.nonces(this.me().username));
+    this.nonces = new NonceLog(d.storage, () => storageKeys.nonces(this.me().username), () => d.signalTtlMs);
   }
 
   /** New device: a one-time key, its code, and the request sent to the account's other devices. */
@@ -230,7 +232,7 @@ export class Linking {
       throw new SignalboxError('bad_envelope', 'The link request carries no readable public key.', { cause: err });
     });
     if (oneTimeKey.isPrivate()) throw new SignalboxError('bad_envelope', 'The link request carries a private key.');
-    const envelope = await openEnvelope(wire.payload, accountKey, oneTimeKey, this.context(wire), this.nonces, { now: this.d.now() });
+    const envelope = await openEnvelope(wire.payload, accountKey, oneTimeKey, this.context(wire), this.nonces, { now: this.d.now(), signalTtlMs: this.d.signalTtlMs });
     const body = parseBody<LinkRequestBody>(envelope.body, 'link.request');
     // The signed lifetime, but never past 10 minutes from when it was sealed.
     const expiresAt = Math.min(body.expiresAt, envelope.ts + LINK_TTL_MS);
@@ -261,7 +263,7 @@ export class Linking {
     }
     const user = await this.currentUser();
     if (!user.pgp) throw new SignalboxError('no_peer_key', 'The account has no published key to check the link answer against.');
-    const envelope = await openEnvelope(wire.payload, out.oneTime, await readPublicKey(user.pgp.publicKey), this.context(wire), this.nonces, { now: this.d.now() });
+    const envelope = await openEnvelope(wire.payload, out.oneTime, await readPublicKey(user.pgp.publicKey), this.context(wire), this.nonces, { now: this.d.now(), signalTtlMs: this.d.signalTtlMs });
     if (envelope.toDevice !== this.myDevice()) throw new SignalboxError('bad_envelope', 'A link answer must name this device.');
     const body = parseBody<LinkResponseBody>(envelope.body, 'link.response');
     if (body.linkId !== out.linkId || typeof body.privateKey !== 'string') throw new SignalboxError('bad_envelope', 'The link answer is malformed.');

@@ -1,6 +1,6 @@
 import { DEFAULT_RETRY, backoffDelay, pause, type RetryPolicy } from './backoff.js';
 import { Connections } from './connections.js';
-import { seal } from './crypto.js';
+import { DEFAULT_SIGNAL_TTL_MS, NonceLog, sealEnvelope } from './envelope.js';
 import { SignalboxError, isTransient } from './errors.js';
 import { Emitter, type ConnectionState, type Handler, type KeyChange, type SignalboxEventMap, type StateDetail } from './events.js';
 import { HttpClient, type FetchLike } from './http.js';
@@ -10,9 +10,10 @@ import { DeviceKeys } from './keys.js';
 import { Linking } from './linking.js';
 import { Push } from './push.js';
 import { PeerKeys } from './peers.js';
+import { Peers } from './trust.js';
 import { PollLoop } from './pollLoop.js';
 import { Session } from './session.js';
-import { MemoryStorage, type KeyValueStorage } from './storage.js';
+import { MemoryStorage, storageKeys, type KeyValueStorage } from './storage.js';
 import { TabPolling } from './tabs.js';
 import type { LoginInput, RegisterInput, SendResult, SignalType, TokenGrant, User } from './types.js';
 import { normaliseUsername } from './usernames.js';
@@ -42,6 +43,11 @@ export interface SignalboxOptions {
   pollWaitSeconds?: number;
   /** The clock, ms since the epoch, for device-link expiry and envelope times. Default `Date.now`; tests inject one. */
   now?: () => number;
+  /**
+   * The server's SIGNAL_TTL (default 300 s): a received envelope older than this plus a minute is
+   * refused as stale (docs/protocol.md "The envelope"). Set it when the server's is longer.
+   */
+  signalTtlSeconds?: number;
 }
 
 export interface SendOptions {
@@ -63,6 +69,8 @@ export class Signalbox {
   readonly connections: Connections;
   /** The account's devices: list, remove, and linking a new one (docs/protocol.md "Device linking"). */
   readonly devices: Devices;
+  /** Trust in peers' keys: state, safety numbers, verification, consent to a change (docs/protocol.md). */
+  readonly peers: Peers;
   /** Push wake-ups for this device (docs/push.md). */
   readonly push: Push;
   /** The WebRTC classes for calls, when given. */
@@ -72,7 +80,7 @@ export class Signalbox {
   private readonly http: HttpClient;
   private readonly session: Session;
   private readonly deviceKeys: DeviceKeys;
-  private readonly peers: PeerKeys;
+  private readonly peerKeys: PeerKeys;
   private readonly inbox: Inbox;
   private readonly linking: Linking;
   private readonly loop: PollLoop;
@@ -92,17 +100,28 @@ export class Signalbox {
 
     this.http = new HttpClient(baseUrl, fetchFn);
     this.session = new Session(this.http, storage, (error) => this.setState('signed-out', error ? { error } : {}));
-    this.peers = new PeerKeys(this.session, storage, (change) => this.reportKeyChange(change));
-    this.deviceKeys = new DeviceKeys(this.session, storage, this.peers);
+    this.peerKeys = new PeerKeys(this.session, storage, (change) => this.reportKeyChange(change));
+    this.deviceKeys = new DeviceKeys(this.session, storage, this.peerKeys);
     this.keys = this.deviceKeys;
+    this.peers = new Peers(this.session, this.deviceKeys, this.peerKeys);
+    const signalTtlMs = options.signalTtlSeconds === undefined ? DEFAULT_SIGNAL_TTL_MS : options.signalTtlSeconds * 1000;
     this.connections = new Connections(this.session);
     this.push = new Push(this.session);
-    this.inbox = new Inbox({ keys: this.deviceKeys, peers: this.peers, emitter: this.emitter, reportError: (e) => this.reportError(e) });
+    this.inbox = new Inbox({
+      keys: this.deviceKeys,
+      peers: this.peerKeys,
+      emitter: this.emitter,
+      reportError: (e) => this.reportError(e),
+      me: () => this.me(),
+      nonces: new NonceLog(storage, () => storageKeys.nonces(this.me().username), () => signalTtlMs),
+      signalTtlMs,
+    });
     this.linking = new Linking({
       session: this.session,
       keys: this.deviceKeys,
       storage,
       now: options.now ?? (() => Date.now()),
+      signalTtlMs,
       ensurePolling: () => this.start(),
       emitEvent: (event) => this.emitter.emitInOrder('event', event),
       reportError: (e) => this.reportError(e),
@@ -194,19 +213,22 @@ export class Signalbox {
   }
 
   /**
-   * Sends `payload` to `username` (to another of your own devices when it is your own name), encrypted
-   * to their published key and signed with this device's. Retries network errors and 5xx a few times
-   * with the same idempotency key, so a retry never stores a second copy.
+   * Sends `payload` to `username` (to another of your own devices when it is your own name) in a signed
+   * envelope (docs/protocol.md), encrypted to their pinned key and signed with this device's; rejects
+   * `key_changed` when the server serves another key for them than the pinned one. Retries network
+   * errors and 5xx a few times with the same idempotency key, so a retry never stores a second copy.
    */
   async send(username: string, type: SignalType, payload: string, options: SendOptions = {}): Promise<SendResult> {
     if (typeof payload !== 'string' || payload.length === 0) throw new SignalboxError('validation_failed', 'payload must be a non-empty string.');
     const to = normaliseUsername(username);
     const signer = await this.deviceKeys.privateKey(); // first: without it nothing can be sent, whoever the peer
-    const sealed = await seal(payload, await this.peers.keyOf(to), signer);
+    const me = this.me();
+    const address = { from: me.username, fromDevice: me.deviceId, to, toDevice: options.toDevice ?? null, type, sessionId: options.sessionId ?? null };
+    const { armored } = await sealEnvelope(address, payload, await this.peerKeys.keyOf(to), signer);
     const body = {
       to,
       type,
-      payload: sealed,
+      payload: armored,
       ...(options.toDevice === undefined ? {} : { toDevice: options.toDevice }),
       ...(options.sessionId === undefined ? {} : { sessionId: options.sessionId }),
       idempotencyKey: randomKey(),
@@ -241,17 +263,26 @@ export class Signalbox {
     return this.http.request<T>('POST', path, { body });
   }
 
+  /** The signed-in account and this device: `signed_out` otherwise. */
+  private me(): { username: string; deviceId: string } {
+    const user = this.session.user;
+    const deviceId = this.session.deviceId;
+    if (!user || !deviceId) throw new SignalboxError('signed_out', 'Not signed in: call login() or register() first.');
+    return { username: user.username, deviceId };
+  }
+
   private async signedIn(grant: TokenGrant): Promise<User> {
     await this.stopLoop(); // a loop of an earlier session must not poll with the new one's tokens
-    this.peers.reset();
+    this.peerKeys.reset();
     this.linking.reset();
     await this.session.begin(grant);
     this.setState('signed-in');
     return grant.user;
   }
 
-  private async reportKeyChange(change: KeyChange): Promise<void> {
-    await this.emitter.emitInOrder('event', { id: null, type: 'pgp.changed', payload: change, createdAt: new Date().toISOString() });
+  /** A peer's served key differs from the pin: the app is told (once per new key). It only informs; nothing is trusted. */
+  private reportKeyChange(change: KeyChange): void {
+    this.emitter.notify('event', { id: null, type: 'pgp.changed', payload: change, createdAt: new Date().toISOString() });
   }
 
   private setState(state: ConnectionState, detail: StateDetail = {}): void {

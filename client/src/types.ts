@@ -110,4 +110,9 @@ export interface SendResult {
   expiresAt: string;
   /** v1.1: how many devices of the recipient the signal was delivered to. */
   devices: number;
+  /**
+   * v1.2: how many of those can get it soon (seen within PRESENCE_WINDOW, holding a poll, or with a push
+   * subscription); absent from older servers.
+   */
+  reachable?: number;
 }

@@ -14,7 +14,7 @@ describe('POST /signaling/send', () => {
   it('answers 202 with an id, the expiry SIGNAL_TTL ahead and how many devices stored it', async () => {
     const res = await send(t, alice, bob);
     expect(res.status).toBe(202);
-    expect(res.body).toEqual({ id: expect.any(String), expiresAt: '2026-06-01T12:05:00.000Z', devices: 1 });
+    expect(res.body).toEqual({ id: expect.any(String), expiresAt: '2026-06-01T12:05:00.000Z', devices: 1, reachable: 1 });
   });
 
   it('delivers what was sent, with sender, sending device, type, session id and times', async () => {

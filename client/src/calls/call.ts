@@ -367,9 +367,11 @@ export function endedError(info: CloseInfo): SignalboxError {
     'answered-elsewhere': 'The call was answered on another device.',
     timeout: 'The call did not connect in time.',
     failed: 'The connection failed.',
-    unavailable: 'Nobody to call: the callee has no signed-in device.',
+    unavailable: 'The callee cannot be reached now: no device of theirs was online lately, and none can be woken by push.',
   };
-  return new SignalboxError(`call_${info.reason.replace('-', '_')}`, sentences[info.reason], { details: { reason: info.reason, by: info.by } });
+  // `unavailable` is the contract's own code (docs/api.md): the callee cannot be reached now.
+  const code = info.reason === 'unavailable' ? 'unavailable' : `call_${info.reason.replace('-', '_')}`;
+  return new SignalboxError(code, sentences[info.reason], { details: { reason: info.reason, by: info.by } });
 }
 
 /** The data channel option of call() and accept(): a label and its RTCDataChannelInit. */

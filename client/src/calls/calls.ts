@@ -1,4 +1,5 @@
 import { SignalboxError } from '../errors.js';
+import type { Envelope } from '../envelope.js';
 import type { ReceivedSignal } from '../events.js';
 import type { SendResult, SignalType } from '../types.js';
 import { normaliseUsername } from '../usernames.js';
@@ -52,6 +53,8 @@ export class Calls {
   private readonly dials = new Map<string, Dial>();
   private readonly ringing = new Map<string, IncomingCall>();
   private readonly finished = new Set<string>();
+  /** Our calls that ended before anyone answered, with the callee: a late answer to one gets a bye. */
+  private readonly ended = new Map<string, string>();
   /** Per session, the chain of sends: messages of one call leave in order (offer before its candidates). */
   private readonly queues = new Map<string, Promise<unknown>>();
   private ice: { servers: IceServer[]; until: number } | null = null;
@@ -102,18 +105,13 @@ export class Calls {
   }
 
   /** The inbox tap: takes this module's signals (and only those); true when it took `signal`. */
-  readonly tap = async (signal: ReceivedSignal): Promise<boolean> => {
-    const decoded = decodePayload(signal.type, signal.payload);
+  readonly tap = async (signal: ReceivedSignal, envelope: Envelope): Promise<boolean> => {
+    const message = decodePayload(signal.type, signal.payload);
     const me = this.host.me();
-    if (!decoded || !me) return false;
-    const { message, envelope } = decoded;
-    // What the server says must match what the sender signed; otherwise it is not a message of this call.
-    if (signal.sessionId !== envelope.sid || (signal.fromDevice !== null && signal.fromDevice !== envelope.dev)) {
-      this.host.report(new SignalboxError('call_signal_mismatch', `A call signal from ${signal.from} does not match its signed session or device; ignored.`, { details: { id: signal.id } }));
-      return true;
-    }
-    const sid = envelope.sid;
-    const fromDevice = envelope.dev;
+    // The inbox checked the envelope against the signal: its sessionId and fromDevice are the signed ones.
+    if (!message || !me || envelope.sessionId === null) return false;
+    const sid = envelope.sessionId;
+    const fromDevice = envelope.fromDevice;
     try {
       if (signal.from === me.username) {
         this.fromOwnDevice(sid, message);
@@ -129,8 +127,14 @@ export class Calls {
         if (signal.from === incoming.from) this.toRinging(incoming, message, me.deviceId);
         return true;
       }
-      if (this.finished.has(sid) || message.kind !== 'offer') return true; // late signals of an ended call
-      return this.offered(signal.from, fromDevice, sid, envelope.at, message.sdp, me);
+      if (this.finished.has(sid)) {
+        // An answer to a call that ended here (cancelled before the answer came): that device is told at
+        // once, so its accept() fails now rather than waiting for its timeout.
+        if (message.kind === 'answer' && this.ended.get(sid) === signal.from) void this.post(signal.from, sid, { kind: 'bye', reason: 'cancelled' }, fromDevice);
+        return true;
+      }
+      if (message.kind !== 'offer') return true; // late signals of an ended call
+      return this.offered(signal.from, fromDevice, sid, envelope.ts, message.sdp, me);
     } catch (err) {
       this.host.report(asError(err));
       return true;
@@ -224,6 +228,11 @@ export class Calls {
         this.remember(incoming.sessionId);
         throw err;
       }
+      if (incoming.state !== 'accepted') {
+        // The caller gave up while this was being set up: accept() has rejected already (call_ended).
+        pc.close();
+        throw endedError({ reason: 'cancelled', by: 'remote' });
+      }
       addStream(pc, options.stream);
       const call = new Call({
         peer: incoming.from,
@@ -236,6 +245,12 @@ export class Calls {
         expectChannel: incoming.hasDataChannel,
       });
       abortable(call, options.signal);
+      // The caller ending the call before it connects (its bye, or our answer reaching a call it gave
+      // up) is the caller giving up on a ringing call: accept() rejects call_ended at once and 'close' fires.
+      let up = false;
+      call.on('close', (info) => {
+        if (!up && info.by === 'remote' && (info.reason === 'cancelled' || info.reason === 'timeout')) incoming.stop(ringingEndFor(info.reason));
+      });
       // From here the call takes this session's signals; what came while setting up is handed over.
       this.calls.set(call.sessionId, call);
       this.ringing.delete(call.sessionId);
@@ -247,7 +262,9 @@ export class Calls {
       }
       // After the answer, which is what the caller waits for: this account's other devices stop ringing.
       void this.post(me.username, call.sessionId, { kind: 'answered', answeredBy: me.deviceId }, undefined);
-      return call.connected(options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
+      const connected = await call.connected(options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
+      up = true;
+      return connected;
     },
     reject: (incoming: IncomingCall): void => {
       const me = this.requireMe();
@@ -272,12 +289,19 @@ export class Calls {
         const dial = this.dials.get(sessionId);
         if (dial && message.kind === 'offer' && result) {
           dial.devices = result.devices;
+          // Nobody to ring (no device), or nobody who can hear it ring (none seen lately, none push can
+          // wake): call() rejects `unavailable` now instead of after its timeout. A stored offer is
+          // withdrawn by a bye, so a device that comes back later does not ring for a call long gone.
           if (result.devices === 0) dial.call.end('unavailable', 'remote', false);
+          else if (result.reachable === 0) dial.call.end('unavailable', 'remote', true);
         }
       },
       ended: (call: Call): void => {
         this.calls.delete(call.sessionId);
-        this.dials.delete(call.sessionId);
+        if (this.dials.delete(call.sessionId)) {
+          this.ended.set(call.sessionId, call.peer);
+          if (this.ended.size > REMEMBERED_SESSIONS) this.ended.delete(this.ended.keys().next().value as string);
+        }
         this.remember(call.sessionId);
       },
     };
@@ -293,7 +317,7 @@ export class Calls {
     const me = this.host.me(); // now: a bye queued at sign-out still says which device it came from
     const sent = previous.then(() => {
       if (!me) throw new SignalboxError('signed_out', 'Not signed in.');
-      const payload = encodeMessage(message, { sid: sessionId, dev: me.deviceId, at: Date.now() });
+      const payload = encodeMessage(message);
       return this.host.send(to, signalTypeOf(message), payload, { sessionId, ...(toDevice ? { toDevice } : {}) });
     });
     const settled = sent.then(

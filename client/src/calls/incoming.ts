@@ -33,6 +33,8 @@ export class IncomingCall {
   /** The caller's candidates, which come before anyone accepts: applied on accept. */
   private readonly candidates: IceCandidateInit[] = [];
   private readonly ringTimer: ReturnType<typeof setTimeout>;
+  /** While accept() sets up and connects: rejects it at once when the caller gives up meanwhile. */
+  private abortAccept: ((error: SignalboxError) => void) | null = null;
 
   constructor(
     /** The caller's username. */
@@ -75,8 +77,15 @@ export class IncomingCall {
     }
     this.ringing = 'accepted';
     clearTimeout(this.ringTimer);
+    const callerGaveUp = new Promise<never>((_, reject) => {
+      this.abortAccept = reject;
+    });
     // Still registered until its Call is: candidates that come meanwhile are kept here (takeCandidates).
-    return this.link.accept(this, this.offerSdp, options);
+    const accepted = this.link.accept(this, this.offerSdp, options);
+    accepted.catch(() => {}); // when the caller gave up first, its rejection is the one that counts
+    return Promise.race([accepted, callerGaveUp]).finally(() => {
+      this.abortAccept = null;
+    });
   }
 
   /** Declines the call (every device of this account stops ringing, and the caller is told). */
@@ -96,8 +105,24 @@ export class IncomingCall {
     return this.candidates.splice(0);
   }
 
-  /** @internal Stops ringing because of what another party did. */
+  /**
+   * @internal Stops ringing because of what another party did. While accept() is still connecting,
+   * the caller giving up ends it too: accept() rejects `call_ended` and 'close' fires.
+   */
   stop(state: Exclude<RingingState, 'ringing' | 'accepted'>): void {
+    if (this.ringing === 'accepted' && this.abortAccept) {
+      const abort = this.abortAccept;
+      this.abortAccept = null;
+      this.ringing = state;
+      this.link.ended(this);
+      abort(
+        state === 'answered-elsewhere'
+          ? new SignalboxError('call_answered_elsewhere', 'The call was answered on another device.', { details: { state } })
+          : new SignalboxError('call_ended', `The caller ended this call before it connected (${state}).`, { details: { state } }),
+      );
+      this.emitter.notify('close', state);
+      return;
+    }
     if (this.ringing !== 'ringing') return;
     this.ringing = state;
     clearTimeout(this.ringTimer);

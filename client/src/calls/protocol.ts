@@ -1,14 +1,14 @@
 import type { IceCandidateInit } from './rtc.js';
 
-// What call signals carry inside their encrypted payload: JSON with a version marker, so the calls
-// module takes only its own signals and leaves any other `offer`/`custom` an app sends itself to the
-// app's 'signal' handlers. The server sees none of it: the whole text is an OpenPGP message.
+// What call signals carry as their envelope's body (client/src/envelope.ts, docs/protocol.md): JSON
+// with a version marker, so the calls module takes only its own signals and leaves any other
+// `offer`/`custom` an app sends itself to the app's 'signal' handlers. The server sees none of it.
 //
-// The signature covers the payload only; `type`, `sessionId`, `fromDevice` and the time are what the
-// server says. So each payload also carries, signed, what the calls module relies on: its kind (checked
-// against `type`), the session (`sid`, checked against `sessionId`), the sending device (`dev`, checked
-// against `fromDevice`) and when it was made (`at`): a server cannot move a message into another call,
-// pass it off as another device's, or replay an old offer to make a phone ring again.
+// The envelope, checked by the inbox before any of this runs, is what binds a message to its call:
+// its signed `type`, `sessionId` and `fromDevice` must be the signal's, `ts` is the sender's time and
+// `nonce` is single use. So a server cannot move a message into another call, pass it off as another
+// device's, re-type it, or replay an old offer to make a phone ring again; this module needs no
+// signed fields of its own.
 //
 // The protocol, for one call (sessionId = 128 random bits, hex):
 //   caller → every callee device   offer {sdp}, then ice {candidate}… (no toDevice: they all ring)
@@ -27,11 +27,13 @@ export const PROTOCOL = 'signalbox.call/1';
  * - `hangup`: a party hung up; `cancelled`: the caller gave up before anyone answered;
  * - `rejected`: the callee declined; `answered-elsewhere`: another device of the callee took the call;
  * - `timeout`: it did not connect in time; `failed`: the connection broke and could not be restored;
- * - `unavailable` (never sent): the callee has no signed-in device to ring.
+ * - `unavailable`: the callee has no signed-in device to ring, or none that can hear it (none seen within
+ *   the server's PRESENCE_WINDOW and none with a push subscription); sent as a bye only to withdraw an
+ *   offer stored for devices that are away.
  */
 export type EndReason = 'hangup' | 'cancelled' | 'rejected' | 'answered-elsewhere' | 'timeout' | 'failed' | 'unavailable';
 
-const END_REASONS: ReadonlySet<string> = new Set<EndReason>(['hangup', 'cancelled', 'rejected', 'answered-elsewhere', 'timeout', 'failed']);
+const END_REASONS: ReadonlySet<string> = new Set<EndReason>(['hangup', 'cancelled', 'rejected', 'answered-elsewhere', 'timeout', 'failed', 'unavailable']);
 
 export type CallMessage =
   /** The call itself (no toDevice: it rings every device), or a renegotiation (ICE restart) on an established call. */
@@ -55,24 +57,14 @@ export function signalTypeOf(message: CallMessage): 'offer' | 'answer' | 'ice' |
   }
 }
 
-/** What every call payload carries besides its message, under the sender's signature. */
-export interface Envelope {
-  /** The call's sessionId. */
-  sid: string;
-  /** The sending device's id. */
-  dev: string;
-  /** When it was made, ms since the epoch, by the sender's clock. */
-  at: number;
-}
-
-/** The payload text of `message` (before the SDK encrypts and signs it). */
-export function encodeMessage(message: CallMessage, envelope: Envelope): string {
+/** The envelope body of `message` (the SDK seals it in the envelope, encrypted and signed). */
+export function encodeMessage(message: CallMessage): string {
   const { kind, ...fields } = message;
-  return JSON.stringify({ p: PROTOCOL, ...envelope, kind, ...fields });
+  return JSON.stringify({ p: PROTOCOL, kind, ...fields });
 }
 
-/** The message and its envelope in a decrypted payload, or null when it is not one of ours (or malformed). */
-export function decodePayload(type: string, payload: string): { message: CallMessage; envelope: Envelope } | null {
+/** The call message in the body of a `type` signal, or null when it is not one of ours (or malformed). */
+export function decodePayload(type: string, payload: string): CallMessage | null {
   let value: unknown;
   try {
     value = JSON.parse(payload);
@@ -80,10 +72,7 @@ export function decodePayload(type: string, payload: string): { message: CallMes
     return null;
   }
   if (typeof value !== 'object' || value === null) return null;
-  const { sid, dev, at } = value as Record<string, unknown>;
-  if (typeof sid !== 'string' || typeof dev !== 'string' || typeof at !== 'number') return null;
-  const message = decodeMessage(type, value as Record<string, unknown>);
-  return message ? { message, envelope: { sid, dev, at } } : null;
+  return decodeMessage(type, value as Record<string, unknown>);
 }
 
 /** The call message in a parsed payload of a `type` signal, or null when it is not one of ours (or malformed). */

@@ -20,7 +20,8 @@ export class Signalbox extends CoreSignalbox {
   /**
    * Calls `username`: rings every device of theirs and resolves once the first to accept is connected
    * (and the data channel, unless `dataChannel: false`, is open). Rejects with `call_rejected`,
-   * `call_unavailable` (no signed-in device), `timeout` (`timeoutMs`, default 30 s) or the server's error.
+   * `unavailable` (at once: no device of theirs can be reached, client/README.md "Calls"), `key_changed`
+   * (their key is not the pinned one), `timeout` (`timeoutMs`, default 30 s) or the server's error.
    */
   call(username: string, options: CallOptions = {}): Promise<Call> {
     return this.calls.call(username, options);

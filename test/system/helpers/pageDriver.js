@@ -11,6 +11,10 @@ const rings = [];
 /** Calls by sessionId, with their messages and closes. */
 const calls = new Map();
 const errors = [];
+/** Signals handed to the app's 'signal' handlers: {id, from, type, payload, sessionId}. */
+const signals = [];
+/** How each auto-accepted ring's accept() ended: {sessionId, ok, code?, ms}. */
+const acceptOutcomes = [];
 
 function track(call, setupMs) {
   const entry = { call, messages: [], closes: [], states: [], setupMs };
@@ -45,11 +49,19 @@ let autoAcceptOptions = null;
 async function begin(instance) {
   sb = instance;
   sb.on('error', (e) => errors.push(`${e.code}: ${e.message}`));
+  sb.on('signal', (x) => void signals.push({ id: x.id, from: x.from, type: x.type, payload: x.payload, sessionId: x.sessionId }));
   sb.on('call', (incoming) => {
     const ring = { incoming, closedAs: null };
     incoming.on('close', (state) => (ring.closedAs = state));
     rings.push(ring);
-    if (autoAcceptOptions) incoming.accept(autoAcceptOptions).then((call) => track(call), (e) => errors.push(`accept: ${e.code}: ${e.message}`));
+    if (autoAcceptOptions) {
+      const started = performance.now();
+      const outcome = (ok, code) => acceptOutcomes.push({ sessionId: incoming.sessionId, ok, ...(code ? { code } : {}), ms: Math.round(performance.now() - started) });
+      incoming.accept(autoAcceptOptions).then(
+        (call) => (outcome(true), track(call)),
+        (e) => (outcome(false, e.code), errors.push(`accept: ${e.code}: ${e.message}`)),
+      );
+    }
   });
   sb.start();
   return { deviceId: sb.deviceId, username: sb.user.username };
@@ -168,5 +180,25 @@ globalThis.driver = {
   restartIce: (sessionId) => calls.get(sessionId).call.pc.restartIce(),
   hangup: (sessionId) => calls.get(sessionId).call.hangup(),
   errors: () => errors,
+  signals: () => signals,
+  acceptOutcomes: () => acceptOutcomes,
+  waitForAcceptOutcome: (timeoutMs) => waitFor('an accept() outcome', () => acceptOutcomes.length > 0, timeoutMs),
+  waitForSignal: (payload, timeoutMs) => waitFor(`signal "${payload}"`, () => signals.some((x) => x.payload === payload), timeoutMs),
+  waitForError: (code, timeoutMs) => waitFor(`error ${code}`, () => errors.some((e) => e.startsWith(`${code}:`)), timeoutMs),
+  /** sb.send(), reporting {ok, code} instead of throwing. */
+  sendText: (username, text) => sb.send(username, 'custom', text).then(() => ({ ok: true }), (e) => ({ ok: false, code: e.code })),
+  /** sb.call() to someone, reporting {ok, code, ms} (how long until it settled). */
+  async callOutcome2(username, options) {
+    const started = performance.now();
+    return sb.call(username, options).then(
+      (call) => ({ ok: true, info: track(call), ms: Math.round(performance.now() - started) }),
+      (e) => ({ ok: false, code: e.code, ms: Math.round(performance.now() - started) }),
+    );
+  },
+  trust: (username) => sb.peers.trust(username),
+  safetyNumber: (username) => sb.peers.safetyNumber(username),
+  verify: (username, value) => sb.peers.verify(username, value).then((t) => ({ ok: true, state: t.state }), (e) => ({ ok: false, code: e.code })),
+  acceptChange: (username) => sb.peers.acceptChange(username),
+  start: () => sb.start(),
   stop: () => sb?.stop(),
 };

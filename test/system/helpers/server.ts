@@ -10,6 +10,7 @@ import { createMailer } from '../../../app/mail/mailer.js';
 import { createApp } from '../../../app/server.js';
 import { systemClock, type Clock } from '../../../app/lib/clock.js';
 import { openSqliteStore } from '../../../app/store/sqlite/index.js';
+import type { Store } from '../../../app/store/types.js';
 import { TEST_ARGON2, TEST_SECRETS } from '../../helpers/app.js';
 
 // The real app listening on a real socket on 127.0.0.1, for a browser to load pages and the SDK from.
@@ -21,6 +22,8 @@ export interface RunningServer {
   baseUrl: string;
   /** Every log line the app wrote, parsed: the reason behind a 4xx/5xx the browser saw. */
   logs: Array<Record<string, unknown>>;
+  /** The app's store: a test plays a malicious server through it (swaps a served key, injects signals). */
+  store: Store;
   close(): Promise<void>;
 }
 
@@ -56,6 +59,7 @@ export async function startServer(env: Env = {}, clock: Clock = systemClock): Pr
   return {
     baseUrl: `http://127.0.0.1:${address.port}`,
     logs,
+    store,
     async close() {
       // Held long-polls answer now, so the sockets go idle and close() does not wait for a 30 s hold.
       app.lifecycle.releasePolls();
