@@ -147,6 +147,13 @@ export class Linking {
   async approve(code: string): Promise<LinkApproval> {
     const digest = parseCode(code);
     const accountKey = await this.d.keys.privateKey();
+    // Only the account's published key is worth sending: the new device would refuse any other.
+    const published = (await this.currentUser()).pgp;
+    if (published?.fingerprint !== fingerprintOf(accountKey)) {
+      throw new SignalboxError('key_mismatch', "This device's key is not the account's published key: it cannot approve a link.", {
+        details: { deviceFingerprint: fingerprintOf(accountKey), publishedFingerprint: published?.fingerprint ?? null },
+      });
+    }
     this.d.ensurePolling();
     const request = await this.find(digest);
     request.used = true; // before sending: a second approval racing this one finds it used

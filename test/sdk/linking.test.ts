@@ -165,6 +165,18 @@ describe('devices.requestLink() and devices.approveLink(code)', () => {
     await expect(decrypt({ message, decryptionKeys: accountKey })).rejects.toThrow();
   });
 
+  it("refuses to approve from a device whose key is not the account's published one (key_mismatch)", async () => {
+    const ana = await h.user('ana');
+    const desk = h.client({ storage: new MemoryStorage() });
+    await desk.login({ username: ana.user!.username, password: PASSWORD });
+    await desk.keys.import(await ana.keys.export());
+    await ana.keys.forget();
+    await ana.keys.ensure({ replace: true }); // the account moved on to a new key; desk still holds the old one
+    const phone = await newDevice(ana.user!.username);
+    const link = await phone.sb.devices.requestLink();
+    expect((await failure(desk.devices.approveLink(link.code)))?.code).toBe('key_mismatch');
+  });
+
   it('devices.list() and devices.remove(id): the phone is listed, then signed out', async () => {
     const ana = await h.user('ana');
     const phone = await newDevice(ana.user!.username);
