@@ -13,6 +13,7 @@ const FILES: Record<string, string> = {
   'diagnostics.html': 'text/html; charset=utf-8',
   'diagnostics.js': 'text/javascript; charset=utf-8',
   'webrtcChecks.js': 'text/javascript; charset=utf-8',
+  'secondDevice.js': 'text/javascript; charset=utf-8',
   'diagnostics.css': 'text/css; charset=utf-8',
   // Its own icon, so the browser does not ask for /favicon.ico (a 404 in the console of a self-test page).
   'icon.svg': 'image/svg+xml',

@@ -1,4 +1,4 @@
-import { createMessage, decrypt, decryptKey, encrypt, encryptKey, generateKey, readKey, readMessage, readPrivateKey, type Key, type PrivateKey } from 'openpgp';
+import { createMessage, decrypt, decryptKey, encrypt, encryptKey, enums, generateKey, readKey, readMessage, readPrivateKey, type Key, type PrivateKey } from 'openpgp';
 import { SignalboxError } from './errors.js';
 
 // The only module that touches openpgp: the rest of the SDK sees armored text, fingerprints and these
@@ -80,4 +80,64 @@ export async function unlockPrivateKey(armored: string, passphrase?: string): Pr
   if (key.isDecrypted()) return key;
   if (passphrase === undefined) throw new SignalboxError('validation_failed', 'This private key is locked: pass its passphrase.');
   return decryptKey({ privateKey: key, passphrase });
+}
+
+/**
+ * `text` encrypted to `passphrase` (a key backup, docs/protocol.md "Key backup"): RFC 9580 argon2 S2K
+ * (openpgp's defaults: 3 passes, 4 lanes, 64 MiB, so each guess costs an attacker holding the server's
+ * copy that much) and AEAD (SEIPDv2, OCB), so a modified backup fails to decrypt instead of yielding
+ * a different key. Armored (`-----BEGIN PGP MESSAGE-----`).
+ */
+export async function encryptWithPassphrase(text: string, passphrase: string): Promise<string> {
+  return encrypt({
+    message: await createMessage({ text }),
+    passwords: passphrase,
+    config: { s2kType: enums.s2k.argon2, aeadProtect: true },
+    format: 'armored',
+  });
+}
+
+/**
+ * The text of a message made by `encryptWithPassphrase`. `bad_backup` when it is not an OpenPGP
+ * message; `bad_passphrase` when it does not decrypt with `passphrase` (a wrong passphrase and a
+ * tampered message look the same: AEAD fails either way).
+ */
+export async function decryptWithPassphrase(armored: string, passphrase: string): Promise<string> {
+  let message;
+  try {
+    message = await readMessage({ armoredMessage: armored });
+  } catch (err) {
+    throw new SignalboxError('bad_backup', 'The key backup is not an OpenPGP message.', { cause: err });
+  }
+  try {
+    const result = await decrypt({ message, passwords: passphrase, format: 'utf8' });
+    return result.data as string;
+  } catch (err) {
+    throw new SignalboxError('bad_passphrase', 'The passphrase does not open this key backup.', { cause: err });
+  }
+}
+
+/**
+ * The signed plaintext of `armored`, decrypted with `me` but NOT verified: only to read which key it
+ * claims to be signed by (a device-link request carries its own one-time key), before `unseal` (or
+ * openEnvelope) verifies it against that key. Never trust what this returns on its own.
+ */
+export async function peekPlaintext(armored: string, me: PrivateKey): Promise<string> {
+  let message;
+  try {
+    message = await readMessage({ armoredMessage: armored });
+  } catch (err) {
+    throw new SignalboxError('not_encrypted', 'The payload is not an OpenPGP message.', { cause: err });
+  }
+  try {
+    return (await decrypt({ message, decryptionKeys: me, format: 'utf8' })).data as string;
+  } catch (err) {
+    throw new SignalboxError('undecryptable', "The payload is not encrypted to this device's key.", { cause: err });
+  }
+}
+
+/** The key ids a message is encrypted to (upper-case hex), e.g. to show a link response is for the one-time key only. */
+export async function recipientKeyIds(armored: string): Promise<string[]> {
+  const message = await readMessage({ armoredMessage: armored });
+  return message.getEncryptionKeyIDs().map((id) => id.toHex().toUpperCase());
 }

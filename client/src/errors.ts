@@ -10,6 +10,14 @@
  * - `bad_envelope`: a received signal whose signed envelope disagrees with what the server says of it
  *   (sender, device, type, session), names another recipient, is stale or dated ahead, or replays a
  *   nonce (docs/protocol.md "The envelope"); dropped.
+ * - `no_backup`: `keys.loadBackup` found no key backup on the server for this account.
+ * - `bad_backup`: the stored key backup is not a Signalbox key backup (not an OpenPGP message, or not a key inside).
+ * - `bad_passphrase`: the passphrase does not open the key backup (or the backup was tampered with).
+ * - `link_mismatch`: no pending link request carries the one-time key the code commits to (a mistyped
+ *   code, or a key someone substituted), or a link answer holds a key that is not the account's.
+ * - `link_used`: that code's link was approved already (a code works once).
+ * - `link_expired`: the link request is older than 10 minutes (or its new device stopped waiting).
+ * - `link_not_found`: no link request arrived for this device to approve.
  * - `key_changed`: the server serves another key for the peer than the one pinned on this device: `send`
  *   and `call` reject, and signals signed by the new key are dropped, until `peers.acceptChange` or
  *   `peers.verify` (docs/protocol.md "Pinning and consent").
@@ -29,6 +37,13 @@ export type SdkErrorCode =
   | 'not_encrypted'
   | 'undecryptable'
   | 'bad_envelope'
+  | 'no_backup'
+  | 'bad_backup'
+  | 'bad_passphrase'
+  | 'link_mismatch'
+  | 'link_used'
+  | 'link_expired'
+  | 'link_not_found'
   | 'key_changed'
   | 'verification_failed'
   | 'handler_failed'

@@ -15,8 +15,10 @@ export interface ReceivedSignal {
 }
 
 /**
- * A server event from the mailbox (`connection.requested`, `connection.accepted`, `connection.removed`,
- * `pgp.changed`), or a `pgp.changed` the SDK noticed itself when it fetched a peer's key (then `id` is null).
+ * A server event from the mailbox (`connection.requested`, `connection.accepted`, `connection.removed`, `key-backup.changed`,
+ * `pgp.changed`), or one the SDK makes itself (then `id` is null): a `pgp.changed` it noticed when it fetched a
+ * peer's key, or `link.requested` (`{deviceId, expiresAt}`) when a new device of the account asks for the key
+ * (docs/protocol.md "Device linking").
  */
 export interface ServerEvent {
   id: string | null;

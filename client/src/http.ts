@@ -12,6 +12,8 @@ export interface RequestInitLike {
   headers?: Record<string, string>;
   body?: string;
   signal?: AbortSignal;
+  /** Always 'no-store' from the SDK (see HttpClient.request); a fetch without HTTP cache may ignore it. */
+  cache?: 'no-store';
 }
 
 /** `fetch` as the SDK calls it: the global one in browsers, React Native and Node 20, or the caller's own. */
@@ -56,6 +58,11 @@ export class HttpClient {
         headers,
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
         signal: options.signal,
+        // Past the browser's HTTP cache: Chromium lets only one request per URL through its cache at a
+        // time and holds an identical one (another device's long-poll in the same browser, e.g. two
+        // accounts or a linking device and its new device in one page) for up to 20 s. Every answer of
+        // the API is `no-store` anyway.
+        cache: 'no-store',
       });
       text = await res.text();
     } catch (err) {

@@ -11,6 +11,13 @@ import type { SignalType, WireSignal } from './types.js';
  */
 export type SignalTap = (signal: ReceivedSignal, envelope: Envelope) => boolean | Promise<boolean>;
 
+/**
+ * Sees each signal as the server delivered it, before decryption; returning true consumes it. For
+ * messages not signed with the sender's published key: device linking (linking.ts), whose request is
+ * signed with a one-time key.
+ */
+export type WireTap = (signal: WireSignal) => boolean | Promise<boolean>;
+
 /** Failures of a received signal that no retry can mend: it is dropped, reported on 'error', and acknowledged. */
 const DROPPED: ReadonlySet<string> = new Set(['not_encrypted', 'undecryptable', 'unsigned', 'bad_signature', 'bad_envelope', 'key_changed', 'no_peer_key', 'no_key']);
 
@@ -49,6 +56,7 @@ export class Inbox {
   private readonly handled = new Set<string>();
   private readonly failures = new Map<string, number>();
   private readonly taps: SignalTap[] = [];
+  private readonly wireTaps: WireTap[] = [];
 
   constructor(private readonly d: InboxDeps) {}
 
@@ -59,6 +67,11 @@ export class Inbox {
       const at = this.taps.indexOf(tap);
       if (at >= 0) this.taps.splice(at, 1);
     };
+  }
+
+  /** Adds a tap on signals before decryption (see WireTap). */
+  addWireTap(tap: WireTap): void {
+    this.wireTaps.push(tap);
   }
 
   /**
@@ -114,6 +127,7 @@ export class Inbox {
       if (event) await runHandlers(() => this.d.emitter.emitInOrder('event', event));
       return;
     }
+    for (const tap of this.wireTaps) if (await tap(wire)) return;
     const envelope = await this.open(wire);
     const signal: ReceivedSignal = {
       id: wire.id,

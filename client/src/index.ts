@@ -16,6 +16,8 @@ export {
 export { SignalboxError, type SdkErrorCode } from './errors.js';
 export type { ConnectionState, KeyChange, ReceivedSignal, ServerEvent, SignalboxEventMap, StateDetail } from './events.js';
 export type { EnsureOptions, KeyInfo } from './keys.js';
+export type { DeviceInfo } from './devices.js';
+export type { LinkApproval, LinkRequest } from './linking.js';
 export type { Peers, TrustInfo, TrustState } from './trust.js';
 export type { PendingRequests, RequestOutcome, RespondOutcome } from './connections.js';
 export type { GatewaySubscription, PushInfo, PushSubscriptionInput, WebPushSubscriptionJson } from './push.js';

@@ -1,4 +1,4 @@
-import { fingerprintOf, generateDeviceKey, lockPrivateKey, readPrivate, unlockPrivateKey, type PrivateKey } from './crypto.js';
+import { decryptWithPassphrase, encryptWithPassphrase, fingerprintOf, generateDeviceKey, lockPrivateKey, readPrivate, unlockPrivateKey, type PrivateKey } from './crypto.js';
 import { SignalboxError } from './errors.js';
 import type { PeerKeys } from './peers.js';
 import type { Session } from './session.js';
@@ -17,6 +17,18 @@ export interface EnsureOptions {
 export interface KeyInfo {
   fingerprint: string;
 }
+
+/** What a key backup holds, before it is encrypted (docs/protocol.md "Key backup"). */
+interface BackupContent {
+  v: 1;
+  kind: 'signalbox.key-backup';
+  username: string;
+  fingerprint: string;
+  /** The armored private key, unlocked: the passphrase encryption around it is the lock. */
+  privateKey: string;
+}
+
+const BACKUP_KIND = 'signalbox.key-backup';
 
 /**
  * This device's OpenPGP key pair. The API holds one public key per account, and every device of the
@@ -97,6 +109,54 @@ export class DeviceKeys {
     return { fingerprint };
   }
 
+  /**
+   * Saves this device's private key on the server, encrypted here with `passphrase` (OpenPGP, argon2
+   * S2K, AEAD: crypto.ts `encryptWithPassphrase`), replacing any earlier backup. The server stores an
+   * opaque message; without the passphrase it cannot read the key. Only the account's published key is
+   * backed up (`key_mismatch` otherwise). Every other device of the account gets `key-backup.changed`.
+   */
+  async saveBackup(passphrase: string): Promise<KeyInfo> {
+    requirePassphrase(passphrase);
+    const user = await this.currentUser();
+    const key = await this.privateKey();
+    const fingerprint = fingerprintOf(key);
+    if (!user.pgp) throw new SignalboxError('no_key', 'The account has no published key yet: call keys.ensure() first.');
+    if (user.pgp.fingerprint !== fingerprint) throw mismatch(fingerprint, user.pgp);
+    const content: BackupContent = { v: 1, kind: BACKUP_KIND, username: user.username, fingerprint, privateKey: key.armor() };
+    const backup = await encryptWithPassphrase(JSON.stringify(content), passphrase);
+    await this.session.request('PUT', '/users/me/key-backup', { body: { backup } });
+    return { fingerprint };
+  }
+
+  /**
+   * On a new device: fetches the account's key backup, decrypts it with `passphrase`, checks that the
+   * key inside is the account's published key, and keeps it in storage. Rejects `no_backup` (none on the
+   * server), `bad_passphrase` (wrong passphrase, or a tampered backup), `bad_backup` (not a key backup)
+   * or `key_mismatch` (a backup of a key the account no longer publishes).
+   */
+  async loadBackup(passphrase: string): Promise<KeyInfo> {
+    requirePassphrase(passphrase);
+    let stored: { backup: string; updatedAt: string };
+    try {
+      stored = await this.session.request<{ backup: string; updatedAt: string }>('GET', '/users/me/key-backup');
+    } catch (err) {
+      if (err instanceof SignalboxError && err.status === 404) {
+        throw new SignalboxError('no_backup', 'This account has no key backup: save one with keys.saveBackup() on a device that has the key.', { status: 404, cause: err });
+      }
+      throw err;
+    }
+    const content = parseBackup(await decryptWithPassphrase(stored.backup, passphrase));
+    const user = await this.currentUser();
+    const key = await readPrivate(content.privateKey).catch((err: unknown) => {
+      throw new SignalboxError('bad_backup', 'The key backup holds no readable private key.', { cause: err });
+    });
+    const fingerprint = fingerprintOf(key);
+    // The account's published key is the reference: a backup of an older key would leave this device
+    // unable to decrypt what others send now.
+    if (user.pgp && user.pgp.fingerprint !== fingerprint) throw mismatch(fingerprint, user.pgp);
+    return this.import(content.privateKey);
+  }
+
   /** Removes this device's private key and pins (e.g. before handing the device on). */
   async forget(): Promise<void> {
     const owner = this.owner();
@@ -138,6 +198,24 @@ export class DeviceKeys {
     await this.session.updateUser({ ...user, pgp });
     await this.peers.pin(user.username, fingerprint, publicKey);
   }
+}
+
+function requirePassphrase(passphrase: unknown): void {
+  if (typeof passphrase !== 'string' || passphrase.length === 0) throw new SignalboxError('validation_failed', 'passphrase must be a non-empty string.');
+}
+
+function parseBackup(text: string): BackupContent {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = null;
+  }
+  const c = value as Partial<BackupContent> | null;
+  if (!c || c.v !== 1 || c.kind !== BACKUP_KIND || typeof c.privateKey !== 'string') {
+    throw new SignalboxError('bad_backup', 'The key backup decrypted, but is not a Signalbox key backup (v1).');
+  }
+  return c as BackupContent;
 }
 
 function mismatch(fingerprint: string, published: PgpKeyInfo): SignalboxError {

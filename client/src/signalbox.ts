@@ -4,8 +4,10 @@ import { DEFAULT_SIGNAL_TTL_MS, NonceLog, sealEnvelope } from './envelope.js';
 import { SignalboxError, isTransient } from './errors.js';
 import { Emitter, type ConnectionState, type Handler, type KeyChange, type SignalboxEventMap, type StateDetail } from './events.js';
 import { HttpClient, type FetchLike } from './http.js';
+import { Devices } from './devices.js';
 import { Inbox } from './inbox.js';
 import { DeviceKeys } from './keys.js';
+import { Linking } from './linking.js';
 import { Push } from './push.js';
 import { PeerKeys } from './peers.js';
 import { Peers } from './trust.js';
@@ -39,6 +41,8 @@ export interface SignalboxOptions {
   retry?: Partial<RetryPolicy>;
   /** How long the server may hold each poll, 0-30 s. Default 25: below common proxy and client read timeouts. */
   pollWaitSeconds?: number;
+  /** The clock, ms since the epoch, for device-link expiry and envelope times. Default `Date.now`; tests inject one. */
+  now?: () => number;
   /**
    * The server's SIGNAL_TTL (default 300 s): a received envelope older than this plus a minute is
    * refused as stale (docs/protocol.md "The envelope"). Set it when the server's is longer.
@@ -61,8 +65,10 @@ const SEND_ATTEMPTS = 3;
  * (shared/API.md "Client SDK"). Calls (WebRTC) build on it from their own module.
  */
 export class Signalbox {
-  readonly keys: Pick<DeviceKeys, 'ensure' | 'export' | 'import' | 'forget'>;
+  readonly keys: Pick<DeviceKeys, 'ensure' | 'export' | 'import' | 'forget' | 'saveBackup' | 'loadBackup'>;
   readonly connections: Connections;
+  /** The account's devices: list, remove, and linking a new one (docs/protocol.md "Device linking"). */
+  readonly devices: Devices;
   /** Trust in peers' keys: state, safety numbers, verification, consent to a change (docs/protocol.md). */
   readonly peers: Peers;
   /** Push wake-ups for this device (docs/push.md). */
@@ -76,6 +82,7 @@ export class Signalbox {
   private readonly deviceKeys: DeviceKeys;
   private readonly peerKeys: PeerKeys;
   private readonly inbox: Inbox;
+  private readonly linking: Linking;
   private readonly loop: PollLoop;
   /** One poll loop per device across browser tabs (tabs.ts); null without Web Locks and BroadcastChannel. */
   private readonly tabs: TabPolling | null;
@@ -109,6 +116,18 @@ export class Signalbox {
       nonces: new NonceLog(storage, () => storageKeys.nonces(this.me().username), () => signalTtlMs),
       signalTtlMs,
     });
+    this.linking = new Linking({
+      session: this.session,
+      keys: this.deviceKeys,
+      storage,
+      now: options.now ?? (() => Date.now()),
+      signalTtlMs,
+      ensurePolling: () => this.start(),
+      emitEvent: (event) => this.emitter.emitInOrder('event', event),
+      reportError: (e) => this.reportError(e),
+    });
+    this.inbox.addWireTap((wire) => this.linking.take(wire));
+    this.devices = new Devices(this.session, this.linking);
     this.loop = new PollLoop({
       session: this.session,
       inbox: this.inbox,
@@ -165,6 +184,7 @@ export class Signalbox {
     } catch (err) {
       if (!(err instanceof SignalboxError && err.code === 'signed_out')) throw err;
     } finally {
+      this.linking.reset();
       await this.session.end(null);
     }
   }
@@ -254,6 +274,7 @@ export class Signalbox {
   private async signedIn(grant: TokenGrant): Promise<User> {
     await this.stopLoop(); // a loop of an earlier session must not poll with the new one's tokens
     this.peerKeys.reset();
+    this.linking.reset();
     await this.session.begin(grant);
     this.setState('signed-in');
     return grant.user;

@@ -2,6 +2,7 @@
 // The diagnostics page (GET /diagnostics): sign in (or a throwaway account), then three checks, each an
 // element with data-check and data-status (running | pass | fail), a sentence that says what to fix,
 // and the figure measured. Served under `default-src 'self'`: no inline script, nothing from elsewhere.
+import { secondDeviceChecks } from './secondDevice.js';
 import { RELAY_TIMEOUT_MS, gatherRelay, loopbackCall } from './webrtcChecks.js';
 
 /**
@@ -15,6 +16,7 @@ const SDK_URL = '/sdk/signalbox.js';
 
 const form = /** @type {HTMLFormElement} */ (document.getElementById('sign-in'));
 const throwawayButton = /** @type {HTMLButtonElement} */ (document.getElementById('throwaway'));
+const secondDeviceButton = /** @type {HTMLButtonElement} */ (document.getElementById('second-device'));
 const statusLine = /** @type {HTMLElement} */ (document.getElementById('status'));
 const list = /** @type {HTMLOListElement} */ (document.getElementById('checks'));
 
@@ -24,14 +26,19 @@ function say(text, error = false) {
   statusLine.classList.toggle('error', error);
 }
 
-/** @returns {Promise<SignalboxLike>} */
-async function loadSdk() {
+/** @returns {Promise<new (options?: object) => any>} */
+async function importSdk() {
   try {
-    const { Signalbox } = await import(SDK_URL);
-    return new Signalbox(); // in-memory storage: nothing of this visit stays in the browser
+    return (await import(SDK_URL)).Signalbox;
   } catch (err) {
     throw new Error(`The client SDK did not load from ${SDK_URL} (${errorText(err)}): run \`npm run build\` on the server.`);
   }
+}
+
+/** @returns {Promise<SignalboxLike>} */
+async function loadSdk() {
+  const Signalbox = await importSdk();
+  return new Signalbox(); // in-memory storage: nothing of this visit stays in the browser
 }
 
 /** @param {unknown} err */
@@ -214,6 +221,31 @@ throwawayButton.addEventListener('click', () => {
     await sb.register({ username, email: `${username}@diagnostics.invalid`, password, device: { name: 'Diagnostics page', platform: 'web' } });
     return { password, throwaway: true };
   });
+});
+
+/** @param {boolean} disabled */
+function setFormDisabled(disabled) {
+  for (const el of form.querySelectorAll('button, input')) /** @type {HTMLButtonElement | HTMLInputElement} */ (el).disabled = disabled;
+}
+
+// The second-device walk-through (secondDevice.js): two throwaway accounts, deleted afterwards.
+secondDeviceButton.addEventListener('click', () => {
+  void (async () => {
+    setFormDisabled(true);
+    try {
+      const Signalbox = await importSdk();
+      list.replaceChildren();
+      document.body.dataset.diagnostics = 'running';
+      say('Walking through a second device…');
+      await secondDeviceChecks(Signalbox, check);
+      document.body.dataset.diagnostics = 'done';
+      say('Done. The throwaway accounts were deleted.');
+    } catch (err) {
+      say(errorText(err), true);
+    } finally {
+      setFormDisabled(false);
+    }
+  })();
 });
 
 document.body.dataset.diagnostics = 'ready';

@@ -115,7 +115,24 @@ globalThis.driver = {
     await instance.keys.import(privateKey);
     return begin(instance);
   },
+  /** Another device of an existing account that has no key yet: signs in and polls; the key comes by link or backup. */
+  async loginWithoutKey(username, password) {
+    const instance = new Signalbox();
+    await instance.login({ username, password });
+    return begin(instance);
+  },
   exportKey: () => sb.keys.export(),
+  fingerprint: () => sb.user.pgp?.fingerprint ?? null,
+  saveBackup: (passphrase) => sb.keys.saveBackup(passphrase),
+  loadBackup: (passphrase) => sb.keys.loadBackup(passphrase),
+  /** devices.requestLink(): the code and QR payload; `done` is kept for linkDone(). */
+  async requestLink() {
+    const link = await sb.devices.requestLink();
+    globalThis.pendingLink = link.done;
+    return { code: link.code, qr: link.qr, expiresAt: link.expiresAt };
+  },
+  linkDone: () => globalThis.pendingLink,
+  approveLink: (code) => sb.devices.approveLink(code),
   requestConnection: async (username) => void (await sb.connections.request(username)),
   acceptConnection: async (username) => void (await sb.connections.respond(username, 'accept')),
   async call(username, options) {
