@@ -10,8 +10,8 @@ const limitMessage = `must be a whole number from 1 to ${SECURITY_EVENTS_LIMIT_M
 
 /** Every type, with what causes it: the reference's words. */
 export const SECURITY_EVENT_DOCS = Object.freeze({
-  login: 'a sign-in from a client network the account signed in from within SESSION_MAX_AGE',
-  'login.new-network': 'a sign-in from any other network, the first sign-in after registering included',
+  login: 'a sign-in from a client network the account signed in or registered from within SESSION_MAX_AGE',
+  'login.new-network': 'a sign-in from any other network (registering marks its network as signed in from)',
   logout: 'POST /auth/logout, or DELETE /users/me/devices/{id} of the calling device',
   'device.removed': 'DELETE /users/me/devices/{id} of another device; the entry names the device that removed it',
   'password.changed': 'POST /auth/change-password',

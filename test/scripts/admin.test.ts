@@ -172,7 +172,7 @@ describe('npm run admin -- 2fa-reset and security-events', () => {
     t.clock.advance((Date.now() - t.clock.now()) / 1000 + 1); // the CLI wrote in real time; the app's clock catches up
     const me = (await login(amy)).body;
     const events = (await t.http.get('/users/me/security-events').set(bearer(me))).body.events;
-    expect(events.map((e: { type: string }) => e.type)).toEqual(['login.new-network', '2fa.disabled', '2fa.enabled']);
+    expect(events.map((e: { type: string }) => e.type)).toEqual(['login', '2fa.disabled', '2fa.enabled']);
     expect(events[1]).toMatchObject({ deviceId: null, platform: null, network: null });
   });
 
@@ -186,7 +186,7 @@ describe('npm run admin -- 2fa-reset and security-events', () => {
     expect(rows[0]).toEqual(['AT', 'TYPE', 'BY', 'DEVICE', 'PLATFORM', 'NETWORK']);
     expect(rows.slice(1).map((r) => [r[1], r[2], r[5]])).toEqual([
       ['account.disabled', 'admin', '-'],
-      ['login.new-network', 'user', '127.0.0.0/24'],
+      ['login', 'user', '127.0.0.0/24'],
     ]);
   });
 
