@@ -145,6 +145,19 @@ const originList = commaList(
   (item) => item.replace(/\/$/, ''),
 );
 
+/** An app bundle id (reverse DNS): what APNS_TOPIC and a subscription's `topic` must look like. */
+export const BUNDLE_ID = /^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/;
+
+/** An https:// origin (tests: https://127.0.0.1:port), no path: the APNs and FCM hosts. */
+function isHttpsOrigin(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return u.protocol === 'https:' && (u.pathname === '/' || u.pathname === '') && !u.search && !u.hash;
+  } catch {
+    return false;
+  }
+}
+
 function isUrl(s: string): boolean {
   try {
     new URL(s);
@@ -489,6 +502,59 @@ export const ENVIRONMENT = [
           'when one big push service (FCM, Mozilla, Apple) carries more wake-ups than this many in flight can.',
         ],
       },
+      {
+        env: 'APNS_KEY_FILE',
+        key: 'apnsKeyFile',
+        parse: opt(z.string()),
+        doc: [
+          'Direct APNs (docs/push.md): the .p8 signing key from Apple (Certificates, Identifiers & Profiles > Keys). With',
+          'APNS_KEY_ID, APNS_TEAM_ID and APNS_TOPIC set, devices may subscribe with kind "apns"; unset: such subscriptions get 400.',
+        ],
+      },
+      { env: 'APNS_KEY_ID', key: 'apnsKeyId', parse: opt(z.string().regex(/^[A-Z0-9]{10}$/, 'must be the 10-character key id Apple shows')), doc: 'The key id of APNS_KEY_FILE (the provider token\'s `kid`).' },
+      { env: 'APNS_TEAM_ID', key: 'apnsTeamId', parse: opt(z.string().regex(/^[A-Z0-9]{10}$/, 'must be the 10-character team id')), doc: 'Your Apple developer team id (the provider token\'s `iss`).' },
+      {
+        env: 'APNS_TOPIC',
+        key: 'apnsTopic',
+        parse: opt(z.string().regex(BUNDLE_ID, 'must be an app bundle id like com.example.app')),
+        doc: 'The app\'s bundle id: the default `apns-topic` (VoIP subscriptions use `<topic>.voip`).',
+      },
+      {
+        env: 'APNS_URL',
+        key: 'apnsUrl',
+        parse: text('https://api.push.apple.com', z.string().refine(isHttpsOrigin, 'must be an https origin like https://api.push.apple.com')),
+        doc: 'The APNs host for "production" subscriptions (HTTP/2 over TLS).',
+      },
+      {
+        env: 'APNS_SANDBOX_URL',
+        key: 'apnsSandboxUrl',
+        parse: text('https://api.sandbox.push.apple.com', z.string().refine(isHttpsOrigin, 'must be an https origin like https://api.sandbox.push.apple.com')),
+        doc: 'The APNs host for subscriptions with environment "sandbox" (development builds).',
+      },
+      {
+        env: 'FCM_SERVICE_ACCOUNT_FILE',
+        key: 'fcmServiceAccountFile',
+        parse: opt(z.string()),
+        doc: [
+          'Direct FCM HTTP v1 (docs/push.md): a Google service-account JSON (project_id, client_email, private_key, token_uri)',
+          'with the Firebase Cloud Messaging API enabled. Set: devices may subscribe with kind "fcm"; unset: such subscriptions get 400.',
+        ],
+      },
+      {
+        env: 'FCM_URL',
+        key: 'fcmUrl',
+        parse: text('https://fcm.googleapis.com', z.string().refine(isHttpsOrigin, 'must be an https origin like https://fcm.googleapis.com')),
+        doc: 'The FCM host messages are sent to: POST {FCM_URL}/v1/projects/{project_id}/messages:send.',
+      },
+      {
+        env: 'PUSH_CA_FILE',
+        key: 'pushCaFile',
+        parse: opt(z.string()),
+        doc: [
+          'PEM certificates trusted for the APNs, FCM and OAuth hosts besides the system roots (a TLS-inspecting proxy, or',
+          'the local fakes of the tests). Leave unset in production.',
+        ],
+      },
     ],
   },
   {
@@ -773,6 +839,12 @@ export function parseConfig(env: Env, secrets?: Secrets): Config {
   }
   if (Boolean(e.TURN_USERNAME) !== Boolean(e.TURN_CREDENTIAL)) {
     throw new ConfigError('TURN_CREDENTIAL: TURN_USERNAME and TURN_CREDENTIAL go together');
+  }
+  // Direct APNs needs all four or none: a half-configured key would fail at the first push instead of now.
+  const apns = [e.APNS_KEY_FILE, e.APNS_KEY_ID, e.APNS_TEAM_ID, e.APNS_TOPIC];
+  if (apns.some(Boolean) && !apns.every(Boolean)) {
+    const missing = (['APNS_KEY_FILE', 'APNS_KEY_ID', 'APNS_TEAM_ID', 'APNS_TOPIC'] as const).find((n) => !e[n]);
+    throw new ConfigError(`${missing}: APNS_KEY_FILE, APNS_KEY_ID, APNS_TEAM_ID and APNS_TOPIC go together`);
   }
   const jwtSecret = e.JWT_SECRET ? Buffer.from(e.JWT_SECRET) : secrets?.jwtSecret;
   const dataKey = e.DATA_KEY ? Buffer.from(e.DATA_KEY, 'base64') : secrets?.dataKey;

@@ -29,11 +29,16 @@ import { PasswordHasher } from '../app/accounts/passwordHasher.js';
 import { parseConfig, RATE_LIMIT_VARIABLES, vapidKeysOf } from '../app/config.js';
 import { createApp } from '../app/server.js';
 import { openSqliteStore } from '../app/store/sqlite/index.js';
+import { generateKeyPairSync } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { ApnsFake, FcmFake, TEST_CA_FILE } from '../test/push/serviceFakes.js';
 
 const SENDS = Number(process.env.SENDS ?? 1000);
 const RECIPIENTS = Number(process.env.RECIPIENTS ?? 50);
 const REPEATS = Number(process.env.REPEATS ?? 3);
 const WARMUP = 20;
+/** KIND=webpush (default) | apns | fcm: which transport the subscribed recipients use. */
+const KIND = (process.env.KIND ?? 'webpush') as 'webpush' | 'apns' | 'fcm';
 
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 let base = '';
@@ -70,6 +75,42 @@ async function main() {
   const pushOrigin = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
 
   const dir = mkdtempSync(join(tmpdir(), 'signalbox-bench-push-'));
+  // APNs and FCM: the local fakes of test/push (TLS on 127.0.0.1); the APNs fake skips its signature
+  // check so its CPU does not count as ours. Each receipt is timed against its send (wake-up latency).
+  const sentAt = new Map<string, number>();
+  const latencies: number[] = [];
+  const onReceipt = (token: string, at: number) => {
+    received++;
+    const t0 = sentAt.get(token);
+    if (t0 !== undefined) latencies.push(at - t0);
+  };
+  const serviceEnv: Record<string, string> = {};
+  let fakes: Array<{ close(): Promise<void> }> = [];
+  if (KIND === 'apns') {
+    const keys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    writeFileSync(join(dir, 'AuthKey.p8'), keys.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const fake = await ApnsFake.start(keys.publicKey, 'KEY1234567', 'TEAM123456');
+    fake.verify = false;
+    const push = fake.received.push.bind(fake.received);
+    fake.received.push = (...items) => {
+      for (const r of items) onReceipt(r.path.slice('/3/device/'.length), r.at);
+      return push(...items);
+    };
+    fakes = [fake];
+    Object.assign(serviceEnv, { APNS_KEY_FILE: join(dir, 'AuthKey.p8'), APNS_KEY_ID: 'KEY1234567', APNS_TEAM_ID: 'TEAM123456', APNS_TOPIC: 'org.example.bench', APNS_URL: fake.origin, PUSH_CA_FILE: TEST_CA_FILE });
+  } else if (KIND === 'fcm') {
+    const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const fake = await FcmFake.start(keys.publicKey, 'bench@example.iam.gserviceaccount.com', 'bench');
+    const push = fake.received.push.bind(fake.received);
+    fake.received.push = (...items) => {
+      for (const r of items) onReceipt((JSON.parse(r.body.toString()) as { message: { token: string } }).message.token, r.at);
+      return push(...items);
+    };
+    fakes = [fake];
+    const file = join(dir, 'service-account.json');
+    writeFileSync(file, JSON.stringify({ project_id: 'bench', client_email: 'bench@example.iam.gserviceaccount.com', private_key: keys.privateKey.export({ type: 'pkcs8', format: 'pem' }), token_uri: fake.tokenUri }));
+    Object.assign(serviceEnv, { FCM_SERVICE_ACCOUNT_FILE: file, FCM_URL: fake.origin, PUSH_CA_FILE: TEST_CA_FILE });
+  }
   const ecdh = createECDH('prime256v1');
   ecdh.generateKeys();
   const env = {
@@ -82,6 +123,7 @@ async function main() {
     PUSH_ALLOW_HTTP: 'true',
     PUSH_ALLOW_PRIVATE: 'true',
     PUSH_QUEUE_MAX: '100000',
+    ...serviceEnv,
   };
   const config = parseConfig(env, { jwtSecret: Buffer.alloc(32, 1), dataKey: Buffer.alloc(32, 2) });
   const store = openSqliteStore(join(dir, 'signalbox.db'));
@@ -98,6 +140,7 @@ async function main() {
     return { token: res.body.accessToken as string, username: res.body.user.username as string, deviceId: res.body.deviceId as string };
   };
   const sender = await register();
+  const tokenOf = new Map<string, string>();
   const recipients = async (count: number, subscribe: boolean) => {
     const out = [];
     for (let i = 0; i < count; i++) {
@@ -106,7 +149,12 @@ async function main() {
       await call('POST', '/connections/respond', { username: sender.username, action: 'accept' }, r.token);
       if (subscribe) {
         const ua = createECDH('prime256v1');
-        const sub = { kind: 'webpush', endpoint: `${pushOrigin}/p/${r.deviceId}`, keys: { p256dh: ua.generateKeys().toString('base64url'), auth: Buffer.alloc(16, 7).toString('base64url') } };
+        const token = KIND === 'apns' ? Buffer.from(r.deviceId.padEnd(32, '0').slice(0, 32)).toString('hex') : `bench:${r.deviceId}`;
+        tokenOf.set(r.username, token);
+        const sub =
+          KIND === 'webpush'
+            ? { kind: 'webpush', endpoint: `${pushOrigin}/p/${r.deviceId}`, keys: { p256dh: ua.generateKeys().toString('base64url'), auth: Buffer.alloc(16, 7).toString('base64url') } }
+            : { kind: KIND, token };
         const res = await call('PUT', `/users/me/devices/${r.deviceId}/push`, sub, r.token);
         if (res.status !== 200) throw new Error(`subscribe ${res.status} ${JSON.stringify(res.body)}`);
       }
@@ -124,6 +172,8 @@ async function main() {
     const times: number[] = [];
     for (let i = 0; i < SENDS; i++) {
       const t0 = process.hrtime.bigint();
+      const token = tokenOf.get(targets[i % targets.length]!.username);
+      if (token && name === 'every') sentAt.set(token, performance.now());
       const res = await call('POST', '/signaling/send', { to: targets[i % targets.length]!.username, type: 'offer', payload: 'x'.repeat(1024) }, sender.token);
       times.push(Number(process.hrtime.bigint() - t0) / 1e6);
       if (res.status !== 202) throw new Error(`send ${res.status}`);
@@ -148,7 +198,9 @@ async function main() {
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   console.log(`node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  console.log(`SENDS=${SENDS} RECIPIENTS=${RECIPIENTS} REPEATS=${REPEATS}, 1 KiB offers, medians over repeats`);
+  const lat = latencies.filter((x) => x >= 0);
+  if (lat.length > 0) console.log(`KIND=${KIND}: wake-up latency, send to the fake's receipt, over ${lat.length} wake-ups: p50 ${pct(lat, 50).toFixed(2)} ms, p99 ${pct(lat, 99).toFixed(2)} ms`);
+  console.log(`KIND=${KIND} SENDS=${SENDS} RECIPIENTS=${RECIPIENTS} REPEATS=${REPEATS}, 1 KiB offers, medians over repeats`);
   console.log('| case | pushes | send p50 ms | send p95 ms | CPU µs per send (incl. push work) |');
   console.log('|---|---|---|---|---|');
   for (const name of ['none', 'coalesced', 'every']) {
@@ -159,6 +211,7 @@ async function main() {
   server.close();
   server.closeAllConnections();
   receiver.close();
+  for (const f of fakes) await f.close();
   agent.destroy();
   await app.lifecycle.start()();
   await store.close();

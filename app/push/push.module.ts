@@ -1,12 +1,15 @@
 import type { Registry } from 'prom-client';
 import type { Platform } from '../core/platform.js';
 import type { Feature } from '../http/router.js';
+import { apnsOrigin } from './apns.js';
+import { loadPushCredentials } from './credentials.js';
 import { createDelivery } from './deliver.js';
 import type { EndpointPolicy } from './endpoint.js';
 import { pushRoutes } from './push.routes.js';
 import { PushService } from './push.service.js';
 import { createPushMetrics } from './pushMetrics.js';
 import { PushSender } from './sender.js';
+import type { ServiceOrigins } from './targets.js';
 import { WakeCoalescer } from './wakeups.js';
 
 export interface PushModuleDeps extends Pick<Platform, 'config' | 'store' | 'clock' | 'cipher' | 'limiter' | 'logger'> {
@@ -17,6 +20,8 @@ export interface PushModuleDeps extends Pick<Platform, 'config' | 'store' | 'clo
 
 export interface PushFeature extends Feature {
   sender: PushSender;
+  /** Provider tokens signed and access tokens fetched (tests, bench). */
+  tokenCounts: () => { apnsSigned: number; fcmFetched: number };
   coalescer: WakeCoalescer;
 }
 
@@ -30,7 +35,14 @@ export interface PushFeature extends Feature {
 export function createPush(d: PushModuleDeps): PushFeature {
   const { config, store, logger } = d;
   const policy: EndpointPolicy = { allowHttp: config.pushAllowHttp, allowPrivate: config.pushAllowPrivate };
+  // Direct APNs and FCM: their key files read once, now (a bad one stops the start, naming its variable).
+  const credentials = loadPushCredentials(config);
+  const serviceOrigins: ServiceOrigins = {
+    apns: (t) => (credentials.apns ? apnsOrigin(credentials.apns, t) : t.environment === 'sandbox' ? config.apnsSandboxUrl : config.apnsUrl),
+    fcm: config.fcmUrl,
+  };
   const delivery = createDelivery({
+    credentials,
     vapid: config.vapid,
     vapidSubject: config.vapidSubject,
     ttlSeconds: config.signalTtl,
@@ -48,6 +60,7 @@ export function createPush(d: PushModuleDeps): PushFeature {
     metrics,
     max: config.pushQueueMax,
     inflight: { total: config.pushInflightMax, perAccount: config.pushInflightPerAccount, perOrigin: config.pushInflightPerOrigin },
+    serviceOrigins,
   });
   const coalescer = new WakeCoalescer({
     windowMs: config.pushCoalesceMs,
@@ -58,11 +71,21 @@ export function createPush(d: PushModuleDeps): PushFeature {
   });
   // Like signaling's wake-ups, part of the feature itself rather than start(): the store and the app end together.
   store.signals.onArrival((deviceIds) => coalescer.arrived(deviceIds));
-  const service = new PushService({ store, cipher: d.cipher, clock: d.clock, limiter: d.limiter, config, policy });
+  const service = new PushService({
+    store,
+    cipher: d.cipher,
+    clock: d.clock,
+    limiter: d.limiter,
+    config,
+    policy,
+    configured: { apns: credentials.apns !== null, fcm: credentials.fcm !== null },
+    serviceOrigins,
+  });
   return {
     routes: pushRoutes(service, policy),
     sender: queue,
     coalescer,
+    tokenCounts: delivery.tokenCounts,
     start() {
       // A restart loses the queue, not what it was for: entries still waiting in a subscribed device's
       // mailbox are what a wake-up was owed for, so each such device gets one now (a duplicate, at

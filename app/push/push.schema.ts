@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BUNDLE_ID } from '../config.js';
 import { ENDPOINT_MAX_LENGTH, endpointFormProblem, type EndpointPolicy } from './endpoint.js';
 
 /** The path every Matrix push gateway serves (Push Gateway API v1). */
@@ -21,7 +22,7 @@ const url = (policy: EndpointPolicy, extra?: (u: URL) => string | null) =>
 
 /**
  * `PUT /users/me/devices/{id}/push`: a browser's or UnifiedPush distributor's PushSubscription JSON with
- * `kind: "webpush"`, or a Matrix push gateway. URLs are judged by their form here and by where they
+ * `kind: "webpush"`, a Matrix push gateway, or an APNs or FCM token for direct pushes (when configured). URLs are judged by their form here and by where they
  * resolve in the service (the policy: PUSH_ALLOW_HTTP, PUSH_ALLOW_PRIVATE).
  */
 export const subscriptionBody = (policy: EndpointPolicy) =>
@@ -44,6 +45,26 @@ export const subscriptionBody = (policy: EndpointPolicy) =>
       pushkey: z.string().min(1).max(512).describe('the APNs device token or FCM registration id the gateway knows the device by'),
       appId: z.string().min(1).max(64).describe('the app id the gateway is configured with (Sygnal: the app key)'),
     }),
+    z.strictObject({
+      kind: z.literal('apns'),
+      token: z
+        .string()
+        .regex(/^([0-9a-fA-F]{2}){32,100}$/, 'must be the APNs device token in hex (64 hex digits for today\'s tokens)')
+        .describe('the device token in hex: PKPushCredentials.token (VoIP) or the one didRegisterForRemoteNotificationsWithDeviceToken gives'),
+      topic: z
+        .string()
+        .max(255)
+        .regex(BUNDLE_ID, 'must be an app bundle id like com.example.app')
+        .refine((t) => !t.endsWith('.voip'), 'must be the bundle id without .voip (set voip: true)')
+        .optional()
+        .describe('the app bundle id; default APNS_TOPIC'),
+      voip: z.boolean().optional().describe('true: a PushKit VoIP token (pushes to <topic>.voip, apns-push-type voip, only for offers)'),
+      environment: z.enum(['production', 'sandbox']).optional().describe('sandbox for development builds; default production'),
+    }),
+    z.strictObject({
+      kind: z.literal('fcm'),
+      token: z.string().min(1).max(4096).regex(/^\S+$/, 'must be an FCM registration token').describe('the FCM registration token (FirebaseMessaging.getToken())'),
+    }),
   ]);
 
 export type SubscriptionBody = z.infer<ReturnType<typeof subscriptionBody>>;
@@ -52,8 +73,8 @@ export const pushParams = z.strictObject({ id: z.string().min(1).max(128).descri
 
 /** What a client sees of a subscription: never the keys, the pushkey or the full endpoint (they are capabilities). */
 export const subscriptionSchema = z.object({
-  kind: z.enum(['webpush', 'gateway']),
-  origin: z.string().describe('scheme and host of the endpoint or gateway'),
+  kind: z.enum(['webpush', 'gateway', 'apns', 'fcm']),
+  origin: z.string().describe('scheme and host of the endpoint or gateway (APNs, FCM: the configured host)'),
   createdAt: z.string(),
 });
 

@@ -7,7 +7,7 @@ import type { FieldCipher } from '../lib/fieldCipher.js';
 import type { PushSubscriptionRecord, Store } from '../store/types.js';
 import { endpointAddressProblem, type EndpointPolicy } from './endpoint.js';
 import type { SubscriptionBody } from './push.schema.js';
-import { sealTarget, targetUrl, type PushTarget } from './targets.js';
+import { sealTarget, targetOrigin, targetUrl, type PushTarget, type ServiceOrigins } from './targets.js';
 
 export interface PushServiceDeps {
   store: Store;
@@ -16,6 +16,10 @@ export interface PushServiceDeps {
   limiter: RateLimiter;
   config: Pick<Config, 'vapid'>;
   policy: EndpointPolicy;
+  /** Which of direct APNs and FCM the operator configured (their credentials loaded). */
+  configured: { apns: boolean; fcm: boolean };
+  /** Their hosts, shown as a subscription's origin. */
+  serviceOrigins: ServiceOrigins | null;
 }
 
 /** A subscription as its owner sees it: what kind and where, never the keys or the pushkey. */
@@ -42,18 +46,21 @@ export class PushService {
   async subscribe(caller: Caller, deviceId: string, body: SubscriptionBody): Promise<SubscriptionView> {
     await this.ownDevice(caller, deviceId);
     if (body.kind === 'webpush' && !this.d.config.vapid) throw unavailable('Web Push is not configured on this server.');
+    if ((body.kind === 'apns' || body.kind === 'fcm') && !this.d.configured[body.kind]) {
+      // Before anything is stored or sent: a subscription no push could ever reach is refused now.
+      throw validationFailed([{ field: 'kind', message: `${body.kind} is not configured on this server (${body.kind === 'apns' ? 'APNS_KEY_FILE' : 'FCM_SERVICE_ACCOUNT_FILE'})` }]);
+    }
     await this.d.limiter.consume('pushSubscribePerUser', caller.userId);
-    const target: PushTarget =
-      body.kind === 'webpush'
-        ? { kind: 'webpush', endpoint: body.endpoint, p256dh: body.keys.p256dh, auth: body.keys.auth }
-        : { kind: 'gateway', url: body.url, pushkey: body.pushkey, appId: body.appId };
-    const problem = await endpointAddressProblem(targetUrl(target), this.d.policy);
+    const target = targetOf(body);
+    const url = targetUrl(target);
+    // Web Push and gateway URLs are the user's: checked where they resolve. APNs and FCM go to the operator's hosts.
+    const problem = url ? await endpointAddressProblem(url, this.d.policy) : null;
     if (problem) throw validationFailed([{ field: body.kind === 'webpush' ? 'endpoint' : 'url', message: problem }]);
     const now = new Date(this.d.clock.now());
     const record: PushSubscriptionRecord = { deviceId, userId: caller.userId, kind: target.kind, targetEnc: sealTarget(this.d.cipher, deviceId, target), createdAt: now };
     // The session may have ended since ownDevice looked: the store's write is conditional on it.
     if (!(await this.d.store.pushSubscriptions.put(record, now))) throw notFound('No such device.');
-    return present(record, target);
+    return { kind: record.kind, origin: targetOrigin(target, this.d.serviceOrigins), createdAt: record.createdAt };
   }
 
   /** The device's subscription; 404 when the device is not the caller's or has none. */
@@ -61,7 +68,7 @@ export class PushService {
     await this.ownDevice(caller, deviceId);
     const record = await this.d.store.pushSubscriptions.find(deviceId);
     if (!record) throw notFound('This device has no push subscription.');
-    return { kind: record.kind, origin: originOf(record, this.d.cipher), createdAt: record.createdAt };
+    return { kind: record.kind, origin: originOf(record, this.d.cipher, this.d.serviceOrigins), createdAt: record.createdAt };
   }
 
   /** Removes the device's subscription, if any; 404 only when the device is not the caller's. */
@@ -77,16 +84,24 @@ export class PushService {
   }
 }
 
-const present = (record: PushSubscriptionRecord, target: PushTarget): SubscriptionView => ({
-  kind: record.kind,
-  origin: new URL(targetUrl(target)).origin,
-  createdAt: record.createdAt,
-});
+/** What is stored of a subscription body: only what a push needs. */
+function targetOf(body: SubscriptionBody): PushTarget {
+  switch (body.kind) {
+    case 'webpush':
+      return { kind: 'webpush', endpoint: body.endpoint, p256dh: body.keys.p256dh, auth: body.keys.auth };
+    case 'gateway':
+      return { kind: 'gateway', url: body.url, pushkey: body.pushkey, appId: body.appId };
+    case 'apns':
+      return { kind: 'apns', token: body.token.toLowerCase(), ...(body.topic ? { topic: body.topic } : {}), voip: body.voip ?? false, environment: body.environment ?? 'production' };
+    case 'fcm':
+      return { kind: 'fcm', token: body.token };
+  }
+}
 
-function originOf(record: PushSubscriptionRecord, cipher: FieldCipher): string {
+function originOf(record: PushSubscriptionRecord, cipher: FieldCipher, services: ServiceOrigins | null): string {
   try {
     const target = JSON.parse(cipher.decrypt(record.targetEnc, `push:${record.deviceId}`)) as PushTarget;
-    return new URL(targetUrl(target)).origin;
+    return targetOrigin(target, services);
   } catch {
     return 'unknown';
   }

@@ -4,7 +4,7 @@ import type { FieldCipher } from '../lib/fieldCipher.js';
 import type { Store } from '../store/types.js';
 import type { Attempt, Delivery, WakeUp } from './deliver.js';
 import type { PushMetrics } from './pushMetrics.js';
-import { openTarget, targetUrl, type PushTarget } from './targets.js';
+import { openTarget, targetOrigin, type PushTarget, type ServiceOrigins } from './targets.js';
 
 /** Waits before the 2nd, 3rd and 4th attempt; then the wake-up is given up (a call is over by then). */
 export const RETRY_DELAYS_MS = [2_000, 10_000, 60_000];
@@ -16,7 +16,7 @@ export const INFLIGHT_DEFAULTS = { total: 16, perAccount: 4, perOrigin: 8 };
 const PEEK = 32;
 const SIGNAL_TYPES = new Set(['offer', 'answer', 'ice', 'bye', 'custom']);
 /** Attempt errors not worth a retry. */
-const PERMANENT_ERRORS = new Set(['blocked', 'http_not_allowed', 'too_large']);
+const PERMANENT_ERRORS = new Set(['blocked', 'http_not_allowed', 'too_large', 'not_configured']);
 
 /** An attempt for signalbox_push_attempts_total: the answer's status class, or why there was none. */
 function resultOf(attempt: Attempt): string {
@@ -36,6 +36,8 @@ export interface SenderDeps {
   /** PUSH_INFLIGHT_MAX, PUSH_INFLIGHT_PER_ACCOUNT, PUSH_INFLIGHT_PER_ORIGIN. */
   inflight?: { total: number; perAccount: number; perOrigin: number };
   retryDelaysMs?: readonly number[];
+  /** The configured APNs and FCM hosts, for PUSH_INFLIGHT_PER_ORIGIN (null: Apple's and Google's). */
+  serviceOrigins?: ServiceOrigins | null;
 }
 
 interface Job {
@@ -56,8 +58,9 @@ interface Slot {
  * The bounded queue that sends wake-ups off the request path: a send only adds a job (or, when
  * PUSH_QUEUE_MAX jobs wait, counts it dropped). Each job reads the subscription and the first entries
  * of the mailbox when it runs, so an unsubscribe, a drained mailbox or a replaced endpoint in the
- * meantime is respected. 404/410 (or a gateway's `rejected`) removes the subscription; network errors,
- * 429 and 5xx retry after RETRY_DELAYS_MS (or Retry-After), then give up; other answers give up at once.
+ * meantime is respected. An answer that says the device is gone (404/410, a gateway's `rejected`, APNs'
+ * and FCM's dead-token answers) removes the subscription; network errors, 429, 5xx and refused provider
+ * or access tokens retry after RETRY_DELAYS_MS (or Retry-After), then give up; other answers give up at once.
  *
  * Fairness (docs/security.md, "One slow push endpoint stalled push for everyone"): at most
  * PUSH_INFLIGHT_MAX requests are in flight, of which at most PUSH_INFLIGHT_PER_ACCOUNT for one account and
@@ -221,6 +224,7 @@ export class PushSender {
       metrics.wakeups.inc({ kind: sub.kind, outcome: 'skipped' });
       return;
     }
+    const urgent = waiting.some((e) => e.type === 'offer');
     const wake: WakeUp = { type: 'wake', reason: waiting.some((e) => SIGNAL_TYPES.has(e.type)) ? 'signal' : 'event', count: job.count };
     let target: PushTarget;
     try {
@@ -231,7 +235,14 @@ export class PushSender {
       metrics.wakeups.inc({ kind: sub.kind, outcome: 'removed' });
       return;
     }
-    const slot: Slot = { account: sub.userId, origin: new URL(targetUrl(target)).origin };
+    if (target.kind === 'apns' && target.voip && !urgent) {
+      // iOS ends an app that gets a VoIP push without reporting a call to CallKit, and stops its VoIP
+      // pushes after a few: a VoIP subscription is woken for an offer only; the rest waits for the
+      // app's next poll (docs/push.md, "iOS").
+      metrics.wakeups.inc({ kind: sub.kind, outcome: 'skipped' });
+      return;
+    }
+    const slot: Slot = { account: sub.userId, origin: targetOrigin(target, this.d.serviceOrigins ?? null) };
     if (!this.acquire(slot)) {
       this.park(job, slot);
       return;
@@ -239,31 +250,26 @@ export class PushSender {
     job.attempts++;
     let attempt: Attempt;
     try {
-      attempt = await this.d.delivery.send(target, wake, waiting.some((e) => e.type === 'offer'));
+      attempt = await this.d.delivery.send(target, wake, urgent);
     } finally {
       this.release(slot);
     }
     metrics.attempts.inc({ kind: sub.kind, result: resultOf(attempt) });
     const log = { deviceId: sub.deviceId, kind: sub.kind, attempt: job.attempts };
-    if ('status' in attempt && attempt.status >= 200 && attempt.status < 300) {
-      if (target.kind === 'gateway' && attempt.rejectedPushkeys.includes(target.pushkey)) {
-        await store.pushSubscriptions.delete(sub.deviceId, sub.targetEnc);
-        metrics.wakeups.inc({ kind: sub.kind, outcome: 'removed' });
-        logger.info(log, 'push gateway rejected the pushkey: subscription removed');
-        return;
-      }
-      metrics.wakeups.inc({ kind: sub.kind, outcome: 'delivered' });
-      return;
-    }
-    if ('status' in attempt && (attempt.status === 404 || attempt.status === 410)) {
-      // The push service says the subscription is gone for good (RFC 8030 8.3).
+    if ('status' in attempt && attempt.gone) {
+      // The push service says the subscription is gone for good (RFC 8030 8.3, a gateway's `rejected`,
+      // APNs Unregistered/BadDeviceToken, FCM UNREGISTERED).
       await store.pushSubscriptions.delete(sub.deviceId, sub.targetEnc);
       metrics.wakeups.inc({ kind: sub.kind, outcome: 'removed' });
       logger.info({ ...log, status: attempt.status }, 'push subscription gone: removed');
       return;
     }
+    if ('status' in attempt && attempt.status >= 200 && attempt.status < 300) {
+      metrics.wakeups.inc({ kind: sub.kind, outcome: 'delivered' });
+      return;
+    }
     // Refused addresses and schemes will not change by waiting; an answer past 64 KiB would only be read again.
-    const transient = 'error' in attempt ? !PERMANENT_ERRORS.has(attempt.error) : attempt.status === 429 || attempt.status >= 500;
+    const transient = 'error' in attempt ? !PERMANENT_ERRORS.has(attempt.error) : attempt.retry;
     const delay = this.retryDelaysMs[job.attempts - 1];
     if (!transient || delay === undefined || this.stopped) {
       metrics.wakeups.inc({ kind: sub.kind, outcome: 'failed' });

@@ -516,7 +516,7 @@ export interface SignalStore {
   watchArrivals?(listener: (deviceId: string) => void, onFailure: (err: unknown) => void, onRecovered?: () => void): () => Promise<void>;
 }
 
-export type PushKind = 'webpush' | 'gateway';
+export type PushKind = 'webpush' | 'gateway' | 'apns' | 'fcm';
 
 /**
  * A device's one push subscription: where to send its content-free wake-ups. The target (a Web Push

@@ -19,12 +19,37 @@ export interface GatewaySubscription {
   appId: string;
 }
 
-/** What `subscribe` takes: a browser PushSubscription itself (anything with `toJSON()`), its JSON, or a gateway. */
-export type PushSubscriptionInput = { toJSON(): unknown } | WebPushSubscriptionJson | ({ kind: 'webpush' } & WebPushSubscriptionJson) | GatewaySubscription;
+/** Direct APNs (when the server has APNS_KEY_FILE): an iOS app's device token, hex. */
+export interface ApnsSubscription {
+  kind: 'apns';
+  /** PKPushCredentials.token (voip: true) or the remote-notification device token, as hex. */
+  token: string;
+  /** The bundle id, when not the server's APNS_TOPIC. */
+  topic?: string;
+  /** A PushKit VoIP token: woken for incoming calls only, and must report each to CallKit. */
+  voip?: boolean;
+  /** "sandbox" for development builds (Xcode), default "production". */
+  environment?: 'production' | 'sandbox';
+}
 
-/** A device's subscription as the server shows it: never the keys or the pushkey. */
+/** Direct FCM HTTP v1 (when the server has FCM_SERVICE_ACCOUNT_FILE): FirebaseMessaging's registration token. */
+export interface FcmSubscription {
+  kind: 'fcm';
+  token: string;
+}
+
+/** What `subscribe` takes: a browser PushSubscription itself (anything with `toJSON()`), its JSON, a gateway, or an APNs or FCM token. */
+export type PushSubscriptionInput =
+  | { toJSON(): unknown }
+  | WebPushSubscriptionJson
+  | ({ kind: 'webpush' } & WebPushSubscriptionJson)
+  | GatewaySubscription
+  | ApnsSubscription
+  | FcmSubscription;
+
+/** A device's subscription as the server shows it: never the keys, the pushkey or the token. */
 export interface PushInfo {
-  kind: 'webpush' | 'gateway';
+  kind: 'webpush' | 'gateway' | 'apns' | 'fcm';
   origin: string;
   createdAt: string;
 }

@@ -206,10 +206,12 @@ describe('push wake-ups (loopback allowed)', () => {
   });
 
   describe('Matrix push gateway', () => {
-    it('posts a content-free notify with the pushkey and prio high for a signal', async () => {
+    it('posts a content-free notify with the pushkey and prio high for an offer', async () => {
       receiver.answer = { rejected: [] };
       const url = `${receiver.origin}/_matrix/push/v1/notify`;
-      const res = await subscribe(bob, bobDevice, { kind: 'gateway', url, pushkey: 'apns-token-1', appId: 'org.example.chat.ios' });
+      // Sygnal's APNs pushkey: the device token in base64 (gatewaySygnal.test.ts covers both pushkins).
+      const pushkey = Buffer.alloc(32, 0xab).toString('base64');
+      const res = await subscribe(bob, bobDevice, { kind: 'gateway', url, pushkey, appId: 'org.example.chat.ios' });
       expect(res.status).toBe(200);
       await send(t, alice, bob, { type: 'offer', payload: 'secret sdp' });
       const [req] = await receiver.count(1);
@@ -217,9 +219,9 @@ describe('push wake-ups (loopback allowed)', () => {
       expect(req!.headers['content-type']).toBe('application/json');
       const { notification } = JSON.parse(req!.body.toString()) as { notification: Record<string, unknown> };
       expect(notification).toEqual({
+        event_id: '$signalbox-wake',
         prio: 'high',
-        counts: { unread: 1 },
-        devices: [{ app_id: 'org.example.chat.ios', pushkey: 'apns-token-1', data: { type: 'wake', reason: 'signal', count: 1 } }],
+        devices: [{ app_id: 'org.example.chat.ios', pushkey, data: { default_payload: { aps: { 'content-available': 1 }, sb: { type: 'wake', reason: 'signal', count: 1 } } } }],
       });
       expect(req!.body.toString()).not.toContain('secret sdp');
       expect(req!.body.toString()).not.toContain(alice.username);
@@ -276,7 +278,7 @@ describe('push wake-ups (loopback allowed)', () => {
 
     it.each([
       ['no kind', { endpoint: 'https://push.example.com/x' }, 'kind'],
-      ['an unknown kind', { kind: 'apns', token: 'x' }, 'kind'],
+      ['an unknown kind', { kind: 'mqtt', token: 'x' }, 'kind'],
       ['keys that are not base64url', { kind: 'webpush', endpoint: 'https://push.example.com/x', keys: { p256dh: 'not base64!', auth: 'x' } }, 'keys.p256dh'],
       ['a p256dh of the wrong length', { kind: 'webpush', endpoint: 'https://push.example.com/x', keys: { p256dh: Buffer.alloc(33, 4).toString('base64url'), auth: Buffer.alloc(16).toString('base64url') } }, 'keys.p256dh'],
       ['an auth secret of the wrong length', { kind: 'webpush', endpoint: 'https://push.example.com/x', keys: { p256dh: new UserAgentKeys().publicKey.toString('base64url'), auth: 'AAAA' } }, 'keys.auth'],
