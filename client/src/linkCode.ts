@@ -15,7 +15,7 @@ const GROUP = 4;
 export const LINK_QR_PREFIX = 'signalbox-link:1:';
 
 /** The fingerprint's bytes (upper- or lower-case hex, 40 or 64 digits). */
-function hexBytes(hex: string): Uint8Array {
+function hexBytes(hex: string): Uint8Array<ArrayBuffer> {
   if (!/^([0-9a-fA-F]{2})+$/.test(hex)) throw new SignalboxError('validation_failed', 'A fingerprint is hex.');
   return Uint8Array.from(hex.match(/../g)!, (pair) => parseInt(pair, 16));
 }
