@@ -22,6 +22,8 @@
  *   and `call` reject, and signals signed by the new key are dropped, until `peers.acceptChange` or
  *   `peers.verify` (docs/protocol.md "Pinning and consent").
  * - `verification_failed`: `peers.verify` was given a safety number or fingerprint that is not the peer's current key's.
+ * - `bad_call_message`: a received signal whose body says it is a call message (`"p":"signalbox.call/1"`) but is
+ *   malformed, of an unknown kind, or travels as another signal type than its kind's (docs/protocol.md "Calls"); dropped.
  * - `handler_failed`: an app handler threw; the signal stays unacknowledged and comes again.
  * - `bad_answer`: the server's answer was not what the contract says.
  */
@@ -46,6 +48,7 @@ export type SdkErrorCode =
   | 'link_not_found'
   | 'key_changed'
   | 'verification_failed'
+  | 'bad_call_message'
   | 'handler_failed'
   | 'bad_answer';
 
