@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { peekPlaintext, readPrivate, readPublicKey, unseal } from '../../client/src/crypto.js';
+import { CALL_KINDS, END_REASON_LIST, signalTypeOf, type CallMessage } from '../../client/src/calls/protocol.js';
 import { PROTOCOL_VERSION } from '../../client/src/protocolVersion.js';
 import { callMessageOf, linkCodeOf, openBackup, openVector, parsedCode, safetyNumberOf } from '../../scripts/protocol-vectors/check.js';
 import {
@@ -39,6 +40,21 @@ describe('protocol version', () => {
   it('docs/protocol.md states it at the top', () => {
     const head = readFileSync(join(process.cwd(), 'docs', 'protocol.md'), 'utf8').split('\n').slice(0, 5).join('\n');
     expect(head).toContain(`Protocol version ${PROTOCOL_VERSION}`);
+  });
+});
+
+describe("docs/protocol.md's call messages are the SDK's", () => {
+  const doc = readFileSync(join(process.cwd(), 'docs', 'protocol.md'), 'utf8');
+  const section = doc.slice(doc.indexOf('## 7. Calls'), doc.indexOf('### 7.1'));
+
+  it('the table lists each kind the SDK decodes, with the signal type it travels as', () => {
+    const rows = [...section.matchAll(/^\| `([a-z-]+)` \| `([a-z]+)` \|/gm)].map((m) => [m[1], m[2]]);
+    expect(rows).toEqual(CALL_KINDS.map((kind) => [kind, signalTypeOf({ kind } as CallMessage)]));
+  });
+
+  it('the reasons are exactly the SDK\'s', () => {
+    const line = section.slice(section.indexOf('`reason` is one of:'), section.indexOf('**The names'));
+    expect([...line.matchAll(/`([a-z-]+)` \(/g)].map((m) => m[1])).toEqual([...END_REASON_LIST]);
   });
 });
 

@@ -33,7 +33,12 @@ export const PROTOCOL = 'signalbox.call/1';
  */
 export type EndReason = 'hangup' | 'cancelled' | 'rejected' | 'answered-elsewhere' | 'timeout' | 'failed' | 'unavailable';
 
-const END_REASONS: ReadonlySet<string> = new Set<EndReason>(['hangup', 'cancelled', 'rejected', 'answered-elsewhere', 'timeout', 'failed', 'unavailable']);
+/** Every end reason, in docs/protocol.md's order. */
+export const END_REASON_LIST: readonly EndReason[] = ['hangup', 'cancelled', 'rejected', 'answered-elsewhere', 'timeout', 'failed', 'unavailable'];
+const END_REASONS: ReadonlySet<string> = new Set<string>(END_REASON_LIST);
+
+/** Every message kind, in docs/protocol.md's order. */
+export const CALL_KINDS: readonly CallMessage['kind'][] = ['offer', 'answer', 'ice', 'bye', 'answered', 'declined'];
 
 export type CallMessage =
   /** The call itself (no toDevice: it rings every device), or a renegotiation (ICE restart) on an established call. */
