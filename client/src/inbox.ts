@@ -3,7 +3,7 @@ import { SignalboxError, isTransient } from './errors.js';
 import type { Emitter, KeyChange, ReceivedSignal, ServerEvent, SignalboxEventMap } from './events.js';
 import type { DeviceKeys } from './keys.js';
 import type { PeerKeys } from './peers.js';
-import type { SignalType, WireSignal } from './types.js';
+import type { ServerEventType, SignalType, WireSignal } from './types.js';
 
 /**
  * Sees each decrypted signal before the app's 'signal' handlers; returning true consumes it. This is
@@ -123,7 +123,7 @@ export class Inbox {
 
   private async takeOne(wire: WireSignal): Promise<void> {
     if (isServerEvent(wire.type)) {
-      const { event } = await this.eventFrom(wire);
+      const { event } = await this.eventFrom({ ...wire, type: wire.type });
       if (event) await runHandlers(() => this.d.emitter.emitInOrder('event', event));
       return;
     }
@@ -149,7 +149,7 @@ export class Inbox {
   }
 
   /** The event for the app; a `pgp.changed` described with the fingerprint pinned here (it only informs: nothing is trusted by it). */
-  private async eventFrom(wire: WireSignal): Promise<{ event: ServerEvent | null }> {
+  private async eventFrom(wire: WireSignal & { type: ServerEventType }): Promise<{ event: ServerEvent | null }> {
     let payload: unknown = wire.payload;
     try {
       payload = JSON.parse(wire.payload) as unknown;
@@ -204,7 +204,7 @@ export async function openSignal(wire: WireSignal, d: ReceiveDeps, options: { no
 }
 
 /** Server events have dotted types (`connection.accepted`); clients can only send the plain ones. */
-const isServerEvent = (type: string) => type.includes('.');
+const isServerEvent = (type: string): type is ServerEventType => type.includes('.');
 
 function isKeyChangePayload(p: unknown): p is { username: string; fingerprint: string | null } {
   if (typeof p !== 'object' || p === null) return false;

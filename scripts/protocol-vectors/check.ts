@@ -16,7 +16,7 @@ import { PeerKeys } from '../../client/src/peers.js';
 import type { Session } from '../../client/src/session.js';
 import { safetyNumber } from '../../client/src/safetyNumber.js';
 import { MemoryStorage } from '../../client/src/storage.js';
-import type { WireSignal } from '../../client/src/types.js';
+import type { SignalType, WireSignal } from '../../client/src/types.js';
 import { SIGNAL_TTL_MS, type KeyName, type OuterSignal, type Outcome, type VectorKeys } from './spec.js';
 
 /** What the receive path made of one signal. */
@@ -57,7 +57,8 @@ export async function openVector(keys: VectorKeys, setup: ReceiveSetup): Promise
   const nonces = new NonceLog(storage, () => `signalbox.nonces.${setup.receiver.username}`, () => SIGNAL_TTL_MS);
   for (const seen of setup.seenNonces) await nonces.check(seen.nonce, seen.signalId, seen.ts, setup.now);
   const privateKey = await readPrivate(keys[setup.receiver.key].privateKey);
-  const wire: WireSignal = { ...setup.signal, payload: setup.signal.payload ?? '' };
+  // The type as the server sends it; a vector may carry one the receiver must refuse, which is what is checked.
+  const wire: WireSignal = { ...setup.signal, type: setup.signal.type as SignalType, payload: setup.signal.payload ?? '' };
   try {
     const envelope = await openSignal(
       wire,

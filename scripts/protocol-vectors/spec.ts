@@ -36,6 +36,7 @@ export interface OuterSignal {
   type: string;
   sessionId: string | null;
   createdAt: string;
+  expiresAt: string;
   payload?: string;
 }
 
@@ -92,7 +93,7 @@ function baseline(name: string, over: { toDevice?: string | null; ts?: number; b
     nonce: fixedNonce(name),
     body: over.body ?? 'hello',
   };
-  const signal: OuterSignal = { id: `sig-${name}`, from: 'alice', fromDevice: 'dev-a1', type: 'custom', sessionId: 's-1', createdAt: iso(ts) };
+  const signal: OuterSignal = { id: `sig-${name}`, from: 'alice', fromDevice: 'dev-a1', type: 'custom', sessionId: 's-1', createdAt: iso(ts), expiresAt: iso(ts + SIGNAL_TTL_MS) };
   return { envelope, signal };
 }
 
@@ -233,7 +234,7 @@ export function callSteps(): CallStep[] {
       message: JSON.parse(envelope.body) as Record<string, unknown>,
       send: { from: from.username, fromDevice: from.deviceId, to, toDevice, type, sessionId: CALL_SESSION },
       receiver,
-      signal: { id: `sig-call-${i}`, from: from.username, fromDevice: from.deviceId, type, sessionId: CALL_SESSION, createdAt: iso(ts) },
+      signal: { id: `sig-call-${i}`, from: from.username, fromDevice: from.deviceId, type, sessionId: CALL_SESSION, createdAt: iso(ts), expiresAt: iso(ts + SIGNAL_TTL_MS) },
       sealing: { form: 'sealed', encryptedTo, signedBy },
       plaintext: encodeEnvelope(envelope),
       now: ts + 400,
