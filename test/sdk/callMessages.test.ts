@@ -1,5 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { Calls, type CallsHost } from '../../client/src/calls/calls.js';
+import type { IncomingCall } from '../../client/src/calls/incoming.js';
+import type { PeerConnectionConstructor } from '../../client/src/calls/rtc.js';
 import { makeEnvelope, type Envelope } from '../../client/src/envelope.js';
 import type { SignalboxError } from '../../client/src/errors.js';
 import type { ReceivedSignal } from '../../client/src/events.js';
@@ -65,5 +67,48 @@ describe('call messages a receiver must drop', () => {
     const [signal, envelope] = delivered('bye', JSON.stringify({ p: P, kind: 'bye', reason: 'hangup' }));
     expect(await calls.tap(signal, envelope)).toBe(true);
     expect(reported).toEqual([]);
+  });
+});
+
+describe('a ringing call listens to the calling device only', () => {
+  /** Bob's device with a call from alice's dev-a1 ringing (the RTCPeerConnection is only made on accept). */
+  async function ringing() {
+    const rung: IncomingCall[] = [];
+    const reported: SignalboxError[] = [];
+    const host: CallsHost = {
+      me: () => ({ username: 'bob', deviceId: 'dev-b1' }),
+      send: async () => ({ id: 'x', expiresAt: '', devices: 1, reachable: 1 }),
+      iceServers: async () => ({ iceServers: [], ttl: 3600 }),
+      ring: (incoming) => (rung.push(incoming), true),
+      report: (e) => void reported.push(e),
+      peerConnection: class {} as unknown as PeerConnectionConstructor,
+    };
+    const calls = new Calls(host);
+    const [signal, envelope] = delivered('offer', JSON.stringify({ p: P, kind: 'offer', sdp: 'v=0' }));
+    expect(await calls.tap(signal, envelope)).toBe(true);
+    expect(rung).toHaveLength(1);
+    return { calls, incoming: rung[0]!, reported };
+  }
+
+  function fromDevice(device: string, type: SignalType, body: object): [ReceivedSignal, Envelope] {
+    const envelope = makeEnvelope({ from: 'alice', fromDevice: device, to: 'bob', toDevice: null, type, sessionId: 'abc' }, JSON.stringify(body));
+    return [{ id: `sig-${device}-${type}`, from: 'alice', fromDevice: device, type, payload: envelope.body, sessionId: 'abc', createdAt: new Date().toISOString() }, envelope];
+  }
+
+  it("a bye from another device of the caller's account does not stop it; the calling device's does", async () => {
+    const { calls, incoming } = await ringing();
+    expect(await calls.tap(...fromDevice('dev-a2', 'bye', { p: P, kind: 'bye', reason: 'cancelled' }))).toBe(true);
+    expect(incoming.state).toBe('ringing');
+    expect(await calls.tap(...fromDevice('dev-a1', 'bye', { p: P, kind: 'bye', reason: 'cancelled' }))).toBe(true);
+    expect(incoming.state).toBe('cancelled');
+  });
+
+  it("candidates from another device of the caller's account are not kept for the answer", async () => {
+    const { calls, incoming } = await ringing();
+    const candidate = (port: number) => ({ candidate: `candidate:1 1 udp 2122260223 127.0.0.1 ${port} typ host`, sdpMid: '0', sdpMLineIndex: 0 });
+    await calls.tap(...fromDevice('dev-a2', 'ice', { p: P, kind: 'ice', candidate: candidate(50001) }));
+    await calls.tap(...fromDevice('dev-a1', 'ice', { p: P, kind: 'ice', candidate: candidate(50000) }));
+    expect(incoming.takeCandidates().map((c) => c.candidate)).toEqual([candidate(50000).candidate]);
+    incoming.reject();
   });
 });

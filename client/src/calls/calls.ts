@@ -139,7 +139,8 @@ export class Calls {
       }
       const incoming = this.ringing.get(sid);
       if (incoming) {
-        if (signal.from === incoming.from) this.toRinging(incoming, message, me.deviceId);
+        // Only the calling device speaks for a ringing call: another device of the caller's account has no part in it.
+        if (signal.from === incoming.from && fromDevice === incoming.fromDevice) this.toRinging(incoming, message, me.deviceId);
         return true;
       }
       if (this.finished.has(sid)) {
