@@ -1,3 +1,5 @@
+import type { ServerErrorCode } from './types.js';
+
 /**
  * Codes the SDK itself gives, beside the server's (shared/API.md "Conventions"), which arrive unchanged.
  * - `network`: the request never got an answer (offline, DNS, reset).
@@ -22,6 +24,15 @@
  *   and `call` reject, and signals signed by the new key are dropped, until `peers.acceptChange` or
  *   `peers.verify` (docs/protocol.md "Pinning and consent").
  * - `verification_failed`: `peers.verify` was given a safety number or fingerprint that is not the peer's current key's.
+ * - `bad_call_message`: a received signal whose body says it is a call message (`"p":"signalbox.call/1"`) but is
+ *   malformed, of an unknown kind, or travels as another signal type than its kind's (docs/protocol.md "Calls"); dropped.
+ * - `call_ended`: `accept()` on a call that no longer rings, or the caller ended it before it connected.
+ * - `call_hangup`, `call_cancelled`, `call_rejected`, `call_answered_elsewhere`, `call_timeout`, `call_failed`: a
+ *   pending `call()` or `accept()` ended for that reason before it connected (docs/protocol.md "Calls");
+ *   `unavailable` (the server's code) when the callee has no device that can hear it ring.
+ * - `timeout`: the call did not connect within `timeoutMs`.
+ * - `no_webrtc`: calls need an RTCPeerConnection (a browser, or react-native-webrtc passed as `rtc`).
+ * - `http_<status>`: an error answer without the server's JSON error shape (a proxy's 502, say).
  * - `handler_failed`: an app handler threw; the signal stays unacknowledged and comes again.
  * - `bad_answer`: the server's answer was not what the contract says.
  */
@@ -46,8 +57,22 @@ export type SdkErrorCode =
   | 'link_not_found'
   | 'key_changed'
   | 'verification_failed'
+  | 'bad_call_message'
+  | 'call_ended'
+  | 'call_hangup'
+  | 'call_cancelled'
+  | 'call_rejected'
+  | 'call_answered_elsewhere'
+  | 'call_timeout'
+  | 'call_failed'
+  | 'timeout'
+  | 'no_webrtc'
+  | `http_${number}`
   | 'handler_failed'
   | 'bad_answer';
+
+/** Every code a SignalboxError can carry: the SDK's own and the server's (from its OpenAPI document). */
+export type SignalboxErrorCode = SdkErrorCode | ServerErrorCode;
 
 export interface SignalboxErrorInit {
   /** The HTTP status when the server answered. */
@@ -67,7 +92,7 @@ export class SignalboxError extends Error {
   readonly retryAfterMs: number | undefined;
 
   constructor(
-    readonly code: SdkErrorCode | (string & {}),
+    readonly code: SignalboxErrorCode,
     message: string,
     init: SignalboxErrorInit = {},
   ) {

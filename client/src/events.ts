@@ -1,5 +1,5 @@
 import type { SignalboxError } from './errors.js';
-import type { SignalType } from './types.js';
+import type { ServerEventType, SignalType } from './types.js';
 
 /** A signal as the app's 'signal' handlers receive it: decrypted, its signature verified. */
 export interface ReceivedSignal {
@@ -22,7 +22,8 @@ export interface ReceivedSignal {
  */
 export interface ServerEvent {
   id: string | null;
-  type: string;
+  /** The server's event types (from its OpenAPI document), and the one the SDK makes itself. */
+  type: ServerEventType | 'link.requested';
   /** The event's JSON payload, parsed (the text itself if it was not JSON). */
   payload: unknown;
   createdAt: string;

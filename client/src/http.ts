@@ -1,3 +1,4 @@
+import type { ServerErrorCode } from './types.js';
 import { SignalboxError } from './errors.js';
 
 /** The part of a fetch Response the SDK reads. */
@@ -77,7 +78,8 @@ export class HttpClient {
     }
     const error = (json as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined)?.error;
     throw new SignalboxError(
-      typeof error?.code === 'string' ? error.code : `http_${res.status}`,
+      // The server's code, one of its registry's (ServerErrorCode, from its OpenAPI document).
+      typeof error?.code === 'string' ? (error.code as ServerErrorCode) : (`http_${res.status}` as const),
       typeof error?.message === 'string' ? error.message : `${method} ${path} answered ${res.status}.`,
       {
         status: res.status,

@@ -3,7 +3,7 @@ import { SignalboxError, isTransient } from './errors.js';
 import type { Emitter, KeyChange, ReceivedSignal, ServerEvent, SignalboxEventMap } from './events.js';
 import type { DeviceKeys } from './keys.js';
 import type { PeerKeys } from './peers.js';
-import type { SignalType, WireSignal } from './types.js';
+import type { ServerEventType, SignalType, WireSignal } from './types.js';
 
 /**
  * Sees each decrypted signal before the app's 'signal' handlers; returning true consumes it. This is
@@ -123,7 +123,7 @@ export class Inbox {
 
   private async takeOne(wire: WireSignal): Promise<void> {
     if (isServerEvent(wire.type)) {
-      const { event } = await this.eventFrom(wire);
+      const { event } = await this.eventFrom({ ...wire, type: wire.type });
       if (event) await runHandlers(() => this.d.emitter.emitInOrder('event', event));
       return;
     }
@@ -144,37 +144,12 @@ export class Inbox {
     });
   }
 
-  /**
-   * The envelope, verified against the sender's pinned key and checked against the signal
-   * (docs/protocol.md "Receiving"). When the pinned key does not verify it, the server's key is fetched
-   * again: the same key means a forgery (`bad_signature`), another one `key_changed` (never trusted here).
-   */
-  private async open(wire: WireSignal): Promise<Envelope> {
-    const me = await this.d.keys.privateKey();
-    const self = this.d.me();
-    const context = { id: wire.id, from: wire.from, fromDevice: wire.fromDevice ?? null, type: wire.type, sessionId: wire.sessionId ?? null, me: self.username, myDevice: self.deviceId };
-    const attempt = async (fresh: boolean) =>
-      openEnvelope(wire.payload, me, await this.senderKey(wire.from, fresh), context, this.d.nonces, { signalTtlMs: this.d.signalTtlMs });
-    try {
-      return await attempt(false);
-    } catch (err) {
-      if (!(err instanceof SignalboxError) || err.code !== 'bad_signature') throw err;
-      return attempt(true);
-    }
-  }
-
-  private async senderKey(username: string, fresh: boolean) {
-    try {
-      return fresh ? await this.d.peers.keyOf(username, { fresh }) : await this.d.peers.trustedKey(username);
-    } catch (err) {
-      // The sender's account is gone since it sent: nothing left to verify against.
-      if (err instanceof SignalboxError && err.status === 404) throw new SignalboxError('no_peer_key', `${username} no longer exists.`);
-      throw err;
-    }
+  private open(wire: WireSignal): Promise<Envelope> {
+    return openSignal(wire, this.d);
   }
 
   /** The event for the app; a `pgp.changed` described with the fingerprint pinned here (it only informs: nothing is trusted by it). */
-  private async eventFrom(wire: WireSignal): Promise<{ event: ServerEvent | null }> {
+  private async eventFrom(wire: WireSignal & { type: ServerEventType }): Promise<{ event: ServerEvent | null }> {
     let payload: unknown = wire.payload;
     try {
       payload = JSON.parse(wire.payload) as unknown;
@@ -189,8 +164,47 @@ export class Inbox {
   }
 }
 
+/** What opening a received signal needs: this device's key, the sender's pinned key, who we are, the nonce log. */
+export interface ReceiveDeps {
+  keys: Pick<DeviceKeys, 'privateKey'>;
+  peers: Pick<PeerKeys, 'trustedKey' | 'keyOf'>;
+  me: () => { username: string; deviceId: string };
+  nonces: NonceLog;
+  signalTtlMs: number;
+}
+
+/**
+ * The receive path of every signal (docs/protocol.md "Receiving"): the payload decrypted with this
+ * device's key, verified against the sender's pinned key and its envelope checked against the signal.
+ * When the pinned key does not verify it, the server's key is fetched again: the same key means a
+ * forgery (`bad_signature`), another one `key_changed` (never trusted here). Exported so the protocol's
+ * test vectors (docs/protocol-vectors/) run through exactly this code.
+ */
+export async function openSignal(wire: WireSignal, d: ReceiveDeps, options: { now?: number } = {}): Promise<Envelope> {
+  const me = await d.keys.privateKey();
+  const self = d.me();
+  const context = { id: wire.id, from: wire.from, fromDevice: wire.fromDevice ?? null, type: wire.type, sessionId: wire.sessionId ?? null, me: self.username, myDevice: self.deviceId };
+  const senderKey = async (fresh: boolean) => {
+    try {
+      return fresh ? await d.peers.keyOf(wire.from, { fresh }) : await d.peers.trustedKey(wire.from);
+    } catch (err) {
+      // The sender's account is gone since it sent: nothing left to verify against.
+      if (err instanceof SignalboxError && err.status === 404) throw new SignalboxError('no_peer_key', `${wire.from} no longer exists.`);
+      throw err;
+    }
+  };
+  const attempt = async (fresh: boolean) =>
+    openEnvelope(wire.payload, me, await senderKey(fresh), context, d.nonces, { signalTtlMs: d.signalTtlMs, ...(options.now !== undefined ? { now: options.now } : {}) });
+  try {
+    return await attempt(false);
+  } catch (err) {
+    if (!(err instanceof SignalboxError) || err.code !== 'bad_signature') throw err;
+    return attempt(true);
+  }
+}
+
 /** Server events have dotted types (`connection.accepted`); clients can only send the plain ones. */
-const isServerEvent = (type: string) => type.includes('.');
+const isServerEvent = (type: string): type is ServerEventType => type.includes('.');
 
 function isKeyChangePayload(p: unknown): p is { username: string; fingerprint: string | null } {
   if (typeof p !== 'object' || p === null) return false;

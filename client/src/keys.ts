@@ -19,7 +19,7 @@ export interface KeyInfo {
 }
 
 /** What a key backup holds, before it is encrypted (docs/protocol.md "Key backup"). */
-interface BackupContent {
+export interface BackupContent {
   v: 1;
   kind: 'signalbox.key-backup';
   username: string;
@@ -204,7 +204,7 @@ function requirePassphrase(passphrase: unknown): void {
   if (typeof passphrase !== 'string' || passphrase.length === 0) throw new SignalboxError('validation_failed', 'passphrase must be a non-empty string.');
 }
 
-function parseBackup(text: string): BackupContent {
+export function parseBackup(text: string): BackupContent {
   let value: unknown;
   try {
     value = JSON.parse(text);

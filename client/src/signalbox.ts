@@ -216,7 +216,8 @@ export class Signalbox {
    * Sends `payload` to `username` (to another of your own devices when it is your own name) in a signed
    * envelope (docs/protocol.md), encrypted to their pinned key and signed with this device's; rejects
    * `key_changed` when the server serves another key for them than the pinned one. Retries network
-   * errors and 5xx a few times with the same idempotency key, so a retry never stores a second copy.
+   * errors and 5xx a few times with the same idempotency key, so a retry never stores a second copy;
+   * after a 503 it waits what Retry-After says.
    */
   async send(username: string, type: SignalType, payload: string, options: SendOptions = {}): Promise<SendResult> {
     if (typeof payload !== 'string' || payload.length === 0) throw new SignalboxError('validation_failed', 'payload must be a non-empty string.');
@@ -238,7 +239,10 @@ export class Signalbox {
         return await this.session.request<SendResult>('POST', '/signaling/send', { body });
       } catch (err) {
         if (attempt >= SEND_ATTEMPTS || !isTransient(err)) throw err;
-        await pause(backoffDelay(attempt, this.retry)).done;
+        // A 503 says when to come back (docs/protocol.md "HTTP answers"): sooner is refused again, and a
+        // backoff step longer than that delays the signal (a ringing call) for nothing.
+        const retryAfter = err instanceof SignalboxError && err.status === 503 ? err.retryAfterMs : undefined;
+        await pause(retryAfter ?? backoffDelay(attempt, this.retry)).done;
       }
     }
   }

@@ -1,4 +1,4 @@
-import { SignalboxError } from './errors.js';
+import { SignalboxError, type SignalboxErrorCode } from './errors.js';
 import type { ConnectionState, StateDetail } from './events.js';
 import type { Inbox } from './inbox.js';
 import type { PollLoop } from './pollLoop.js';
@@ -118,7 +118,7 @@ export type CallClaim = 'accepted' | 'rejected';
 /** What tabs tell each other on the device's channel. */
 type TabMessage =
   | { kind: 'signals'; signals: WireSignal[] }
-  | { kind: 'state'; state: ConnectionState; retryInMs?: number; error?: { code: string; message: string; status?: number } }
+  | { kind: 'state'; state: ConnectionState; retryInMs?: number; error?: { code: SignalboxErrorCode; message: string; status?: number } }
   | { kind: 'call'; sessionId: string; as: CallClaim }
   /** A tab that starts following asks the leader for its state. */
   | { kind: 'hello' };

@@ -1,4 +1,4 @@
-import { SignalboxError } from '../errors.js';
+import { SignalboxError, type SignalboxErrorCode } from '../errors.js';
 import { Emitter, type Handler } from '../events.js';
 import type { CallMessage, EndReason } from './protocol.js';
 import type { DataChannelInit, DataChannelLike, IceCandidateInit, MediaStreamLike, PeerConnectionLike, RtcEvent } from './rtc.js';
@@ -370,7 +370,16 @@ export function endedError(info: CloseInfo): SignalboxError {
     unavailable: 'The callee cannot be reached now: no device of theirs was online lately, and none can be woken by push.',
   };
   // `unavailable` is the contract's own code (docs/api.md): the callee cannot be reached now.
-  const code = info.reason === 'unavailable' ? 'unavailable' : `call_${info.reason.replace('-', '_')}`;
+  const codes = {
+    hangup: 'call_hangup',
+    cancelled: 'call_cancelled',
+    rejected: 'call_rejected',
+    'answered-elsewhere': 'call_answered_elsewhere',
+    timeout: 'call_timeout',
+    failed: 'call_failed',
+    unavailable: 'unavailable',
+  } as const satisfies Record<EndReason, SignalboxErrorCode>;
+  const code = codes[info.reason];
   return new SignalboxError(code, sentences[info.reason], { details: { reason: info.reason, by: info.by } });
 }
 

@@ -6,7 +6,7 @@ import { normaliseUsername } from '../usernames.js';
 import { Call, addStream, endedError } from './call.js';
 import { IncomingCall, ringingEndFor } from './incoming.js';
 import { DEFAULT_CALL_TIMEOUT_MS, DEFAULT_DATA_CHANNEL_LABEL, RING_FOR_MS, type CallOptions } from './options.js';
-import { decodePayload, encodeMessage, signalTypeOf, type CallMessage } from './protocol.js';
+import { encodeMessage, readCallBody, signalTypeOf, type CallMessage } from './protocol.js';
 import type { IceServer, PeerConnectionConstructor, PeerConnectionLike } from './rtc.js';
 
 /** What the calls module needs from the SDK core. */
@@ -106,10 +106,25 @@ export class Calls {
 
   /** The inbox tap: takes this module's signals (and only those); true when it took `signal`. */
   readonly tap = async (signal: ReceivedSignal, envelope: Envelope): Promise<boolean> => {
-    const message = decodePayload(signal.type, signal.payload);
+    const body = readCallBody(signal.type, signal.payload);
+    if (body.kind === 'other') return false;
+    if (body.kind === 'invalid') {
+      // Marked as ours, so it is not the app's; and not a message this version can act on: dropped, reported.
+      this.host.report(
+        new SignalboxError('bad_call_message', `Dropped ${signal.type} ${signal.id} from ${signal.from}: ${body.why} (docs/protocol.md "Calls").`, {
+          details: { signal: { id: signal.id, from: signal.from, fromDevice: signal.fromDevice, type: signal.type, sessionId: signal.sessionId } },
+        }),
+      );
+      return true;
+    }
+    const message = body.message;
     const me = this.host.me();
+    if (!me) return false;
     // The inbox checked the envelope against the signal: its sessionId and fromDevice are the signed ones.
-    if (!message || !me || envelope.sessionId === null) return false;
+    if (envelope.sessionId === null) {
+      this.host.report(new SignalboxError('bad_call_message', `Dropped ${signal.type} ${signal.id} from ${signal.from}: a call message without a sessionId.`));
+      return true;
+    }
     const sid = envelope.sessionId;
     const fromDevice = envelope.fromDevice;
     try {
@@ -124,7 +139,8 @@ export class Calls {
       }
       const incoming = this.ringing.get(sid);
       if (incoming) {
-        if (signal.from === incoming.from) this.toRinging(incoming, message, me.deviceId);
+        // Only the calling device speaks for a ringing call: another device of the caller's account has no part in it.
+        if (signal.from === incoming.from && fromDevice === incoming.fromDevice) this.toRinging(incoming, message, me.deviceId);
         return true;
       }
       if (this.finished.has(sid)) {

@@ -33,7 +33,12 @@ export const PROTOCOL = 'signalbox.call/1';
  */
 export type EndReason = 'hangup' | 'cancelled' | 'rejected' | 'answered-elsewhere' | 'timeout' | 'failed' | 'unavailable';
 
-const END_REASONS: ReadonlySet<string> = new Set<EndReason>(['hangup', 'cancelled', 'rejected', 'answered-elsewhere', 'timeout', 'failed', 'unavailable']);
+/** Every end reason, in docs/protocol.md's order. */
+export const END_REASON_LIST: readonly EndReason[] = ['hangup', 'cancelled', 'rejected', 'answered-elsewhere', 'timeout', 'failed', 'unavailable'];
+const END_REASONS: ReadonlySet<string> = new Set<string>(END_REASON_LIST);
+
+/** Every message kind, in docs/protocol.md's order. */
+export const CALL_KINDS: readonly CallMessage['kind'][] = ['offer', 'answer', 'ice', 'bye', 'answered', 'declined'];
 
 export type CallMessage =
   /** The call itself (no toDevice: it rings every device), or a renegotiation (ICE restart) on an established call. */
@@ -65,14 +70,28 @@ export function encodeMessage(message: CallMessage): string {
 
 /** The call message in the body of a `type` signal, or null when it is not one of ours (or malformed). */
 export function decodePayload(type: string, payload: string): CallMessage | null {
+  const decoded = readCallBody(type, payload);
+  return decoded.kind === 'call' ? decoded.message : null;
+}
+
+/**
+ * What an envelope body is to the calls module: `other` (no call-protocol marker: the app's own signal),
+ * `call` (a well-formed call message for its signal type) or `invalid` (it says it is a call message,
+ * but is malformed, of an unknown kind or travels as the wrong signal type). An invalid one is dropped
+ * and reported (`bad_call_message`), never handed to the app as if it were the app's own signal.
+ */
+export function readCallBody(type: string, payload: string): { kind: 'other' } | { kind: 'call'; message: CallMessage } | { kind: 'invalid'; why: string } {
   let value: unknown;
   try {
     value = JSON.parse(payload);
   } catch {
-    return null;
+    return { kind: 'other' };
   }
-  if (typeof value !== 'object' || value === null) return null;
-  return decodeMessage(type, value as Record<string, unknown>);
+  if (typeof value !== 'object' || value === null || (value as Record<string, unknown>).p !== PROTOCOL) return { kind: 'other' };
+  const message = decodeMessage(type, value as Record<string, unknown>);
+  if (message) return { kind: 'call', message };
+  const kind = (value as Record<string, unknown>).kind;
+  return { kind: 'invalid', why: `a ${PROTOCOL} message of kind ${JSON.stringify(kind) ?? 'undefined'} that is malformed, unknown or sent as a ${type} signal` };
 }
 
 /** The call message in a parsed payload of a `type` signal, or null when it is not one of ours (or malformed). */
