@@ -319,7 +319,7 @@ export interface paths {
         };
         /**
          * The account's security log, newest first
-         * @description What happened to the account: `login` (a sign-in from a client network the account signed in from within SESSION_MAX_AGE); `login.new-network` (a sign-in from any other network, the first sign-in after registering included); `logout` (POST /auth/logout, or DELETE /users/me/devices/{id} of the calling device); `device.removed` (DELETE /users/me/devices/{id} of another device; the entry names the device that removed it); `password.changed` (POST /auth/change-password); `password.reset` (POST /auth/reset-password; no device); `2fa.enabled` (POST /auth/2fa/enable); `2fa.disabled` (POST /auth/2fa/disable, or the operator's `admin 2fa-reset` with no device and no network); `2fa.recovery-used` (a recovery code stood in for the TOTP code at sign-in; the entry names the new device); `key.changed` (PUT /auth/pgp-key, or DELETE /auth/pgp-key of a stored key); `key-backup.changed` (PUT /users/me/key-backup, or DELETE of a stored backup); `account.disabled` (the operator's `admin users disable`, with no device and no network). Entries are kept SECURITY_EVENTS_TTL (default 90 days). `limit` is 1-100, default 50.
+         * @description What happened to the account: `login` (a sign-in from a client network the account signed in or registered from within SESSION_MAX_AGE); `login.new-network` (a sign-in from any other network (registering marks its network as signed in from)); `logout` (POST /auth/logout, or DELETE /users/me/devices/{id} of the calling device); `device.removed` (DELETE /users/me/devices/{id} of another device; the entry names the device that removed it); `password.changed` (POST /auth/change-password); `password.reset` (POST /auth/reset-password; no device); `2fa.enabled` (POST /auth/2fa/enable); `2fa.disabled` (POST /auth/2fa/disable, or the operator's `admin 2fa-reset` with no device and no network); `2fa.recovery-used` (a recovery code stood in for the TOTP code at sign-in; the entry names the new device); `key.changed` (PUT /auth/pgp-key, or DELETE /auth/pgp-key of a stored key); `key-backup.changed` (PUT /users/me/key-backup, or DELETE of a stored backup); `account.disabled` (the operator's `admin users disable`, with no device and no network). Entries are kept SECURITY_EVENTS_TTL (default 90 days). `limit` is 1-100, default 50.
          */
         get: operations["getUsersMeSecurityEvents"];
         put?: never;
@@ -3969,8 +3969,8 @@ export interface operations {
                     "application/json": {
                         push: {
                             /** @enum {string} */
-                            kind: "webpush" | "gateway";
-                            /** @description scheme and host of the endpoint or gateway */
+                            kind: "webpush" | "gateway" | "apns" | "fcm";
+                            /** @description scheme and host of the endpoint or gateway (APNs, FCM: the configured host) */
                             origin: string;
                             createdAt: string;
                         };
@@ -4056,6 +4056,25 @@ export interface operations {
                     pushkey: string;
                     /** @description the app id the gateway is configured with (Sygnal: the app key) */
                     appId: string;
+                } | {
+                    /** @constant */
+                    kind: "apns";
+                    /** @description the device token in hex: PKPushCredentials.token (VoIP) or the one didRegisterForRemoteNotificationsWithDeviceToken gives */
+                    token: string;
+                    /** @description the app bundle id; default APNS_TOPIC */
+                    topic?: string;
+                    /** @description true: a PushKit VoIP token (pushes to <topic>.voip, apns-push-type voip, only for offers) */
+                    voip?: boolean;
+                    /**
+                     * @description sandbox for development builds; default production
+                     * @enum {string}
+                     */
+                    environment?: "production" | "sandbox";
+                } | {
+                    /** @constant */
+                    kind: "fcm";
+                    /** @description the FCM registration token (FirebaseMessaging.getToken()) */
+                    token: string;
                 };
             };
         };
@@ -4069,8 +4088,8 @@ export interface operations {
                     "application/json": {
                         push: {
                             /** @enum {string} */
-                            kind: "webpush" | "gateway";
-                            /** @description scheme and host of the endpoint or gateway */
+                            kind: "webpush" | "gateway" | "apns" | "fcm";
+                            /** @description scheme and host of the endpoint or gateway (APNs, FCM: the configured host) */
                             origin: string;
                             createdAt: string;
                         };
