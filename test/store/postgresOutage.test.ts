@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
+import { isPostgresUnavailable } from '../../app/store/postgres/errors.js';
 import { openPostgresStore } from '../../app/store/postgres/index.js';
 import { StoreUnavailableError, type Store } from '../../app/store/types.js';
 import { makeUser } from './contract.js';
@@ -146,6 +147,55 @@ describe('LISTEN across an outage', () => {
       expect(recoveries).toBe(1);
     } finally {
       await stop();
+    }
+  });
+});
+
+describe('PostgreSQL refusing writes or picking a loser', () => {
+  it('opens a read-only database (a standby, default_transaction_read_only) that is up to date: reads work, writes answer 503, the write probe says read_only', async () => {
+    const writable = await open(schema.url);
+    const user = makeUser();
+    await writable.users.create(user);
+    const url = new URL(schema.url);
+    url.searchParams.set('options', `${url.searchParams.get('options')} -c default_transaction_read_only=on`);
+    const readOnly = await open(url.toString());
+    expect(await readOnly.users.findById(user.id)).toEqual(user);
+    await expect(readOnly.users.create(makeUser())).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect(await readOnly.probeWrite()).toBe('read_only');
+    expect(await writable.probeWrite()).toBeNull();
+  });
+
+  it('counts a serialization failure and a deadlock, as PostgreSQL reports them, among the errors answered 503', async () => {
+    const [one, two] = [await admin(), await admin()];
+    try {
+      await one.query('CREATE TABLE pair (id int PRIMARY KEY, n int)');
+      await one.query('INSERT INTO pair VALUES (1, 0), (2, 0)');
+      // A deadlock: each holds one row and asks for the other's.
+      await one.query('BEGIN');
+      await two.query('BEGIN');
+      await one.query('UPDATE pair SET n = 1 WHERE id = 1');
+      await two.query('UPDATE pair SET n = 1 WHERE id = 2');
+      const crossed = await Promise.allSettled([one.query('UPDATE pair SET n = 2 WHERE id = 2'), two.query('UPDATE pair SET n = 2 WHERE id = 1')]);
+      const deadlock = crossed.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+      expect(deadlock.reason.code).toBe('40P01');
+      expect(isPostgresUnavailable(deadlock.reason)).toBe(true);
+      await one.query('ROLLBACK');
+      await two.query('ROLLBACK');
+      // A serialization failure: two SERIALIZABLE transactions writing one row.
+      await one.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
+      await two.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
+      await one.query('SELECT n FROM pair WHERE id = 1');
+      await two.query('SELECT n FROM pair WHERE id = 1');
+      await one.query('UPDATE pair SET n = 3 WHERE id = 1');
+      const second = two.query('UPDATE pair SET n = 4 WHERE id = 1').catch((e: unknown) => e);
+      await one.query('COMMIT');
+      const failure = await second;
+      expect((failure as { code?: string }).code).toBe('40001');
+      expect(isPostgresUnavailable(failure)).toBe(true);
+      await two.query('ROLLBACK');
+    } finally {
+      await one.end();
+      await two.end();
     }
   });
 });
