@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { isPostgresUnavailable } from '../../app/store/postgres/errors.js';
 import { openPostgresStore } from '../../app/store/postgres/index.js';
+import { watchNotifications } from '../../app/store/postgres/notifications.js';
 import { StoreUnavailableError, type Store } from '../../app/store/types.js';
 import { makeUser } from './contract.js';
 import { createTestSchema, startRelay, type Relay, type TestSchema } from './postgresTestDb.js';
@@ -196,6 +198,43 @@ describe('PostgreSQL refusing writes or picking a loser', () => {
     } finally {
       await one.end();
       await two.end();
+    }
+  });
+});
+
+describe('LISTEN on a connection that goes silent', () => {
+  it('notices a connection that no longer answers (no reset, no close) by its heartbeat, replaces it, and hears arrivals again', async () => {
+    const channel = `signalbox_arrivals_${createHash('sha256').update(schema.name).digest('hex').slice(0, 16)}`;
+    const heard: string[] = [];
+    const failures: unknown[] = [];
+    let recovered!: () => void;
+    const back = new Promise<void>((resolve) => (recovered = resolve));
+    const stop = watchNotifications(relay.via(schema.url), channel, (payload) => heard.push(payload), {
+      onFailure: (err) => failures.push(err),
+      onRecovered: () => recovered(),
+      backoff: { firstMs: 10, maxMs: 50 },
+      timing: { heartbeatMs: 50, heartbeatTimeoutMs: 200, connectTimeoutMs: 200 },
+    });
+    try {
+      const notify = async (payload: string) => {
+        const c = await admin();
+        await c.query('SELECT pg_notify($1, $2)', [channel, payload]);
+        await c.end();
+      };
+      while (heard.length === 0) {
+        await notify('before');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      relay.stall();
+      while (failures.length === 0) await new Promise((r) => setTimeout(r, 10));
+      relay.flow();
+      await back;
+      heard.length = 0;
+      await notify('after');
+      while (heard.length === 0) await new Promise((r) => setTimeout(r, 10));
+      expect(heard).toEqual(['after']);
+    } finally {
+      await stop();
     }
   });
 });
