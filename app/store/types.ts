@@ -148,6 +148,15 @@ export interface SessionStore {
   purgeExpired(now: Date): Promise<number>;
   /** Sessions not expired at `now`, across all users (stats). */
   countActive(now: Date): Promise<number>;
+  /**
+   * Calls `listener` with the ids of sessions that ended (were deleted) through any instance or process
+   * sharing this store, so polls held here for them end at once (PostgreSQL: LISTEN/NOTIFY; MongoDB: a
+   * change stream of session deletions); `onFailure` when that stops working (the adapter keeps
+   * reconnecting; the periodic session check covers the gap). Absent for SQLite (one instance, whose own
+   * changes end its polls directly; the admin CLI's are found by the periodic session check). Returns a
+   * function that stops watching.
+   */
+  watchEnded?(listener: (sessionIds: readonly string[]) => void, onFailure: (err: unknown) => void): () => Promise<void>;
 }
 
 export interface ResetCodeRecord {
@@ -546,7 +555,7 @@ export interface PushSubscriptionStore {
 }
 
 export interface Store {
-  readonly kind: 'sqlite' | 'mongodb';
+  readonly kind: 'sqlite' | 'mongodb' | 'postgres';
   readonly users: UserStore;
   readonly sessions: SessionStore;
   readonly rateLimits: RateLimitStore;

@@ -1,6 +1,10 @@
 import type { Collection, Db } from 'mongodb';
 import type { SessionRecord, SessionStore } from '../types.js';
 import { deleteMailboxes, deleteOrphanMailboxes } from './mailboxes.js';
+import { resilientWatch } from './resilientWatch.js';
+
+/** Re-opening the change stream of ended sessions after an outage: as the arrivals stream (signals.ts). */
+const WATCH_BACKOFF = { firstMs: 500, maxMs: 30_000 };
 
 interface SessionDoc {
   _id: string;
@@ -153,6 +157,21 @@ export function mongoSessions(db: Db): SessionStore {
       // By mailbox rather than by the ids just deleted: MongoDB's TTL index also ends sessions by itself.
       await deleteOrphanMailboxes(db);
       return deletedCount;
+    },
+    watchEnded(listener, onFailure) {
+      // Deletions of session documents, whoever made them (an instance, the admin CLI, the TTL index):
+      // only their key, which is the session id, is sent. An invalidate event carries none.
+      return resilientWatch(
+        () =>
+          sessions.watch<SessionDoc, { documentKey?: { _id: string } }>([
+            { $match: { operationType: 'delete' } },
+            { $project: { documentKey: 1 } },
+          ]),
+        (change) => {
+          if (change.documentKey) listener([String(change.documentKey._id)]);
+        },
+        { backoff: WATCH_BACKOFF, onFailure },
+      );
     },
     async countActive(now) {
       return sessions.countDocuments({ expiresAt: { $gt: now } });
