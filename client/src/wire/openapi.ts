@@ -4276,7 +4276,7 @@ export interface operations {
                         /** @constant */
                         status: "ok";
                         /** @enum {string} */
-                        store: "sqlite" | "mongodb";
+                        store: "sqlite" | "mongodb" | "postgres";
                         version: string;
                         uptimeSeconds: number;
                     };
@@ -4302,7 +4302,7 @@ export interface operations {
                         /** @constant */
                         status: "degraded";
                         /** @enum {string} */
-                        store: "sqlite" | "mongodb";
+                        store: "sqlite" | "mongodb" | "postgres";
                         version: string;
                         uptimeSeconds: number;
                         /** @enum {string} */
