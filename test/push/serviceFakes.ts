@@ -43,6 +43,8 @@ export class ApnsFake {
   verify = true;
   private server!: http2.Http2SecureServer;
   private waiters: Array<() => void> = [];
+  /** Open client sessions: closing the fake ends them, as a service going away would, instead of waiting for the client. */
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
 
   private constructor(
     private readonly publicKey: KeyLike | Uint8Array,
@@ -53,6 +55,10 @@ export class ApnsFake {
   static async start(publicKey: KeyLike | Uint8Array, keyId: string, teamId: string): Promise<ApnsFake> {
     const f = new ApnsFake(publicKey, keyId, teamId);
     f.server = http2.createSecureServer({ ...tlsIdentity(), allowHTTP1: false });
+    f.server.on('session', (session) => {
+      f.sessions.add(session);
+      session.on('close', () => f.sessions.delete(session));
+    });
     f.server.on('stream', (stream, headers) => {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
@@ -77,7 +83,9 @@ export class ApnsFake {
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const session of this.sessions) session.destroy();
+    await closed;
   }
 
   private async handle(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, body: Buffer): Promise<void> {
