@@ -1,4 +1,4 @@
-import { MongoServerError, type ClientSession, type Db, type Document, type MongoClient } from 'mongodb';
+import { MongoServerError, type ClientSession, type Db, type Document, type MongoClient, type TransactionOptions } from 'mongodb';
 import type { Arrivals } from '../arrivals.js';
 import type { EventAudience, MailboxEntry, ServerEvent, SignalRecord } from '../types.js';
 
@@ -94,6 +94,29 @@ export async function mongoMailboxesIndexes(db: Db): Promise<void> {
   await dropIfPresent(entries.dropIndex('deviceId_1_senderId_1_expiresAt_1'));
 }
 
+/**
+ * How long a transaction's commit may wait for a majority of the replica set to confirm it. Without a
+ * bound of its own, a replica set that cannot confirm majority writes (a secondary down in a set of
+ * two data members and an arbiter, or lagging) held each send for about two minutes before a 503: the
+ * commit waits out its write-concern timeout (the driver sets 10 s when none is given), the driver
+ * labels that timeout UnknownTransactionCommitResult, and withTransaction commits again and again until
+ * its own 120 s are up, although the write has long been applied on the primary.
+ *
+ * maxCommitTimeMS becomes the commit's maxTimeMS: when it runs out first, mongod answers the write
+ * concern with MaxTimeMSExpired, which withTransaction never retries, so the send gets its 503 (the
+ * client retries it with its idempotency key) within this bound, well under a poll's 30 s hold. The
+ * write-concern timeout is set just above it on purpose: a shorter one would end the wait with
+ * WriteConcernFailed, which withTransaction does retry, and the two minutes would be back.
+ */
+export const COMMIT_MAX_MS = 5000;
+export const TRANSACTION_OPTIONS = {
+  // Snapshot reads and majority writes: every read of the transaction sees one consistent state, and a
+  // write to a document someone else changed since aborts it (retried by withTransaction).
+  readConcern: { level: 'snapshot' },
+  writeConcern: { w: 'majority', wtimeoutMS: COMMIT_MAX_MS + 1000 },
+  maxCommitTimeMS: COMMIT_MAX_MS,
+} as const satisfies TransactionOptions;
+
 // A write that lost a race to a concurrent insert of the same key (an upsert of a new mailbox, an
 // idempotency key, a connection pair) is retried from a fresh snapshot, where it sees the winner.
 // Each retry means someone else committed, so a few always suffice. Write conflicts between
@@ -141,11 +164,7 @@ export function mongoMailboxWrites(client: MongoClient, db: Db, arrivals: Arriva
   const transact = async <R>(work: (session: ClientSession) => Promise<R>): Promise<R> => {
     for (let attempt = 1; ; attempt++) {
       try {
-        // Snapshot reads and majority writes: every read of the transaction sees one consistent state,
-        // and a write to a document someone else changed since aborts it (retried by withTransaction).
-        return await client.withSession((session) =>
-          session.withTransaction(() => work(session), { readConcern: { level: 'snapshot' }, writeConcern: { w: 'majority' } }),
-        );
+        return await client.withSession((session) => session.withTransaction(() => work(session), TRANSACTION_OPTIONS));
       } catch (err) {
         if (!isDuplicate(err) || attempt >= MAX_ATTEMPTS) throw err;
       }
