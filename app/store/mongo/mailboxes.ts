@@ -311,9 +311,47 @@ export async function deleteEntriesFrom(db: Db, senderId: string): Promise<void>
 }
 
 /**
+ * How long one instance's orphan sweep holds the cluster's turn: a little under the purge interval
+ * (10 minutes, main.ts), so the sweep runs about once per interval however many instances share the
+ * database, and the instance that ran it can take the next turn despite a few seconds of clock skew.
+ */
+export const ORPHAN_SWEEP_TURN_MS = 9 * 60_000;
+
+interface TurnDoc {
+  _id: string;
+  until: Date;
+}
+
+/**
+ * Takes the cluster-wide turn `name` until `now + forMs` when nobody holds it; whether this caller got
+ * it. One upsert: when someone else's turn has not ended, the filter matches nothing and the upsert's
+ * insert meets their document (duplicate key), which is the answer "not yours"; two instances racing
+ * for a free turn meet the same way, so exactly one wins.
+ */
+export async function takeTurn(db: Db, name: string, now: Date, forMs: number): Promise<boolean> {
+  try {
+    await db.collection<TurnDoc>('turns').updateOne({ _id: name, until: { $lte: now } }, { $set: { until: new Date(now.getTime() + forMs) } }, { upsert: true });
+    return true;
+  } catch (err) {
+    if (isDuplicate(err)) return false;
+    throw err;
+  }
+}
+
+/**
+ * The orphan sweep below, on one instance per turn: it reads every counter with a join on sessions,
+ * which every instance used to do at every purge. Answers how many it deleted (0 when it was another
+ * instance's turn).
+ */
+export async function sweepOrphanMailboxesInTurn(db: Db, now: Date): Promise<number> {
+  if (!(await takeTurn(db, 'orphanMailboxSweep', now, ORPHAN_SWEEP_TURN_MS))) return 0;
+  return deleteOrphanMailboxes(db);
+}
+
+/**
  * Deletes mailboxes whose session no longer exists: sessions MongoDB's TTL index removed by itself,
  * and those a send created for a session that ended while it ran. Per-user documents not migrated
- * yet (no `userId`) are left for the migration.
+ * yet (no `userId`) are left for the migration. Called through sweepOrphanMailboxesInTurn.
  */
 export async function deleteOrphanMailboxes(db: Db): Promise<number> {
   const orphans = await mailboxCounters(db)

@@ -1,6 +1,6 @@
 import type { Collection, Db } from 'mongodb';
 import type { SessionRecord, SessionStore } from '../types.js';
-import { deleteMailboxes, deleteOrphanMailboxes } from './mailboxes.js';
+import { deleteMailboxes, sweepOrphanMailboxesInTurn } from './mailboxes.js';
 
 interface SessionDoc {
   _id: string;
@@ -151,7 +151,8 @@ export function mongoSessions(db: Db): SessionStore {
       await tokens.deleteMany({ expiresAt: { $lte: now } });
       const { deletedCount } = await sessions.deleteMany({ expiresAt: { $lte: now } });
       // By mailbox rather than by the ids just deleted: MongoDB's TTL index also ends sessions by itself.
-      await deleteOrphanMailboxes(db);
+      // One instance per turn: the sweep joins every counter with sessions.
+      await sweepOrphanMailboxesInTurn(db, now);
       return deletedCount;
     },
     async countActive(now) {
