@@ -7,7 +7,14 @@ export default {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   // The MongoDB contract needs a real server: without MONGODB_URI it is not run at all (rather than skipped).
-  testPathIgnorePatterns: ['/node_modules/', '/test/system/', '/test/reliability/', ...(process.env.MONGODB_URI ? [] : ['/test/store/mongo'])],
+  // Likewise the PostgreSQL contract and cross-instance tests without DATABASE_URL (scripts/test-postgres.sh starts one).
+  testPathIgnorePatterns: [
+    '/node_modules/',
+    '/test/system/',
+    '/test/reliability/',
+    ...(process.env.MONGODB_URI ? [] : ['/test/store/mongo']),
+    ...(process.env.DATABASE_URL ? [] : ['/test/store/postgres', '/test/signaling/postgres']),
+  ],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, diagnostics: false }] },
   testTimeout: 20000,

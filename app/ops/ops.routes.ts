@@ -16,7 +16,7 @@ const TAG = 'Operations';
 
 const healthResponse = z.object({
   status: z.literal('ok'),
-  store: z.enum(['sqlite', 'mongodb']),
+  store: z.enum(['sqlite', 'mongodb', 'postgres']),
   version: z.string(),
   uptimeSeconds: z.number().int(),
 });

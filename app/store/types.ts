@@ -546,7 +546,7 @@ export interface PushSubscriptionStore {
 }
 
 export interface Store {
-  readonly kind: 'sqlite' | 'mongodb';
+  readonly kind: 'sqlite' | 'mongodb' | 'postgres';
   readonly users: UserStore;
   readonly sessions: SessionStore;
   readonly rateLimits: RateLimitStore;

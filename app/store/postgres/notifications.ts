@@ -1,0 +1,88 @@
+import pg from 'pg';
+import { CONNECT_TIMEOUT_MS } from './db.js';
+
+export interface Backoff {
+  /** Wait before the first reconnect after a connection that worked. */
+  firstMs: number;
+  /** The wait doubles with each failed reconnect up to this. */
+  maxMs: number;
+}
+
+export interface WatchOptions {
+  /** Told when the listening connection fails or cannot be opened (held polls then re-check on an interval). */
+  onFailure: (err: unknown) => void;
+  /** Told when LISTEN works again after a failure (held polls re-check once, then wait for notifications). */
+  onRecovered?: () => void;
+  backoff?: Backoff;
+}
+
+const DEFAULT_BACKOFF: Backoff = { firstMs: 100, maxMs: 5000 };
+
+/**
+ * Keeps one connection of its own (outside the pool: LISTEN belongs to a session) listening on `channel`
+ * and calls `onPayload` with each notification's payload. When the connection fails (PostgreSQL restarted,
+ * a network cut, the connection killed) it reports `onFailure`, reconnects after a wait that doubles from
+ * `backoff.firstMs` to `backoff.maxMs`, and reports `onRecovered` once LISTEN is in place again:
+ * notifications sent meanwhile are lost, so the caller re-checks what it holds then. Returns a function
+ * that stops for good.
+ */
+export function watchNotifications(url: string, channel: string, onPayload: (payload: string) => void, options: WatchOptions): () => Promise<void> {
+  const backoff = options.backoff ?? DEFAULT_BACKOFF;
+  let stopped = false;
+  let client: pg.Client | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  let nextWaitMs = backoff.firstMs;
+  let failing = false;
+
+  const fail = (failed: pg.Client, err: unknown) => {
+    if (client !== failed) return; // already handled (error and end both fire)
+    client = undefined;
+    failed.removeAllListeners('notification');
+    failed.end().catch(() => {});
+    if (stopped) return;
+    failing = true;
+    options.onFailure(err);
+    const wait = nextWaitMs;
+    nextWaitMs = Math.min(nextWaitMs * 2, backoff.maxMs);
+    retry = setTimeout(open, wait);
+    retry.unref();
+  };
+
+  const open = () => {
+    retry = undefined;
+    if (stopped) return;
+    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, application_name: 'signalbox-listen', keepAlive: true });
+    client = c;
+    c.on('notification', (n) => {
+      if (n.channel === channel && n.payload) onPayload(n.payload);
+    });
+    c.on('error', (err) => fail(c, err));
+    c.on('end', () => fail(c, new Error('the LISTEN connection to PostgreSQL ended')));
+    c.connect()
+      .then(() => c.query(`LISTEN ${c.escapeIdentifier(channel)}`))
+      .then(
+        () => {
+          if (client !== c) return;
+          if (stopped) {
+            c.end().catch(() => {});
+            return;
+          }
+          nextWaitMs = backoff.firstMs;
+          if (failing) {
+            failing = false;
+            options.onRecovered?.();
+          }
+        },
+        (err) => fail(c, err),
+      );
+  };
+
+  open();
+  return async () => {
+    stopped = true;
+    clearTimeout(retry);
+    const c = client;
+    client = undefined;
+    if (c) await c.end().catch(() => {});
+  };
+}
