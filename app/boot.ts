@@ -4,6 +4,7 @@ import { parseEnv } from 'node:util';
 import { ConfigError, loadConfig, parseConfig, type Config, type Env } from './config.js';
 import { openMongoStore } from './store/mongo/index.js';
 import { openSqliteStore } from './store/sqlite/index.js';
+import { openPostgresStore } from './store/postgres/index.js';
 import type { Store } from './store/types.js';
 
 /**
@@ -85,7 +86,7 @@ export async function requireWritableStore(store: Store, config: Pick<Config, 's
   const failure = await store.probeWrite();
   if (failure === null) return;
   await store.close();
-  const where = config.store === 'sqlite' ? `the database ${sqliteFile(config)}` : 'the MongoDB database';
+  const where = config.store === 'sqlite' ? `the database ${sqliteFile(config)}` : config.store === 'postgres' ? 'the PostgreSQL database' : 'the MongoDB database';
   throw new StartError(`${where} cannot be written (${failure})`);
 }
 
@@ -95,6 +96,7 @@ export const sqliteFile = (config: Pick<Config, 'dataDir'>) => join(config.dataD
 /** Opens the configured store: SQLite in DATA_DIR, or MongoDB. */
 export async function openStore(config: Config): Promise<Store> {
   if (config.store === 'mongodb') return openMongoStore(config.mongodbUri!, config.mongodbDb);
+  if (config.store === 'postgres') return openPostgres(config);
   const file = sqliteFile(config);
   try {
     return openSqliteStore(file, { synchronous: config.sqliteSynchronous });
@@ -102,5 +104,16 @@ export async function openStore(config: Config): Promise<Store> {
     // SQLite's own words ("unable to open database file") do not say which file.
     if ((err as { code?: unknown }).code === undefined) throw err;
     throw new StartError(`cannot open the database ${file} (${String(reasonOf(err))}: ${err instanceof Error ? err.message : ''})`, { cause: err });
+  }
+}
+
+/** Opens the PostgreSQL store; a database that cannot be reached stops the start with one line, no password in it. */
+async function openPostgres(config: Config): Promise<Store> {
+  try {
+    return await openPostgresStore(config.databaseUrl!, { max: config.pgPoolMax, statementTimeoutMs: config.pgStatementTimeoutMs });
+  } catch (err) {
+    const url = new URL(config.databaseUrl!);
+    const where = `${url.hostname}:${url.port || '5432'}${url.pathname}`;
+    throw new StartError(`cannot open the PostgreSQL database at ${where} (${err instanceof Error ? err.message : String(err)})`, { cause: err });
   }
 }

@@ -50,6 +50,16 @@ const int = (min: number, max: number, fallback: number) =>
     String(fallback),
   );
 
+/** A URL the PostgreSQL driver can connect to: postgres:// or postgresql://, with a host. */
+function isPostgresUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
 const bool = (fallback: boolean) =>
   parser(
     z.preprocess(
@@ -198,8 +208,8 @@ export const ENVIRONMENT = [
       {
         env: 'STORE',
         key: 'store',
-        parse: oneOf(['sqlite', 'mongodb'], 'sqlite', 'must be sqlite or mongodb'),
-        doc: 'sqlite: embedded, one file in DATA_DIR, nothing to install. mongodb: several instances share one database.',
+        parse: oneOf(['sqlite', 'mongodb', 'postgres'], 'sqlite', 'must be sqlite, mongodb or postgres'),
+        doc: 'sqlite: embedded, one file in DATA_DIR, nothing to install. mongodb or postgres: several instances share one database.',
       },
       {
         env: 'DATA_DIR',
@@ -220,6 +230,24 @@ export const ENVIRONMENT = [
         doc: 'Required when STORE=mongodb; must reach a replica set (one node is enough): mailbox fan-out and server events are multi-document transactions, and its change stream wakes long-polls across instances.',
       },
       { env: 'MONGODB_DB', key: 'mongodbDb', parse: text('signalbox', z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'must be a database name')) },
+      {
+        env: 'DATABASE_URL',
+        key: 'databaseUrl',
+        parse: opt(z.string().refine(isPostgresUrl, 'must be a postgres:// or postgresql:// URL with a host (postgres://user:pass@host:5432/db)')),
+        doc: 'Required when STORE=postgres (PostgreSQL 14+); TLS and other libpq options go in its query string (?sslmode=require). Any number of instances may share the database: migrations run once under an advisory lock and LISTEN/NOTIFY wakes long-polls across instances. See docs/deploy.md.',
+      },
+      {
+        env: 'PG_POOL_MAX',
+        key: 'pgPoolMax',
+        parse: int(1, 1000, 10),
+        doc: 'Connections each instance opens at most (STORE=postgres), plus one for LISTEN. Instances x (PG_POOL_MAX + 1) must stay below the server\'s max_connections.',
+      },
+      {
+        env: 'PG_STATEMENT_TIMEOUT_MS',
+        key: 'pgStatementTimeoutMs',
+        parse: int(100, 600_000, 5000),
+        doc: 'PostgreSQL cancels a statement running longer than this (STORE=postgres); the request is answered 503 unavailable with Retry-After.',
+      },
     ],
   },
   {
@@ -768,6 +796,7 @@ export function parseConfig(env: Env, secrets?: Secrets): Config {
   }
   const e = result.data;
   if (e.STORE === 'mongodb' && !e.MONGODB_URI) throw new ConfigError('MONGODB_URI: must be set when STORE=mongodb');
+  if (e.STORE === 'postgres' && !e.DATABASE_URL) throw new ConfigError('DATABASE_URL: must be set when STORE=postgres');
   if (e.TURN_URLS.length > 0 && !e.TURN_SECRET && !(e.TURN_USERNAME && e.TURN_CREDENTIAL)) {
     throw new ConfigError('TURN_SECRET: must be set (or TURN_USERNAME and TURN_CREDENTIAL) when TURN_URLS is set');
   }

@@ -133,7 +133,8 @@ async function main(): Promise<void> {
   // so a wrong DATA_DIR would get a new directory and new keys before the check below.
   const { config } = parseEnvOrExit('signalbox-backup');
   if (config.store !== 'sqlite') {
-    fail(EX_USAGE, 'STORE=mongodb: back up with mongodump (see docs/deploy.md); this script copies the SQLite store');
+    const tool = config.store === 'postgres' ? 'pg_dump' : 'mongodump';
+    fail(EX_USAGE, `STORE=${config.store}: back up with ${tool} (see docs/deploy.md); this script copies the SQLite store`);
   }
   requireSqliteDatabase('signalbox-backup', config); // exit 66, nothing created
   const source = sqliteFile(config);

@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
+import pg from 'pg';
 import { EX_CONFIG, loadConfigOrExit, readEnv, sqliteFile } from '../app/boot.js';
 import { ConfigError, parseConfig, type Config, type Env } from '../app/config.js';
 
@@ -64,6 +65,23 @@ async function requireMongoDatabase(program: string, config: Config): Promise<vo
   }
 }
 
+/**
+ * Exit 66 unless the PostgreSQL database (DATABASE_URL, its search_path) holds Signalbox's schema: opening
+ * the store on a wrong database would migrate it into a new, empty installation.
+ */
+async function requirePostgresDatabase(program: string, config: Config): Promise<void> {
+  const client = new pg.Client({ connectionString: config.databaseUrl!, connectionTimeoutMillis: 5000, application_name: 'signalbox-admin' });
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ found: string | null }>("SELECT to_regclass('schema_migrations')::text AS found");
+    if (!rows[0]?.found) {
+      fail(program, EX_NOINPUT, 'the PostgreSQL database of DATABASE_URL has no Signalbox data (no schema_migrations table): is DATABASE_URL right? Nothing was created.');
+    }
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
 /** Exit 78 when a secret is neither in the environment nor in DATA_DIR, instead of generating a new one. */
 function requireSecrets(program: string, env: Env, config: Config): void {
   for (const s of SECRETS) {
@@ -86,6 +104,7 @@ function requireSecrets(program: string, env: Env, config: Config): void {
 export async function loadExistingConfigOrExit(program: string): Promise<Config> {
   const { env, config } = parseEnvOrExit(program);
   if (config.store === 'sqlite') requireSqliteDatabase(program, config);
+  else if (config.store === 'postgres') await requirePostgresDatabase(program, config);
   else await requireMongoDatabase(program, config);
   requireSecrets(program, env, config);
   // Every secret is present now, so loading reads them and generates nothing.
