@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { MongoClient, MongoError, MongoWriteConcernError, type ClientSession, type TransactionOptions } from 'mongodb';
 import { guardUnavailable } from '../../app/store/guard.js';
+import { MONGO_CLIENT_OPTIONS } from '../../app/store/mongo/index.js';
 import { COMMIT_MAX_MS, TRANSACTION_OPTIONS } from '../../app/store/mongo/mailboxes.js';
 import { isMongoUnavailable } from '../../app/store/mongo/unavailable.js';
 import { StoreUnavailableError } from '../../app/store/types.js';
@@ -74,5 +75,25 @@ describe('MongoDB transactions while the replica set cannot confirm majority wri
   it('a write-concern timeout shorter than the commit bound would be retried too', async () => {
     const { commits } = await send({ ...TRANSACTION_OPTIONS, writeConcern: { w: 'majority', wtimeoutMS: COMMIT_MAX_MS - 1000 } });
     expect(commits.length).toBeGreaterThan(2);
+  });
+});
+
+describe('MongoDB writes outside transactions', () => {
+  it('wait for their write concern at most the commit bound, keeping the w the URI asks', async () => {
+    for (const [uri, w] of [
+      ['mongodb://127.0.0.1:9/?replicaSet=rs0', undefined],
+      ['mongodb://127.0.0.1:9/?replicaSet=rs0&w=majority&wtimeoutMS=60000', 'majority'],
+      ['mongodb://127.0.0.1:9/?replicaSet=rs0&w=1', 1],
+    ] as const) {
+      const client = new MongoClient(uri, MONGO_CLIENT_OPTIONS);
+      try {
+        // What every collection's writes send (the driver's own merge of the URI and the options).
+        const wc = client.db('signalbox').collection('sessions').writeConcern;
+        expect(wc?.wtimeoutMS).toBe(COMMIT_MAX_MS);
+        expect(wc?.w).toBe(w);
+      } finally {
+        await client.close();
+      }
+    }
   });
 });
