@@ -11,7 +11,7 @@ import { MailboxNotifier, type EndedSessions } from './notifier.js';
 import { resolvePollsMax } from './pollLimits.js';
 import { startSessionChecks } from './sessionChecks.js';
 import { createSignalMetrics } from './signalMetrics.js';
-import { startCrossInstanceWakeups, wakeOnArrival } from './wakeups.js';
+import { startCrossInstanceWakeups, wakeOnArrival, watchEndedSessions } from './wakeups.js';
 
 /** Signals expire after SIGNAL_TTL (minutes); sweeping every minute keeps mailboxes small. */
 const SIGNAL_SWEEP_INTERVAL_MS = 60_000;
@@ -56,9 +56,11 @@ export function createSignaling(d: SignalingModuleDeps): SignalingFeature {
       sweep.unref();
       const stopWakeups = startCrossInstanceWakeups(store.signals, notifier, logger);
       const stopSessionChecks = startSessionChecks(store.sessions, clock, notifier, logger);
+      const stopEndedSessions = watchEndedSessions(store.sessions, notifier, logger);
       return async () => {
         clearInterval(sweep);
         stopSessionChecks();
+        await stopEndedSessions();
         await stopWakeups();
       };
     },

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { SignalStore } from '../store/types.js';
+import type { SessionStore, SignalStore } from '../store/types.js';
 import type { MailboxNotifier } from './notifier.js';
 
 /**
@@ -50,4 +50,22 @@ export function startCrossInstanceWakeups(signals: SignalStore, notifier: Mailbo
     clearInterval(recheck);
     await stopWatching();
   };
+}
+
+/**
+ * Ends this instance's held polls of sessions that ended through another instance or process, as soon as
+ * the store announces it (PostgreSQL), instead of at the next periodic session check (sessionChecks.ts),
+ * which still covers the time the feed is down. Returns a function that stops watching.
+ */
+export function watchEndedSessions(sessions: SessionStore, notifier: MailboxNotifier, logger: Logger): () => Promise<void> {
+  if (!sessions.watchEnded) return async () => {};
+  let warned = false;
+  return sessions.watchEnded(
+    (sessionIds) => notifier.endSessions({ sessionIds }),
+    (err) => {
+      if (warned) return;
+      warned = true;
+      logger.warn({ err }, 'no feed of ended sessions: held polls of sessions ended elsewhere end at the next session check');
+    },
+  );
 }

@@ -148,6 +148,13 @@ export interface SessionStore {
   purgeExpired(now: Date): Promise<number>;
   /** Sessions not expired at `now`, across all users (stats). */
   countActive(now: Date): Promise<number>;
+  /**
+   * Calls `listener` with the ids of sessions that ended (were deleted) through any instance or process
+   * sharing this store, so polls held here for them end at once (PostgreSQL: LISTEN/NOTIFY); `onFailure`
+   * when that stops working (the adapter keeps reconnecting; the periodic session check covers the gap).
+   * Absent where the engine offers no such feed (SQLite, MongoDB). Returns a function that stops watching.
+   */
+  watchEnded?(listener: (sessionIds: readonly string[]) => void, onFailure: (err: unknown) => void): () => Promise<void>;
 }
 
 export interface ResetCodeRecord {

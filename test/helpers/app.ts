@@ -34,6 +34,8 @@ export interface TestApp {
 export interface TestAppOptions {
   env?: Env;
   hasher?: PasswordHasher;
+  /** An opened store (e.g. PostgreSQL) instead of a fresh SQLite file in DATA_DIR; close() closes it. */
+  store?: Store;
   /** Wraps the real store, for fault injection. */
   wrapStore?: (store: Store) => Store;
   /** Waits between mail retries; short by default so retry tests finish quickly. */
@@ -57,7 +59,7 @@ const RATE_LIMITS_OFF: Env = Object.fromEntries(RATE_LIMIT_VARIABLES.map((name) 
 export function makeTestApp(options: TestAppOptions = {}): TestApp {
   const dir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'signalbox-test-'));
   const config = parseConfig({ DATA_DIR: dir, LOG_LEVEL: 'info', ...RATE_LIMITS_OFF, ...options.env }, TEST_SECRETS);
-  const realStore = openSqliteStore(join(dir, 'signalbox.db'));
+  const realStore = options.store ?? openSqliteStore(join(dir, 'signalbox.db'));
   const store = options.wrapStore ? options.wrapStore(realStore) : realStore;
   const clock = new ManualClock(Date.parse('2026-06-01T12:00:00Z'));
   const hasher = options.hasher ?? new PasswordHasher(TEST_ARGON2);

@@ -40,35 +40,37 @@ export const DEFAULT_POOL_OPTIONS: PoolOptions = { max: 10, statementTimeoutMs: 
 /**
  * Connects to PostgreSQL (DATABASE_URL), brings the schema up to date (once, under an advisory lock, however
  * many instances start at once) and returns the store. Every instance sharing the database sees every write:
- * nothing is kept in one instance's memory, and mailbox writes are announced to all of them with NOTIFY
- * (the channel is per schema, so installations sharing a database do not wake each other).
+ * nothing is kept in one instance's memory, and mailbox writes and ended sessions are announced to all of
+ * them with NOTIFY (the channels are per schema, so installations sharing a database do not wake each other).
  */
 export async function openPostgresStore(url: string, options: PoolOptions = DEFAULT_POOL_OPTIONS): Promise<Store> {
   const pool = createPool(url, options);
-  let channel: string;
+  let channels: { arrivals: string; sessions: string };
   try {
     await migrate(pool);
     const { rows } = await pool.query<{ schema: string }>('SELECT current_schema() AS schema');
-    // Channel names are identifiers (at most 63 bytes): the schema goes in as a short hash.
-    channel = `signalbox_arrivals_${createHash('sha256').update(rows[0]!.schema).digest('hex').slice(0, 16)}`;
+    // Channel names are identifiers (at most 63 bytes): the schema goes in as a short hash (as in the
+    // sessions_ended trigger of migrations.ts).
+    const tag = createHash('sha256').update(rows[0]!.schema).digest('hex').slice(0, 16);
+    channels = { arrivals: `signalbox_arrivals_${tag}`, sessions: `signalbox_sessions_${tag}` };
   } catch (err) {
     await pool.end().catch(() => {});
     throw err;
   }
   let closed = false;
   const arrivals = new Arrivals();
-  const mailbox = pgMailboxWrites(pool, arrivals, channel);
+  const mailbox = pgMailboxWrites(pool, arrivals, channels.arrivals);
   // A closed pool (shutdown) or an unreachable, full or read-only database: 503 with Retry-After, not 500.
   const unavailable = (err: unknown) => closed || isUnavailable(err);
 
   return {
     kind: 'postgres',
     users: guardUnavailable(pgUsers(pool, mailbox), unavailable),
-    sessions: guardUnavailable(pgSessions(pool), unavailable),
+    sessions: guardUnavailable(pgSessions(pool, { url, channel: channels.sessions }), unavailable),
     rateLimits: guardUnavailable(pgRateLimits(pool), unavailable),
     resetCodes: guardUnavailable(pgResetCodes(pool), unavailable),
     twoFactor: guardUnavailable(pgTwoFactor(pool), unavailable),
-    signals: guardUnavailable(pgSignals(pool, mailbox, arrivals, { url, channel }), unavailable),
+    signals: guardUnavailable(pgSignals(pool, mailbox, arrivals, { url, channel: channels.arrivals }), unavailable),
     connections: guardUnavailable(pgConnections(pool, mailbox), unavailable),
     presence: guardUnavailable(pgPresence(pool), unavailable),
     pushSubscriptions: guardUnavailable(pgPushSubscriptions(pool), unavailable),

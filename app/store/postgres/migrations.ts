@@ -175,6 +175,23 @@ export const MIGRATIONS: readonly string[] = [
      backup     text NOT NULL,
      updated_at timestamptz NOT NULL
    );`,
+  // Every ended session (logout, device removal, password change, account deletion or disabling, a reused
+  // refresh token, the DEVICES_MAX trim, expiry purge; through any instance or the admin CLI) is announced
+  // at COMMIT on the schema's sessions channel, its ids in chunks: the instances holding polls of those
+  // devices answer them 401 at once. One notification per 100 sessions per statement, not one per row.
+  // The channel is named like the store names it (index.ts): a hash of the table's schema.
+  `CREATE FUNCTION signalbox_sessions_ended() RETURNS trigger LANGUAGE plpgsql AS $$
+   DECLARE
+     chunk text;
+     channel text := 'signalbox_sessions_' || left(encode(sha256(convert_to(TG_TABLE_SCHEMA, 'UTF8')), 'hex'), 16);
+   BEGIN
+     FOR chunk IN SELECT string_agg(id, ',') FROM (SELECT id, (row_number() OVER ()) / 100 AS part FROM gone) g GROUP BY part LOOP
+       PERFORM pg_notify(channel, chunk);
+     END LOOP;
+     RETURN NULL;
+   END $$;
+   CREATE TRIGGER sessions_ended AFTER DELETE ON sessions REFERENCING OLD TABLE AS gone
+     FOR EACH STATEMENT EXECUTE FUNCTION signalbox_sessions_ended();`,
 ];
 
 /**

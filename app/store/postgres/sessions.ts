@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { RotateResult, SessionRecord, SessionStore } from '../types.js';
 import { LockNamespace, lockName, transaction } from './db.js';
 import { isForeignKeyViolation } from './errors.js';
+import { watchNotifications } from './notifications.js';
 
 interface SessionRow {
   id: string;
@@ -26,10 +27,14 @@ const toRecord = (r: SessionRow): SessionRecord => ({
 /**
  * Sessions and their refresh tokens. Nothing is remembered in this instance's memory: every lookup reads
  * the row, so a logout, password change or account deletion through any instance ends the session on all
- * of them at once.
+ * of them at once; and every ended session is announced (the sessions_ended trigger, migrations.ts), so
+ * the polls other instances hold for it answer at once too (`watchEnded`).
  */
-export function pgSessions(pool: pg.Pool): SessionStore {
+export function pgSessions(pool: pg.Pool, options: { url: string; channel: string }): SessionStore {
   return {
+    watchEnded(listener, onFailure) {
+      return watchNotifications(options.url, options.channel, (payload) => listener(payload.split(',').filter(Boolean)), { onFailure });
+    },
     async create(s, refreshHash) {
       try {
         return await transaction(pool, async (q) => {
@@ -56,8 +61,12 @@ export function pgSessions(pool: pg.Pool): SessionStore {
       return rows[0] ? toRecord(rows[0]) : null;
     },
     async rotateRefreshToken(oldHash, newHash, now, expiresAt) {
-      // The token's row lock: of two concurrent rotations of one token the second waits, then sees it used.
+      // Locks the session, then the token (the order of ON DELETE CASCADE, so a deletion racing it cannot
+      // deadlock with it): of two concurrent rotations of one token the second waits, then sees it used.
       return transaction(pool, async (q): Promise<RotateResult> => {
+        const owner = (await q.query<{ session_id: string }>('SELECT session_id FROM refresh_tokens WHERE hash = $1', [oldHash])).rows[0];
+        if (!owner) return { outcome: 'invalid' };
+        const session = (await q.query<SessionRow>('SELECT * FROM sessions WHERE id = $1 FOR UPDATE', [owner.session_id])).rows[0];
         const { rows } = await q.query<{ session_id: string; used_at: Date | null; expires_at: Date }>(
           'SELECT session_id, used_at, expires_at FROM refresh_tokens WHERE hash = $1 FOR UPDATE',
           [oldHash],
@@ -68,7 +77,6 @@ export function pgSessions(pool: pg.Pool): SessionStore {
           await q.query('DELETE FROM sessions WHERE id = $1', [token.session_id]);
           return { outcome: 'reused', sessionId: token.session_id };
         }
-        const session = (await q.query<SessionRow>('SELECT * FROM sessions WHERE id = $1 FOR UPDATE', [token.session_id])).rows[0];
         if (!session || token.expires_at <= now || session.expires_at <= now) return { outcome: 'invalid' };
         await q.query('UPDATE refresh_tokens SET used_at = $1 WHERE hash = $2', [now, oldHash]);
         await q.query('INSERT INTO refresh_tokens (hash, session_id, used_at, expires_at) VALUES ($1, $2, NULL, $3)', [newHash, session.id, expiresAt]);

@@ -93,8 +93,10 @@ export function pgUsers(pool: pg.Pool, mailbox: PgMailboxWrites): UserStore {
       return rows.map((r) => ({ username: r.username, fingerprint: r.pgp_fingerprint }));
     },
     async delete(id) {
-      // Sessions, tokens, mailboxes and everything else the user owns go with it (ON DELETE CASCADE), in one statement.
-      return ((await pool.query('DELETE FROM users WHERE id = $1', [id])).rowCount ?? 0) > 0;
+      // Sessions, tokens, mailboxes and everything else the user owns go with it (ON DELETE CASCADE), in one
+      // statement; in a transaction so that, chosen as a deadlock's victim against a racing sign-in or
+      // refresh, it runs again rather than failing.
+      return transaction(pool, async (q) => ((await q.query('DELETE FROM users WHERE id = $1', [id])).rowCount ?? 0) > 0);
     },
     async setDisabled(id, disabledAt) {
       // The flag and the end of every session land together (refresh tokens cascade).
