@@ -1,12 +1,10 @@
-import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
-import pg from 'pg';
 import type { Response } from 'supertest';
 import { openPostgresStore } from '../../app/store/postgres/index.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
 import { connectQuietly, payloads, poll, send } from '../helpers/signaling.js';
-import { createTestSchema, type TestSchema } from '../store/postgresTestDb.js';
+import { createTestSchema, listeners, type TestSchema } from '../store/postgresTestDb.js';
 import { heldPolls } from './helpers.js';
 
 // Two instances (two apps, each with its own PostgreSQL store object and pool) on one database, as two
@@ -29,7 +27,7 @@ beforeEach(async () => {
   a = makeTestApp({ store: storeA });
   b = makeTestApp({ store: storeB });
   stops = [a.app.lifecycle.start(), b.app.lifecycle.start()];
-  await listening();
+  await listeners(schema, 4);
 });
 
 afterEach(async () => {
@@ -40,28 +38,6 @@ afterEach(async () => {
   await schema.drop();
   jest.useRealTimers();
 });
-
-/**
- * Resolves once both instances LISTEN on the schema's two channels (arrivals and ended sessions): the
- * listening connections' last statement, as pg_stat_activity shows it.
- */
-async function listening(): Promise<void> {
-  const tag = createHash('sha256').update(schema.name).digest('hex').slice(0, 16);
-  const client = new pg.Client({ connectionString: schema.url });
-  await client.connect();
-  try {
-    for (;;) {
-      const { rows } = await client.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query IN ($1, $2)`,
-        [`LISTEN "signalbox_arrivals_${tag}"`, `LISTEN "signalbox_sessions_${tag}"`],
-      );
-      if (rows[0]!.n === 4) return;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  } finally {
-    await client.end();
-  }
-}
 
 /** A user registered through A, and signed in through B on a device of their own (the tokens work on both). */
 async function users(): Promise<{ alice: TestUser; bob: TestUser }> {

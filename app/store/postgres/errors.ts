@@ -25,12 +25,16 @@ const codeOf = (err: unknown): string => String((err as { code?: unknown } | nul
 
 /** True for an error that means the database is unreachable, shutting down, full or read-only: answered 503. */
 export function isPostgresUnavailable(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
+  // Duck-typed, not instanceof: errors from Node's own modules may come from another realm (a VM context).
+  if (typeof err !== 'object' || err === null) return false;
   const code = codeOf(err);
   if (UNAVAILABLE_SQLSTATES.test(code) && code.length === 5) return true;
   if (UNAVAILABLE_NODE_CODES.has(code)) return true;
-  if (err instanceof AggregateError && err.errors.some(isPostgresUnavailable)) return true;
-  return UNAVAILABLE_MESSAGES.some((m) => err.message.includes(m));
+  // Connecting to a host name with several addresses fails with all of their errors at once.
+  const inner = (err as { errors?: unknown }).errors;
+  if (Array.isArray(inner) && inner.some(isPostgresUnavailable)) return true;
+  const message = String((err as { message?: unknown }).message ?? '');
+  return UNAVAILABLE_MESSAGES.some((m) => message.includes(m));
 }
 
 /** What /health reports for a failed write probe: why the write could not happen. */
