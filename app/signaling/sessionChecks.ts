@@ -5,8 +5,9 @@ import type { MailboxNotifier } from './notifier.js';
 
 /**
  * How often the sessions of held polls are looked up in the store. Sessions ended in this process
- * end their polls at once (`MailboxNotifier.endSessions`); this bounds the rest: the admin CLI (its
- * own process) and, on MongoDB, other instances. Each held poll costs one session lookup per
+ * end their polls at once (`MailboxNotifier.endSessions`), and so do sessions ended elsewhere when the
+ * store announces them (`SessionStore.watchEnded`: PostgreSQL, MongoDB); this bounds the rest: the admin
+ * CLI on SQLite (its own process) and any time such a feed is down. Each held poll costs one session lookup per
  * interval, a fifth of what a cross-instance re-check costs it (wakeups.ts).
  */
 export const SESSION_CHECK_INTERVAL_MS = 5000;

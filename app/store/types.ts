@@ -150,9 +150,11 @@ export interface SessionStore {
   countActive(now: Date): Promise<number>;
   /**
    * Calls `listener` with the ids of sessions that ended (were deleted) through any instance or process
-   * sharing this store, so polls held here for them end at once (PostgreSQL: LISTEN/NOTIFY); `onFailure`
-   * when that stops working (the adapter keeps reconnecting; the periodic session check covers the gap).
-   * Absent where the engine offers no such feed (SQLite, MongoDB). Returns a function that stops watching.
+   * sharing this store, so polls held here for them end at once (PostgreSQL: LISTEN/NOTIFY; MongoDB: a
+   * change stream of session deletions); `onFailure` when that stops working (the adapter keeps
+   * reconnecting; the periodic session check covers the gap). Absent for SQLite (one instance, whose own
+   * changes end its polls directly; the admin CLI's are found by the periodic session check). Returns a
+   * function that stops watching.
    */
   watchEnded?(listener: (sessionIds: readonly string[]) => void, onFailure: (err: unknown) => void): () => Promise<void>;
 }

@@ -137,6 +137,8 @@ describe('node dist/app/main.js: configuration errors', () => {
     ['STUN_URLS', 'https://stun.example.org'],
     ['TURN_URLS', 'turn:bad host:3478'],
     ['LOG_LEVEL', 'loud'],
+    ['DATABASE_URL', 'mysql://signalbox:secret@127.0.0.1/db'],
+    ['PG_POOL_MAX', '0'],
   ])('exits with code 78 and one stderr line naming %s when it is %j', async (name, value) => {
     const dir = workDir();
     const server = startServer(dir, { [name]: value });
@@ -202,6 +204,16 @@ describe('node dist/app/main.js: serving', () => {
     const lines = second.stderr().split('\n').filter(Boolean);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain('EADDRINUSE');
+  });
+
+  it('exits 1 with one stderr line, naming the database but not its password, when STORE=postgres cannot reach it', async () => {
+    const dir = workDir();
+    // Nothing listens on port 1 of loopback: connection refused.
+    const server = startServer(dir, { STORE: 'postgres', DATABASE_URL: 'postgres://signalbox:hunter2-secret@127.0.0.1:1/signalbox' });
+    expect((await exitOf(server)).code).toBe(1);
+    const lines = server.stderr().split('\n').filter(Boolean);
+    expect(lines).toEqual(['signalbox: failed to start: cannot open the PostgreSQL database at 127.0.0.1:1/signalbox (connect ECONNREFUSED 127.0.0.1:1)']);
+    expect(server.stdout()).not.toContain('hunter2-secret');
   });
 
   it('exposes process metrics as well as request metrics', async () => {

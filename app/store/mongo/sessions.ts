@@ -1,6 +1,10 @@
 import type { Collection, Db } from 'mongodb';
 import type { SessionRecord, SessionStore } from '../types.js';
 import { deleteMailboxes, sweepOrphanMailboxesInTurn } from './mailboxes.js';
+import { resilientWatch } from './resilientWatch.js';
+
+/** Re-opening the change stream of ended sessions after an outage: as the arrivals stream (signals.ts). */
+const WATCH_BACKOFF = { firstMs: 500, maxMs: 30_000 };
 
 interface SessionDoc {
   _id: string;
@@ -154,6 +158,22 @@ export function mongoSessions(db: Db): SessionStore {
       // One instance per turn: the sweep joins every counter with sessions.
       await sweepOrphanMailboxesInTurn(db, now);
       return deletedCount;
+    },
+    watchEnded(listener, onFailure) {
+      // Deletions of session documents, whoever made them (an instance, the admin CLI, the TTL index):
+      // only their key, which is the session id, is sent. An invalidate event carries none.
+      return resilientWatch(
+        () =>
+          sessions.watch<SessionDoc, { documentKey?: { _id: string } }>([
+            { $match: { operationType: 'delete' } },
+            { $project: { documentKey: 1 } },
+          ]),
+        (change) => {
+          if (change.documentKey) listener([String(change.documentKey._id)]);
+        },
+        // An invalidate event (the collection dropped) carries no key and is the stream's last: a new one opens.
+        { backoff: WATCH_BACKOFF, onFailure, isLast: (change) => !change.documentKey },
+      );
     },
     async countActive(now) {
       return sessions.countDocuments({ expiresAt: { $gt: now } });
