@@ -240,7 +240,7 @@ export const ENVIRONMENT = [
         env: 'PG_POOL_MAX',
         key: 'pgPoolMax',
         parse: int(1, 1000, 10),
-        doc: 'Connections each instance opens at most (STORE=postgres), plus one for LISTEN. Instances x (PG_POOL_MAX + 1) must stay below the server\'s max_connections.',
+        doc: 'Connections each instance opens at most (STORE=postgres), plus two that LISTEN (arrivals, ended sessions). Instances x (PG_POOL_MAX + 2) must stay below the server\'s max_connections.',
       },
       {
         env: 'PG_STATEMENT_TIMEOUT_MS',

@@ -1,6 +1,9 @@
+import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
+import { isPostgresUnavailable } from '../../app/store/postgres/errors.js';
 import { openPostgresStore } from '../../app/store/postgres/index.js';
+import { watchNotifications } from '../../app/store/postgres/notifications.js';
 import { StoreUnavailableError, type Store } from '../../app/store/types.js';
 import { makeUser } from './contract.js';
 import { createTestSchema, startRelay, type Relay, type TestSchema } from './postgresTestDb.js';
@@ -144,6 +147,92 @@ describe('LISTEN across an outage', () => {
       while (heard.length === 0) await new Promise((r) => setTimeout(r, 10));
       expect(heard).toEqual(['bob-phone']);
       expect(recoveries).toBe(1);
+    } finally {
+      await stop();
+    }
+  });
+});
+
+describe('PostgreSQL refusing writes or picking a loser', () => {
+  it('opens a read-only database (a standby, default_transaction_read_only) that is up to date: reads work, writes answer 503, the write probe says read_only', async () => {
+    const writable = await open(schema.url);
+    const user = makeUser();
+    await writable.users.create(user);
+    const url = new URL(schema.url);
+    url.searchParams.set('options', `${url.searchParams.get('options')} -c default_transaction_read_only=on`);
+    const readOnly = await open(url.toString());
+    expect(await readOnly.users.findById(user.id)).toEqual(user);
+    await expect(readOnly.users.create(makeUser())).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect(await readOnly.probeWrite()).toBe('read_only');
+    expect(await writable.probeWrite()).toBeNull();
+  });
+
+  it('counts a serialization failure and a deadlock, as PostgreSQL reports them, among the errors answered 503', async () => {
+    const [one, two] = [await admin(), await admin()];
+    try {
+      await one.query('CREATE TABLE pair (id int PRIMARY KEY, n int)');
+      await one.query('INSERT INTO pair VALUES (1, 0), (2, 0)');
+      // A deadlock: each holds one row and asks for the other's.
+      await one.query('BEGIN');
+      await two.query('BEGIN');
+      await one.query('UPDATE pair SET n = 1 WHERE id = 1');
+      await two.query('UPDATE pair SET n = 1 WHERE id = 2');
+      const crossed = await Promise.allSettled([one.query('UPDATE pair SET n = 2 WHERE id = 2'), two.query('UPDATE pair SET n = 2 WHERE id = 1')]);
+      const deadlock = crossed.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+      expect(deadlock.reason.code).toBe('40P01');
+      expect(isPostgresUnavailable(deadlock.reason)).toBe(true);
+      await one.query('ROLLBACK');
+      await two.query('ROLLBACK');
+      // A serialization failure: two SERIALIZABLE transactions writing one row.
+      await one.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
+      await two.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
+      await one.query('SELECT n FROM pair WHERE id = 1');
+      await two.query('SELECT n FROM pair WHERE id = 1');
+      await one.query('UPDATE pair SET n = 3 WHERE id = 1');
+      const second = two.query('UPDATE pair SET n = 4 WHERE id = 1').catch((e: unknown) => e);
+      await one.query('COMMIT');
+      const failure = await second;
+      expect((failure as { code?: string }).code).toBe('40001');
+      expect(isPostgresUnavailable(failure)).toBe(true);
+      await two.query('ROLLBACK');
+    } finally {
+      await one.end();
+      await two.end();
+    }
+  });
+});
+
+describe('LISTEN on a connection that goes silent', () => {
+  it('notices a connection that no longer answers (no reset, no close) by its heartbeat, replaces it, and hears arrivals again', async () => {
+    const channel = `signalbox_arrivals_${createHash('sha256').update(schema.name).digest('hex').slice(0, 16)}`;
+    const heard: string[] = [];
+    const failures: unknown[] = [];
+    let recovered!: () => void;
+    const back = new Promise<void>((resolve) => (recovered = resolve));
+    const stop = watchNotifications(relay.via(schema.url), channel, (payload) => heard.push(payload), {
+      onFailure: (err) => failures.push(err),
+      onRecovered: () => recovered(),
+      backoff: { firstMs: 10, maxMs: 50 },
+      timing: { heartbeatMs: 50, heartbeatTimeoutMs: 200, connectTimeoutMs: 200 },
+    });
+    try {
+      const notify = async (payload: string) => {
+        const c = await admin();
+        await c.query('SELECT pg_notify($1, $2)', [channel, payload]);
+        await c.end();
+      };
+      while (heard.length === 0) {
+        await notify('before');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      relay.stall();
+      while (failures.length === 0) await new Promise((r) => setTimeout(r, 10));
+      relay.flow();
+      await back;
+      heard.length = 0;
+      await notify('after');
+      while (heard.length === 0) await new Promise((r) => setTimeout(r, 10));
+      expect(heard).toEqual(['after']);
     } finally {
       await stop();
     }

@@ -52,12 +52,16 @@ export interface Relay {
   via(url: string): string;
   cut(): Promise<void>;
   restore(): Promise<void>;
+  /** Stops forwarding bytes without closing anything (a half-open connection, a black hole); `flow()` undoes it. */
+  stall(): void;
+  flow(): void;
   close(): Promise<void>;
 }
 
 export async function startRelay(): Promise<Relay> {
   const target = new URL(adminUrl);
   const sockets = new Set<Socket>();
+  let stalled = false;
   let server: Server | undefined;
   let port = 0;
   const listen = async () => {
@@ -71,6 +75,7 @@ export async function startRelay(): Promise<Relay> {
           to.destroy();
         });
         from.pipe(to);
+        if (stalled) from.pause();
       }
     });
     await new Promise<void>((resolve) => s.listen(port, '127.0.0.1', resolve));
@@ -92,6 +97,14 @@ export async function startRelay(): Promise<Relay> {
     },
     cut,
     restore: listen,
+    stall() {
+      stalled = true;
+      for (const socket of sockets) socket.pause();
+    },
+    flow() {
+      stalled = false;
+      for (const socket of sockets) socket.resume();
+    },
     close: cut,
   };
 }

@@ -205,7 +205,12 @@ export async function migrate(pool: pg.Pool): Promise<void> {
   try {
     await client.query("SELECT pg_advisory_lock($1, hashtext('migrations:' || current_schema()))", [LockNamespace.Migrations]);
     try {
-      await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+      // Created only when missing, so an up-to-date schema opens without a write (a read-only database
+      // then opens, and its write probe reports read_only instead of the start failing on DDL).
+      const { rows: found } = await client.query<{ table: string | null }>("SELECT to_regclass('schema_migrations')::text AS table");
+      if (!found[0]?.table) {
+        await client.query('CREATE TABLE schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+      }
       const { rows } = await client.query<{ v: number | null }>('SELECT max(version) AS v FROM schema_migrations');
       const current = rows[0]?.v ?? 0;
       if (current > MIGRATIONS.length) {

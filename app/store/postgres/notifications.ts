@@ -14,9 +14,19 @@ export interface WatchOptions {
   /** Told when LISTEN works again after a failure (held polls re-check once, then wait for notifications). */
   onRecovered?: () => void;
   backoff?: Backoff;
+  /** The heartbeat and connect bounds; the defaults below (tests shorten them). */
+  timing?: Partial<typeof DEFAULT_TIMING>;
 }
 
 const DEFAULT_BACKOFF: Backoff = { firstMs: 100, maxMs: 5000 };
+
+/**
+ * How often the listening connection proves it is still there. A connection cut without a word (a firewall
+ * dropping its state, a host gone) would otherwise look idle for as long as TCP keepalive takes to notice,
+ * minutes, while every notification is lost: a `SELECT 1` every `heartbeatMs` that gets no answer within
+ * `heartbeatTimeoutMs` counts as a failure, and the connection is replaced.
+ */
+const DEFAULT_TIMING = { heartbeatMs: 15_000, heartbeatTimeoutMs: 5_000, connectTimeoutMs: CONNECT_TIMEOUT_MS };
 
 /**
  * Keeps one connection of its own (outside the pool: LISTEN belongs to a session) listening on `channel`
@@ -28,6 +38,7 @@ const DEFAULT_BACKOFF: Backoff = { firstMs: 100, maxMs: 5000 };
  */
 export function watchNotifications(url: string, channel: string, onPayload: (payload: string) => void, options: WatchOptions): () => Promise<void> {
   const backoff = options.backoff ?? DEFAULT_BACKOFF;
+  const timing = { ...DEFAULT_TIMING, ...options.timing };
   let stopped = false;
   let client: pg.Client | undefined;
   let retry: NodeJS.Timeout | undefined;
@@ -51,7 +62,14 @@ export function watchNotifications(url: string, channel: string, onPayload: (pay
   const open = () => {
     retry = undefined;
     if (stopped) return;
-    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, application_name: 'signalbox-listen', keepAlive: true });
+    const c = new pg.Client({
+      connectionString: url,
+      connectionTimeoutMillis: timing.connectTimeoutMs,
+      query_timeout: timing.heartbeatTimeoutMs,
+      application_name: 'signalbox-listen',
+      keepAlive: true,
+      keepAliveInitialDelayMillis: timing.heartbeatMs,
+    });
     client = c;
     c.on('notification', (n) => {
       if (n.channel === channel && n.payload) onPayload(n.payload);
@@ -68,6 +86,12 @@ export function watchNotifications(url: string, channel: string, onPayload: (pay
             return;
           }
           nextWaitMs = backoff.firstMs;
+          const heartbeat = setInterval(() => {
+            if (client !== c) return clearInterval(heartbeat);
+            c.query('SELECT 1').catch((err: unknown) => fail(c, err));
+          }, timing.heartbeatMs);
+          heartbeat.unref();
+          c.once('end', () => clearInterval(heartbeat));
           if (failing) {
             failing = false;
             options.onRecovered?.();
