@@ -3,9 +3,9 @@ import type { SessionStore, SignalStore } from '../store/types.js';
 import type { MailboxNotifier } from './notifier.js';
 
 /**
- * Without a change stream, held polls on every instance re-read their mailboxes this often: a
- * signal sent through another instance then waits up to a second (and each held poll costs one
- * read per second), instead of arriving at once. A replica set avoids both.
+ * Without the store's arrival feed (MongoDB's change stream, PostgreSQL's LISTEN), held polls on every
+ * instance re-read their mailboxes this often: a signal sent through another instance then waits up to a
+ * second (and each held poll costs one read per second), instead of arriving at once.
  */
 export const RECHECK_INTERVAL_MS = 1000;
 
@@ -30,7 +30,9 @@ export function startCrossInstanceWakeups(signals: SignalStore, notifier: Mailbo
   let recheck: NodeJS.Timeout | undefined;
   const fallBack = (err: unknown) => {
     if (recheck) return;
-    logger.warn({ err, intervalMs: RECHECK_INTERVAL_MS }, 'no change stream (needs a replica set): held polls re-check on an interval');
+    // Said for every store with an arrival feed (MongoDB's change stream, PostgreSQL's LISTEN): an outage or a
+    // restart of the database lands here too, not only a MongoDB without a replica set.
+    logger.warn({ err, intervalMs: RECHECK_INTERVAL_MS }, 'cross-instance arrival feed down: held polls re-check on an interval until it is back');
     recheck = setInterval(() => notifier.notifyAll(), RECHECK_INTERVAL_MS);
     recheck.unref();
   };
@@ -40,7 +42,7 @@ export function startCrossInstanceWakeups(signals: SignalStore, notifier: Mailbo
     if (!recheck) return;
     clearInterval(recheck);
     recheck = undefined;
-    logger.info('change stream open again: held polls wake on arrival');
+    logger.info('cross-instance arrival feed back: held polls wake on arrival');
     notifier.notifyAll();
   };
   const stopWatching = signals.watchArrivals((deviceId) => notifier.notify([deviceId]), fallBack, recovered);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { MongoClient } from 'mongodb';
 import { openMongoStore } from '../../app/store/mongo/index.js';
+import { ORPHAN_SWEEP_TURN_MS, takeTurn } from '../../app/store/mongo/mailboxes.js';
 import { describeAccountSecurityContract } from './accountSecurityContract.js';
 import { describeAdminStoreContract } from './adminContract.js';
 import { describeAuthStoreContract } from './authContract.js';
@@ -159,6 +160,21 @@ describe('MongoDB store', () => {
       expect(await check.db(dbName).collection('mailboxes').countDocuments({ signals: { $exists: true } })).toBe(0);
     } finally {
       await check.close();
+    }
+  });
+
+  it('runs the orphan-mailbox sweep on one instance per turn', async () => {
+    const client = new MongoClient(uri);
+    try {
+      const db = client.db(dbName);
+      const t0 = new Date();
+      // Two instances' purges at once: one gets the turn.
+      const [a, b] = await Promise.all([takeTurn(db, 'sweep', t0, ORPHAN_SWEEP_TURN_MS), takeTurn(db, 'sweep', t0, ORPHAN_SWEEP_TURN_MS)]);
+      expect([a, b].sort()).toEqual([false, true]);
+      expect(await takeTurn(db, 'sweep', new Date(t0.getTime() + ORPHAN_SWEEP_TURN_MS - 1), ORPHAN_SWEEP_TURN_MS)).toBe(false);
+      expect(await takeTurn(db, 'sweep', new Date(t0.getTime() + ORPHAN_SWEEP_TURN_MS), ORPHAN_SWEEP_TURN_MS)).toBe(true);
+    } finally {
+      await client.close();
     }
   });
 });

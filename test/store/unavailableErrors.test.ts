@@ -23,6 +23,9 @@ describe('isMongoUnavailable', () => {
     ['MaxTimeMSExpired', 50],
     ['ExceededTimeLimit', 262],
     ['WriteConcernFailed', 64],
+    ['OutOfDiskSpace (a full disk, like SQLite’s SQLITE_FULL)', 14031],
+    ['LockTimeout', 24],
+    ['Interrupted', 11601],
   ])('answers unavailable for %s', (_name, code) => {
     expect(isMongoUnavailable(reply({ code }))).toBe(true);
   });

@@ -1,9 +1,9 @@
-import { MongoClient } from 'mongodb';
+import { MongoClient, type MongoClientOptions } from 'mongodb';
 import { Arrivals } from '../arrivals.js';
 import { guardUnavailable } from '../guard.js';
 import { StoreUnavailableError, type Store } from '../types.js';
 import { mongoConnections, mongoConnectionsIndexes } from './connections.js';
-import { mongoMailboxesIndexes, mongoMailboxWrites } from './mailboxes.js';
+import { COMMIT_MAX_MS, mongoMailboxesIndexes, mongoMailboxWrites } from './mailboxes.js';
 import { migrateUserMailboxes } from './migrateMailboxes.js';
 import { mongoPresence } from './presence.js';
 import { mongoPushSubscriptions, mongoPushSubscriptionsIndexes } from './pushSubscriptions.js';
@@ -53,9 +53,19 @@ async function requireTransactions(client: MongoClient): Promise<void> {
   );
 }
 
+/**
+ * The client's options. `wtimeoutMS` bounds how long a write outside a transaction (a login's session, a
+ * rate-limit count) waits for the write concern the URI or the deployment asks (a majority by default since
+ * MongoDB 5.0): without it such a write waits for as long as the replica set cannot confirm it. Past it the
+ * server answers WriteConcernFailed, which the driver does not retry and the store answers 503
+ * (unavailable.ts); the URI's `w` is kept (the driver merges the two key by key). Transactions set their own
+ * (mailboxes.ts, TRANSACTION_OPTIONS).
+ */
+export const MONGO_CLIENT_OPTIONS = { serverSelectionTimeoutMS: 5000, appName: 'signalbox', wtimeoutMS: COMMIT_MAX_MS } as const satisfies MongoClientOptions;
+
 /** Connects to MongoDB (a replica set), creates the unique and TTL indexes, migrates, and returns the store. */
 export async function openMongoStore(uri: string, dbName: string): Promise<Store> {
-  const client = new MongoClient(uri, { serverSelectionTimeoutMS: 5000, appName: 'signalbox' });
+  const client = new MongoClient(uri, MONGO_CLIENT_OPTIONS);
   await client.connect();
   const db = client.db(dbName);
   // Sends and the changes that cause server events write mailboxes the same way, and wake polls through one feed.

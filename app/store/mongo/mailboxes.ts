@@ -1,4 +1,4 @@
-import { MongoServerError, type ClientSession, type Db, type Document, type MongoClient } from 'mongodb';
+import { MongoServerError, type ClientSession, type Db, type Document, type MongoClient, type TransactionOptions } from 'mongodb';
 import type { Arrivals } from '../arrivals.js';
 import type { EventAudience, MailboxEntry, ServerEvent, SignalRecord } from '../types.js';
 
@@ -94,6 +94,29 @@ export async function mongoMailboxesIndexes(db: Db): Promise<void> {
   await dropIfPresent(entries.dropIndex('deviceId_1_senderId_1_expiresAt_1'));
 }
 
+/**
+ * How long a transaction's commit may wait for a majority of the replica set to confirm it. Without a
+ * bound of its own, a replica set that cannot confirm majority writes (a secondary down in a set of
+ * two data members and an arbiter, or lagging) held each send for about two minutes before a 503: the
+ * commit waits out its write-concern timeout (the driver sets 10 s when none is given), the driver
+ * labels that timeout UnknownTransactionCommitResult, and withTransaction commits again and again until
+ * its own 120 s are up, although the write has long been applied on the primary.
+ *
+ * maxCommitTimeMS becomes the commit's maxTimeMS: when it runs out first, mongod answers the write
+ * concern with MaxTimeMSExpired, which withTransaction never retries, so the send gets its 503 (the
+ * client retries it with its idempotency key) within this bound, well under a poll's 30 s hold. The
+ * write-concern timeout is set just above it on purpose: a shorter one would end the wait with
+ * WriteConcernFailed, which withTransaction does retry, and the two minutes would be back.
+ */
+export const COMMIT_MAX_MS = 5000;
+export const TRANSACTION_OPTIONS = {
+  // Snapshot reads and majority writes: every read of the transaction sees one consistent state, and a
+  // write to a document someone else changed since aborts it (retried by withTransaction).
+  readConcern: { level: 'snapshot' },
+  writeConcern: { w: 'majority', wtimeoutMS: COMMIT_MAX_MS + 1000 },
+  maxCommitTimeMS: COMMIT_MAX_MS,
+} as const satisfies TransactionOptions;
+
 // A write that lost a race to a concurrent insert of the same key (an upsert of a new mailbox, an
 // idempotency key, a connection pair) is retried from a fresh snapshot, where it sees the winner.
 // Each retry means someone else committed, so a few always suffice. Write conflicts between
@@ -141,11 +164,7 @@ export function mongoMailboxWrites(client: MongoClient, db: Db, arrivals: Arriva
   const transact = async <R>(work: (session: ClientSession) => Promise<R>): Promise<R> => {
     for (let attempt = 1; ; attempt++) {
       try {
-        // Snapshot reads and majority writes: every read of the transaction sees one consistent state,
-        // and a write to a document someone else changed since aborts it (retried by withTransaction).
-        return await client.withSession((session) =>
-          session.withTransaction(() => work(session), { readConcern: { level: 'snapshot' }, writeConcern: { w: 'majority' } }),
-        );
+        return await client.withSession((session) => session.withTransaction(() => work(session), TRANSACTION_OPTIONS));
       } catch (err) {
         if (!isDuplicate(err) || attempt >= MAX_ATTEMPTS) throw err;
       }
@@ -292,9 +311,47 @@ export async function deleteEntriesFrom(db: Db, senderId: string): Promise<void>
 }
 
 /**
+ * How long one instance's orphan sweep holds the cluster's turn: a little under the purge interval
+ * (10 minutes, main.ts), so the sweep runs about once per interval however many instances share the
+ * database, and the instance that ran it can take the next turn despite a few seconds of clock skew.
+ */
+export const ORPHAN_SWEEP_TURN_MS = 9 * 60_000;
+
+interface TurnDoc {
+  _id: string;
+  until: Date;
+}
+
+/**
+ * Takes the cluster-wide turn `name` until `now + forMs` when nobody holds it; whether this caller got
+ * it. One upsert: when someone else's turn has not ended, the filter matches nothing and the upsert's
+ * insert meets their document (duplicate key), which is the answer "not yours"; two instances racing
+ * for a free turn meet the same way, so exactly one wins.
+ */
+export async function takeTurn(db: Db, name: string, now: Date, forMs: number): Promise<boolean> {
+  try {
+    await db.collection<TurnDoc>('turns').updateOne({ _id: name, until: { $lte: now } }, { $set: { until: new Date(now.getTime() + forMs) } }, { upsert: true });
+    return true;
+  } catch (err) {
+    if (isDuplicate(err)) return false;
+    throw err;
+  }
+}
+
+/**
+ * The orphan sweep below, on one instance per turn: it reads every counter with a join on sessions,
+ * which every instance used to do at every purge. Answers how many it deleted (0 when it was another
+ * instance's turn).
+ */
+export async function sweepOrphanMailboxesInTurn(db: Db, now: Date): Promise<number> {
+  if (!(await takeTurn(db, 'orphanMailboxSweep', now, ORPHAN_SWEEP_TURN_MS))) return 0;
+  return deleteOrphanMailboxes(db);
+}
+
+/**
  * Deletes mailboxes whose session no longer exists: sessions MongoDB's TTL index removed by itself,
  * and those a send created for a session that ended while it ran. Per-user documents not migrated
- * yet (no `userId`) are left for the migration.
+ * yet (no `userId`) are left for the migration. Called through sweepOrphanMailboxesInTurn.
  */
 export async function deleteOrphanMailboxes(db: Db): Promise<number> {
   const orphans = await mailboxCounters(db)

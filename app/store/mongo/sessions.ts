@@ -1,6 +1,6 @@
 import type { Collection, Db } from 'mongodb';
 import type { SessionRecord, SessionStore } from '../types.js';
-import { deleteMailboxes, deleteOrphanMailboxes } from './mailboxes.js';
+import { deleteMailboxes, sweepOrphanMailboxesInTurn } from './mailboxes.js';
 import { resilientWatch } from './resilientWatch.js';
 
 /** Re-opening the change stream of ended sessions after an outage: as the arrivals stream (signals.ts). */
@@ -155,7 +155,8 @@ export function mongoSessions(db: Db): SessionStore {
       await tokens.deleteMany({ expiresAt: { $lte: now } });
       const { deletedCount } = await sessions.deleteMany({ expiresAt: { $lte: now } });
       // By mailbox rather than by the ids just deleted: MongoDB's TTL index also ends sessions by itself.
-      await deleteOrphanMailboxes(db);
+      // One instance per turn: the sweep joins every counter with sessions.
+      await sweepOrphanMailboxesInTurn(db, now);
       return deletedCount;
     },
     watchEnded(listener, onFailure) {
@@ -170,7 +171,8 @@ export function mongoSessions(db: Db): SessionStore {
         (change) => {
           if (change.documentKey) listener([String(change.documentKey._id)]);
         },
-        { backoff: WATCH_BACKOFF, onFailure },
+        // An invalidate event (the collection dropped) carries no key and is the stream's last: a new one opens.
+        { backoff: WATCH_BACKOFF, onFailure, isLast: (change) => !change.documentKey },
       );
     },
     async countActive(now) {

@@ -112,11 +112,11 @@ export function mongoSignals(db: Db, mailbox: MongoMailboxWrites, arrivals: Arri
             { $match: { operationType: { $in: ['insert', 'update', 'replace'] } } },
             { $project: { documentKey: 1 } },
           ]),
-        // An invalidate event (the collection dropped) carries no key; the stream closes after it and re-opens.
         (change) => {
           if (change.documentKey) listener(String(change.documentKey._id));
         },
-        { backoff: WATCH_BACKOFF, onFailure, ...(onRecovered ? { onRecovered } : {}) },
+        // An invalidate event (the collection dropped) carries no key and is the stream's last: a new one opens.
+        { backoff: WATCH_BACKOFF, onFailure, ...(onRecovered ? { onRecovered } : {}), isLast: (change) => !change.documentKey },
       );
     },
   };

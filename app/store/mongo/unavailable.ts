@@ -15,12 +15,15 @@ import {
 
 /**
  * Server error codes that mean "not now, try again": the primary is being elected or stepped down,
- * the node is shutting down or unreachable, or the operation ran out of time. The numbers are the
- * server's (the driver lists them as MONGODB_ERROR_CODES, not exported).
+ * the node is shutting down or unreachable, its disk is full, or the operation ran out of time or was
+ * interrupted. The numbers are the server's (the driver lists them as MONGODB_ERROR_CODES, not exported).
+ * A full disk is answered 503 like SQLite's (sqlite/storageErrors.ts): the write did not happen, and
+ * clients retry once an operator has made room.
  */
 const TRANSIENT_CODES = new Set([
   6, // HostUnreachable
   7, // HostNotFound
+  24, // LockTimeout (a lock not granted within the operation's time)
   50, // MaxTimeMSExpired
   64, // WriteConcernFailed (WriteConcernTimeout)
   89, // NetworkTimeout
@@ -34,7 +37,9 @@ const TRANSIENT_CODES = new Set([
   10058, // LegacyNotPrimary
   10107, // NotWritablePrimary
   11600, // InterruptedAtShutdown
+  11601, // Interrupted (killOp, or a client's operation killed by the server)
   11602, // InterruptedDueToReplStateChange
+  14031, // OutOfDiskSpace
   13435, // NotPrimaryNoSecondaryOk
   13436, // NotPrimaryOrSecondary
 ]);

@@ -1,0 +1,364 @@
+/**
+ * Several instances on one PostgreSQL against one instance on SQLite, in the same run (docs/scaling.md).
+ *
+ *   npm run bench:scale
+ *   DURATION=10 SENDERS=8 ROUNDS=100 npm run bench:scale      # the defaults
+ *
+ * For each configuration (SQLite × 1, PostgreSQL × 1, × 2, × 3) the built server (`node dist/app/main.js`,
+ * what production runs) is started that many times on a fresh database, on 127.0.0.1, each instance with its
+ * own DATA_DIR and the same secrets. SENDERS users each send to one recipient of their own, one send at a time,
+ * for DURATION s; sender i sends through instance i mod N and its recipient polls (with `after`, as the SDK
+ * does) through instance i+1 mod N, so with two or more instances every delivery crosses instances. Measured:
+ *   - sends/s: sends answered 202 over the load period (429s and errors counted apart);
+ *   - wake-up: a probe device holds GET /signaling/poll?wait=30 on one instance (held, confirmed on /metrics),
+ *     another user sends to it through the next instance; from just before the send to the poll's answer.
+ *     ROUNDS times with nothing else running ("idle"), then continuously during the load ("under load", the send
+ *     LOAD_SETTLE_MS = 50 ms after the poll);
+ *   - CPU seconds spent meanwhile by the instances, by PostgreSQL (every `postgres` process) and by this driver,
+ *     per 1,000 sends, and the load average, to say what bounds the figures on this machine.
+ * PostgreSQL is the cluster DATABASE_URL names, else a private one started by scripts/test-postgres.sh
+ * (and stopped at the end). Everything is on loopback, bounded in count and time, and killed at the end.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { Agent } from 'node:http';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { RATE_LIMIT_VARIABLES } from '../app/config.js';
+import { call, expect, hr, percentile } from './httpBench.js';
+
+const env = process.env;
+const DURATION = Number(env.DURATION ?? 10);
+const SENDERS = Number(env.SENDERS ?? 8);
+const ROUNDS = Number(env.ROUNDS ?? 100);
+/** Under load, how long after the probe's poll its send goes (see wakeOnce). */
+const LOAD_SETTLE_MS = Number(env.LOAD_SETTLE_MS ?? 50);
+const PAYLOAD = 'x'.repeat(Number(env.PAYLOAD_BYTES ?? 512));
+const CONFIGS = (env.CONFIGS ?? 'sqlite:1,postgres:1,postgres:2,postgres:3').split(',').map((c) => {
+  const [store, n] = c.split(':');
+  return { store: store as 'sqlite' | 'postgres', instances: Number(n) };
+});
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const MAIN_JS = join(ROOT, 'dist/app/main.js');
+const SECRETS = { JWT_SECRET: randomUUID() + randomUUID(), DATA_KEY: Buffer.alloc(32, 7).toString('base64') };
+const RATE_LIMITS_OFF = Object.fromEntries(RATE_LIMIT_VARIABLES.map((name) => [name, 'off']));
+const PASSWORD = 'correct horse battery';
+
+// ---------------------------------------------------------------------------------------------------
+// PostgreSQL: the cluster, a fresh database per configuration.
+
+let startedCluster = false;
+function clusterUrl(): string {
+  if (env.DATABASE_URL) return env.DATABASE_URL;
+  startedCluster = true;
+  return execFileSync('bash', [join(ROOT, 'scripts/test-postgres.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+}
+
+async function adminQuery(url: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+const withDatabase = (url: string, name: string) => {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+};
+
+// ---------------------------------------------------------------------------------------------------
+// CPU seconds from /proc: the instances, PostgreSQL's processes, this driver.
+
+const TICKS = 100; // USER_HZ on Linux
+function cpuSecondsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS; // utime, stime
+  } catch {
+    return 0;
+  }
+}
+function postgresCpuSeconds(): number {
+  let sum = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') sum += cpuSecondsOf(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return sum;
+}
+const selfCpuSeconds = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Instances.
+
+interface Instance {
+  port: number;
+  child: ChildProcess;
+}
+
+let nextPort = 20000 + Math.floor(Math.random() * 20000);
+async function startInstance(storeEnv: Record<string, string>): Promise<Instance> {
+  const port = nextPort++;
+  const dataDir = mkdtempSync(join(tmpdir(), 'signalbox-scale-'));
+  dirs.push(dataDir);
+  const child = spawn(process.execPath, [MAIN_JS], {
+    env: { PATH: env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...SECRETS, ...RATE_LIMITS_OFF, ...storeEnv },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  children.push(child);
+  const agent = new Agent({ keepAlive: false });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`instance on ${port} exited with ${child.exitCode}`);
+    const ok = await call(agent, port, 'GET', '/health').then((r) => r.status === 200, () => false);
+    if (ok) return { port, child };
+    if (Date.now() > deadline) throw new Error(`instance on ${port} not ready within 30 s`);
+    await sleep(50);
+  }
+}
+
+const children: ChildProcess[] = [];
+const dirs: string[] = [];
+function killAll(): void {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+}
+process.on('exit', killAll);
+
+async function stopInstances(instances: Instance[]): Promise<void> {
+  await Promise.all(
+    instances.map(
+      ({ child }) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGTERM');
+          setTimeout(() => child.kill('SIGKILL'), 8000).unref();
+        }),
+    ),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Users, through the API (production argon2: a registration costs a hash).
+
+interface User {
+  username: string;
+  token: string;
+  deviceId: string;
+}
+
+let userCounter = 0;
+async function register(agent: Agent, port: number, prefix: string): Promise<User> {
+  const username = `${prefix}${++userCounter}_${Math.random().toString(36).slice(2, 6)}`;
+  const body = expect(await call(agent, port, 'POST', '/auth/register', { body: { username, email: `${username}@example.org`, password: PASSWORD } }), 201, 'register');
+  return { username, token: body.accessToken as string, deviceId: body.deviceId as string };
+}
+
+async function pair(agent: Agent, port: number, a: User, b: User): Promise<void> {
+  expect(await call(agent, port, 'POST', '/connections/request', { token: a.token, body: { username: b.username } }), 201, 'request');
+  expect(await call(agent, port, 'POST', '/connections/respond', { token: b.token, body: { username: a.username, action: 'accept' } }), 200, 'accept');
+  for (const u of [a, b]) expect(await call(agent, port, 'DELETE', '/signaling/clear', { token: u.token }), 204, 'clear');
+}
+
+async function heldPolls(agent: Agent, port: number): Promise<number> {
+  const r = await call(agent, port, 'GET', '/metrics');
+  const line = r.body.split('\n').find((l) => l.startsWith('signalbox_held_polls '));
+  return Number(line?.split(' ')[1] ?? NaN);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// One configuration.
+
+interface Result {
+  config: string;
+  sendsPerSecond: number;
+  refused429: number;
+  errors: number;
+  idleP50: number;
+  idleP99: number;
+  loadP50: number;
+  loadP99: number;
+  loadRounds: number;
+  cpuPer1000: { instances: number; postgres: number; driver: number };
+  load: string;
+}
+
+/**
+ * A probe: the poll held on `pollPort`, the send through `sendPort`; ms from the send to the answer. Idle, the
+ * poll is confirmed held on /metrics first. Under load the recipients' polls come and go on the same
+ * instance, so the count cannot single the probe's out: the send follows the poll after `settleMs` instead
+ * (a poll not yet held by then answers the signal at once, which the figure then undercounts).
+ */
+async function wakeOnce(agentPoll: Agent, agentSend: Agent, agentMetrics: Agent, pollPort: number, sendPort: number, from: User, to: User, cursor: { after?: string }, settleMs?: number): Promise<number> {
+  const q = cursor.after ? `after=${encodeURIComponent(cursor.after)}&` : '';
+  const held = call(agentPoll, pollPort, 'GET', `/signaling/poll?${q}wait=30`, { token: to.token });
+  if (settleMs !== undefined) await sleep(settleMs);
+  else {
+    const deadline = Date.now() + 10_000;
+    while ((await heldPolls(agentMetrics, pollPort)) < 1) {
+      if (Date.now() > deadline) throw new Error('probe poll not held within 10 s');
+      await sleep(2);
+    }
+  }
+  const t0 = hr();
+  expect(await call(agentSend, sendPort, 'POST', '/signaling/send', { token: from.token, body: { to: to.username, type: 'custom', payload: PAYLOAD } }), 202, 'probe send');
+  const body = expect(await held, 200, 'probe poll');
+  const took = hr() - t0;
+  if ((body.signals as unknown[]).length !== 1) throw new Error(`probe poll answered ${(body.signals as unknown[]).length} signals`);
+  cursor.after = body.cursor as string;
+  return took;
+}
+
+async function runConfig(store: 'sqlite' | 'postgres', n: number, pgUrl: string | undefined): Promise<Result> {
+  let storeEnv: Record<string, string> = {};
+  let dropDatabase = async () => {};
+  if (store === 'postgres') {
+    const name = `signalbox_scale_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+    await adminQuery(pgUrl!, `CREATE DATABASE ${name}`);
+    dropDatabase = () => adminQuery(pgUrl!, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    storeEnv = { STORE: 'postgres', DATABASE_URL: withDatabase(pgUrl!, name) };
+  }
+  const instances: Instance[] = [];
+  try {
+    // The first migrates; the others start on the migrated database.
+    instances.push(await startInstance(storeEnv));
+    instances.push(...(await Promise.all(Array.from({ length: n - 1 }, () => startInstance(storeEnv)))));
+    const ports = instances.map((i) => i.port);
+    const setup = new Agent({ keepAlive: true, maxSockets: 4 });
+    const senders: User[] = [];
+    const recipients: User[] = [];
+    for (let i = 0; i < SENDERS; i++) {
+      senders.push(await register(setup, ports[i % n]!, 's'));
+      recipients.push(await register(setup, ports[(i + 1) % n]!, 'r'));
+      await pair(setup, ports[0]!, senders[i]!, recipients[i]!);
+    }
+    const probeFrom = await register(setup, ports[0]!, 'pf');
+    const probeTo = await register(setup, ports[0]!, 'pt');
+    await pair(setup, ports[0]!, probeFrom, probeTo);
+    setup.destroy();
+
+    const probeAgents = [new Agent({ keepAlive: true, maxSockets: 1 }), new Agent({ keepAlive: true, maxSockets: 1 }), new Agent({ keepAlive: true, maxSockets: 2 })] as const;
+    const probePoll = ports[(1 % n)]!;
+    const probeSend = ports[0]!;
+    const cursor: { after?: string } = {};
+    // Idle: nothing else runs.
+    const idle: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) idle.push(await wakeOnce(...probeAgents, probePoll, probeSend, probeFrom, probeTo, cursor));
+
+    // Under load: SENDERS senders, their recipients draining, and the probe going on meanwhile.
+    let running = true;
+    let sent = 0;
+    let refused429 = 0;
+    let errors = 0;
+    const before = { instances: instances.reduce((s, i) => s + cpuSecondsOf(i.child.pid!), 0), postgres: store === 'postgres' ? postgresCpuSeconds() : 0, driver: selfCpuSeconds() };
+    const loadBefore = loadavg()[0]!;
+    const started = hr();
+    const sendLoops = senders.map(async (s, i) => {
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      const port = ports[i % n]!;
+      while (running) {
+        const r = await call(agent, port, 'POST', '/signaling/send', { token: s.token, body: { to: recipients[i]!.username, type: 'custom', payload: PAYLOAD } }).catch(() => null);
+        if (r?.status === 202) sent++;
+        else if (r?.status === 429) {
+          refused429++;
+          await sleep(5);
+        } else errors++;
+      }
+      agent.destroy();
+    });
+    const pollLoops = recipients.map(async (u, i) => {
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      const port = ports[(i + 1) % n]!;
+      let after: string | undefined;
+      while (running) {
+        const q = after ? `after=${encodeURIComponent(after)}&` : '';
+        const r = await call(agent, port, 'GET', `/signaling/poll?${q}wait=2`, { token: u.token }).catch(() => null);
+        if (r?.status === 200) after = (JSON.parse(r.body) as { cursor: string }).cursor;
+        else errors++;
+      }
+      agent.destroy();
+    });
+    const underLoad: number[] = [];
+    const probeLoop = (async () => {
+      await sleep(500); // the load first
+      while (running) {
+        underLoad.push(await wakeOnce(...probeAgents, probePoll, probeSend, probeFrom, probeTo, cursor, LOAD_SETTLE_MS));
+      }
+    })();
+    await sleep(DURATION * 1000);
+    running = false;
+    const elapsedS = (hr() - started) / 1000;
+    await Promise.all([...sendLoops, probeLoop]);
+    const after = { instances: instances.reduce((s, i) => s + cpuSecondsOf(i.child.pid!), 0), postgres: store === 'postgres' ? postgresCpuSeconds() : 0, driver: selfCpuSeconds() };
+    await Promise.all(pollLoops);
+    for (const a of probeAgents) a.destroy();
+    const per1000 = (x: number) => Math.round((x / Math.max(sent, 1)) * 1000 * 100) / 100;
+    return {
+      config: `${store} × ${n}`,
+      sendsPerSecond: Math.round(sent / elapsedS),
+      refused429,
+      errors,
+      idleP50: percentile(idle, 50),
+      idleP99: percentile(idle, 99),
+      loadP50: percentile(underLoad, 50),
+      loadP99: percentile(underLoad, 99),
+      loadRounds: underLoad.length,
+      cpuPer1000: { instances: per1000(after.instances - before.instances), postgres: per1000(after.postgres - before.postgres), driver: per1000(after.driver - before.driver) },
+      load: `${loadBefore.toFixed(2)} → ${loadavg()[0]!.toFixed(2)}`,
+    };
+  } finally {
+    await stopInstances(instances);
+    await dropDatabase().catch(() => {});
+  }
+}
+
+async function main(): Promise<void> {
+  const needsPg = CONFIGS.some((c) => c.store === 'postgres');
+  const pgUrl = needsPg ? clusterUrl() : undefined;
+  console.log(`bench:scale — ${new Date().toISOString().slice(0, 10)}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(`DURATION=${DURATION} s, SENDERS=${SENDERS}, ROUNDS=${ROUNDS}, payload ${PAYLOAD.length} B; PostgreSQL: ${pgUrl ? new URL(pgUrl).host : '-'}`);
+  const results: Result[] = [];
+  try {
+    for (const c of CONFIGS) {
+      const r = await runConfig(c.store, c.instances, pgUrl);
+      results.push(r);
+      console.error(JSON.stringify(r));
+    }
+  } finally {
+    killAll();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    if (startedCluster) execFileSync('bash', [join(ROOT, 'scripts/test-postgres.sh'), 'stop'], { stdio: 'inherit' });
+  }
+  const f = (x: number) => x.toFixed(1);
+  console.log('');
+  console.log('| Configuration | Sends/s | 429 / errors | Wake-up idle p50 / p99 | Wake-up under load p50 / p99 (rounds) | CPU s per 1,000 sends: instances / PostgreSQL / driver | Load average (1 min) |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const r of results) {
+    console.log(
+      `| ${r.config} | ${r.sendsPerSecond} | ${r.refused429} / ${r.errors} | ${f(r.idleP50)} / ${f(r.idleP99)} ms | ${f(r.loadP50)} / ${f(r.loadP99)} ms (${r.loadRounds}) | ${r.cpuPer1000.instances} / ${r.cpuPer1000.postgres} / ${r.cpuPer1000.driver} | ${r.load} |`,
+    );
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  killAll();
+  process.exit(1);
+});
