@@ -32,6 +32,11 @@ const peer = await NodePeer.start({
   acceptRequestsFrom: list(process.env.ACCEPT_FROM),
   deviceName: process.env.DEVICE_NAME ?? 'node-peer',
   log,
+}).catch((err: unknown) => {
+  // One line, not a stack: a wrong password, an unreachable server or key_elsewhere (README "Run it").
+  const { code, message } = err as { code?: string; message?: string };
+  process.stderr.write(`could not start: ${code ?? 'error'}: ${message ?? String(err)}\n`);
+  process.exit(1);
 });
 log('ready');
 
