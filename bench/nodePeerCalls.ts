@@ -15,16 +15,24 @@
  *   bench/callSetup.ts's long-poll row, here for a side-by-side figure on the same machine and minute).
  * - Chromium → Node peer: Alice's page calls the example device, run as its own process the way its
  *   README says (RELAY_ONLY=1, BIND_ADDRESS=127.0.0.1), which answers every call from a connection.
+ * - Node peer → Chromium: the example's NodePeer in this process calls Alice's page, which accepts every
+ *   ring at once; timed here with performance.now() around `await peer.call(alice)` (same end point:
+ *   connected and data channel open). The process exits at the end: werift keeps a TURN refresh timer
+ *   per allocation for minutes after its connection closed.
  *
  * The load average (1 min) before and after is printed: the machine is shared.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { registerViaApi } from '../test/system/helpers/api.js';
 import { launchChromium } from '../test/system/helpers/browser.js';
 import { startCoturn } from '../test/system/helpers/coturn.js';
+import { FileStorage } from '../examples/node-peer/fileStorage.js';
+import { NodePeer } from '../examples/node-peer/peer.js';
+import { weriftRtc } from '../examples/node-peer/weriftRtc.js';
 import { NodePeerProcess } from '../test/system/helpers/nodePeer.js';
 import { BrowserDevice, account, type CallInfo } from '../test/system/helpers/sdkPage.js';
 import { startServer } from '../test/system/helpers/server.js';
@@ -117,6 +125,45 @@ async function chromiumToNodePeer(browser: Browser, baseUrl: string): Promise<nu
   }
 }
 
+async function nodePeerToChromium(browser: Browser, baseUrl: string): Promise<number[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'signalbox-bench-node-peer-'));
+  const alice = await BrowserDevice.open(browser, baseUrl);
+  const a = account('alice');
+  await alice.run('register', a.username, a.password);
+  await alice.run('autoAccept', RELAY_ONLY);
+  const robot = await registerViaApi(baseUrl, 'robot');
+  const peer = await NodePeer.start({
+    baseUrl,
+    username: robot.username,
+    password: robot.password,
+    storage: new FileStorage(join(dir, 'robot.json')),
+    rtc: weriftRtc({ bindAddress: '127.0.0.1' }),
+    iceTransportPolicy: 'relay',
+    acceptRequestsFrom: [a.username],
+  });
+  try {
+    await alice.run('requestConnection', robot.username);
+    for (let tries = 0; (await peer.sb.connections.list()).length === 0; tries++) {
+      if (tries > 300) throw new Error('the Node peer did not accept Alice');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const samples: number[] = [];
+    for (let i = 0; i < WARMUP + CALLS; i++) {
+      const started = performance.now();
+      const call = await peer.call(a.username);
+      if (i >= WARMUP) samples.push(performance.now() - started);
+      await alice.run('waitForCall', call.sessionId, STEP_TIMEOUT_MS);
+      await call.hangup();
+      await alice.run('waitForClose', call.sessionId, STEP_TIMEOUT_MS);
+    }
+    return samples;
+  } finally {
+    await peer.stop();
+    await alice.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const coturn = await startCoturn();
   const server = await startServer({ TURN_URLS: coturn.url, TURN_SECRET: coturn.secret });
@@ -129,6 +176,7 @@ async function main(): Promise<void> {
     console.log('|---|---|---|---|---|---|---|');
     console.log(row('Chromium → Chromium', await chromiumToChromium(browser, server.baseUrl)));
     console.log(row('Chromium → Node peer (werift)', await chromiumToNodePeer(browser, server.baseUrl)));
+    console.log(row('Node peer (werift) → Chromium', await nodePeerToChromium(browser, server.baseUrl)));
     const loadAfter = loadavg();
     console.log(`load average (1 min) before ${loadBefore[0]!.toFixed(2)}, after ${loadAfter[0]!.toFixed(2)}`);
   } finally {
@@ -138,7 +186,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+main()
+  .catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  })
+  .finally(() => process.exit()); // werift's leftover TURN refresh timers would hold the process for minutes
