@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +32,15 @@ let robot: ApiUser;
 let env: NodePeerEnv;
 let peer: NodePeerProcess;
 let ana: { username: string; device: BrowserDevice; deviceId: string };
+
+/** The local addresses of `pid`'s UDP sockets (iproute2's ss). */
+function udpAddressesOf(pid: number): string[] {
+  const table = execFileSync('ss', ['-uanpH'], { encoding: 'utf8' });
+  return table
+    .split('\n')
+    .filter((line) => line.includes(`pid=${pid},`))
+    .map((line) => line.trim().split(/\s+/)[3]!.replace(/:\d+$/, ''));
+}
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'signalbox-node-peer-'));
@@ -80,6 +90,10 @@ describe('the Node peer (werift) and Chromium, relay-only through coturn', () =>
     // Chromium's remote candidate is the Node peer's: a relay one too, so werift honoured iceTransportPolicy.
     const pair = await ana.device.run<Pair>('selectedPair', called.sessionId);
     expect(pair).toMatchObject({ local: { type: 'relay', address: '127.0.0.1' }, remote: { type: 'relay', address: '127.0.0.1' } });
+    // BIND_ADDRESS=127.0.0.1: every UDP socket werift opened (to the TURN server) is on loopback, none on 0.0.0.0.
+    const addresses = udpAddressesOf(peer.pid);
+    expect(addresses.length).toBeGreaterThan(0);
+    expect(new Set(addresses)).toEqual(new Set(['127.0.0.1']));
 
     await ana.device.run('hangup', called.sessionId);
     await peer.waitFor(`closed: ${ana.username} (hangup, by remote)`, CONNECT_MS);

@@ -78,6 +78,11 @@ export class NodePeerProcess {
     });
   }
 
+  /** The process id, e.g. to list its sockets. */
+  get pid(): number {
+    return this.child.pid!;
+  }
+
   /** SIGTERM (the peer hangs up its calls and stops polling), then waits for the exit; SIGKILL after 5 s. */
   async stop(): Promise<number | null> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
