@@ -11,6 +11,8 @@ import type { KeyValueStorage } from '../../client/src/index.js';
  */
 export class FileStorage implements KeyValueStorage {
   private items: Map<string, string> | null = null;
+  /** The one read of the file: every early caller waits on it, so they resume in the order they called. */
+  private loading: Promise<Map<string, string>> | null = null;
   /** The last write, so writes land in the order they were made. */
   private writing: Promise<void> = Promise.resolve();
 
@@ -29,17 +31,19 @@ export class FileStorage implements KeyValueStorage {
     if ((await this.load()).delete(key)) await this.persist();
   }
 
-  private async load(): Promise<Map<string, string>> {
-    if (this.items) return this.items;
+  private load(): Promise<Map<string, string>> {
+    this.loading ??= this.read().then((items) => (this.items = items));
+    return this.loading;
+  }
+
+  private async read(): Promise<Map<string, string>> {
     let entries: Record<string, string> = {};
     try {
       entries = JSON.parse(await readFile(this.path, 'utf8')) as Record<string, string>;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; // a corrupt file is not silently replaced
     }
-    // Two first calls at once both read; the first to finish wins, so neither loses the other's writes.
-    this.items ??= new Map(Object.entries(entries));
-    return this.items;
+    return new Map(Object.entries(entries));
   }
 
   private persist(): Promise<void> {
