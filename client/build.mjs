@@ -29,6 +29,9 @@ if (!typesOnly) {
     // openpgp's licence (LGPL-3.0+) and copyright notices stay in the file, at its end.
     legalComments: 'eof',
     banner: { js: `/*! @signalbox/client ${version} | MIT | bundles openpgp (LGPL-3.0-or-later): https://github.com/openpgpjs/openpgpjs */` },
+    // openpgp reads navigator.userAgent without a guard (shims/userAgent.js says where and why).
+    define: { 'navigator.userAgent': 'signalboxUserAgent' },
+    inject: [join(here, 'shims/userAgent.js')],
     logLevel: 'warning',
   });
 }

@@ -95,4 +95,27 @@ describe('the bundle, copied where no node_modules can be found', () => {
     const profile = await t.http.get(`/users/${username}`).set(bearer(await registerUser(t)));
     expect(profile.body.pgp.fingerprint).toBe(fingerprint);
   });
+
+  // openpgp's browser build read navigator.userAgent unguarded before WebCrypto AES-GCM (client/shims/userAgent.js).
+  it.each([
+    ['no navigator at all (Node 20)', 'delete globalThis.navigator;'],
+    ["React Native's navigator, which has no userAgent", "Object.defineProperty(globalThis, 'navigator', { value: { product: 'ReactNative' }, configurable: true });"],
+  ])('saves and loads a key backup (AES-GCM through WebCrypto) with %s', async (_name, platform) => {
+    clockAfterRealTime(t);
+    const script = `
+      ${platform}
+      const { Signalbox } = await import('./signalbox.js');
+      const sb = new Signalbox({ baseUrl: process.env.BASE_URL });
+      await sb.register({ username: 'backed_up', email: 'backed@example.org', password: 'correct horse battery' });
+      const { fingerprint } = await sb.keys.ensure();
+      await sb.keys.saveBackup('a long enough backup passphrase');
+      await sb.keys.forget();
+      await sb.keys.loadBackup('a long enough backup passphrase');
+      console.log(JSON.stringify({ before: fingerprint, after: (await sb.keys.ensure()).fingerprint }));`;
+    writeFileSync(join(dir, 'main.mjs'), script);
+    const result = await run(process.execPath, [join(dir, 'main.mjs')], { cwd: dir, env: { BASE_URL: t.baseUrl } });
+    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+    const { before, after } = JSON.parse(result.stdout) as { before: string; after: string };
+    expect(after).toBe(before);
+  });
 });

@@ -65,6 +65,8 @@ export class Call {
   private readonly polite: boolean;
   private readonly expectChannel: boolean;
   private closedWith: CloseInfo | null = null;
+  /** The bye of end(…, tell), once sent: what hangup() resolves with. */
+  private byeSent: Promise<void> = Promise.resolve();
   private makingOffer = false;
   private ignoreOffer = false;
   /** Local candidates found while their description is not sent yet: sent right after it, in order. */
@@ -132,9 +134,14 @@ export class Call {
     for (const waiter of [...this.readyWaiters]) waiter();
   }
 
-  /** Ends the call: the peer is told (`bye`), then the connection closes. */
-  hangup(): void {
+  /**
+   * Ends the call: the peer is told (`bye`), then the connection closes. Resolves once the bye is sent
+   * (never rejects: a failed send is reported as `'error'`), so a process or app about to exit can
+   * await it; a browser tab can ignore it.
+   */
+  hangup(): Promise<void> {
     this.end(this.peerDeviceId ? 'hangup' : 'cancelled', 'local', true);
+    return this.byeSent;
   }
 
   /**
@@ -144,7 +151,7 @@ export class Call {
   end(reason: EndReason, by: 'local' | 'remote', tell: boolean, error?: SignalboxError): void {
     if (this.closedWith) return;
     this.closedWith = { reason, by, ...(error ? { error } : {}) };
-    if (tell) void this.link.post({ kind: 'bye', reason }, this.peerDeviceId ?? undefined);
+    if (tell) this.byeSent = this.link.post({ kind: 'bye', reason }, this.peerDeviceId ?? undefined).catch(() => {});
     clearTimeout(this.disconnectedTimer);
     clearTimeout(this.giveUpTimer);
     this.channel?.close();

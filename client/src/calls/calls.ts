@@ -94,7 +94,7 @@ export class Calls {
 
   /** Ends every call and ringing on this device (sign-out); resolves once their byes are sent. */
   async endAll(): Promise<void> {
-    for (const call of [...this.calls.values()]) call.hangup();
+    for (const call of [...this.calls.values()]) void call.hangup(); // the byes are awaited below, with the queues
     for (const incoming of [...this.ringing.values()]) incoming.stop('cancelled');
     await Promise.all([...this.queues.values()]);
   }
