@@ -781,6 +781,11 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export type RateLimitName = RateLimitRow['rateLimit'];
 
+/** The variable that sets each rate limit, e.g. registerPerIp → RATE_REGISTER_IP: what a 429 names. */
+export const RATE_LIMIT_ENV = Object.freeze(Object.fromEntries(RATE_LIMIT_ROWS.map((v) => [v.rateLimit, v.env]))) as Readonly<
+  Record<RateLimitName, RateLimitRow['env']>
+>;
+
 /**
  * The whole server configuration, parsed once and frozen: the field `key` of each ENVIRONMENT variable
  * (DATA_DIR resolved, MAILBOX_PER_SENDER at most MAILBOX_MAX), the secrets as bytes, and the limits.
