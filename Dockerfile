@@ -19,6 +19,7 @@ COPY app app
 COPY scripts scripts
 COPY bench bench
 COPY client client
+COPY examples examples
 RUN npm run build && npm prune --omit=dev
 
 FROM node:22-bookworm-slim
@@ -33,6 +34,8 @@ COPY --from=build /src/dist dist
 COPY --from=build /src/client/package.json client/
 COPY --from=build /src/client/dist client/dist
 COPY --from=build /src/app/diagnostics/assets app/diagnostics/assets
+# Served only with EXAMPLES=true; small, and a start with it set must not fail for a missing file.
+COPY --from=build /src/examples examples
 # The only place it writes (database, generated secrets, dev mail outbox): a volume owned by the image's
 # unprivileged `node` user, so the root file system can be mounted read-only.
 RUN install -d -m 0700 -o node -g node /data

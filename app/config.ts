@@ -566,6 +566,12 @@ export const ENVIRONMENT = [
         doc: 'Comma-separated origins allowed to call the API from a browser, e.g. https://app.example.com. Unset: no CORS.',
       },
       {
+        env: 'EXAMPLES',
+        key: 'examples',
+        parse: bool(false),
+        doc: 'true: serve the example apps of examples/ on this origin, e.g. /examples/two-person-call/ (npm run dev turns it on).',
+      },
+      {
         env: 'TRUST_PROXY',
         key: 'trustProxy',
         parse: bool(false),
