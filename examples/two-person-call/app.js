@@ -76,14 +76,19 @@ $('link-device').addEventListener(
   }),
 );
 
-$('replace-key').addEventListener(
-  'click',
-  guarded(async () => {
-    if (!confirm('A new key cuts off your other devices and your contacts will see a key change. Continue?')) return;
-    await sb.keys.ensure({ replace: true });
-    await enterApp();
-  }),
-);
+/**
+ * A new key pair, published: what a reinstall looks like to contacts (they get the key-change prompt).
+ * `ensure({replace: true})` publishes this device's key, so the old one is forgotten first to make a new one.
+ */
+const replaceKey = guarded(async () => {
+  if (!confirm('A new key cuts off your other devices and your contacts will see a key change. Continue?')) return;
+  await sb.keys.forget();
+  await sb.keys.ensure({ replace: true });
+  status('New key published: your contacts will be asked to accept it.');
+  await enterApp();
+});
+$('replace-key').addEventListener('click', replaceKey);
+$('new-key').addEventListener('click', replaceKey);
 
 $('save-backup').addEventListener(
   'submit',

@@ -72,7 +72,7 @@ describe('examples/two-person-call in Chromium', () => {
     expect(await res.text()).toContain('data-testid="register"');
   });
 
-  it('takes two people from sign-up to a relay-only call with a data-channel message each way', async () => {
+  it('takes two people from sign-up to a relay-only call with a data-channel message each way, safety numbers and a key change', async () => {
     const ana = await signUp('ana');
     const ben = await signUp('ben');
 
@@ -105,6 +105,16 @@ describe('examples/two-person-call in Chromium', () => {
     const digits = await Promise.all([ana, ben].map(async (p) => (await byTestId(p.page, 'safety-number').filter({ hasText: /\d{5}/ }).textContent({ timeout: STEP_MS }))!.trim()));
     expect(digits[0]!.replace(/\D/g, '')).toHaveLength(60);
     expect(digits[1]).toBe(digits[0]);
+
+    // Ben replaces his key (a reinstall): Ana gets the key-change prompt and accepts the new key.
+    ben.page.once('dialog', (dialog) => void dialog.accept());
+    await byTestId(ben.page, 'new-key').click();
+    await byTestId(ana.page, 'trust').filter({ hasText: `@${ben.username}'s security key changed` }).waitFor({ timeout: STEP_MS });
+    const changedDigits = (await byTestId(ana.page, 'safety-number').textContent())!.trim();
+    expect(changedDigits).not.toBe(digits[0]);
+    await byTestId(ana.page, 'accept-change').click();
+    await byTestId(ana.page, 'trust').waitFor({ state: 'hidden', timeout: STEP_MS });
+    await byTestId(ana.page, 'status').filter({ hasText: `Accepted @${ben.username}'s new key` }).waitFor({ timeout: STEP_MS });
 
     expect([...ana.problems, ...ben.problems]).toEqual([]);
   });
