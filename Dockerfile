@@ -19,6 +19,9 @@ COPY app app
 COPY scripts scripts
 COPY bench bench
 COPY client client
+COPY examples examples
+COPY README.md ./
+COPY docs docs
 RUN npm run build && npm prune --omit=dev
 
 FROM node:22-bookworm-slim
@@ -33,6 +36,12 @@ COPY --from=build /src/dist dist
 COPY --from=build /src/client/package.json client/
 COPY --from=build /src/client/dist client/dist
 COPY --from=build /src/app/diagnostics/assets app/diagnostics/assets
+# Served only with EXAMPLES=true; small, and a start with it set must not fail for a missing file.
+COPY --from=build /src/examples examples
+# The guides /docs/guides renders (README, docs/*.md, the SDK's README); a few hundred KiB of text.
+COPY --from=build /src/README.md ./
+COPY --from=build /src/docs docs
+COPY --from=build /src/client/README.md client/
 # The only place it writes (database, generated secrets, dev mail outbox): a volume owned by the image's
 # unprivileged `node` user, so the root file system can be mounted read-only.
 RUN install -d -m 0700 -o node -g node /data

@@ -594,6 +594,12 @@ export const ENVIRONMENT = [
         doc: 'Comma-separated origins allowed to call the API from a browser, e.g. https://app.example.com. Unset: no CORS.',
       },
       {
+        env: 'EXAMPLES',
+        key: 'examples',
+        parse: bool(false),
+        doc: 'true: serve the example apps of examples/ on this origin, e.g. /examples/two-person-call/ (npm run dev turns it on).',
+      },
+      {
         env: 'TRUST_PROXY',
         key: 'trustProxy',
         parse: bool(false),
@@ -808,6 +814,11 @@ export const RATE_LIMIT_VARIABLES: readonly RateLimitRow['env'][] = RATE_LIMIT_R
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export type RateLimitName = RateLimitRow['rateLimit'];
+
+/** The variable that sets each rate limit, e.g. registerPerIp → RATE_REGISTER_IP: what a 429 names. */
+export const RATE_LIMIT_ENV = Object.freeze(Object.fromEntries(RATE_LIMIT_ROWS.map((v) => [v.rateLimit, v.env]))) as Readonly<
+  Record<RateLimitName, RateLimitRow['env']>
+>;
 
 /**
  * The whole server configuration, parsed once and frozen: the field `key` of each ENVIRONMENT variable

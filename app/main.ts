@@ -7,6 +7,7 @@ import { createApp } from './server.js';
 import { resolvePollsMax } from './signaling/pollLimits.js';
 import { purgeExpired } from './store/purge.js';
 import { VERSION } from './lib/version.js';
+import { nodeEndOfLifeWarning } from './lib/nodeSupport.js';
 
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -126,6 +127,8 @@ async function main(): Promise<void> {
     { version: VERSION, store: store.kind, dataDir: config.dataDir, pollsMax: pollsMax.max, pollsMaxSource: pollsMax.source, pollsPerUser: config.pollsPerUser },
     `signalbox listening on http://${host}:${port}`,
   );
+  const oldNode = nodeEndOfLifeWarning(process.versions.node);
+  if (oldNode) logger.warn(oldNode);
 }
 
 main().catch((err: unknown) => {

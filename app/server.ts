@@ -7,6 +7,8 @@ import type { Caller } from './core/caller.js';
 import { createConnections } from './connections/connections.module.js';
 import { createDiagnostics } from './diagnostics/diagnostics.module.js';
 import { createLanding } from './landing/landing.module.js';
+import { createExamples } from './examples/examples.module.js';
+import { createGuides } from './guides/guides.module.js';
 import { registerMailMetrics } from './mail/mailMetrics.js';
 import type { Platform } from './core/platform.js';
 import { RateLimiter } from './core/rateLimiter.js';
@@ -86,7 +88,9 @@ export function createApp(deps: AppDeps): SignalboxApp {
   const sdk = createSdk({ logger, bundlePath: deps.sdkBundlePath });
 
   // The order of the reference, and the router's: accounts' /users/me comes before users' /users/:username.
-  const features: Feature[] = [accounts, users, connections, signaling, push, presence, ops, sdk, createDiagnostics(), createLanding()];
+  const features: Feature[] = [accounts, users, connections, signaling, push, presence, ops, sdk, createDiagnostics(), createGuides(), createLanding({ examples: config.examples })];
+  // The example apps only when asked for (EXAMPLES, or npm run dev): a production server serves none.
+  if (config.examples) features.push(createExamples());
   const routes = features.flatMap((feature) => feature.routes);
   // lastSeen of the user (presence) and of the device (session) from every authenticated request
   // (best effort: a store that cannot write fails neither a poll nor anything else for it)

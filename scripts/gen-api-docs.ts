@@ -194,7 +194,16 @@ function renderOperation(method: string, path: string, op: Operation): string[] 
   if (body) {
     const rows = fieldsOf(body);
     out.push('**Request body** (`application/json`)', '');
-    if (rows.length === 0) out.push('An empty object: `{}`.', '');
+    // A union of object shapes (zod's discriminatedUnion): one table per shape, named by its constant field.
+    const alternatives = (body.oneOf ?? body.anyOf ?? []).filter((alt) => alt.properties);
+    if (rows.length === 0 && alternatives.length > 0) {
+      out.push('One of these shapes:', '');
+      for (const alt of alternatives) {
+        const tag = Object.entries(alt.properties!).find(([, prop]) => prop.const !== undefined);
+        out.push(tag ? `With \`${tag[0]}: ${JSON.stringify(tag[1].const)}\`:` : 'Or:', '', ...fieldTable(fieldsOf(alt), true), '');
+      }
+      if (alternatives.every((alt) => alt.additionalProperties === false)) out.push('Fields not listed for the shape are refused with `400 validation_failed`.', '');
+    } else if (rows.length === 0) out.push('An empty object: `{}`.', '');
     else out.push(...fieldTable(rows, true), '');
     if (body.additionalProperties === false && rows.length > 0) out.push('Fields not listed here are refused with `400 validation_failed`.', '');
   }

@@ -88,7 +88,7 @@ export class PasswordHasher {
     try {
       return await this.gate.run(task, caller);
     } catch (err) {
-      if (err instanceof ShareExceededError) throw rateLimited(2, 'Too many password checks at once from you; try again shortly.');
+      if (err instanceof ShareExceededError) throw rateLimited('HASHES_PER_CALLER', 2, 'Too many password checks at once from you; try again shortly.');
       if (err instanceof QueueFullError) throw unavailable('Too many sign-ins at once; try again shortly.', 2);
       throw err;
     }

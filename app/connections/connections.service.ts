@@ -100,6 +100,7 @@ export class ConnectionService {
         throw conflict('request_pending', `You already asked @${other.username}; the request is pending.`);
       case 'limit':
         throw rateLimited(
+          'CONNECTION_PENDING_MAX',
           (result.freesAt.getTime() - now) / 1000,
           `You have ${this.d.config.connectionPendingMax} unanswered requests; cancel some or wait for answers.`,
         );
@@ -161,7 +162,9 @@ export class ConnectionService {
     if (!remembered || remembered.count <= 0) return;
     const link = await this.d.store.connections.find(me.id, other.id, new Date(now));
     if (link) return; // their request to me (accepted below), or a state the store answers itself
+    // One key holds both cool-downs, so the answer names both.
     throw rateLimited(
+      'CONNECTION_REQUEST_COOLDOWN|CONNECTION_REJECT_COOLDOWN',
       (remembered.resetAt.getTime() - now) / 1000,
       `Your last request to @${other.username} was cancelled or turned down; you can ask again later.`,
     );

@@ -30,8 +30,8 @@ export const ERRORS = Object.freeze({
   request_pending: { status: 409, meaning: 'a connection request is pending already' },
   payload_too_large: { status: 413, meaning: 'the body is over the limit (64 KiB by default)' },
   unsupported_media_type: { status: 415, meaning: 'the body is not sent as `application/json`' },
-  rate_limited: { status: 429, meaning: 'too many requests: wait `Retry-After` seconds' },
-  mailbox_full: { status: 429, meaning: "the recipient's mailbox holds too many pending signals" },
+  rate_limited: { status: 429, meaning: 'too many requests: wait `Retry-After` seconds; `details.limit` names the limit (its configuration variable), `details.retryAfter` repeats the wait' },
+  mailbox_full: { status: 429, meaning: "the recipient's mailbox holds too many pending signals; `details.limit` and `details.retryAfter` as for rate_limited" },
   internal: { status: 500, meaning: 'something went wrong on the server; details are in its log, never in the answer' },
   // Additive to API.md: an HTTP method the server does not implement at all (TRACE).
   not_implemented: { status: 501, meaning: 'the HTTP method is not implemented by this server (TRACE, PROPFIND, ...)' },
@@ -99,11 +99,38 @@ export const methodNotAllowed = (allow: string) =>
 export const conflict = (code: CodeWithStatus<409>, message: string) => new AppError(code, message);
 export const payloadTooLarge = (limit: number) => new AppError('payload_too_large', `The request body is larger than ${limit} bytes.`);
 export const unsupportedMediaType = () => new AppError('unsupported_media_type', 'Send the body as application/json.');
-export const rateLimited = (retryAfterSeconds: number, message = 'Too many requests; try again later.') =>
-  new AppError('rate_limited', message, undefined, retryAfter(Math.max(1, Math.ceil(retryAfterSeconds))));
-/** The recipient's mailbox holds MAILBOX_MAX signals, or MAILBOX_PER_SENDER from this sender: the same answer for both. */
-export const mailboxFull = () =>
-  new AppError('mailbox_full', "The recipient's mailbox is full; try again when they have caught up.", undefined, retryAfter(5));
+/**
+ * Which limit refused a request and when to try again, in the body as in `Retry-After` (whole seconds, at
+ * least 1): `limit` is the name of the configuration variable that sets it (docs/api.md), so a developer
+ * who meets a 429 knows what to raise. A limit with no variable carries the name of its fixed constant;
+ * where the answer deliberately hides which of two limits it was, `limit` names both, joined by `|`.
+ */
+export interface LimitDetails extends Record<string, unknown> {
+  limit: string;
+  retryAfter: number;
+}
+
+const limitAnswer = (limit: string, retryAfterSeconds: number) => {
+  const seconds = Math.max(1, Math.ceil(retryAfterSeconds));
+  const details: LimitDetails = { limit, retryAfter: seconds };
+  return { details, headers: retryAfter(seconds) };
+};
+
+/** 429 rate_limited by `limit` (e.g. `RATE_REGISTER_IP`), free again in `retryAfterSeconds`. */
+export const rateLimited = (limit: string, retryAfterSeconds: number, message = `Too many requests (${limit}); try again later.`) => {
+  const { details, headers } = limitAnswer(limit, retryAfterSeconds);
+  return new AppError('rate_limited', message, details, headers);
+};
+/** The time a full mailbox is told to wait: short, since a poll drains it at once. */
+export const MAILBOX_FULL_RETRY_AFTER_SECONDS = 5;
+/**
+ * The recipient's mailbox holds MAILBOX_MAX signals, or MAILBOX_PER_SENDER from this sender: the same answer
+ * for both (a sender learns only that these mailboxes take no more from them now), so `limit` names both.
+ */
+export const mailboxFull = () => {
+  const { details, headers } = limitAnswer('MAILBOX_MAX|MAILBOX_PER_SENDER', MAILBOX_FULL_RETRY_AFTER_SECONDS);
+  return new AppError('mailbox_full', "The recipient's mailbox is full; try again when they have caught up.", details, headers);
+};
 /** An unknown error: its own message is logged, never answered. */
 export const internal = () => new AppError('internal', 'Something went wrong on our side.');
 export const notImplemented = () => new AppError('not_implemented', 'This method is not supported.');

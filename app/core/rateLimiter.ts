@@ -1,4 +1,4 @@
-import type { LimitRule, RateLimitName } from '../config.js';
+import { RATE_LIMIT_ENV, type LimitRule, type RateLimitName } from '../config.js';
 import type { Clock } from '../lib/clock.js';
 import type { RateLimitStore } from '../store/types.js';
 import { clientNetwork, DEFAULT_IPV6_PREFIX } from './clientNetwork.js';
@@ -58,7 +58,7 @@ export class RateLimiter {
       counted.push({ key, windowMs });
       if (hit.count > rule.max) {
         await refund();
-        throw rateLimited((hit.resetAt.getTime() - this.clock.now()) / 1000);
+        throw rateLimited(RATE_LIMIT_ENV[name], (hit.resetAt.getTime() - this.clock.now()) / 1000);
       }
     }
     return { refund };

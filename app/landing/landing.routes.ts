@@ -4,19 +4,19 @@ import { landingFor, landingHtml } from './landingPage.js';
 
 const TAG = 'Operations';
 
-/** The page loads nothing (no script, style, image or frame) and may not be framed. */
-export const LANDING_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+/** The page loads the stylesheet and icon of /diagnostics from this server and nothing else (no script), and may not be framed. */
+export const LANDING_CSP = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 const landingResponse = z.object({
   name: z.literal('Signalbox'),
   version: z.string().describe('the server package version'),
   links: z
-    .array(z.object({ rel: z.string().describe('what it is: docs, openapi, diagnostics, sdk, health'), href: z.string().describe('a path on this server'), title: z.string() }))
+    .array(z.object({ rel: z.string().describe('what it is: docs, guides, client-guide, openapi, diagnostics, sdk, health, example'), href: z.string().describe('a path on this server'), title: z.string() }))
     .describe('where to go next'),
 });
 
-export function landingRoutes(version: string): AnyRoute[] {
-  const landing = landingFor(version);
+export function landingRoutes(version: string, examples = false): AnyRoute[] {
+  const landing = landingFor(version, examples);
   const html = landingHtml(landing);
   return [
     defineRoute({
@@ -26,8 +26,9 @@ export function landingRoutes(version: string): AnyRoute[] {
       operationId: 'getLanding',
       summary: 'What this server is, for people and programs',
       description:
-        'An HTML page for a browser (the name, the version and links to /docs, /openapi.json, /diagnostics, ' +
-        '/sdk/signalbox.js and /health), or, when `Accept` prefers `application/json`, `{name, version, links}`.',
+        'An HTML page for a browser (the name, the version and links to /docs, the rendered guides under /docs/guides, ' +
+        '/openapi.json, /diagnostics, /sdk/signalbox.js, /health and, with EXAMPLES=true, the example app), styled ' +
+        'like /diagnostics, or, when `Accept` prefers `application/json`, `{name, version, links}`.',
       auth: false,
       responses: { 200: { description: 'The landing page (text/html), or its content as JSON.', schema: landingResponse } },
       handler: (ctx) => {

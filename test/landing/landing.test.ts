@@ -7,26 +7,31 @@ import { useTestApp } from '../helpers/perTest.js';
 
 const t = useTestApp();
 const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string };
-const LINKED = ['/docs', '/openapi.json', '/diagnostics', '/sdk/signalbox.js', '/health'];
+const LINKED = ['/docs/guides/client-guide', '/docs/guides', '/docs', '/openapi.json', '/diagnostics', '/sdk/signalbox.js', '/health'];
+/** The page's own links (its list and the client-guide sentence), not the stylesheet and icon in <head>. */
+const bodyLinks = (html: string) => [...html.slice(html.indexOf('<body>')).matchAll(/href="([^"]+)"/g)].map((m) => m[1]);
 
 describe('GET /', () => {
-  it('answers a browser with an HTML page naming the server and its version, with a CSP that allows nothing to load', async () => {
+  it('answers a browser with an HTML page naming the server and its version, styled by /diagnostics\' sheet, with a CSP that allows no script', async () => {
     const res = await t.http.get('/').set('Accept', 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8');
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
     expect(res.text).toContain('<h1>Signalbox</h1>');
     expect(res.text).toContain(pkg.version);
     expect(res.headers['content-security-policy']).toContain("default-src 'none'");
+    expect(res.headers['content-security-policy']).toContain("style-src 'self'");
+    expect(res.headers['content-security-policy']).not.toContain('script-src');
     expect(res.headers['content-security-policy']).toContain("frame-ancestors 'none'");
     expect(res.headers.vary).toMatch(/Accept/);
-    // No script, no style, no other origin: the CSP would block them anyway.
-    expect(res.text).not.toMatch(/<script|<style|<link|\son\w+=|https?:\/\//);
+    expect(res.text).toContain('<link rel="stylesheet" href="/diagnostics/diagnostics.css">');
+    expect((await t.http.get('/diagnostics/diagnostics.css')).status).toBe(200);
+    // No script, no inline style, no other origin: the CSP would block them anyway.
+    expect(res.text).not.toMatch(/<script|<style|\sstyle=|\son\w+=|https?:\/\//);
   });
 
-  it('links to /docs, /openapi.json, /diagnostics, the SDK and /health', async () => {
+  it('links to the client guide, the guides, /docs, /openapi.json, /diagnostics, the SDK and /health', async () => {
     const res = await t.http.get('/');
-    const hrefs = [...res.text.matchAll(/href="([^"]+)"/g)].map((m) => m[1]);
-    expect(hrefs).toEqual(LINKED);
+    expect(bodyLinks(res.text)).toEqual([...LINKED, '/docs/guides/client-guide']);
   });
 
   it('every page it links to exists on this server', async () => {

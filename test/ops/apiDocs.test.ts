@@ -49,6 +49,14 @@ describe('renderApiDocs', () => {
     expect(register).toMatch(/\| `birthday` \| `string \\\| null` \| no \| matches `\^\\d\{4\}-\\d\{2\}-\\d\{2\}\$` \|/);
   });
 
+  it('shows each shape of a union body (the push subscription), never an empty object', () => {
+    const push = section(rendered, 'PUT', '/users/me/devices/{id}/push');
+    expect(push).not.toContain('An empty object');
+    for (const kind of ['webpush', 'gateway', 'apns', 'fcm']) expect(push).toContain(`With \`kind: "${kind}"\`:`);
+    expect(push).toMatch(/\| `keys\.p256dh` \| `string` \| yes \|/);
+    expect(push).toMatch(/\| `pushkey` \| `string` \| yes \|/);
+  });
+
   it('states which endpoints need an access token and which need none', () => {
     expect(section(rendered, 'GET', '/users/me')).toContain('**Auth:** `Authorization: Bearer <accessToken>`');
     expect(section(rendered, 'POST', '/auth/register')).toContain('**Auth:** none');

@@ -51,3 +51,39 @@ describe('deploy/nginx site files (docs/deploy.md section 4)', () => {
     expect(deniedPathPatterns().some((re) => re.test(pathOf(url)))).toBe(false);
   });
 });
+
+const turnConf = readFileSync(fileURLToPath(new URL('../../systemd/turnserver.conf', import.meta.url)), 'utf8');
+const section = (n: number) => deployMd.slice(deployMd.indexOf(`## ${n}. `), deployMd.indexOf(`## ${n + 1}. `));
+
+describe('docs/deploy.md: coturn and the steps around it', () => {
+  it('makes the TURN secret in section 3, before TURN_SECRET is set, and section 5 reuses that file', () => {
+    const three = section(3);
+    expect(three.indexOf('openssl rand -hex 32 > /etc/signalbox/turn-secret')).toBeGreaterThan(-1);
+    expect(three.indexOf('openssl rand -hex 32 > /etc/signalbox/turn-secret')).toBeLessThan(three.indexOf('TURN_SECRET="'));
+    expect(section(5)).toContain('static-auth-secret=$(cat /etc/signalbox/turn-secret)');
+    expect(section(5)).not.toMatch(/openssl rand/);
+  });
+
+  it('has a certbot deploy hook that copies the certificate to where turnserver.conf reads it, owned by turnserver, and restarts coturn', () => {
+    const hook = /cat > \/etc\/letsencrypt\/renewal-hooks\/deploy\/coturn <<'HOOK'\n([\s\S]*?)\nHOOK/.exec(section(5))![1]!;
+    const cert = /^cert=(\S+)$/m.exec(turnConf)![1]!;
+    const pkey = /^pkey=(\S+)$/m.exec(turnConf)![1]!;
+    expect(hook).toContain(`-o turnserver -g turnserver "/etc/letsencrypt/live/$DOMAIN/fullchain.pem" ${cert}`);
+    expect(hook).toMatch(new RegExp(`install -m 0600 -o turnserver -g turnserver "/etc/letsencrypt/live/\\$DOMAIN/privkey.pem" ${pkey.replace(/\//g, '\\/')}`));
+    expect(hook).toContain('systemctl restart coturn');
+    expect(cert.startsWith('/etc/letsencrypt/')).toBe(false); // root-only there
+  });
+
+  it('shows how to find the addresses for external-ip and adds it only behind NAT', () => {
+    expect(section(5)).toContain('ip -4 route get');
+    expect(section(5)).toContain('[ "$PRIVATE" != "$PUBLIC" ] && echo "external-ip=$PUBLIC/$PRIVATE" >> /etc/turnserver.conf');
+  });
+
+  it('says when web apps need CORS_ORIGINS', () => {
+    expect(section(3)).toMatch(/CORS_ORIGINS="https:\/\/app\.example\.org"/);
+  });
+
+  it('ends the TURN setup with a check through /diagnostics', () => {
+    expect(section(5)).toMatch(/### Check it: \/diagnostics[\s\S]*https:\/\/chat\.example\.org\/diagnostics/);
+  });
+});

@@ -836,6 +836,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/docs/guides": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The Markdown guides (README, docs/*.md), rendered
+         * @description A list of the guides; each is rendered from the Markdown in the repository, raw HTML in it shown as text.
+         */
+        get: operations["getDocsGuides"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/docs/guides/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One guide, rendered
+         * @description Error codes: `not_found`.
+         */
+        get: operations["getDocsGuidesName"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/": {
         parameters: {
             query?: never;
@@ -845,7 +885,7 @@ export interface paths {
         };
         /**
          * What this server is, for people and programs
-         * @description An HTML page for a browser (the name, the version and links to /docs, /openapi.json, /diagnostics, /sdk/signalbox.js and /health), or, when `Accept` prefers `application/json`, `{name, version, links}`.
+         * @description An HTML page for a browser (the name, the version and links to /docs, the rendered guides under /docs/guides, /openapi.json, /diagnostics, /sdk/signalbox.js, /health and, with EXAMPLES=true, the example app), styled like /diagnostics, or, when `Accept` prefers `application/json`, `{name, version, links}`.
          */
         get: operations["getLanding"];
         put?: never;
@@ -992,7 +1032,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds. */
+            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds; `details.limit` names the limit (its configuration variable), `details.retryAfter` repeats the wait. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -1126,7 +1166,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds. */
+            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds; `details.limit` names the limit (its configuration variable), `details.retryAfter` repeats the wait. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -1416,7 +1456,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds. */
+            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds; `details.limit` names the limit (its configuration variable), `details.retryAfter` repeats the wait. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -1521,7 +1561,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds. */
+            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds; `details.limit` names the limit (its configuration variable), `details.retryAfter` repeats the wait. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -1680,7 +1720,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds. */
+            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds; `details.limit` names the limit (its configuration variable), `details.retryAfter` repeats the wait. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -1764,7 +1804,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds. */
+            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds; `details.limit` names the limit (its configuration variable), `details.retryAfter` repeats the wait. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -1879,7 +1919,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds. */
+            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds; `details.limit` names the limit (its configuration variable), `details.retryAfter` repeats the wait. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -1993,7 +2033,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds. */
+            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds; `details.limit` names the limit (its configuration variable), `details.retryAfter` repeats the wait. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -2103,7 +2143,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds. */
+            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds; `details.limit` names the limit (its configuration variable), `details.retryAfter` repeats the wait. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -2273,7 +2313,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds. */
+            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds; `details.limit` names the limit (its configuration variable), `details.retryAfter` repeats the wait. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -2645,7 +2685,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds. */
+            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds; `details.limit` names the limit (its configuration variable), `details.retryAfter` repeats the wait. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -2728,7 +2768,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds. */
+            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds; `details.limit` names the limit (its configuration variable), `details.retryAfter` repeats the wait. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -2806,7 +2846,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds. */
+            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds; `details.limit` names the limit (its configuration variable), `details.retryAfter` repeats the wait. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -2907,7 +2947,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds. */
+            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds; `details.limit` names the limit (its configuration variable), `details.retryAfter` repeats the wait. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -3066,7 +3106,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds. */
+            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds; `details.limit` names the limit (its configuration variable), `details.retryAfter` repeats the wait. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -3558,7 +3598,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds; `mailbox_full`: the recipient's mailbox holds too many pending signals. */
+            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds; `details.limit` names the limit (its configuration variable), `details.retryAfter` repeats the wait; `mailbox_full`: the recipient's mailbox holds too many pending signals; `details.limit` and `details.retryAfter` as for rate_limited. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -3652,7 +3692,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds. */
+            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds; `details.limit` names the limit (its configuration variable), `details.retryAfter` repeats the wait. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -3875,7 +3915,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds. */
+            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds; `details.limit` names the limit (its configuration variable), `details.retryAfter` repeats the wait. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -4141,7 +4181,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds. */
+            /** @description `rate_limited`: too many requests: wait `Retry-After` seconds; `details.limit` names the limit (its configuration variable), `details.retryAfter` repeats the wait. */
             429: {
                 headers: {
                     "Retry-After": components["headers"]["RetryAfter"];
@@ -4581,6 +4621,80 @@ export interface operations {
             };
         };
     };
+    getDocsGuides: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An HTML page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `internal`: something went wrong on the server; details are in its log, never in the answer. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getDocsGuidesName: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An HTML page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `validation_failed`: a field is missing or invalid; `details.fields` lists each one. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_found`: nothing is here. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `internal`: something went wrong on the server; details are in its log, never in the answer. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getLanding: {
         parameters: {
             query?: never;
@@ -4603,7 +4717,7 @@ export interface operations {
                         version: string;
                         /** @description where to go next */
                         links: {
-                            /** @description what it is: docs, openapi, diagnostics, sdk, health */
+                            /** @description what it is: docs, guides, client-guide, openapi, diagnostics, sdk, health, example */
                             rel: string;
                             /** @description a path on this server */
                             href: string;
