@@ -42,7 +42,7 @@ async function startServer(dataDir: string): Promise<{ base: string; stop: () =>
   });
   const base = await new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       const url = /listening on (http:\/\/[^"\s]+)/.exec(line)?.[1];
       if (url) resolve(url);
     });

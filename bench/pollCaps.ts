@@ -254,7 +254,7 @@ async function attack(): Promise<void> {
   const argv = [...pin, process.execPath, '--expose-gc', self, 'server'];
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
   process.on('exit', () => child.kill('SIGKILL'));
-  const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve));
+  const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout }).once('line', resolve));
   const { app, stats: statsPort } = JSON.parse(line) as { app: number; stats: number };
   const stats = async () => JSON.parse((await call(statsPort, 'GET', '/?gc')).body) as { rss: number; heapUsed: number; fds: number };
   const reg = async (name: string) =>

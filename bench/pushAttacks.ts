@@ -248,7 +248,7 @@ async function endless() {
   const lines: string[] = [];
   const nextLine = () =>
     new Promise<string>((resolve) => {
-      const take = () => (lines.length > 0 ? resolve(lines.shift()!) : child.stdout!.once('data', (d: Buffer) => (lines.push(...d.toString().trim().split('\n')), take())));
+      const take = () => (lines.length > 0 ? resolve(lines.shift()!) : child.stdout.once('data', (d: Buffer) => (lines.push(...d.toString().trim().split('\n')), take())));
       take();
     });
   const port = Number(await nextLine());
@@ -262,7 +262,7 @@ async function endless() {
   await sleep(ENDLESS_SECONDS * 1000);
   const cpu = process.cpuUsage(cpu0);
   const read = bytesRead() - read0;
-  child.stdin!.write('report\n');
+  child.stdin.write('report\n');
   const report = JSON.parse(await nextLine()) as { bytes: number };
   const metrics = await s.metrics();
   await s.stop();

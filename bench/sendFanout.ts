@@ -142,7 +142,7 @@ async function startServer(dataDir: string): Promise<ServerInfo> {
   const line = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('server did not start within 30 s')), 30_000);
     child.once('exit', (code) => reject(new Error(`server exited with ${code} before it was ready`)));
-    createInterface({ input: child.stdout! }).once('line', (l) => {
+    createInterface({ input: child.stdout }).once('line', (l) => {
       clearTimeout(timer);
       resolve(l);
     });
@@ -242,7 +242,7 @@ function cannon(opts: autocannon.Options, okStatus: number): Promise<Cannon> {
     const instance = autocannon(opts, (err, result) => {
       if (err) return reject(err);
       const seconds = (last - t0) / 1000;
-      const ok = result.statusCodeStats?.[`${okStatus}` as `${number}`]?.count ?? 0;
+      const ok = result.statusCodeStats?.[`${okStatus}`]?.count ?? 0;
       resolve({
         rps: ok / seconds,
         p50: percentile(latencies, 50),

@@ -132,7 +132,7 @@ async function startServer(dataDir: string): Promise<ServerInfo> {
   const line = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('server did not start within 30 s')), 30_000);
     child.once('exit', (code) => reject(new Error(`server exited with ${code} before it was ready`)));
-    createInterface({ input: child.stdout! }).once('line', (l) => {
+    createInterface({ input: child.stdout }).once('line', (l) => {
       clearTimeout(timer);
       resolve(l);
     });
@@ -262,7 +262,7 @@ function holdPolls(
   const slot = (i: number) => {
     if (stopped) return;
     const user = slots[i]!;
-    const after = cursors[i] ? `&after=${encodeURIComponent(cursors[i]!)}` : '';
+    const after = cursors[i] ? `&after=${encodeURIComponent(cursors[i])}` : '';
     const req = httpRequest({ host: '127.0.0.1', port, path: `/signaling/poll?wait=30${after}`, agent, headers: { authorization: `Bearer ${user.token}` } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -328,7 +328,7 @@ function cannon(opts: autocannon.Options, okStatus: number): Promise<Cannon> {
     const latencies: number[] = [];
     const instance = autocannon(opts, (err, result) => {
       if (err) return reject(err);
-      const ok = result.statusCodeStats?.[`${okStatus}` as `${number}`]?.count ?? 0;
+      const ok = result.statusCodeStats?.[`${okStatus}`]?.count ?? 0;
       resolve({
         rps: ok / result.duration,
         p50: latencies.length ? percentile(latencies, 50) : NaN,

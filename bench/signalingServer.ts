@@ -47,7 +47,7 @@ const RATE_LIMITS_OFF = Object.fromEntries(RATE_LIMIT_VARIABLES.map((name) => [n
  * 10 devices per user, past which a login ends the least recently seen session).
  */
 const POLL_CAPS = Object.fromEntries(
-  (['POLLS_PER_USER', 'POLLS_MAX', 'DEVICES_MAX'] as const).flatMap((k) => (process.env[k] !== undefined ? [[k, process.env[k]!]] : [])),
+  (['POLLS_PER_USER', 'POLLS_MAX', 'DEVICES_MAX'] as const).flatMap((k) => (process.env[k] !== undefined ? [[k, process.env[k]]] : [])),
 );
 
 const listen = (server: Server) =>

@@ -114,7 +114,7 @@ function pruneOlderThan(parent: string, keepDays: number, now: Date): string[] {
     const m = STAMPED.exec(name);
     if (!m) continue;
     const [, y, mo, d, h, mi, s] = m.map(Number) as number[];
-    const takenAt = Date.UTC(y!, mo! - 1, d!, h!, mi!, s!);
+    const takenAt = Date.UTC(y!, mo! - 1, d, h, mi, s);
     if (now.getTime() - takenAt > keepDays * DAY_MS) {
       rmSync(join(parent, name), { recursive: true, force: true });
       removed.push(name);

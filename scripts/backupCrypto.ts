@@ -9,7 +9,6 @@
 import { createReadStream, createWriteStream, readFileSync, renameSync, rmSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { createMessage, decrypt, decryptKey, encrypt, enums, readKey, readMessage, readPrivateKey, type PrivateKey, type PublicKey } from 'openpgp';
 
 /** What an encrypted backup file is called: the original name plus this. */
@@ -55,7 +54,7 @@ const webStreamOf = (file: string) => Readable.toWeb(createReadStream(file)) as 
 async function writeWhole(stream: ReadableStream<Uint8Array>, to: string): Promise<void> {
   const partial = `${to}.partial`;
   try {
-    await pipeline(Readable.fromWeb(stream as unknown as WebReadableStream<Uint8Array>), createWriteStream(partial, { flags: 'wx', mode: 0o600 }));
+    await pipeline(Readable.fromWeb(stream), createWriteStream(partial, { flags: 'wx', mode: 0o600 }));
     renameSync(partial, to);
   } catch (err) {
     rmSync(partial, { force: true });

@@ -92,7 +92,7 @@ export class Signalbox {
   constructor(options: SignalboxOptions = {}) {
     const baseUrl = (options.baseUrl ?? pageOrigin())?.replace(/\/+$/, '');
     if (!baseUrl) throw new SignalboxError('validation_failed', 'baseUrl is required outside a browser page.');
-    const fetchFn = options.fetch ?? (globalThis.fetch?.bind(globalThis) as FetchLike | undefined);
+    const fetchFn = options.fetch ?? (globalThis.fetch?.bind(globalThis));
     if (!fetchFn) throw new SignalboxError('validation_failed', 'No fetch here: pass options.fetch.');
     const storage = options.storage ?? new MemoryStorage();
     this.rtc = options.rtc;

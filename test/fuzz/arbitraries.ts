@@ -108,7 +108,7 @@ export function conformingObject(s: JsonSchema): fc.Arbitrary<Record<string, unk
   const props = s.properties ?? {};
   const required = new Set(s.required ?? []);
   const model = Object.fromEntries(Object.entries(props).map(([k, v]) => [k, conforming(v, k)]));
-  return fc.record(model, { requiredKeys: [...required].filter((k) => k in props) }) as fc.Arbitrary<Record<string, unknown>>;
+  return fc.record(model, { requiredKeys: [...required].filter((k) => k in props) });
 }
 
 /** Text no schema should like: empty, huge, control characters, lone surrogates, right-to-left marks, NUL. */

@@ -119,7 +119,7 @@ describe('the OpenAPI document', () => {
 
   it('describes Retry-After on every 429 and 503 response', () => {
     const missing = operations().flatMap(({ op, name }) =>
-      ['429', '503'].filter((s) => op.responses[s] && !op.responses[s]!.headers?.['Retry-After']).map((s) => `${name} ${s}`),
+      ['429', '503'].filter((s) => op.responses[s] && !op.responses[s].headers?.['Retry-After']).map((s) => `${name} ${s}`),
     );
     expect(missing).toEqual([]);
   });

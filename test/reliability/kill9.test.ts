@@ -220,7 +220,7 @@ describe('kill -9 of the server during sends and long-polls', () => {
           pollAnswersLost: pollFailures.answersLost,
           pollAttemptsRefusedWhileDown: pollFailures.refusedConnections,
           ackAnswersLostAndRetried: pollFailures.ackAnswersLost,
-          devices: {} as Record<string, unknown>,
+          devices: {},
         };
         const problems: string[] = [];
         for (const s of senders) if (s.unexpected.length) problems.push(`sender ${s.index} unexpected answers: ${s.unexpected.slice(0, 3).join('; ')}`);

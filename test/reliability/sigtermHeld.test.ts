@@ -140,7 +140,7 @@ describe(`SIGTERM with ${HELD} long-polls held`, () => {
             (a.body as Polled).signals.length === 0 &&
             CURSOR.test(String((a.body as Polled).cursor)),
         ).length;
-        const failures = answers.filter((a) => a instanceof Error).map((a) => (a as Error).message);
+        const failures = answers.filter((a) => a instanceof Error).map((a) => (a).message);
         const otherAnswers = answers.filter((a): a is Answer => !(a instanceof Error) && a.status !== 200).map((a) => `${a.status} ${a.text.slice(0, 120)}`);
 
         const restarted = await startServer({ dataDir, port: server.port, env: MAILBOX_ROOM });

@@ -168,7 +168,7 @@ function failingSessionLookups(failures: { left: number }) {
       }
       return sessions.findById(...args);
     };
-    return { ...store, sessions: { ...sessions, findById } as typeof sessions };
+    return { ...store, sessions: { ...sessions, findById } };
   };
 }
 

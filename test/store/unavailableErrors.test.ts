@@ -32,7 +32,7 @@ describe('isMongoUnavailable', () => {
   });
 
   it('answers unavailable for a write-concern error, alone or inside a write reply', () => {
-    expect(isMongoUnavailable(new MongoWriteConcernError({ writeConcernError: { code: 79, errmsg: 'unknown mode' }, ok: 1 } as never))).toBe(true);
+    expect(isMongoUnavailable(new MongoWriteConcernError({ writeConcernError: { code: 79, errmsg: 'unknown mode' }, ok: 1 }))).toBe(true);
     expect(isMongoUnavailable(reply({ code: 2, writeConcernError: { code: 79, errmsg: 'x' } }))).toBe(true);
   });
 

@@ -73,7 +73,7 @@ async function callAndAnswer(caller: Person, callee: Person): Promise<{ called: 
 /** Resolves once `device`'s side of the call has a remote description with other ICE credentials than `before`. */
 function remoteCredentialsChange(device: BrowserDevice, before: CallInfo, timeout = CONNECT_MS): Promise<unknown> {
   return device.page.waitForFunction(
-    ([sid, ufrag]) => (globalThis as unknown as { driver: { info(s: string): CallInfo } }).driver.info(sid as string).remoteIceUfrag !== ufrag,
+    ([sid, ufrag]) => (globalThis as unknown as { driver: { info(s: string): CallInfo } }).driver.info(sid).remoteIceUfrag !== ufrag,
     [before.sessionId, before.remoteIceUfrag] as const,
     { timeout },
   );

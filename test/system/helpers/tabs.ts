@@ -43,7 +43,7 @@ export class Tab {
   /** Runs `tabs[name](...args)` in the page and returns its (JSON) result. */
   run<T = unknown>(name: string, ...args: unknown[]): Promise<T> {
     return this.page.evaluate(
-      ([n, a]) => (globalThis as unknown as { tabs: Record<string, (...x: unknown[]) => unknown> }).tabs[n as string]!(...(a as unknown[])),
+      ([n, a]) => (globalThis as unknown as { tabs: Record<string, (...x: unknown[]) => unknown> }).tabs[n]!(...(a)),
       [name, args] as const,
     ) as Promise<T>;
   }
