@@ -113,7 +113,7 @@ function pruneOlderThan(parent: string, keepDays: number, now: Date): string[] {
   for (const name of readdirSync(parent)) {
     const m = STAMPED.exec(name);
     if (!m) continue;
-    const [, y, mo, d, h, mi, s] = m.map(Number) as number[];
+    const [, y, mo, d, h, mi, s] = m.map<number>(Number);
     const takenAt = Date.UTC(y!, mo! - 1, d, h, mi, s);
     if (now.getTime() - takenAt > keepDays * DAY_MS) {
       rmSync(join(parent, name), { recursive: true, force: true });

@@ -65,6 +65,7 @@ async function writeWhole(stream: ReadableStream<Uint8Array>, to: string): Promi
 /** Encrypts `from` into the OpenPGP message file `to` (binary). */
 export async function encryptFile(from: string, to: string, key: EncryptTo): Promise<void> {
   const message = await createMessage({ binary: webStreamOf(from) });
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- openpgp types a binary result as its own stream type, which the lint program cannot resolve (tsc checks it)
   const encrypted =
     'passphrase' in key
       ? await encrypt({ message, passwords: [key.passphrase], format: 'binary', config: { s2kType: enums.s2k.argon2, aeadProtect: true } })
@@ -78,6 +79,7 @@ export async function encryptFile(from: string, to: string, key: EncryptTo): Pro
  */
 export async function decryptFile(from: string, to: string, key: DecryptWith): Promise<void> {
   const message = await readMessage({ binaryMessage: webStreamOf(from) });
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- openpgp types a binary result as its own stream type, which the lint program cannot resolve (tsc checks it)
   const { data } =
     'passphrase' in key
       ? await decrypt({ message, passwords: [key.passphrase], format: 'binary' })

@@ -62,7 +62,7 @@ async function sealAs(keys: VectorKeys, plaintext: string, sealing: Sealing): Pr
   if (sealing.form === 'plain') return plaintext;
   const recipient = await readPublicKey(keys[sealing.encryptedTo as KeyName].publicKey);
   if (sealing.form === 'unsigned') {
-    return encrypt({ message: await createMessage({ text: plaintext }), encryptionKeys: recipient, format: 'armored' });
+    return (await encrypt({ message: await createMessage({ text: plaintext }), encryptionKeys: recipient, format: 'armored' })) as string;
   }
   return seal(plaintext, recipient, await readPrivate(keys[sealing.signedBy as KeyName].privateKey));
 }

@@ -21,6 +21,7 @@ import { SIGNAL_TTL_MS, type KeyName, type OuterSignal, type Outcome, type Vecto
 
 /** What the receive path made of one signal. */
 export interface Opened {
+  // eslint-disable-next-line @typescript-eslint/no-redundant-type-constituents -- Outcome names the expected values; any other string is a finding
   outcome: Outcome | string;
   envelope?: Envelope;
   /** The SDK's `details.fields` of a bad_envelope: which signed field disagreed. */

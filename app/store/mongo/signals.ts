@@ -113,7 +113,7 @@ export function mongoSignals(db: Db, mailbox: MongoMailboxWrites, arrivals: Arri
             { $project: { documentKey: 1 } },
           ]),
         // An invalidate event (the collection dropped) carries no key; the stream closes after it and re-opens.
-        (change) => {
+        (change: { documentKey?: { _id: string } }) => {
           if (change.documentKey) listener(String(change.documentKey._id));
         },
         { backoff: WATCH_BACKOFF, onFailure, ...(onRecovered ? { onRecovered } : {}) },
