@@ -167,7 +167,7 @@ async function drive(): Promise<void> {
   console.log(`node ${process.version}, ${cpus().length} CPUs, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}; HELD=${HELD} REFUSED=${REFUSED} BURST=${BURST} SAME_SESSION=${SAME_SESSION}`);
   const t0 = hr();
   const holders = await pool(HELD, 8, (i) => register(`holder_${i}`));
-  const [other, many, sender] = [await register('other_user'), await register('many_devices'), await register('sender_user')];
+  const [other, many, _sender] = [await register('other_user'), await register('many_devices'), await register('sender_user')];
   const devices = [many, ...(await pool(PER_USER, 4, () => login('many_devices')))]; // 9 sessions
   console.log(`setup: ${HELD + 3} users, ${PER_USER} extra sessions in ${((hr() - t0) / 1000).toFixed(1)} s`);
 

@@ -240,7 +240,7 @@ function cannon(opts: autocannon.Options, okStatus: number): Promise<Cannon> {
     const t0 = hr();
     let last = t0;
     const instance = autocannon(opts, (err, result) => {
-      if (err) return reject(err);
+      if (err) return reject(err instanceof Error ? err : new Error(String(err)));
       const seconds = (last - t0) / 1000;
       const ok = result.statusCodeStats?.[`${okStatus}`]?.count ?? 0;
       resolve({
@@ -500,7 +500,8 @@ async function main(): Promise<void> {
   const dbFile = join(dataDir, 'signalbox.db');
   const server = await startServer(dataDir);
   const stopOnSignal = () => {
-    stopServer(server.child).finally(() => {
+    // process.exit in finally ends the bench either way: there is no caller left to hand a rejection to.
+    void stopServer(server.child).finally(() => {
       rmSync(dataDir, { recursive: true, force: true });
       process.exit(130);
     });

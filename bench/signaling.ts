@@ -327,7 +327,7 @@ function cannon(opts: autocannon.Options, okStatus: number): Promise<Cannon> {
   return new Promise((resolve, reject) => {
     const latencies: number[] = [];
     const instance = autocannon(opts, (err, result) => {
-      if (err) return reject(err);
+      if (err) return reject(err instanceof Error ? err : new Error(String(err)));
       const ok = result.statusCodeStats?.[`${okStatus}`]?.count ?? 0;
       resolve({
         rps: ok / result.duration,
@@ -653,7 +653,8 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'signalbox-bench-'));
   let server = await startServer(dataDir);
   const stopOnSignal = () => {
-    stopServer(server.child).finally(() => {
+    // process.exit in finally ends the bench either way: there is no caller left to hand a rejection to.
+    void stopServer(server.child).finally(() => {
       rmSync(dataDir, { recursive: true, force: true });
       process.exit(130);
     });

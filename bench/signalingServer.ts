@@ -140,7 +140,8 @@ async function main(): Promise<void> {
     nodeServer.close();
     nodeServer.closeAllConnections();
     appServer.close(() => {
-      stopBackground()
+      // process.exit in finally ends the server either way: there is no caller left to hand a rejection to.
+      void stopBackground()
         .then(() => store.close())
         .finally(() => {
           if (owned) rmSync(dir, { recursive: true, force: true });

@@ -94,7 +94,7 @@ function listening(server: Server): Promise<string> {
     };
     server.child.stdout!.on('data', check);
     check();
-    server.exited.then((e) => reject(new Error(`exited (${e.code ?? e.signal}) before listening; stderr: ${server.stderr()}`)));
+    void server.exited.then((e) => reject(new Error(`exited (${e.code ?? e.signal}) before listening; stderr: ${server.stderr()}`)));
   });
   return within(found, START_TIMEOUT_MS, 'starting', server);
 }
