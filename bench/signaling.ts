@@ -94,7 +94,10 @@ function pinSelf(): boolean {
     console.error('warning: fewer than 2 CPUs, running unpinned');
     return false;
   }
-  const list = execFileSync('taskset', ['-pc', String(process.pid)], { encoding: 'utf8' }).split(':').pop()!.trim();
+  const list = execFileSync('taskset', ['-pc', String(process.pid)], { encoding: 'utf8' })
+    .split(':')
+    .pop()!
+    .trim();
   if (list === '1') return true;
   if (env[PINNED_ENV]) throw new Error(`expected to run on CPU 1, affinity is ${list}`);
   const res = spawnSync('taskset', ['-c', '1', process.execPath, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], {
@@ -108,7 +111,6 @@ function pinSelf(): boolean {
 // Small helpers.
 
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MB`;
-
 
 // ---------------------------------------------------------------------------------------------------
 // The server process.
@@ -207,7 +209,8 @@ async function metricSum(agent: Agent, port: number, name: string): Promise<Reco
 const refusedPolls = async (agent: Agent, port: number) => Object.values(await metricSum(agent, port, 'signalbox_polls_refused_total')).reduce((a, b) => a + b, 0);
 const assertNoneRefused = async (agent: Agent, port: number, before: number, what: string) => {
   const after = await refusedPolls(agent, port);
-  if (after !== before) throw new Error(`${what}: ${after - before} polls replaced or refused at a cap (${JSON.stringify(await metricSum(agent, port, 'signalbox_polls_refused_total'))})`);
+  if (after !== before)
+    throw new Error(`${what}: ${after - before} polls replaced or refused at a cap (${JSON.stringify(await metricSum(agent, port, 'signalbox_polls_refused_total'))})`);
 };
 
 async function metric(agent: Agent, port: number, name: string): Promise<number> {
@@ -695,7 +698,9 @@ async function main(): Promise<void> {
     );
     const slots = [...pollUsers, ...extra];
     if (new Set(slots.map((u) => u.token)).size !== slots.length) throw new Error('two logins returned the same token');
-    log(`${POLL_USERS} poll users with ${SESSIONS_PER_USER} sessions each (${extra.length} logins in ${((hr() - tLogin) / 1000).toFixed(1)} s, ${LOGIN_CONCURRENCY} at once)`);
+    log(
+      `${POLL_USERS} poll users with ${SESSIONS_PER_USER} sessions each (${extra.length} logins in ${((hr() - tLogin) / 1000).toFixed(1)} s, ${LOGIN_CONCURRENCY} at once)`,
+    );
     const [sender, recipient] = await pool(['dl_sender', 'dl_recipient'], 2, (u) => register(agent, server.app, u));
     await connect(agent, server.app, sender!, recipient!);
     const senders = await pool(names('snd', PAIRS), 4, (u) => register(agent, server.app, u));
@@ -759,7 +764,9 @@ async function main(): Promise<void> {
       if (BENCHES.has('send')) {
         const snd = await sendThroughput(server, agent, pairs);
         sends.push(snd);
-        log(`#${r + 1} send ${snd.rps.toFixed(0)} signals/s p99 ${snd.p99.toFixed(2)} ms, server CPU ${snd.cpuUs.toFixed(1)} µs per send; 202s ${snd.accepted}, sent_total +${snd.counted}, drained ${snd.drained}`);
+        log(
+          `#${r + 1} send ${snd.rps.toFixed(0)} signals/s p99 ${snd.p99.toFixed(2)} ms, server CPU ${snd.cpuUs.toFixed(1)} µs per send; 202s ${snd.accepted}, sent_total +${snd.counted}, drained ${snd.drained}`,
+        );
         if (snd.counted !== snd.drained) throw new Error(`signals lost: counted ${snd.counted}, drained ${snd.drained}`);
         // Two autocannon runs (warm-up, measured) each stop with up to CONNECTIONS requests in flight: the
         // server stores those, but their 202 never reaches the client.
@@ -790,49 +797,234 @@ async function main(): Promise<void> {
       '',
       '| Figure | Median | Repeats | Target (issue 15) |',
       '|---|---|---|---|',
-      ...row('bare node:http route, req/s', polls.map((p) => p.node.rps), (n) => f(n), ''),
-      ...row('bare node:http route, p99', polls.map((p) => p.node.p99), (n) => `${f(n, 2)} ms`, ''),
-      ...row('bare Koa route, req/s', polls.map((p) => p.bare.rps), (n) => f(n), ''),
-      ...row('bare Koa route, p99', polls.map((p) => p.bare.p99), (n) => `${f(n, 2)} ms`, ''),
-      ...row('authenticated empty short-poll, req/s', polls.map((p) => p.app.rps), (n) => f(n), ''),
-      ...row('authenticated empty short-poll, p99', polls.map((p) => p.app.p99), (n) => `${f(n, 2)} ms`, ''),
+      ...row(
+        'bare node:http route, req/s',
+        polls.map((p) => p.node.rps),
+        (n) => f(n),
+        '',
+      ),
+      ...row(
+        'bare node:http route, p99',
+        polls.map((p) => p.node.p99),
+        (n) => `${f(n, 2)} ms`,
+        '',
+      ),
+      ...row(
+        'bare Koa route, req/s',
+        polls.map((p) => p.bare.rps),
+        (n) => f(n),
+        '',
+      ),
+      ...row(
+        'bare Koa route, p99',
+        polls.map((p) => p.bare.p99),
+        (n) => `${f(n, 2)} ms`,
+        '',
+      ),
+      ...row(
+        'authenticated empty short-poll, req/s',
+        polls.map((p) => p.app.rps),
+        (n) => f(n),
+        '',
+      ),
+      ...row(
+        'authenticated empty short-poll, p99',
+        polls.map((p) => p.app.p99),
+        (n) => `${f(n, 2)} ms`,
+        '',
+      ),
       ...row('short-poll / bare Koa throughput', ratio, (n) => `${f(n * 100, 1)} %`, '≥ 50 %'),
-      ...row('short-poll / bare node:http throughput', polls.map((p) => p.app.rps / p.node.rps), (n) => `${f(n * 100, 1)} %`, ''),
-      ...row('bare Koa / bare node:http throughput', polls.map((p) => p.bare.rps / p.node.rps), (n) => `${f(n * 100, 1)} %`, ''),
-      ...row('server CPU per request, bare node:http', polls.map((p) => p.node.cpuUs!), (n) => `${f(n, 1)} µs`, ''),
-      ...row('server CPU per request, bare Koa', polls.map((p) => p.bare.cpuUs!), (n) => `${f(n, 1)} µs`, ''),
-      ...row('server CPU per request, short poll', polls.map((p) => p.app.cpuUs!), (n) => `${f(n, 1)} µs`, ''),
-      ...row('short-poll / bare Koa, by server CPU per request (bare Koa µs ÷ poll µs)', polls.map((p) => p.bare.cpuUs! / p.app.cpuUs!), (n) => `${f(n * 100, 1)} %`, '(≥ 50 %)'),
-      ...row(`delivery send → held poll answer, p50 (${IDLE_POLLS} idle polls held)`, deliveries.map((d) => d.p50), (n) => `${f(n, 3)} ms`, '< 0.5 ms'),
-      ...row(`delivery send → held poll answer, p99 (${IDLE_POLLS} idle polls held)`, deliveries.map((d) => d.p99), (n) => `${f(n, 3)} ms`, '< 3 ms'),
-      ...row(`RSS, ${HELD_POLLS} polls held (fresh server)`, caps.map((c) => c.heldRss), mb, ''),
-      ...row('RSS, none held', caps.map((c) => c.baseRss), mb, ''),
-      ...row('KB per held poll (RSS difference)', caps.map((c) => c.kbPerPoll), (n) => f(n, 1), '≤ 10'),
-      ...row(`RSS after a full GC, ${HELD_POLLS} held`, caps.map((c) => c.heldRssGc), mb, ''),
-      ...row('RSS after a full GC, none held', caps.map((c) => c.baseRssGc), mb, ''),
-      ...row('KB per held poll, after GC', caps.map((c) => c.kbPerPollGc), (n) => f(n, 1), ''),
-      ...row(`V8 heap used after a full GC, ${HELD_POLLS} held`, caps.map((c) => c.heapUsed), mb, ''),
-      ...row('V8 heap used after a full GC, none held', caps.map((c) => c.baseHeapUsed), mb, ''),
-      ...row('KB of V8 heap per held poll', caps.map((c) => (c.heapUsed - c.baseHeapUsed) / HELD_POLLS / 1024), (n) => f(n, 1), ''),
-      ...row(`event-loop delay p99, ${HELD_POLLS} held, idle (${SAMPLE_SECONDS} s)`, caps.map((c) => c.loopP99), (n) => `${f(n, 2)} ms`, ''),
-      ...row(`event-loop delay p99 while opening the ${HELD_POLLS} at ${OPEN_RATE}/s`, caps.map((c) => c.rampLoopP99), (n) => `${f(n, 2)} ms`, '< 10 ms'),
-      ...row(`event-loop delay max while opening the ${HELD_POLLS}`, caps.map((c) => c.rampLoopMax), (n) => `${f(n, 2)} ms`, ''),
-      ...row(`time to open ${HELD_POLLS} polls`, caps.map((c) => c.rampSeconds), (n) => `${f(n, 1)} s`, ''),
+      ...row(
+        'short-poll / bare node:http throughput',
+        polls.map((p) => p.app.rps / p.node.rps),
+        (n) => `${f(n * 100, 1)} %`,
+        '',
+      ),
+      ...row(
+        'bare Koa / bare node:http throughput',
+        polls.map((p) => p.bare.rps / p.node.rps),
+        (n) => `${f(n * 100, 1)} %`,
+        '',
+      ),
+      ...row(
+        'server CPU per request, bare node:http',
+        polls.map((p) => p.node.cpuUs!),
+        (n) => `${f(n, 1)} µs`,
+        '',
+      ),
+      ...row(
+        'server CPU per request, bare Koa',
+        polls.map((p) => p.bare.cpuUs!),
+        (n) => `${f(n, 1)} µs`,
+        '',
+      ),
+      ...row(
+        'server CPU per request, short poll',
+        polls.map((p) => p.app.cpuUs!),
+        (n) => `${f(n, 1)} µs`,
+        '',
+      ),
+      ...row(
+        'short-poll / bare Koa, by server CPU per request (bare Koa µs ÷ poll µs)',
+        polls.map((p) => p.bare.cpuUs! / p.app.cpuUs!),
+        (n) => `${f(n * 100, 1)} %`,
+        '(≥ 50 %)',
+      ),
+      ...row(
+        `delivery send → held poll answer, p50 (${IDLE_POLLS} idle polls held)`,
+        deliveries.map((d) => d.p50),
+        (n) => `${f(n, 3)} ms`,
+        '< 0.5 ms',
+      ),
+      ...row(
+        `delivery send → held poll answer, p99 (${IDLE_POLLS} idle polls held)`,
+        deliveries.map((d) => d.p99),
+        (n) => `${f(n, 3)} ms`,
+        '< 3 ms',
+      ),
+      ...row(
+        `RSS, ${HELD_POLLS} polls held (fresh server)`,
+        caps.map((c) => c.heldRss),
+        mb,
+        '',
+      ),
+      ...row(
+        'RSS, none held',
+        caps.map((c) => c.baseRss),
+        mb,
+        '',
+      ),
+      ...row(
+        'KB per held poll (RSS difference)',
+        caps.map((c) => c.kbPerPoll),
+        (n) => f(n, 1),
+        '≤ 10',
+      ),
+      ...row(
+        `RSS after a full GC, ${HELD_POLLS} held`,
+        caps.map((c) => c.heldRssGc),
+        mb,
+        '',
+      ),
+      ...row(
+        'RSS after a full GC, none held',
+        caps.map((c) => c.baseRssGc),
+        mb,
+        '',
+      ),
+      ...row(
+        'KB per held poll, after GC',
+        caps.map((c) => c.kbPerPollGc),
+        (n) => f(n, 1),
+        '',
+      ),
+      ...row(
+        `V8 heap used after a full GC, ${HELD_POLLS} held`,
+        caps.map((c) => c.heapUsed),
+        mb,
+        '',
+      ),
+      ...row(
+        'V8 heap used after a full GC, none held',
+        caps.map((c) => c.baseHeapUsed),
+        mb,
+        '',
+      ),
+      ...row(
+        'KB of V8 heap per held poll',
+        caps.map((c) => (c.heapUsed - c.baseHeapUsed) / HELD_POLLS / 1024),
+        (n) => f(n, 1),
+        '',
+      ),
+      ...row(
+        `event-loop delay p99, ${HELD_POLLS} held, idle (${SAMPLE_SECONDS} s)`,
+        caps.map((c) => c.loopP99),
+        (n) => `${f(n, 2)} ms`,
+        '',
+      ),
+      ...row(
+        `event-loop delay p99 while opening the ${HELD_POLLS} at ${OPEN_RATE}/s`,
+        caps.map((c) => c.rampLoopP99),
+        (n) => `${f(n, 2)} ms`,
+        '< 10 ms',
+      ),
+      ...row(
+        `event-loop delay max while opening the ${HELD_POLLS}`,
+        caps.map((c) => c.rampLoopMax),
+        (n) => `${f(n, 2)} ms`,
+        '',
+      ),
+      ...row(
+        `time to open ${HELD_POLLS} polls`,
+        caps.map((c) => c.rampSeconds),
+        (n) => `${f(n, 1)} s`,
+        '',
+      ),
       ...(capAfter
         ? [
             `| the same after the throughput runs (once): RSS ${HELD_POLLS} held / none held / KB per poll | ${mb(capAfter.heldRss)} / ${mb(capAfter.baseRss)} / ${f(capAfter.kbPerPoll, 1)} | | |`,
           ]
         : []),
-      ...row(`send throughput, ${PAIRS} mailboxes, SQLite on disk, signals/s`, sends.map((x) => x.rps), (n) => f(n), '≥ 5,000'),
-      ...row('send p99', sends.map((x) => x.p99), (n) => `${f(n, 2)} ms`, ''),
-      ...row('server CPU per send (sends/s one core could give: 10^6 ÷ this)', sends.map((x) => x.cpuUs), (n) => `${f(n, 1)} µs`, ''),
-      ...row(`sends/s with ${HELD_POLLS} held, each send waking one (${LOAD_SENDERS} senders, ${LOAD_SECONDS} s, fresh server)`, loads.map((l) => l.sendsPerSecond), (n) => f(n), '≥ 2,500'),
-      ...row('that load: delivery send → woken poll, p50', loads.map((l) => l.deliveryP50), (n) => `${f(n, 2)} ms`, ''),
-      ...row('that load: delivery send → woken poll, p99', loads.map((l) => l.deliveryP99), (n) => `${f(n, 2)} ms`, '< 10 ms'),
-      ...row('that load: RSS idle-held before the sends', loads.map((l) => l.idleHeldRss), mb, ''),
-      ...row('that load: RSS at the end', loads.map((l) => l.rssSamples[l.rssSamples.length - 1]!), mb, ''),
-      ...row('that load: highest RSS / idle-held RSS', loads.map((l) => maxOf(l.rssSamples) / l.idleHeldRss), (n) => `${f(n, 2)}x`, '< 2x, flat'),
-      ...row('that load: event-loop delay p99', loads.map((l) => l.loopP99), (n) => `${f(n, 2)} ms`, ''),
+      ...row(
+        `send throughput, ${PAIRS} mailboxes, SQLite on disk, signals/s`,
+        sends.map((x) => x.rps),
+        (n) => f(n),
+        '≥ 5,000',
+      ),
+      ...row(
+        'send p99',
+        sends.map((x) => x.p99),
+        (n) => `${f(n, 2)} ms`,
+        '',
+      ),
+      ...row(
+        'server CPU per send (sends/s one core could give: 10^6 ÷ this)',
+        sends.map((x) => x.cpuUs),
+        (n) => `${f(n, 1)} µs`,
+        '',
+      ),
+      ...row(
+        `sends/s with ${HELD_POLLS} held, each send waking one (${LOAD_SENDERS} senders, ${LOAD_SECONDS} s, fresh server)`,
+        loads.map((l) => l.sendsPerSecond),
+        (n) => f(n),
+        '≥ 2,500',
+      ),
+      ...row(
+        'that load: delivery send → woken poll, p50',
+        loads.map((l) => l.deliveryP50),
+        (n) => `${f(n, 2)} ms`,
+        '',
+      ),
+      ...row(
+        'that load: delivery send → woken poll, p99',
+        loads.map((l) => l.deliveryP99),
+        (n) => `${f(n, 2)} ms`,
+        '< 10 ms',
+      ),
+      ...row(
+        'that load: RSS idle-held before the sends',
+        loads.map((l) => l.idleHeldRss),
+        mb,
+        '',
+      ),
+      ...row(
+        'that load: RSS at the end',
+        loads.map((l) => l.rssSamples[l.rssSamples.length - 1]!),
+        mb,
+        '',
+      ),
+      ...row(
+        'that load: highest RSS / idle-held RSS',
+        loads.map((l) => maxOf(l.rssSamples) / l.idleHeldRss),
+        (n) => `${f(n, 2)}x`,
+        '< 2x, flat',
+      ),
+      ...row(
+        'that load: event-loop delay p99',
+        loads.map((l) => l.loopP99),
+        (n) => `${f(n, 2)} ms`,
+        '',
+      ),
       '',
       ...loads.map(
         (l, i) =>

@@ -48,7 +48,11 @@ const USAGE =
 const STAMPED = /^signalbox-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 const DAY_MS = 86_400_000;
 
-const stampedName = (at: Date) => `signalbox-${at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+const stampedName = (at: Date) =>
+  `signalbox-${at
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')}`;
 
 interface Plan {
   dest: string;

@@ -9,16 +9,7 @@ import { hashSecret, newId, newSecret } from '../lib/ids.js';
 import type { Mailer } from '../mail/mailer.js';
 import { passwordChangedMail } from '../mail/templates.js';
 import { DuplicateError, type PgpKeyRecord, type Store, type UserRecord } from '../store/types.js';
-import {
-  decryptEmail,
-  emailIndex,
-  encryptBirthday,
-  encryptDevice,
-  encryptEmail,
-  normaliseEmail,
-  normaliseUsername,
-  type DeviceInfo,
-} from '../core/personalData.js';
+import { decryptEmail, emailIndex, encryptBirthday, encryptDevice, encryptEmail, normaliseEmail, normaliseUsername, type DeviceInfo } from '../core/personalData.js';
 import { parseUsername } from '../users/username.js';
 import type { PasswordHasher } from './passwordHasher.js';
 import type { SecurityEvents } from './securityEvents.service.js';
@@ -110,9 +101,7 @@ export class AccountService {
       await store.users.create(user);
     } catch (err) {
       if (err instanceof DuplicateError) {
-        throw err.field === 'username'
-          ? conflict('username_taken', 'That username is taken.')
-          : conflict('email_taken', 'That e-mail address is already registered.');
+        throw err.field === 'username' ? conflict('username_taken', 'That username is taken.') : conflict('email_taken', 'That e-mail address is already registered.');
       }
       throw err;
     }

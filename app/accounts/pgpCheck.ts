@@ -84,10 +84,7 @@ export async function checkPublicKey(armored: string, now: Date): Promise<Checke
   try {
     await key.getEncryptionKey(undefined, now);
   } catch {
-    throw new PgpRefusal(
-      'The OpenPGP key has no usable encryption key (a subkey or primary key flagged for encryption, valid now): ' +
-        'clients encrypt signals to it.',
-    );
+    throw new PgpRefusal('The OpenPGP key has no usable encryption key (a subkey or primary key flagged for encryption, valid now): ' + 'clients encrypt signals to it.');
   }
   const expiry = await key.getExpirationTime();
   const about = {

@@ -28,9 +28,7 @@ const PGP_WORKERS = Math.min(2, Math.max(1, availableParallelism() - 1));
  */
 function workerUrl(): URL {
   const here = import.meta.url;
-  const url = here.endsWith('.ts')
-    ? new URL('../../dist/app/accounts/pgpKey.worker.js', here)
-    : new URL('./pgpKey.worker.js', here);
+  const url = here.endsWith('.ts') ? new URL('../../dist/app/accounts/pgpKey.worker.js', here) : new URL('./pgpKey.worker.js', here);
   if (!existsSync(fileURLToPath(url))) throw new Error(`OpenPGP key worker not found at ${fileURLToPath(url)}: run tsc first`);
   return url;
 }

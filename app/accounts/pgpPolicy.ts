@@ -159,13 +159,19 @@ function scan(armored: string): ScannedBlock | null {
 }
 
 function dearmor(armored: string): Buffer | null {
-  const lines = armored.replace(/\r/g, '').split('\n').map((l) => l.trimEnd());
+  const lines = armored
+    .replace(/\r/g, '')
+    .split('\n')
+    .map((l) => l.trimEnd());
   const begin = lines.findIndex((l) => /^-----BEGIN PGP (PUBLIC|PRIVATE) KEY BLOCK-----$/.test(l));
   if (begin < 0) return null;
   const blank = lines.indexOf('', begin + 1);
   const end = lines.findIndex((l, i) => i > begin && l.startsWith('-----END PGP '));
   if (blank < 0 || end < 0 || blank > end) return null;
-  const data = lines.slice(blank + 1, end).filter((l) => !/^=[A-Za-z0-9+/]{4}$/.test(l)).join('');
+  const data = lines
+    .slice(blank + 1, end)
+    .filter((l) => !/^=[A-Za-z0-9+/]{4}$/.test(l))
+    .join('');
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(data)) return null;
   return Buffer.from(data, 'base64');
 }
@@ -185,8 +191,7 @@ function readPacketHeader(b: Buffer, at: number): { tag: number; start: number; 
     else if (o === 255) {
       if (at + 6 > b.length) return null;
       [length, start] = [b.readUInt32BE(at + 2), at + 6];
-    }
-    else return null; // partial body lengths never frame a key, user ID or signature packet
+    } else return null; // partial body lengths never frame a key, user ID or signature packet
   } else {
     tag = (h >> 2) & 0x0f;
     const type = h & 3;

@@ -17,10 +17,7 @@ export interface ConnectionDeps {
   /** Counts each request against RATE_CONNECTION_REQUEST. */
   limiter: RateLimiter;
   /** `signalTtl` and `eventsMax`: how long the server events a change causes stay in the mailboxes, and how many a device keeps. */
-  config: Pick<
-    Config,
-    'connectionRequestTtl' | 'connectionPendingMax' | 'connectionRequestCooldown' | 'connectionRejectCooldown' | 'signalTtl' | 'eventsMax'
-  >;
+  config: Pick<Config, 'connectionRequestTtl' | 'connectionPendingMax' | 'connectionRequestCooldown' | 'connectionRejectCooldown' | 'signalTtl' | 'eventsMax'>;
 }
 
 /** A live pending request with both usernames resolved. */
@@ -113,9 +110,7 @@ export class ConnectionService {
     const [me, other] = await this.pair(auth, username);
     const now = this.d.clock.now();
     const time = this.eventTime(now);
-    const record = await this.d.store.connections.accept(other.id, me.id, new Date(now), () =>
-      pairEvents('connection.accepted', me, auth.sessionId, other, time),
-    );
+    const record = await this.d.store.connections.accept(other.id, me.id, new Date(now), () => pairEvents('connection.accepted', me, auth.sessionId, other, time));
     if (!record) throw await this.noIncomingRequest(me, other);
     await this.forgetCooldowns(me.id, other.id);
     return this.connection(record, other);
@@ -161,10 +156,7 @@ export class ConnectionService {
     if (!remembered || remembered.count <= 0) return;
     const link = await this.d.store.connections.find(me.id, other.id, new Date(now));
     if (link) return; // their request to me (accepted below), or a state the store answers itself
-    throw rateLimited(
-      (remembered.resetAt.getTime() - now) / 1000,
-      `Your last request to @${other.username} was cancelled or turned down; you can ask again later.`,
-    );
+    throw rateLimited((remembered.resetAt.getTime() - now) / 1000, `Your last request to @${other.username} was cancelled or turned down; you can ask again later.`);
   }
 
   /** Once two users are connected, neither carries an old rejection or cancel into a later request. */

@@ -75,16 +75,14 @@ export interface FieldProblem {
 const retryAfter = (seconds: number) => ({ 'Retry-After': String(seconds) });
 
 // The factories below are the only way code reports failures a client may see, so codes stay consistent.
-export const validationFailed = (fields: FieldProblem[]) =>
-  new AppError('validation_failed', 'The request has invalid fields.', { fields });
+export const validationFailed = (fields: FieldProblem[]) => new AppError('validation_failed', 'The request has invalid fields.', { fields });
 /** An uploaded OpenPGP key broke one of the rules; `message` names the rule (never the key material). */
 export const invalidPgpKey = (message: string) => new AppError('invalid_pgp_key', message);
 export const invalidJson = () => new AppError('invalid_json', 'The request body is not valid JSON.');
 /** A refusal of the HTTP layer (an http-errors error Koa or a parser threw) that no other code names. */
 export const badRequest = (status: number) => new AppError('bad_request', 'The request could not be handled.', undefined, undefined, status);
 export const unauthorized = (message = 'A valid access token is required.') => new AppError('unauthorized', message);
-export const totpRequired = () =>
-  new AppError('totp_required', 'This account has two-factor authentication: send the current code as totp.');
+export const totpRequired = () => new AppError('totp_required', 'This account has two-factor authentication: send the current code as totp.');
 export const invalidOtp = () => new AppError('invalid_otp', 'The code is wrong, expired or already used; ask for a new one.');
 export const invalidCredentials = () => new AppError('invalid_credentials', 'The username or password is wrong.');
 /** A signed-in request re-checked the password and it was wrong: 403, so a client does not take it for a bad token. */
@@ -94,16 +92,14 @@ export const invalidTotp = () => new AppError('invalid_totp', 'The two-factor co
 export const forbidden = (message = 'You may not do this.') => new AppError('forbidden', message);
 export const notConnected = () => new AppError('not_connected', 'You can only signal accepted connections.');
 export const notFound = (message = 'Nothing is here.') => new AppError('not_found', message);
-export const methodNotAllowed = (allow: string) =>
-  new AppError('method_not_allowed', 'This method is not allowed here.', undefined, { Allow: allow });
+export const methodNotAllowed = (allow: string) => new AppError('method_not_allowed', 'This method is not allowed here.', undefined, { Allow: allow });
 export const conflict = (code: CodeWithStatus<409>, message: string) => new AppError(code, message);
 export const payloadTooLarge = (limit: number) => new AppError('payload_too_large', `The request body is larger than ${limit} bytes.`);
 export const unsupportedMediaType = () => new AppError('unsupported_media_type', 'Send the body as application/json.');
 export const rateLimited = (retryAfterSeconds: number, message = 'Too many requests; try again later.') =>
   new AppError('rate_limited', message, undefined, retryAfter(Math.max(1, Math.ceil(retryAfterSeconds))));
 /** The recipient's mailbox holds MAILBOX_MAX signals, or MAILBOX_PER_SENDER from this sender: the same answer for both. */
-export const mailboxFull = () =>
-  new AppError('mailbox_full', "The recipient's mailbox is full; try again when they have caught up.", undefined, retryAfter(5));
+export const mailboxFull = () => new AppError('mailbox_full', "The recipient's mailbox is full; try again when they have caught up.", undefined, retryAfter(5));
 /** An unknown error: its own message is logged, never answered. */
 export const internal = () => new AppError('internal', 'Something went wrong on our side.');
 export const notImplemented = () => new AppError('not_implemented', 'This method is not supported.');

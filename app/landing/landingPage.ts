@@ -23,8 +23,7 @@ export function landingFor(version: string): Landing {
   };
 }
 
-const escapeHtml = (text: string) =>
-  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 /** The page: no script, no style, nothing from elsewhere, so its Content-Security-Policy can forbid all of it. */
 export function landingHtml(landing: Landing): string {

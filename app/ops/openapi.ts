@@ -13,8 +13,7 @@ function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
 }
 
 // zod's int() adds the safe-integer range as bounds; they say nothing to a reader or a client generator.
-const meaningfulBound = (n: unknown): number | undefined =>
-  typeof n === 'number' && Math.abs(n) < Number.MAX_SAFE_INTEGER ? n : undefined;
+const meaningfulBound = (n: unknown): number | undefined => (typeof n === 'number' && Math.abs(n) < Number.MAX_SAFE_INTEGER ? n : undefined);
 
 /**
  * A query value is text on the wire; what it is parsed into is the type a client should see. A field
@@ -103,7 +102,9 @@ const canonicalPath = (path: string) => (path.length > 1 ? path.replace(/\/$/, '
  */
 function operationIdOf(r: AnyRoute): string {
   if (r.operationId) return r.operationId;
-  const words = canonicalPath(r.path).split(/[^A-Za-z0-9]+/).filter(Boolean);
+  const words = canonicalPath(r.path)
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean);
   return r.method + words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
 }
 
@@ -145,9 +146,7 @@ export function buildOpenApi(routes: AnyRoute[], info: { version: string }): Jso
     paths[path][r.method] = {
       tags: [r.tag],
       summary: r.summary,
-      description: [r.description, r.errors?.length ? `Error codes: ${r.errors.map((c) => `\`${c}\``).join(', ')}.` : '']
-        .filter(Boolean)
-        .join('\n\n') || undefined,
+      description: [r.description, r.errors?.length ? `Error codes: ${r.errors.map((c) => `\`${c}\``).join(', ')}.` : ''].filter(Boolean).join('\n\n') || undefined,
       operationId,
       security: r.auth ? [{ bearer: [] }] : [],
       parameters: [...parameters(r.params, 'path'), ...parameters(r.query, 'query')],

@@ -56,7 +56,7 @@ export async function unseal(armored: string, me: PrivateKey, sender: Key): Prom
   try {
     result = await decrypt({ message, decryptionKeys: me, verificationKeys: sender, format: 'utf8' });
   } catch (err) {
-    throw new SignalboxError('undecryptable', 'The payload is not encrypted to this device\'s key.', { cause: err });
+    throw new SignalboxError('undecryptable', "The payload is not encrypted to this device's key.", { cause: err });
   }
   if (result.signatures.length === 0) throw new SignalboxError('unsigned', 'The payload is not signed.');
   const outcomes = await Promise.allSettled(result.signatures.map((s) => s.verified));

@@ -183,7 +183,15 @@ export interface ReceiveDeps {
 export async function openSignal(wire: WireSignal, d: ReceiveDeps, options: { now?: number } = {}): Promise<Envelope> {
   const me = await d.keys.privateKey();
   const self = d.me();
-  const context = { id: wire.id, from: wire.from, fromDevice: wire.fromDevice ?? null, type: wire.type, sessionId: wire.sessionId ?? null, me: self.username, myDevice: self.deviceId };
+  const context = {
+    id: wire.id,
+    from: wire.from,
+    fromDevice: wire.fromDevice ?? null,
+    type: wire.type,
+    sessionId: wire.sessionId ?? null,
+    me: self.username,
+    myDevice: self.deviceId,
+  };
   const senderKey = async (fresh: boolean) => {
     try {
       return fresh ? await d.peers.keyOf(wire.from, { fresh }) : await d.peers.trustedKey(wire.from);

@@ -92,7 +92,7 @@ export class Signalbox {
   constructor(options: SignalboxOptions = {}) {
     const baseUrl = (options.baseUrl ?? pageOrigin())?.replace(/\/+$/, '');
     if (!baseUrl) throw new SignalboxError('validation_failed', 'baseUrl is required outside a browser page.');
-    const fetchFn = options.fetch ?? (globalThis.fetch?.bind(globalThis));
+    const fetchFn = options.fetch ?? globalThis.fetch?.bind(globalThis);
     if (!fetchFn) throw new SignalboxError('validation_failed', 'No fetch here: pass options.fetch.');
     const storage = options.storage ?? new MemoryStorage();
     this.rtc = options.rtc;
@@ -113,7 +113,11 @@ export class Signalbox {
       emitter: this.emitter,
       reportError: (e) => this.reportError(e),
       me: () => this.me(),
-      nonces: new NonceLog(storage, () => storageKeys.nonces(this.me().username), () => signalTtlMs),
+      nonces: new NonceLog(
+        storage,
+        () => storageKeys.nonces(this.me().username),
+        () => signalTtlMs,
+      ),
       signalTtlMs,
     });
     this.linking = new Linking({

@@ -55,7 +55,11 @@ export async function openVector(keys: VectorKeys, setup: ReceiveSetup): Promise
   } as unknown as Session;
   const peers = new PeerKeys(session, storage, () => {});
   await peers.pin(setup.signal.from, pinned.fingerprint, pinned.publicKey);
-  const nonces = new NonceLog(storage, () => `signalbox.nonces.${setup.receiver.username}`, () => SIGNAL_TTL_MS);
+  const nonces = new NonceLog(
+    storage,
+    () => `signalbox.nonces.${setup.receiver.username}`,
+    () => SIGNAL_TTL_MS,
+  );
   for (const seen of setup.seenNonces) await nonces.check(seen.nonce, seen.signalId, seen.ts, setup.now);
   const privateKey = await readPrivate(keys[setup.receiver.key].privateKey);
   // The type as the server sends it; a vector may carry one the receiver must refuse, which is what is checked.

@@ -17,7 +17,11 @@ import {
 const t = useTestApp();
 const alice = withUser(t);
 
-const put = (user: TestUser, body: unknown) => t.http.put('/auth/pgp-key').set(bearer(user)).send(body as object);
+const put = (user: TestUser, body: unknown) =>
+  t.http
+    .put('/auth/pgp-key')
+    .set(bearer(user))
+    .send(body as object);
 const me = async (user: TestUser) => (await t.http.get('/users/me').set(bearer(user))).body.user;
 
 /** Every key the rules refuse, with the words the message must use to say which rule failed. */

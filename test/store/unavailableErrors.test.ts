@@ -50,7 +50,11 @@ describe('isMongoUnavailable', () => {
   it('answers unavailable after the client was closed (shutdown)', async () => {
     const client = new MongoClient('mongodb://127.0.0.1:9/?directConnection=true', { serverSelectionTimeoutMS: 200 });
     await client.close();
-    const failure = await client.db('x').collection('y').findOne({}).catch((err: unknown) => err);
+    const failure = await client
+      .db('x')
+      .collection('y')
+      .findOne({})
+      .catch((err: unknown) => err);
     expect(isMongoUnavailable(failure)).toBe(true);
   });
 
@@ -70,10 +74,7 @@ describe('isMongoUnavailable', () => {
     it('the guarded store answers StoreUnavailableError (503), not the raw error (500)', async () => {
       const client = new MongoClient(`mongodb://127.0.0.1:${port}/?directConnection=true`, { serverSelectionTimeoutMS: 300 });
       try {
-        const aggregate = guardUnavailable(
-          { find: async () => client.db('x').collection('y').findOne({}) },
-          isMongoUnavailable,
-        );
+        const aggregate = guardUnavailable({ find: async () => client.db('x').collection('y').findOne({}) }, isMongoUnavailable);
         await expect(aggregate.find()).rejects.toBeInstanceOf(StoreUnavailableError);
       } finally {
         await client.close();

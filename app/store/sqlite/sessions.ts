@@ -107,15 +107,7 @@ export function sqliteSessions(db: Database.Database, commits: GroupCommit): Ses
   // the account from another process (admin CLI) cannot slip in between the check and the insert.
   const create = db.transaction((s: SessionRecord, refreshHash: string): boolean => {
     if (isDisabled.get(s.userId)!.n > 0) return false;
-    insertSession.run(
-      s.id,
-      s.userId,
-      s.createdAt.getTime(),
-      s.expiresAt.getTime(),
-      s.deviceNameEnc,
-      s.devicePlatformEnc,
-      s.lastSeen ? s.lastSeen.getTime() : null,
-    );
+    insertSession.run(s.id, s.userId, s.createdAt.getTime(), s.expiresAt.getTime(), s.deviceNameEnc, s.devicePlatformEnc, s.lastSeen ? s.lastSeen.getTime() : null);
     insertToken.run(refreshHash, s.id, s.expiresAt.getTime());
     return true;
   });
