@@ -34,7 +34,7 @@ function socketsAwaitingRequest(server: Server): () => Socket[] {
   /** Each socket's latest request's response: HTTP/1.1 answers a socket's requests one at a time. */
   const latest = new WeakMap<Socket, ServerResponse>();
   // One shared listener per socket and a map write per request, no closure or listener per request: this
-  // runs for every poll, and held polls are counted by the ten thousand (issue 15).
+  // runs for every poll, and held polls are counted by the ten thousand (bench/README.md).
   function forget(this: Socket) {
     sockets.delete(this);
   }

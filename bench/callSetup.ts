@@ -1,5 +1,5 @@
 /**
- * Call setup time through the SDK (issue 14): from `sb.call()` to its data channel open, relay-only,
+ * Call setup time through the SDK (bench/README.md): from `sb.call()` to its data channel open, relay-only,
  * everything on loopback, with the SDK's long-poll loop and with a 1 s short-poll loop for comparison.
  *
  *   npm run bench:calls

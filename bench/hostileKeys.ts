@@ -1,6 +1,6 @@
 /**
  * How long the server takes to refuse each hostile OpenPGP key, and how long `/health` waits meanwhile
- * (issue 11, item 1). The baseline is `/health` on the same idle server, in the same run.
+ * (docs/security.md). The baseline is `/health` on the same idle server, in the same run.
  *
  *   npm run bench:keys
  *   PAST_SCAN=1 npm run bench:keys     # each key made unreadable to the request-path scan: the worker judges it

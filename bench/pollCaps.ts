@@ -1,5 +1,5 @@
 /**
- * What a long-poll refused at a cap costs, next to one that is held (issue 11, item 2).
+ * What a long-poll refused at a cap costs, next to one that is held (docs/security.md).
  *
  *   npx tsc -p tsconfig.build.json && node dist/bench/pollCaps.js
  *   HELD=1000 REFUSED=1000 BURST=5000 BURST_CONCURRENCY=100 SAME_SESSION=5000 node dist/bench/pollCaps.js   # the defaults

@@ -1,5 +1,5 @@
 /**
- * What a push subscription adds to `POST /signaling/send` (issue 16), in one server process with its
+ * What a push subscription adds to `POST /signaling/send` (docs/push.md), in one server process with its
  * SQLite store in a temp DATA_DIR and a Web Push receiver on 127.0.0.1 (in this process too: it answers
  * 201 and does nothing else). Recipients hold no poll, so every send is a candidate for a wake-up.
  *

@@ -1,5 +1,5 @@
 /**
- * What `POST /signaling/send` costs with 1 and with 10 recipient devices (issue 13: per-device mailboxes),
+ * What `POST /signaling/send` costs with 1 and with 10 recipient devices (docs/architecture.md: per-device mailboxes),
  * side by side with a bare Koa route in the same server process.
  *
  *   npm run bench:fanout

@@ -1,5 +1,5 @@
 /**
- * Signal mailbox benchmarks (issue 6), side by side with a bare Koa route in the same server process.
+ * Signal mailbox benchmarks (bench/README.md), side by side with a bare Koa route in the same server process.
  *
  *   npm run bench:signaling
  *   REPEATS=3 DURATION=10 WARMUP=2 CONNECTIONS=50 npm run bench:signaling     # the defaults
@@ -27,10 +27,10 @@
  *   4. send throughput into PAIRS mailboxes with SQLite on disk: autocannon, each connection cycling through
  *      the PAIRS sender→recipient pairs; afterwards the 202s are checked against signalbox_signals_sent_total
  *      and against the signals actually drained from the mailboxes;
- *   5. (issue 15) sends while HELD_POLLS polls are held, each send waking one (`toDevice`), LOAD_SENDERS
+ *   5. (bench/README.md) sends while HELD_POLLS polls are held, each send waking one (`toDevice`), LOAD_SENDERS
  *      senders one send at a time each for LOAD_SECONDS, in a fresh server: sends/s, send → woken poll
  *      delivery p50/p99, and RSS every 2 s against the idle-held RSS before the first send.
- * Held polls are opened at OPEN_RATE per second (default 2,000: the event-loop figure of issue 15).
+ * Held polls are opened at OPEN_RATE per second (default 2,000: the event-loop figure in bench/README.md).
  *
  * Everything is on 127.0.0.1, bounded in count and time, and the server is killed at the end (or on error).
  */
@@ -56,7 +56,7 @@ const DELIVERIES = Number(env.DELIVERIES ?? 300);
 const PAIRS = Number(env.PAIRS ?? 100);
 const POLL_USERS = Number(env.POLL_USERS ?? 100);
 const SAMPLE_SECONDS = Number(env.SAMPLE_SECONDS ?? 5);
-/** Held polls are opened at this rate (issue 15: event-loop delay while 10,000 open at 2,000/s). */
+/** Held polls are opened at this rate (bench/README.md: event-loop delay while 10,000 open at 2,000/s). */
 const OPEN_RATE = Number(env.OPEN_RATE ?? 2000);
 /** The load figure: concurrent senders, each send to one device of a poll user, for LOAD_SECONDS. */
 const LOAD_SENDERS = Number(env.LOAD_SENDERS ?? 8);
@@ -80,7 +80,7 @@ const SESSIONS_PER_USER = Math.ceil(Math.max(BENCHES.has('capacity') || BENCHES.
 const SERVER_POLL_CAPS = {
   POLLS_PER_USER: String(Math.max(8, SESSIONS_PER_USER)),
   POLLS_MAX: String(Math.max(HELD_POLLS, IDLE_POLLS + 1) + 100),
-  // Since per-device mailboxes (issue 13) a login past DEVICES_MAX (default 10) ends the user's least
+  // Since per-device mailboxes (docs/architecture.md) a login past DEVICES_MAX (default 10) ends the user's least
   // recently seen session: every slot's session must stay alive.
   DEVICES_MAX: String(Math.max(10, SESSIONS_PER_USER)),
 };
@@ -795,7 +795,7 @@ async function main(): Promise<void> {
       `Server caps raised for the bench: POLLS_PER_USER=${SERVER_POLL_CAPS.POLLS_PER_USER} (default 8), POLLS_MAX=${SERVER_POLL_CAPS.POLLS_MAX} (default half the open-file limit, at most 32,768), ` +
         `MAILBOX_PER_SENDER=100000 (default 100); no poll was replaced or refused during the delivery and capacity runs.`,
       '',
-      '| Figure | Median | Repeats | Target (issue 15) |',
+      '| Figure | Median | Repeats | Target (issue 6) |',
       '|---|---|---|---|',
       ...row(
         'bare node:http route, req/s',

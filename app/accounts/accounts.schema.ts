@@ -30,7 +30,7 @@ const chars = (max: number) =>
     .refine((v) => Array.from(v).length <= max, `must be at most ${max} characters`)
     .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'must not contain control characters');
 
-/** What a device calls itself at sign-in (API.md, Devices); personal data, shown only to the owner. */
+/** What a device calls itself at sign-in (docs/api.md, Devices); personal data, shown only to the owner. */
 export const deviceInput = z.strictObject({
   name: chars(64).optional().describe('1-64 characters (code points, after trimming; no control characters), e.g. "Ana\'s phone"'),
   platform: chars(32).optional().describe('1-32 characters (as for name), e.g. "ios", "android", "web"'),

@@ -24,7 +24,7 @@ export interface TokenGrant {
   refreshToken: string;
   expiresIn: number;
   /**
-   * The session's id, which is the device's id (API.md, Devices). It is no credential: every request
+   * The session's id, which is the device's id (docs/api.md, Devices). It is no credential: every request
    * needs the signed access token (whose readable payload carries it already, as `sid`) and refresh
    * needs the refresh token; so it may be shown, and one id leaves nothing to keep in step.
    */

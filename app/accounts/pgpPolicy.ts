@@ -2,7 +2,7 @@
  * The allow-list of OpenPGP key material, judged before any signature is verified. Verifying a self-signature
  * costs what the key's numbers make it cost: openpgp.js checks DSA (and RSA that Node's own crypto refuses) in
  * pure-JS BigInt arithmetic, so a hand-made DSA key with huge p and q kept the event loop busy for seconds
- * (issue 11). Only algorithms whose verification cost is bounded by their fixed sizes are accepted.
+ * (docs/security.md). Only algorithms whose verification cost is bounded by their fixed sizes are accepted.
  *
  * Two readers feed this module: `scanPublicKeyBlock` below, a linear walk over the raw packets run on the
  * request path, and the worker (pgpCheck.ts), which judges openpgp's own parse of the key again.

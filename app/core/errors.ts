@@ -2,7 +2,7 @@
  * Every error code the server can answer, with its HTTP status and what it means to a client: the one
  * table the factories below, the OpenAPI document (ops/openapi.ts) and the reference (docs/api.md) are
  * built from. A new code is one row here; `ErrorCode` then admits it in `RouteDef.errors`.
- * The status belongs to the code in the contract (shared/API.md, Conventions), so it lives beside it.
+ * The status belongs to the code in the contract (docs/api.md, Conventions), so it lives beside it.
  * Rows are in the order the reference lists them within a status.
  */
 export const ERRORS = Object.freeze({
@@ -21,7 +21,7 @@ export const ERRORS = Object.freeze({
   not_connected: { status: 403, meaning: 'the other user is not an accepted connection (or does not exist)' },
   invalid_password: { status: 403, meaning: 'the password a signed-in request re-checks (change-password, `DELETE /users/me`, 2FA setup, enable and disable) is wrong' },
   not_found: { status: 404, meaning: 'nothing is here' },
-  // Additive to API.md: a known path called with another method.
+  // Additive to docs/api.md: a known path called with another method.
   method_not_allowed: { status: 405, meaning: 'the path exists but not with this method; `Allow` lists the methods' },
   conflict: { status: 409, meaning: 'the request conflicts with the current state' },
   username_taken: { status: 409, meaning: 'the username is registered already (in any case)' },
@@ -33,7 +33,7 @@ export const ERRORS = Object.freeze({
   rate_limited: { status: 429, meaning: 'too many requests: wait `Retry-After` seconds' },
   mailbox_full: { status: 429, meaning: "the recipient's mailbox holds too many pending signals" },
   internal: { status: 500, meaning: 'something went wrong on the server; details are in its log, never in the answer' },
-  // Additive to API.md: an HTTP method the server does not implement at all (TRACE).
+  // Additive to docs/api.md: an HTTP method the server does not implement at all (TRACE).
   not_implemented: { status: 501, meaning: 'the HTTP method is not implemented by this server (TRACE, PROPFIND, ...)' },
   unavailable: { status: 503, meaning: 'the store is unreachable: retry after `Retry-After` seconds' },
 } as const satisfies Record<string, { status: number; meaning: string }>);

@@ -2,7 +2,7 @@ import { newId } from '../lib/ids.js';
 import type { EventAudience, EventType, ServerEvent } from '../store/types.js';
 
 /**
- * Server events (API.md, Signaling, v1.1): what the server writes into device mailboxes beside the
+ * Server events (docs/api.md, Signaling, v1.1): what the server writes into device mailboxes beside the
  * signals, with a dotted type no client can send. The one place their names, payload shapes and
  * documentation live; connections and accounts build them here and hand them to the store, which
  * writes them in the same transaction as the change that causes them.

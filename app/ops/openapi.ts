@@ -4,7 +4,7 @@ import type { AnyRoute, HttpMethod } from '../http/route.js';
 
 type JsonSchema = Record<string, unknown>;
 
-/** The version of the wire contract (shared/API.md) this server implements; the software's own is `info.version`. */
+/** The version of the wire contract (docs/api.md) this server implements; the software's own is `info.version`. */
 export const API_CONTRACT_VERSION = '1.1';
 
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
@@ -73,7 +73,7 @@ export function errorCodesOf(r: AnyRoute): ErrorCode[] {
   const codes = new Set<ErrorCode>(r.errors ?? []);
   if (r.body || r.query || r.params) codes.add('validation_failed');
   if (METHODS_WITH_BODY.has(r.method)) for (const c of ['invalid_json', 'payload_too_large', 'unsupported_media_type'] as const) codes.add(c);
-  // 401 always means the token (shared/API.md); a 403 is a refusal of the caller's request itself, so
+  // 401 always means the token (docs/api.md); a 403 is a refusal of the caller's request itself, so
   // only the routes that can refuse one name it (not_connected, invalid_password).
   if (r.auth) codes.add('unauthorized');
   if (touchesStore(r)) codes.add('unavailable');

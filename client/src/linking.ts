@@ -25,7 +25,7 @@ const RESEND_MS = 2 * 60_000;
 const APPROVE_WAIT_MS = 30_000;
 /** The sessionId of both link messages: this prefix and the link's id (32 hex digits). */
 export const LINK_SESSION_PREFIX = 'signalbox-link:';
-/** The outer signal type of link messages (API.md: clients send only offer, answer, ice, bye or custom). */
+/** The outer signal type of link messages (docs/api.md: clients send only offer, answer, ice, bye or custom). */
 const LINK_SIGNAL_TYPE = 'custom';
 
 /** The new device's request, inside the envelope's `body`. */

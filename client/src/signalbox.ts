@@ -62,7 +62,7 @@ const SEND_ATTEMPTS = 3;
 
 /**
  * Everything for sending and receiving through one Signalbox server, as one object
- * (shared/API.md "Client SDK"). Calls (WebRTC) build on it from their own module.
+ * (client/README.md). Calls (WebRTC) build on it from their own module.
  */
 export class Signalbox {
   readonly keys: Pick<DeviceKeys, 'ensure' | 'export' | 'import' | 'forget' | 'saveBackup' | 'loadBackup'>;

@@ -9,7 +9,7 @@ import { useTestApp, withUser } from '../helpers/perTest.js';
 import { poll } from '../helpers/signaling.js';
 import { heldPolls } from '../signaling/helpers.js';
 
-// API.md, Devices (v1.1): every session is a device; `device {name, platform}` at register/login is
+// docs/api.md, Devices (v1.1): every session is a device; `device {name, platform}` at register/login is
 // shown only to the owner; `deviceId` stays for the session's life; DEVICES_MAX ends the least
 // recently seen session.
 

@@ -7,7 +7,7 @@ import { useTestApp, withUser } from '../helpers/perTest.js';
 import { ED25519, fixture, RSA4096 } from '../helpers/pgpFixtures.js';
 import { ALGO, dsa, elgamal, hostileKey, OID, onCurve, pastTheQuickScan, rsa } from '../helpers/hostileKeys.js';
 
-// Issue 11: an OpenPGP key is checked by verifying its self-signatures, whose cost the key's own numbers set.
+// docs/security.md: an OpenPGP key is checked by verifying its self-signatures, whose cost the key's own numbers set.
 // Each key below is refused by the allow-list before any signature arithmetic, in milliseconds; without it
 // the DSA ones cost seconds to minutes of event-loop time (see docs/security.md for the measured figures).
 

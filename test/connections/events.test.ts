@@ -4,7 +4,7 @@ import { removeConnection, respond, sendRequest } from '../helpers/connections.j
 import { useTestApp, withUser } from '../helpers/perTest.js';
 import { clearMailbox, eventsIn, poll, signInDevice, type PolledEvent, type TestDevice } from '../helpers/signaling.js';
 
-// API.md, Signaling (v1.1, server events): a change of the connection graph writes events into the
+// docs/api.md, Signaling (v1.1, server events): a change of the connection graph writes events into the
 // mailbox of every device of the other user and of the acting user's other devices, never the acting
 // device's own. Alice and bob have two devices each: the one they registered with, and a tablet/laptop.
 

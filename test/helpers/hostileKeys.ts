@@ -3,7 +3,7 @@ import { armorPublic } from './pgpFixtures.js';
 
 /**
  * Hand-made OpenPGP v4 public keys built from raw packets with random numbers, for the attacks of
- * issue 11: DSA or RSA parameters far too big, RSA with a huge public exponent. They are not real
+ * docs/security.md: DSA or RSA parameters far too big, RSA with a huge public exponent. They are not real
  * keys (the numbers are random), but they are well-formed, and each self-signature carries the right
  * hash prefix, so an unprotected server gets as far as the signature arithmetic and spends its CPU
  * there. Building one takes milliseconds: no key generation, no prime search.

@@ -262,7 +262,7 @@ describe('GET /openapi.json', () => {
   });
 
   it('lists a response for the status of every error code an operation names', async () => {
-    // Transcribed from shared/API.md (Conventions), independently of app/ops/openapi.ts.
+    // Transcribed from docs/api.md (Conventions), independently of app/ops/openapi.ts.
     const contract: Record<string, string> = {
       invalid_json: '400',
       validation_failed: '400',

@@ -9,7 +9,7 @@ import { connectQuietly, deviceIdOf, poll, send, signInDevice } from '../helpers
 import { heldPolls } from '../signaling/helpers.js';
 import { Receiver, UserAgentKeys, verifyVapid } from './receivers.js';
 
-// Issue 16: a device that holds no poll gets a content-free wake-up by Web Push or a Matrix push
+// docs/push.md: a device that holds no poll gets a content-free wake-up by Web Push or a Matrix push
 // gateway. The push services here are real HTTP servers on 127.0.0.1 (receivers.ts) that check the
 // VAPID signature and decrypt the RFC 8291 body themselves.
 

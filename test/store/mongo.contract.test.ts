@@ -132,7 +132,7 @@ describe('MongoDB store', () => {
     }
   });
 
-  it('moves a device mailbox kept in one document (before issue 17) to one document per entry, numbers kept', async () => {
+  it('moves a device mailbox kept in one document (before mailbox entries became one document each) to one document per entry, numbers kept', async () => {
     const [alice, bob] = [makeUser(), makeUser()];
     const phone = makeSession(bob.id, { createdAt: new Date(Date.now() - 1000), expiresAt: new Date(Date.now() + 3_600_000) });
     const first = await openMongoStore(uri, dbName);
@@ -154,7 +154,7 @@ describe('MongoDB store', () => {
       createdAt: new Date(),
       expiresAt,
     });
-    // The shape of API v1.1 before issue 17: the device's counter holding every entry in an array.
+    // The shape of API v1.1 before mailbox entries became one document each: the device's counter holding every entry in an array.
     const client = new MongoClient(uri);
     try {
       await client

@@ -7,7 +7,7 @@ import { at, HOUR } from './contractTime.js';
 const MINUTE = 60_000;
 
 /**
- * Rules that hold under concurrency and at the limits, for one adapter (issue 17): each one was broken
+ * Rules that hold under concurrency and at the limits, for one adapter (docs/architecture.md): each one was broken
  * on MongoDB by a write order, a read-then-check, or a document that grew with the mailbox.
  */
 export function describeRacesAndLimitsContract(label: string, open: () => Promise<OpenedStore>): void {

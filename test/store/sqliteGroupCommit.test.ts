@@ -8,7 +8,7 @@ import { useTwoUsersOnSqlite } from './sqliteTwoUsers.js';
 import { at } from './contractTime.js';
 
 /**
- * The SQLite adapter commits the sends of one event-loop turn in one transaction (issue 15: group
+ * The SQLite adapter commits the sends of one event-loop turn in one transaction (bench/README.md: group
  * commit), and the lastSeen touches with them. Each must still behave as if it were alone, and be
  * committed before it resolves.
  */

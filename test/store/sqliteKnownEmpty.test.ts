@@ -6,7 +6,7 @@ import { useTwoUsersOnSqlite } from './sqliteTwoUsers.js';
 import { at } from './contractTime.js';
 
 /**
- * The SQLite adapter answers a poll of a mailbox it last read empty without reading it again (issue 15).
+ * The SQLite adapter answers a poll of a mailbox it last read empty without reading it again (bench/README.md).
  * These are the ways an entry can arrive after such a read; each must be seen by the next read.
  */
 describe('SQLite mailboxes read empty before', () => {
