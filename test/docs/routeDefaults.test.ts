@@ -1,0 +1,75 @@
+import { describe, expect, it } from '@jest/globals';
+import { ENVIRONMENT } from '../../app/config.js';
+import { loadOpenApi } from '../../scripts/gen-api-docs.js';
+
+// Route descriptions (and so docs/api.md) name a variable with its default: "RATE_PGP_USER, default 10 per
+// hour", "CONNECTION_REQUEST_TTL (default 30 days)". Each such default must be the one in the table in
+// app/config.ts, converted to the unit the text uses, so changing a default there cannot leave the API
+// reference saying the old one.
+
+const DEFAULTS = new Map(ENVIRONMENT.flatMap((section) => section.variables.map((v): [string, string] => [v.env, v.parse.example])));
+
+const SECONDS: Record<string, number> = { s: 1, seconds: 1, min: 60, minutes: 60, hour: 3600, hours: 3600, h: 3600, day: 86_400, days: 86_400 };
+
+/** `NAME … default N [unit | per …]` in a description; the gap between name and default holds no sentence end. */
+const MENTION = /\b([A-Z][A-Z0-9_]{2,})\b[^.;]{0,30}?default (\d[\d,]*)( (?:per (?:(\d+) )?|an? )?(s|seconds|min|minutes|hours?|h|days?|KiB)\b)?/g;
+
+interface Finding {
+  text: string;
+  table: string;
+}
+
+/** The mentions in `text` whose default disagrees with the table (unknown names are not judged). */
+export function disagreements(text: string, table: ReadonlyMap<string, string> = DEFAULTS): { checked: number; wrong: Finding[] } {
+  let checked = 0;
+  const wrong: Finding[] = [];
+  for (const m of text.matchAll(MENTION)) {
+    const [whole, name, number, unitPart, perCount, unit] = m;
+    const value = table.get(name!);
+    if (value === undefined || value === '') continue;
+    checked++;
+    const n = Number(number!.replace(/,/g, ''));
+    let ok: boolean;
+    if (value.includes('/')) {
+      // A rate limit, `max/seconds`: the text gives max and, when it says "per …", the window.
+      const [max, window] = value.split('/').map(Number);
+      ok = n === max && (unitPart === undefined || Number(perCount ?? 1) * SECONDS[unit!]! === window);
+    } else {
+      const factor = unit === undefined ? 1 : unit === 'KiB' ? 1024 : SECONDS[unit]!;
+      ok = n * factor === Number(value);
+    }
+    if (!ok) wrong.push({ text: whole, table: `${name}=${value}` });
+  }
+  return { checked, wrong };
+}
+
+const descriptions = (node: unknown): string[] => {
+  if (Array.isArray(node)) return node.flatMap(descriptions);
+  if (node === null || typeof node !== 'object') return [];
+  return Object.entries(node).flatMap(([k, v]) => (k === 'description' && typeof v === 'string' ? [v] : descriptions(v)));
+};
+
+describe('defaults named in route descriptions', () => {
+  it('are the defaults of the table in app/config.ts', async () => {
+    const text = descriptions(await loadOpenApi()).join('\n');
+    const { checked, wrong } = disagreements(text);
+    expect(wrong).toEqual([]);
+    // The routes name some thirty defaults today: far fewer checked would mean the pattern stopped matching.
+    expect(checked).toBeGreaterThanOrEqual(25);
+  });
+
+  it('catches a stale default, a stale window and a stale unit', () => {
+    const table = new Map([
+      ['RATE_PGP_USER', '10/3600'],
+      ['SIGNAL_TTL', '2592000'],
+      ['MAX_BODY_BYTES', '65536'],
+    ]);
+    const text =
+      'Limited (RATE_PGP_USER, default 12 per hour). Also (RATE_PGP_USER, default 10 per 15 min). Kept SIGNAL_TTL (default 7 days). MAX_BODY_BYTES, default 64 KiB.';
+    expect(disagreements(text, table).wrong.map((f) => f.text)).toEqual([
+      'RATE_PGP_USER, default 12 per hour',
+      'RATE_PGP_USER, default 10 per 15 min',
+      'SIGNAL_TTL (default 7 days',
+    ]);
+  });
+});
