@@ -1,4 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ENVIRONMENT } from '../../app/config.js';
 import { loadOpenApi } from '../../scripts/gen-api-docs.js';
 
@@ -36,7 +39,8 @@ export function disagreements(text: string, table: ReadonlyMap<string, string> =
       ok = n === max && (unitPart === undefined || Number(perCount ?? 1) * SECONDS[unit!]! === window);
     } else {
       const factor = unit === undefined ? 1 : unit === 'KiB' ? 1024 : SECONDS[unit]!;
-      ok = n * factor === Number(value);
+      // A `_MS` variable is in milliseconds; the text may give it in seconds or minutes.
+      ok = n * factor * (name!.endsWith('_MS') && unit !== undefined ? 1000 : 1) === Number(value);
     }
     if (!ok) wrong.push({ text: whole, table: `${name}=${value}` });
   }
@@ -58,11 +62,25 @@ describe('defaults named in route descriptions', () => {
     expect(checked).toBeGreaterThanOrEqual(25);
   });
 
+  it('are the defaults of the table in the hand-written pages too (README.md, docs/*.md)', () => {
+    const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+    const pages = [
+      'README.md',
+      'client/README.md',
+      ...readdirSync(join(root, 'docs'))
+        .filter((n) => n.endsWith('.md'))
+        .map((n) => `docs/${n}`),
+    ];
+    const wrong = pages.flatMap((page) => disagreements(readFileSync(join(root, page), 'utf8')).wrong.map((f) => ({ page, ...f })));
+    expect(wrong).toEqual([]);
+  });
+
   it('catches a stale default, a stale window and a stale unit', () => {
     const table = new Map([
       ['RATE_PGP_USER', '10/3600'],
       ['SIGNAL_TTL', '2592000'],
       ['MAX_BODY_BYTES', '65536'],
+      ['PUSH_TIMEOUT_MS', '10000'],
     ]);
     const text =
       'Limited (RATE_PGP_USER, default 12 per hour). Also (RATE_PGP_USER, default 10 per 15 min). Kept SIGNAL_TTL (default 7 days). MAX_BODY_BYTES, default 64 KiB.';
