@@ -47,13 +47,49 @@ export function disagreements(text: string, table: ReadonlyMap<string, string> =
   return { checked, wrong };
 }
 
+/** One default as a table cell gives it: `50 / 5 min per network`, `10 failures / 15 min`, `90 days`, `16 KiB`, `500 signals per device`. */
+const CELL = /^(\d[\d,]*)\s*(KiB|s|min|h|hours?|days?)?\b[^/\d]*(?:\/\s*(\d+)?\s*(s|min|h|hour|day)\b)?/;
+
+/**
+ * Rows of a Markdown limits table (`| \`NAME\`, \`OTHER\` | default, default | … |`) whose defaults disagree
+ * with the table; a row whose cell does not start with a number (e.g. "half the open-file limit") is not judged.
+ */
+export function tableDisagreements(markdown: string, table: ReadonlyMap<string, string> = DEFAULTS): { checked: number; wrong: Finding[] } {
+  let checked = 0;
+  const wrong: Finding[] = [];
+  for (const row of markdown.split('\n').filter((line) => /^\| `[A-Z]/.test(line))) {
+    const [, first, second] = row.split('|').map((c) => c.trim());
+    const names = [...first!.matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1]!);
+    const parts = second!.split(/[,;] /);
+    if (names.some((n) => !table.get(n)) || parts.length < names.length) continue;
+    names.forEach((name, i) => {
+      const m = CELL.exec(parts[i]!);
+      if (!m) return;
+      checked++;
+      const value = table.get(name)!;
+      const n = Number(m[1]!.replace(/,/g, ''));
+      const [, , unit, perCount, perUnit] = m;
+      let ok: boolean;
+      if (value.includes('/')) {
+        const [max, window] = value.split('/').map(Number);
+        ok = n === max && (perUnit === undefined || Number(perCount ?? 1) * SECONDS[perUnit]! === window);
+      } else {
+        const factor = unit === undefined ? 1 : unit === 'KiB' ? 1024 : SECONDS[unit]! * (name.endsWith('_MS') ? 1000 : 1);
+        ok = n * factor === Number(value);
+      }
+      if (!ok) wrong.push({ text: `${name}: ${parts[i]!}`, table: `${name}=${value}` });
+    });
+  }
+  return { checked, wrong };
+}
+
 const descriptions = (node: unknown): string[] => {
   if (Array.isArray(node)) return node.flatMap(descriptions);
   if (node === null || typeof node !== 'object') return [];
   return Object.entries(node).flatMap(([k, v]) => (k === 'description' && typeof v === 'string' ? [v] : descriptions(v)));
 };
 
-describe('defaults named in route descriptions', () => {
+describe('defaults named in route descriptions and docs', () => {
   it('are the defaults of the table in app/config.ts', async () => {
     const text = descriptions(await loadOpenApi()).join('\n');
     const { checked, wrong } = disagreements(text);
@@ -73,6 +109,32 @@ describe('defaults named in route descriptions', () => {
     ];
     const wrong = pages.flatMap((page) => disagreements(readFileSync(join(root, page), 'utf8')).wrong.map((f) => ({ page, ...f })));
     expect(wrong).toEqual([]);
+  });
+
+  it("are the defaults of the table in docs/security.md's limits at a glance", () => {
+    const page = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs', 'security.md'), 'utf8');
+    const { checked, wrong } = tableDisagreements(page);
+    expect(wrong).toEqual([]);
+    expect(checked).toBeGreaterThanOrEqual(40); // 47 today
+  });
+
+  it('catches a stale default in a limits table row', () => {
+    const table = new Map([
+      ['RATE_LOGIN_ACCOUNT_IP', '10/900'],
+      ['MAILBOX_MAX', '500'],
+      ['MAILBOX_PER_SENDER', '100'],
+      ['SESSION_MAX_AGE', '7776000'],
+    ]);
+    const rows = [
+      '| `RATE_LOGIN_ACCOUNT_IP` | 10 failures / 10 min per account and network | guessing |',
+      '| `MAILBOX_MAX`, `MAILBOX_PER_SENDER` | 500 signals per device, 50 per sender in it | filling |',
+      '| `SESSION_MAX_AGE` | 30 days | a stolen refresh token |',
+    ].join('\n');
+    expect(tableDisagreements(rows, table).wrong.map((f) => f.text)).toEqual([
+      'RATE_LOGIN_ACCOUNT_IP: 10 failures / 10 min per account and network',
+      'MAILBOX_PER_SENDER: 50 per sender in it',
+      'SESSION_MAX_AGE: 30 days',
+    ]);
   });
 
   it('catches a stale default, a stale window and a stale unit', () => {
