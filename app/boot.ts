@@ -54,7 +54,10 @@ export function loadConfigOrExit(program: string, preflight?: (config: Config) =
 }
 
 /** The name a system error gives itself (EROFS, EACCES, ENOSPC), else its message. */
-const reasonOf = (err: unknown) => (err as { code?: unknown }).code ?? (err instanceof Error ? err.message : String(err));
+const reasonOf = (err: unknown): string => {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? code : err instanceof Error ? err.message : String(err);
+};
 
 /**
  * Creates DATA_DIR when missing and writes, syncs and removes a small file in it; throws StartError
@@ -74,7 +77,7 @@ export function checkDataDirWritable(dataDir: string): void {
       unlinkSync(probe);
     }
   } catch (err) {
-    throw new StartError(`DATA_DIR ${dataDir} is not writable (${String(reasonOf(err))}); the database, secrets and mail outbox live there`, { cause: err });
+    throw new StartError(`DATA_DIR ${dataDir} is not writable (${reasonOf(err)}); the database, secrets and mail outbox live there`, { cause: err });
   }
 }
 
@@ -103,7 +106,7 @@ export async function openStore(config: Config): Promise<Store> {
   } catch (err) {
     // SQLite's own words ("unable to open database file") do not say which file.
     if ((err as { code?: unknown }).code === undefined) throw err;
-    throw new StartError(`cannot open the database ${file} (${String(reasonOf(err))}: ${err instanceof Error ? err.message : ''})`, { cause: err });
+    throw new StartError(`cannot open the database ${file} (${reasonOf(err)}: ${err instanceof Error ? err.message : ''})`, { cause: err });
   }
 }
 

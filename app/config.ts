@@ -89,7 +89,10 @@ const commaList = (problem: (item: string) => string | null, normalise: (item: s
         .optional()
         .transform((v, ctx): readonly string[] => {
           if (v === undefined) return Object.freeze([]);
-          const items = v.split(',').map((s) => s.trim()).filter(Boolean);
+          const items = v
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean);
           for (const item of items) {
             const message = problem(item);
             if (message !== null) {
@@ -274,9 +277,7 @@ export const ENVIRONMENT = [
       {
         env: 'DATA_KEY',
         key: 'dataKey',
-        parse: opt(
-          z.string().refine((s) => /^[A-Za-z0-9+/]+={0,2}$/.test(s.trim()) && Buffer.from(s, 'base64').length === 32, 'must be 32 bytes in base64'),
-        ),
+        parse: opt(z.string().refine((s) => /^[A-Za-z0-9+/]+={0,2}$/.test(s.trim()) && Buffer.from(s, 'base64').length === 32, 'must be 32 bytes in base64')),
         doc: [
           '32 bytes in base64; encrypts e-mail and birthday at rest. Unset: generated once into DATA_DIR/data-key.',
           'Losing it makes stored e-mail addresses unreadable (logins by e-mail stop working): back it up.',
@@ -323,7 +324,7 @@ export const ENVIRONMENT = [
         env: 'SECURITY_EVENTS_TTL',
         key: 'securityEventsTtl',
         parse: int(86_400, 157_680_000, 7_776_000),
-        doc: 'Seconds an entry of an account\'s security log (GET /users/me/security-events) is kept; 90 days by default. Removed by the periodic purge.',
+        doc: "Seconds an entry of an account's security log (GET /users/me/security-events) is kept; 90 days by default. Removed by the periodic purge.",
       },
       { env: 'MIN_AGE', key: 'minAge', parse: int(0, 150, 13), doc: 'Youngest age (years) allowed to register when a birthday is given; 13 follows COPPA.' },
     ],
@@ -400,7 +401,13 @@ export const ENVIRONMENT = [
       {
         env: 'POLLS_MAX',
         key: 'pollsMax',
-        parse: opt(z.string().regex(/^\d{1,7}$/, 'must be a whole number from 1 to 9999999').transform(Number).refine((n) => n >= 1, 'must be at least 1')),
+        parse: opt(
+          z
+            .string()
+            .regex(/^\d{1,7}$/, 'must be a whole number from 1 to 9999999')
+            .transform(Number)
+            .refine((n) => n >= 1, 'must be at least 1'),
+        ),
         doc: [
           'Long-polls this process holds in all; past it polls get 503 with Retry-After. Unset: derived from the',
           'open-file limit (LimitNOFILE), leaving room for logins, the database and the proxy.',
@@ -539,13 +546,23 @@ export const ENVIRONMENT = [
           'APNS_KEY_ID, APNS_TEAM_ID and APNS_TOPIC set, devices may subscribe with kind "apns"; unset: such subscriptions get 400.',
         ],
       },
-      { env: 'APNS_KEY_ID', key: 'apnsKeyId', parse: opt(z.string().regex(/^[A-Z0-9]{10}$/, 'must be the 10-character key id Apple shows')), doc: 'The key id of APNS_KEY_FILE (the provider token\'s `kid`).' },
-      { env: 'APNS_TEAM_ID', key: 'apnsTeamId', parse: opt(z.string().regex(/^[A-Z0-9]{10}$/, 'must be the 10-character team id')), doc: 'Your Apple developer team id (the provider token\'s `iss`).' },
+      {
+        env: 'APNS_KEY_ID',
+        key: 'apnsKeyId',
+        parse: opt(z.string().regex(/^[A-Z0-9]{10}$/, 'must be the 10-character key id Apple shows')),
+        doc: "The key id of APNS_KEY_FILE (the provider token's `kid`).",
+      },
+      {
+        env: 'APNS_TEAM_ID',
+        key: 'apnsTeamId',
+        parse: opt(z.string().regex(/^[A-Z0-9]{10}$/, 'must be the 10-character team id')),
+        doc: "Your Apple developer team id (the provider token's `iss`).",
+      },
       {
         env: 'APNS_TOPIC',
         key: 'apnsTopic',
         parse: opt(z.string().regex(BUNDLE_ID, 'must be an app bundle id like com.example.app')),
-        doc: 'The app\'s bundle id: the default `apns-topic` (VoIP subscriptions use `<topic>.voip`).',
+        doc: "The app's bundle id: the default `apns-topic` (VoIP subscriptions use `<topic>.voip`).",
       },
       {
         env: 'APNS_URL',

@@ -35,7 +35,7 @@ function socketsAwaitingRequest(server: Server): () => Socket[] {
   /** Each socket's latest request's response: HTTP/1.1 answers a socket's requests one at a time. */
   const latest = new WeakMap<Socket, ServerResponse>();
   // One shared listener per socket and a map write per request, no closure or listener per request: this
-  // runs for every poll, and held polls are counted by the ten thousand (issue 15).
+  // runs for every poll, and held polls are counted by the ten thousand (bench/README.md).
   function forget(this: Socket) {
     sockets.delete(this);
   }
@@ -70,7 +70,9 @@ async function main(): Promise<void> {
   const app = createApp({ config, store, logger, mailer, processMetrics: true });
   const stopBackground = app.lifecycle.start();
 
-  const server = createServer(app.callback());
+  const handle = app.callback();
+  // Koa settles every request itself (ctx.onerror answers and logs a throw): its promise carries nothing more.
+  const server = createServer((req, res) => void handle(req, res));
   // Above the longest long-poll hold (30 s), below common proxy timeouts.
   server.requestTimeout = 60_000;
   server.headersTimeout = HEADERS_TIMEOUT_MS;
@@ -96,7 +98,14 @@ async function main(): Promise<void> {
       // Mail already accepted (reset codes, notices) goes out before the store closes, within the grace time.
       Promise.all([mailer.idle(), stopBackground()])
         .then(() => store.close())
-        .finally(() => process.exit(0));
+        .then(
+          () => process.exit(0),
+          // A store that fails to close may not have flushed: say so and exit non-zero, not a silent 0.
+          (err: unknown) => {
+            logger.error({ err }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
     });
     // Connections become idle as their last answers (the released polls) go out: keep closing
     // idle keep-alive sockets until the server has none, or close() would wait for their timeout.

@@ -125,7 +125,11 @@ export function createApp(deps: AppDeps): SignalboxApp {
       onAuthenticated,
     };
     // HTTP/1.1 only (main.ts serves node:http): Koa's callback also takes HTTP/2 requests, ours does not.
-    app.callback = (() => leanHandler(lean, signaling.leanRoutes, koaCallback())) as unknown as typeof app.callback;
+    app.callback = (() => {
+      const koa = koaCallback();
+      // Koa settles every request itself (ctx.onerror): its promise carries nothing more to handle.
+      return leanHandler(lean, signaling.leanRoutes, (req, res) => void koa(req, res));
+    }) as unknown as typeof app.callback;
   }
   const lifecycle: Lifecycle = {
     start() {

@@ -1,5 +1,5 @@
 /**
- * Call setup time through the SDK (issue 14): from `sb.call()` to its data channel open, relay-only,
+ * Call setup time through the SDK (bench/README.md): from `sb.call()` to its data channel open, relay-only,
  * everything on loopback, with the SDK's long-poll loop and with a 1 s short-poll loop for comparison.
  *
  *   npm run bench:calls
@@ -89,7 +89,8 @@ async function measureWithoutSignalling(browser: Browser, baseUrl: string): Prom
   try {
     return await page.evaluate(
       async ({ iceServers, warmup, calls }) => {
-        const { loopbackCall } = await import('/diagnostics/webrtcChecks.js' as string);
+        const checks: string = '/diagnostics/webrtcChecks.js'; // a URL the page serves, not a module tsc could resolve
+        const { loopbackCall } = await import(checks);
         const samples: number[] = [];
         for (let i = 0; i < warmup + calls; i++) {
           const r = (await loopbackCall(iceServers)) as { setupMs: number };

@@ -26,7 +26,11 @@ const WARMUP = 200;
 const address: EnvelopeAddress = { from: 'alice', fromDevice: 'dev-a1', to: 'bob', toDevice: null, type: 'ice', sessionId: '0123456789abcdef0123456789abcdef' };
 const context = (id: string) => ({ id, from: 'alice', fromDevice: 'dev-a1', type: 'ice', sessionId: address.sessionId, me: 'bob', myDevice: 'dev-b1' });
 /** A typical call message body: one ICE candidate. */
-const body = JSON.stringify({ p: 'signalbox.call/1', kind: 'ice', candidate: { candidate: 'candidate:1 1 udp 41885695 127.0.0.1 50000 typ relay raddr 0.0.0.0 rport 0 generation 0 ufrag abcd', sdpMid: '0', sdpMLineIndex: 0 } });
+const body = JSON.stringify({
+  p: 'signalbox.call/1',
+  kind: 'ice',
+  candidate: { candidate: 'candidate:1 1 udp 41885695 127.0.0.1 50000 typ relay raddr 0.0.0.0 rport 0 generation 0 ufrag abcd', sdpMid: '0', sdpMLineIndex: 0 },
+});
 
 async function meanMicros(n: number, run: (i: number) => unknown): Promise<number> {
   for (let i = 0; i < Math.min(WARMUP, n); i++) await run(-1 - i);

@@ -1,6 +1,6 @@
 /**
  * How long the server takes to refuse each hostile OpenPGP key, and how long `/health` waits meanwhile
- * (issue 11, item 1). The baseline is `/health` on the same idle server, in the same run.
+ * (docs/security.md). The baseline is `/health` on the same idle server, in the same run.
  *
  *   npm run bench:keys
  *   PAST_SCAN=1 npm run bench:keys     # each key made unreadable to the request-path scan: the worker judges it
@@ -37,12 +37,22 @@ const cases: Array<[label: string, make: () => string, via: 'put' | 'register']>
 async function startServer(dataDir: string): Promise<{ base: string; stop: () => void }> {
   const main = fileURLToPath(new URL('../app/main.js', import.meta.url));
   const child = spawn(process.execPath, [main], {
-    env: { ...process.env, DATA_DIR: dataDir, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', RATE_PGP_USER: 'off', RATE_PGP_IP: 'off', RATE_REGISTER_IP: 'off', RATE_REGISTER_EMAIL: 'off' },
+    env: {
+      ...process.env,
+      DATA_DIR: dataDir,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      RATE_PGP_USER: 'off',
+      RATE_PGP_IP: 'off',
+      RATE_REGISTER_IP: 'off',
+      RATE_REGISTER_EMAIL: 'off',
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const base = await new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       const url = /listening on (http:\/\/[^"\s]+)/.exec(line)?.[1];
       if (url) resolve(url);
     });
@@ -70,7 +80,11 @@ async function run(): Promise<void> {
     });
   const health = () => fetch(server.base + '/health').then((r) => r.arrayBuffer());
   try {
-    console.log(`machine: ${cpus().length}x ${cpus()[0]?.model}, node ${process.version}, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(
+      `machine: ${cpus().length}x ${cpus()[0]?.model}, node ${process.version}, load ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
     console.log(`mode: ${process.env.PAST_SCAN ? 'PAST_SCAN (the worker judges every key)' : 'default (request-path scan first)'}`);
     const idle: number[] = [];
     for (let i = 0; i < HEALTH_BASELINE_REQUESTS; i++) idle.push(await timed(health));
@@ -78,7 +92,9 @@ async function run(): Promise<void> {
     const idleP99 = percentile(idle, 99);
     console.log(`baseline /health on the idle server: p50 ${percentile(idle, 50).toFixed(2)} ms, p99 ${idleP99.toFixed(2)} ms`);
     const name = `bench${Date.now().toString(36)}`;
-    const account = (await (await json('POST', '/auth/register', { username: name, email: `${name}@example.org`, password: 'correct horse battery' })).json()) as { accessToken: string };
+    const account = (await (await json('POST', '/auth/register', { username: name, email: `${name}@example.org`, password: 'correct horse battery' })).json()) as {
+      accessToken: string;
+    };
     let n = 0;
     for (const [label, make, via] of cases) {
       const armored = process.env.PAST_SCAN ? k.pastTheQuickScan(make()) : make();

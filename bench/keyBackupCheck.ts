@@ -13,7 +13,11 @@ const ROUNDS = Number(process.env.ROUNDS ?? 500);
 const BINARY = 47 * 1024;
 
 const armor = (bytes: number[], perLine = 64) =>
-  `-----BEGIN PGP MESSAGE-----\n\n${(Buffer.from(bytes).toString('base64').match(new RegExp(`.{1,${perLine}}`, 'g')) ?? []).join('\n')}\n-----END PGP MESSAGE-----\n`;
+  `-----BEGIN PGP MESSAGE-----\n\n${(
+    Buffer.from(bytes)
+      .toString('base64')
+      .match(new RegExp(`.{1,${perLine}}`, 'g')) ?? []
+  ).join('\n')}\n-----END PGP MESSAGE-----\n`;
 
 /** A session-key packet, then SEIPD in one-byte partial chunks, `size` bytes in all: valid framing, the most of it. */
 function partialChunks(size: number): number[] {

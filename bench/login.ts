@@ -30,8 +30,7 @@ async function main(): Promise<void> {
   const server = createServer(createApp({ config, store, logger: pino({ level: 'silent' }) }).callback());
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const post = (path: string, body: unknown) =>
-    fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const post = (path: string, body: unknown) => fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
   try {
     const reg = await post('/auth/register', { username: 'bench', email: 'bench@example.org', password: 'correct horse battery' });

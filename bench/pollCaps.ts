@@ -1,5 +1,5 @@
 /**
- * What a long-poll refused at a cap costs, next to one that is held (issue 11, item 2).
+ * What a long-poll refused at a cap costs, next to one that is held (docs/security.md).
  *
  *   npx tsc -p tsconfig.build.json && node dist/bench/pollCaps.js
  *   HELD=1000 REFUSED=1000 BURST=5000 BURST_CONCURRENCY=100 SAME_SESSION=5000 node dist/bench/pollCaps.js   # the defaults
@@ -122,7 +122,11 @@ const ok = (r: Reply, status: number, what: string) => {
 async function pool<T>(n: number, limit: number, fn: (i: number) => Promise<T>): Promise<T[]> {
   const out: T[] = new Array(n);
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, n) }, async () => { for (let i = next++; i < n; i = next++) out[i] = await fn(i); }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, n) }, async () => {
+      for (let i = next++; i < n; i = next++) out[i] = await fn(i);
+    }),
+  );
   return out;
 }
 
@@ -149,7 +153,12 @@ async function drive(): Promise<void> {
   const keepAlive = new Agent({ keepAlive: true, maxSockets: 1 });
   const held = async () => {
     const text = (await call(app, 'GET', '/metrics', { agent: keepAlive })).body;
-    return Number(text.split('\n').find((l) => l.startsWith('signalbox_held_polls '))!.split(' ')[1]);
+    return Number(
+      text
+        .split('\n')
+        .find((l) => l.startsWith('signalbox_held_polls '))!
+        .split(' ')[1],
+    );
   };
   const waitHeld = async (n: number) => {
     const deadline = Date.now() + 60_000;
@@ -164,10 +173,14 @@ async function drive(): Promise<void> {
   const login = async (name: string) =>
     ok(await call(app, 'POST', '/auth/login', { body: { username: name, password: 'correct horse battery' } }), 200, 'login').accessToken as string;
 
-  console.log(`node ${process.version}, ${cpus().length} CPUs, load ${loadavg().map((l) => l.toFixed(2)).join(' ')}; HELD=${HELD} REFUSED=${REFUSED} BURST=${BURST} SAME_SESSION=${SAME_SESSION}`);
+  console.log(
+    `node ${process.version}, ${cpus().length} CPUs, load ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}; HELD=${HELD} REFUSED=${REFUSED} BURST=${BURST} SAME_SESSION=${SAME_SESSION}`,
+  );
   const t0 = hr();
   const holders = await pool(HELD, 8, (i) => register(`holder_${i}`));
-  const [other, many, sender] = [await register('other_user'), await register('many_devices'), await register('sender_user')];
+  const [other, many, _sender] = [await register('other_user'), await register('many_devices'), await register('sender_user')];
   const devices = [many, ...(await pool(PER_USER, 4, () => login('many_devices')))]; // 9 sessions
   console.log(`setup: ${HELD + 3} users, ${PER_USER} extra sessions in ${((hr() - t0) / 1000).toFixed(1)} s`);
 
@@ -185,7 +198,9 @@ async function drive(): Promise<void> {
     return times;
   };
   const show = (label: string, times: number[]) =>
-    console.log(`${label}: p50 ${pct(times, 50).toFixed(3)} ms, p99 ${pct(times, 99).toFixed(3)} ms, mean ${(times.reduce((a, b) => a + b, 0) / times.length).toFixed(3)} ms (${times.length})`);
+    console.log(
+      `${label}: p50 ${pct(times, 50).toFixed(3)} ms, p99 ${pct(times, 99).toFixed(3)} ms, mean ${(times.reduce((a, b) => a + b, 0) / times.length).toFixed(3)} ms (${times.length})`,
+    );
 
   // 1. Baseline.
   show('short poll (wait=0, 200)', await sequential(other, '/signaling/poll', 200));
@@ -197,7 +212,9 @@ async function drive(): Promise<void> {
   const beforeUser = await stats();
   show('refused at POLLS_PER_USER (wait=30, 429)', await sequential(devices[PER_USER]!, '/signaling/poll?wait=30', 429));
   const afterUser = await stats();
-  console.log(`  after ${REFUSED} refused: RSS ${kb(afterUser.rss - beforeUser.rss)} in all, heap ${kb(afterUser.heapUsed - beforeUser.heapUsed)} in all, fds ${beforeUser.fds} -> ${afterUser.fds}`);
+  console.log(
+    `  after ${REFUSED} refused: RSS ${kb(afterUser.rss - beforeUser.rss)} in all, heap ${kb(afterUser.heapUsed - beforeUser.heapUsed)} in all, fds ${beforeUser.fds} -> ${afterUser.fds}`,
+  );
 
   // 3. HELD more held polls, one user each, which fills POLLS_MAX (HELD + PER_USER).
   const before = await stats();
@@ -214,7 +231,9 @@ async function drive(): Promise<void> {
   const beforeTotal = await stats();
   show('refused at POLLS_MAX (wait=30, 503)', await sequential(other, '/signaling/poll?wait=30', 503));
   const afterTotal = await stats();
-  console.log(`  after ${REFUSED} refused: RSS ${kb(afterTotal.rss - beforeTotal.rss)} in all, heap ${kb(afterTotal.heapUsed - beforeTotal.heapUsed)} in all, fds ${beforeTotal.fds} -> ${afterTotal.fds}`);
+  console.log(
+    `  after ${REFUSED} refused: RSS ${kb(afterTotal.rss - beforeTotal.rss)} in all, heap ${kb(afterTotal.heapUsed - beforeTotal.heapUsed)} in all, fds ${beforeTotal.fds} -> ${afterTotal.fds}`,
+  );
 
   // 5. A burst past the total cap, each on its own connection.
   const burstStart = hr();
@@ -254,7 +273,7 @@ async function attack(): Promise<void> {
   const argv = [...pin, process.execPath, '--expose-gc', self, 'server'];
   const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
   process.on('exit', () => child.kill('SIGKILL'));
-  const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once('line', resolve));
+  const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout }).once('line', resolve));
   const { app, stats: statsPort } = JSON.parse(line) as { app: number; stats: number };
   const stats = async () => JSON.parse((await call(statsPort, 'GET', '/?gc')).body) as { rss: number; heapUsed: number; fds: number };
   const reg = async (name: string) =>
@@ -284,13 +303,23 @@ async function attack(): Promise<void> {
   for (const a of answers) void a.then(() => answered++);
   const heldCount = async () => {
     const text = (await call(app, 'GET', '/metrics')).body;
-    return Number(text.split('\n').find((l) => l.startsWith('signalbox_held_polls '))!.split(' ')[1]);
+    return Number(
+      text
+        .split('\n')
+        .find((l) => l.startsWith('signalbox_held_polls '))!
+        .split(' ')[1],
+    );
   };
   while (answered + (await heldCount()) < SAME_SESSION && hr() - start < 60_000) await sleep(50);
   const during = await stats();
   const answeredBeforeSend = answered;
   const metrics = (await call(app, 'GET', '/metrics')).body;
-  const heldNow = Number(metrics.split('\n').find((l) => l.startsWith('signalbox_held_polls '))!.split(' ')[1]);
+  const heldNow = Number(
+    metrics
+      .split('\n')
+      .find((l) => l.startsWith('signalbox_held_polls '))!
+      .split(' ')[1],
+  );
   const sendStart = hr();
   ok(await call(app, 'POST', '/signaling/send', { token: peer, body: { to: 'attacker', type: 'offer', payload: 'x'.repeat(16_384) } }), 202, 'send');
   const sendMs = hr() - sendStart;

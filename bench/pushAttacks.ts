@@ -248,7 +248,8 @@ async function endless() {
   const lines: string[] = [];
   const nextLine = () =>
     new Promise<string>((resolve) => {
-      const take = () => (lines.length > 0 ? resolve(lines.shift()!) : child.stdout!.once('data', (d: Buffer) => (lines.push(...d.toString().trim().split('\n')), take())));
+      const take = () =>
+        lines.length > 0 ? resolve(lines.shift()!) : child.stdout.once('data', (d: Buffer) => (lines.push(...d.toString().trim().split('\n')), take()));
       take();
     });
   const port = Number(await nextLine());
@@ -262,16 +263,26 @@ async function endless() {
   await sleep(ENDLESS_SECONDS * 1000);
   const cpu = process.cpuUsage(cpu0);
   const read = bytesRead() - read0;
-  child.stdin!.write('report\n');
+  child.stdin.write('report\n');
   const report = JSON.parse(await nextLine()) as { bytes: number };
   const metrics = await s.metrics();
   await s.stop();
   const attempts = metrics.split('\n').filter((l) => l.startsWith('signalbox_push_attempts_total') || l.startsWith('signalbox_push_wakeups_total'));
-  return { seconds: ENDLESS_SECONDS, serverBytesRead: read, receiverBytesWritten: report.bytes, serverCpuMs: Math.round((cpu.user + cpu.system) / 1000), counters: attempts };
+  return {
+    seconds: ENDLESS_SECONDS,
+    serverBytesRead: read,
+    receiverBytesWritten: report.bytes,
+    serverCpuMs: Math.round((cpu.user + cpu.system) / 1000),
+    counters: attempts,
+  };
 }
 
 async function main() {
-  console.log(`node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model}), load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   console.log(`trickle: ${DEVICES} attacker endpoints on one origin, a byte every ${TRICKLE_EVERY_MS} ms for ${TRICKLE_FOR_MS} ms each`);
   for (const accounts of ACCOUNTS) console.log('trickle', JSON.stringify(await trickle(accounts)));
   console.log('endless', JSON.stringify(await endless()));

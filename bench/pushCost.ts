@@ -1,5 +1,5 @@
 /**
- * What a push subscription adds to `POST /signaling/send` (issue 16), in one server process with its
+ * What a push subscription adds to `POST /signaling/send` (docs/push.md), in one server process with its
  * SQLite store in a temp DATA_DIR and a Web Push receiver on 127.0.0.1 (in this process too: it answers
  * 201 and does nothing else). Recipients hold no poll, so every send is a candidate for a wake-up.
  *
@@ -45,18 +45,22 @@ let base = '';
 function call(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }> {
   const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   return new Promise((resolve, reject) => {
-    const req = request(`${base}${path}`, {
-      method,
-      agent,
-      headers: { ...(data ? { 'Content-Type': 'application/json', 'Content-Length': data.length } : {}), ...(token ? { Authorization: `Bearer ${token}` } : {}) },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString();
-        resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : null });
-      });
-    });
+    const req = request(
+      `${base}${path}`,
+      {
+        method,
+        agent,
+        headers: { ...(data ? { 'Content-Type': 'application/json', 'Content-Length': data.length } : {}), ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString();
+          resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : null });
+        });
+      },
+    );
     req.on('error', reject);
     req.end(data);
   });
@@ -97,7 +101,14 @@ async function main() {
       return push(...items);
     };
     fakes = [fake];
-    Object.assign(serviceEnv, { APNS_KEY_FILE: join(dir, 'AuthKey.p8'), APNS_KEY_ID: 'KEY1234567', APNS_TEAM_ID: 'TEAM123456', APNS_TOPIC: 'org.example.bench', APNS_URL: fake.origin, PUSH_CA_FILE: TEST_CA_FILE });
+    Object.assign(serviceEnv, {
+      APNS_KEY_FILE: join(dir, 'AuthKey.p8'),
+      APNS_KEY_ID: 'KEY1234567',
+      APNS_TEAM_ID: 'TEAM123456',
+      APNS_TOPIC: 'org.example.bench',
+      APNS_URL: fake.origin,
+      PUSH_CA_FILE: TEST_CA_FILE,
+    });
   } else if (KIND === 'fcm') {
     const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const fake = await FcmFake.start(keys.publicKey, 'bench@example.iam.gserviceaccount.com', 'bench');
@@ -108,7 +119,15 @@ async function main() {
     };
     fakes = [fake];
     const file = join(dir, 'service-account.json');
-    writeFileSync(file, JSON.stringify({ project_id: 'bench', client_email: 'bench@example.iam.gserviceaccount.com', private_key: keys.privateKey.export({ type: 'pkcs8', format: 'pem' }), token_uri: fake.tokenUri }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        project_id: 'bench',
+        client_email: 'bench@example.iam.gserviceaccount.com',
+        private_key: keys.privateKey.export({ type: 'pkcs8', format: 'pem' }),
+        token_uri: fake.tokenUri,
+      }),
+    );
     Object.assign(serviceEnv, { FCM_SERVICE_ACCOUNT_FILE: file, FCM_URL: fake.origin, PUSH_CA_FILE: TEST_CA_FILE });
   }
   const ecdh = createECDH('prime256v1');
@@ -153,7 +172,11 @@ async function main() {
         tokenOf.set(r.username, token);
         const sub =
           KIND === 'webpush'
-            ? { kind: 'webpush', endpoint: `${pushOrigin}/p/${r.deviceId}`, keys: { p256dh: ua.generateKeys().toString('base64url'), auth: Buffer.alloc(16, 7).toString('base64url') } }
+            ? {
+                kind: 'webpush',
+                endpoint: `${pushOrigin}/p/${r.deviceId}`,
+                keys: { p256dh: ua.generateKeys().toString('base64url'), auth: Buffer.alloc(16, 7).toString('base64url') },
+              }
             : { kind: KIND, token };
         const res = await call('PUT', `/users/me/devices/${r.deviceId}/push`, sub, r.token);
         if (res.status !== 200) throw new Error(`subscribe ${res.status} ${JSON.stringify(res.body)}`);
@@ -165,7 +188,8 @@ async function main() {
 
   const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
   const run = async (name: string, targets: Array<{ username: string }>, warm: Array<{ username: string }>, expectedPushes: number) => {
-    for (let i = 0; i < WARMUP; i++) await call('POST', '/signaling/send', { to: warm[i % warm.length]!.username, type: 'offer', payload: 'x'.repeat(1024) }, sender.token);
+    for (let i = 0; i < WARMUP; i++)
+      await call('POST', '/signaling/send', { to: warm[i % warm.length]!.username, type: 'offer', payload: 'x'.repeat(1024) }, sender.token);
     await new Promise((r) => setTimeout(r, 200));
     const before = received;
     const cpu0 = process.cpuUsage();
@@ -197,15 +221,24 @@ async function main() {
     rows.push(await run('every', fresh, warmAgain, SENDS));
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  console.log(`node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model}), load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   const lat = latencies.filter((x) => x >= 0);
-  if (lat.length > 0) console.log(`KIND=${KIND}: wake-up latency, send to the fake's receipt, over ${lat.length} wake-ups: p50 ${pct(lat, 50).toFixed(2)} ms, p99 ${pct(lat, 99).toFixed(2)} ms`);
+  if (lat.length > 0)
+    console.log(
+      `KIND=${KIND}: wake-up latency, send to the fake's receipt, over ${lat.length} wake-ups: p50 ${pct(lat, 50).toFixed(2)} ms, p99 ${pct(lat, 99).toFixed(2)} ms`,
+    );
   console.log(`KIND=${KIND} SENDS=${SENDS} RECIPIENTS=${RECIPIENTS} REPEATS=${REPEATS}, 1 KiB offers, medians over repeats`);
   console.log('| case | pushes | send p50 ms | send p95 ms | CPU µs per send (incl. push work) |');
   console.log('|---|---|---|---|---|');
   for (const name of ['none', 'coalesced', 'every']) {
     const mine = rows.filter((r) => r.name === name);
-    console.log(`| ${name} | ${mine[0]!.pushes} | ${median(mine.map((r) => r.p50)).toFixed(3)} | ${median(mine.map((r) => r.p95)).toFixed(3)} | ${median(mine.map((r) => r.cpuUsPerSend)).toFixed(0)} |`);
+    console.log(
+      `| ${name} | ${mine[0]!.pushes} | ${median(mine.map((r) => r.p50)).toFixed(3)} | ${median(mine.map((r) => r.p95)).toFixed(3)} | ${median(mine.map((r) => r.cpuUsPerSend)).toFixed(0)} |`,
+    );
   }
   console.log('repeats:', JSON.stringify(rows.map((r) => ({ ...r, p50: +r.p50.toFixed(3), p95: +r.p95.toFixed(3), cpuUsPerSend: Math.round(r.cpuUsPerSend) }))));
   server.close();

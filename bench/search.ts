@@ -31,7 +31,34 @@ const fmt = (xs: number[]) => {
 };
 
 // Deterministic pseudo-random names so runs are comparable: syllables give realistic shared prefixes.
-const SYLLABLES = ['al', 'be', 'ca', 'do', 'el', 'fa', 'gi', 'ho', 'in', 'ja', 'ki', 'lo', 'ma', 'ne', 'or', 'pa', 'qu', 'ri', 'sa', 'to', 'ul', 'vi', 'wa', 'xe', 'yo', 'zu'];
+const SYLLABLES = [
+  'al',
+  'be',
+  'ca',
+  'do',
+  'el',
+  'fa',
+  'gi',
+  'ho',
+  'in',
+  'ja',
+  'ki',
+  'lo',
+  'ma',
+  'ne',
+  'or',
+  'pa',
+  'qu',
+  'ri',
+  'sa',
+  'to',
+  'ul',
+  'vi',
+  'wa',
+  'xe',
+  'yo',
+  'zu',
+];
 function* names(): Generator<string> {
   let x = 42;
   const rnd = () => ((x = (x * 1103515245 + 12345) % 2 ** 31), x / 2 ** 31);

@@ -1,5 +1,5 @@
 /**
- * What `POST /signaling/send` costs with 1 and with 10 recipient devices (issue 13: per-device mailboxes),
+ * What `POST /signaling/send` costs with 1 and with 10 recipient devices (docs/architecture.md: per-device mailboxes),
  * side by side with a bare Koa route in the same server process.
  *
  *   npm run bench:fanout
@@ -54,7 +54,11 @@ import { call, expect, hr, median, percentile } from './httpBench.js';
 import Database from '../app/store/sqlite/driver.js';
 
 const env = process.env;
-const list = (v: string | undefined, d: string) => (v ?? d).split(',').map(Number).filter((n) => n > 0);
+const list = (v: string | undefined, d: string) =>
+  (v ?? d)
+    .split(',')
+    .map(Number)
+    .filter((n) => n > 0);
 const REPEATS = Number(env.REPEATS ?? 3);
 const DEVICES = list(env.DEVICES, '1,10');
 const PAYLOADS = list(env.PAYLOADS, '1024,16384');
@@ -79,7 +83,10 @@ function pinSelf(): boolean {
     console.error('warning: fewer than 2 CPUs, running unpinned');
     return false;
   }
-  const cpuList = execFileSync('taskset', ['-pc', String(process.pid)], { encoding: 'utf8' }).split(':').pop()!.trim();
+  const cpuList = execFileSync('taskset', ['-pc', String(process.pid)], { encoding: 'utf8' })
+    .split(':')
+    .pop()!
+    .trim();
   if (cpuList === '1') return true;
   if (env[PINNED_ENV]) throw new Error(`expected to run on CPU 1, affinity is ${cpuList}`);
   const res = spawnSync('taskset', ['-c', '1', process.execPath, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], {
@@ -91,8 +98,6 @@ function pinSelf(): boolean {
 
 // ---------------------------------------------------------------------------------------------------
 // Helpers.
-
-
 
 async function pool<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
@@ -142,7 +147,7 @@ async function startServer(dataDir: string): Promise<ServerInfo> {
   const line = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('server did not start within 30 s')), 30_000);
     child.once('exit', (code) => reject(new Error(`server exited with ${code} before it was ready`)));
-    createInterface({ input: child.stdout! }).once('line', (l) => {
+    createInterface({ input: child.stdout }).once('line', (l) => {
       clearTimeout(timer);
       resolve(l);
     });
@@ -240,9 +245,9 @@ function cannon(opts: autocannon.Options, okStatus: number): Promise<Cannon> {
     const t0 = hr();
     let last = t0;
     const instance = autocannon(opts, (err, result) => {
-      if (err) return reject(err);
+      if (err) return reject(err instanceof Error ? err : new Error(String(err)));
       const seconds = (last - t0) / 1000;
-      const ok = result.statusCodeStats?.[`${okStatus}` as `${number}`]?.count ?? 0;
+      const ok = result.statusCodeStats?.[`${okStatus}`]?.count ?? 0;
       resolve({
         rps: ok / seconds,
         p50: percentile(latencies, 50),
@@ -345,7 +350,11 @@ async function concurrentSends(s: ServerInfo, agent: Agent, pairs: Pair[], bytes
 function dbBytes(file: string): Map<string, { pages: number; used: number }> {
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
-    const rows = db.prepare('SELECT name, SUM(pgsize) AS bytes, SUM(pgsize - unused) AS used FROM dbstat GROUP BY name').all() as Array<{ name: string; bytes: number; used: number }>;
+    const rows = db.prepare('SELECT name, SUM(pgsize) AS bytes, SUM(pgsize - unused) AS used FROM dbstat GROUP BY name').all() as Array<{
+      name: string;
+      bytes: number;
+      used: number;
+    }>;
     return new Map(rows.map((r) => [r.name, { pages: r.bytes, used: r.used }]));
   } finally {
     db.close();
@@ -364,7 +373,10 @@ async function growth(s: ServerInfo, agent: Agent, pair: Pair, bytes: number, db
   await drainUser(agent, s.app, pair.devices);
   const before = dbBytes(dbFile);
   for (let i = 0; i < GROWTH; i++) {
-    const r = await call(agent, s.app, 'POST', '/signaling/send', { token: pair.sender.token, body: { to: pair.devices[0]!.username, type: 'ice', payload: payloadOf(bytes, i) } });
+    const r = await call(agent, s.app, 'POST', '/signaling/send', {
+      token: pair.sender.token,
+      body: { to: pair.devices[0]!.username, type: 'ice', payload: payloadOf(bytes, i) },
+    });
     expect(r, 202, 'send');
   }
   const after = dbBytes(dbFile);
@@ -415,23 +427,20 @@ async function delivery(s: ServerInfo, agent: Agent, pair: Pair, bytes: number):
       const done = devices.map(
         (d, j) =>
           new Promise<void>((resolve) => {
-            const req = httpRequest(
-              { host: '127.0.0.1', port: s.app, path: pollPath(d, 30), agent: own[j], headers: { authorization: `Bearer ${d.token}` } },
-              (res) => {
-                const chunks: Buffer[] = [];
-                res.on('data', (c: Buffer) => chunks.push(c));
-                res.on('end', () => {
-                  const t = hr();
-                  if (res.statusCode === 200) {
-                    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { signals: Signal[]; cursor: string };
-                    d.cursor = body.cursor;
-                    if (body.signals.some((x) => x.payload === payload)) answers[j] = t;
-                  }
-                  resolve();
-                });
-                res.on('error', () => resolve());
-              },
-            );
+            const req = httpRequest({ host: '127.0.0.1', port: s.app, path: pollPath(d, 30), agent: own[j], headers: { authorization: `Bearer ${d.token}` } }, (res) => {
+              const chunks: Buffer[] = [];
+              res.on('data', (c: Buffer) => chunks.push(c));
+              res.on('end', () => {
+                const t = hr();
+                if (res.statusCode === 200) {
+                  const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { signals: Signal[]; cursor: string };
+                  d.cursor = body.cursor;
+                  if (body.signals.some((x) => x.payload === payload)) answers[j] = t;
+                }
+                resolve();
+              });
+              res.on('error', () => resolve());
+            });
             req.on('error', () => resolve());
             reqs.push(req);
             req.end();
@@ -500,7 +509,8 @@ async function main(): Promise<void> {
   const dbFile = join(dataDir, 'signalbox.db');
   const server = await startServer(dataDir);
   const stopOnSignal = () => {
-    stopServer(server.child).finally(() => {
+    // process.exit in finally ends the bench either way: there is no caller left to hand a rejection to.
+    void stopServer(server.child).finally(() => {
       rmSync(dataDir, { recursive: true, force: true });
       process.exit(130);
     });
@@ -510,10 +520,18 @@ async function main(): Promise<void> {
   const agent = new Agent({ keepAlive: true, maxSockets: 16 });
   try {
     log(`server on 127.0.0.1:${server.app} (app) and :${server.bare} (bare Koa); ${pinned ? 'server on CPU 0, driver on CPU 1' : 'unpinned'}`);
-    const senders = await pool(Array.from({ length: PAIRS }, (_, i) => `fan_snd_${i}`), 4, (u) => register(agent, server.app, u));
+    const senders = await pool(
+      Array.from({ length: PAIRS }, (_, i) => `fan_snd_${i}`),
+      4,
+      (u) => register(agent, server.app, u),
+    );
     const byN = new Map<number, Pair[]>();
     for (const n of DEVICES) {
-      const firsts = await pool(Array.from({ length: PAIRS }, (_, i) => `fan_rcv${n}_${i}`), 4, (u) => register(agent, server.app, u));
+      const firsts = await pool(
+        Array.from({ length: PAIRS }, (_, i) => `fan_rcv${n}_${i}`),
+        4,
+        (u) => register(agent, server.app, u),
+      );
       const extra = await pool(
         Array.from({ length: PAIRS * (n - 1) }, (_, i) => firsts[i % PAIRS]!.username),
         LOGIN_CONCURRENCY,
@@ -525,7 +543,9 @@ async function main(): Promise<void> {
       await pool(pairs, 4, (p) => drainUser(agent, server.app, p.devices));
       byN.set(n, pairs);
     }
-    log(`registered ${PAIRS} senders and ${PAIRS} recipients per N in ${DEVICES.join(', ')} (devices: ${[...byN.values()].map((ps) => ps[0]!.devices.length).join(', ')})`);
+    log(
+      `registered ${PAIRS} senders and ${PAIRS} recipients per N in ${DEVICES.join(', ')} (devices: ${[...byN.values()].map((ps) => ps[0]!.devices.length).join(', ')})`,
+    );
 
     const bareSeqs: Lat[] = [];
     const bares = new Map<number, Cannon[]>(PAYLOADS.map((b) => [b, []]));
@@ -536,7 +556,9 @@ async function main(): Promise<void> {
       const bs = await bareSequential(server, agent, SEQUENTIAL);
       bareSeqs.push(bs);
       for (const b of PAYLOADS) bares.get(b)!.push(await bareConcurrent(server, b));
-      log(`#${r + 1} bare: sequential p50 ${bs.p50.toFixed(3)} ms; ${PAYLOADS.map((b) => `POST ${b} B ${bares.get(b)![r]!.rps.toFixed(0)} req/s p50 ${bares.get(b)![r]!.p50.toFixed(2)} ms`).join('; ')}`);
+      log(
+        `#${r + 1} bare: sequential p50 ${bs.p50.toFixed(3)} ms; ${PAYLOADS.map((b) => `POST ${b} B ${bares.get(b)![r]!.rps.toFixed(0)} req/s p50 ${bares.get(b)![r]!.p50.toFixed(2)} ms`).join('; ')}`,
+      );
       for (const n of DEVICES) {
         const pairs = byN.get(n)!;
         if (r === 0 && n > 1) {
@@ -580,11 +602,19 @@ async function main(): Promise<void> {
         `${pinned ? 'server pinned to CPU 0, driver to CPU 1' : 'not pinned'}; load average (1 min) ${load0.map((x) => x.toFixed(2)).join(' ')} at start, ` +
         `${load1.map((x) => x.toFixed(2)).join(' ')} at end, max ${Math.max(...loads).toFixed(2)} during; ${((hr() - started) / 1000).toFixed(0)} s.`,
       `Settings: REPEATS=${REPEATS} PAIRS=${PAIRS} SEQUENTIAL=${SEQUENTIAL} CONNECTIONS=${CONNECTIONS} AMOUNT=${AMOUNT} GROWTH=${GROWTH} DELIVERIES=${DELIVERIES} STRAGGLER_MS=${STRAGGLER_MS} BARE_SECONDS=${BARE_SECONDS}. Medians of the repeats.`,
-      `Bare Koa route, sequential GET: p50 ${f(bareSeqP50, 3)} / p95 ${f(m(bareSeqs, (x) => x.p95), 3)} / p99 ${f(m(bareSeqs, (x) => x.p99), 3)} ms; ` +
+      `Bare Koa route, sequential GET: p50 ${f(bareSeqP50, 3)} / p95 ${f(
+        m(bareSeqs, (x) => x.p95),
+        3,
+      )} / p99 ${f(
+        m(bareSeqs, (x) => x.p99),
+        3,
+      )} ms; ` +
         PAYLOADS.map(
           (b) =>
-            `${CONNECTIONS} connections, POST ${b} B: ${f(bareRps(b), 0)} req/s (${bares.get(b)!.map((x) => f(x.rps, 0)).join(' / ')}), ` +
-            `p50 ${f(m(bares.get(b)!, (x) => x.p50))} / p95 ${f(m(bares.get(b)!, (x) => x.p95))} / p99 ${f(m(bares.get(b)!, (x) => x.p99))} ms`,
+            `${CONNECTIONS} connections, POST ${b} B: ${f(bareRps(b), 0)} req/s (${bares
+              .get(b)!
+              .map((x) => f(x.rps, 0))
+              .join(' / ')}), ` + `p50 ${f(m(bares.get(b)!, (x) => x.p50))} / p95 ${f(m(bares.get(b)!, (x) => x.p95))} / p99 ${f(m(bares.get(b)!, (x) => x.p99))} ms`,
         ).join('; ') +
         '.',
       '',
@@ -602,11 +632,35 @@ async function main(): Promise<void> {
         const allN = rs.reduce((a, x) => a + x.delivery.last.n, 0);
         const total = rs.reduce((a, x) => a + x.delivery.n, 0);
         lines.push(
-          `| ${n} | ${bytes / 1024} KiB | ${f(seqP50, 3)} / ${f(m(rs, (x) => x.seq.p95), 3)} / ${f(m(rs, (x) => x.seq.p99), 3)} ms | ${f(seqP50 / bareSeqP50, 1)} | ` +
+          `| ${n} | ${bytes / 1024} KiB | ${f(seqP50, 3)} / ${f(
+            m(rs, (x) => x.seq.p95),
+            3,
+          )} / ${f(
+            m(rs, (x) => x.seq.p99),
+            3,
+          )} ms | ${f(seqP50 / bareSeqP50, 1)} | ` +
             `${f(rps, 0)} | ${f((rps / bareRps(bytes)) * 100, 1)} % | ${f(m(rs, (x) => x.conc.p50))} / ${f(m(rs, (x) => x.conc.p95))} / ${f(m(rs, (x) => x.conc.p99))} ms | ` +
-            `${rs.reduce((a, x) => a + x.conc.received, 0)} / ${rs.reduce((a, x) => a + x.conc.ok, 0)} | ${f(m(rs, (x) => x.growth.bytesPerSend), 0)} / ${f(m(rs, (x) => x.growth.usedPerSend), 0)} | ` +
-            `${f(m(rs, (x) => x.delivery.first.p50), 3)} / ${f(m(rs, (x) => x.delivery.first.p99), 3)} ms | ` +
-            `${f(m(rs, (x) => x.delivery.last.p50), 3)} / ${f(m(rs, (x) => x.delivery.last.p99), 3)} ms (${allN} of ${total} sends) | ${reachedMin}${reachedMax !== reachedMin ? `-${reachedMax}` : ''} of ${n} |`,
+            `${rs.reduce((a, x) => a + x.conc.received, 0)} / ${rs.reduce((a, x) => a + x.conc.ok, 0)} | ${f(
+              m(rs, (x) => x.growth.bytesPerSend),
+              0,
+            )} / ${f(
+              m(rs, (x) => x.growth.usedPerSend),
+              0,
+            )} | ` +
+            `${f(
+              m(rs, (x) => x.delivery.first.p50),
+              3,
+            )} / ${f(
+              m(rs, (x) => x.delivery.first.p99),
+              3,
+            )} ms | ` +
+            `${f(
+              m(rs, (x) => x.delivery.last.p50),
+              3,
+            )} / ${f(
+              m(rs, (x) => x.delivery.last.p99),
+              3,
+            )} ms (${allN} of ${total} sends) | ${reachedMin}${reachedMax !== reachedMin ? `-${reachedMax}` : ''} of ${n} |`,
         );
         notes.push(
           `N=${n}, ${bytes} B, repeats: sequential p50 ${rs.map((x) => f(x.seq.p50, 3)).join(' / ')} ms; concurrent ${rs.map((x) => f(x.conc.rps, 0)).join(' / ')} sends/s; ` +
@@ -615,7 +669,11 @@ async function main(): Promise<void> {
         );
       }
     }
-    lines.push('', ...[...indeps].map(([n, x]) => `N=${n}: after device 0 read and acknowledged a signal, ${x.received} of ${x.others} other devices still received it.`), ...notes);
+    lines.push(
+      '',
+      ...[...indeps].map(([n, x]) => `N=${n}: after device 0 read and acknowledged a signal, ${x.received} of ${x.others} other devices still received it.`),
+      ...notes,
+    );
     const bareSeq = bareSeqs;
     const bare = Object.fromEntries(bares);
     const cases = Object.fromEntries(runs);

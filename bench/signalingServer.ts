@@ -47,7 +47,7 @@ const RATE_LIMITS_OFF = Object.fromEntries(RATE_LIMIT_VARIABLES.map((name) => [n
  * 10 devices per user, past which a login ends the least recently seen session).
  */
 const POLL_CAPS = Object.fromEntries(
-  (['POLLS_PER_USER', 'POLLS_MAX', 'DEVICES_MAX'] as const).flatMap((k) => (process.env[k] !== undefined ? [[k, process.env[k]!]] : [])),
+  (['POLLS_PER_USER', 'POLLS_MAX', 'DEVICES_MAX'] as const).flatMap((k) => (process.env[k] !== undefined ? [[k, process.env[k]]] : [])),
 );
 
 const listen = (server: Server) =>
@@ -140,7 +140,8 @@ async function main(): Promise<void> {
     nodeServer.close();
     nodeServer.closeAllConnections();
     appServer.close(() => {
-      stopBackground()
+      // process.exit in finally ends the server either way: there is no caller left to hand a rejection to.
+      void stopBackground()
         .then(() => store.close())
         .finally(() => {
           if (owned) rmSync(dir, { recursive: true, force: true });

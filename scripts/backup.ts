@@ -48,7 +48,11 @@ const USAGE =
 const STAMPED = /^signalbox-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 const DAY_MS = 86_400_000;
 
-const stampedName = (at: Date) => `signalbox-${at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
+const stampedName = (at: Date) =>
+  `signalbox-${at
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')}`;
 
 interface Plan {
   dest: string;
@@ -113,8 +117,8 @@ function pruneOlderThan(parent: string, keepDays: number, now: Date): string[] {
   for (const name of readdirSync(parent)) {
     const m = STAMPED.exec(name);
     if (!m) continue;
-    const [, y, mo, d, h, mi, s] = m.map(Number) as number[];
-    const takenAt = Date.UTC(y!, mo! - 1, d!, h!, mi!, s!);
+    const [, y, mo, d, h, mi, s] = m.map<number>(Number);
+    const takenAt = Date.UTC(y!, mo! - 1, d, h, mi, s);
     if (now.getTime() - takenAt > keepDays * DAY_MS) {
       rmSync(join(parent, name), { recursive: true, force: true });
       removed.push(name);

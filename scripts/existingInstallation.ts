@@ -58,7 +58,11 @@ async function requireMongoDatabase(program: string, config: Config): Promise<vo
     await client.connect();
     const found = await client.db(config.mongodbDb).listCollections({ name: 'users' }, { nameOnly: true }).toArray();
     if (found.length === 0) {
-      fail(program, EX_NOINPUT, `MongoDB database ${config.mongodbDb} has no Signalbox data (no users collection): are MONGODB_URI and MONGODB_DB right? Nothing was created.`);
+      fail(
+        program,
+        EX_NOINPUT,
+        `MongoDB database ${config.mongodbDb} has no Signalbox data (no users collection): are MONGODB_URI and MONGODB_DB right? Nothing was created.`,
+      );
     }
   } finally {
     await client.close();

@@ -168,7 +168,11 @@ function fieldTable(rows: FieldRow[], withRequired: boolean): string[] {
   ];
 }
 
-const anchor = (method: string, path: string) => `${method}-${path}`.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+const anchor = (method: string, path: string) =>
+  `${method}-${path}`
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
 
 function renderOperation(method: string, path: string, op: Operation): string[] {
   const out: string[] = [`<a id="${anchor(method, path)}"></a>`, `### ${method.toUpperCase()} ${path}`, ''];
@@ -183,7 +187,13 @@ function renderOperation(method: string, path: string, op: Operation): string[] 
     out.push(`**${where === 'path' ? 'Path' : 'Query'} parameters**`, '');
     out.push(
       ...fieldTable(
-        params.map((p) => ({ name: p.name, type: typeOf(p.schema), required: p.required, rules: rulesOf(p.schema), description: p.description ?? p.schema.description ?? '' })),
+        params.map((p) => ({
+          name: p.name,
+          type: typeOf(p.schema),
+          required: p.required,
+          rules: rulesOf(p.schema),
+          description: p.description ?? p.schema.description ?? '',
+        })),
         true,
       ),
       '',
@@ -277,9 +287,7 @@ function renderIntro(doc: OpenApiDocument): string[] {
     '',
     '| Status | Code | Meaning |',
     '|---|---|---|',
-    ...[...byStatus.entries()]
-      .sort(([a], [b]) => a - b)
-      .flatMap(([status, rows]) => rows.map(([c, meaning]) => `| ${status} | ${code(c)} | ${cell(meaning)} |`)),
+    ...[...byStatus.entries()].sort(([a], [b]) => a - b).flatMap(([status, rows]) => rows.map(([c, meaning]) => `| ${status} | ${code(c)} | ${cell(meaning)} |`)),
     '',
   ];
 }
@@ -305,7 +313,10 @@ export function renderApiDocs(doc: OpenApiDocument): string {
     out.push(`## ${tag}`, '');
     for (const [method, path, op] of ops) out.push(...renderOperation(method, path, op));
   }
-  return `${out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`;
+  return `${out
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trimEnd()}\n`;
 }
 
 /** The OpenAPI document exactly as a freshly built app serves it at /openapi.json. */
@@ -314,7 +325,8 @@ export async function loadOpenApi(): Promise<OpenApiDocument> {
   const config = parseConfig({ DATA_DIR: tmpdir(), LOG_LEVEL: 'silent' }, { jwtSecret: Buffer.alloc(32), dataKey: Buffer.alloc(32) });
   const store = openSqliteStore(':memory:');
   const app = createApp({ config, store, logger: pino({ level: 'silent' }) });
-  const server = createServer(app.callback());
+  const handle = app.callback();
+  const server = createServer((req, res) => void handle(req, res)); // Koa settles every request itself
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

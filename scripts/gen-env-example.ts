@@ -38,6 +38,11 @@ async function main(): Promise<void> {
   const file = join(repoRoot(), '.env.example');
   writeFileSync(file, renderEnvExample());
   process.stdout.write(`wrote ${file}\n`);
+  // The configuration page comes from the same table, so one command keeps both current.
+  const { renderConfigDoc } = await import('./gen-config-doc.js');
+  const page = join(repoRoot(), 'docs', 'configuration.md');
+  writeFileSync(page, renderConfigDoc());
+  process.stdout.write(`wrote ${page}\n`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

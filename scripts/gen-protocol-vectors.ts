@@ -62,7 +62,7 @@ async function sealAs(keys: VectorKeys, plaintext: string, sealing: Sealing): Pr
   if (sealing.form === 'plain') return plaintext;
   const recipient = await readPublicKey(keys[sealing.encryptedTo as KeyName].publicKey);
   if (sealing.form === 'unsigned') {
-    return encrypt({ message: await createMessage({ text: plaintext }), encryptionKeys: recipient, format: 'armored' });
+    return (await encrypt({ message: await createMessage({ text: plaintext }), encryptionKeys: recipient, format: 'armored' })) as string;
   }
   return seal(plaintext, recipient, await readPrivate(keys[sealing.signedBy as KeyName].privateKey));
 }
@@ -106,7 +106,13 @@ export async function generate(dir: string, options: { newKeys?: boolean } = {})
     const payload = await payloadFor(keys, keysKept, s, previousSteps.get(s.step));
     const vector = { ...s, signal: { ...s.signal, payload } };
     const senderKey: KeyName = s.send.from === 'alice' ? 'alice' : 'bob';
-    const opened = await openVector(keys, { receiver: s.receiver, sender: { pinnedKey: senderKey, servedKey: senderKey }, seenNonces: [], signal: vector.signal, now: s.now });
+    const opened = await openVector(keys, {
+      receiver: s.receiver,
+      sender: { pinnedKey: senderKey, servedKey: senderKey },
+      seenNonces: [],
+      signal: vector.signal,
+      now: s.now,
+    });
     if (opened.outcome !== 'accept' || !opened.envelope) fail(s.step, 'accept', opened.outcome);
     const decoded = callMessageOf(opened.envelope);
     if (JSON.stringify(decoded && { p: s.message.p, ...decoded }) !== JSON.stringify(s.message)) fail(`${s.step} message`, s.message, decoded);
@@ -152,17 +158,21 @@ export async function generate(dir: string, options: { newKeys?: boolean } = {})
   write('calls.json', {
     description:
       'docs/protocol.md §7: one call, alice (dev-a1) calls bob (dev-b1, dev-b2); dev-b1 answers, dev-b2 stops ringing; alice hangs up. ' +
-      'Each step is one POST /signaling/send (`send`) and the signal one receiving device polls (`signal`); that device, pinning the sender\'s key, accepts it at `now` and reads `message` from the envelope body.',
+      "Each step is one POST /signaling/send (`send`) and the signal one receiving device polls (`signal`); that device, pinning the sender's key, accepts it at `now` and reads `message` from the envelope body.",
     sessionId: steps[0]?.send.sessionId,
     steps,
   });
-  write('safety-numbers.json', { description: 'docs/protocol.md §4: the safety number of each pair (60 digits, 12 groups of 5, the same on both sides).', cases: safety });
+  write('safety-numbers.json', {
+    description: 'docs/protocol.md §4: the safety number of each pair (60 digits, 12 groups of 5, the same on both sides).',
+    cases: safety,
+  });
   write('link-code.json', {
     description: 'docs/protocol.md §6: the code for a one-time key fingerprint; every `sameCode` input must read as `code`, every `notACode` input must be refused.',
     ...LINK_CODE,
   });
   write('key-backup.json', {
-    description: "docs/protocol.md §5: alice's key (keys.json) backed up with `passphrase`; opening it gives `username` and `fingerprint`; `wrongPassphrase` must fail (bad_passphrase).",
+    description:
+      "docs/protocol.md §5: alice's key (keys.json) backed up with `passphrase`; opening it gives `username` and `fingerprint`; `wrongPassphrase` must fail (bad_passphrase).",
     passphrase: BACKUP_PASSPHRASE,
     wrongPassphrase: WRONG_PASSPHRASE,
     username: 'alice',

@@ -66,7 +66,8 @@ export function accountRoutes(accounts: AccountService, cipher: FieldCipher, lim
       responses: { 200: { description: 'A new session.', schema: tokenResponse } },
       errors: ['invalid_credentials', 'totp_required', 'invalid_totp', 'rate_limited'],
       before: [limitByIp(limiter, 'loginPerIp')],
-      handler: async (ctx, { body }) => sendGrant(ctx, 200, await accounts.login(body.username, body.password, body.totp, limiter.networkOf(ctx.ip), body.device, ctx.ip)),
+      handler: async (ctx, { body }) =>
+        sendGrant(ctx, 200, await accounts.login(body.username, body.password, body.totp, limiter.networkOf(ctx.ip), body.device, ctx.ip)),
     }),
     defineRoute({
       method: 'post',
@@ -118,7 +119,8 @@ export function accountRoutes(accounts: AccountService, cipher: FieldCipher, lim
       path: '/auth/pgp-key',
       tag: TAG,
       summary: 'Upload or replace your OpenPGP public key',
-      description: 'Rules, each refused with 400 invalid_pgp_key naming the one broken: ASCII-armored OpenPGP; exactly one key; ' +
+      description:
+        'Rules, each refused with 400 invalid_pgp_key naming the one broken: ASCII-armored OpenPGP; exactly one key; ' +
         'a public key (secret-key material is refused and never stored, logged or echoed); at most 64 KiB; every primary key and ' +
         'subkey of an accepted algorithm and size: Ed25519/Curve25519 (v4 EdDSA/ECDH or RFC 9580 Ed25519/X25519), ECDSA or ECDH ' +
         'on NIST P-256, P-384 or P-521, or RSA of 2048 to 4096 bits with a public exponent of at most 32 bits (such as 65537); ' +

@@ -14,12 +14,7 @@ export const password = z
   .refine((pw) => !isCommonPassword(pw), 'is too common: it is on lists of leaked passwords that attackers try first')
   .describe('8-256 characters, not the username, not on the common-passwords list (about 49,000 leaked passwords, case-insensitive)');
 // Trimmed before the format check (pasted addresses carry spaces); the meta keeps the format in the OpenAPI input.
-export const email = z
-  .string()
-  .trim()
-  .max(254, 'must be at most 254 characters')
-  .pipe(z.email('must be an e-mail address'))
-  .meta({ format: 'email' });
+export const email = z.string().trim().max(254, 'must be at most 254 characters').pipe(z.email('must be an e-mail address')).meta({ format: 'email' });
 // Checked for calendar validity here; "in the past" and MIN_AGE need the clock and config (service).
 const birthday = z
   .string()
@@ -35,16 +30,12 @@ const chars = (max: number) =>
     .refine((v) => Array.from(v).length <= max, `must be at most ${max} characters`)
     .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'must not contain control characters');
 
-/** What a device calls itself at sign-in (API.md, Devices); personal data, shown only to the owner. */
-export const deviceInput = z
-  .strictObject({
-    name: chars(64).optional().describe('1-64 characters (code points, after trimming; no control characters), e.g. "Ana\'s phone"'),
-    platform: chars(32).optional().describe('1-32 characters (as for name), e.g. "ios", "android", "web"'),
-  });
-const deviceField = deviceInput
-  .nullable()
-  .optional()
-  .describe('this device, shown only to the account owner (GET /users/me/devices) and stored encrypted');
+/** What a device calls itself at sign-in (docs/api.md, Devices); personal data, shown only to the owner. */
+export const deviceInput = z.strictObject({
+  name: chars(64).optional().describe('1-64 characters (code points, after trimming; no control characters), e.g. "Ana\'s phone"'),
+  platform: chars(32).optional().describe('1-32 characters (as for name), e.g. "ios", "android", "web"'),
+});
+const deviceField = deviceInput.nullable().optional().describe('this device, shown only to the account owner (GET /users/me/devices) and stored encrypted');
 
 const notTheUsername = (pw: string, username: string) => pw.toLowerCase() !== username.toLowerCase();
 
@@ -93,9 +84,7 @@ export const tokenResponse = z.object({
   refreshToken: z.string(),
   tokenType: z.literal('Bearer'),
   expiresIn: z.number().int().describe('access token lifetime in seconds'),
-  deviceId: z
-    .string()
-    .describe('this session (device): opaque, not a secret, the same for the life of the session (refresh keeps it; logout ends it)'),
+  deviceId: z.string().describe('this session (device): opaque, not a secret, the same for the life of the session (refresh keeps it; logout ends it)'),
 });
 
 export const deviceParams = z.strictObject({ id: z.string().min(1).max(128).describe('a deviceId from GET /users/me/devices') });

@@ -9,16 +9,7 @@ import { hashSecret, newId, newSecret } from '../lib/ids.js';
 import type { Mailer } from '../mail/mailer.js';
 import { passwordChangedMail } from '../mail/templates.js';
 import { DuplicateError, type PgpKeyRecord, type Store, type UserRecord } from '../store/types.js';
-import {
-  decryptEmail,
-  emailIndex,
-  encryptBirthday,
-  encryptDevice,
-  encryptEmail,
-  normaliseEmail,
-  normaliseUsername,
-  type DeviceInfo,
-} from '../core/personalData.js';
+import { decryptEmail, emailIndex, encryptBirthday, encryptDevice, encryptEmail, normaliseEmail, normaliseUsername, type DeviceInfo } from '../core/personalData.js';
 import { parseUsername } from '../users/username.js';
 import type { PasswordHasher } from './passwordHasher.js';
 import type { SecurityEvents } from './securityEvents.service.js';
@@ -33,7 +24,7 @@ export interface TokenGrant {
   refreshToken: string;
   expiresIn: number;
   /**
-   * The session's id, which is the device's id (API.md, Devices). It is no credential: every request
+   * The session's id, which is the device's id (docs/api.md, Devices). It is no credential: every request
    * needs the signed access token (whose readable payload carries it already, as `sid`) and refresh
    * needs the refresh token; so it may be shown, and one id leaves nothing to keep in step.
    */
@@ -110,9 +101,7 @@ export class AccountService {
       await store.users.create(user);
     } catch (err) {
       if (err instanceof DuplicateError) {
-        throw err.field === 'username'
-          ? conflict('username_taken', 'That username is taken.')
-          : conflict('email_taken', 'That e-mail address is already registered.');
+        throw err.field === 'username' ? conflict('username_taken', 'That username is taken.') : conflict('email_taken', 'That e-mail address is already registered.');
       }
       throw err;
     }

@@ -28,7 +28,10 @@ export function keyBackupRoutes(backups: KeyBackupService, accounts: AccountServ
         'one or more session-key packets (public-key or passphrase) followed by one encrypted-data packet, the armor checksum ' +
         'right when present, nothing after the armor. A key (public or secret), a signature, an unencrypted message or ' +
         'anything else is 400 validation_failed; so is more than 64 KiB (a body over MAX_BODY_BYTES, default 64 KiB, is 413 ' +
-        'first). The check reads only the framing, never decrypts. ' + TOLD + ' ' + LIMITED,
+        'first). The check reads only the framing, never decrypts. ' +
+        TOLD +
+        ' ' +
+        LIMITED,
       auth: true,
       body: keyBackupBody,
       responses: { 204: { description: 'Stored.' } },

@@ -51,6 +51,14 @@ export class KeyBackupService {
 
   /** `key-backup.changed` (payload `{}`) to every device of the account but the one acting. */
   private events(auth: Caller, user: UserRecord, now: Date) {
-    return () => [serverEvent('key-backup.changed', user, {}, { userId: user.id, exceptDevice: auth.sessionId }, { now, ttlSeconds: this.d.config.signalTtl, eventsMax: this.d.config.eventsMax })];
+    return () => [
+      serverEvent(
+        'key-backup.changed',
+        user,
+        {},
+        { userId: user.id, exceptDevice: auth.sessionId },
+        { now, ttlSeconds: this.d.config.signalTtl, eventsMax: this.d.config.eventsMax },
+      ),
+    ];
   }
 }

@@ -20,7 +20,7 @@ export function passwordResetRoutes(resets: PasswordResetService, limiter: RateL
         'Limited per client network (RATE_FORGOT_IP; an IPv6 /56 counts as one by default, RATE_IPV6_PREFIX), per address from one client network ' +
         '(RATE_FORGOT_EMAIL_IP, default 3 an hour) and per address from everywhere (RATE_FORGOT_EMAIL, default 10 an hour; ' +
         'not applied on a network the account registered or signed in from within SESSION_MAX_AGE), so a stranger asking for codes ' +
-        'cannot use up the owner\'s requests.',
+        "cannot use up the owner's requests.",
       auth: false,
       body: forgotPasswordBody,
       responses: { 202: { description: 'Accepted; a code is on its way if the address is registered.', schema: acceptedResponse } },

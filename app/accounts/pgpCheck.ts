@@ -1,4 +1,4 @@
-import { readKeys, type Key, type PublicKey, type Subkey } from 'openpgp';
+import { readKeys, type Key, type Subkey } from 'openpgp';
 import { minimiseKey } from './pgpMinimise.js';
 import { NOT_A_KEY, refusalFor, SECRET_MATERIAL, type KeyPacketFacts } from './pgpPolicy.js';
 
@@ -82,12 +82,9 @@ export async function checkPublicKey(armored: string, now: Date): Promise<Checke
     throw new PgpRefusal(await whyUnusable(key, now));
   }
   try {
-    await (key as PublicKey).getEncryptionKey(undefined, now);
+    await key.getEncryptionKey(undefined, now);
   } catch {
-    throw new PgpRefusal(
-      'The OpenPGP key has no usable encryption key (a subkey or primary key flagged for encryption, valid now): ' +
-        'clients encrypt signals to it.',
-    );
+    throw new PgpRefusal('The OpenPGP key has no usable encryption key (a subkey or primary key flagged for encryption, valid now): ' + 'clients encrypt signals to it.');
   }
   const expiry = await key.getExpirationTime();
   const about = {
@@ -100,7 +97,7 @@ export async function checkPublicKey(armored: string, now: Date): Promise<Checke
   const minimal = await minimiseKey(key, now);
   try {
     await minimal.verifyPrimaryKey(now);
-    await (minimal as PublicKey).getEncryptionKey(undefined, now);
+    await minimal.getEncryptionKey(undefined, now);
   } catch {
     // What made it valid above is kept, so this is not expected; refused rather than stored half-usable.
     throw new PgpRefusal('The OpenPGP key is unusable once its unverifiable signatures are removed.');

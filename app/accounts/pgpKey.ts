@@ -6,7 +6,7 @@ import type { PgpKeyRecord } from '../store/types.js';
 import { PgpWorkerPool, type PgpPoolOptions } from './pgpKeyPool.js';
 import { refusalFor, scanPublicKeyBlock, SECRET_MATERIAL } from './pgpPolicy.js';
 
-/** The contract's cap on an uploaded key (shared/API.md), counted in UTF-8 bytes of the armored text. */
+/** The contract's cap on an uploaded key (docs/api.md), counted in UTF-8 bytes of the armored text. */
 export const PGP_KEY_MAX_BYTES = 64 * 1024;
 
 // Checked on the raw text before parsing, so secret material is refused without being decoded at all;
@@ -28,9 +28,7 @@ const PGP_WORKERS = Math.min(2, Math.max(1, availableParallelism() - 1));
  */
 function workerUrl(): URL {
   const here = import.meta.url;
-  const url = here.endsWith('.ts')
-    ? new URL('../../dist/app/accounts/pgpKey.worker.js', here)
-    : new URL('./pgpKey.worker.js', here);
+  const url = here.endsWith('.ts') ? new URL('../../dist/app/accounts/pgpKey.worker.js', here) : new URL('./pgpKey.worker.js', here);
   if (!existsSync(fileURLToPath(url))) throw new Error(`OpenPGP key worker not found at ${fileURLToPath(url)}: run tsc first`);
   return url;
 }

@@ -10,9 +10,7 @@ export interface PgpJob {
 }
 
 /** The worker's answer: the checked key, or the sentence of the rule it broke. */
-export type PgpAnswer =
-  | { id: number; ok: true; key: CheckedKey }
-  | { id: number; ok: false; message: string };
+export type PgpAnswer = { id: number; ok: true; key: CheckedKey } | { id: number; ok: false; message: string };
 
 // One job at a time: the pool sends the next only after this one answered, and terminates the
 // worker when it takes too long.

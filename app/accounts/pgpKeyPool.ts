@@ -69,7 +69,7 @@ export class PgpWorkerPool {
   async close(): Promise<void> {
     this.closed = true;
     for (const w of this.waiting.splice(0)) w.reject(unavailable());
-    await Promise.all(this.slots.map((s) => s?.worker.terminate()));
+    await Promise.all(this.slots.flatMap((s) => (s ? [s.worker.terminate()] : [])));
   }
 
   private dispatch(): void {

@@ -41,9 +41,7 @@ export async function minimiseKey(key: Key, now: Date): Promise<Key> {
         await s.embeddedSignature.verify(subkey.keyPacket, enums.signature.keyBinding, data, now);
       }
     });
-    subkey.revocationSignatures = await newestValid(subkey.revocationSignatures, (s) =>
-      s.verify(primary, enums.signature.subkeyRevocation, data, ANY_TIME),
-    );
+    subkey.revocationSignatures = await newestValid(subkey.revocationSignatures, (s) => s.verify(primary, enums.signature.subkeyRevocation, data, ANY_TIME));
   }
   key.subkeys = key.subkeys.filter((subkey) => subkey.bindingSignatures.length > 0);
   return key;

@@ -2,7 +2,7 @@
  * The allow-list of OpenPGP key material, judged before any signature is verified. Verifying a self-signature
  * costs what the key's numbers make it cost: openpgp.js checks DSA (and RSA that Node's own crypto refuses) in
  * pure-JS BigInt arithmetic, so a hand-made DSA key with huge p and q kept the event loop busy for seconds
- * (issue 11). Only algorithms whose verification cost is bounded by their fixed sizes are accepted.
+ * (docs/security.md). Only algorithms whose verification cost is bounded by their fixed sizes are accepted.
  *
  * Two readers feed this module: `scanPublicKeyBlock` below, a linear walk over the raw packets run on the
  * request path, and the worker (pgpCheck.ts), which judges openpgp's own parse of the key again.
@@ -159,13 +159,19 @@ function scan(armored: string): ScannedBlock | null {
 }
 
 function dearmor(armored: string): Buffer | null {
-  const lines = armored.replace(/\r/g, '').split('\n').map((l) => l.trimEnd());
+  const lines = armored
+    .replace(/\r/g, '')
+    .split('\n')
+    .map((l) => l.trimEnd());
   const begin = lines.findIndex((l) => /^-----BEGIN PGP (PUBLIC|PRIVATE) KEY BLOCK-----$/.test(l));
   if (begin < 0) return null;
   const blank = lines.indexOf('', begin + 1);
   const end = lines.findIndex((l, i) => i > begin && l.startsWith('-----END PGP '));
   if (blank < 0 || end < 0 || blank > end) return null;
-  const data = lines.slice(blank + 1, end).filter((l) => !/^=[A-Za-z0-9+/]{4}$/.test(l)).join('');
+  const data = lines
+    .slice(blank + 1, end)
+    .filter((l) => !/^=[A-Za-z0-9+/]{4}$/.test(l))
+    .join('');
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(data)) return null;
   return Buffer.from(data, 'base64');
 }
@@ -185,8 +191,7 @@ function readPacketHeader(b: Buffer, at: number): { tag: number; start: number; 
     else if (o === 255) {
       if (at + 6 > b.length) return null;
       [length, start] = [b.readUInt32BE(at + 2), at + 6];
-    }
-    else return null; // partial body lengths never frame a key, user ID or signature packet
+    } else return null; // partial body lengths never frame a key, user ID or signature packet
   } else {
     tag = (h >> 2) & 0x0f;
     const type = h & 3;

@@ -17,11 +17,11 @@ export const SECURITY_EVENT_DOCS = Object.freeze({
   'password.changed': 'POST /auth/change-password',
   'password.reset': 'POST /auth/reset-password; no device',
   '2fa.enabled': 'POST /auth/2fa/enable',
-  '2fa.disabled': 'POST /auth/2fa/disable, or the operator\'s `admin 2fa-reset` with no device and no network',
+  '2fa.disabled': "POST /auth/2fa/disable, or the operator's `admin 2fa-reset` with no device and no network",
   '2fa.recovery-used': 'a recovery code stood in for the TOTP code at sign-in; the entry names the new device',
   'key.changed': 'PUT /auth/pgp-key, or DELETE /auth/pgp-key of a stored key',
   'key-backup.changed': 'PUT /users/me/key-backup, or DELETE of a stored backup',
-  'account.disabled': 'the operator\'s `admin users disable`, with no device and no network',
+  'account.disabled': "the operator's `admin users disable`, with no device and no network",
 } as const satisfies Record<SecurityEventType, string>);
 
 const TYPES = Object.keys(SECURITY_EVENT_DOCS) as [SecurityEventType, ...SecurityEventType[]];

@@ -9,7 +9,6 @@ import type { SecurityEventRecord, SecurityEventType, Store } from '../store/typ
 
 export type { EventOrigin };
 
-
 /** The origin of an action with no device and no request: the operator's (admin CLI). */
 export const OPERATOR: EventOrigin = Object.freeze({ deviceId: null, ip: null });
 

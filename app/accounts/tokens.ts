@@ -44,7 +44,7 @@ function parseSegment(segment: string): Record<string, unknown> | null {
  * Signing goes through jose. Verifying is the hottest code of the server (every request, every poll),
  * and only ever has to accept what `sign` makes, so it is done here, synchronously, with node:crypto and
  * a key made once: jose verifies through asynchronous WebCrypto, a job and a promise per request
- * (bench/README.md, "Issue 15"). Every check of RFC 8725 is kept: the algorithm is pinned (the header
+ * (bench/README.md). Every check of RFC 8725 is kept: the algorithm is pinned (the header
  * must say HS256, nothing else is even parsed for a key), `typ` is demanded (§3.11), `iss` and `aud`
  * must be ours, `exp` is required and `nbf` honoured, `iat` when present must be a number (as jose), a
  * `crit` header is refused (we never set one; jose refuses extensions it does not know), and the

@@ -20,7 +20,8 @@ export function twoFactorRoutes(twoFactor: TwoFactorService, accounts: AccountSe
       description:
         'Needs the password (a wrong one is 403 invalid_password), so a stolen access token alone cannot start it. Returns a ' +
         'new secret (base32) and its otpauth:// URI for an authenticator app. It takes effect only after POST /auth/2fa/enable ' +
-        'with a valid code; calling setup again replaces a pending secret. 409 when already on. ' + PASSWORD_LIMIT,
+        'with a valid code; calling setup again replaces a pending secret. 409 when already on. ' +
+        PASSWORD_LIMIT,
       auth: true,
       body: setupTwoFactorBody,
       responses: { 200: { description: 'The pending secret.', schema: setupResponse } },

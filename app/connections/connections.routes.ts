@@ -1,16 +1,7 @@
 import { caller } from '../http/context.js';
 import { defineRoute, type AnyRoute } from '../http/route.js';
 import { presentConnection, presentRequest } from './connections.presenter.js';
-import {
-  connectionAnswer,
-  connectionsAnswer,
-  pendingAnswer,
-  requestBody,
-  requestCreated,
-  respondAnswer,
-  respondBody,
-  usernameParams,
-} from './connections.schema.js';
+import { connectionAnswer, connectionsAnswer, pendingAnswer, requestBody, requestCreated, respondAnswer, respondBody, usernameParams } from './connections.schema.js';
 import type { ConnectionService } from './connections.service.js';
 
 const TAG = 'Connections';
@@ -78,7 +69,7 @@ export function connectionRoutes(connections: ConnectionService): AnyRoute[] {
         '409 already_connected. A rejected sender may ask again after CONNECTION_REJECT_COOLDOWN (default 7 days); ' +
         'the one who rejected may ask the sender at any time. Server events (GET /signaling/poll): accepting writes ' +
         '`connection.accepted`, rejecting `connection.removed` (payload: `{username}`, the other user), to every device ' +
-        'of the sender and to your other devices; a device that still holds the request\'s `connection.requested` ' +
+        "of the sender and to your other devices; a device that still holds the request's `connection.requested` " +
         'pending (never acknowledged) gets neither: that event is removed and the removal is not written there.',
       auth: true,
       body: respondBody,
@@ -98,7 +89,7 @@ export function connectionRoutes(connections: ConnectionService): AnyRoute[] {
       path: '/connections/',
       tag: TAG,
       summary: 'Your connections',
-      description: 'By username. Each carries the other member\'s presence.',
+      description: "By username. Each carries the other member's presence.",
       auth: true,
       responses: { 200: { description: 'Every accepted connection.', schema: connectionsAnswer } },
       handler: async (ctx) => {

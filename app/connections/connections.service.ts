@@ -17,10 +17,7 @@ export interface ConnectionDeps {
   /** Counts each request against RATE_CONNECTION_REQUEST. */
   limiter: RateLimiter;
   /** `signalTtl` and `eventsMax`: how long the server events a change causes stay in the mailboxes, and how many a device keeps. */
-  config: Pick<
-    Config,
-    'connectionRequestTtl' | 'connectionPendingMax' | 'connectionRequestCooldown' | 'connectionRejectCooldown' | 'signalTtl' | 'eventsMax'
-  >;
+  config: Pick<Config, 'connectionRequestTtl' | 'connectionPendingMax' | 'connectionRequestCooldown' | 'connectionRejectCooldown' | 'signalTtl' | 'eventsMax'>;
 }
 
 /** A live pending request with both usernames resolved. */
@@ -114,9 +111,7 @@ export class ConnectionService {
     const [me, other] = await this.pair(auth, username);
     const now = this.d.clock.now();
     const time = this.eventTime(now);
-    const record = await this.d.store.connections.accept(other.id, me.id, new Date(now), () =>
-      pairEvents('connection.accepted', me, auth.sessionId, other, time),
-    );
+    const record = await this.d.store.connections.accept(other.id, me.id, new Date(now), () => pairEvents('connection.accepted', me, auth.sessionId, other, time));
     if (!record) throw await this.noIncomingRequest(me, other);
     await this.forgetCooldowns(me.id, other.id);
     return this.connection(record, other);

@@ -2,7 +2,7 @@
  * Every error code the server can answer, with its HTTP status and what it means to a client: the one
  * table the factories below, the OpenAPI document (ops/openapi.ts) and the reference (docs/api.md) are
  * built from. A new code is one row here; `ErrorCode` then admits it in `RouteDef.errors`.
- * The status belongs to the code in the contract (shared/API.md, Conventions), so it lives beside it.
+ * The status belongs to the code in the contract (docs/api.md, Conventions), so it lives beside it.
  * Rows are in the order the reference lists them within a status.
  */
 export const ERRORS = Object.freeze({
@@ -21,7 +21,7 @@ export const ERRORS = Object.freeze({
   not_connected: { status: 403, meaning: 'the other user is not an accepted connection (or does not exist)' },
   invalid_password: { status: 403, meaning: 'the password a signed-in request re-checks (change-password, `DELETE /users/me`, 2FA setup, enable and disable) is wrong' },
   not_found: { status: 404, meaning: 'nothing is here' },
-  // Additive to API.md: a known path called with another method.
+  // Additive to docs/api.md: a known path called with another method.
   method_not_allowed: { status: 405, meaning: 'the path exists but not with this method; `Allow` lists the methods' },
   conflict: { status: 409, meaning: 'the request conflicts with the current state' },
   username_taken: { status: 409, meaning: 'the username is registered already (in any case)' },
@@ -33,7 +33,7 @@ export const ERRORS = Object.freeze({
   rate_limited: { status: 429, meaning: 'too many requests: wait `Retry-After` seconds; `details.limit` names the limit (its configuration variable), `details.retryAfter` repeats the wait' },
   mailbox_full: { status: 429, meaning: "the recipient's mailbox holds too many pending signals; `details.limit` and `details.retryAfter` as for rate_limited" },
   internal: { status: 500, meaning: 'something went wrong on the server; details are in its log, never in the answer' },
-  // Additive to API.md: an HTTP method the server does not implement at all (TRACE).
+  // Additive to docs/api.md: an HTTP method the server does not implement at all (TRACE).
   not_implemented: { status: 501, meaning: 'the HTTP method is not implemented by this server (TRACE, PROPFIND, ...)' },
   unavailable: { status: 503, meaning: 'the store is unreachable: retry after `Retry-After` seconds' },
 } as const satisfies Record<string, { status: number; meaning: string }>);
@@ -75,16 +75,14 @@ export interface FieldProblem {
 const retryAfter = (seconds: number) => ({ 'Retry-After': String(seconds) });
 
 // The factories below are the only way code reports failures a client may see, so codes stay consistent.
-export const validationFailed = (fields: FieldProblem[]) =>
-  new AppError('validation_failed', 'The request has invalid fields.', { fields });
+export const validationFailed = (fields: FieldProblem[]) => new AppError('validation_failed', 'The request has invalid fields.', { fields });
 /** An uploaded OpenPGP key broke one of the rules; `message` names the rule (never the key material). */
 export const invalidPgpKey = (message: string) => new AppError('invalid_pgp_key', message);
 export const invalidJson = () => new AppError('invalid_json', 'The request body is not valid JSON.');
 /** A refusal of the HTTP layer (an http-errors error Koa or a parser threw) that no other code names. */
 export const badRequest = (status: number) => new AppError('bad_request', 'The request could not be handled.', undefined, undefined, status);
 export const unauthorized = (message = 'A valid access token is required.') => new AppError('unauthorized', message);
-export const totpRequired = () =>
-  new AppError('totp_required', 'This account has two-factor authentication: send the current code as totp.');
+export const totpRequired = () => new AppError('totp_required', 'This account has two-factor authentication: send the current code as totp.');
 export const invalidOtp = () => new AppError('invalid_otp', 'The code is wrong, expired or already used; ask for a new one.');
 export const invalidCredentials = () => new AppError('invalid_credentials', 'The username or password is wrong.');
 /** A signed-in request re-checked the password and it was wrong: 403, so a client does not take it for a bad token. */
@@ -94,8 +92,7 @@ export const invalidTotp = () => new AppError('invalid_totp', 'The two-factor co
 export const forbidden = (message = 'You may not do this.') => new AppError('forbidden', message);
 export const notConnected = () => new AppError('not_connected', 'You can only signal accepted connections.');
 export const notFound = (message = 'Nothing is here.') => new AppError('not_found', message);
-export const methodNotAllowed = (allow: string) =>
-  new AppError('method_not_allowed', 'This method is not allowed here.', undefined, { Allow: allow });
+export const methodNotAllowed = (allow: string) => new AppError('method_not_allowed', 'This method is not allowed here.', undefined, { Allow: allow });
 export const conflict = (code: CodeWithStatus<409>, message: string) => new AppError(code, message);
 export const payloadTooLarge = (limit: number) => new AppError('payload_too_large', `The request body is larger than ${limit} bytes.`);
 export const unsupportedMediaType = () => new AppError('unsupported_media_type', 'Send the body as application/json.');

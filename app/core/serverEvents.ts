@@ -2,7 +2,7 @@ import { newId } from '../lib/ids.js';
 import type { EventAudience, EventType, ServerEvent } from '../store/types.js';
 
 /**
- * Server events (API.md, Signaling, v1.1): what the server writes into device mailboxes beside the
+ * Server events (docs/api.md, Signaling, v1.1): what the server writes into device mailboxes beside the
  * signals, with a dotted type no client can send. The one place their names, payload shapes and
  * documentation live; connections and accounts build them here and hand them to the store, which
  * writes them in the same transaction as the change that causes them.
@@ -42,16 +42,16 @@ export interface EventPayloads {
 /** When each event is written, to whom, and what its payload holds: the reference's words (OpenAPI descriptions). */
 export const EVENT_DOCS = Object.freeze({
   'connection.requested':
-    'someone asked you to connect; to each of your devices, and to the asker\'s other devices. Payload: the `request` ' +
+    "someone asked you to connect; to each of your devices, and to the asker's other devices. Payload: the `request` " +
     'as GET /connections/pending shows it (`{id, from, to, message, createdAt, expiresAt}`). A device holds at most one ' +
     'per pair of users: a new one replaces one still pending (not yet acknowledged) for the same pair',
   'connection.accepted':
     'a request was accepted (by POST /connections/respond, or by crossing requests); to each device of the other user and ' +
-    'to the accepting user\'s other devices. Payload: `{username}`, the other member of the new connection',
+    "to the accepting user's other devices. Payload: `{username}`, the other member of the new connection",
   'connection.removed':
     'a connection was removed, an outgoing request cancelled (DELETE /connections/{username}) or a request rejected; to ' +
-    'each device of the other user and to the acting user\'s other devices. Payload: `{username}`, the other user. When a ' +
-    'device still holds that request\'s `connection.requested` pending (never acknowledged), both go instead: that one is ' +
+    "each device of the other user and to the acting user's other devices. Payload: `{username}`, the other user. When a " +
+    "device still holds that request's `connection.requested` pending (never acknowledged), both go instead: that one is " +
     'removed and this one is not written there',
   'pgp.changed':
     'a user uploaded or removed their OpenPGP key; to each device of each of their connections, and to their own other ' +

@@ -32,7 +32,7 @@ export function diagnosticsRoutes(assets: ReadonlyMap<string, Asset>): AnyRoute[
         'gathers a relay candidate from the TURN server and makes a relay-only call between two peer connections in ' +
         'the page, timing its setup and data-channel round trip. Each check is an element with `data-check` ' +
         '(`ice-servers`, `turn-relay`, `loopback-call`) and `data-status` (`running`, `pass`, `fail`), with a sentence ' +
-        'that says what to fix when it fails. A second button walks through a user\'s second device with two throwaway ' +
+        "that says what to fix when it fails. A second button walks through a user's second device with two throwaway " +
         'accounts (deleted afterwards): `device-link` (the key by link code), `key-backup` (the key from the passphrase backup), ' +
         '`safety-number` (both sides show the same 60 digits) and `key-change` (a changed key is refused until accepted). ' +
         'Uses /sdk/signalbox.js; served with a strict Content-Security-Policy.',

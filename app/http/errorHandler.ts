@@ -44,9 +44,7 @@ export function toAppError(err: unknown, logger: Logger, maxBodyBytes: number, s
   }
   // `err` can be anything thrown, null and undefined included: never let reading it throw.
   const mapped =
-    typeof (err as { status?: unknown } | null | undefined)?.status === 'number'
-      ? fromHttpError(err as { status: number; expose?: boolean }, maxBodyBytes)
-      : null;
+    typeof (err as { status?: unknown } | null | undefined)?.status === 'number' ? fromHttpError(err as { status: number; expose?: boolean }, maxBodyBytes) : null;
   if (mapped) return mapped;
   logger.error({ err, requestId: site.requestId, method: site.method, path: site.path }, 'unhandled error');
   return internal();

@@ -33,10 +33,10 @@ const PREFLIGHT_MAX_AGE = '600';
 export function cors(origins: readonly string[]): Middleware<AppState, AppContext> {
   const allowed = new Set(origins);
   return async (ctx, next) => {
-    if (allowed.size === 0) return next();
+    if (allowed.size === 0) return next() as Promise<void>;
     ctx.vary('Origin');
     const origin = ctx.get('Origin');
-    if (!origin || !allowed.has(origin)) return next();
+    if (!origin || !allowed.has(origin)) return next() as Promise<void>;
     ctx.set('Access-Control-Allow-Origin', origin);
     ctx.set('Access-Control-Expose-Headers', EXPOSED_HEADERS);
     if (ctx.method === 'OPTIONS' && ctx.get('Access-Control-Request-Method')) {

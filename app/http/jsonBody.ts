@@ -35,9 +35,9 @@ export function jsonBody(limit: number): Middleware<AppState, AppContext> {
   return async (ctx, next) => {
     if (!METHODS_WITH_BODY.has(ctx.method) || !hasBody(ctx)) {
       ctx.request.body = {};
-      return next();
+      return next() as Promise<void>;
     }
     if (!ctx.is('application/json', '+json')) throw unsupportedMediaType();
-    return parse(ctx, next);
+    return parse(ctx, next) as Promise<void>;
   };
 }

@@ -8,7 +8,7 @@ import { VALID_REQUEST_ID } from './requestContext.js';
 
 /**
  * A route answered straight from node:http, outside Koa: for the one endpoint hot enough that Koa's
- * context, its middleware chain and a suspended async frame per middleware show in the bench (issue 15:
+ * context, its middleware chain and a suspended async frame per middleware show in the bench (bench/README.md:
  * the empty short poll, and every held long-poll's memory). Only what it does not need is skipped: it
  * answers the same bytes as the Koa route (same headers in the same order, the same JSON), writes the same
  * log line, counts in the same metrics and authenticates with the same check, and answers its failures

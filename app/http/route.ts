@@ -48,7 +48,7 @@ export interface RouteDef<B = unknown, Q = unknown, P = unknown> {
 }
 
 // Route lists mix many input types; the precise types only matter inside each definition.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a list of routes of different input types; each definition keeps its precise types
 export type AnyRoute = RouteDef<any, any, any>;
 
 /** Identity at runtime; lets TypeScript infer the handler's input types from the schemas. */

@@ -26,8 +26,7 @@ export function landingFor(version: string, examples = false): Landing {
   };
 }
 
-const escapeHtml = (text: string) =>
-  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 /** The page: /diagnostics' stylesheet and icon, no script, nothing from elsewhere (its CSP forbids the rest). */
 export function landingHtml(landing: Landing): string {

@@ -45,7 +45,8 @@ export class Semaphore {
     } finally {
       if (key !== undefined) {
         const left = this.held.get(key)! - 1;
-        if (left === 0) this.held.delete(key); // the map holds only keys with work, so it cannot grow without bound
+        if (left === 0)
+          this.held.delete(key); // the map holds only keys with work, so it cannot grow without bound
         else this.held.set(key, left);
       }
     }

@@ -7,7 +7,7 @@ export interface Metrics {
   /** Counts and times every request by route template (never the raw path: it holds usernames). */
   http: Middleware<AppState, AppContext>;
   /** What `http` records for one request, for a route answered outside Koa (the lean poll route). */
-  observe(method: string, route: string, status: number, seconds: number): void;
+  observe: (method: string, route: string, status: number, seconds: number) => void;
 }
 
 /** A registry of our own per app, so several apps in one process (tests) never share counters. */

@@ -4,7 +4,7 @@ import type { AnyRoute, HttpMethod } from '../http/route.js';
 
 type JsonSchema = Record<string, unknown>;
 
-/** The version of the wire contract (shared/API.md) this server implements; the software's own is `info.version`. */
+/** The version of the wire contract (docs/api.md) this server implements; the software's own is `info.version`. */
 export const API_CONTRACT_VERSION = '1.1';
 
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
@@ -13,8 +13,7 @@ function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
 }
 
 // zod's int() adds the safe-integer range as bounds; they say nothing to a reader or a client generator.
-const meaningfulBound = (n: unknown): number | undefined =>
-  typeof n === 'number' && Math.abs(n) < Number.MAX_SAFE_INTEGER ? n : undefined;
+const meaningfulBound = (n: unknown): number | undefined => (typeof n === 'number' && Math.abs(n) < Number.MAX_SAFE_INTEGER ? n : undefined);
 
 /**
  * A query value is text on the wire; what it is parsed into is the type a client should see. A field
@@ -74,7 +73,7 @@ export function errorCodesOf(r: AnyRoute): ErrorCode[] {
   const codes = new Set<ErrorCode>(r.errors ?? []);
   if (r.body || r.query || r.params) codes.add('validation_failed');
   if (METHODS_WITH_BODY.has(r.method)) for (const c of ['invalid_json', 'payload_too_large', 'unsupported_media_type'] as const) codes.add(c);
-  // 401 always means the token (shared/API.md); a 403 is a refusal of the caller's request itself, so
+  // 401 always means the token (docs/api.md); a 403 is a refusal of the caller's request itself, so
   // only the routes that can refuse one name it (not_connected, invalid_password).
   if (r.auth) codes.add('unauthorized');
   if (touchesStore(r)) codes.add('unavailable');
@@ -103,7 +102,9 @@ const canonicalPath = (path: string) => (path.length > 1 ? path.replace(/\/$/, '
  */
 function operationIdOf(r: AnyRoute): string {
   if (r.operationId) return r.operationId;
-  const words = canonicalPath(r.path).split(/[^A-Za-z0-9]+/).filter(Boolean);
+  const words = canonicalPath(r.path)
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean);
   return r.method + words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
 }
 
@@ -145,9 +146,7 @@ export function buildOpenApi(routes: AnyRoute[], info: { version: string }): Jso
     paths[path][r.method] = {
       tags: [r.tag],
       summary: r.summary,
-      description: [r.description, r.errors?.length ? `Error codes: ${r.errors.map((c) => `\`${c}\``).join(', ')}.` : '']
-        .filter(Boolean)
-        .join('\n\n') || undefined,
+      description: [r.description, r.errors?.length ? `Error codes: ${r.errors.map((c) => `\`${c}\``).join(', ')}.` : ''].filter(Boolean).join('\n\n') || undefined,
       operationId,
       security: r.auth ? [{ bearer: [] }] : [],
       parameters: [...parameters(r.params, 'path'), ...parameters(r.query, 'query')],

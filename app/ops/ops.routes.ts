@@ -198,7 +198,7 @@ export function opsRoutes(d: OpsDeps): AnyRoute[] {
           ctx.body = DOCS_INIT;
           return;
         }
-        // Own keys only: `__proto__` or `constructor` would otherwise find Object's and answer 500 (fuzz, issue 17).
+        // Own keys only: `__proto__` or `constructor` would otherwise find Object's and answer 500 (found by the OpenAPI fuzz).
         const type = Object.hasOwn(DOC_ASSETS, params.file) ? DOC_ASSETS[params.file] : undefined;
         if (!type) throw notFound();
         ctx.type = type;

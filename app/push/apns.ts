@@ -62,7 +62,15 @@ export const apnsOrigin = (creds: ApnsCredentials, t: Pick<ApnsTarget, 'environm
  * offer on a VoIP subscription and 5 otherwise (Apple refuses 10 for background pushes), `apns-expiration`
  * when the entries expire anyway, and the content-free body: `content-available` and the wake-up.
  */
-export function apnsRequest(creds: ApnsCredentials, target: ApnsTarget, wake: WakeUp, urgent: boolean, jwt: string, ttlSeconds: number, now = Date.now()): OutgoingRequest {
+export function apnsRequest(
+  creds: ApnsCredentials,
+  target: ApnsTarget,
+  wake: WakeUp,
+  urgent: boolean,
+  jwt: string,
+  ttlSeconds: number,
+  now = Date.now(),
+): OutgoingRequest {
   const topic = target.topic ?? creds.topic;
   const body = Buffer.from(JSON.stringify({ aps: { 'content-available': 1 }, sb: { type: wake.type, reason: wake.reason, count: wake.count } }));
   return {

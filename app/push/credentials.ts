@@ -47,7 +47,9 @@ const read = (variable: string, path: string): string => {
  * Reads the key files the operator named, once, at start: a missing or malformed file stops the start
  * with one line naming its variable instead of failing at the first push.
  */
-export function loadPushCredentials(config: Pick<Config, 'apnsKeyFile' | 'apnsKeyId' | 'apnsTeamId' | 'apnsTopic' | 'apnsUrl' | 'apnsSandboxUrl' | 'fcmServiceAccountFile' | 'fcmUrl' | 'pushCaFile'>): PushCredentials {
+export function loadPushCredentials(
+  config: Pick<Config, 'apnsKeyFile' | 'apnsKeyId' | 'apnsTeamId' | 'apnsTopic' | 'apnsUrl' | 'apnsSandboxUrl' | 'fcmServiceAccountFile' | 'fcmUrl' | 'pushCaFile'>,
+): PushCredentials {
   let apns: ApnsCredentials | null = null;
   if (config.apnsKeyFile && config.apnsKeyId && config.apnsTeamId && config.apnsTopic) {
     let key: KeyObject;

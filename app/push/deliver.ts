@@ -94,8 +94,8 @@ export function createDelivery(o: DeliveryOptions) {
   const lookup = safeLookup(o.policy);
   // One agent per scheme for the life of the app: keep-alive to the few push services most devices use.
   const agents = {
-    'https:': new https.Agent({ keepAlive: true, maxSockets: o.socketsPerOrigin ?? 32, lookup } as https.AgentOptions),
-    'http:': new http.Agent({ keepAlive: true, maxSockets: o.socketsPerOrigin ?? 32, lookup } as http.AgentOptions),
+    'https:': new https.Agent({ keepAlive: true, maxSockets: o.socketsPerOrigin ?? 32, lookup }),
+    'http:': new http.Agent({ keepAlive: true, maxSockets: o.socketsPerOrigin ?? 32, lookup }),
   };
   const transport = http1Transport(agents);
   const limits = { deadlineMs: o.timeoutMs, maxAnswerBytes: ANSWER_MAX_BYTES };
@@ -122,7 +122,7 @@ export function createDelivery(o: DeliveryOptions) {
       urgency: urgent ? 'high' : 'normal',
       contentEncoding: 'aes128gcm',
     });
-    return { url: new URL(target.endpoint), headers: details.headers as Record<string, string | number>, body: details.body as Buffer };
+    return { url: new URL(target.endpoint), headers: details.headers, body: details.body };
   };
 
   const gatewayRequest = (target: Extract<PushTarget, { kind: 'gateway' }>, wake: WakeUp, urgent: boolean): OutgoingRequest => {

@@ -23,9 +23,7 @@ export interface OutgoingRequest {
 }
 
 /** What came back: the answer (its body kept up to the cap), or why there is none. */
-export type ExchangeResult =
-  | { status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }
-  | { error: ExchangeError };
+export type ExchangeResult = { status: number; headers: Record<string, string | string[] | undefined>; body: Buffer } | { error: ExchangeError };
 
 /**
  * `timeout`: the deadline passed. `too_large`: the answer went past the cap. `blocked`: the address is

@@ -109,7 +109,7 @@ interface GoogleError {
 export function fcmVerdict(status: number, body: Buffer): { gone: boolean; tokenRefused: boolean } {
   let error: GoogleError = {};
   try {
-    error = ((JSON.parse(body.toString('utf8')) as { error?: GoogleError }).error ?? {}) as GoogleError;
+    error = (JSON.parse(body.toString('utf8')) as { error?: GoogleError }).error ?? {};
   } catch {
     // judged by status alone
   }

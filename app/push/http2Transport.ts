@@ -39,7 +39,7 @@ export function http2Transport(ca?: string[]): ClosableTransport {
         events.error((err as NodeJS.ErrnoException).code ?? 'ERR_HTTP2');
         return () => {};
       }
-      stream.on('response', (h) => events.head(Number(h[':status']), h as Record<string, string | string[] | undefined>));
+      stream.on('response', (h) => events.head(Number(h[':status']), h));
       stream.on('data', (chunk: Buffer) => events.chunk(chunk));
       stream.on('end', () => events.end());
       stream.on('error', (err: NodeJS.ErrnoException) => events.error(err.code ?? err.message));

@@ -50,7 +50,11 @@ export function createPush(d: PushModuleDeps): PushFeature {
     timeoutMs: config.pushTimeoutMs,
     socketsPerOrigin: config.pushInflightPerOrigin,
   });
-  const metrics = createPushMetrics(d.registry, () => queue.size, () => queue.parkedCount);
+  const metrics = createPushMetrics(
+    d.registry,
+    () => queue.size,
+    () => queue.parkedCount,
+  );
   const queue = new PushSender({
     store,
     cipher: d.cipher,

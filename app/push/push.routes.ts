@@ -18,7 +18,7 @@ export function pushRoutes(service: PushService, policy: EndpointPolicy): AnyRou
       tag: TAG,
       summary: 'The VAPID public key (RFC 8292) to subscribe browsers with',
       description:
-        "Pass it as `applicationServerKey` to `PushManager.subscribe`. Generated once into DATA_DIR (or VAPID_PRIVATE_KEY); a new key " +
+        'Pass it as `applicationServerKey` to `PushManager.subscribe`. Generated once into DATA_DIR (or VAPID_PRIVATE_KEY); a new key ' +
         'orphans every browser subscription. No sign-in needed: a service worker may subscribe before the app signs in.',
       auth: false,
       responses: { 200: { description: 'The key.', schema: vapidKeySchema } },
@@ -31,7 +31,7 @@ export function pushRoutes(service: PushService, policy: EndpointPolicy): AnyRou
       method: 'put',
       path: '/users/me/devices/:id/push',
       tag: TAG,
-      summary: "Subscribe a device to push wake-ups",
+      summary: 'Subscribe a device to push wake-ups',
       description:
         'When a signal or server event arrives for this device while it holds no long-poll, Signalbox sends it a content-free ' +
         'wake-up: `{type: "wake", reason: "signal"|"event", count}` (never the sender, the type of signal or a payload), at most ' +
@@ -40,7 +40,7 @@ export function pushRoutes(service: PushService, policy: EndpointPolicy): AnyRou
         'gateway (`kind: "gateway"`, Push Gateway API v1, e.g. Sygnal for APNs and FCM). One subscription per device: a new one ' +
         'replaces the old. URLs must be https (unless PUSH_ALLOW_HTTP) and resolve to public addresses only (unless ' +
         'PUSH_ALLOW_PRIVATE), checked now and again at every connection. A 404 or 410 from the push service removes the ' +
-        'subscription. Counted per user (RATE_PUSH_USER, default 30 an hour). Another account\'s device is 404.',
+        "subscription. Counted per user (RATE_PUSH_USER, default 30 an hour). Another account's device is 404.",
       auth: true,
       params: pushParams,
       body: subscriptionBody(policy),

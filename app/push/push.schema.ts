@@ -49,7 +49,7 @@ export const subscriptionBody = (policy: EndpointPolicy) =>
       kind: z.literal('apns'),
       token: z
         .string()
-        .regex(/^([0-9a-fA-F]{2}){32,100}$/, 'must be the APNs device token in hex (64 hex digits for today\'s tokens)')
+        .regex(/^([0-9a-fA-F]{2}){32,100}$/, "must be the APNs device token in hex (64 hex digits for today's tokens)")
         .describe('the device token in hex: PKPushCredentials.token (VoIP) or the one didRegisterForRemoteNotificationsWithDeviceToken gives'),
       topic: z
         .string()

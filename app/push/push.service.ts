@@ -48,7 +48,9 @@ export class PushService {
     if (body.kind === 'webpush' && !this.d.config.vapid) throw unavailable('Web Push is not configured on this server.');
     if ((body.kind === 'apns' || body.kind === 'fcm') && !this.d.configured[body.kind]) {
       // Before anything is stored or sent: a subscription no push could ever reach is refused now.
-      throw validationFailed([{ field: 'kind', message: `${body.kind} is not configured on this server (${body.kind === 'apns' ? 'APNS_KEY_FILE' : 'FCM_SERVICE_ACCOUNT_FILE'})` }]);
+      throw validationFailed([
+        { field: 'kind', message: `${body.kind} is not configured on this server (${body.kind === 'apns' ? 'APNS_KEY_FILE' : 'FCM_SERVICE_ACCOUNT_FILE'})` },
+      ]);
     }
     await this.d.limiter.consume('pushSubscribePerUser', caller.userId);
     const target = targetOf(body);
@@ -92,7 +94,13 @@ function targetOf(body: SubscriptionBody): PushTarget {
     case 'gateway':
       return { kind: 'gateway', url: body.url, pushkey: body.pushkey, appId: body.appId };
     case 'apns':
-      return { kind: 'apns', token: body.token.toLowerCase(), ...(body.topic ? { topic: body.topic } : {}), voip: body.voip ?? false, environment: body.environment ?? 'production' };
+      return {
+        kind: 'apns',
+        token: body.token.toLowerCase(),
+        ...(body.topic ? { topic: body.topic } : {}),
+        voip: body.voip ?? false,
+        environment: body.environment ?? 'production',
+      };
     case 'fcm':
       return { kind: 'fcm', token: body.token };
   }

@@ -32,7 +32,12 @@ export function createPushMetrics(registry: Registry, queued: () => number, park
         this.set(parked());
       },
     }),
-    retries: new Counter({ name: 'signalbox_push_retries_total', help: 'Push attempts retried after a network error, 429 or 5xx.', labelNames: ['kind'] as const, registers }),
+    retries: new Counter({
+      name: 'signalbox_push_retries_total',
+      help: 'Push attempts retried after a network error, 429 or 5xx.',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
     queued: new Gauge({
       name: 'signalbox_push_queued',
       help: 'Wake-ups waiting to be sent, in flight or waiting for a retry (at most PUSH_QUEUE_MAX).',

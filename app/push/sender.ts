@@ -187,7 +187,7 @@ export class PushSender {
     const accounts = new Map<string, number>();
     const origins = new Map<string, number>();
     const woken: Job[] = [];
-    for (let i = 0; i < this.parked.length; ) {
+    for (let i = 0; i < this.parked.length;) {
       const p = this.parked[i]!.slot;
       const a = (this.perAccount.get(p.account) ?? 0) + (accounts.get(p.account) ?? 0);
       const o = (this.perOrigin.get(p.origin) ?? 0) + (origins.get(p.origin) ?? 0);
@@ -279,12 +279,15 @@ export class PushSender {
     metrics.retries.inc({ kind: sub.kind });
     const retryAfterMs = 'status' in attempt && attempt.retryAfterSeconds !== null ? Math.min(attempt.retryAfterSeconds * 1000, RETRY_AFTER_MAX_MS) : 0;
     this.waiting++;
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      this.waiting--;
-      this.ready.push(job);
-      this.pump();
-    }, Math.max(delay, retryAfterMs));
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(timer);
+        this.waiting--;
+        this.ready.push(job);
+        this.pump();
+      },
+      Math.max(delay, retryAfterMs),
+    );
     timer.unref();
     this.timers.add(timer);
   }

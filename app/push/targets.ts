@@ -5,10 +5,7 @@ import type { FcmTarget } from './fcm.js';
 
 /** Where a device's wake-ups go; stored encrypted (the keys, the pushkey and the tokens let anyone push to the device). */
 export type PushTarget =
-  | { kind: 'webpush'; endpoint: string; p256dh: string; auth: string }
-  | { kind: 'gateway'; url: string; pushkey: string; appId: string }
-  | ApnsTarget
-  | FcmTarget;
+  { kind: 'webpush'; endpoint: string; p256dh: string; auth: string } | { kind: 'gateway'; url: string; pushkey: string; appId: string } | ApnsTarget | FcmTarget;
 
 /** Where APNs and FCM targets go: the operator's configured hosts (they are not in the target). */
 export interface ServiceOrigins {

@@ -19,7 +19,7 @@ const badCursor = (field: string) => validationFailed([{ field, message: 'is not
 export class Cursors {
   /**
    * The last cursor made for each device: an empty poll answers the same cursor as the one before, and
-   * its MAC was a measurable share of the empty poll (issue 15). Bounded; forgetting only costs an HMAC.
+   * its MAC was a measurable share of the empty poll (bench/README.md). Bounded; forgetting only costs an HMAC.
    */
   private readonly last = new Map<string, { seq: number; cursor: string }>();
 

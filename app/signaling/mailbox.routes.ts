@@ -99,10 +99,10 @@ export function mailboxRoutes(mailboxes: MailboxService): AnyRoute[] {
         'pending signals, of which at most MAILBOX_PER_SENDER from one sender: a device past either is skipped, and ' +
         'only when every target device is, the send gets 429 mailbox_full (nothing stored). Server events count ' +
         'apart (EVENTS_MAX), so nothing a stranger does can fill a mailbox against your signals. `idempotencyKey` (per ' +
-        'sender, remembered for SIGNAL_TTL): a retry with the same key answers the first send\'s `{id, expiresAt, ' +
+        "sender, remembered for SIGNAL_TTL): a retry with the same key answers the first send's `{id, expiresAt, " +
         'devices}` and stores nothing new. `reachable` (additive, v1.2) counts the target devices that can get the signal ' +
         'soon: holding a poll, seen within PRESENCE_WINDOW, or with a push subscription to wake them; 0 tells a caller ' +
-        'at once that nobody can pick up (the SDK\'s call() then fails with `unavailable`). Limited per sender (RATE_SEND_USER).',
+        "at once that nobody can pick up (the SDK's call() then fails with `unavailable`). Limited per sender (RATE_SEND_USER).",
       auth: true,
       body: sendBody,
       responses: { 202: { description: 'Stored; delivered at least once to each device until acknowledged or expired.', schema: sendResponse } },
@@ -119,7 +119,7 @@ export function mailboxRoutes(mailboxes: MailboxService): AnyRoute[] {
       tag: TAG,
       summary: "Receive your device's pending signals and server events (short or long poll)",
       description:
-        'Each device (session) has its own mailbox; a poll reads the calling device\'s. `after` acknowledges ' +
+        "Each device (session) has its own mailbox; a poll reads the calling device's. `after` acknowledges " +
         'everything up to that cursor (gone for good, on this device only); the answer holds every pending entry ' +
         'after it, oldest first (at most 100; poll again with the new cursor for more). Unacknowledged entries are ' +
         'delivered again until they expire (SIGNAL_TTL). With `wait` and an empty mailbox the request is held until ' +
@@ -167,7 +167,7 @@ export function mailboxRoutes(mailboxes: MailboxService): AnyRoute[] {
       method: 'delete',
       path: '/signaling/clear',
       tag: TAG,
-      summary: "Drop every pending signal and event of your device",
+      summary: 'Drop every pending signal and event of your device',
       description: "Empties the calling device's mailbox; the user's other devices keep theirs.",
       auth: true,
       responses: { 204: { description: "The device's mailbox is empty." } },

@@ -9,9 +9,7 @@ export const MAX_WAIT_SECONDS = 30;
 
 /** The body of POST /signaling/send; `payload`'s byte limit (SIGNAL_MAX_BYTES) is checked by the service. */
 export const sendBody = z.strictObject({
-  to: usernameInput.describe(
-    "the recipient, an accepted connection, or your own username (then your other devices); a leading @ is ignored",
-  ),
+  to: usernameInput.describe('the recipient, an accepted connection, or your own username (then your other devices); a leading @ is ignored'),
   toDevice: z
     .string()
     .min(1)
@@ -33,10 +31,7 @@ export const sendResponse = z.object({
   id: z.string(),
   expiresAt: z.string().describe('ISO-8601 UTC; SIGNAL_TTL after sending'),
   devices: z.number().int().describe('how many devices stored the signal (0 when `to` is yourself and you have no other device)'),
-  reachable: z
-    .number()
-    .int()
-    .describe('how many of those devices can get it soon: holding a poll, seen within PRESENCE_WINDOW, or with a push subscription (v1.2)'),
+  reachable: z.number().int().describe('how many of those devices can get it soon: holding a poll, seen within PRESENCE_WINDOW, or with a push subscription (v1.2)'),
 });
 
 export const pollQuery = z.strictObject({
@@ -65,9 +60,7 @@ export type SignalJson = z.infer<typeof signalSchema>;
 
 export const pollResponse = z.object({
   signals: z.array(signalSchema),
-  cursor: z
-    .string()
-    .describe("pass back as `after` on the next poll (or to /signaling/ack) to acknowledge these entries; valid for this device's mailbox only"),
+  cursor: z.string().describe("pass back as `after` on the next poll (or to /signaling/ack) to acknowledge these entries; valid for this device's mailbox only"),
 });
 
 export const ackBody = z.strictObject({ upTo: z.string().min(1).max(64).describe('a cursor from a poll') });

@@ -23,8 +23,7 @@ const tooManyPolls = () =>
   rateLimited('POLLS_PER_USER', POLL_RETRY_AFTER_SECONDS, 'This account holds as many long-polls as it may (POLLS_PER_USER); try again later.');
 /** What a held poll of an ended session answers; the same words as the authenticate middleware's. */
 const sessionEnded = () => unauthorized('The session has ended; sign in again.');
-const serverFullOfPolls = () =>
-  unavailable('The server holds as many long-polls as it can (POLLS_MAX); try again shortly.', POLL_RETRY_AFTER_SECONDS);
+const serverFullOfPolls = () => unavailable('The server holds as many long-polls as it can (POLLS_MAX); try again shortly.', POLL_RETRY_AFTER_SECONDS);
 
 export interface MailboxDeps {
   store: Store;
@@ -104,13 +103,13 @@ export class MailboxService {
     };
     const [result, reachable] = await Promise.all([
       store.signals.send({
-      signal,
-      toUserId: recipient.id,
-      ...(input.toDevice === undefined ? {} : { toDevice: input.toDevice }),
-      ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
-      now: new Date(now),
-      // Per device: one full mailbox (a phone left off) does not stop delivery to the others.
-      limits: { max: config.mailboxMax, perSender: config.mailboxPerSender },
+        signal,
+        toUserId: recipient.id,
+        ...(input.toDevice === undefined ? {} : { toDevice: input.toDevice }),
+        ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
+        now: new Date(now),
+        // Per device: one full mailbox (a phone left off) does not stop delivery to the others.
+        limits: { max: config.mailboxMax, perSender: config.mailboxPerSender },
       }),
       this.reachable(recipient.id, input.toDevice, auth.sessionId, now),
     ]);
@@ -139,9 +138,7 @@ export class MailboxService {
    */
   private async reachable(recipientId: string, toDevice: string | undefined, senderDevice: string, now: number): Promise<number> {
     const { store, notifier, config } = this.d;
-    const targets = (await store.sessions.listByUser(recipientId, new Date(now))).filter(
-      (s) => s.id !== senderDevice && (toDevice === undefined || s.id === toDevice),
-    );
+    const targets = (await store.sessions.listByUser(recipientId, new Date(now))).filter((s) => s.id !== senderDevice && (toDevice === undefined || s.id === toDevice));
     const windowMs = config.presenceWindow * 1000;
     const asleep = targets.filter((s) => !notifier.isHoldingSession(s.id) && (s.lastSeen === null || now - s.lastSeen.getTime() >= windowMs));
     if (asleep.length === 0) return targets.length;
@@ -165,9 +162,7 @@ export class MailboxService {
     const acked = after === undefined ? 0 : cursors.decode(device, after, 'query.after');
     const ackStored = acked > 0 ? await this.tryAck(device, acked) : true;
     const deadline = Date.now() + waitSeconds * 1000;
-    const pending = ackStored
-      ? () => store.signals.pending(device, new Date(this.d.clock.now()), POLL_BATCH)
-      : () => this.pendingAfter(device, acked);
+    const pending = ackStored ? () => store.signals.pending(device, new Date(this.d.clock.now()), POLL_BATCH) : () => this.pendingAfter(device, acked);
     // Read once before taking a slot: a poll with something to deliver answers without holding,
     // so the caps never stand between a client and its pending signals.
     const first = await pending();

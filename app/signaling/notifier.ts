@@ -54,7 +54,7 @@ export interface ClientGone {
 }
 
 /**
- * Held polls' timeouts are kept in buckets this many ms wide, with one timer for all of them (issue 15:
+ * Held polls' timeouts are kept in buckets this many ms wide, with one timer for all of them (bench/README.md:
  * a Timeout object, a closure and a promise per wait were a share of every held poll's memory). A wait
  * ends at most one tick after its time, never before.
  */

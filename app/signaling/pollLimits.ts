@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 /**
  * Held polls may use this share of the open-file limit: each holds a socket, and the other half is
  * for everything else (the database and its WAL, logs, outgoing mail, and the sockets of logins and
- * sends, which must keep working while polls are held: issue 11).
+ * sends, which must keep working while polls are held: docs/security.md).
  */
 export const POLL_FD_SHARE = 0.5;
 
@@ -12,7 +12,7 @@ export const FALLBACK_POLLS_MAX = 512;
 
 /**
  * However high the limit (or unlimited), no more than this many by default: at about 22 KB each
- * (issue 11: 5,000 polls = +108 MB) that is ~0.7 GB; the shipped systemd unit's LimitNOFILE=65536
+ * (docs/security.md: 5,000 polls = +108 MB) that is ~0.7 GB; the shipped systemd unit's LimitNOFILE=65536
  * gives exactly this. POLLS_MAX sets more where the memory is there.
  */
 export const DERIVED_POLLS_CEILING = 32_768;

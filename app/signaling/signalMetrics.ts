@@ -11,9 +11,21 @@ export function createSignalMetrics(registry: Registry, heldPolls: () => number)
   const registers = [registry];
   return {
     sent: new Counter({ name: 'signalbox_signals_sent_total', help: 'Signals accepted (stored for each target device in one write, counted once).', registers }),
-    delivered: new Counter({ name: 'signalbox_signals_delivered_total', help: 'Mailbox entries (signals and server events) handed to a device by a poll (redeliveries count again).', registers }),
-    acknowledged: new Counter({ name: 'signalbox_signals_acknowledged_total', help: 'Mailbox entries (signals and server events) removed by acknowledgement.', registers }),
-    expired: new Counter({ name: 'signalbox_signals_expired_total', help: 'Mailbox entries (signals and server events) removed unacknowledged after SIGNAL_TTL.', registers }),
+    delivered: new Counter({
+      name: 'signalbox_signals_delivered_total',
+      help: 'Mailbox entries (signals and server events) handed to a device by a poll (redeliveries count again).',
+      registers,
+    }),
+    acknowledged: new Counter({
+      name: 'signalbox_signals_acknowledged_total',
+      help: 'Mailbox entries (signals and server events) removed by acknowledgement.',
+      registers,
+    }),
+    expired: new Counter({
+      name: 'signalbox_signals_expired_total',
+      help: 'Mailbox entries (signals and server events) removed unacknowledged after SIGNAL_TTL.',
+      registers,
+    }),
     rejected: new Counter({ name: 'signalbox_signals_rejected_total', help: 'Sends refused, by reason.', labelNames: ['reason'] as const, registers }),
     pollsRefused: new Counter({
       name: 'signalbox_polls_refused_total',

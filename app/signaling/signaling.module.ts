@@ -66,7 +66,7 @@ export function createSignaling(d: SignalingModuleDeps): SignalingFeature {
     },
     stop: () => notifier.close(),
     isHolding: (userId) => notifier.isHolding(userId),
-    leanRoutes: [leanPollRoute(mailboxes) as LeanRoute<unknown>],
+    leanRoutes: [leanPollRoute(mailboxes)],
     isHoldingDevice: (sessionId) => notifier.isHoldingSession(sessionId),
     sessionsEnded: (ended) => notifier.endSessions(ended),
   };

@@ -11,7 +11,7 @@ export interface PendingRequests {
   outgoing: ConnectionRequest[];
 }
 
-/** The request/accept graph (API.md "Connections"): only connections can signal each other. */
+/** The request/accept graph (docs/api.md "Connections"): only connections can signal each other. */
 export class Connections {
   constructor(private readonly session: Session) {}
 

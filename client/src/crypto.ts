@@ -37,7 +37,7 @@ export const readPrivate = (armored: string): Promise<PrivateKey> => readPrivate
 
 /** `text` encrypted to `recipient` and signed by `signer`, ASCII-armored (`-----BEGIN PGP MESSAGE-----`). */
 export async function seal(text: string, recipient: Key, signer: PrivateKey): Promise<string> {
-  return encrypt({ message: await createMessage({ text }), encryptionKeys: recipient, signingKeys: signer, format: 'armored' });
+  return (await encrypt({ message: await createMessage({ text }), encryptionKeys: recipient, signingKeys: signer, format: 'armored' })) as string;
 }
 
 /**
@@ -56,7 +56,7 @@ export async function unseal(armored: string, me: PrivateKey, sender: Key): Prom
   try {
     result = await decrypt({ message, decryptionKeys: me, verificationKeys: sender, format: 'utf8' });
   } catch (err) {
-    throw new SignalboxError('undecryptable', 'The payload is not encrypted to this device\'s key.', { cause: err });
+    throw new SignalboxError('undecryptable', "The payload is not encrypted to this device's key.", { cause: err });
   }
   if (result.signatures.length === 0) throw new SignalboxError('unsigned', 'The payload is not signed.');
   const outcomes = await Promise.allSettled(result.signatures.map((s) => s.verified));
@@ -89,12 +89,12 @@ export async function unlockPrivateKey(armored: string, passphrase?: string): Pr
  * a different key. Armored (`-----BEGIN PGP MESSAGE-----`).
  */
 export async function encryptWithPassphrase(text: string, passphrase: string): Promise<string> {
-  return encrypt({
+  return (await encrypt({
     message: await createMessage({ text }),
     passwords: passphrase,
     config: { s2kType: enums.s2k.argon2, aeadProtect: true },
     format: 'armored',
-  });
+  })) as string;
 }
 
 /**

@@ -12,7 +12,7 @@ export interface DeviceInfo {
   current: boolean;
 }
 
-/** The account's devices: list and sign out (API.md Devices), and give a new one the account key (linking.ts). */
+/** The account's devices: list and sign out (docs/api.md Devices), and give a new one the account key (linking.ts). */
 export class Devices {
   constructor(
     private readonly session: Session,

@@ -144,7 +144,7 @@ export function parseEnvelope(plaintext: string): Envelope {
     typeof e.ts !== 'number' ||
     !Number.isSafeInteger(e.ts) ||
     !str(e.nonce) ||
-    !NONCE_FORMAT.test(e.nonce as string) ||
+    !NONCE_FORMAT.test(e.nonce) ||
     !str(e.body)
   ) {
     throw badEnvelope('the envelope has a missing or mistyped field');

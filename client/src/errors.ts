@@ -1,7 +1,7 @@
 import type { ServerErrorCode } from './types.js';
 
 /**
- * Codes the SDK itself gives, beside the server's (shared/API.md "Conventions"), which arrive unchanged.
+ * Codes the SDK itself gives, beside the server's (docs/api.md "Conventions"), which arrive unchanged.
  * - `network`: the request never got an answer (offline, DNS, reset).
  * - `signed_out`: there is no session, or it ended and could not be refreshed.
  * - `no_key`: this device holds no private key yet (call `keys.ensure()`).

@@ -77,11 +77,11 @@ export class Emitter<M extends { [K in keyof M]: unknown[] }> {
   on<K extends keyof M>(name: K, handler: Handler<M[K]>): void {
     let set = this.handlers.get(name);
     if (!set) this.handlers.set(name, (set = new Set()));
-    set.add(handler as Handler<never[]>);
+    set.add(handler);
   }
 
   off<K extends keyof M>(name: K, handler: Handler<M[K]>): void {
-    this.handlers.get(name)?.delete(handler as Handler<never[]>);
+    this.handlers.get(name)?.delete(handler);
   }
 
   count(name: keyof M): number {

@@ -3,7 +3,7 @@ import { SignalboxError, isTransient } from './errors.js';
 import type { Emitter, KeyChange, ReceivedSignal, ServerEvent, SignalboxEventMap } from './events.js';
 import type { DeviceKeys } from './keys.js';
 import type { PeerKeys } from './peers.js';
-import type { ServerEventType, SignalType, WireSignal } from './types.js';
+import type { ServerEventType, WireSignal } from './types.js';
 
 /**
  * Sees each decrypted signal before the app's 'signal' handlers; returning true consumes it. This is
@@ -133,7 +133,7 @@ export class Inbox {
       id: wire.id,
       from: wire.from,
       fromDevice: wire.fromDevice ?? null,
-      type: wire.type as SignalType,
+      type: wire.type,
       payload: envelope.body,
       sessionId: wire.sessionId,
       createdAt: wire.createdAt,
@@ -183,7 +183,15 @@ export interface ReceiveDeps {
 export async function openSignal(wire: WireSignal, d: ReceiveDeps, options: { now?: number } = {}): Promise<Envelope> {
   const me = await d.keys.privateKey();
   const self = d.me();
-  const context = { id: wire.id, from: wire.from, fromDevice: wire.fromDevice ?? null, type: wire.type, sessionId: wire.sessionId ?? null, me: self.username, myDevice: self.deviceId };
+  const context = {
+    id: wire.id,
+    from: wire.from,
+    fromDevice: wire.fromDevice ?? null,
+    type: wire.type,
+    sessionId: wire.sessionId ?? null,
+    me: self.username,
+    myDevice: self.deviceId,
+  };
   const senderKey = async (fresh: boolean) => {
     try {
       return fresh ? await d.peers.keyOf(wire.from, { fresh }) : await d.peers.trustedKey(wire.from);

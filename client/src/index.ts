@@ -1,4 +1,4 @@
-// @signalbox/client: the public surface (shared/API.md "Client SDK (v1.1)").
+// @signalbox/client: the public surface (client/README.md).
 // The public Signalbox is the core (./signalbox.js) with calls plugged in (./calls/withCalls.ts).
 export { Signalbox } from './calls/withCalls.js';
 export type { RtcImplementation, SendOptions, SignalboxOptions } from './signalbox.js';

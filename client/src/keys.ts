@@ -1,4 +1,13 @@
-import { decryptWithPassphrase, encryptWithPassphrase, fingerprintOf, generateDeviceKey, lockPrivateKey, readPrivate, unlockPrivateKey, type PrivateKey } from './crypto.js';
+import {
+  decryptWithPassphrase,
+  encryptWithPassphrase,
+  fingerprintOf,
+  generateDeviceKey,
+  lockPrivateKey,
+  readPrivate,
+  unlockPrivateKey,
+  type PrivateKey,
+} from './crypto.js';
 import { SignalboxError } from './errors.js';
 import type { PeerKeys } from './peers.js';
 import type { Session } from './session.js';
@@ -141,7 +150,10 @@ export class DeviceKeys {
       stored = await this.session.request<{ backup: string; updatedAt: string }>('GET', '/users/me/key-backup');
     } catch (err) {
       if (err instanceof SignalboxError && err.status === 404) {
-        throw new SignalboxError('no_backup', 'This account has no key backup: save one with keys.saveBackup() on a device that has the key.', { status: 404, cause: err });
+        throw new SignalboxError('no_backup', 'This account has no key backup: save one with keys.saveBackup() on a device that has the key.', {
+          status: 404,
+          cause: err,
+        });
       }
       throw err;
     }

@@ -25,7 +25,7 @@ const RESEND_MS = 2 * 60_000;
 const APPROVE_WAIT_MS = 30_000;
 /** The sessionId of both link messages: this prefix and the link's id (32 hex digits). */
 export const LINK_SESSION_PREFIX = 'signalbox-link:';
-/** The outer signal type of link messages (API.md: clients send only offer, answer, ice, bye or custom). */
+/** The outer signal type of link messages (docs/api.md: clients send only offer, answer, ice, bye or custom). */
 const LINK_SIGNAL_TYPE = 'custom';
 
 /** The new device's request, inside the envelope's `body`. */
@@ -112,7 +112,11 @@ export class Linking {
   private readonly nonces: NonceLog;
 
   constructor(private readonly d: LinkingDeps) {
-    this.nonces = new NonceLog(d.storage, () => storageKeys.nonces(this.me().username), () => d.signalTtlMs);
+    this.nonces = new NonceLog(
+      d.storage,
+      () => storageKeys.nonces(this.me().username),
+      () => d.signalTtlMs,
+    );
   }
 
   /** New device: a one-time key, its code, and the request sent to the account's other devices. */
@@ -131,7 +135,16 @@ export class Linking {
       reject = rej;
     });
     done.catch(() => {}); // an app that never awaits `done` must not see an unhandled rejection at expiry
-    const out: Outgoing = { linkId, owner: user.username, oneTime: await readPrivate(made.privateKey), oneTimePublic: made.publicKey, expiresAt, resolve, reject, timers: [] };
+    const out: Outgoing = {
+      linkId,
+      owner: user.username,
+      oneTime: await readPrivate(made.privateKey),
+      oneTimePublic: made.publicKey,
+      expiresAt,
+      resolve,
+      reject,
+      timers: [],
+    };
     this.outgoing = out;
     const accountKey = await readPublicKey(user.pgp.publicKey);
     await this.sendRequest(out, accountKey);
@@ -194,7 +207,12 @@ export class Linking {
       else await this.takeRequest(wire, linkId);
     } catch (err) {
       if (!(err instanceof SignalboxError) || isTransient(err) || err.code === 'signed_out' || err.status === 429) throw err;
-      this.d.reportError(new SignalboxError(err.code, `Dropped link message ${wire.id}: ${err.message}`, { details: { signal: { id: wire.id, fromDevice: wire.fromDevice ?? null } }, cause: err }));
+      this.d.reportError(
+        new SignalboxError(err.code, `Dropped link message ${wire.id}: ${err.message}`, {
+          details: { signal: { id: wire.id, fromDevice: wire.fromDevice ?? null } },
+          cause: err,
+        }),
+      );
     }
     return true;
   }
@@ -270,7 +288,10 @@ export class Linking {
     }
     const user = await this.currentUser();
     if (!user.pgp) throw new SignalboxError('no_peer_key', 'The account has no published key to check the link answer against.');
-    const envelope = await openEnvelope(wire.payload, out.oneTime, await readPublicKey(user.pgp.publicKey), this.context(wire), this.nonces, { now: this.d.now(), signalTtlMs: this.d.signalTtlMs });
+    const envelope = await openEnvelope(wire.payload, out.oneTime, await readPublicKey(user.pgp.publicKey), this.context(wire), this.nonces, {
+      now: this.d.now(),
+      signalTtlMs: this.d.signalTtlMs,
+    });
     if (envelope.toDevice !== this.myDevice()) throw new SignalboxError('bad_envelope', 'A link answer must name this device.');
     const body = parseBody<LinkResponseBody>(envelope.body, 'link.response');
     if (body.linkId !== out.linkId || typeof body.privateKey !== 'string') throw new SignalboxError('bad_envelope', 'The link answer is malformed.');
@@ -290,13 +311,11 @@ export class Linking {
     for (;;) {
       const match = this.received.find((r) => r.digest === digest);
       if (match?.used) throw new SignalboxError('link_used', 'This code was used already: a link code works once.');
-      if (match && match.expiresAt <= this.d.now()) throw new SignalboxError('link_expired', 'This link request is older than 10 minutes: start again on the new device.');
+      if (match && match.expiresAt <= this.d.now())
+        throw new SignalboxError('link_expired', 'This link request is older than 10 minutes: start again on the new device.');
       if (match) return match;
       if (this.received.some((r) => !r.used && r.expiresAt > this.d.now())) {
-        throw new SignalboxError(
-          'link_mismatch',
-          'No link request carries the key this code commits to: check the code, or someone substituted the new device\'s key.',
-        );
+        throw new SignalboxError('link_mismatch', "No link request carries the key this code commits to: check the code, or someone substituted the new device's key.");
       }
       const left = deadline - Date.now();
       if (left <= 0) throw new SignalboxError('link_not_found', 'No link request arrived: call devices.requestLink() on the new device, signed in to this account.');

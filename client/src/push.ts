@@ -40,12 +40,7 @@ export interface FcmSubscription {
 
 /** What `subscribe` takes: a browser PushSubscription itself (anything with `toJSON()`), its JSON, a gateway, or an APNs or FCM token. */
 export type PushSubscriptionInput =
-  | { toJSON(): unknown }
-  | WebPushSubscriptionJson
-  | ({ kind: 'webpush' } & WebPushSubscriptionJson)
-  | GatewaySubscription
-  | ApnsSubscription
-  | FcmSubscription;
+  { toJSON(): unknown } | WebPushSubscriptionJson | ({ kind: 'webpush' } & WebPushSubscriptionJson) | GatewaySubscription | ApnsSubscription | FcmSubscription;
 
 /** A device's subscription as the server shows it: never the keys, the pushkey or the token. */
 export interface PushInfo {

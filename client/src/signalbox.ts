@@ -62,7 +62,7 @@ const SEND_ATTEMPTS = 3;
 
 /**
  * Everything for sending and receiving through one Signalbox server, as one object
- * (shared/API.md "Client SDK"). Calls (WebRTC) build on it from their own module.
+ * (client/README.md). Calls (WebRTC) build on it from their own module.
  */
 export class Signalbox {
   readonly keys: Pick<DeviceKeys, 'ensure' | 'export' | 'import' | 'forget' | 'saveBackup' | 'loadBackup'>;
@@ -92,7 +92,7 @@ export class Signalbox {
   constructor(options: SignalboxOptions = {}) {
     const baseUrl = (options.baseUrl ?? pageOrigin())?.replace(/\/+$/, '');
     if (!baseUrl) throw new SignalboxError('validation_failed', 'baseUrl is required outside a browser page.');
-    const fetchFn = options.fetch ?? (globalThis.fetch?.bind(globalThis) as FetchLike | undefined);
+    const fetchFn = options.fetch ?? globalThis.fetch?.bind(globalThis);
     if (!fetchFn) throw new SignalboxError('validation_failed', 'No fetch here: pass options.fetch.');
     const storage = options.storage ?? new MemoryStorage();
     this.rtc = options.rtc;
@@ -113,7 +113,11 @@ export class Signalbox {
       emitter: this.emitter,
       reportError: (e) => this.reportError(e),
       me: () => this.me(),
-      nonces: new NonceLog(storage, () => storageKeys.nonces(this.me().username), () => signalTtlMs),
+      nonces: new NonceLog(
+        storage,
+        () => storageKeys.nonces(this.me().username),
+        () => signalTtlMs,
+      ),
       signalTtlMs,
     });
     this.linking = new Linking({

@@ -103,7 +103,7 @@ export async function rotatedElsewhere(
   const name = await rotatedMarkName(baseUrl, deviceId, refreshToken);
   const { held = [] } = await locks.query();
   if (!held.some((lock) => lock.name === name)) return 'no';
-  for (const deadline = Date.now() + ROTATED_WAIT_MS; Date.now() < deadline; ) {
+  for (const deadline = Date.now() + ROTATED_WAIT_MS; Date.now() < deadline;) {
     if (await adopt()) return 'adopted';
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -192,7 +192,12 @@ export class TabPolling {
   shareState(state: ConnectionState, detail: StateDetail = {}): void {
     if (state !== 'online' && state !== 'offline') return;
     const { error, retryInMs } = detail;
-    this.lastState = { kind: 'state', state, ...(retryInMs === undefined ? {} : { retryInMs }), ...(error ? { error: { code: error.code, message: error.message, status: error.status } } : {}) };
+    this.lastState = {
+      kind: 'state',
+      state,
+      ...(retryInMs === undefined ? {} : { retryInMs }),
+      ...(error ? { error: { code: error.code, message: error.message, status: error.status } } : {}),
+    };
     if (this.leading) this.post(this.lastState);
   }
 

@@ -80,6 +80,9 @@ export class Peers {
     const user = this.session.user;
     if (!user) throw new SignalboxError('signed_out', 'Not signed in.');
     const mine = await this.deviceKeys.fingerprint();
-    return [{ username: user.username, fingerprint: mine }, { username: status.username, fingerprint: status.served.fingerprint }];
+    return [
+      { username: user.username, fingerprint: mine },
+      { username: status.username, fingerprint: status.served.fingerprint },
+    ];
   }
 }

@@ -21,6 +21,7 @@ import { SIGNAL_TTL_MS, type KeyName, type OuterSignal, type Outcome, type Vecto
 
 /** What the receive path made of one signal. */
 export interface Opened {
+  // eslint-disable-next-line @typescript-eslint/no-redundant-type-constituents -- Outcome names the expected values; any other string is a finding
   outcome: Outcome | string;
   envelope?: Envelope;
   /** The SDK's `details.fields` of a bad_envelope: which signed field disagreed. */
@@ -54,7 +55,11 @@ export async function openVector(keys: VectorKeys, setup: ReceiveSetup): Promise
   } as unknown as Session;
   const peers = new PeerKeys(session, storage, () => {});
   await peers.pin(setup.signal.from, pinned.fingerprint, pinned.publicKey);
-  const nonces = new NonceLog(storage, () => `signalbox.nonces.${setup.receiver.username}`, () => SIGNAL_TTL_MS);
+  const nonces = new NonceLog(
+    storage,
+    () => `signalbox.nonces.${setup.receiver.username}`,
+    () => SIGNAL_TTL_MS,
+  );
   for (const seen of setup.seenNonces) await nonces.check(seen.nonce, seen.signalId, seen.ts, setup.now);
   const privateKey = await readPrivate(keys[setup.receiver.key].privateKey);
   // The type as the server sends it; a vector may carry one the receiver must refuse, which is what is checked.

@@ -93,7 +93,15 @@ function baseline(name: string, over: { toDevice?: string | null; ts?: number; b
     nonce: fixedNonce(name),
     body: over.body ?? 'hello',
   };
-  const signal: OuterSignal = { id: `sig-${name}`, from: 'alice', fromDevice: 'dev-a1', type: 'custom', sessionId: 's-1', createdAt: iso(ts), expiresAt: iso(ts + SIGNAL_TTL_MS) };
+  const signal: OuterSignal = {
+    id: `sig-${name}`,
+    from: 'alice',
+    fromDevice: 'dev-a1',
+    type: 'custom',
+    sessionId: 's-1',
+    createdAt: iso(ts),
+    expiresAt: iso(ts + SIGNAL_TTL_MS),
+  };
   return { envelope, signal };
 }
 
@@ -108,7 +116,10 @@ function envelopeCase(
   edit: (e: Envelope, s: OuterSignal) => { envelope?: Envelope; plaintext?: string; signal?: OuterSignal } | void,
   extra: Partial<Pick<EnvelopeCase, 'sealing' | 'sender' | 'seenNonces' | 'fields'>> & { toDevice?: string | null; ts?: number } = {},
 ): EnvelopeCase {
-  const { envelope, signal } = baseline(name, { ...(extra.toDevice !== undefined ? { toDevice: extra.toDevice } : {}), ...(extra.ts !== undefined ? { ts: extra.ts } : {}) });
+  const { envelope, signal } = baseline(name, {
+    ...(extra.toDevice !== undefined ? { toDevice: extra.toDevice } : {}),
+    ...(extra.ts !== undefined ? { ts: extra.ts } : {}),
+  });
   const changed = edit(envelope, signal) ?? {};
   const finalEnvelope = changed.envelope ?? envelope;
   return {
@@ -139,11 +150,17 @@ export function envelopeCases(): EnvelopeCase[] {
     envelopeCase('valid-unicode-body', 'a body with non-ASCII text and characters JSON escapes', 'accept', (e) => {
       e.body = 'grüß dich "bob"\n👋';
     }),
-    envelopeCase('wrong-from', 'the signed from is another account than the signal\'s', 'bad_envelope', (e) => void (e.from = 'carol'), { fields: ['from'] }),
-    envelopeCase('wrong-from-device', "the signed fromDevice is another device than the signal's", 'bad_envelope', (e) => void (e.fromDevice = 'dev-a2'), { fields: ['fromDevice'] }),
-    envelopeCase('wrong-type', "the signal says custom, the envelope offer (a relabelled signal)", 'bad_envelope', (e) => void (e.type = 'offer'), { fields: ['type'] }),
-    envelopeCase('wrong-session', "the signal's sessionId is another than the signed one", 'bad_envelope', (_e, s) => ({ signal: { ...s, sessionId: 's-2' } }), { fields: ['sessionId'] }),
-    envelopeCase('wrong-session-null', 'the signal has no sessionId, the envelope has one', 'bad_envelope', (_e, s) => ({ signal: { ...s, sessionId: null } }), { fields: ['sessionId'] }),
+    envelopeCase('wrong-from', "the signed from is another account than the signal's", 'bad_envelope', (e) => void (e.from = 'carol'), { fields: ['from'] }),
+    envelopeCase('wrong-from-device', "the signed fromDevice is another device than the signal's", 'bad_envelope', (e) => void (e.fromDevice = 'dev-a2'), {
+      fields: ['fromDevice'],
+    }),
+    envelopeCase('wrong-type', 'the signal says custom, the envelope offer (a relabelled signal)', 'bad_envelope', (e) => void (e.type = 'offer'), { fields: ['type'] }),
+    envelopeCase('wrong-session', "the signal's sessionId is another than the signed one", 'bad_envelope', (_e, s) => ({ signal: { ...s, sessionId: 's-2' } }), {
+      fields: ['sessionId'],
+    }),
+    envelopeCase('wrong-session-null', 'the signal has no sessionId, the envelope has one', 'bad_envelope', (_e, s) => ({ signal: { ...s, sessionId: null } }), {
+      fields: ['sessionId'],
+    }),
     envelopeCase('other-recipient', 'addressed to carol, delivered (and encrypted) to bob', 'bad_envelope', (e) => void (e.to = 'carol'), { fields: ['to'] }),
     envelopeCase('other-device', 'addressed to dev-b2, delivered to dev-b1', 'bad_envelope', () => {}, { toDevice: 'dev-b2', fields: ['toDevice'] }),
     envelopeCase('stale', 'ts 1 ms before now − TTL − 60 s (held back or replayed late)', 'bad_envelope', () => {}, { ts: oldest - 1, fields: ['ts'] }),
@@ -164,8 +181,12 @@ export function envelopeCases(): EnvelopeCase[] {
       sealing: { form: 'sealed', encryptedTo: 'bob', signedBy: 'carol' },
     }),
     envelopeCase('unsigned', 'encrypted to bob, no signature', 'unsigned', () => {}, { sealing: { form: 'unsigned', encryptedTo: 'bob', signedBy: null } }),
-    envelopeCase('not-encrypted', 'the envelope JSON itself as the payload, no OpenPGP message', 'not_encrypted', () => {}, { sealing: { form: 'plain', encryptedTo: null, signedBy: null } }),
-    envelopeCase('not-to-recipient', "signed by alice, encrypted to carol's key", 'undecryptable', () => {}, { sealing: { form: 'sealed', encryptedTo: 'carol', signedBy: 'alice' } }),
+    envelopeCase('not-encrypted', 'the envelope JSON itself as the payload, no OpenPGP message', 'not_encrypted', () => {}, {
+      sealing: { form: 'plain', encryptedTo: null, signedBy: null },
+    }),
+    envelopeCase('not-to-recipient', "signed by alice, encrypted to carol's key", 'undecryptable', () => {}, {
+      sealing: { form: 'sealed', encryptedTo: 'carol', signedBy: 'alice' },
+    }),
     envelopeCase('changed-key', "signed by alice's new key; bob pinned her old one and the server serves the new one", 'key_changed', () => {}, {
       sealing: { form: 'sealed', encryptedTo: 'bob', signedBy: 'alice-changed' },
       sender: { pinnedKey: 'alice', servedKey: 'alice-changed' },
@@ -190,8 +211,12 @@ export interface CallStep {
 }
 
 export const CALL_SESSION = fixedNonce('call-session');
-const OFFER_SDP = 'v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\na=msid-semantic: WMS\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=ice-ufrag:Ab1c\r\na=ice-pwd:0123456789abcdefghijklmn\r\na=ice-options:trickle\r\na=fingerprint:sha-256 3C:4A:AA:2B:5E:64:53:87:27:3A:2A:1D:72:4B:04:31:7D:96:5B:E3:18:20:4D:35:63:16:8F:8E:A9:0F:2B:60\r\na=setup:actpass\r\na=mid:0\r\na=sctp-port:5000\r\na=max-message-size:262144\r\n';
-const ANSWER_SDP = OFFER_SDP.replace('4611731400430051336', '2090301622474733040').replace('Ab1c', 'Zy9x').replace('0123456789abcdefghijklmn', 'nmlkjihgfedcba9876543210').replace('setup:actpass', 'setup:active');
+const OFFER_SDP =
+  'v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\na=msid-semantic: WMS\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=ice-ufrag:Ab1c\r\na=ice-pwd:0123456789abcdefghijklmn\r\na=ice-options:trickle\r\na=fingerprint:sha-256 3C:4A:AA:2B:5E:64:53:87:27:3A:2A:1D:72:4B:04:31:7D:96:5B:E3:18:20:4D:35:63:16:8F:8E:A9:0F:2B:60\r\na=setup:actpass\r\na=mid:0\r\na=sctp-port:5000\r\na=max-message-size:262144\r\n';
+const ANSWER_SDP = OFFER_SDP.replace('4611731400430051336', '2090301622474733040')
+  .replace('Ab1c', 'Zy9x')
+  .replace('0123456789abcdefghijklmn', 'nmlkjihgfedcba9876543210')
+  .replace('setup:actpass', 'setup:active');
 const candidate = (ip: string, port: number, ufrag: string) => ({
   candidate: `candidate:1 1 udp 2122260223 ${ip} ${port} typ host generation 0 ufrag ${ufrag}`,
   sdpMid: '0',
@@ -215,18 +240,50 @@ export function callSteps(): CallStep[] {
   const b2 = { username: 'bob', deviceId: 'dev-b2' };
   const rows: Array<[string, { username: string; deviceId: string }, string, string | null, CallMessage, { username: string; deviceId: string; key: KeyName }]> = [
     ['ring: the offer, to every device of bob', alice, 'bob', null, { kind: 'offer', sdp: OFFER_SDP }, { ...b1, key: 'bob' }],
-    ["caller's candidate, to every device of bob (the one that answers has it already)", alice, 'bob', null, { kind: 'ice', candidate: candidate('127.0.0.1', 50000, 'Ab1c') }, { ...b2, key: 'bob' }],
-    ['answer: dev-b1 accepts, to the caller\'s device', b1, 'alice', 'dev-a1', { kind: 'answer', sdp: ANSWER_SDP }, { ...alice, key: 'alice' }],
-    ['answered: dev-b1 tells its own account\'s other devices to stop ringing', b1, 'bob', null, { kind: 'answered', answeredBy: 'dev-b1' }, { ...b2, key: 'bob' }],
-    ['the caller stops the other devices ringing (dev-b1 ignores it: answeredBy names it)', alice, 'bob', null, { kind: 'bye', reason: 'answered-elsewhere', answeredBy: 'dev-b1' }, { ...b2, key: 'bob' }],
+    [
+      "caller's candidate, to every device of bob (the one that answers has it already)",
+      alice,
+      'bob',
+      null,
+      { kind: 'ice', candidate: candidate('127.0.0.1', 50000, 'Ab1c') },
+      { ...b2, key: 'bob' },
+    ],
+    ["answer: dev-b1 accepts, to the caller's device", b1, 'alice', 'dev-a1', { kind: 'answer', sdp: ANSWER_SDP }, { ...alice, key: 'alice' }],
+    ["answered: dev-b1 tells its own account's other devices to stop ringing", b1, 'bob', null, { kind: 'answered', answeredBy: 'dev-b1' }, { ...b2, key: 'bob' }],
+    [
+      'the caller stops the other devices ringing (dev-b1 ignores it: answeredBy names it)',
+      alice,
+      'bob',
+      null,
+      { kind: 'bye', reason: 'answered-elsewhere', answeredBy: 'dev-b1' },
+      { ...b2, key: 'bob' },
+    ],
     ["callee's candidate, to the caller's device", b1, 'alice', 'dev-a1', { kind: 'ice', candidate: candidate('127.0.0.1', 50002, 'Zy9x') }, { ...alice, key: 'alice' }],
-    ["caller's later candidate, now to the answering device only", alice, 'bob', 'dev-b1', { kind: 'ice', candidate: candidate('127.0.0.1', 50004, 'Ab1c') }, { ...b1, key: 'bob' }],
+    [
+      "caller's later candidate, now to the answering device only",
+      alice,
+      'bob',
+      'dev-b1',
+      { kind: 'ice', candidate: candidate('127.0.0.1', 50004, 'Ab1c') },
+      { ...b1, key: 'bob' },
+    ],
     ['hangup', alice, 'bob', 'dev-b1', { kind: 'bye', reason: 'hangup' }, { ...b1, key: 'bob' }],
   ];
   return rows.map(([step, from, to, toDevice, message, receiver], i) => {
     const ts = T + i * 250;
     const type = typeOf(message);
-    const envelope: Envelope = { v: 1, from: from.username, fromDevice: from.deviceId, to, toDevice, type, sessionId: CALL_SESSION, ts, nonce: fixedNonce(`call-${i}`), body: encodeMessage(message) };
+    const envelope: Envelope = {
+      v: 1,
+      from: from.username,
+      fromDevice: from.deviceId,
+      to,
+      toDevice,
+      type,
+      sessionId: CALL_SESSION,
+      ts,
+      nonce: fixedNonce(`call-${i}`),
+      body: encodeMessage(message),
+    };
     const signedBy: KeyName = from.username === 'alice' ? 'alice' : 'bob';
     const encryptedTo: KeyName = to === 'alice' ? 'alice' : 'bob';
     return {
@@ -234,7 +291,15 @@ export function callSteps(): CallStep[] {
       message: JSON.parse(envelope.body) as Record<string, unknown>,
       send: { from: from.username, fromDevice: from.deviceId, to, toDevice, type, sessionId: CALL_SESSION },
       receiver,
-      signal: { id: `sig-call-${i}`, from: from.username, fromDevice: from.deviceId, type, sessionId: CALL_SESSION, createdAt: iso(ts), expiresAt: iso(ts + SIGNAL_TTL_MS) },
+      signal: {
+        id: `sig-call-${i}`,
+        from: from.username,
+        fromDevice: from.deviceId,
+        type,
+        sessionId: CALL_SESSION,
+        createdAt: iso(ts),
+        expiresAt: iso(ts + SIGNAL_TTL_MS),
+      },
       sealing: { form: 'sealed', encryptedTo, signedBy },
       plaintext: encodeEnvelope(envelope),
       now: ts + 400,
@@ -251,7 +316,12 @@ export function safetyNumberCases(keys: VectorKeys) {
       b: { username: 'bob', fingerprint: 'FEDCBA9876543210FEDCBA9876543210FEDCBA98' },
       safetyNumber: '18343 52395 07169 56835 79680 49658 31834 49803 82615 31679 12475 65494',
     },
-    { name: 'fixed-keys', a: { username: 'alice', fingerprint: keys.alice.fingerprint }, b: { username: 'bob', fingerprint: keys.bob.fingerprint }, safetyNumber: null as string | null },
+    {
+      name: 'fixed-keys',
+      a: { username: 'alice', fingerprint: keys.alice.fingerprint },
+      b: { username: 'bob', fingerprint: keys.bob.fingerprint },
+      safetyNumber: null as string | null,
+    },
   ];
 }
 

@@ -30,7 +30,7 @@ async function joseVerdict(token: string, clock: ManualClock): Promise<{ userId:
 const claims = (over: JWTPayload = {}): JWTPayload => ({ iss: 'signalbox', aud: 'signalbox', sub: 'u1', sid: 's1', iat: NOW, exp: NOW + 900, ...over });
 
 async function make(payload: JWTPayload, header: Partial<JWTHeaderParameters> = {}, secret = SECRET): Promise<string> {
-  return new SignJWT(payload).setProtectedHeader({ alg: 'HS256', typ: 'JWT', ...header } as JWTHeaderParameters).sign(secret);
+  return new SignJWT(payload).setProtectedHeader({ alg: 'HS256', typ: 'JWT', ...header }).sign(secret);
 }
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');

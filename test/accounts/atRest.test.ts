@@ -8,7 +8,11 @@ const t = useTestApp();
 
 /** Every byte SQLite wrote: the database, its WAL and shared-memory files. */
 const storedBytes = () =>
-  Buffer.concat(readdirSync(t.dir).filter((f) => f.startsWith('signalbox.db')).map((f) => readFileSync(join(t.dir, f))));
+  Buffer.concat(
+    readdirSync(t.dir)
+      .filter((f) => f.startsWith('signalbox.db'))
+      .map((f) => readFileSync(join(t.dir, f))),
+  );
 
 describe('personal data at rest', () => {
   beforeEach(async () => {

@@ -13,8 +13,7 @@ describe('POST /auth/register and common passwords', () => {
   beforeEach(() => {
     t = makeTestApp();
   });
-  const register = (password: string) =>
-    t.http.post('/auth/register').send({ username: 'alice', email: 'alice@example.org', password });
+  const register = (password: string) => t.http.post('/auth/register').send({ username: 'alice', email: 'alice@example.org', password });
 
   it.each(['password', '12345678', 'qwertyuiop', 'iloveyou'])('refuses %s with 400 validation_failed naming the field', async (password) => {
     const res = await register(password);

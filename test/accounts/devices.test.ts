@@ -9,7 +9,7 @@ import { useTestApp, withUser } from '../helpers/perTest.js';
 import { poll } from '../helpers/signaling.js';
 import { heldPolls } from '../signaling/helpers.js';
 
-// API.md, Devices (v1.1): every session is a device; `device {name, platform}` at register/login is
+// docs/api.md, Devices (v1.1): every session is a device; `device {name, platform}` at register/login is
 // shown only to the owner; `deviceId` stays for the session's life; DEVICES_MAX ends the least
 // recently seen session.
 
@@ -79,7 +79,11 @@ describe('device info at sign-in', () => {
     t.clock.advance(1); // listed after the registration's session
     const tablet = await signInWith(t, ana, device);
     expect((await devicesOf(t, tablet)).body.devices[1].name).toBe(device.name);
-    const bytes = Buffer.concat(readdirSync(t.dir).filter((f) => f.startsWith('signalbox.db')).map((f) => readFileSync(join(t.dir, f))));
+    const bytes = Buffer.concat(
+      readdirSync(t.dir)
+        .filter((f) => f.startsWith('signalbox.db'))
+        .map((f) => readFileSync(join(t.dir, f))),
+    );
     expect(bytes.includes(device.name)).toBe(false);
     expect(bytes.includes(device.platform)).toBe(false);
     expect(JSON.stringify(t.logs)).not.toContain('Kitchen');

@@ -61,11 +61,17 @@ describe('the argon2 queue', () => {
     await registerUser(t, { username: 'bob_b', password: 'bob password here' });
     hasher.hold();
     const flood = Array.from({ length: 300 }, (_, i) =>
-      t.http.post('/auth/change-password').set(bearer(alice)).send({ currentPassword: `wrong guess ${i}`, newPassword: 'a brand new secret' }),
+      t.http
+        .post('/auth/change-password')
+        .set(bearer(alice))
+        .send({ currentPassword: `wrong guess ${i}`, newPassword: 'a brand new secret' }),
     );
     const floodDone = Promise.all(flood);
     await asked(hasher, 300);
-    const bob = t.http.post('/auth/login').send({ username: 'bob_b', password: 'bob password here' }).then((r) => r);
+    const bob = t.http
+      .post('/auth/login')
+      .send({ username: 'bob_b', password: 'bob password here' })
+      .then((r) => r);
     await asked(hasher, 301);
     hasher.open();
     const results = await floodDone;
@@ -81,7 +87,10 @@ describe('the argon2 queue', () => {
     t = makeTestApp({ hasher, env: { TRUST_PROXY: 'true' } });
     hasher.hold();
     const register = (name: string, ip: string) =>
-      t.http.post('/auth/register').set('X-Forwarded-For', ip).send({ username: name, email: `${name}@example.org`, password: 'correct horse battery' });
+      t.http
+        .post('/auth/register')
+        .set('X-Forwarded-For', ip)
+        .send({ username: name, email: `${name}@example.org`, password: 'correct horse battery' });
     const flood = Promise.all(Array.from({ length: 20 }, (_, i) => register(`flood_${i}`, '203.0.113.5')));
     await asked(hasher, 20);
     const other = register('someone_else', '198.51.100.9').then((r) => r);

@@ -47,10 +47,7 @@ describe('PUT /users/me/key-backup', () => {
 
   const refused: Array<[string, () => Promise<unknown>]> = [
     ['a public key', async () => fixture(ED25519.file)],
-    [
-      'a private key',
-      async () => (await openpgp.generateKey({ userIDs: [{ name: 'x' }], type: 'curve25519', format: 'armored' })).privateKey,
-    ],
+    ['a private key', async () => (await openpgp.generateKey({ userIDs: [{ name: 'x' }], type: 'curve25519', format: 'armored' })).privateKey],
     ['an unencrypted message', async () => (await openpgp.createMessage({ text: 'my key in clear' })).armor()],
     [
       'a signed, unencrypted message',
@@ -110,9 +107,7 @@ describe('PUT /users/me/key-backup', () => {
     try {
       const bob = await registerUser(limited, { username: 'bob' });
       const send = async (backup?: string) =>
-        backup === undefined
-          ? limited.http.delete('/users/me/key-backup').set(bearer(bob))
-          : limited.http.put('/users/me/key-backup').set(bearer(bob)).send({ backup });
+        backup === undefined ? limited.http.delete('/users/me/key-backup').set(bearer(bob)) : limited.http.put('/users/me/key-backup').set(bearer(bob)).send({ backup });
       const kept = await passphraseMessage('kept');
       expect((await send(await passphraseMessage('one'))).status).toBe(204);
       expect((await send()).status).toBe(204);

@@ -6,7 +6,11 @@ import { isArmoredEncryptedMessage } from '../../app/accounts/keyBackupCheck.js'
 
 /** `bytes` in a PGP MESSAGE armor, 64 base64 characters a line, no checksum (it is optional). */
 const armor = (bytes: number[]) =>
-  `-----BEGIN PGP MESSAGE-----\n\n${(Buffer.from(bytes).toString('base64').match(/.{1,64}/g) ?? []).join('\n')}\n-----END PGP MESSAGE-----\n`;
+  `-----BEGIN PGP MESSAGE-----\n\n${(
+    Buffer.from(bytes)
+      .toString('base64')
+      .match(/.{1,64}/g) ?? []
+  ).join('\n')}\n-----END PGP MESSAGE-----\n`;
 /** A packet in the OpenPGP (new) format with a one-octet length. */
 const packet = (tag: number, body: number[]) => [0xc0 | tag, body.length, ...body];
 const SKESK = packet(3, [4, 9, 3, 8]);

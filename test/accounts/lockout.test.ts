@@ -31,7 +31,6 @@ const login = (username: string, password: string, ip = '203.0.113.1', totp?: st
     .set('X-Forwarded-For', ip)
     .send({ username, password, ...(totp === undefined ? {} : { totp }) });
 
-
 describe('failed logins per account from one client network', () => {
   it('checks at most the limit of 60 wrong passwords sent at once, refusing the rest with 429', async () => {
     await start({ RATE_LOGIN_ACCOUNT_IP: '10/900' });
@@ -44,7 +43,14 @@ describe('failed logins per account from one client network', () => {
     await start({ RATE_LOGIN_ACCOUNT_IP: '10/900' });
     const alice = (await login('alice', PASSWORD)).body;
     const { secret } = (await t.http.post('/auth/2fa/setup').set(bearer(alice)).send({ password: PASSWORD })).body;
-    expect((await t.http.post('/auth/2fa/enable').set(bearer(alice)).send({ password: PASSWORD, code: totpAt(secret, t.clock.now()) })).status).toBe(200);
+    expect(
+      (
+        await t.http
+          .post('/auth/2fa/enable')
+          .set(bearer(alice))
+          .send({ password: PASSWORD, code: totpAt(secret, t.clock.now()) })
+      ).status,
+    ).toBe(200);
     t.clock.advance(30);
     const right = totpAt(secret, t.clock.now());
     const wrong = String((Number(right) + 1) % 1_000_000).padStart(6, '0');
@@ -60,7 +66,10 @@ describe('failed logins per account from one client network', () => {
     await start({ RATE_LOGIN_ACCOUNT_IP: '3/900' });
     const alice = (await login('alice', PASSWORD)).body;
     const { secret } = (await t.http.post('/auth/2fa/setup').set(bearer(alice)).send({ password: PASSWORD })).body;
-    await t.http.post('/auth/2fa/enable').set(bearer(alice)).send({ password: PASSWORD, code: totpAt(secret, t.clock.now()) });
+    await t.http
+      .post('/auth/2fa/enable')
+      .set(bearer(alice))
+      .send({ password: PASSWORD, code: totpAt(secret, t.clock.now()) });
     t.clock.advance(30);
     for (let i = 0; i < 5; i++) expect((await login('alice', PASSWORD)).body.error.code).toBe('totp_required');
     expect((await login('alice', PASSWORD, '203.0.113.1', totpAt(secret, t.clock.now()))).status).toBe(200);
@@ -145,10 +154,7 @@ describe('networks the account signed in from', () => {
   it('count the network an account was registered from, so an owner who never signed in is let in past the ceiling', async () => {
     await start({ RATE_LOGIN_ACCOUNT_IP: '10/900', RATE_LOGIN_USERNAME: '20/3600' });
     const home = '203.0.113.50';
-    const registered = await t.http
-      .post('/auth/register')
-      .set('X-Forwarded-For', home)
-      .send({ username: 'bob', email: 'bob@example.org', password: PASSWORD });
+    const registered = await t.http.post('/auth/register').set('X-Forwarded-For', home).send({ username: 'bob', email: 'bob@example.org', password: PASSWORD });
     expect(registered.status).toBe(201);
     for (let i = 0; i < 20; i++) expect((await login('bob', 'wrong guess', `198.51.100.${i % 2}`)).status).toBe(401);
     expect((await login('bob', PASSWORD, '203.0.113.99')).status).toBe(429);
@@ -180,13 +186,15 @@ describe('networks the account signed in from', () => {
   });
 });
 
-
 describe('wrong TOTP codes per account (RATE_LOGIN_TOTP)', () => {
   /** Alice turns on 2FA from her home network; returns a right and a wrong code for the next step. */
   async function withTwoFactor(): Promise<{ right: () => string; wrong: string }> {
     const alice = (await login('alice', PASSWORD, '198.51.100.7')).body;
     const { secret } = (await t.http.post('/auth/2fa/setup').set(bearer(alice)).send({ password: PASSWORD })).body;
-    await t.http.post('/auth/2fa/enable').set(bearer(alice)).send({ password: PASSWORD, code: totpAt(secret, t.clock.now()) });
+    await t.http
+      .post('/auth/2fa/enable')
+      .set(bearer(alice))
+      .send({ password: PASSWORD, code: totpAt(secret, t.clock.now()) });
     t.clock.advance(30);
     const right = totpAt(secret, t.clock.now());
     return { right: () => totpAt(secret, t.clock.now()), wrong: String((Number(right) + 1) % 1_000_000).padStart(6, '0') };

@@ -6,8 +6,7 @@ const smtp = useSmtpServer();
 const t = useTestApp(() => ({ env: { SMTP_URL: smtp.url, MAIL_FROM: 'Signalbox <no-reply@signalbox.test>' } }));
 const alice = withUser(t, { username: 'alice', email: 'Alice@Example.org', password: 'correct horse battery' });
 
-const change = (currentPassword: string) =>
-  t.http.post('/auth/change-password').set(bearer(alice)).send({ currentPassword, newPassword: 'a brand new secret' });
+const change = (currentPassword: string) => t.http.post('/auth/change-password').set(bearer(alice)).send({ currentPassword, newPassword: 'a brand new secret' });
 
 describe('POST /auth/change-password notice', () => {
   it('mails a "your password was changed" notice to the address on file', async () => {

@@ -19,15 +19,21 @@ beforeEach(() => {
   hasher.verifications = 0;
 });
 
-const changePassword = (currentPassword: string) =>
-  t.http.post('/auth/change-password').set(bearer(alice)).send({ currentPassword, newPassword: 'a brand new secret' });
+const changePassword = (currentPassword: string) => t.http.post('/auth/change-password').set(bearer(alice)).send({ currentPassword, newPassword: 'a brand new secret' });
 const deleteMe = (password: string) => t.http.delete('/users/me').set(bearer(alice)).send({ password });
 const burst = <T>(n: number, send: (i: number) => Promise<T>) => Promise.all(Array.from({ length: n }, (_, i) => send(i)));
 
 /** Sets up and enables 2FA for alice; returns the secret, one 30-second step after the enabling code. */
 async function enableTwoFactor(): Promise<string> {
   const { secret } = (await t.http.post('/auth/2fa/setup').set(bearer(alice)).send({ password: 'correct horse battery' })).body;
-  expect((await t.http.post('/auth/2fa/enable').set(bearer(alice)).send({ password: 'correct horse battery', code: totpAt(secret, t.clock.now()) })).status).toBe(200);
+  expect(
+    (
+      await t.http
+        .post('/auth/2fa/enable')
+        .set(bearer(alice))
+        .send({ password: 'correct horse battery', code: totpAt(secret, t.clock.now()) })
+    ).status,
+  ).toBe(200);
   t.clock.advance(30);
   return secret;
 }
@@ -77,7 +83,12 @@ describe('POST /auth/2fa/disable', () => {
     const secret = await enableTwoFactor();
     hasher.verifications = 0;
     const code = totpAt(secret, t.clock.now());
-    const results = await burst(30, (i) => t.http.post('/auth/2fa/disable').set(bearer(alice)).send({ password: `wrong guess ${i}`, code }));
+    const results = await burst(30, (i) =>
+      t.http
+        .post('/auth/2fa/disable')
+        .set(bearer(alice))
+        .send({ password: `wrong guess ${i}`, code }),
+    );
     expect(statusCounts(results)).toEqual({ 403: 10, 429: 20 });
     expect(results.find((r) => r.status === 403)!.body.error.code).toBe('invalid_password');
     expect(hasher.verifications).toBe(10);

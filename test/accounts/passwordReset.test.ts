@@ -9,8 +9,7 @@ const t = useTestApp(() => ({ env: { SMTP_URL: smtp.url, MAIL_FROM: 'Signalbox <
 const alice = withUser(t, { username: 'alice', email: 'Alice@Example.org', password: 'correct horse battery' });
 
 const forgot = (email: string) => t.http.post('/auth/forgot-password').send({ email });
-const reset = (email: string, otp: string, newPassword = 'a brand new secret') =>
-  t.http.post('/auth/reset-password').send({ email, otp, newPassword });
+const reset = (email: string, otp: string, newPassword = 'a brand new secret') => t.http.post('/auth/reset-password').send({ email, otp, newPassword });
 const login = (password: string) => t.http.post('/auth/login').send({ username: 'alice', password });
 
 /** Asks for a code and reads it out of the message the SMTP server received. */

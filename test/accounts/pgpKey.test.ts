@@ -17,7 +17,11 @@ import {
 const t = useTestApp();
 const alice = withUser(t);
 
-const put = (user: TestUser, body: unknown) => t.http.put('/auth/pgp-key').set(bearer(user)).send(body as object);
+const put = (user: TestUser, body: unknown) =>
+  t.http
+    .put('/auth/pgp-key')
+    .set(bearer(user))
+    .send(body as object);
 const me = async (user: TestUser) => (await t.http.get('/users/me').set(bearer(user))).body.user;
 
 /** Every key the rules refuse, with the words the message must use to say which rule failed. */
@@ -32,10 +36,10 @@ const REFUSED: Array<[name: string, key: () => string, rule: RegExp]> = [
   ['an empty string', () => '', /not an ASCII-armored OpenPGP public key/],
   ['an armored message instead of a key', () => fixture(ED25519.file).replaceAll('PUBLIC KEY BLOCK', 'MESSAGE'), /not an ASCII-armored/],
   ['a block cut off inside a packet header', () => armorPublic(Buffer.from([0xc6, 0xff, 0x00])), /not an ASCII-armored/],
-  // Clients encrypt signals to the key (API.md v1.1), so a key that cannot receive them is refused.
+  // Clients encrypt signals to the key (docs/api.md v1.1), so a key that cannot receive them is refused.
   ['a sign-only key (GnuPG ed25519 without a subkey)', () => fixture('ed25519-sign-only.pub.asc'), /no usable encryption key/],
   ['a key whose only encryption subkey has expired', () => fixture('encryption-expired.pub.asc'), /no usable encryption key/],
-  // DSA signatures are checked in pure-JS arithmetic whose cost the key's numbers set (issue 11).
+  // DSA signatures are checked in pure-JS arithmetic whose cost the key's numbers set (docs/security.md).
   ['a GnuPG DSA 2048 key with an ElGamal subkey', () => fixture('dsa2048.pub.asc'), /uses DSA, which is not accepted/],
 ];
 

@@ -67,7 +67,11 @@ describe('GET /users/me/security-events', () => {
 
   it('stores the network encrypted', async () => {
     await signedIn('198.51.100.77');
-    const bytes = Buffer.concat(readdirSync(t.dir).filter((f) => f.startsWith('signalbox.db')).map((f) => readFileSync(join(t.dir, f))));
+    const bytes = Buffer.concat(
+      readdirSync(t.dir)
+        .filter((f) => f.startsWith('signalbox.db'))
+        .map((f) => readFileSync(join(t.dir, f))),
+    );
     expect(bytes.includes('198.51.100.0/24')).toBe(false);
   });
 
@@ -94,7 +98,10 @@ describe('GET /users/me/security-events', () => {
   it('records password.reset with no device but the network it came from', async () => {
     await t.http.post('/auth/forgot-password').send({ email: 'alice@example.org' });
     const otp = codeIn((await smtp.waitFor(1))[0]!);
-    const res = await t.http.post('/auth/reset-password').set('X-Forwarded-For', '192.0.2.200').send({ email: 'alice@example.org', otp, newPassword: 'a brand new secret' });
+    const res = await t.http
+      .post('/auth/reset-password')
+      .set('X-Forwarded-For', '192.0.2.200')
+      .send({ email: 'alice@example.org', otp, newPassword: 'a brand new secret' });
     expect(res.status).toBe(204);
     const phone = (await t.http.post('/auth/login').set('X-Forwarded-For', HOME).send({ username: 'alice', password: 'a brand new secret' })).body;
     const entries = await log(phone);
@@ -103,9 +110,23 @@ describe('GET /users/me/security-events', () => {
 
   it('records 2fa.enabled and 2fa.disabled', async () => {
     const { secret } = (await t.http.post('/auth/2fa/setup').set(bearer(alice)).send({ password: PASSWORD })).body;
-    expect((await t.http.post('/auth/2fa/enable').set(bearer(alice)).send({ password: PASSWORD, code: totpAt(secret, t.clock.now()) })).status).toBe(200);
+    expect(
+      (
+        await t.http
+          .post('/auth/2fa/enable')
+          .set(bearer(alice))
+          .send({ password: PASSWORD, code: totpAt(secret, t.clock.now()) })
+      ).status,
+    ).toBe(200);
     t.clock.advance(30);
-    expect((await t.http.post('/auth/2fa/disable').set(bearer(alice)).send({ password: PASSWORD, code: totpAt(secret, t.clock.now()) })).status).toBe(204);
+    expect(
+      (
+        await t.http
+          .post('/auth/2fa/disable')
+          .set(bearer(alice))
+          .send({ password: PASSWORD, code: totpAt(secret, t.clock.now()) })
+      ).status,
+    ).toBe(204);
     expect(await types()).toEqual(['2fa.disabled', '2fa.enabled']);
   });
 
@@ -126,7 +147,14 @@ describe('GET /users/me/security-events', () => {
   it('answers `limit` newest entries, 50 by default', async () => {
     for (let i = 0; i < 55; i++) {
       t.clock.advance(1);
-      expect((await t.http.post('/auth/logout').set(bearer(await signedIn())).send({})).status).toBe(204);
+      expect(
+        (
+          await t.http
+            .post('/auth/logout')
+            .set(bearer(await signedIn()))
+            .send({})
+        ).status,
+      ).toBe(204);
     }
     expect(await log(alice)).toHaveLength(50);
     const two = await log(alice, '?limit=2');

@@ -76,8 +76,7 @@ describe('POST /auth/refresh', () => {
 });
 
 describe('access tokens', () => {
-  const sign = (secret: Buffer, claims: Record<string, unknown>, alg = 'HS256') =>
-    new SignJWT(claims).setProtectedHeader({ alg }).sign(secret);
+  const sign = (secret: Buffer, claims: Record<string, unknown>, alg = 'HS256') => new SignJWT(claims).setProtectedHeader({ alg }).sign(secret);
   const validClaims = () => {
     const payload = JSON.parse(Buffer.from(alice.accessToken.split('.')[1]!, 'base64url').toString());
     return payload as Record<string, unknown>;

@@ -14,7 +14,7 @@ async function tokenWithHeader(header: { alg: 'HS256'; typ?: string }): Promise<
     .setIssuer(claims.iss!)
     .setAudience(claims.aud!)
     .setSubject(claims.sub!)
-    .setIssuedAt(claims.iat!)
+    .setIssuedAt(claims.iat)
     .setExpirationTime(claims.exp!)
     .sign(TEST_SECRETS.jwtSecret);
 }

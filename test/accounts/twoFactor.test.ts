@@ -14,8 +14,7 @@ const PASSWORD = 'correct horse battery';
 const setup = (password = PASSWORD) => t.http.post('/auth/2fa/setup').set(bearer(alice)).send({ password });
 const enable = (code: string, password = PASSWORD) => t.http.post('/auth/2fa/enable').set(bearer(alice)).send({ password, code });
 const disable = (password: string, code: string) => t.http.post('/auth/2fa/disable').set(bearer(alice)).send({ password, code });
-const login = (totp?: string) =>
-  t.http.post('/auth/login').send({ username: 'alice', password: 'correct horse battery', ...(totp === undefined ? {} : { totp }) });
+const login = (totp?: string) => t.http.post('/auth/login').send({ username: 'alice', password: 'correct horse battery', ...(totp === undefined ? {} : { totp }) });
 const codeNow = (secret: string) => totpAt(secret, t.clock.now());
 
 /** Sets up and enables 2FA, then moves to the next 30-second step so the enabling code is spent. */
@@ -42,7 +41,11 @@ describe('POST /auth/2fa/setup', () => {
 
   it('stores the secret encrypted', async () => {
     const { secret } = (await setup()).body;
-    const bytes = Buffer.concat(readdirSync(t.dir).filter((f) => f.startsWith('signalbox.db')).map((f) => readFileSync(join(t.dir, f))));
+    const bytes = Buffer.concat(
+      readdirSync(t.dir)
+        .filter((f) => f.startsWith('signalbox.db'))
+        .map((f) => readFileSync(join(t.dir, f))),
+    );
     expect(bytes.includes(secret)).toBe(false);
   });
 
@@ -120,7 +123,11 @@ describe('POST /auth/2fa/enable', () => {
   it('stores the recovery codes only as hashes', async () => {
     const { secret } = (await setup()).body;
     const codes: string[] = (await enable(codeNow(secret))).body.recoveryCodes;
-    const bytes = Buffer.concat(readdirSync(t.dir).filter((f) => f.startsWith('signalbox.db')).map((f) => readFileSync(join(t.dir, f))));
+    const bytes = Buffer.concat(
+      readdirSync(t.dir)
+        .filter((f) => f.startsWith('signalbox.db'))
+        .map((f) => readFileSync(join(t.dir, f))),
+    );
     for (const code of codes) {
       expect(bytes.includes(code)).toBe(false);
       expect(bytes.includes(code.replace('-', ''))).toBe(false);
@@ -140,7 +147,10 @@ describe('POST /auth/2fa/enable when the security log cannot be written', () => 
     try {
       const bob = await registerUser(broken, { username: 'bob_b', password: PASSWORD });
       const { secret } = (await broken.http.post('/auth/2fa/setup').set(bearer(bob)).send({ password: PASSWORD })).body;
-      const res = await broken.http.post('/auth/2fa/enable').set(bearer(bob)).send({ password: PASSWORD, code: totpAt(secret, broken.clock.now()) });
+      const res = await broken.http
+        .post('/auth/2fa/enable')
+        .set(bearer(bob))
+        .send({ password: PASSWORD, code: totpAt(secret, broken.clock.now()) });
       expect(res.status).toBe(200);
       expect(res.body.recoveryCodes).toHaveLength(10);
       expect(broken.logs.some((l) => l.msg === 'security event not written' && l.type === '2fa.enabled')).toBe(true);
@@ -226,7 +236,10 @@ describe('POST /auth/login with two-factor on', () => {
     try {
       const bob = await registerUser(limited, { username: 'bob_b', password: 'correct horse battery' });
       const { secret } = (await limited.http.post('/auth/2fa/setup').set(bearer(bob)).send({ password: 'correct horse battery' })).body;
-      await limited.http.post('/auth/2fa/enable').set(bearer(bob)).send({ password: 'correct horse battery', code: totpAt(secret, limited.clock.now()) });
+      await limited.http
+        .post('/auth/2fa/enable')
+        .set(bearer(bob))
+        .send({ password: 'correct horse battery', code: totpAt(secret, limited.clock.now()) });
       limited.clock.advance(30);
       // From a network other than the one bob registered from, where the ceiling applies.
       const attempt = (totp: string) =>

@@ -18,7 +18,10 @@ const bodyOf = (raw: string) => raw.replace(/=\r?\n/g, ''); // undo quoted-print
 /** Alice turns 2FA on herself; answers the secret and her recovery codes. */
 async function ownerEnables(): Promise<{ secret: string; recoveryCodes: string[] }> {
   const { secret } = (await t.http.post('/auth/2fa/setup').set(bearer(alice)).send({ password: PASSWORD })).body;
-  const res = await t.http.post('/auth/2fa/enable').set(bearer(alice)).send({ password: PASSWORD, code: totpAt(secret, t.clock.now()) });
+  const res = await t.http
+    .post('/auth/2fa/enable')
+    .set(bearer(alice))
+    .send({ password: PASSWORD, code: totpAt(secret, t.clock.now()) });
   expect(res.status).toBe(200);
   t.clock.advance(30);
   return { secret, recoveryCodes: res.body.recoveryCodes };
@@ -48,7 +51,10 @@ describe('a stolen access token and 2FA', () => {
     expect(on!.to).toEqual(['alice@example.org']);
     expect(on!.raw).toContain('Subject: Signalbox: two-factor authentication was turned on');
     expect(bodyOf(on!.raw)).toContain('If this was not you');
-    const off = await t.http.post('/auth/2fa/disable').set(bearer(alice)).send({ password: PASSWORD, code: totpAt(secret, t.clock.now()) });
+    const off = await t.http
+      .post('/auth/2fa/disable')
+      .set(bearer(alice))
+      .send({ password: PASSWORD, code: totpAt(secret, t.clock.now()) });
     expect(off.status).toBe(204);
     const mails = await smtp.waitFor(2);
     expect(mails[1]!.raw).toContain('Subject: Signalbox: two-factor authentication was turned off');
@@ -56,7 +62,14 @@ describe('a stolen access token and 2FA', () => {
 
   it('mails nothing when enabling is refused', async () => {
     const { secret } = (await t.http.post('/auth/2fa/setup').set(bearer(alice)).send({ password: PASSWORD })).body;
-    expect((await t.http.post('/auth/2fa/enable').set(bearer(alice)).send({ password: 'wrong one', code: totpAt(secret, t.clock.now()) })).status).toBe(403);
+    expect(
+      (
+        await t.http
+          .post('/auth/2fa/enable')
+          .set(bearer(alice))
+          .send({ password: 'wrong one', code: totpAt(secret, t.clock.now()) })
+      ).status,
+    ).toBe(403);
     await t.mailer.idle();
     expect(smtp.received).toHaveLength(0);
   });

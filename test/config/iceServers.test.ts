@@ -17,7 +17,11 @@ const problem = (env: Env) => {
 describe('ICE server configuration', () => {
   it('reads STUN and TURN URL lists with ports and transports', () => {
     const config = parseConfig(
-      { STUN_URLS: 'stun:stun.example.org, stun:[2001:db8::1]:3478', TURN_URLS: 'turn:turn.example.org:3478?transport=udp,turns:turn.example.org:5349?transport=tcp', TURN_SECRET: SECRET },
+      {
+        STUN_URLS: 'stun:stun.example.org, stun:[2001:db8::1]:3478',
+        TURN_URLS: 'turn:turn.example.org:3478?transport=udp,turns:turn.example.org:5349?transport=tcp',
+        TURN_SECRET: SECRET,
+      },
       secrets,
     );
     expect(config.stunUrls).toEqual(['stun:stun.example.org', 'stun:[2001:db8::1]:3478']);

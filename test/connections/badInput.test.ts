@@ -17,7 +17,11 @@ const ENDPOINTS = [
 const rows = ENDPOINTS.map((e) => [e.path] as const);
 const fieldRows = ENDPOINTS.flatMap((e) => e.fields.map((f) => [e.path, f] as const));
 const endpoint = (path: string) => ENDPOINTS.find((e) => e.path === path)!;
-const post = (path: string, body: unknown) => t.http.post(path).set(bearer(alice)).send(body as object);
+const post = (path: string, body: unknown) =>
+  t.http
+    .post(path)
+    .set(bearer(alice))
+    .send(body as object);
 
 describe('connection bodies', () => {
   it.each(rows)('%s accepts its valid body, the baseline every bad row departs from', async (path) => {
@@ -33,14 +37,11 @@ describe('connection bodies', () => {
     ['an operator object $ne', { $ne: null }],
     ['an operator object $regex', { $regex: '.*' }],
   ] as const;
-  it.each(fieldRows.flatMap((r) => wrong.map((w) => [...r, ...w] as const)))(
-    '%s refuses %s as %s with validation_failed naming it',
-    async (path, field, _why, value) => {
-      const res = await post(path, { ...endpoint(path).valid, [field]: value });
-      expectApiError(res, 400, 'validation_failed');
-      expect(listedFields(res)).toContain(field);
-    },
-  );
+  it.each(fieldRows.flatMap((r) => wrong.map((w) => [...r, ...w] as const)))('%s refuses %s as %s with validation_failed naming it', async (path, field, _why, value) => {
+    const res = await post(path, { ...endpoint(path).valid, [field]: value });
+    expectApiError(res, 400, 'validation_failed');
+    expect(listedFields(res)).toContain(field);
+  });
 
   it.each(rows)('%s refuses an unknown field', async (path) => {
     const res = await post(path, { ...endpoint(path).valid, requesterId: alice.id });

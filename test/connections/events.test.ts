@@ -4,7 +4,7 @@ import { removeConnection, respond, sendRequest } from '../helpers/connections.j
 import { useTestApp, withUser } from '../helpers/perTest.js';
 import { clearMailbox, eventsIn, poll, signInDevice, type PolledEvent, type TestDevice } from '../helpers/signaling.js';
 
-// API.md, Signaling (v1.1, server events): a change of the connection graph writes events into the
+// docs/api.md, Signaling (v1.1, server events): a change of the connection graph writes events into the
 // mailbox of every device of the other user and of the acting user's other devices, never the acting
 // device's own. Alice and bob have two devices each: the one they registered with, and a tablet/laptop.
 
@@ -76,7 +76,7 @@ describe('connection.accepted', () => {
     for (const device of [alice, aliceTablet, bob, bobLaptop]) await clearMailbox(t, device);
   });
 
-  it("on accept, reaches every device of the asker, naming the one who accepted", async () => {
+  it('on accept, reaches every device of the asker, naming the one who accepted', async () => {
     expect((await respond(t, bob, alice, 'accept')).status).toBe(200);
     for (const device of [alice, aliceTablet]) expect(await eventsOf(device)).toEqual([event('connection.accepted', bob, { username: bob.username })]);
   });
@@ -87,7 +87,7 @@ describe('connection.accepted', () => {
     expect(await eventsOf(bob)).toEqual([]);
   });
 
-  it('on crossing requests, reaches every device of the first asker and the second asker\'s other devices', async () => {
+  it("on crossing requests, reaches every device of the first asker and the second asker's other devices", async () => {
     const crossing = await sendRequest(t, bob, alice);
     expect(crossing.status).toBe(200);
     expect(crossing.body.connection.username).toBe(alice.username);
@@ -105,7 +105,7 @@ describe('connection.accepted', () => {
 });
 
 describe('connection.removed', () => {
-  it('on reject, reaches every device of the asker and the rejecting user\'s other devices', async () => {
+  it("on reject, reaches every device of the asker and the rejecting user's other devices", async () => {
     await sendRequest(t, alice, bob);
     for (const device of [alice, aliceTablet, bob, bobLaptop]) await clearMailbox(t, device);
     expect((await respond(t, bob, alice, 'reject')).status).toBe(200);

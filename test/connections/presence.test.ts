@@ -47,7 +47,7 @@ describe('connection.presence', () => {
     expect((await bobAsSeenByAlice()).online).toBe(false);
   });
 
-  it("moves lastSeen forward with later requests (written at most every 30 s per user)", async () => {
+  it('moves lastSeen forward with later requests (written at most every 30 s per user)', async () => {
     t.clock.advance(120);
     await activity(bob);
     t.clock.advance(45);

@@ -36,7 +36,7 @@ async function askAndCancel(from: TestUser, to: TestUser) {
 }
 
 describe('a stranger looping request and cancel', () => {
-  it('leaves the victim\'s device a bounded mailbox after 1,500 rounds, and a contact\'s send is still accepted', async () => {
+  it("leaves the victim's device a bounded mailbox after 1,500 rounds, and a contact's send is still accepted", async () => {
     // The limits on requests are off here (cool-down 0, RATE_* off in tests): the event bounds alone must hold.
     await start({ CONNECTION_REQUEST_COOLDOWN: '0' });
     for (let round = 0; round < 1500; round++) await askAndCancel(stranger, victim);
@@ -83,7 +83,7 @@ describe('POST /connections/request per requester (RATE_CONNECTION_REQUEST)', ()
 });
 
 describe('server events past EVENTS_MAX', () => {
-  it('drops the device\'s oldest pending event and still takes every signal MAILBOX_MAX allows', async () => {
+  it("drops the device's oldest pending event and still takes every signal MAILBOX_MAX allows", async () => {
     await start({ EVENTS_MAX: '3', MAILBOX_MAX: '2', MAILBOX_PER_SENDER: '2' });
     const strangers = [];
     for (let i = 0; i < 5; i++) strangers.push(await registerUser(t, { username: `stranger_${i}` }));
@@ -121,7 +121,7 @@ describe('the events of one request', () => {
     expect(eventsIn(next).map((e) => [e.type, e.payload])).toEqual([['connection.removed', { username: 'stranger' }]]);
   });
 
-  it('are removed from the rejecting user\'s other devices that never took the request out', async () => {
+  it("are removed from the rejecting user's other devices that never took the request out", async () => {
     await start();
     const laptop = await signInDevice(t, victim, 'laptop');
     expect((await sendRequest(t, stranger, victim)).status).toBe(201);

@@ -612,7 +612,7 @@ describe('sending with the guide', () => {
     await heldPolls(t, 1);
     await send(t, laptop, 'bob', { payload: 'ring', sessionId: 'call-3' });
     await until('the answer', () => h.calls.filter((c) => c.path === '/signaling/send' && c.status === 202).length === 2);
-    const at = async (device: Grant) => (await t.http.get('/signaling/poll').set(bearer(device))).body.signals.map((s: Entry) => `${s.type}:${s.payload}`);
+    const at = async (device: Grant) => (await t.http.get('/signaling/poll').set(bearer(device))).body.signals.map((s: Entry) => `${s.type}:${String(s.payload)}`);
     expect(await at(laptop)).toEqual(['answer:answered']);
     expect(await at(tablet)).toEqual([]);
     expect(await at(desk)).toEqual(['offer:ring', 'custom:stop ringing']);

@@ -108,7 +108,7 @@ export function conformingObject(s: JsonSchema): fc.Arbitrary<Record<string, unk
   const props = s.properties ?? {};
   const required = new Set(s.required ?? []);
   const model = Object.fromEntries(Object.entries(props).map(([k, v]) => [k, conforming(v, k)]));
-  return fc.record(model, { requiredKeys: [...required].filter((k) => k in props) }) as fc.Arbitrary<Record<string, unknown>>;
+  return fc.record(model, { requiredKeys: [...required].filter((k) => k in props) });
 }
 
 /** Text no schema should like: empty, huge, control characters, lone surrogates, right-to-left marks, NUL. */
@@ -151,21 +151,19 @@ const extraKey = fc.oneof(fc.constantFrom('isAdmin', '__proto__', 'constructor',
 export function jsonBody(schema: JsonSchema): fc.Arbitrary<unknown> {
   const variants = (schema.oneOf ?? schema.anyOf ?? [schema]).filter((v) => v.type === 'object' || v.properties);
   const shaped = fc.oneof(...variants.map((v) => conformingObject(v).map((o) => ({ o, v }))));
-  const mutated = fc
-    .tuple(shaped, fc.array(fc.tuple(fc.nat(), fc.nat(6), hostileValue, extraKey), { minLength: 1, maxLength: 3 }))
-    .map(([{ o, v }, edits]) => {
-      const body: Record<string, unknown> = { ...o };
-      const keys = Object.keys(v.properties ?? {});
-      for (const [pick, how, value, extra] of edits) {
-        const key = keys.length > 0 ? keys[pick % keys.length]! : extra;
-        if (how === 0) delete body[key];
-        else if (how === 1) body[key] = null;
-        else if (how === 2) Object.defineProperty(body, extra, { value, enumerable: true, configurable: true, writable: true });
-        else if (how === 3) body[key] = [body[key]];
-        else body[key] = value;
-      }
-      return body;
-    });
+  const mutated = fc.tuple(shaped, fc.array(fc.tuple(fc.nat(), fc.nat(6), hostileValue, extraKey), { minLength: 1, maxLength: 3 })).map(([{ o, v }, edits]) => {
+    const body: Record<string, unknown> = { ...o };
+    const keys = Object.keys(v.properties ?? {});
+    for (const [pick, how, value, extra] of edits) {
+      const key = keys.length > 0 ? keys[pick % keys.length]! : extra;
+      if (how === 0) delete body[key];
+      else if (how === 1) body[key] = null;
+      else if (how === 2) Object.defineProperty(body, extra, { value, enumerable: true, configurable: true, writable: true });
+      else if (how === 3) body[key] = [body[key]];
+      else body[key] = value;
+    }
+    return body;
+  });
   const edgeStrings = fc.tuple(shaped, fc.nat()).chain(([{ o, v }, pick]) => {
     const entries = Object.entries(v.properties ?? {}).filter(([, p]) => p.type === 'string' || p.anyOf);
     if (entries.length === 0) return fc.constant(o);
@@ -183,7 +181,22 @@ export function jsonBody(schema: JsonSchema): fc.Arbitrary<unknown> {
 
 /** Bytes that are not a JSON document (or not the UTF-8 they claim to be). */
 export const notJson: fc.Arbitrary<Buffer> = fc.oneof(
-  fc.constantFrom('{"a":', "{'username': 'x'}", '{"a": 1,}', 'undefined', '{} {}', 'NaN', '{"a": NaN}', 'username=a&password=b', '<xml/>', ' ', '\u0000', '{"a":"\\ud800"}').map((s) => Buffer.from(s)),
+  fc
+    .constantFrom(
+      '{"a":',
+      "{'username': 'x'}",
+      '{"a": 1,}',
+      'undefined',
+      '{} {}',
+      'NaN',
+      '{"a": NaN}',
+      'username=a&password=b',
+      '<xml/>',
+      ' ',
+      '\u0000',
+      '{"a":"\\ud800"}',
+    )
+    .map((s) => Buffer.from(s)),
   fc.uint8Array({ minLength: 1, maxLength: 64 }).map((b) => Buffer.from(b)),
   fc.string({ maxLength: 40 }).map((s) => Buffer.from(s)),
   // Nesting past what a recursive parser survives, still under the 64 KiB limit.
@@ -199,7 +212,31 @@ export function paramValue(schema: JsonSchema, name: string): fc.Arbitrary<strin
   const numeric = /\\d/.test(schema.pattern ?? '') || schema.type === 'integer' || schema.type === 'number';
   const bounds = [schema.minimum, schema.maximum].filter((n): n is number => n !== undefined).flatMap((n) => [n - 1, n, n + 1].map(String));
   const edges = numeric
-    ? fc.constantFrom(...bounds, '0', '1', '20', '30', '31', '49', '50', '51', '99', '100', '999', '1000', '-1', '1.5', '1e3', '0x10', ' 1', '+5', 'NaN', 'Infinity', '01', '')
+    ? fc.constantFrom(
+        ...bounds,
+        '0',
+        '1',
+        '20',
+        '30',
+        '31',
+        '49',
+        '50',
+        '51',
+        '99',
+        '100',
+        '999',
+        '1000',
+        '-1',
+        '1.5',
+        '1e3',
+        '0x10',
+        ' 1',
+        '+5',
+        'NaN',
+        'Infinity',
+        '01',
+        '',
+      )
     : boundaryStrings(schema);
   return fc.oneof(
     { arbitrary: conforming(schema, name).map(String), weight: 3 },

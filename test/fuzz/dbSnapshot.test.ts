@@ -44,4 +44,13 @@ describe('DbSnapshotter', () => {
     writer.prepare('INSERT INTO rate_limits (key, count, reset_at) VALUES (?, 1, 0)').run('some-key');
     expect(snapshotDiff(before, snapshots.take())).toEqual({});
   });
+
+  it('reads the tables again only after another connection committed (PRAGMA data_version)', () => {
+    const first = snapshots.take();
+    expect(snapshots.take()).toBe(first); // nothing committed: the same snapshot, not a second read
+    writer.prepare('UPDATE users SET password_hash = ? WHERE id = ?').run('changed again', u.id);
+    const after = snapshots.take();
+    expect(after).not.toBe(first);
+    expect(Object.keys(snapshotDiff(first, after))).toEqual(['users']);
+  });
 });

@@ -26,7 +26,10 @@ async function pending(t: TestApp, token: string): Promise<number> {
  */
 export async function refillMailboxes(t: TestApp, world: World): Promise<void> {
   const get = (key: string) => world.get(key)!;
-  for (const [to, from] of [['A', 'B'], ['B', 'A']] as const) {
+  for (const [to, from] of [
+    ['A', 'B'],
+    ['B', 'A'],
+  ] as const) {
     if ((await pending(t, get(`${to}.accessToken`))) > 0) continue;
     const sent = await t.http
       .post('/signaling/send')
@@ -59,14 +62,21 @@ export async function buildWorld(t: TestApp): Promise<World> {
   put('A', a);
   put('B', b);
   put('C', c);
-  for (const [prefix, u] of [['A', a], ['B', b], ['A2', a2]] as const) {
+  for (const [prefix, u] of [
+    ['A', a],
+    ['B', b],
+    ['A2', a2],
+  ] as const) {
     const res = await t.http.get('/users/me/devices').set(bearer(u));
     world.set(`${prefix}.deviceId`, (res.body.devices as Array<{ id: string; current: boolean }>).find((d) => d.current)!.id);
   }
   // The cursors are taken before one more signal each, which stays pending whatever a case acknowledges.
   world.set('A.cursor', await pollCursor(t, a));
   world.set('B.cursor', await pollCursor(t, b));
-  for (const [from, to] of [[b, a], [a, b]] as const) {
+  for (const [from, to] of [
+    [b, a],
+    [a, b],
+  ] as const) {
     const sent = await send(t, from, to, { payload: 'kept pending' });
     if (sent.status !== 202) throw new Error(`send failed: ${sent.status} ${JSON.stringify(sent.body)}`);
   }

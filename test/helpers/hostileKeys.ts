@@ -3,7 +3,7 @@ import { armorPublic } from './pgpFixtures.js';
 
 /**
  * Hand-made OpenPGP v4 public keys built from raw packets with random numbers, for the attacks of
- * issue 11: DSA or RSA parameters far too big, RSA with a huge public exponent. They are not real
+ * docs/security.md: DSA or RSA parameters far too big, RSA with a huge public exponent. They are not real
  * keys (the numbers are random), but they are well-formed, and each self-signature carries the right
  * hash prefix, so an unprotected server gets as far as the signature arithmetic and spends its CPU
  * there. Building one takes milliseconds: no key generation, no prime search.
@@ -108,7 +108,10 @@ function keyPacketBody(m: KeyMaterial, created: number): Buffer {
   return Buffer.concat([Buffer.from([4]), u32(created), Buffer.from([m.algorithm]), m.fields]);
 }
 
-const fingerprint = (body: Buffer) => createHash('sha1').update(Buffer.concat([Buffer.from([0x99]), u16(body.length), body])).digest();
+const fingerprint = (body: Buffer) =>
+  createHash('sha1')
+    .update(Buffer.concat([Buffer.from([0x99]), u16(body.length), body]))
+    .digest();
 
 function subpacket(type: number, data: Buffer): Buffer {
   return Buffer.concat([Buffer.from([data.length + 1, type]), data]);
@@ -122,7 +125,9 @@ function signature(type: number, signer: KeyMaterial, signerFpr: Buffer, signedD
   const hashed = Buffer.concat([subpacket(2, u32(created)), subpacket(27, Buffer.from([flags])), subpacket(33, Buffer.concat([Buffer.from([4]), signerFpr]))]);
   const head = Buffer.concat([Buffer.from([4, type, signer.algorithm, 8]), u16(hashed.length), hashed]);
   const trailer = Buffer.concat([Buffer.from([4, 0xff]), u32(head.length)]);
-  const digest = createHash('sha256').update(Buffer.concat([signedData, head, trailer])).digest();
+  const digest = createHash('sha256')
+    .update(Buffer.concat([signedData, head, trailer]))
+    .digest();
   const unhashed = subpacket(16, signerFpr.subarray(12));
   return packet(2, Buffer.concat([head, u16(unhashed.length), unhashed, digest.subarray(0, 2), signer.signature]));
 }

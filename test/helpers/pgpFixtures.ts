@@ -22,7 +22,10 @@ export function armorBodyLines(armored: string): string[] {
 
 /** Re-armors binary packets as a public key block (no checksum: RFC 9580 makes it optional). */
 export function armorPublic(packets: Buffer): string {
-  const b64 = packets.toString('base64').match(/.{1,64}/g)!.join('\n');
+  const b64 = packets
+    .toString('base64')
+    .match(/.{1,64}/g)!
+    .join('\n');
   return `-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n${b64}\n-----END PGP PUBLIC KEY BLOCK-----\n`;
 }
 

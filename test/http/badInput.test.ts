@@ -70,8 +70,7 @@ const ep = (name: string): Endpoint => ENDPOINTS.find((e) => label(e) === name)!
 const byLabel = ENDPOINTS.map((e) => [label(e)] as const);
 const fieldRows = ENDPOINTS.flatMap((e) => [...e.required, ...e.optional].map((field) => [label(e), field] as const));
 const requiredRows = ENDPOINTS.flatMap((e) => e.required.map((field) => [label(e), field] as const));
-const cross = <A extends readonly unknown[], B extends readonly unknown[]>(as: readonly A[], bs: readonly B[]) =>
-  as.flatMap((a) => bs.map((b) => [...a, ...b] as const));
+const cross = <A extends readonly unknown[], B extends readonly unknown[]>(as: readonly A[], bs: readonly B[]) => as.flatMap((a) => bs.map((b) => [...a, ...b] as const));
 
 /** Sends `body` as is: a string goes on the wire verbatim with `contentType`, an object as JSON. */
 function send(e: Endpoint, body: string | object, contentType = 'application/json'): Promise<Response> {
@@ -252,8 +251,11 @@ describe('bodies over MAX_BODY_BYTES', () => {
 describe('bodies that are not JSON', () => {
   const mediaTypes = [
     ['text/plain', 'text/plain', (valid: Record<string, unknown>) => JSON.stringify(valid)],
-    ['application/x-www-form-urlencoded', 'application/x-www-form-urlencoded', (valid: Record<string, unknown>) =>
-      new URLSearchParams(Object.entries(valid).map(([k, v]): [string, string] => [k, String(v)])).toString() || 'a=1'],
+    [
+      'application/x-www-form-urlencoded',
+      'application/x-www-form-urlencoded',
+      (valid: Record<string, unknown>) => new URLSearchParams(Object.entries(valid).map(([k, v]): [string, string] => [k, String(v)])).toString() || 'a=1',
+    ],
     ['application/xml', 'application/xml', () => '<login><username>x</username></login>'],
     ['multipart/form-data', 'multipart/form-data; boundary=XyZ', () => '--XyZ\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--XyZ--\r\n'],
   ] as const;
@@ -283,20 +285,36 @@ describe('a barrage of bad input', () => {
     await record(change().send({ currentPassword: pw, newPassword: [NEW_PASSWORD] }));
     await record(change().set('Content-Type', json).send(`{"__proto__": {"admin": true}, "currentPassword": "${pw}", "newPassword": "${NEW_PASSWORD}"}`));
     await record(change().set('Content-Type', json).send(`{"currentPassword": "${pw}", "newPassword": "${NEW_PASSWORD}"`));
-    await record(change().set('Content-Type', 'text/plain').send(JSON.stringify({ currentPassword: pw, newPassword: NEW_PASSWORD })));
+    await record(
+      change()
+        .set('Content-Type', 'text/plain')
+        .send(JSON.stringify({ currentPassword: pw, newPassword: NEW_PASSWORD })),
+    );
     await record(change().type('form').send({ currentPassword: pw, newPassword: NEW_PASSWORD }));
     await record(change().send({ currentPassword: pw, newPassword: NEW_PASSWORD, padding: 'x'.repeat(70_000) }));
-    await record(change().set('Content-Type', json).send(JSON.stringify([{ currentPassword: pw, newPassword: NEW_PASSWORD }])));
+    await record(
+      change()
+        .set('Content-Type', json)
+        .send(JSON.stringify([{ currentPassword: pw, newPassword: NEW_PASSWORD }])),
+    );
 
     await record(del().send({ password: pw, confirm: true }));
     await record(del().send({ password: { $ne: null } }));
     await record(del().send({ password: [pw] }));
     await record(del().set('Content-Type', json).send(`{"__proto__": {"admin": true}, "password": "${pw}"}`));
     await record(del().set('Content-Type', json).send(`{"password": "${pw}",}`));
-    await record(del().set('Content-Type', 'text/plain').send(JSON.stringify({ password: pw })));
+    await record(
+      del()
+        .set('Content-Type', 'text/plain')
+        .send(JSON.stringify({ password: pw })),
+    );
     await record(del().type('form').send({ password: pw }));
     await record(del().send({ password: pw, padding: 'x'.repeat(70_000) }));
-    await record(del().set('Content-Type', json).send(JSON.stringify([{ password: pw }])));
+    await record(
+      del()
+        .set('Content-Type', json)
+        .send(JSON.stringify([{ password: pw }])),
+    );
 
     await record(login().send({ username: { $gt: '' }, password: { $ne: null } }));
     await record(login().send({ username: u.username, password: { $ne: null } }));

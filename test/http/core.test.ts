@@ -98,10 +98,13 @@ describe('X-Content-Type-Options', () => {
 describe('Cache-Control', () => {
   const requests: Array<[string, (a: TestApp) => Promise<Response>]> = [
     ['POST /auth/register', (a) => a.http.post('/auth/register').send({ username: 'cache_1', email: 'c1@example.org', password: 'a fine password' })],
-    ['POST /auth/login', async (a) => {
-      const u = await registerUser(a);
-      return a.http.post('/auth/login').send({ username: u.username, password: u.password });
-    }],
+    [
+      'POST /auth/login',
+      async (a) => {
+        const u = await registerUser(a);
+        return a.http.post('/auth/login').send({ username: u.username, password: u.password });
+      },
+    ],
     ['POST /auth/refresh', async (a) => a.http.post('/auth/refresh').send({ refreshToken: (await registerUser(a)).refreshToken })],
     ['GET /users/me', async (a) => a.http.get('/users/me').set(bearer(await registerUser(a)))],
   ];
@@ -125,11 +128,7 @@ describe('CORS', () => {
     c = app({ env: { CORS_ORIGINS: `${ALLOWED},${ALSO_ALLOWED}` } });
   });
   const preflight = (a: TestApp, origin: string) =>
-    a.http
-      .options('/auth/login')
-      .set('Origin', origin)
-      .set('Access-Control-Request-Method', 'POST')
-      .set('Access-Control-Request-Headers', 'authorization, content-type');
+    a.http.options('/auth/login').set('Origin', origin).set('Access-Control-Request-Method', 'POST').set('Access-Control-Request-Headers', 'authorization, content-type');
 
   it('gives an allowed Origin Access-Control-Allow-Origin with that origin', async () => {
     const res = await c.http.get('/health').set('Origin', ALLOWED);

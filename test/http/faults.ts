@@ -27,6 +27,6 @@ export function withFault<A extends Aggregate>(aggregate: A, method: keyof Store
         return original.apply(real, args);
       },
     };
-    return { ...store, [aggregate]: wrapped } as Store;
+    return { ...store, [aggregate]: wrapped };
   };
 }

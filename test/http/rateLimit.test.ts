@@ -152,7 +152,11 @@ describe('limit storage', () => {
     await login('secret_owner', 'correct horse battery'); // remembers the owner's network
     await t.http.post('/auth/forgot-password').send({ email: 'private.person@example.org' });
     await t.http.post('/auth/reset-password').send({ email: 'private.person@example.org', otp: '123456', newPassword: 'a brand new secret' });
-    const bytes = Buffer.concat(readdirSync(t.dir).filter((f) => f.startsWith('signalbox.db')).map((f) => readFileSync(join(t.dir, f))));
+    const bytes = Buffer.concat(
+      readdirSync(t.dir)
+        .filter((f) => f.startsWith('signalbox.db'))
+        .map((f) => readFileSync(join(t.dir, f))),
+    );
     expect(bytes.includes('secret_name')).toBe(false);
     expect(bytes.includes('private.person')).toBe(false);
     expect(bytes.includes('127.0.0.1')).toBe(false);

@@ -33,7 +33,10 @@ const PROMQL = new Set(['sum', 'by', 'rate', 'increase', 'histogram_quantile', '
 
 /** The metric names an expression reads: identifiers followed by a selector, or standing alone, not functions, labels or keywords. */
 function metricNames(expr: string): string[] {
-  const stripped = expr.replace(/"[^"]*"/g, '""').replace(/\bby\s*\([^)]*\)/g, '').replace(/\[[^\]]*\]/g, '');
+  const stripped = expr
+    .replace(/"[^"]*"/g, '""')
+    .replace(/\bby\s*\([^)]*\)/g, '')
+    .replace(/\[[^\]]*\]/g, '');
   return [...stripped.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(\{|\)|$|\s|==|>|<)/g)]
     .map((m) => m[1]!)
     .filter((name) => !PROMQL.has(name) && !/^\d/.test(name))
@@ -168,7 +171,9 @@ describe.each([
     const declared = declaredLabels();
     const wrong: string[] = [];
     for (const expr of exprs()) {
-      const families = metricNames(expr).map(resolveName).filter((n) => !SCRAPE_SERIES.has(n));
+      const families = metricNames(expr)
+        .map(resolveName)
+        .filter((n) => !SCRAPE_SERIES.has(n));
       for (const label of labelNames(expr)) {
         if (TARGET_LABELS.has(label)) continue;
         const carries = (f: string) => exported.labels.get(f)?.has(label) ?? declared.get(f)?.has(label);
@@ -187,10 +192,26 @@ describe('the series the files select on by value', () => {
 
   it('covers what the issue asks to watch', () => {
     const all = [...dashboardExprs, ...alertExprs].join('\n');
-    for (const name of ['signalbox_held_polls', 'signalbox_signal_delivery_seconds_bucket', 'signalbox_signals_sent_total', 'signalbox_signals_rejected_total', 'signalbox_polls_refused_total', 'signalbox_mail_failures_total']) {
+    for (const name of [
+      'signalbox_held_polls',
+      'signalbox_signal_delivery_seconds_bucket',
+      'signalbox_signals_sent_total',
+      'signalbox_signals_rejected_total',
+      'signalbox_polls_refused_total',
+      'signalbox_mail_failures_total',
+    ]) {
       expect(all).toContain(name);
     }
     const alertNames = alerts.groups.flatMap((g) => g.rules.map((r) => r.alert));
-    expect(alertNames).toEqual(expect.arrayContaining(['SignalboxDown', 'SignalboxStoreUnavailable', 'SignalboxMailFailing', 'SignalboxLoginFailureSpike', 'SignalboxPollCapReached', 'SignalboxSlowDelivery']));
+    expect(alertNames).toEqual(
+      expect.arrayContaining([
+        'SignalboxDown',
+        'SignalboxStoreUnavailable',
+        'SignalboxMailFailing',
+        'SignalboxLoginFailureSpike',
+        'SignalboxPollCapReached',
+        'SignalboxSlowDelivery',
+      ]),
+    );
   });
 });

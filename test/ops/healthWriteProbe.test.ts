@@ -61,7 +61,10 @@ describe('GET /health write probe', () => {
 describe('GET /health in the OpenAPI document', () => {
   it('documents the degraded body beside the error shape on 503, with Retry-After', async () => {
     const doc = (await t.http.get('/openapi.json')).body as {
-      paths: Record<string, { get: { responses: Record<string, { headers?: Record<string, unknown>; content: Record<string, { schema: { anyOf?: Array<Record<string, unknown>> } }> }> } }>;
+      paths: Record<
+        string,
+        { get: { responses: Record<string, { headers?: Record<string, unknown>; content: Record<string, { schema: { anyOf?: Array<Record<string, unknown>> } }> }> } }
+      >;
     };
     const unavailable = doc.paths['/health']!.get.responses['503']!;
     expect(unavailable.headers?.['Retry-After']).toBeDefined();

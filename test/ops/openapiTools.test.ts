@@ -36,8 +36,7 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const operations = () =>
-  Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ method, path, op, name: `${method} ${path}` })));
+const operations = () => Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ method, path, op, name: `${method} ${path}` })));
 
 /** Runs a tool of node_modules/.bin under this Node, offline: no telemetry, no update check. */
 async function tool(bin: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -73,7 +72,11 @@ describe('the OpenAPI document, given to the tools API users run', () => {
     const types = readFileSync(out, 'utf8');
     expect(types).toMatch(/\bwait\?: number;/);
     expect(types).toMatch(/\blimit\?: number;/);
-    expect(types).toContain(`ErrorCode: ${Object.keys(ERRORS).map((c) => JSON.stringify(c)).join(' | ')};`);
+    expect(types).toContain(
+      `ErrorCode: ${Object.keys(ERRORS)
+        .map((c) => JSON.stringify(c))
+        .join(' | ')};`,
+    );
     expect(types).toContain('"Retry-After": components["headers"]["RetryAfter"];');
     // The generated file is valid TypeScript on its own.
     const tsc = await tool('tsc', ['--noEmit', '--strict', '--skipLibCheck', '--target', 'ES2022', out]);
@@ -119,7 +122,7 @@ describe('the OpenAPI document', () => {
 
   it('describes Retry-After on every 429 and 503 response', () => {
     const missing = operations().flatMap(({ op, name }) =>
-      ['429', '503'].filter((s) => op.responses[s] && !op.responses[s]!.headers?.['Retry-After']).map((s) => `${name} ${s}`),
+      ['429', '503'].filter((s) => op.responses[s] && !op.responses[s].headers?.['Retry-After']).map((s) => `${name} ${s}`),
     );
     expect(missing).toEqual([]);
   });

@@ -89,9 +89,7 @@ describe('GET /metrics', () => {
   it('labels requests that match no route as "unmatched"', async () => {
     await t.http.get('/users/by-raw/path/carol_secret').expect(404);
     const res = await t.http.get('/metrics');
-    expect(samples(res.text, 'signalbox_http_requests_total')).toContain(
-      'signalbox_http_requests_total{method="GET",route="unmatched",status="404"} 1',
-    );
+    expect(samples(res.text, 'signalbox_http_requests_total')).toContain('signalbox_http_requests_total{method="GET",route="unmatched",status="404"} 1');
     expect(res.text).not.toContain('carol_secret');
   });
 
@@ -103,9 +101,7 @@ describe('GET /metrics', () => {
     const buckets = samples(res.text, 'signalbox_http_request_duration_seconds_bucket').filter((l) => l.includes(labels));
     expect(buckets.length).toBeGreaterThan(1);
     expect(buckets).toContain(`signalbox_http_request_duration_seconds_bucket{le="+Inf",${labels}} 1`);
-    expect(samples(res.text, 'signalbox_http_request_duration_seconds_count')).toContain(
-      `signalbox_http_request_duration_seconds_count{${labels}} 1`,
-    );
+    expect(samples(res.text, 'signalbox_http_request_duration_seconds_count')).toContain(`signalbox_http_request_duration_seconds_count{${labels}} 1`);
     expect(samples(res.text, 'signalbox_http_request_duration_seconds_sum').some((l) => l.includes(labels))).toBe(true);
   });
 
@@ -248,9 +244,7 @@ describe('GET /openapi.json', () => {
 
   it('gives every operation a summary, a unique operationId and at least one success response', async () => {
     const res = await t.http.get('/openapi.json');
-    const operations = Object.values(res.body.paths as Record<string, Record<string, Record<string, unknown>>>).flatMap((ops) =>
-      Object.values(ops),
-    );
+    const operations = Object.values(res.body.paths as Record<string, Record<string, Record<string, unknown>>>).flatMap((ops) => Object.values(ops));
     expect(operations.length).toBeGreaterThan(5);
     for (const op of operations) {
       expect(op.summary).toEqual(expect.any(String));
@@ -268,14 +262,31 @@ describe('GET /openapi.json', () => {
   });
 
   it('lists a response for the status of every error code an operation names', async () => {
-    // Transcribed from shared/API.md (Conventions), independently of app/ops/openapi.ts.
+    // Transcribed from docs/api.md (Conventions), independently of app/ops/openapi.ts.
     const contract: Record<string, string> = {
-      invalid_json: '400', validation_failed: '400', invalid_otp: '400', invalid_pgp_key: '400', invalid_totp: '400',
-      unauthorized: '401', invalid_credentials: '401', totp_required: '401',
-      forbidden: '403', not_connected: '403', invalid_password: '403', not_found: '404',
-      conflict: '409', username_taken: '409', email_taken: '409', already_connected: '409', request_pending: '409',
-      payload_too_large: '413', unsupported_media_type: '415', rate_limited: '429', mailbox_full: '429',
-      internal: '500', unavailable: '503',
+      invalid_json: '400',
+      validation_failed: '400',
+      invalid_otp: '400',
+      invalid_pgp_key: '400',
+      invalid_totp: '400',
+      unauthorized: '401',
+      invalid_credentials: '401',
+      totp_required: '401',
+      forbidden: '403',
+      not_connected: '403',
+      invalid_password: '403',
+      not_found: '404',
+      conflict: '409',
+      username_taken: '409',
+      email_taken: '409',
+      already_connected: '409',
+      request_pending: '409',
+      payload_too_large: '413',
+      unsupported_media_type: '415',
+      rate_limited: '429',
+      mailbox_full: '429',
+      internal: '500',
+      unavailable: '503',
     };
     const res = await t.http.get('/openapi.json');
     const missing: string[] = [];
@@ -344,7 +355,7 @@ describe('GET /docs', () => {
     }
   });
 
-  it('points the page at this server\'s /openapi.json and turns off the external validator badge', async () => {
+  it("points the page at this server's /openapi.json and turns off the external validator badge", async () => {
     const res = await t.http.get('/docs/assets/init.js');
     expect(res.text).toContain("url: '/openapi.json'");
     // Swagger UI otherwise embeds an image from validator.swagger.io carrying this server's URL.

@@ -68,8 +68,8 @@ function startServer(cwd: string, env: Record<string, string | undefined>): Serv
   running.push(child);
   let out = '';
   let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
   const exited = new Promise<Exit>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
   return { child, stdout: () => out, stderr: () => err, exited };
 }
@@ -94,7 +94,7 @@ function listening(server: Server): Promise<string> {
     };
     server.child.stdout!.on('data', check);
     check();
-    server.exited.then((e) => reject(new Error(`exited (${e.code ?? e.signal}) before listening; stderr: ${server.stderr()}`)));
+    void server.exited.then((e) => reject(new Error(`exited (${e.code ?? e.signal}) before listening; stderr: ${server.stderr()}`)));
   });
   return within(found, START_TIMEOUT_MS, 'starting', server);
 }
@@ -128,7 +128,7 @@ const secretFiles = (dataDir: string) => ({ jwt: join(dataDir, 'jwt-secret'), ke
 const mode = (file: string) => statSync(file).mode & 0o777;
 
 describe('node dist/app/main.js: configuration errors', () => {
-  it.each([
+  const BAD_VALUES: Array<[string, string]> = [
     ['PORT', 'abc'],
     ['PORT', '70000'],
     ['JWT_SECRET', 'short'],

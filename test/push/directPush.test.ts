@@ -77,7 +77,10 @@ const configuredEnv = () => ({
 });
 
 const subscribe = (t: TestApp, user: { accessToken: string }, deviceId: string, body: unknown) =>
-  t.http.put(`/users/me/devices/${deviceId}/push`).set(bearer(user)).send(body as object);
+  t.http
+    .put(`/users/me/devices/${deviceId}/push`)
+    .set(bearer(user))
+    .send(body as object);
 
 /** Waits until the app's metrics show `line` (the sender has decided), then returns them. */
 async function metricsShow(t: TestApp, line: string): Promise<string> {
@@ -255,7 +258,15 @@ describe('direct APNs and FCM (configured)', () => {
 
     it('keeps the subscription on a 400 about another field of the message', async () => {
       fcm.answers = [
-        { status: 400, error: { code: 400, message: 'Invalid value', status: 'INVALID_ARGUMENT', details: [{ '@type': 'type.googleapis.com/google.rpc.BadRequest', fieldViolations: [{ field: 'message.android.ttl' }] }] } },
+        {
+          status: 400,
+          error: {
+            code: 400,
+            message: 'Invalid value',
+            status: 'INVALID_ARGUMENT',
+            details: [{ '@type': 'type.googleapis.com/google.rpc.BadRequest', fieldViolations: [{ field: 'message.android.ttl' }] }],
+          },
+        },
       ];
       await subscribe(t, bob, bobDevice, { kind: 'fcm', token: fcmToken });
       await send(t, alice, bob);

@@ -74,7 +74,10 @@ describe('the Matrix push gateway request, as Sygnal reads it', () => {
   afterEach(() => receiver.close());
 
   const subscribeGateway = (pushkey: string, appId: string) =>
-    t.http.put(`/users/me/devices/${bobDevice}/push`).set(bearer(bob)).send({ kind: 'gateway', url: `${receiver.origin}/_matrix/push/v1/notify`, pushkey, appId });
+    t.http
+      .put(`/users/me/devices/${bobDevice}/push`)
+      .set(bearer(bob))
+      .send({ kind: 'gateway', url: `${receiver.origin}/_matrix/push/v1/notify`, pushkey, appId });
 
   it("gives Sygnal's APNs pushkin the direct APNs body as default_payload, event_id_only, priority 10 for an offer", async () => {
     const apnsToken = Buffer.alloc(32, 0x5a);

@@ -9,7 +9,7 @@ import { connectQuietly, deviceIdOf, poll, send, signInDevice } from '../helpers
 import { heldPolls } from '../signaling/helpers.js';
 import { Receiver, UserAgentKeys, verifyVapid } from './receivers.js';
 
-// Issue 16: a device that holds no poll gets a content-free wake-up by Web Push or a Matrix push
+// docs/push.md: a device that holds no poll gets a content-free wake-up by Web Push or a Matrix push
 // gateway. The push services here are real HTTP servers on 127.0.0.1 (receivers.ts) that check the
 // VAPID signature and decrypt the RFC 8291 body themselves.
 
@@ -46,7 +46,10 @@ describe('push wake-ups (loopback allowed)', () => {
   });
 
   const subscribe = (user: { accessToken: string }, deviceId: string, body: unknown) =>
-    t.http.put(`/users/me/devices/${deviceId}/push`).set(bearer(user)).send(body as object);
+    t.http
+      .put(`/users/me/devices/${deviceId}/push`)
+      .set(bearer(user))
+      .send(body as object);
 
   describe('GET /push/vapid-public-key', () => {
     it('answers the configured VAPID public key without a sign-in', async () => {
@@ -221,7 +224,9 @@ describe('push wake-ups (loopback allowed)', () => {
       expect(notification).toEqual({
         event_id: '$signalbox-wake',
         prio: 'high',
-        devices: [{ app_id: 'org.example.chat.ios', pushkey, data: { default_payload: { aps: { 'content-available': 1 }, sb: { type: 'wake', reason: 'signal', count: 1 } } } }],
+        devices: [
+          { app_id: 'org.example.chat.ios', pushkey, data: { default_payload: { aps: { 'content-available': 1 }, sb: { type: 'wake', reason: 'signal', count: 1 } } } },
+        ],
       });
       expect(req!.body.toString()).not.toContain('secret sdp');
       expect(req!.body.toString()).not.toContain(alice.username);
@@ -280,8 +285,20 @@ describe('push wake-ups (loopback allowed)', () => {
       ['no kind', { endpoint: 'https://push.example.com/x' }, 'kind'],
       ['an unknown kind', { kind: 'mqtt', token: 'x' }, 'kind'],
       ['keys that are not base64url', { kind: 'webpush', endpoint: 'https://push.example.com/x', keys: { p256dh: 'not base64!', auth: 'x' } }, 'keys.p256dh'],
-      ['a p256dh of the wrong length', { kind: 'webpush', endpoint: 'https://push.example.com/x', keys: { p256dh: Buffer.alloc(33, 4).toString('base64url'), auth: Buffer.alloc(16).toString('base64url') } }, 'keys.p256dh'],
-      ['an auth secret of the wrong length', { kind: 'webpush', endpoint: 'https://push.example.com/x', keys: { p256dh: new UserAgentKeys().publicKey.toString('base64url'), auth: 'AAAA' } }, 'keys.auth'],
+      [
+        'a p256dh of the wrong length',
+        {
+          kind: 'webpush',
+          endpoint: 'https://push.example.com/x',
+          keys: { p256dh: Buffer.alloc(33, 4).toString('base64url'), auth: Buffer.alloc(16).toString('base64url') },
+        },
+        'keys.p256dh',
+      ],
+      [
+        'an auth secret of the wrong length',
+        { kind: 'webpush', endpoint: 'https://push.example.com/x', keys: { p256dh: new UserAgentKeys().publicKey.toString('base64url'), auth: 'AAAA' } },
+        'keys.auth',
+      ],
       ['an endpoint that is no URL', { ...new UserAgentKeys().subscription('x'), endpoint: 'not a url' }, 'endpoint'],
       ['an extra field', { ...new UserAgentKeys().subscription('https://push.example.com/x'), sender: 'x' }, 'sender'],
       ['a gateway URL on another path', { kind: 'gateway', url: 'https://push.example.com/notify', pushkey: 'k', appId: 'a' }, 'url'],
@@ -300,7 +317,10 @@ describe('push endpoint validation (defaults: https and public addresses only)',
   const bob = withUser(t);
 
   const refusal = async (body: object) => {
-    const res = await t.http.put(`/users/me/devices/${await deviceIdOf(t, bob)}/push`).set(bearer(bob)).send(body);
+    const res = await t.http
+      .put(`/users/me/devices/${await deviceIdOf(t, bob)}/push`)
+      .set(bearer(bob))
+      .send(body);
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('validation_failed');
     return res.body.error.details.fields as Array<{ field: string; message: string }>;

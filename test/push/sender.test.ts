@@ -17,6 +17,7 @@ describe('PushSender', () => {
 
   const sender = (max: number, registry = new Registry()) => {
     const delivery = createDelivery({ vapid: null, vapidSubject: 'mailto:a@b.c', ttlSeconds: 60, policy: { allowHttp: false, allowPrivate: false }, timeoutMs: 1000 });
+    // eslint-disable-next-line prefer-const -- declared before the metrics callback that reads it, assigned after
     let s: PushSender | undefined;
     const metrics = createPushMetrics(registry, () => s?.size ?? 0);
     s = new PushSender({ store: t.store, cipher: new FieldCipher(TEST_SECRETS.dataKey), clock: t.clock, logger: pino({ level: 'silent' }), delivery, metrics, max });

@@ -246,7 +246,14 @@ export class FcmFake {
     }
     if (!message || typeof message.token !== 'string' || !message.data || Object.values(message.data).some((v) => typeof v !== 'string')) {
       this.problems.push('bad message');
-      this.json(res, 400, { error: { code: 400, message: 'Invalid JSON payload received.', status: 'INVALID_ARGUMENT', details: [{ '@type': 'type.googleapis.com/google.rpc.BadRequest', fieldViolations: [{ field: 'message.data' }] }] } });
+      this.json(res, 400, {
+        error: {
+          code: 400,
+          message: 'Invalid JSON payload received.',
+          status: 'INVALID_ARGUMENT',
+          details: [{ '@type': 'type.googleapis.com/google.rpc.BadRequest', fieldViolations: [{ field: 'message.data' }] }],
+        },
+      });
       return done();
     }
     const answer = this.answers.shift();
@@ -259,7 +266,12 @@ export class FcmFake {
 /** Google's answer for a token whose app is gone (FCM v1 ErrorCode UNREGISTERED). */
 export const FCM_UNREGISTERED = {
   status: 404,
-  error: { code: 404, message: 'Requested entity was not found.', status: 'NOT_FOUND', details: [{ '@type': 'type.googleapis.com/google.firebase.fcm.v1.FcmError', errorCode: 'UNREGISTERED' }] },
+  error: {
+    code: 404,
+    message: 'Requested entity was not found.',
+    status: 'NOT_FOUND',
+    details: [{ '@type': 'type.googleapis.com/google.firebase.fcm.v1.FcmError', errorCode: 'UNREGISTERED' }],
+  },
 };
 
 /** Google's answer for a malformed registration token. */

@@ -95,7 +95,7 @@ beforeAll(async () => {
   writeTestSecrets(dataDir);
   ({ alice, bob, carol } = await seedThreeUsers(dataDir));
   server = await startServer({ dataDir });
-  // eslint-disable-next-line no-console
+
   console.log(`diskFull: DATA_DIR on a ${FS_MEGABYTES} MiB ${disk.kind} at ${disk.dir}`);
 });
 
@@ -140,7 +140,7 @@ describe('a full disk under the running server', () => {
       if (res.status === 202) accepted.push(res.body.id as string);
       if (res.status === 503) refusal ??= res;
     }
-    // eslint-disable-next-line no-console
+
     console.log(`diskFull: filler took ${filled} bytes; ${SENDS_WHILE_FULL} sends of 16 KiB on the full disk answered ${JSON.stringify(Object.fromEntries(statuses))}`);
     expect([...statuses.keys()].every((s) => s === 202 || s === 503)).toBe(true);
     expect(statuses.get(503) ?? 0).toBeGreaterThan(0);
@@ -154,7 +154,7 @@ describe('a full disk under the running server', () => {
     expect(polled.ids).toEqual(accepted.slice(5));
     expect(polled.ids.length).toBeGreaterThanOrEqual(3);
     const acknowledged = await metric(server, 'signalbox_signals_acknowledged_total');
-    // eslint-disable-next-line no-console
+
     console.log(`diskFull: ${polled.ids.length} signals polled on the full disk; acknowledgements written meanwhile: ${acknowledged}`);
     const plain = await api(server, 'GET', '/signaling/poll', bob.accessToken);
     expect(plain.status).toBe(200);
@@ -165,7 +165,7 @@ describe('a full disk under the running server', () => {
 
   it('reports degraded (disk_full) on GET /health', async () => {
     const res = await healthBecomes(server, 503);
-    // eslint-disable-next-line no-console
+
     console.log(`diskFull: /health while full: ${res.status} ${JSON.stringify(res.body)}`);
     expect(res.status).toBe(503);
     expect(res.body).toMatchObject({ status: 'degraded', reason: 'disk_full', error: { code: 'unavailable' } });
@@ -184,7 +184,7 @@ describe('a full disk under the running server', () => {
     // And acknowledging works again: nothing is left once the last cursor is passed back.
     const rest = await pollAll(server, bob, polled.cursor);
     expect(rest.ids).toEqual([]);
-    // eslint-disable-next-line no-console
+
     console.log(`diskFull: ${accepted.length} signals accepted in all, ${5 + polled.ids.length} delivered (5 before the disk filled)`);
   });
 
@@ -217,7 +217,7 @@ describe('a start that cannot write', () => {
     disk!.readOnly();
     try {
       const { code, stderr, stdout } = await startToExit();
-      // eslint-disable-next-line no-console
+
       console.log(`diskFull: start on the read-only file system: exit ${code}, stderr ${JSON.stringify(stderr)}`);
       expect(code).toBe(1);
       expect(stderr).toBe(`signalbox: failed to start: DATA_DIR ${dataDir} is not writable (EROFS); the database, secrets and mail outbox live there\n`);
@@ -233,7 +233,7 @@ describe('a start that cannot write', () => {
     execFileSync('mount', ['--bind', '-o', 'ro', file, file]);
     try {
       const { code, stderr, stdout } = await startToExit();
-      // eslint-disable-next-line no-console
+
       console.log(`diskFull: start on a read-only database file: exit ${code}, stderr ${JSON.stringify(stderr)}`);
       expect(code).toBe(1);
       expect(stderr).toBe(`signalbox: failed to start: the database ${file} cannot be written (read_only)\n`);

@@ -83,7 +83,15 @@ describe('kill -9 of the server during sends and long-polls', () => {
         let sending = true;
         let draining = false;
 
-        const senders: SenderState[] = senderDevices.map((device, index) => ({ device, index, accepted: [], refusedConnections: 0, answersLost: 0, refused: 0, unexpected: [] }));
+        const senders: SenderState[] = senderDevices.map((device, index) => ({
+          device,
+          index,
+          accepted: [],
+          refusedConnections: 0,
+          answersLost: 0,
+          refused: 0,
+          unexpected: [],
+        }));
         const sendLoop = async (st: SenderState) => {
           // Keep-alive, as a browser or the SDK's fetch: after a kill the pooled socket fails and the retry opens a new one.
           const agent = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -220,7 +228,7 @@ describe('kill -9 of the server during sends and long-polls', () => {
           pollAnswersLost: pollFailures.answersLost,
           pollAttemptsRefusedWhileDown: pollFailures.refusedConnections,
           ackAnswersLostAndRetried: pollFailures.ackAnswersLost,
-          devices: {} as Record<string, unknown>,
+          devices: {},
         };
         const problems: string[] = [];
         for (const s of senders) if (s.unexpected.length) problems.push(`sender ${s.index} unexpected answers: ${s.unexpected.slice(0, 3).join('; ')}`);
@@ -255,9 +263,27 @@ describe('kill -9 of the server during sends and long-polls', () => {
               const got = ledger.firstDeliveries.filter((s) => s.from === st.device.username && expectedIds.has(s.id)).map((s) => s.id);
               if (JSON.stringify(sent) !== JSON.stringify(got)) outOfOrder++;
             });
-            (report.devices as Record<string, unknown>)[name] = { lost: lost.length, ...ledger.counts, unknown: unknown.length, storedTwice, sendersOutOfOrder: outOfOrder };
-            if (lost.length) problems.push(`${name}: ${lost.length} signals answered 202 never delivered, e.g. ${lost.slice(0, 3).map((a) => a.key).join(', ')}`);
-            if (unknown.length) problems.push(`${name}: ${unknown.length} delivered signals no 202 announced, e.g. ${unknown.slice(0, 3).map((s) => s.payload.split('|')[0]).join(', ')}`);
+            (report.devices as Record<string, unknown>)[name] = {
+              lost: lost.length,
+              ...ledger.counts,
+              unknown: unknown.length,
+              storedTwice,
+              sendersOutOfOrder: outOfOrder,
+            };
+            if (lost.length)
+              problems.push(
+                `${name}: ${lost.length} signals answered 202 never delivered, e.g. ${lost
+                  .slice(0, 3)
+                  .map((a) => a.key)
+                  .join(', ')}`,
+              );
+            if (unknown.length)
+              problems.push(
+                `${name}: ${unknown.length} delivered signals no 202 announced, e.g. ${unknown
+                  .slice(0, 3)
+                  .map((s) => s.payload.split('|')[0])
+                  .join(', ')}`,
+              );
             if (storedTwice) problems.push(`${name}: ${storedTwice} payload keys stored as two signals`);
             if (outOfOrder) problems.push(`${name}: ${outOfOrder} senders' signals out of their send order`);
             if (ledger.counts.redeliveredAfterAck || ledger.counts.gapErrors || ledger.counts.seqConflicts) {

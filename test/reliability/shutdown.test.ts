@@ -94,7 +94,7 @@ describe('SIGTERM with slow, idle and held clients', () => {
 
     try {
       const exit = await stopGracefully(server, GRACE_MS + 5_000);
-      // eslint-disable-next-line no-console
+
       console.log(
         `shutdown: exit ${JSON.stringify({ code: exit.code, signal: exit.signal })} ${Math.round(exit.ms)} ms after SIGTERM, with ${held.length} held polls, ` +
           `1 trickling client (${n} header lines sent), ${IDLE_KEEP_ALIVE_SOCKETS} idle keep-alive sockets, 1 half-sent body, 1 silent connection`,

@@ -66,11 +66,13 @@ describe(`SIGTERM with ${HELD} long-polls held`, () => {
 
         const server = await startServer({ dataDir, env: MAILBOX_ROOM });
         const send = async (i: number) =>
-          (expectStatus(
-            await call(server.url, 'POST', '/signaling/send', { token: sender.accessToken, body: { to: recipient.username, type: 'custom', payload: `pending-${i}` } }),
-            202,
-            'send',
-          ) as { id: string }).id;
+          (
+            expectStatus(
+              await call(server.url, 'POST', '/signaling/send', { token: sender.accessToken, body: { to: recipient.username, type: 'custom', payload: `pending-${i}` } }),
+              202,
+              'send',
+            ) as { id: string }
+          ).id;
         const poll = async (device: Device, after?: string) =>
           expectStatus(
             await call(server.url, 'GET', `/signaling/poll?${after === undefined ? '' : `after=${encodeURIComponent(after)}&`}wait=0`, { token: device.accessToken }),
@@ -140,7 +142,7 @@ describe(`SIGTERM with ${HELD} long-polls held`, () => {
             (a.body as Polled).signals.length === 0 &&
             CURSOR.test(String((a.body as Polled).cursor)),
         ).length;
-        const failures = answers.filter((a) => a instanceof Error).map((a) => (a as Error).message);
+        const failures = answers.filter((a) => a instanceof Error).map((a) => a.message);
         const otherAnswers = answers.filter((a): a is Answer => !(a instanceof Error) && a.status !== 200).map((a) => `${a.status} ${a.text.slice(0, 120)}`);
 
         const restarted = await startServer({ dataDir, port: server.port, env: MAILBOX_ROOM });

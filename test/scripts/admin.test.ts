@@ -31,7 +31,10 @@ describe('npm run admin -- users', () => {
     await registerUser(t, { username: 'amy' });
     const res = await admin('users', 'list');
     expect(res.code).toBe(0);
-    const rows = res.stdout.trim().split('\n').map((line) => line.split('\t'));
+    const rows = res.stdout
+      .trim()
+      .split('\n')
+      .map((line) => line.split('\t'));
     expect(rows[0]).toEqual(['USERNAME', 'ID', 'CREATED', 'STATUS']);
     expect(rows.slice(1).map((r) => [r[0], r[3]])).toEqual([
       ['amy', 'active'],
@@ -133,7 +136,10 @@ describe('npm run admin -- 2fa-reset and security-events', () => {
   async function amyWithTwoFactor(): Promise<TestUser> {
     const amy = await registerUser(t, { username: 'amy' });
     const { secret } = (await t.http.post('/auth/2fa/setup').set(bearer(amy)).send({ password: amy.password })).body;
-    const res = await t.http.post('/auth/2fa/enable').set(bearer(amy)).send({ password: amy.password, code: totpAt(secret, t.clock.now()) });
+    const res = await t.http
+      .post('/auth/2fa/enable')
+      .set(bearer(amy))
+      .send({ password: amy.password, code: totpAt(secret, t.clock.now()) });
     expect(res.status).toBe(200);
     return amy;
   }
@@ -153,7 +159,12 @@ describe('npm run admin -- 2fa-reset and security-events', () => {
     const amy = await registerUser(t, { username: 'amy' });
     expect((await admin('users', 'show', 'amy')).stdout).toContain('two-factor:  off');
     const { secret } = (await t.http.post('/auth/2fa/setup').set(bearer(amy)).send({ password: amy.password })).body;
-    const { recoveryCodes } = (await t.http.post('/auth/2fa/enable').set(bearer(amy)).send({ password: amy.password, code: totpAt(secret, t.clock.now()) })).body;
+    const { recoveryCodes } = (
+      await t.http
+        .post('/auth/2fa/enable')
+        .set(bearer(amy))
+        .send({ password: amy.password, code: totpAt(secret, t.clock.now()) })
+    ).body;
     expect((await admin('users', 'show', 'amy')).stdout).toContain('two-factor:  on (10 unused recovery codes)');
     expect((await t.http.post('/auth/login').send({ username: 'amy', password: amy.password, totp: recoveryCodes[0] })).status).toBe(200);
     expect((await admin('users', 'show', 'amy')).stdout).toContain('two-factor:  on (9 unused recovery codes)');
@@ -176,13 +187,16 @@ describe('npm run admin -- 2fa-reset and security-events', () => {
     expect(events[1]).toMatchObject({ deviceId: null, platform: null, network: null });
   });
 
-  it('security-events lists the log newest first, the operator\'s actions marked admin', async () => {
+  it("security-events lists the log newest first, the operator's actions marked admin", async () => {
     const amy = await registerUser(t, { username: 'amy' });
     expect((await login(amy)).status).toBe(200);
     await admin('users', 'disable', 'amy');
     const res = await admin('security-events', 'amy');
     expect(res.code).toBe(0);
-    const rows = res.stdout.trim().split('\n').map((line) => line.split('\t'));
+    const rows = res.stdout
+      .trim()
+      .split('\n')
+      .map((line) => line.split('\t'));
     expect(rows[0]).toEqual(['AT', 'TYPE', 'BY', 'DEVICE', 'PLATFORM', 'NETWORK']);
     expect(rows.slice(1).map((r) => [r[1], r[2], r[5]])).toEqual([
       ['account.disabled', 'admin', '-'],
@@ -206,15 +220,22 @@ describe('npm run admin -- 2fa-reset and security-events', () => {
 });
 
 describe('npm run admin -- usage', () => {
-  it.each([[[]], [['frobnicate']], [['users']], [['users', 'promote', 'amy']], [['users', 'disable']], [['stats', 'extra']], [['2fa-reset']], [['security-events']], [['2fa-reset', 'amy', 'extra']]])(
-    'refuses %j with usage on stderr and exit 64',
-    async (args) => {
-      const res = await admin(...args);
-      expect(res.code).toBe(EX_USAGE);
-      expect(res.stderr).toContain('usage: npm run admin -- [--env <file>] <command>');
-      expect(res.stdout).toBe('');
-    },
-  );
+  it.each([
+    [[]],
+    [['frobnicate']],
+    [['users']],
+    [['users', 'promote', 'amy']],
+    [['users', 'disable']],
+    [['stats', 'extra']],
+    [['2fa-reset']],
+    [['security-events']],
+    [['2fa-reset', 'amy', 'extra']],
+  ])('refuses %j with usage on stderr and exit 64', async (args) => {
+    const res = await admin(...args);
+    expect(res.code).toBe(EX_USAGE);
+    expect(res.stderr).toContain('usage: npm run admin -- [--env <file>] <command>');
+    expect(res.stdout).toBe('');
+  });
 });
 
 describe('npm run admin against a DATA_DIR with no database', () => {

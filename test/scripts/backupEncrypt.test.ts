@@ -39,11 +39,7 @@ const decrypt = (args: string[]) => runScript('backup-decrypt', args, {});
 
 /** Every byte string in the backup that must not be readable from it. */
 function plainSecrets(): Buffer[] {
-  return [
-    Buffer.from('SQLite format 3'),
-    Buffer.from(TEST_SECRETS.dataKey.toString('base64')),
-    Buffer.from(TEST_SECRETS.jwtSecret.toString('base64')),
-  ];
+  return [Buffer.from('SQLite format 3'), Buffer.from(TEST_SECRETS.dataKey.toString('base64')), Buffer.from(TEST_SECRETS.jwtSecret.toString('base64'))];
 }
 
 describe('npm run backup -- --encrypt --passphrase-file <file>', () => {

@@ -76,7 +76,12 @@ describe('scripts/install.sh --print-env', () => {
     const res = await run('sh', ['-c', 'set -a; . "$1"; env -0', 'sh', file], { env: {} });
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
-    const vars = Object.fromEntries(res.stdout.split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+    const vars = Object.fromEntries(
+      res.stdout
+        .split('\0')
+        .filter(Boolean)
+        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+    );
     for (const own of ['PATH', 'PWD', 'SHLVL', 'OLDPWD', '_']) delete vars[own];
     return vars;
   }

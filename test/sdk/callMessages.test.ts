@@ -62,7 +62,7 @@ describe('call messages a receiver must drop', () => {
     expect(reported).toEqual([]);
   });
 
-  it('a late bye of a session this device never saw is taken quietly (not the app\'s, nothing to report)', async () => {
+  it("a late bye of a session this device never saw is taken quietly (not the app's, nothing to report)", async () => {
     const { calls, reported } = setup();
     const [signal, envelope] = delivered('bye', JSON.stringify({ p: P, kind: 'bye', reason: 'hangup' }));
     expect(await calls.tap(signal, envelope)).toBe(true);
@@ -92,7 +92,10 @@ describe('a ringing call listens to the calling device only', () => {
 
   function fromDevice(device: string, type: SignalType, body: object): [ReceivedSignal, Envelope] {
     const envelope = makeEnvelope({ from: 'alice', fromDevice: device, to: 'bob', toDevice: null, type, sessionId: 'abc' }, JSON.stringify(body));
-    return [{ id: `sig-${device}-${type}`, from: 'alice', fromDevice: device, type, payload: envelope.body, sessionId: 'abc', createdAt: new Date().toISOString() }, envelope];
+    return [
+      { id: `sig-${device}-${type}`, from: 'alice', fromDevice: device, type, payload: envelope.body, sessionId: 'abc', createdAt: new Date().toISOString() },
+      envelope,
+    ];
   }
 
   it("a bye from another device of the caller's account does not stop it; the calling device's does", async () => {

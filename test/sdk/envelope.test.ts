@@ -1,15 +1,7 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { decrypt, readMessage } from 'openpgp';
 import { generateDeviceKey, readPrivate, readPublicKey, seal, type PrivateKey, type PublicKey } from '../../client/src/crypto.js';
-import {
-  CLOCK_SKEW_MS,
-  DEFAULT_SIGNAL_TTL_MS,
-  NonceLog,
-  openEnvelope,
-  sealEnvelope,
-  type EnvelopeAddress,
-  type OpenContext,
-} from '../../client/src/envelope.js';
+import { CLOCK_SKEW_MS, DEFAULT_SIGNAL_TTL_MS, NonceLog, openEnvelope, sealEnvelope, type EnvelopeAddress, type OpenContext } from '../../client/src/envelope.js';
 import { SignalboxError } from '../../client/src/errors.js';
 import { MemoryStorage } from '../../client/src/storage.js';
 
@@ -72,7 +64,14 @@ describe('sealEnvelope and openEnvelope', () => {
   });
 
   it('refuses a signal the server re-typed, moved to another session, or passed off as another sender or device', async () => {
-    const cases: Array<Partial<OpenContext>> = [{ type: 'offer' }, { sessionId: 's-2' }, { sessionId: null }, { fromDevice: 'dev-a2' }, { fromDevice: null }, { from: 'carol' }];
+    const cases: Array<Partial<OpenContext>> = [
+      { type: 'offer' },
+      { sessionId: 's-2' },
+      { sessionId: null },
+      { fromDevice: 'dev-a2' },
+      { fromDevice: null },
+      { from: 'carol' },
+    ];
     for (const lie of cases) {
       const { armored } = await sealed();
       expect([lie, await openCode(openEnvelope(armored, bob.priv, alice.pub, { ...honest(), ...lie }, log()))]).toEqual([lie, 'bad_envelope']);
@@ -96,7 +95,9 @@ describe('sealEnvelope and openEnvelope', () => {
     expect(await at(now + CLOCK_SKEW_MS + 1)).toBe('bad_envelope');
     expect(await at(now + CLOCK_SKEW_MS - 1000)).toBe('opened');
     // The server's own SIGNAL_TTL, when the app says it is shorter.
-    expect(await openCode(openEnvelope((await sealed({}, now - 200_000)).armored, bob.priv, alice.pub, honest(), log(), { now, signalTtlMs: 60_000 }))).toBe('bad_envelope');
+    expect(await openCode(openEnvelope((await sealed({}, now - 200_000)).armored, bob.priv, alice.pub, honest(), log(), { now, signalTtlMs: 60_000 }))).toBe(
+      'bad_envelope',
+    );
   });
 
   it('refuses the same envelope under a new id (a replay), even after a restart, and lets the same id through again', async () => {
@@ -111,7 +112,12 @@ describe('sealEnvelope and openEnvelope', () => {
 
   it('keeps nonces only for the acceptance window, and at most max of them', async () => {
     const storage = new MemoryStorage();
-    const nonces = new NonceLog(storage, () => 'n', () => 1000, 4);
+    const nonces = new NonceLog(
+      storage,
+      () => 'n',
+      () => 1000,
+      4,
+    );
     const now = 10_000_000;
     await nonces.check('a'.repeat(32), 'old', now - 1000 - CLOCK_SKEW_MS - 1, now);
     await nonces.check('b'.repeat(32), 'new', now, now);

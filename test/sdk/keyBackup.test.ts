@@ -9,7 +9,11 @@ const h = useSdkHarness();
 const PASSWORD = 'correct horse battery';
 const PASSPHRASE = 'purple elephant staple orbit';
 
-const failure = (promise: Promise<unknown>) => promise.then(() => null, (e: unknown) => e as SignalboxError);
+const failure = (promise: Promise<unknown>) =>
+  promise.then(
+    () => null,
+    (e: unknown) => e as SignalboxError,
+  );
 
 /** A second device of the account: its own empty storage, signed in, no key yet. */
 async function newDevice(username: string) {
@@ -94,7 +98,10 @@ describe('keys.saveBackup() and keys.loadBackup()', () => {
   it('the server refuses a backup that is not an encrypted OpenPGP message (400 validation_failed)', async () => {
     const storage = new MemoryStorage();
     const ana = await h.user('ana', { storage });
-    const res = await h.t.http.put('/users/me/key-backup').set(bearerOf(storage)).send({ backup: await ana.keys.export() });
+    const res = await h.t.http
+      .put('/users/me/key-backup')
+      .set(bearerOf(storage))
+      .send({ backup: await ana.keys.export() });
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('validation_failed');
   });

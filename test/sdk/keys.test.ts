@@ -20,7 +20,11 @@ async function secondDevice(username: string, storage = new MemoryStorage()) {
   return sb;
 }
 
-const failure = (promise: Promise<unknown>) => promise.then(() => null, (e: unknown) => e as SignalboxError);
+const failure = (promise: Promise<unknown>) =>
+  promise.then(
+    () => null,
+    (e: unknown) => e as SignalboxError,
+  );
 
 describe('keys.ensure()', () => {
   it('makes a key pair, publishes the public half and keeps the private half only in storage', async () => {

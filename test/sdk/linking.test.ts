@@ -13,7 +13,11 @@ const h = useSdkHarness();
 const PASSWORD = 'correct horse battery';
 const CODE = /^[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}$/;
 
-const failure = (promise: Promise<unknown>) => promise.then(() => null, (e: unknown) => e as SignalboxError);
+const failure = (promise: Promise<unknown>) =>
+  promise.then(
+    () => null,
+    (e: unknown) => e as SignalboxError,
+  );
 
 /** A fetch that lets `rewrite` change a JSON request body before it leaves, and records every body sent. */
 function interceptingFetch(rewrite: (url: string, body: Record<string, unknown>) => Promise<Record<string, unknown>> = async (_u, b) => b) {
@@ -86,7 +90,14 @@ describe('devices.requestLink() and devices.approveLink(code)', () => {
       const mine = await generateDeviceKey('relay');
       const linkId = String(body.sessionId).slice('signalbox-link:'.length);
       const forged = { kind: 'link.request', linkId, oneTimeKey: mine.publicKey, expiresAt: Date.now() + 600_000 };
-      const address = { from: ana.user!.username, fromDevice: phone.sb.deviceId!, to: ana.user!.username, toDevice: null, type: 'custom', sessionId: String(body.sessionId) };
+      const address = {
+        from: ana.user!.username,
+        fromDevice: phone.sb.deviceId!,
+        to: ana.user!.username,
+        toDevice: null,
+        type: 'custom',
+        sessionId: String(body.sessionId),
+      };
       const { armored } = await sealEnvelope(address, JSON.stringify(forged), accountPublic, await readPrivate(mine.privateKey));
       return { ...body, payload: armored };
     });
@@ -161,7 +172,12 @@ describe('devices.requestLink() and devices.approveLink(code)', () => {
     const accountKey = await readPrivateKey({ armoredKey: await ana.keys.export() });
     const message = await readMessage({ armoredMessage: answer.body.payload as string });
     const accountIds = accountKey.getKeyIDs().map((id) => id.toHex());
-    expect(message.getEncryptionKeyIDs().map((id) => id.toHex()).filter((id) => accountIds.includes(id))).toEqual([]);
+    expect(
+      message
+        .getEncryptionKeyIDs()
+        .map((id) => id.toHex())
+        .filter((id) => accountIds.includes(id)),
+    ).toEqual([]);
     await expect(decrypt({ message, decryptionKeys: accountKey })).rejects.toThrow();
   });
 

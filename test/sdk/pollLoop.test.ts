@@ -168,7 +168,7 @@ function failingSessionLookups(failures: { left: number }) {
       }
       return sessions.findById(...args);
     };
-    return { ...store, sessions: { ...sessions, findById } as typeof sessions };
+    return { ...store, sessions: { ...sessions, findById } };
   };
 }
 
@@ -200,7 +200,13 @@ describe('the poll loop: Retry-After', () => {
   /** Signs `username` in on one more device (raw HTTP) that holds a long-poll until the server closes. */
   async function holdPoll(username: string, heldInAll: number) {
     const login = await h.t.http.post('/auth/login').send({ username, password: 'correct horse battery' });
-    void h.t.http.get('/signaling/poll?wait=30').set({ Authorization: `Bearer ${login.body.accessToken}` }).then(() => undefined, () => undefined);
+    void h.t.http
+      .get('/signaling/poll?wait=30')
+      .set({ Authorization: `Bearer ${login.body.accessToken}` })
+      .then(
+        () => undefined,
+        () => undefined,
+      );
     const held = async () => Number(/^signalbox_held_polls (\d+)/m.exec((await h.t.http.get('/metrics')).text)?.[1] ?? 0);
     while ((await held()) < heldInAll) await sleep(5);
   }

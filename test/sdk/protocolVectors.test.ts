@@ -33,12 +33,15 @@ const calls = load<{ steps: CallStep[] }>('calls.json');
 const withoutPayload = <T extends { signal: { payload?: string } }>(v: T) => ({ ...v, signal: { ...v.signal, payload: undefined } });
 
 describe('protocol version', () => {
-  it.each(VECTOR_FILES)('%s carries the SDK\'s protocol version (else run npm run vectors)', (file) => {
+  it.each(VECTOR_FILES)("%s carries the SDK's protocol version (else run npm run vectors)", (file) => {
     expect(load<object>(file).protocolVersion).toBe(PROTOCOL_VERSION);
   });
 
   it('docs/protocol.md states it at the top', () => {
-    const head = readFileSync(join(process.cwd(), 'docs', 'protocol.md'), 'utf8').split('\n').slice(0, 5).join('\n');
+    const head = readFileSync(join(process.cwd(), 'docs', 'protocol.md'), 'utf8')
+      .split('\n')
+      .slice(0, 5)
+      .join('\n');
     expect(head).toContain(`Protocol version ${PROTOCOL_VERSION}`);
   });
 });
@@ -52,7 +55,7 @@ describe("docs/protocol.md's call messages are the SDK's", () => {
     expect(rows).toEqual(CALL_KINDS.map((kind) => [kind, signalTypeOf({ kind } as CallMessage)]));
   });
 
-  it('the reasons are exactly the SDK\'s', () => {
+  it("the reasons are exactly the SDK's", () => {
     const line = section.slice(section.indexOf('`reason` is one of:'), section.indexOf('**The names'));
     expect([...line.matchAll(/`([a-z-]+)` \(/g)].map((m) => m[1])).toEqual([...END_REASON_LIST]);
   });
@@ -115,7 +118,9 @@ describe('a whole call through the SDK receive path and call decoder', () => {
 
 describe('safety numbers, link code, key backup', () => {
   it('safety numbers are the stated ones, the same from both sides', async () => {
-    for (const c of load<{ cases: Array<{ a: { username: string; fingerprint: string }; b: { username: string; fingerprint: string }; safetyNumber: string }> }>('safety-numbers.json').cases) {
+    for (const c of load<{ cases: Array<{ a: { username: string; fingerprint: string }; b: { username: string; fingerprint: string }; safetyNumber: string }> }>(
+      'safety-numbers.json',
+    ).cases) {
       expect(await safetyNumberOf(c.a, c.b)).toBe(c.safetyNumber);
       expect(await safetyNumberOf(c.b, c.a)).toBe(c.safetyNumber);
     }
@@ -128,7 +133,7 @@ describe('safety numbers, link code, key backup', () => {
     for (const input of link.notACode) expect(parsedCode(input)).toBeNull();
   });
 
-  it('the key backup opens with its passphrase to alice\'s key, and not with another', async () => {
+  it("the key backup opens with its passphrase to alice's key, and not with another", async () => {
     const b = load<{ backup: string; passphrase: string; wrongPassphrase: string; username: string; fingerprint: string }>('key-backup.json');
     expect(await openBackup(b.backup, b.passphrase)).toEqual({ username: b.username, fingerprint: b.fingerprint });
     expect(await openBackup(b.backup, b.wrongPassphrase)).toEqual({ error: 'bad_passphrase' });

@@ -73,7 +73,10 @@ describe('signals a server re-sends or re-labels', () => {
     const { id } = await alice.send(bob.user!.username, 'custom', 'just a note', { sessionId: 's-1' });
     const payload = await mailboxPayload(bobStorage, id);
     // The genuine one is taken out of the mailbox first, so only the re-labelled copies remain.
-    await h.t.http.post('/signaling/ack').set(bearerOf(bobStorage)).send({ upTo: (await h.t.http.get('/signaling/poll').set(bearerOf(bobStorage))).body.cursor });
+    await h.t.http
+      .post('/signaling/ack')
+      .set(bearerOf(bobStorage))
+      .send({ upTo: (await h.t.http.get('/signaling/poll').set(bearerOf(bobStorage))).body.cursor });
     const retyped = await rawSend(aliceStorage, { to: bob.user!.username, type: 'offer', sessionId: 's-1', payload });
     const moved = await rawSend(aliceStorage, { to: bob.user!.username, type: 'custom', sessionId: 's-2', payload });
     const unsessioned = await rawSend(aliceStorage, { to: bob.user!.username, type: 'custom', payload });
@@ -111,16 +114,36 @@ describe('envelopes a server could not have made but could hold back or redirect
   async function signedByAlice(alice: Signalbox, aliceStorage: MemoryStorage, bob: Signalbox, address: Partial<EnvelopeAddress>, ts?: number) {
     const signer = await readPrivate(aliceStorage.getItem(`signalbox.privateKey.${alice.user!.username}`)!);
     const to = await readPublicKey(bob.user!.pgp!.publicKey);
-    const full: EnvelopeAddress = { from: alice.user!.username, fromDevice: alice.deviceId!, to: bob.user!.username, toDevice: null, type: 'custom', sessionId: null, ...address };
+    const full: EnvelopeAddress = {
+      from: alice.user!.username,
+      fromDevice: alice.deviceId!,
+      to: bob.user!.username,
+      toDevice: null,
+      type: 'custom',
+      sessionId: null,
+      ...address,
+    };
     return (await sealEnvelope(full, 'crafted', to, signer, ts)).armored;
   }
 
   it('drops one addressed to another account, and one older than SIGNAL_TTL plus a minute or dated ahead', async () => {
     const { alice, bob, aliceStorage } = await pair();
     const toCarol = await rawSend(aliceStorage, { to: bob.user!.username, type: 'custom', payload: await signedByAlice(alice, aliceStorage, bob, { to: 'carol' }) });
-    const stale = await rawSend(aliceStorage, { to: bob.user!.username, type: 'custom', payload: await signedByAlice(alice, aliceStorage, bob, {}, Date.now() - 6 * 60_000 - 1000) });
-    const ahead = await rawSend(aliceStorage, { to: bob.user!.username, type: 'custom', payload: await signedByAlice(alice, aliceStorage, bob, {}, Date.now() + 2 * 60_000) });
-    const fine = await rawSend(aliceStorage, { to: bob.user!.username, type: 'custom', payload: await signedByAlice(alice, aliceStorage, bob, {}, Date.now() - 5 * 60_000) });
+    const stale = await rawSend(aliceStorage, {
+      to: bob.user!.username,
+      type: 'custom',
+      payload: await signedByAlice(alice, aliceStorage, bob, {}, Date.now() - 6 * 60_000 - 1000),
+    });
+    const ahead = await rawSend(aliceStorage, {
+      to: bob.user!.username,
+      type: 'custom',
+      payload: await signedByAlice(alice, aliceStorage, bob, {}, Date.now() + 2 * 60_000),
+    });
+    const fine = await rawSend(aliceStorage, {
+      to: bob.user!.username,
+      type: 'custom',
+      payload: await signedByAlice(alice, aliceStorage, bob, {}, Date.now() - 5 * 60_000),
+    });
     await alice.send(bob.user!.username, 'custom', 'end');
     const { signals, errors, done } = watch(bob, 'end');
     await done;

@@ -21,10 +21,10 @@ describe('send after 503', () => {
           return new Response(JSON.stringify({ error: { code: 'unavailable', message: 'busy' } }), {
             status: 503,
             headers: { 'content-type': 'application/json', 'retry-after': '1' },
-          }) as unknown as Awaited<ReturnType<FetchLike>>;
+          });
         }
       }
-      return (await fetch(url, init as RequestInit)) as unknown as Awaited<ReturnType<FetchLike>>;
+      return await fetch(url, init);
     };
     const alice = await h.user('alice', { fetch: fetchWith503, retry: { baseMs: 60_000, maxMs: 60_000 } });
     const bob = await h.user('bob');

@@ -48,7 +48,7 @@ describe('send and receive', () => {
     ]);
   });
 
-  it('reaches the sender\'s other devices when sent to the own username, not the sending device', async () => {
+  it("reaches the sender's other devices when sent to the own username, not the sending device", async () => {
     const laptopStorage = new MemoryStorage();
     const laptop = await h.user('ana', { storage: laptopStorage });
     const phone = h.client();
@@ -98,7 +98,7 @@ describe('signatures', () => {
     expect(errors).toEqual([expect.objectContaining({ code: 'unsigned', details: { signal: expect.objectContaining({ id }) } })]);
   });
 
-  it('drops a payload signed with a key that is not the sender\'s published key (a forgery)', async () => {
+  it("drops a payload signed with a key that is not the sender's published key (a forgery)", async () => {
     const { alice, bob, aliceStorage } = await pair();
     const mallory = await generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ name: alice.user!.username }], format: 'armored' });
     const forged = await encrypt({
@@ -124,7 +124,12 @@ describe('server events', () => {
     alice.start();
     bob.start();
     const { request } = (await alice.connections.request(bob.user!.username, 'hi, it is alice')) as { request: { id: string } };
-    expect((await requested)[0]).toEqual({ id: expect.any(String), type: 'connection.requested', payload: expect.objectContaining({ id: request.id, from: alice.user!.username, message: 'hi, it is alice' }), createdAt: expect.any(String) });
+    expect((await requested)[0]).toEqual({
+      id: expect.any(String),
+      type: 'connection.requested',
+      payload: expect.objectContaining({ id: request.id, from: alice.user!.username, message: 'hi, it is alice' }),
+      createdAt: expect.any(String),
+    });
     await bob.connections.respond(alice.user!.username, 'accept');
     expect((await accepted)[0]!.payload).toEqual({ username: bob.user!.username });
     const removed = collect<ServerEvent>(1, (push) => bob.on('event', (e) => e.type === 'connection.removed' && push(e)));

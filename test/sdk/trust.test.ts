@@ -25,7 +25,13 @@ async function pair() {
 /** Mallory's key pair, made for Bob's name, and the server swapping it in as Bob's published key. */
 async function swapInMallory(bob: Signalbox) {
   const made = await generateDeviceKey(bob.user!.username);
-  await h.t.store.users.setPgpKey(bob.user!.id, { fingerprint: made.fingerprint, algorithm: 'ed25519', createdAt: new Date(), expiresAt: null, publicKey: made.publicKey });
+  await h.t.store.users.setPgpKey(bob.user!.id, {
+    fingerprint: made.fingerprint,
+    algorithm: 'ed25519',
+    createdAt: new Date(),
+    expiresAt: null,
+    publicKey: made.publicKey,
+  });
   return { ...made, priv: await readPrivate(made.privateKey) };
 }
 
@@ -83,7 +89,11 @@ describe('a server that swaps a peer key', () => {
     expect(await codeOf(alice.send(bob.user!.username, 'custom', 'again'))).toBe('key_changed');
 
     // The app consents: from then on it encrypts to the key it accepted (here Mallory's, who can read it).
-    expect(await alice.peers.acceptChange(bob.user!.username)).toMatchObject({ state: 'unverified', fingerprint: mallory.fingerprint, pinnedFingerprint: mallory.fingerprint });
+    expect(await alice.peers.acceptChange(bob.user!.username)).toMatchObject({
+      state: 'unverified',
+      fingerprint: mallory.fingerprint,
+      pinnedFingerprint: mallory.fingerprint,
+    });
     expect((await alice.send(bob.user!.username, 'custom', 'after consent')).devices).toBe(1);
   });
 

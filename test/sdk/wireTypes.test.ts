@@ -10,7 +10,7 @@ import { WIRE_TYPES_FILE, wireTypesSource } from '../../scripts/gen-client-wire-
 // when the committed copy is stale, so a route change reaches the SDK's type check (`tsc`) at once.
 
 describe('client/src/wire/openapi.ts', () => {
-  it('is what openapi-typescript makes of the server\'s OpenAPI document now (else run npm run wire-types)', async () => {
+  it("is what openapi-typescript makes of the server's OpenAPI document now (else run npm run wire-types)", async () => {
     const committed = readFileSync(join(process.cwd(), WIRE_TYPES_FILE), 'utf8');
     expect(committed).toBe(await wireTypesSource(await loadOpenApi()));
   });

@@ -5,7 +5,7 @@ import { bearer, registerUser } from '../helpers/factories.js';
 import { useTestApp, withUser } from '../helpers/perTest.js';
 import { clearMailbox, connectQuietly, deviceIdOf, payloads, poll, send, signInDevice, type TestDevice } from '../helpers/signaling.js';
 
-// API.md, Signaling (v1.1, devices): each device has its own mailbox. Bob has a phone (his first
+// docs/api.md, Signaling (v1.1, devices): each device has its own mailbox. Bob has a phone (his first
 // session) and a laptop (a second sign-in); alice has one device unless a test signs her in again.
 
 const t = useTestApp({ env: { MAILBOX_MAX: '3', MAILBOX_PER_SENDER: '3' } });

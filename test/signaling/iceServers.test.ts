@@ -37,10 +37,7 @@ describe('GET /signaling/ice-servers', () => {
     const me = await setUp(WITH_SECRET);
     const res = await iceServers(me);
     expect(res.status).toBe(200);
-    expect(res.body.iceServers).toEqual([
-      { urls: [STUN] },
-      { urls: [TURN_UDP, TURNS], username: expect.any(String), credential: expect.any(String) },
-    ]);
+    expect(res.body.iceServers).toEqual([{ urls: [STUN] }, { urls: [TURN_UDP, TURNS], username: expect.any(String), credential: expect.any(String) }]);
   });
 
   it('names the TURN user <expiry-unix-seconds>:<userId>, expiring TURN_TTL from now', async () => {

@@ -7,7 +7,7 @@ import { send } from '../helpers/signaling.js';
 import type { TestApp } from '../helpers/app.js';
 
 /**
- * GET /signaling/poll is answered outside Koa (app/http/lean.ts) for speed (issue 15). The Koa route is
+ * GET /signaling/poll is answered outside Koa (app/http/lean.ts) for speed (bench/README.md). The Koa route is
  * still there (it answers whatever the lean route leaves to it), so the two can be asked the same thing
  * on the same app and state, and must answer the same bytes: status, every header in the same order
  * (but Date), and body.

@@ -113,7 +113,10 @@ describe('presence from polling', () => {
     const held = poll(t, bob, { wait: 2 });
     await heldPolls(1);
     t.clock.advance(3600);
-    await t.http.post('/auth/login').send({ username: alice.username, password: alice.password }).then((r) => (alice.accessToken = r.body.accessToken));
+    await t.http
+      .post('/auth/login')
+      .send({ username: alice.username, password: alice.password })
+      .then((r) => (alice.accessToken = r.body.accessToken));
     const view = await t.http.get(`/users/${bob.username}`).set(bearer(alice));
     expect(view.body.presence.online).toBe(true);
     await held;

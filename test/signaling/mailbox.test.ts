@@ -253,7 +253,11 @@ describe('POST /signaling/ack', () => {
     expect(res.status).toBe(400);
   });
 
-  it.each([['a missing upTo', {}], ['a number', { upTo: 5 }], ['garbage', { upTo: 'zzz' }]])('refuses %s with 400', async (_label, body) => {
+  it.each([
+    ['a missing upTo', {}],
+    ['a number', { upTo: 5 }],
+    ['garbage', { upTo: 'zzz' }],
+  ])('refuses %s with 400', async (_label, body) => {
     expect((await t.http.post('/signaling/ack').set(bearer(bob)).send(body)).status).toBe(400);
   });
 });

@@ -17,12 +17,15 @@ afterEach(async () => {
   await t.close();
 });
 
-/** Starts a `wait=30` poll for each device and resolves once all of them are held. */
-async function hold(...devices: TestUser[]): Promise<Array<Promise<Response>>> {
+/**
+ * Starts a `wait=30` poll for each device and resolves once all of them are held. The polls are also
+ * kept in `held`, which afterEach awaits: a caller may ignore them.
+ */
+async function hold(...devices: TestUser[]): Promise<{ polls: Array<Promise<Response>> }> {
   const started = devices.map((d) => poll(t, d, { wait: 30 }));
   held.push(...started);
   await heldPolls(t, held.length);
-  return started;
+  return { polls: started };
 }
 
 const refused = (reason: string) => labelledMetricValue(t, 'signalbox_polls_refused_total', `reason="${reason}"`);
@@ -43,7 +46,9 @@ describe('GET /signaling/poll: one held poll per device', () => {
 
   it('answers the older poll at once, empty, with its cursor, when the same device polls again', async () => {
     await setUp();
-    const [older] = await hold(bob);
+    const {
+      polls: [older],
+    } = await hold(bob);
     held.push(poll(t, bob, { wait: 30 }));
     const res = await older!;
     expect(res.status).toBe(200);
@@ -142,7 +147,9 @@ describe('GET /signaling/poll: POLLS_PER_USER', () => {
     const alice = await registerUser(t);
     await connectQuietly(t, alice, bob);
     for (const device of devices) await clearMailbox(t, device); // the request reached every device of bob's
-    const [first, second] = await hold(devices[0]!, devices[1]!);
+    const {
+      polls: [first, second],
+    } = await hold(devices[0]!, devices[1]!);
     await send(t, alice, bob, { payload: 'wake' });
     await Promise.all([first, second]);
     await heldPolls(t, 0);

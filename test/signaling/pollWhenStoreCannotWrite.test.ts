@@ -13,8 +13,10 @@ const writes = { fail: false };
 const readOnlyError = () =>
   new StoreUnavailableError(undefined, { cause: Object.assign(new Error('attempt to write a readonly database'), { code: 'SQLITE_READONLY' }) });
 function failingWrites(store: Store): Store {
-  const refuse = <A extends unknown[], R>(write: (...args: A) => Promise<R>) => (...args: A): Promise<R> =>
-    writes.fail ? Promise.reject(readOnlyError()) : write(...args);
+  const refuse =
+    <A extends unknown[], R>(write: (...args: A) => Promise<R>) =>
+    (...args: A): Promise<R> =>
+      writes.fail ? Promise.reject(readOnlyError()) : write(...args);
   return {
     ...store,
     signals: { ...store.signals, ack: refuse(store.signals.ack), send: refuse(store.signals.send) },

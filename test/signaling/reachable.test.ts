@@ -47,10 +47,7 @@ describe('reachable on POST /signaling/send', () => {
 
   it('counts a quiet device that push can wake', async () => {
     const device = await deviceIdOf(t, bob);
-    const subscribed = await t.http
-      .put(`/users/me/devices/${device}/push`)
-      .set(bearer(bob))
-      .send(new UserAgentKeys().subscription('http://127.0.0.1:9/push/bob'));
+    const subscribed = await t.http.put(`/users/me/devices/${device}/push`).set(bearer(bob)).send(new UserAgentKeys().subscription('http://127.0.0.1:9/push/bob'));
     expect(subscribed.status).toBe(200);
     bobGoesQuiet();
     expect((await send(t, alice, bob)).body).toMatchObject({ devices: 1, reachable: 1 });

@@ -9,7 +9,7 @@ import { connectQuietly, deviceIdOf, payloads, poll, send } from '../helpers/sig
 import { codeIn } from '../helpers/smtp.js';
 import { heldPolls } from './helpers.js';
 
-// API.md, Devices: ending a session in any way answers that device's held polls 401 unauthorized at
+// docs/api.md, Devices: ending a session in any way answers that device's held polls 401 unauthorized at
 // once, and nothing is delivered to it afterwards. Every poll here waits up to 30 s, so an answer
 // within the test's time means the poll was ended, not timed out.
 

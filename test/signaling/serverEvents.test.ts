@@ -7,7 +7,7 @@ import { ED25519, fixture } from '../helpers/pgpFixtures.js';
 import { clearMailbox, connectQuietly, eventsIn, payloads, poll, send, signInDevice, type PolledEvent, type TestDevice } from '../helpers/signaling.js';
 import { heldPolls } from './helpers.js';
 
-// API.md, Signaling (v1.1, server events): `pgp.changed` to every connection of a user whose key
+// docs/api.md, Signaling (v1.1, server events): `pgp.changed` to every connection of a user whose key
 // changed (and to that user's other devices); events share the mailbox with signals, wake held polls,
 // and cannot be sent by a client.
 

@@ -120,7 +120,17 @@ export function describeAccountSecurityContract(label: string, open: () => Promi
     describe('key backup', () => {
       const told = (): ServerEvent[] => [
         {
-          entry: { id: randomUUID(), senderId: alice, senderUsername: 'alice', senderDeviceId: null, type: 'key-backup.changed', payload: '{}', sessionId: null, createdAt: at(0), expiresAt: at(HOUR) },
+          entry: {
+            id: randomUUID(),
+            senderId: alice,
+            senderUsername: 'alice',
+            senderDeviceId: null,
+            type: 'key-backup.changed',
+            payload: '{}',
+            sessionId: null,
+            createdAt: at(0),
+            expiresAt: at(HOUR),
+          },
           to: { userId: alice, exceptDevice: alicePhone },
           eventsMax: 100,
         },

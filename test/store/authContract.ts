@@ -181,7 +181,7 @@ export function describeAuthStoreContract(label: string, open: () => Promise<Ope
         const second = await aSession({ createdAt: at(20) });
         const first = await aSession({ createdAt: at(10) });
         await aSession({ expiresAt: at(1) }); // expired at the listing's now
-        await aSession({}, (await storeUserId()));
+        await aSession({}, await storeUserId());
         expect(await store.sessions.listByUser(userId, at(1))).toEqual([first, second]);
       });
 

@@ -10,7 +10,6 @@ export interface OpenedStore {
   cleanup: () => Promise<void>;
 }
 
-
 let seq = 0;
 /** A unique suffix so records never collide, even if an adapter's data outlived a test. */
 const unique = () => `${++seq}_${randomUUID().slice(0, 8)}`;
@@ -195,7 +194,7 @@ export function describeStoreContract(label: string, open: () => Promise<OpenedS
         expect(await store.users.findById(kept.id)).toEqual(kept);
       });
 
-      it("delete frees the username and e-mail index for a new account", async () => {
+      it('delete frees the username and e-mail index for a new account', async () => {
         const gone = await aUser();
         await store.users.delete(gone.id);
         const again = makeUser({ username: gone.username, emailIndex: gone.emailIndex });
@@ -405,7 +404,7 @@ export function describeStoreContract(label: string, open: () => Promise<OpenedS
           expect(await store.sessions.rotateRefreshToken(newest, token(), at(3), at(2 * HOUR))).toEqual({ outcome: 'invalid' });
         });
 
-        it("ends only the session whose token was reused", async () => {
+        it('ends only the session whose token was reused', async () => {
           const { refresh, userId } = await aSession();
           const other = await aSession({ userId });
           await store.sessions.rotateRefreshToken(refresh, token(), at(1), at(2 * HOUR));

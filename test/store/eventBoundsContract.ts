@@ -40,7 +40,17 @@ export function describeEventBoundsContract(label: string, open: () => Promise<O
 
     const PAIR = 'pair-alice-bob';
     const event = (type: EventType, payload: string, o: { eventsMax?: number; requestPair?: string; to?: EventAudience; time?: number } = {}): ServerEvent => ({
-      entry: { id: randomUUID(), senderId: alice, senderUsername: 'alice', senderDeviceId: null, type, payload, sessionId: null, createdAt: at(o.time ?? 0), expiresAt: at((o.time ?? 0) + TTL) },
+      entry: {
+        id: randomUUID(),
+        senderId: alice,
+        senderUsername: 'alice',
+        senderDeviceId: null,
+        type,
+        payload,
+        sessionId: null,
+        createdAt: at(o.time ?? 0),
+        expiresAt: at((o.time ?? 0) + TTL),
+      },
       to: o.to ?? { userId: bob },
       eventsMax: o.eventsMax ?? 100,
       ...(o.requestPair === undefined ? {} : { requestPair: o.requestPair }),
@@ -52,7 +62,17 @@ export function describeEventBoundsContract(label: string, open: () => Promise<O
     const entries = async (deviceId: string, now = at(1)) => (await store.signals.pending(deviceId, now, 500)).map((e) => `${e.type} ${e.payload}`);
     const sendSignal = (payload: string, limits = { max: 2, perSender: 2 }) =>
       store.signals.send({
-        signal: { id: randomUUID(), senderId: alice, senderUsername: 'alice', senderDeviceId: 'alice-device', type: 'offer', payload, sessionId: null, createdAt: at(0), expiresAt: at(TTL) },
+        signal: {
+          id: randomUUID(),
+          senderId: alice,
+          senderUsername: 'alice',
+          senderDeviceId: 'alice-device',
+          type: 'offer',
+          payload,
+          sessionId: null,
+          createdAt: at(0),
+          expiresAt: at(TTL),
+        },
         toUserId: bob,
         now: at(0),
         limits,
@@ -66,7 +86,7 @@ export function describeEventBoundsContract(label: string, open: () => Promise<O
       expect((await entries(bobPhone)).filter((e) => e.startsWith('offer'))).toEqual(['offer s0', 'offer s1']);
     });
 
-    it('does not count events against the sender\'s share (MAILBOX_PER_SENDER)', async () => {
+    it("does not count events against the sender's share (MAILBOX_PER_SENDER)", async () => {
       for (let i = 0; i < 3; i++) await write(event('pgp.changed', `e${i}`));
       expect((await sendSignal('s0', { max: 10, perSender: 1 })).outcome).toBe('stored');
     });
@@ -77,7 +97,7 @@ export function describeEventBoundsContract(label: string, open: () => Promise<O
       for (const device of [bobPhone, bobLaptop]) expect(await entries(device)).toEqual(['offer s0', 'pgp.changed e2', 'pgp.changed e3', 'pgp.changed e4']);
     });
 
-    it('replaces the device\'s pending connection.requested of the same pair', async () => {
+    it("replaces the device's pending connection.requested of the same pair", async () => {
       await write(event('connection.requested', 'first', { requestPair: PAIR }));
       await write(event('connection.requested', 'second', { requestPair: PAIR }));
       expect(await entries(bobPhone)).toEqual(['connection.requested second']);

@@ -115,7 +115,9 @@ export function describeEventStoreContract(label: string, open: () => Promise<Op
 
     it('writes crossing requests as an accept, with the events the builder gives for it', async () => {
       await store.connections.request(requestInput(alice, bob));
-      const result = await store.connections.request(requestInput(bob, alice), (r) => [event(r.outcome === 'accepted' ? 'connection.accepted' : 'connection.requested', { userId: alice }, '{}', bob)]);
+      const result = await store.connections.request(requestInput(bob, alice), (r) => [
+        event(r.outcome === 'accepted' ? 'connection.accepted' : 'connection.requested', { userId: alice }, '{}', bob),
+      ]);
       expect(result.outcome).toBe('accepted');
       expect(await types(alicePhone)).toEqual(['connection.accepted']);
     });
@@ -132,7 +134,12 @@ export function describeEventStoreContract(label: string, open: () => Promise<Op
         await store.connections.accept(alice, other, at(0));
       }
       await store.connections.request(requestInput(alice, pending));
-      expect(await store.users.setPgpKey(alice, makePgpKey(), () => [event('pgp.changed', { connectionsOf: alice }), event('pgp.changed', { userId: alice, exceptDevice: alicePhone })])).toBe(true);
+      expect(
+        await store.users.setPgpKey(alice, makePgpKey(), () => [
+          event('pgp.changed', { connectionsOf: alice }),
+          event('pgp.changed', { userId: alice, exceptDevice: alicePhone }),
+        ]),
+      ).toBe(true);
       expect(await types(bobPhone)).toEqual(['pgp.changed']);
       expect(await types(carolPhone)).toEqual(['pgp.changed']);
       expect(await types(aliceTablet)).toEqual(['pgp.changed']);
@@ -149,7 +156,17 @@ export function describeEventStoreContract(label: string, open: () => Promise<Op
     it('never refuses an event for a full mailbox, and numbers it after the signals before it', async () => {
       for (let i = 0; i < 2; i++) {
         await store.signals.send({
-          signal: { id: randomUUID(), senderId: alice, senderUsername: 'alice', senderDeviceId: alicePhone, type: 'offer', payload: `s${i}`, sessionId: null, createdAt: at(0), expiresAt: at(TTL) },
+          signal: {
+            id: randomUUID(),
+            senderId: alice,
+            senderUsername: 'alice',
+            senderDeviceId: alicePhone,
+            type: 'offer',
+            payload: `s${i}`,
+            sessionId: null,
+            createdAt: at(0),
+            expiresAt: at(TTL),
+          },
           toUserId: bob,
           now: at(0),
           limits: { max: 2, perSender: 2 },
@@ -166,7 +183,10 @@ export function describeEventStoreContract(label: string, open: () => Promise<Op
     it('wakes the devices that received events', async () => {
       const seen: Array<readonly string[]> = [];
       store.signals.onArrival((devices) => seen.push(devices));
-      await store.connections.request(requestInput(), () => [event('connection.requested', { userId: bob }), event('connection.requested', { userId: alice, exceptDevice: alicePhone })]);
+      await store.connections.request(requestInput(), () => [
+        event('connection.requested', { userId: bob }),
+        event('connection.requested', { userId: alice, exceptDevice: alicePhone }),
+      ]);
       expect(seen.flat().sort()).toEqual([aliceTablet, bobPhone].sort());
     });
   });

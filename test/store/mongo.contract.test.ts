@@ -96,12 +96,22 @@ describe('MongoDB store', () => {
     }
     // The document shape of release 0.1.0: keyed by the recipient's user id, no userId, no senderDeviceId.
     const entry = (seq: number) => ({
-      id: `signal-${seq}`, seq, senderId: alice.id, senderUsername: alice.username, type: 'offer', payload: `p${seq}`,
-      sessionId: null, createdAt: new Date(), expiresAt: new Date(Date.now() + 300_000),
+      id: `signal-${seq}`,
+      seq,
+      senderId: alice.id,
+      senderUsername: alice.username,
+      type: 'offer',
+      payload: `p${seq}`,
+      sessionId: null,
+      createdAt: new Date(),
+      expiresAt: new Date(Date.now() + 300_000),
     });
     const client = new MongoClient(uri);
     try {
-      await client.db(dbName).collection<{ _id: string }>('mailboxes').insertOne({ _id: bob.id, lastSeq: 3, signals: [entry(2), entry(3)] } as never);
+      await client
+        .db(dbName)
+        .collection<{ _id: string }>('mailboxes')
+        .insertOne({ _id: bob.id, lastSeq: 3, signals: [entry(2), entry(3)] } as never);
     } finally {
       await client.close();
     }
@@ -110,7 +120,10 @@ describe('MongoDB store', () => {
     try {
       for (const device of [phone, tablet]) {
         const pending = await upgraded.signals.pending(device.id, new Date(), 10);
-        expect(pending.map((s) => [s.seq, s.id, s.senderDeviceId])).toEqual([[2, 'signal-2', null], [3, 'signal-3', null]]);
+        expect(pending.map((s) => [s.seq, s.id, s.senderDeviceId])).toEqual([
+          [2, 'signal-2', null],
+          [3, 'signal-3', null],
+        ]);
       }
       const next = { ...entry(0), id: 'after', senderDeviceId: null, type: 'answer' as const };
       await upgraded.signals.send({ signal: next, toUserId: bob.id, now: new Date(), limits: { max: 500, perSender: 100 } });
@@ -120,7 +133,7 @@ describe('MongoDB store', () => {
     }
   });
 
-  it('moves a device mailbox kept in one document (before issue 17) to one document per entry, numbers kept', async () => {
+  it('moves a device mailbox kept in one document (before mailbox entries became one document each) to one document per entry, numbers kept', async () => {
     const [alice, bob] = [makeUser(), makeUser()];
     const phone = makeSession(bob.id, { createdAt: new Date(Date.now() - 1000), expiresAt: new Date(Date.now() + 3_600_000) });
     const first = await openMongoStore(uri, dbName);
@@ -131,10 +144,18 @@ describe('MongoDB store', () => {
       await first.close();
     }
     const entry = (seq: number, expiresAt = new Date(Date.now() + 300_000)) => ({
-      id: `signal-${seq}`, seq, senderId: alice.id, senderUsername: alice.username, senderDeviceId: null, type: 'offer',
-      payload: `p${seq}`, sessionId: null, createdAt: new Date(), expiresAt,
+      id: `signal-${seq}`,
+      seq,
+      senderId: alice.id,
+      senderUsername: alice.username,
+      senderDeviceId: null,
+      type: 'offer',
+      payload: `p${seq}`,
+      sessionId: null,
+      createdAt: new Date(),
+      expiresAt,
     });
-    // The shape of API v1.1 before issue 17: the device's counter holding every entry in an array.
+    // The shape of API v1.1 before mailbox entries became one document each: the device's counter holding every entry in an array.
     const client = new MongoClient(uri);
     try {
       await client
@@ -148,7 +169,10 @@ describe('MongoDB store', () => {
     const upgraded = await openMongoStore(uri, dbName);
     try {
       // The expired entry stays behind; the others keep their numbers, and the next send follows them.
-      expect((await upgraded.signals.pending(phone.id, new Date(), 10)).map((s) => [s.seq, s.payload])).toEqual([[3, 'p3'], [5, 'p5']]);
+      expect((await upgraded.signals.pending(phone.id, new Date(), 10)).map((s) => [s.seq, s.payload])).toEqual([
+        [3, 'p3'],
+        [5, 'p5'],
+      ]);
       const next = { ...entry(0), id: 'after', type: 'answer' as const };
       await upgraded.signals.send({ signal: next, toUserId: bob.id, now: new Date(), limits: { max: 500, perSender: 100 } });
       expect((await upgraded.signals.pending(phone.id, new Date(), 10)).map((s) => s.seq)).toEqual([3, 5, 6]);
@@ -157,7 +181,12 @@ describe('MongoDB store', () => {
     }
     const check = new MongoClient(uri);
     try {
-      expect(await check.db(dbName).collection('mailboxes').countDocuments({ signals: { $exists: true } })).toBe(0);
+      expect(
+        await check
+          .db(dbName)
+          .collection('mailboxes')
+          .countDocuments({ signals: { $exists: true } }),
+      ).toBe(0);
     } finally {
       await check.close();
     }

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import type { Store } from '../../app/store/types.js';
 import { freshStorePerTest, type OpenedStore } from './contract.js';
 
-/** Store.probeWrite, GET /health's write probe (issue 17): a real write, repeatable, concurrent calls included. */
+/** Store.probeWrite, GET /health's write probe (docs/architecture.md): a real write, repeatable, concurrent calls included. */
 export function describeProbeWriteContract(label: string, open: () => Promise<OpenedStore>): void {
   describe(`${label} store contract: write probe`, () => {
     let store: Store;

@@ -4,7 +4,7 @@ import type { PushSubscriptionRecord, Store } from '../../app/store/types.js';
 import { freshStorePerTest, makeSession, makeUser, type OpenedStore } from './contract.js';
 import { at, HOUR } from './contractTime.js';
 
-/** The PushSubscriptionStore contract (issue 16): one subscription per live device, gone with it. */
+/** The PushSubscriptionStore contract (docs/push.md): one subscription per live device, gone with it. */
 export function describePushStoreContract(label: string, open: () => Promise<OpenedStore>): void {
   describe(`${label} store contract: push subscriptions`, () => {
     let store: Store;

@@ -7,7 +7,7 @@ import { at, HOUR } from './contractTime.js';
 const MINUTE = 60_000;
 
 /**
- * Rules that hold under concurrency and at the limits, for one adapter (issue 17): each one was broken
+ * Rules that hold under concurrency and at the limits, for one adapter (docs/architecture.md): each one was broken
  * on MongoDB by a write order, a read-then-check, or a document that grew with the mailbox.
  */
 export function describeRacesAndLimitsContract(label: string, open: () => Promise<OpenedStore>): void {
@@ -23,22 +23,28 @@ export function describeRacesAndLimitsContract(label: string, open: () => Promis
 
     describe('reset codes under parallel guesses', () => {
       const MAX_TRIES = 5;
-      const putCode = async (userId: string) =>
-        store.resetCodes.put({ userId, codeHash: 'right', createdAt: at(0), expiresAt: at(10 * MINUTE) });
-      const guessAll = (userId: string, hashes: string[]) =>
-        Promise.all(hashes.map((hash, n) => store.resetCodes.redeem(userId, hash, at(1 + n), MAX_TRIES)));
+      const putCode = async (userId: string) => store.resetCodes.put({ userId, codeHash: 'right', createdAt: at(0), expiresAt: at(10 * MINUTE) });
+      const guessAll = (userId: string, hashes: string[]) => Promise.all(hashes.map((hash, n) => store.resetCodes.redeem(userId, hash, at(1 + n), MAX_TRIES)));
 
       it('counts each of many parallel wrong guesses as one try: maxTries of them burn the code', async () => {
         const { id } = await addUser();
         await putCode(id);
-        expect(await guessAll(id, Array.from({ length: MAX_TRIES }, (_, n) => `wrong-${n}`))).toEqual(Array(MAX_TRIES).fill(false));
+        expect(
+          await guessAll(
+            id,
+            Array.from({ length: MAX_TRIES }, (_, n) => `wrong-${n}`),
+          ),
+        ).toEqual(Array(MAX_TRIES).fill(false));
         expect(await store.resetCodes.redeem(id, 'right', at(100), MAX_TRIES)).toBe(false);
       });
 
       it('counts no more than one try per parallel guess: one fewer leaves the right code usable', async () => {
         const { id } = await addUser();
         await putCode(id);
-        await guessAll(id, Array.from({ length: MAX_TRIES - 1 }, (_, n) => `wrong-${n}`));
+        await guessAll(
+          id,
+          Array.from({ length: MAX_TRIES - 1 }, (_, n) => `wrong-${n}`),
+        );
         expect(await store.resetCodes.redeem(id, 'right', at(100), MAX_TRIES)).toBe(true);
       });
 
@@ -104,8 +110,7 @@ export function describeRacesAndLimitsContract(label: string, open: () => Promis
           createdAt: at(0),
           expiresAt: at(HOUR),
         });
-        const send = (n: number) =>
-          store.signals.send({ signal: entry(n), toUserId: bob.id, now: at(0), limits: { max: MAX, perSender: MAX } });
+        const send = (n: number) => store.signals.send({ signal: entry(n), toUserId: bob.id, now: at(0), limits: { max: MAX, perSender: MAX } });
 
         for (let n = 0; n < MAX; n++) expect(await send(n)).toEqual({ outcome: 'stored', devices: [device.id] });
         expect(await send(MAX)).toEqual({ outcome: 'refused', reason: 'mailbox_full' });

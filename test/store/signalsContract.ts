@@ -116,8 +116,15 @@ export function describeSignalStoreContract(label: string, open: () => Promise<O
         await send('a', { toDevice: bobPhone });
         await send('b');
         await send('c');
-        expect((await store.signals.pending(bobPhone, at(1), 10)).map((s) => [s.seq, s.payload])).toEqual([[1, 'a'], [2, 'b'], [3, 'c']]);
-        expect((await store.signals.pending(bobTablet, at(1), 10)).map((s) => [s.seq, s.payload])).toEqual([[1, 'b'], [2, 'c']]);
+        expect((await store.signals.pending(bobPhone, at(1), 10)).map((s) => [s.seq, s.payload])).toEqual([
+          [1, 'a'],
+          [2, 'b'],
+          [3, 'c'],
+        ]);
+        expect((await store.signals.pending(bobTablet, at(1), 10)).map((s) => [s.seq, s.payload])).toEqual([
+          [1, 'b'],
+          [2, 'c'],
+        ]);
       });
 
       it('acknowledges on one device without touching the copy on another', async () => {
@@ -190,7 +197,13 @@ export function describeSignalStoreContract(label: string, open: () => Promise<O
         await fill(bobTablet, 1);
         expect(await send('b', { toDevice: bobTablet, limits: limits(100, 1) })).toEqual({ outcome: 'refused', reason: 'sender_share' });
         const carol = await addUser();
-        const fromCarol = await store.signals.send({ signal: signal('carol', at(0), carol, null), toUserId: bob, toDevice: bobTablet, now: at(0), limits: limits(100, 1) });
+        const fromCarol = await store.signals.send({
+          signal: signal('carol', at(0), carol, null),
+          toUserId: bob,
+          toDevice: bobTablet,
+          now: at(0),
+          limits: limits(100, 1),
+        });
         expect(fromCarol).toEqual({ outcome: 'stored', devices: [bobTablet] });
       });
 

@@ -156,7 +156,17 @@ describe('SQLite store', () => {
     db.close();
     store = openSqliteStore(file);
     const now = new Date(10);
-    const signal = { id: 'x', senderId: alice.id, senderUsername: 'alice', senderDeviceId: null, type: 'offer' as const, payload: 'p', sessionId: null, createdAt: now, expiresAt: new Date(now.getTime() + 60_000) };
+    const signal = {
+      id: 'x',
+      senderId: alice.id,
+      senderUsername: 'alice',
+      senderDeviceId: null,
+      type: 'offer' as const,
+      payload: 'p',
+      sessionId: null,
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + 60_000),
+    };
     // Not toThrow: better-sqlite3 registers its error class once per process, so in a jest worker that
     // loaded it for an earlier test file the SqliteError comes from that file's realm and is no Error here.
     await expect(store.signals.send({ signal, toUserId: bob.id, now, limits: { max: 10, perSender: 10 } })).rejects.toHaveProperty('message', 'disk gone');
@@ -178,7 +188,17 @@ describe('SQLite store', () => {
     for (const d of devices) await store.sessions.create(d, `refresh-${d.id}`);
     const now = new Date(100);
     const payload = 'x'.repeat(16_384);
-    const signal = { id: 'once', senderId: alice.id, senderUsername: 'alice', senderDeviceId: null, type: 'offer' as const, payload, sessionId: null, createdAt: now, expiresAt: new Date(now.getTime() + 60_000) };
+    const signal = {
+      id: 'once',
+      senderId: alice.id,
+      senderUsername: 'alice',
+      senderDeviceId: null,
+      type: 'offer' as const,
+      payload,
+      sessionId: null,
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + 60_000),
+    };
     expect((await store.signals.send({ signal, toUserId: bob.id, now, limits: { max: 10, perSender: 10 } })).outcome).toBe('stored');
     const payloadBytes = () => {
       const db = new Database(file, { readonly: true });

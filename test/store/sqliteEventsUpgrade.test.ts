@@ -62,13 +62,39 @@ describe('SQLite upgrade to server events counted apart from signals', () => {
   });
 
   it('counts an event written before the upgrade as an event: it takes no place of a signal', async () => {
-    const signal = { id: 'after', senderId: 'user-alice', senderUsername: 'alice', senderDeviceId: 'alice-phone', type: 'answer' as const, payload: 'x', sessionId: null, createdAt: at(1), expiresAt: at(300_001) };
+    const signal = {
+      id: 'after',
+      senderId: 'user-alice',
+      senderUsername: 'alice',
+      senderDeviceId: 'alice-phone',
+      type: 'answer' as const,
+      payload: 'x',
+      sessionId: null,
+      createdAt: at(1),
+      expiresAt: at(300_001),
+    };
     // MAILBOX_MAX 2: the old signal and this one; the old event counts apart.
-    expect(await store.signals.send({ signal, toUserId: 'user-bob', now: at(1), limits: { max: 2, perSender: 2 } })).toEqual({ outcome: 'stored', devices: ['bob-phone'] });
+    expect(await store.signals.send({ signal, toUserId: 'user-bob', now: at(1), limits: { max: 2, perSender: 2 } })).toEqual({
+      outcome: 'stored',
+      devices: ['bob-phone'],
+    });
   });
 
   it('still counts a signal written before the upgrade against MAILBOX_MAX', async () => {
-    const signal = { id: 'after', senderId: 'user-alice', senderUsername: 'alice', senderDeviceId: 'alice-phone', type: 'answer' as const, payload: 'x', sessionId: null, createdAt: at(1), expiresAt: at(300_001) };
-    expect(await store.signals.send({ signal, toUserId: 'user-bob', now: at(1), limits: { max: 1, perSender: 1 } })).toEqual({ outcome: 'refused', reason: 'mailbox_full' });
+    const signal = {
+      id: 'after',
+      senderId: 'user-alice',
+      senderUsername: 'alice',
+      senderDeviceId: 'alice-phone',
+      type: 'answer' as const,
+      payload: 'x',
+      sessionId: null,
+      createdAt: at(1),
+      expiresAt: at(300_001),
+    };
+    expect(await store.signals.send({ signal, toUserId: 'user-bob', now: at(1), limits: { max: 1, perSender: 1 } })).toEqual({
+      outcome: 'refused',
+      reason: 'mailbox_full',
+    });
   });
 });

@@ -8,7 +8,7 @@ import { useTwoUsersOnSqlite } from './sqliteTwoUsers.js';
 import { at } from './contractTime.js';
 
 /**
- * The SQLite adapter commits the sends of one event-loop turn in one transaction (issue 15: group
+ * The SQLite adapter commits the sends of one event-loop turn in one transaction (bench/README.md: group
  * commit), and the lastSeen touches with them. Each must still behave as if it were alone, and be
  * committed before it resolves.
  */
@@ -115,7 +115,9 @@ describe('SQLite sends committed in groups', () => {
     });
 
     it('share one commit when made in one turn, and each is committed when it resolves', async () => {
-      const together = await walGrowth(() => Promise.all(phones.map((id, i) => Promise.all([store.sessions.touch(id, at(10 + i)), store.presence.touch(bob, at(10 + i))]))));
+      const together = await walGrowth(() =>
+        Promise.all(phones.map((id, i) => Promise.all([store.sessions.touch(id, at(10 + i)), store.presence.touch(bob, at(10 + i))]))),
+      );
       const oneByOne = await walGrowth(async () => {
         for (const [i, id] of phones.entries()) {
           await store.sessions.touch(id, at(100 + i));
@@ -144,4 +146,3 @@ describe('SQLite sends committed in groups', () => {
     });
   });
 });
-

@@ -6,7 +6,7 @@ import { useTwoUsersOnSqlite } from './sqliteTwoUsers.js';
 import { at } from './contractTime.js';
 
 /**
- * The SQLite adapter answers a poll of a mailbox it last read empty without reading it again (issue 15).
+ * The SQLite adapter answers a poll of a mailbox it last read empty without reading it again (bench/README.md).
  * These are the ways an entry can arrive after such a read; each must be seen by the next read.
  */
 describe('SQLite mailboxes read empty before', () => {
@@ -27,8 +27,7 @@ describe('SQLite mailboxes read empty before', () => {
     createdAt,
     expiresAt: new Date(createdAt.getTime() + 300_000),
   });
-  const sendVia = (s: Store, payload: string, now = at(0)) =>
-    s.signals.send({ signal: entry(payload, now), toUserId: bob, now, limits: { max: 100, perSender: 100 } });
+  const sendVia = (s: Store, payload: string, now = at(0)) => s.signals.send({ signal: entry(payload, now), toUserId: bob, now, limits: { max: 100, perSender: 100 } });
   const payloads = async (s: Store, now = at(1)) => (await s.signals.pending(bobPhone, now, 100)).map((x) => x.payload);
 
   const fx = useTwoUsersOnSqlite('signalbox-known-empty-');
@@ -56,10 +55,9 @@ describe('SQLite mailboxes read empty before', () => {
   it('sees a server event written with a change (the same arrival feed as sends)', async () => {
     expect(await payloads(store)).toEqual([]);
     // A connection request writes connection.requested into bob's devices' mailboxes in its transaction.
-    await store.connections.request(
-      { id: randomUUID(), fromId: alice, toId: bob, message: null, now: at(0), expiresAt: at(60_000), maxPending: 10 },
-      () => [{ to: { userId: bob }, eventsMax: 100, entry: { ...entry('{"event":1}'), type: 'connection.requested' } }],
-    );
+    await store.connections.request({ id: randomUUID(), fromId: alice, toId: bob, message: null, now: at(0), expiresAt: at(60_000), maxPending: 10 }, () => [
+      { to: { userId: bob }, eventsMax: 100, entry: { ...entry('{"event":1}'), type: 'connection.requested' } },
+    ]);
     expect(await payloads(store)).toEqual(['{"event":1}']);
   });
 

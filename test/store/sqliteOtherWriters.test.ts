@@ -33,14 +33,14 @@ describe('otherWritersWatch', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('says nothing changed for this connection\'s own commits', async () => {
+  it("says nothing changed for this connection's own commits", async () => {
     const othersWrote = otherWritersWatch(db);
     db.prepare('INSERT INTO t VALUES (1)').run();
     await new Promise((resolve) => setImmediate(resolve));
     expect(othersWrote()).toBe(false);
   });
 
-  it('sees another connection\'s commit once a request has arrived, within the same turn', () => {
+  it("sees another connection's commit once a request has arrived, within the same turn", () => {
     const othersWrote = otherWritersWatch(db);
     expect(othersWrote()).toBe(false);
     other.prepare('INSERT INTO t VALUES (1)').run();
@@ -50,7 +50,7 @@ describe('otherWritersWatch', () => {
     expect(othersWrote()).toBe(false);
   });
 
-  it('sees another connection\'s commit in the next turn of the event loop, with no request', async () => {
+  it("sees another connection's commit in the next turn of the event loop, with no request", async () => {
     const othersWrote = otherWritersWatch(db);
     expect(othersWrote()).toBe(false);
     other.prepare('INSERT INTO t VALUES (1)').run();

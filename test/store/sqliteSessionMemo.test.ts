@@ -34,7 +34,7 @@ async function inNextRequest<T extends { id: string } | null>(lookup: () => Prom
 }
 
 /**
- * The SQLite adapter remembers the sessions it found (issue 15: every request looks its session up).
+ * The SQLite adapter remembers the sessions it found (bench/README.md: every request looks its session up).
  * Each way a session can end or change must be seen by the very next lookup, or revocation is late.
  */
 describe('SQLite sessions remembered after a lookup', () => {

@@ -76,6 +76,7 @@ describe('SQLite storage failures', () => {
     ['a read-only database', readOnlyError],
   ])('answer 503 unavailable with Retry-After for %s once the store guard has seen them', async (_name, makeError) => {
     const err = makeError();
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- rejects with exactly what the driver threw, Error or not
     const aggregate = guardUnavailable({ write: async () => Promise.reject(err) }, isStorageFailure);
     const thrown = await aggregate.write().catch((e: unknown) => e);
     expect(thrown).toBeInstanceOf(StoreUnavailableError);

@@ -37,8 +37,21 @@ describe('SQLite upgrade from a database made by release 0.1.0', () => {
   });
 
   it("continues each device's numbering after the user's, so cursors never go back", async () => {
-    const signal = { id: 'after-upgrade', senderId: 'user-alice', senderUsername: 'alice', senderDeviceId: 'session-alice', type: 'answer' as const, payload: 'new', sessionId: null, createdAt: at(10), expiresAt: at(300_010) };
-    expect(await store.signals.send({ signal, toUserId: 'user-bob', now: at(10), limits })).toEqual({ outcome: 'stored', devices: ['session-bob-phone', 'session-bob-tablet'] });
+    const signal = {
+      id: 'after-upgrade',
+      senderId: 'user-alice',
+      senderUsername: 'alice',
+      senderDeviceId: 'session-alice',
+      type: 'answer' as const,
+      payload: 'new',
+      sessionId: null,
+      createdAt: at(10),
+      expiresAt: at(300_010),
+    };
+    expect(await store.signals.send({ signal, toUserId: 'user-bob', now: at(10), limits })).toEqual({
+      outcome: 'stored',
+      devices: ['session-bob-phone', 'session-bob-tablet'],
+    });
     expect((await store.signals.pending('session-bob-phone', at(11), 10)).map((s) => s.seq)).toEqual([2, 3, 4]);
     expect(await store.signals.ack('session-bob-phone', 3)).toBe(2);
     expect((await store.signals.pending('session-bob-tablet', at(11), 10)).map((s) => s.seq)).toEqual([2, 3, 4]);
@@ -54,7 +67,10 @@ describe('SQLite upgrade from a database made by release 0.1.0', () => {
   it('leaves no per-user mailbox tables behind', () => {
     const db = new Database(join(dir, 'signalbox.db'), { readonly: true });
     try {
-      const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((r) => (r as { name: string }).name);
+      const tables = db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .all()
+        .map((r) => (r as { name: string }).name);
       expect(tables).toEqual(expect.arrayContaining(['device_signals', 'device_mailboxes', 'sent_signals']));
       expect(tables).not.toContain('signals');
       expect(tables).not.toContain('mailboxes');

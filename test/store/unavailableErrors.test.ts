@@ -35,7 +35,7 @@ describe('isMongoUnavailable', () => {
   });
 
   it('answers unavailable for a write-concern error, alone or inside a write reply', () => {
-    expect(isMongoUnavailable(new MongoWriteConcernError({ writeConcernError: { code: 79, errmsg: 'unknown mode' }, ok: 1 } as never))).toBe(true);
+    expect(isMongoUnavailable(new MongoWriteConcernError({ writeConcernError: { code: 79, errmsg: 'unknown mode' }, ok: 1 }))).toBe(true);
     expect(isMongoUnavailable(reply({ code: 2, writeConcernError: { code: 79, errmsg: 'x' } }))).toBe(true);
   });
 
@@ -53,7 +53,11 @@ describe('isMongoUnavailable', () => {
   it('answers unavailable after the client was closed (shutdown)', async () => {
     const client = new MongoClient('mongodb://127.0.0.1:9/?directConnection=true', { serverSelectionTimeoutMS: 200 });
     await client.close();
-    const failure = await client.db('x').collection('y').findOne({}).catch((err: unknown) => err);
+    const failure = await client
+      .db('x')
+      .collection('y')
+      .findOne({})
+      .catch((err: unknown) => err);
     expect(isMongoUnavailable(failure)).toBe(true);
   });
 
@@ -73,10 +77,7 @@ describe('isMongoUnavailable', () => {
     it('the guarded store answers StoreUnavailableError (503), not the raw error (500)', async () => {
       const client = new MongoClient(`mongodb://127.0.0.1:${port}/?directConnection=true`, { serverSelectionTimeoutMS: 300 });
       try {
-        const aggregate = guardUnavailable(
-          { find: async () => client.db('x').collection('y').findOne({}) },
-          isMongoUnavailable,
-        );
+        const aggregate = guardUnavailable({ find: async () => client.db('x').collection('y').findOne({}) }, isMongoUnavailable);
         await expect(aggregate.find()).rejects.toBeInstanceOf(StoreUnavailableError);
       } finally {
         await client.close();

@@ -73,7 +73,7 @@ async function callAndAnswer(caller: Person, callee: Person): Promise<{ called: 
 /** Resolves once `device`'s side of the call has a remote description with other ICE credentials than `before`. */
 function remoteCredentialsChange(device: BrowserDevice, before: CallInfo, timeout = CONNECT_MS): Promise<unknown> {
   return device.page.waitForFunction(
-    ([sid, ufrag]) => (globalThis as unknown as { driver: { info(s: string): CallInfo } }).driver.info(sid as string).remoteIceUfrag !== ufrag,
+    ([sid, ufrag]) => (globalThis as unknown as { driver: { info(s: string): CallInfo } }).driver.info(sid).remoteIceUfrag !== ufrag,
     [before.sessionId, before.remoteIceUfrag] as const,
     { timeout },
   );
@@ -106,7 +106,10 @@ describe('a relay-only call from Alice to Bob', () => {
   });
 
   it('connects through relay candidates on 127.0.0.1 (getStats: the succeeded pair is relay on both sides)', async () => {
-    for (const [who, info] of [[alice, called], [bob, answered]] as const) {
+    for (const [who, info] of [
+      [alice, called],
+      [bob, answered],
+    ] as const) {
       const pair = await who.device.run<{ local: { type: string; address: string }; remote: { type: string; address: string } }>('selectedPair', info.sessionId);
       expect(pair.local).toMatchObject({ type: 'relay', address: '127.0.0.1' });
       expect(pair.remote).toMatchObject({ type: 'relay', address: '127.0.0.1' });
@@ -189,10 +192,7 @@ describe('a call through an ICE restart', () => {
     // and candidates go over the same mailbox and session.
     await alice.device.run('restartIce', called.sessionId);
     // Both sides take new ICE credentials from the other: Bob from Alice's new offer, Alice from Bob's answer.
-    await Promise.all([
-      remoteCredentialsChange(bob.device, answered),
-      remoteCredentialsChange(alice.device, called),
-    ]);
+    await Promise.all([remoteCredentialsChange(bob.device, answered), remoteCredentialsChange(alice.device, called)]);
     await alice.device.run('waitForState', called.sessionId, 'connected', CONNECT_MS);
     await bob.device.run('waitForState', answered.sessionId, 'connected', CONNECT_MS);
     const after = await alice.device.run<CallInfo>('info', called.sessionId);
@@ -242,7 +242,7 @@ describe('a rejected call', () => {
 });
 
 describe('a call the caller gives up on', () => {
-  it("stops every device of the callee ringing as cancelled and rejects call() with call_cancelled", async () => {
+  it('stops every device of the callee ringing as cancelled and rejects call() with call_cancelled', async () => {
     const alice = await person('alice');
     const bob1 = await person('bob');
     const bob2 = await secondDevice(bob1);

@@ -78,7 +78,9 @@ describe('two tabs of one signed-in user (one device through localStorage)', () 
 
   it('poll the device from one tab only: no ping-pong of replaced polls', async () => {
     await first.run('start');
-    await first.page.waitForFunction(() => (globalThis as unknown as { tabs: { states(): string[] } }).tabs.states().includes('online'), undefined, { timeout: SIGNAL_MS });
+    await first.page.waitForFunction(() => (globalThis as unknown as { tabs: { states(): string[] } }).tabs.states().includes('online'), undefined, {
+      timeout: SIGNAL_MS,
+    });
     await second.run('start');
     await sleep(500);
     const since = Date.now();

@@ -66,7 +66,10 @@ async function relayCall(caller: Person, callee: Person): Promise<{ called: Call
   await callee.device.run('waitForRing', RING_MS);
   const answered = await callee.device.run<CallInfo>('accept', 0, RELAY_ONLY);
   const called = await calling;
-  for (const [who, info] of [[caller, called], [callee, answered]] as const) {
+  for (const [who, info] of [
+    [caller, called],
+    [callee, answered],
+  ] as const) {
     const pair = await who.device.run<{ local: { type: string }; remote: { type: string } }>('selectedPair', info.sessionId);
     expect(pair.local.type).toBe('relay');
     expect(pair.remote.type).toBe('relay');
@@ -111,7 +114,11 @@ describe('a second browser of Alice, from the key backup', () => {
 
     const laptop = await keylessDevice(alice);
     const wrong = await laptop.device.page.evaluate(
-      (p) => (globalThis as unknown as { driver: { loadBackup(p: string): Promise<unknown> } }).driver.loadBackup(p).then(() => 'loaded', (e: { code: string }) => e.code),
+      (p) =>
+        (globalThis as unknown as { driver: { loadBackup(p: string): Promise<unknown> } }).driver.loadBackup(p).then(
+          () => 'loaded',
+          (e: { code: string }) => e.code,
+        ),
       `${PASSPHRASE}!`,
     );
     expect(wrong).toBe('bad_passphrase');

@@ -67,7 +67,11 @@ interface Answer {
 }
 
 /** One request to nginx over TLS with the self-signed CA, from `localAddress` (a loopback address). */
-function viaNginx(method: string, path: string, options: { body?: unknown; token?: string; headers?: Record<string, string>; localAddress?: string } = {}): Promise<Answer> {
+function viaNginx(
+  method: string,
+  path: string,
+  options: { body?: unknown; token?: string; headers?: Record<string, string>; localAddress?: string } = {},
+): Promise<Answer> {
   const body = options.body === undefined ? undefined : JSON.stringify(options.body);
   return new Promise((resolve, reject) => {
     const req = httpsRequest(
@@ -102,9 +106,23 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'signalbox-nginx-'));
   for (const dir of ['tls', 'acme', 'sites', 'tmp']) mkdirSync(join(work, dir));
   const made = await run('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
-    '-subj', `/CN=${NAME}`, '-addext', `subjectAltName=DNS:${NAME}`,
-    '-keyout', join(work, 'tls', 'privkey.pem'), '-out', join(work, 'tls', 'fullchain.pem'),
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${NAME}`,
+    '-addext',
+    `subjectAltName=DNS:${NAME}`,
+    '-keyout',
+    join(work, 'tls', 'privkey.pem'),
+    '-out',
+    join(work, 'tls', 'fullchain.pem'),
   ]);
   expect(made.code).toBe(0);
   cert = readFileSync(join(work, 'tls', 'fullchain.pem'), 'utf8');

@@ -45,18 +45,20 @@ afterAll(async () => {
 
 describe('a relay-only WebRTC data channel in Chromium through coturn on loopback', () => {
   it('gathers a relay candidate on 127.0.0.1 with the credentials of GET /signaling/ice-servers', async () => {
-    const result = (await page.evaluate(
-      async ({ path, iceServers }) => (await import(path)).gatherRelay(iceServers),
-      { path: CHECKS_PATH, iceServers },
-    )) as { ok: boolean; candidate?: Candidate };
+    const result = (await page.evaluate(async ({ path, iceServers }) => (await import(path)).gatherRelay(iceServers), { path: CHECKS_PATH, iceServers })) as {
+      ok: boolean;
+      candidate?: Candidate;
+    };
     expect(result).toMatchObject({ ok: true, candidate: { type: 'relay', address: '127.0.0.1' } });
   });
 
   it('opens a data channel between two relay-only peer connections and carries messages over it', async () => {
-    const result = (await page.evaluate(
-      async ({ path, iceServers }) => (await import(path)).loopbackCall(iceServers),
-      { path: CHECKS_PATH, iceServers },
-    )) as { setupMs: number; rttMs: number; local: Candidate; remote: Candidate };
+    const result = (await page.evaluate(async ({ path, iceServers }) => (await import(path)).loopbackCall(iceServers), { path: CHECKS_PATH, iceServers })) as {
+      setupMs: number;
+      rttMs: number;
+      local: Candidate;
+      remote: Candidate;
+    };
     expect(result.local).toMatchObject({ type: 'relay', address: '127.0.0.1' });
     expect(result.remote).toMatchObject({ type: 'relay', address: '127.0.0.1' });
     expect(result.setupMs).toBeGreaterThan(0);

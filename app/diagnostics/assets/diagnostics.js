@@ -111,7 +111,7 @@ async function runChecks(sb) {
         pass: false,
         sentence:
           'No TURN server configured (TURN_URLS): calls between networks that block direct connections will fail. ' +
-          'Set TURN_URLS and TURN_SECRET (coturn static-auth-secret) in the server\'s .env and restart it.',
+          "Set TURN_URLS and TURN_SECRET (coturn static-auth-secret) in the server's .env and restart it.",
         figure: all.length > 0 ? `only ${all.join(', ')}` : 'no ICE servers at all',
         value: answer.iceServers,
       };
@@ -173,7 +173,7 @@ async function runChecks(sb) {
         pass: false,
         sentence:
           `The relay-only call did not connect: ${errorText(err)}. The TURN server must relay between its own relay ` +
-          'addresses: check coturn\'s denied-peer-ip / allowed-peer-ip (and allow-loopback-peers when it relays on 127.0.0.1).',
+          "addresses: check coturn's denied-peer-ip / allowed-peer-ip (and allow-loopback-peers when it relays on 127.0.0.1).",
       };
     }
   });

@@ -26,8 +26,7 @@ const grouped = (text, size) => (text.replace(/\s/g, '').match(new RegExp(`.{1,$
 
 /** @param {Sdk} sb */
 const hasTrust = (sb) => typeof sb.peers?.safetyNumber === 'function' && typeof sb.peers?.acceptChange === 'function';
-const NO_TRUST =
-  "This server's SDK has no peers.safetyNumber / peers.acceptChange (v1.2 trust): update Signalbox and rebuild (npm run build).";
+const NO_TRUST = "This server's SDK has no peers.safetyNumber / peers.acceptChange (v1.2 trust): update Signalbox and rebuild (npm run build).";
 
 /**
  * Runs the walk-through, each step through `check`.

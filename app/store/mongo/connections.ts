@@ -31,10 +31,7 @@ export async function mongoConnectionsIndexes(db: Db): Promise<void> {
   await connections.createIndex({ requesterId: 1, expiresAt: 1 }, { partialFilterExpression: { state: 'pending' } });
   // MongoDB drops lapsed requests itself (within about a minute); reads still compare expiresAt with now.
   // Partial, so an accepted connection can never be swept by it.
-  await connections.createIndex(
-    { expiresAt: 1 },
-    { name: 'pending_ttl', expireAfterSeconds: 0, partialFilterExpression: { state: 'pending' } },
-  );
+  await connections.createIndex({ expiresAt: 1 }, { name: 'pending_ttl', expireAfterSeconds: 0, partialFilterExpression: { state: 'pending' } });
 }
 
 export function mongoConnections(db: Db, mailbox: MongoMailboxWrites): ConnectionStore {
@@ -99,9 +96,7 @@ export function mongoConnections(db: Db, mailbox: MongoMailboxWrites): Connectio
   /** Adds the peer's username; a pair whose peer account is already gone is left out. */
   const views = async (userId: string, docs: ConnectionDoc[]): Promise<ConnectionView[]> => {
     const peerIds = docs.map((d) => (d.lowId === userId ? d.highId : d.lowId));
-    const peers = new Map(
-      (await users.find({ _id: { $in: peerIds } }, { projection: { username: 1, pgp: 1 } }).toArray()).map((u) => [u._id, u]),
-    );
+    const peers = new Map((await users.find({ _id: { $in: peerIds } }, { projection: { username: 1, pgp: 1 } }).toArray()).map((u) => [u._id, u]));
     return docs.flatMap((d, n) => {
       const peerId = peerIds[n]!;
       const peer = peers.get(peerId);
@@ -133,8 +128,7 @@ export function mongoConnections(db: Db, mailbox: MongoMailboxWrites): Connectio
     async reject(requesterId, recipientId, now, events) {
       const [lowId, highId] = pair(requesterId, recipientId);
       return mailbox.withEvents(
-        async (session) =>
-          (await connections.deleteOne({ lowId, highId, state: 'pending', requesterId, expiresAt: { $gt: now } }, { session })).deletedCount > 0,
+        async (session) => (await connections.deleteOne({ lowId, highId, state: 'pending', requesterId, expiresAt: { $gt: now } }, { session })).deletedCount > 0,
         (rejected) => (rejected && events ? events() : null),
       );
     },

@@ -200,9 +200,7 @@ export function mongoMailboxWrites(client: MongoClient, db: Db, arrivals: Arriva
     const byDevice = new Map<string, { live: number; fromSender: number }>();
     if (deviceIds.length === 0) return byDevice;
     const count = (match: Document) =>
-      entries
-        .aggregate<{ _id: string; n: number }>([{ $match: match }, { $group: { _id: '$deviceId', n: { $sum: 1 } } }], { session })
-        .toArray();
+      entries.aggregate<{ _id: string; n: number }>([{ $match: match }, { $group: { _id: '$deviceId', n: { $sum: 1 } } }], { session }).toArray();
     const ids = [...deviceIds];
     for (const c of await count({ deviceId: { $in: ids }, ...SIGNALS_ONLY, expiresAt: { $gt: now } })) byDevice.set(c._id, { live: c.n, fromSender: 0 });
     for (const c of await count({ deviceId: { $in: ids }, senderId, ...SIGNALS_ONLY, expiresAt: { $gt: now } })) byDevice.get(c._id)!.fromSender = c.n;
@@ -211,10 +209,7 @@ export function mongoMailboxWrites(client: MongoClient, db: Db, arrivals: Arriva
 
   /** Removes the device's pending `connection.requested` of `pair`; whether there was one. */
   const removePendingRequest = async (deviceId: string, pair: string, now: Date, session: ClientSession): Promise<boolean> => {
-    const { deletedCount } = await entries.deleteMany(
-      { deviceId, pairKey: pair, type: 'connection.requested', expiresAt: { $gt: now } },
-      { session },
-    );
+    const { deletedCount } = await entries.deleteMany({ deviceId, pairKey: pair, type: 'connection.requested', expiresAt: { $gt: now } }, { session });
     return deletedCount > 0;
   };
 

@@ -8,7 +8,7 @@ type ArrayEntry = Omit<SignalRecord, 'senderDeviceId'> & { senderDeviceId?: stri
 /**
  * A mailbox document of an earlier shape, in the collection that now holds the counters:
  * - per user (API v1.0): keyed by the recipient's user id, no `userId`;
- * - per device with every entry in an array (API v1.1 before issue 17): `userId` and `signals`.
+ * - per device with every entry in an array (API v1.1, before mailbox entries became one document each): `userId` and `signals`.
  */
 interface OldMailboxDoc {
   _id: string;

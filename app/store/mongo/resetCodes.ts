@@ -18,11 +18,7 @@ export function mongoResetCodes(db: Db): ResetCodeStore {
 
   return {
     async put(code) {
-      await codes.replaceOne(
-        { _id: code.userId },
-        { codeHash: code.codeHash, tries: 0, createdAt: code.createdAt, expiresAt: code.expiresAt },
-        { upsert: true },
-      );
+      await codes.replaceOne({ _id: code.userId }, { codeHash: code.codeHash, tries: 0, createdAt: code.createdAt, expiresAt: code.expiresAt }, { upsert: true });
     },
     async redeem(userId, codeHash, now, maxTries) {
       // Claim a try before comparing: the conditional $inc lets exactly maxTries guesses through, however

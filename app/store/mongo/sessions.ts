@@ -117,7 +117,10 @@ export function mongoSessions(db: Db): SessionStore {
       return deletedCount;
     },
     async listByUser(userId, now) {
-      const docs = await sessions.find({ userId, expiresAt: { $gt: now } }).sort({ createdAt: 1, _id: 1 }).toArray();
+      const docs = await sessions
+        .find({ userId, expiresAt: { $gt: now } })
+        .sort({ createdAt: 1, _id: 1 })
+        .toArray();
       return docs.map(toRecord);
     },
     async deleteOfUser(id, userId) {
@@ -135,9 +138,7 @@ export function mongoSessions(db: Db): SessionStore {
       // A user has a handful of sessions (served by the userId index): read them, decide, delete by id.
       // No transaction: each sign-in trims after its own insert, so the last trim of concurrent
       // sign-ins sees every insert; deleting an id another trim already deleted is a no-op.
-      const all = await sessions
-        .find({ userId }, { projection: { _id: 1, createdAt: 1, expiresAt: 1, lastSeen: 1 } })
-        .toArray();
+      const all = await sessions.find({ userId }, { projection: { _id: 1, createdAt: 1, expiresAt: 1, lastSeen: 1 } }).toArray();
       const recency = (d: Pick<SessionDoc, '_id' | 'createdAt' | 'lastSeen'>) => (d._id === protectId ? Infinity : (d.lastSeen ?? d.createdAt).getTime());
       const expired = all.filter((d) => d.expiresAt <= now);
       // Least recent first; the protected one sorts last, so it stays (when a concurrent trim already

@@ -81,7 +81,11 @@ export function mongoSignals(db: Db, mailbox: MongoMailboxWrites, arrivals: Arri
     },
     async pending(deviceId, now, limit) {
       // One indexed range, at most `limit` documents: a poll never reads more than it answers.
-      const docs = await entries.find({ deviceId, expiresAt: { $gt: now } }).sort({ seq: 1 }).limit(limit).toArray();
+      const docs = await entries
+        .find({ deviceId, expiresAt: { $gt: now } })
+        .sort({ seq: 1 })
+        .limit(limit)
+        .toArray();
       return docs.map(toSignalRecord);
     },
     async ack(deviceId, upTo) {

@@ -45,11 +45,7 @@ const TRANSIENT_CODES = new Set([
 ]);
 
 /** Labels the server or driver puts on errors a retry can cure. */
-const TRANSIENT_LABELS = [
-  MongoErrorLabel.RetryableWriteError,
-  MongoErrorLabel.TransientTransactionError,
-  MongoErrorLabel.UnknownTransactionCommitResult,
-];
+const TRANSIENT_LABELS = [MongoErrorLabel.RetryableWriteError, MongoErrorLabel.TransientTransactionError, MongoErrorLabel.UnknownTransactionCommitResult];
 
 /**
  * A write applied but not acknowledged by enough members (the replica set is degraded). A bulk write

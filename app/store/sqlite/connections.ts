@@ -51,13 +51,9 @@ export function sqliteConnections(db: Database.Database, mailbox: SqliteMailboxW
      FROM connections`,
   );
   const byPair = db.prepare<[string, string], Row>('SELECT * FROM connections WHERE low_id = ? AND high_id = ?');
-  const liveByPair = db.prepare<{ low: string; high: string; now: number }, Row>(
-    `SELECT * FROM connections WHERE low_id = @low AND high_id = @high AND ${LIVE}`,
-  );
+  const liveByPair = db.prepare<{ low: string; high: string; now: number }, Row>(`SELECT * FROM connections WHERE low_id = @low AND high_id = @high AND ${LIVE}`);
   const deleteById = db.prepare<[string]>('DELETE FROM connections WHERE id = ?');
-  const acceptById = db.prepare<[number, string], Row>(
-    `UPDATE connections SET state = 'accepted', accepted_at = ?, expires_at = NULL WHERE id = ? RETURNING *`,
-  );
+  const acceptById = db.prepare<[number, string], Row>(`UPDATE connections SET state = 'accepted', accepted_at = ?, expires_at = NULL WHERE id = ? RETURNING *`);
   const outgoing = db.prepare<{ from: string; now: number }, { n: number; oldest: number | null }>(
     `SELECT count(*) AS n, min(expires_at) AS oldest FROM connections
      WHERE requester_id = @from AND state = 'pending' AND expires_at > @now`,

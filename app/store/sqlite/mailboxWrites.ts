@@ -48,9 +48,7 @@ interface Copy {
 const isEventType = (type: string) => type.includes('.');
 
 export function sqliteMailboxWrites(db: Database.Database, arrivals: Arrivals): SqliteMailboxWrites {
-  const devices = db.prepare<[string, number], { id: string }>(
-    'SELECT id FROM sessions WHERE user_id = ? AND expires_at > ? ORDER BY created_at, id',
-  );
+  const devices = db.prepare<[string, number], { id: string }>('SELECT id FROM sessions WHERE user_id = ? AND expires_at > ? ORDER BY created_at, id');
   const device = db.prepare<[string, string, number], { one: number }>('SELECT 1 AS one FROM sessions WHERE id = ? AND user_id = ? AND expires_at > ?');
   // Every live device of every accepted connection of the user (pgp.changed).
   const devicesOfConnections = db.prepare<{ user: string; now: number }, { id: string }>(
@@ -61,9 +59,7 @@ export function sqliteMailboxWrites(db: Database.Database, arrivals: Arrivals): 
   );
   // Both counts are covered by indexes on (device_id, event, expires_at) and (device_id, sender_id, event,
   // expires_at): no payload is read to check a cap. They count signals only: events have a bound of their own.
-  const countLive = db.prepare<[string, number], { n: number }>(
-    'SELECT count(*) AS n FROM device_signals WHERE device_id = ? AND event = 0 AND expires_at > ?',
-  );
+  const countLive = db.prepare<[string, number], { n: number }>('SELECT count(*) AS n FROM device_signals WHERE device_id = ? AND event = 0 AND expires_at > ?');
   const countLiveFrom = db.prepare<[string, string, number], { n: number }>(
     'SELECT count(*) AS n FROM device_signals WHERE device_id = ? AND sender_id = ? AND event = 0 AND expires_at > ?',
   );

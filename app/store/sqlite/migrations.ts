@@ -178,7 +178,7 @@ export const MIGRATIONS: readonly string[] = [
      FROM signals g JOIN sessions s ON s.user_id = g.recipient_id;
    DROP TABLE signals;
    DROP TABLE mailboxes;`,
-  // Push wake-ups (issue 16): at most one subscription per device, ending with its session. The target
+  // Push wake-ups (docs/push.md): at most one subscription per device, ending with its session. The target
   // (endpoint and keys, or gateway URL and pushkey) is encrypted by the service, bound to the device.
   `CREATE TABLE push_subscriptions (
      device_id  TEXT PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
@@ -187,7 +187,7 @@ export const MIGRATIONS: readonly string[] = [
      target_enc TEXT NOT NULL,
      created_at INTEGER NOT NULL
    ) STRICT, WITHOUT ROWID;`,
-  // GET /health's write probe (issue 17): one row, updated in a transaction of its own, so a full disk
+  // GET /health's write probe (docs/architecture.md): one row, updated in a transaction of its own, so a full disk
   // or a read-only file shows as "degraded" before a client's send finds out.
   `CREATE TABLE health_probe (
      id        INTEGER PRIMARY KEY CHECK (id = 1),

@@ -7,7 +7,7 @@ import { subscribe } from 'node:diagnostics_channel';
  * a second store opened on it), never for this connection's own commits. Each watcher answers "has
  * another connection written since I last asked?", so its owner drops its memo before believing it.
  *
- * Reading the pragma runs a statement (~3 µs; two per empty poll were 9 % of it, issue 15), so one
+ * Reading the pragma runs a statement (~3 µs; two per empty poll were 9 % of it, bench/README.md), so one
  * reading serves every check until it may be stale. A reading answers for any request that arrived
  * before it was taken: a commit that finished before the client sent its request finished before the
  * server read those bytes, so before any reading made while serving them. Hence a reading goes stale

@@ -31,9 +31,7 @@ export function sqliteSecurityEvents(db: Database.Database): SecurityEventStore 
      VALUES (@id, @userId, @type, @at, @deviceId, @platformEnc, @networkEnc, @actor, @expiresAt)`,
   );
   // rowid breaks ties between entries of the same millisecond: the later insert is the newer entry.
-  const list = db.prepare<[string, number, number], Row>(
-    'SELECT * FROM security_events WHERE user_id = ? AND expires_at > ? ORDER BY at DESC, rowid DESC LIMIT ?',
-  );
+  const list = db.prepare<[string, number, number], Row>('SELECT * FROM security_events WHERE user_id = ? AND expires_at > ? ORDER BY at DESC, rowid DESC LIMIT ?');
   const purge = db.prepare<[number]>('DELETE FROM security_events WHERE expires_at <= ?');
 
   return {

@@ -34,7 +34,7 @@ const REMEMBERED_MAX = 100_000;
 
 /**
  * Every authenticated request looks its session up (so logout, password change, account deletion and
- * device removal revoke at once); on SQLite that point read was ~11 % of an empty poll (issue 15), so
+ * device removal revoke at once); on SQLite that point read was ~11 % of an empty poll (bench/README.md), so
  * sessions found are remembered. The memo is sound because no change to a session can pass unseen:
  * - this connection's own changes, whichever module makes them (a delete here, a user's deletion that
  *   cascades, the admin's disable, a rotation that extends `expires_at`, a `lastSeen` touch), fire TEMP
@@ -107,15 +107,7 @@ export function sqliteSessions(db: Database.Database, commits: GroupCommit): Ses
   // the account from another process (admin CLI) cannot slip in between the check and the insert.
   const create = db.transaction((s: SessionRecord, refreshHash: string): boolean => {
     if (isDisabled.get(s.userId)!.n > 0) return false;
-    insertSession.run(
-      s.id,
-      s.userId,
-      s.createdAt.getTime(),
-      s.expiresAt.getTime(),
-      s.deviceNameEnc,
-      s.devicePlatformEnc,
-      s.lastSeen ? s.lastSeen.getTime() : null,
-    );
+    insertSession.run(s.id, s.userId, s.createdAt.getTime(), s.expiresAt.getTime(), s.deviceNameEnc, s.devicePlatformEnc, s.lastSeen ? s.lastSeen.getTime() : null);
     insertToken.run(refreshHash, s.id, s.expiresAt.getTime());
     return true;
   });
@@ -178,7 +170,7 @@ export function sqliteSessions(db: Database.Database, commits: GroupCommit): Ses
     async deleteOfUser(id, userId) {
       return removeOfUser.run(id, userId).changes > 0;
     },
-    // In the group commit: thousands of devices polling in share a commit instead of one each (issue 15).
+    // In the group commit: thousands of devices polling in share a commit instead of one each (bench/README.md).
     touch(id, at) {
       const t = at.getTime();
       const write = () => void touchStmt.run(t, id, t);

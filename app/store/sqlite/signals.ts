@@ -41,7 +41,7 @@ const KNOWN_EMPTY_MAX = 200_000;
  * Per-device mailboxes (device_signals, numbered by device_mailboxes) and the idempotency keys of sends.
  *
  * Most polls find their mailbox empty, so the adapter remembers which mailboxes it last read empty and
- * answers those without a read (issue 15). That is only sound because it knows every write: every
+ * answers those without a read (bench/README.md). That is only sound because it knows every write: every
  * entry enters through `mailboxWrites.deliver` inside a transaction of this connection, and every such
  * commit is announced on `arrivals` (which forgets those devices) in the same synchronous call, before
  * any other read can run. Writes by *other* connections to the file (the admin CLI, a second store

@@ -27,9 +27,7 @@ export function sqliteTwoFactor(db: Database.Database): TwoFactorStore {
     for (const hash of hashes) insertCode.run(userId, hash);
     return true;
   });
-  const useStep = db.prepare<[number, string, number]>(
-    'UPDATE two_factor SET last_step = ? WHERE user_id = ? AND enabled = 1 AND (last_step IS NULL OR last_step < ?)',
-  );
+  const useStep = db.prepare<[number, string, number]>('UPDATE two_factor SET last_step = ? WHERE user_id = ? AND enabled = 1 AND (last_step IS NULL OR last_step < ?)');
   // The DELETE is the conditional write: of two uses of one code, only one removes its row.
   const useCode = db.prepare<[string, string, string]>(
     `DELETE FROM two_factor_recovery WHERE user_id = ? AND code_hash = ?

@@ -123,9 +123,7 @@ export function sqliteUsers(db: Database.Database, mailbox: SqliteMailboxWrites)
       return changed;
     },
     async search(prefix, excludeId, limit) {
-      return searchStmt
-        .all({ low: prefix, high: prefixUpperBound(prefix), excludeId, limit })
-        .map((r) => ({ username: r.username, fingerprint: r.pgp_fingerprint }));
+      return searchStmt.all({ low: prefix, high: prefixUpperBound(prefix), excludeId, limit }).map((r) => ({ username: r.username, fingerprint: r.pgp_fingerprint }));
     },
     async delete(id) {
       return remove.run(id).changes > 0;

@@ -239,7 +239,8 @@ export class Call {
   /** Restarts ICE: new candidates over the same mailbox and session (a network change). */
   restartIce(): void {
     if (this.closedWith) return;
-    if (this.pc.restartIce) this.pc.restartIce(); // fires negotiationneeded, which renegotiates
+    if (this.pc.restartIce)
+      this.pc.restartIce(); // fires negotiationneeded, which renegotiates
     else void this.renegotiate(true);
   }
 

@@ -84,10 +84,10 @@ export class Calls {
     this.dials.set(sessionId, dial);
     abortable(call, options.signal);
     return new Promise<Call>((resolve, reject) => {
-      dial.yieldTo = (answered) => answered.then(resolve, reject);
+      dial.yieldTo = (answered) => void answered.then(resolve, reject);
       call.offer().catch((err: unknown) => call.end('failed', 'local', false, asError(err)));
       call.connected(options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS).then(resolve, (err: unknown) => {
-        if (call.closed?.reason !== 'cancelled' || call.closed.by !== 'local' || !this.yielded.has(sessionId)) reject(err);
+        if (call.closed?.reason !== 'cancelled' || call.closed.by !== 'local' || !this.yielded.has(sessionId)) reject(asError(err));
       });
     });
   }

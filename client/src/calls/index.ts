@@ -2,7 +2,7 @@ import { SignalboxError } from '../errors.js';
 import type { Signalbox } from '../signalbox.js';
 import { Calls } from './calls.js';
 import type { IncomingCall } from './incoming.js';
-import type { IceServer, PeerConnectionConstructor, RtcImplementation } from './rtc.js';
+import type { IceServer, RtcImplementation } from './rtc.js';
 import { resolvePeerConnection } from './rtc.js';
 
 export { Calls, type CallsHost } from './calls.js';
@@ -38,7 +38,7 @@ export function createCalls(sb: Signalbox): Calls {
       if (emitter.count('error') > 0) emitter.notify('error', error);
       else console.warn(`[signalbox] ${error.code}: ${error.message}`);
     },
-    peerConnection: resolvePeerConnection(sb.rtc as RtcImplementation | undefined) as PeerConnectionConstructor | null,
+    peerConnection: resolvePeerConnection(sb.rtc as RtcImplementation | undefined),
     // Several tabs of one device: every tab rings, the first to accept or decline takes the call.
     ...(tabs ? { claim: (sessionId: string, as: 'accepted' | 'rejected') => tabs.claimCall(sessionId, as) } : {}),
   });

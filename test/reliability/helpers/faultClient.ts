@@ -96,7 +96,13 @@ export interface Dropped {
   received: string;
 }
 
-function rawRequest(baseUrl: string, method: string, path: string, token: string | undefined, body: unknown): { head: string; payload: string; host: string; port: number } {
+function rawRequest(
+  baseUrl: string,
+  method: string,
+  path: string,
+  token: string | undefined,
+  body: unknown,
+): { head: string; payload: string; host: string; port: number } {
   const { hostname, port } = new URL(baseUrl);
   const payload = body === undefined ? '' : JSON.stringify(body);
   const lines = [
@@ -135,7 +141,10 @@ export function dropRequest(
       if (err) reject(err);
       else resolve({ received });
     };
-    const timer = setTimeout(() => finish(new Error(`${method} ${path}: no answer began within ${options.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms`)), options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => finish(new Error(`${method} ${path}: no answer began within ${options.timeoutMs ?? DEFAULT_TIMEOUT_MS} ms`)),
+      options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    );
     socket.on('error', () => finish());
     socket.on('close', () => finish());
     socket.once('connect', () => {

@@ -106,7 +106,7 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
   let partial = '';
   const listeningLine = `signalbox listening on http://127.0.0.1:${port}"`;
   let listening = !['trace', 'debug', 'info'].includes(wanted.LOG_LEVEL ?? 'info');
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => {
+  child.stdout.setEncoding('utf8').on('data', (s: string) => {
     out = tail(out + s);
     const lines = (partial + s).split('\n');
     partial = lines.pop()!;
@@ -115,7 +115,7 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
       if (line && options.onLogLine) options.onLogLine(line);
     }
   });
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => (err = tail(err + s)));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (err = tail(err + s)));
   const exited = new Promise<Exit>((resolve) =>
     child.once('close', (code, signal) => {
       running.delete(child);

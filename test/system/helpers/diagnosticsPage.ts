@@ -44,9 +44,13 @@ export async function runDiagnostics(browser: Browser, baseUrl: string, account?
     }
     // The click disables the form at once; it comes back when the visit is over: checks run (or sign-in
     // refused), then signed out or the throwaway account deleted.
-    await page.waitForFunction(() => !(globalThis as unknown as { document: { querySelector(s: string): unknown } }).document.querySelector('#throwaway[disabled]'), undefined, {
-      timeout: RUN_TIMEOUT_MS,
-    });
+    await page.waitForFunction(
+      () => !(globalThis as unknown as { document: { querySelector(s: string): unknown } }).document.querySelector('#throwaway[disabled]'),
+      undefined,
+      {
+        timeout: RUN_TIMEOUT_MS,
+      },
+    );
     const checks = await page.$$eval('[data-check]', (items) =>
       Object.fromEntries(
         items.map((item) => {

@@ -77,7 +77,8 @@ const waitFor = async (what, predicate, timeoutMs) => {
 
 /** Says plainly when the served SDK has no calls, instead of a TypeError deep in a test. */
 function requireCalls() {
-  if (typeof sb?.call !== 'function') throw new Error('the SDK served at /sdk/signalbox.js has no call(): is client/src/calls wired into Signalbox and the bundle rebuilt?');
+  if (typeof sb?.call !== 'function')
+    throw new Error('the SDK served at /sdk/signalbox.js has no call(): is client/src/calls wired into Signalbox and the bundle rebuilt?');
 }
 
 /**
@@ -154,7 +155,8 @@ globalThis.driver = {
   callOutcome: () => globalThis.pendingCall,
   /** Cancels the call startCall() began (its AbortSignal). */
   cancelCall: () => globalThis.pendingAbort.abort(),
-  rings: () => rings.map((r) => ({ from: r.incoming.from, fromDevice: r.incoming.fromDevice, sessionId: r.incoming.sessionId, state: r.incoming.state, closedAs: r.closedAs })),
+  rings: () =>
+    rings.map((r) => ({ from: r.incoming.from, fromDevice: r.incoming.fromDevice, sessionId: r.incoming.sessionId, state: r.incoming.state, closedAs: r.closedAs })),
   waitForRing: (timeoutMs) => waitFor('a ring', () => rings.length > 0, timeoutMs),
   waitForRingEnd: (index, timeoutMs) => waitFor('the ringing to stop', () => rings[index].incoming.state !== 'ringing', timeoutMs),
   async accept(index, options) {
@@ -186,7 +188,11 @@ globalThis.driver = {
   waitForSignal: (payload, timeoutMs) => waitFor(`signal "${payload}"`, () => signals.some((x) => x.payload === payload), timeoutMs),
   waitForError: (code, timeoutMs) => waitFor(`error ${code}`, () => errors.some((e) => e.startsWith(`${code}:`)), timeoutMs),
   /** sb.send(), reporting {ok, code} instead of throwing. */
-  sendText: (username, text) => sb.send(username, 'custom', text).then(() => ({ ok: true }), (e) => ({ ok: false, code: e.code })),
+  sendText: (username, text) =>
+    sb.send(username, 'custom', text).then(
+      () => ({ ok: true }),
+      (e) => ({ ok: false, code: e.code }),
+    ),
   /** sb.call() to someone, reporting {ok, code, ms} (how long until it settled). */
   async callOutcome2(username, options) {
     const started = performance.now();
@@ -197,7 +203,11 @@ globalThis.driver = {
   },
   trust: (username) => sb.peers.trust(username),
   safetyNumber: (username) => sb.peers.safetyNumber(username),
-  verify: (username, value) => sb.peers.verify(username, value).then((t) => ({ ok: true, state: t.state }), (e) => ({ ok: false, code: e.code })),
+  verify: (username, value) =>
+    sb.peers.verify(username, value).then(
+      (t) => ({ ok: true, state: t.state }),
+      (e) => ({ ok: false, code: e.code }),
+    ),
   acceptChange: (username) => sb.peers.acceptChange(username),
   start: () => sb.start(),
   stop: () => sb?.stop(),

@@ -64,10 +64,10 @@ export class BrowserDevice {
 
   /** Runs `driver[name](...args)` in the page and returns its (JSON) result. */
   run<T = unknown>(name: string, ...args: unknown[]): Promise<T> {
-    return this.page.evaluate(
-      ([n, a]) => (globalThis as unknown as { driver: Record<string, (...x: unknown[]) => unknown> }).driver[n as string]!(...(a as unknown[])),
-      [name, args] as const,
-    ) as Promise<T>;
+    return this.page.evaluate(([n, a]) => (globalThis as unknown as { driver: Record<string, (...x: unknown[]) => unknown> }).driver[n]!(...a), [
+      name,
+      args,
+    ] as const) as Promise<T>;
   }
 
   async close(): Promise<void> {

@@ -42,10 +42,10 @@ export class Tab {
 
   /** Runs `tabs[name](...args)` in the page and returns its (JSON) result. */
   run<T = unknown>(name: string, ...args: unknown[]): Promise<T> {
-    return this.page.evaluate(
-      ([n, a]) => (globalThis as unknown as { tabs: Record<string, (...x: unknown[]) => unknown> }).tabs[n as string]!(...(a as unknown[])),
-      [name, args] as const,
-    ) as Promise<T>;
+    return this.page.evaluate(([n, a]) => (globalThis as unknown as { tabs: Record<string, (...x: unknown[]) => unknown> }).tabs[n]!(...a), [
+      name,
+      args,
+    ] as const) as Promise<T>;
   }
 
   /** This tab's requests to `path`, optionally of one method and from `since` (ms epoch) on. */
@@ -65,7 +65,8 @@ export class Site {
     const context = await browser.newContext();
     // The check that the tests test the feature: without Web Locks the SDK runs each tab as before
     // (SIGNALBOX_TEST_NO_WEB_LOCKS=1: every assertion of browserTabs.test.ts fails, see its header).
-    if (process.env.SIGNALBOX_TEST_NO_WEB_LOCKS) await context.addInitScript(() => {
+    if (process.env.SIGNALBOX_TEST_NO_WEB_LOCKS)
+      await context.addInitScript(() => {
         const { Navigator } = globalThis as unknown as { Navigator: { prototype: object } };
         Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined });
       });
