@@ -256,7 +256,7 @@ export const ENVIRONMENT = [
         env: 'PG_POOL_MAX',
         key: 'pgPoolMax',
         parse: int(1, 1000, 10),
-        doc: 'Connections each instance opens at most (STORE=postgres), plus two that LISTEN (arrivals, ended sessions). Instances x (PG_POOL_MAX + 2) must stay below the server\'s max_connections.',
+        doc: "Connections each instance opens at most (STORE=postgres), plus two that LISTEN (arrivals, ended sessions). Instances x (PG_POOL_MAX + 2) must stay below the server's max_connections.",
       },
       {
         env: 'PG_STATEMENT_TIMEOUT_MS',
@@ -833,9 +833,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export type RateLimitName = RateLimitRow['rateLimit'];
 
 /** The variable that sets each rate limit, e.g. registerPerIp → RATE_REGISTER_IP: what a 429 names. */
-export const RATE_LIMIT_ENV = Object.freeze(Object.fromEntries(RATE_LIMIT_ROWS.map((v) => [v.rateLimit, v.env]))) as Readonly<
-  Record<RateLimitName, RateLimitRow['env']>
->;
+export const RATE_LIMIT_ENV = Object.freeze(Object.fromEntries(RATE_LIMIT_ROWS.map((v) => [v.rateLimit, v.env]))) as Readonly<Record<RateLimitName, RateLimitRow['env']>>;
 
 /**
  * The whole server configuration, parsed once and frozen: the field `key` of each ENVIRONMENT variable

@@ -88,7 +88,19 @@ export function createApp(deps: AppDeps): SignalboxApp {
   const sdk = createSdk({ logger, bundlePath: deps.sdkBundlePath });
 
   // The order of the reference, and the router's: accounts' /users/me comes before users' /users/:username.
-  const features: Feature[] = [accounts, users, connections, signaling, push, presence, ops, sdk, createDiagnostics(), createGuides(), createLanding({ examples: config.examples })];
+  const features: Feature[] = [
+    accounts,
+    users,
+    connections,
+    signaling,
+    push,
+    presence,
+    ops,
+    sdk,
+    createDiagnostics(),
+    createGuides(),
+    createLanding({ examples: config.examples }),
+  ];
   // The example apps only when asked for (EXAMPLES, or npm run dev): a production server serves none.
   if (config.examples) features.push(createExamples());
   const routes = features.flatMap((feature) => feature.routes);

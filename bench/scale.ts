@@ -127,7 +127,10 @@ async function startInstance(storeEnv: Record<string, string>): Promise<Instance
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`instance on ${port} exited with ${child.exitCode}`);
-    const ok = await call(agent, port, 'GET', '/health').then((r) => r.status === 200, () => false);
+    const ok = await call(agent, port, 'GET', '/health').then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) return { port, child };
     if (Date.now() > deadline) throw new Error(`instance on ${port} not ready within 30 s`);
     await sleep(50);
@@ -206,7 +209,17 @@ interface Result {
  * instance, so the count cannot single the probe's out: the send follows the poll after `settleMs` instead
  * (a poll not yet held by then answers the signal at once, which the figure then undercounts).
  */
-async function wakeOnce(agentPoll: Agent, agentSend: Agent, agentMetrics: Agent, pollPort: number, sendPort: number, from: User, to: User, cursor: { after?: string }, settleMs?: number): Promise<number> {
+async function wakeOnce(
+  agentPoll: Agent,
+  agentSend: Agent,
+  agentMetrics: Agent,
+  pollPort: number,
+  sendPort: number,
+  from: User,
+  to: User,
+  cursor: { after?: string },
+  settleMs?: number,
+): Promise<number> {
   const q = cursor.after ? `after=${encodeURIComponent(cursor.after)}&` : '';
   const held = call(agentPoll, pollPort, 'GET', `/signaling/poll?${q}wait=30`, { token: to.token });
   if (settleMs !== undefined) await sleep(settleMs);
@@ -218,7 +231,11 @@ async function wakeOnce(agentPoll: Agent, agentSend: Agent, agentMetrics: Agent,
     }
   }
   const t0 = hr();
-  expect(await call(agentSend, sendPort, 'POST', '/signaling/send', { token: from.token, body: { to: to.username, type: 'custom', payload: PAYLOAD } }), 202, 'probe send');
+  expect(
+    await call(agentSend, sendPort, 'POST', '/signaling/send', { token: from.token, body: { to: to.username, type: 'custom', payload: PAYLOAD } }),
+    202,
+    'probe send',
+  );
   const body = expect(await held, 200, 'probe poll');
   const took = hr() - t0;
   if ((body.signals as unknown[]).length !== 1) throw new Error(`probe poll answered ${(body.signals as unknown[]).length} signals`);
@@ -254,8 +271,12 @@ async function runConfig(store: 'sqlite' | 'postgres', n: number, pgUrl: string 
     await pair(setup, ports[0]!, probeFrom, probeTo);
     setup.destroy();
 
-    const probeAgents = [new Agent({ keepAlive: true, maxSockets: 1 }), new Agent({ keepAlive: true, maxSockets: 1 }), new Agent({ keepAlive: true, maxSockets: 2 })] as const;
-    const probePoll = ports[(1 % n)]!;
+    const probeAgents = [
+      new Agent({ keepAlive: true, maxSockets: 1 }),
+      new Agent({ keepAlive: true, maxSockets: 1 }),
+      new Agent({ keepAlive: true, maxSockets: 2 }),
+    ] as const;
+    const probePoll = ports[1 % n]!;
     const probeSend = ports[0]!;
     const cursor: { after?: string } = {};
     // Idle: nothing else runs.
@@ -267,14 +288,20 @@ async function runConfig(store: 'sqlite' | 'postgres', n: number, pgUrl: string 
     let sent = 0;
     let refused429 = 0;
     let errors = 0;
-    const before = { instances: instances.reduce((s, i) => s + cpuSecondsOf(i.child.pid!), 0), postgres: store === 'postgres' ? postgresCpuSeconds() : 0, driver: selfCpuSeconds() };
+    const before = {
+      instances: instances.reduce((s, i) => s + cpuSecondsOf(i.child.pid!), 0),
+      postgres: store === 'postgres' ? postgresCpuSeconds() : 0,
+      driver: selfCpuSeconds(),
+    };
     const loadBefore = loadavg()[0]!;
     const started = hr();
     const sendLoops = senders.map(async (s, i) => {
       const agent = new Agent({ keepAlive: true, maxSockets: 1 });
       const port = ports[i % n]!;
       while (running) {
-        const r = await call(agent, port, 'POST', '/signaling/send', { token: s.token, body: { to: recipients[i]!.username, type: 'custom', payload: PAYLOAD } }).catch(() => null);
+        const r = await call(agent, port, 'POST', '/signaling/send', { token: s.token, body: { to: recipients[i]!.username, type: 'custom', payload: PAYLOAD } }).catch(
+          () => null,
+        );
         if (r?.status === 202) sent++;
         else if (r?.status === 429) {
           refused429++;
@@ -306,7 +333,11 @@ async function runConfig(store: 'sqlite' | 'postgres', n: number, pgUrl: string 
     running = false;
     const elapsedS = (hr() - started) / 1000;
     await Promise.all([...sendLoops, probeLoop]);
-    const after = { instances: instances.reduce((s, i) => s + cpuSecondsOf(i.child.pid!), 0), postgres: store === 'postgres' ? postgresCpuSeconds() : 0, driver: selfCpuSeconds() };
+    const after = {
+      instances: instances.reduce((s, i) => s + cpuSecondsOf(i.child.pid!), 0),
+      postgres: store === 'postgres' ? postgresCpuSeconds() : 0,
+      driver: selfCpuSeconds(),
+    };
     await Promise.all(pollLoops);
     for (const a of probeAgents) a.destroy();
     const per1000 = (x: number) => Math.round((x / Math.max(sent, 1)) * 1000 * 100) / 100;
@@ -320,7 +351,11 @@ async function runConfig(store: 'sqlite' | 'postgres', n: number, pgUrl: string 
       loadP50: percentile(underLoad, 50),
       loadP99: percentile(underLoad, 99),
       loadRounds: underLoad.length,
-      cpuPer1000: { instances: per1000(after.instances - before.instances), postgres: per1000(after.postgres - before.postgres), driver: per1000(after.driver - before.driver) },
+      cpuPer1000: {
+        instances: per1000(after.instances - before.instances),
+        postgres: per1000(after.postgres - before.postgres),
+        driver: per1000(after.driver - before.driver),
+      },
       load: `${loadBefore.toFixed(2)} → ${loadavg()[0]!.toFixed(2)}`,
     };
   } finally {
@@ -332,7 +367,11 @@ async function runConfig(store: 'sqlite' | 'postgres', n: number, pgUrl: string 
 async function main(): Promise<void> {
   const needsPg = CONFIGS.some((c) => c.store === 'postgres');
   const pgUrl = needsPg ? clusterUrl() : undefined;
-  console.log(`bench:scale — ${new Date().toISOString().slice(0, 10)}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `bench:scale — ${new Date().toISOString().slice(0, 10)}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}, load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   console.log(`DURATION=${DURATION} s, SENDERS=${SENDERS}, ROUNDS=${ROUNDS}, payload ${PAYLOAD.length} B; PostgreSQL: ${pgUrl ? new URL(pgUrl).host : '-'}`);
   const results: Result[] = [];
   try {
@@ -348,7 +387,9 @@ async function main(): Promise<void> {
   }
   const f = (x: number) => x.toFixed(1);
   console.log('');
-  console.log('| Configuration | Sends/s | 429 / errors | Wake-up idle p50 / p99 | Wake-up under load p50 / p99 (rounds) | CPU s per 1,000 sends: instances / PostgreSQL / driver | Load average (1 min) |');
+  console.log(
+    '| Configuration | Sends/s | 429 / errors | Wake-up idle p50 / p99 | Wake-up under load p50 / p99 (rounds) | CPU s per 1,000 sends: instances / PostgreSQL / driver | Load average (1 min) |',
+  );
   console.log('|---|---|---|---|---|---|---|');
   for (const r of results) {
     console.log(

@@ -56,7 +56,9 @@ export function devEnvironment(env: Env, turn: DevTurn | null): { env: Env; rela
   for (const [name, value] of Object.entries(env)) if (value !== undefined && value !== '') merged[name] = value;
   const kept = (name: string) => merged[name] === dev[name];
   const relaxed = [
-    ...Object.keys(DEV_RATE_LIMITS).filter(kept).map((name) => `${name}=${dev[name]}`),
+    ...Object.keys(DEV_RATE_LIMITS)
+      .filter(kept)
+      .map((name) => `${name}=${dev[name]}`),
     ...(kept('CORS_ORIGINS') ? [`CORS for localhost/127.0.0.1 on ports ${[port, ...DEV_CORS_PORTS].join(', ')}`] : []),
     ...(kept('EXAMPLES') ? ['EXAMPLES=true'] : []),
     ...(turn && kept('TURN_SECRET') ? [`a loopback coturn on 127.0.0.1:${turn.port}`] : []),

@@ -79,7 +79,11 @@ async function requirePostgresDatabase(program: string, config: Config): Promise
     await client.connect();
     const { rows } = await client.query<{ found: string | null }>("SELECT to_regclass('schema_migrations')::text AS found");
     if (!rows[0]?.found) {
-      fail(program, EX_NOINPUT, 'the PostgreSQL database of DATABASE_URL has no Signalbox data (no schema_migrations table): is DATABASE_URL right? Nothing was created.');
+      fail(
+        program,
+        EX_NOINPUT,
+        'the PostgreSQL database of DATABASE_URL has no Signalbox data (no schema_migrations table): is DATABASE_URL right? Nothing was created.',
+      );
     }
   } finally {
     await client.end().catch(() => {});

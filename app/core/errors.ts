@@ -30,7 +30,10 @@ export const ERRORS = Object.freeze({
   request_pending: { status: 409, meaning: 'a connection request is pending already' },
   payload_too_large: { status: 413, meaning: 'the body is over the limit (64 KiB by default)' },
   unsupported_media_type: { status: 415, meaning: 'the body is not sent as `application/json`' },
-  rate_limited: { status: 429, meaning: 'too many requests: wait `Retry-After` seconds; `details.limit` names the limit (its configuration variable), `details.retryAfter` repeats the wait' },
+  rate_limited: {
+    status: 429,
+    meaning: 'too many requests: wait `Retry-After` seconds; `details.limit` names the limit (its configuration variable), `details.retryAfter` repeats the wait',
+  },
   mailbox_full: { status: 429, meaning: "the recipient's mailbox holds too many pending signals; `details.limit` and `details.retryAfter` as for rate_limited" },
   internal: { status: 500, meaning: 'something went wrong on the server; details are in its log, never in the answer' },
   // Additive to docs/api.md: an HTTP method the server does not implement at all (TRACE).

@@ -8,8 +8,7 @@ const TAG = 'Operations';
 /** The guides load the stylesheet and icon of /diagnostics from this server, and nothing else: no script at all. */
 export const GUIDES_CSP = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-const escapeHtml = (text: string) =>
-  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 /** A page in the look of /diagnostics (its stylesheet), with a way back to the landing page and the guides. */
 export function guidePage(title: string, body: string): string {

@@ -72,13 +72,17 @@ function renderer(from: string): MarkdownIt {
     const token = tokens[idx]!;
     const target = linkTarget(token.attrGet('href') ?? '', from);
     if (target === null) {
-      token.attrs = [['class', 'repo-path'], ['title', `${token.attrGet('href')} in the Signalbox repository`]];
+      token.attrs = [
+        ['class', 'repo-path'],
+        ['title', `${token.attrGet('href')} in the Signalbox repository`],
+      ];
       token.tag = 'span';
       // The matching link_close becomes </span> too.
-      for (let i = idx + 1; i < tokens.length; i++) if (tokens[i]!.type === 'link_close') {
-        tokens[i]!.tag = 'span';
-        break;
-      }
+      for (let i = idx + 1; i < tokens.length; i++)
+        if (tokens[i]!.type === 'link_close') {
+          tokens[i]!.tag = 'span';
+          break;
+        }
     } else token.attrSet('href', target);
     return self.renderToken(tokens, idx, options);
   };

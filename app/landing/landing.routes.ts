@@ -11,7 +11,13 @@ const landingResponse = z.object({
   name: z.literal('Signalbox'),
   version: z.string().describe('the server package version'),
   links: z
-    .array(z.object({ rel: z.string().describe('what it is: docs, guides, client-guide, openapi, diagnostics, sdk, health, example'), href: z.string().describe('a path on this server'), title: z.string() }))
+    .array(
+      z.object({
+        rel: z.string().describe('what it is: docs, guides, client-guide, openapi, diagnostics, sdk, health, example'),
+        href: z.string().describe('a path on this server'),
+        title: z.string(),
+      }),
+    )
     .describe('where to go next'),
 });
 

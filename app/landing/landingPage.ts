@@ -30,9 +30,7 @@ const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => ({ '&': '&a
 
 /** The page: /diagnostics' stylesheet and icon, no script, nothing from elsewhere (its CSP forbids the rest). */
 export function landingHtml(landing: Landing): string {
-  const items = landing.links
-    .map((l) => `      <li><a href="${escapeHtml(l.href)}">${escapeHtml(l.title)}</a> <code>${escapeHtml(l.href)}</code></li>`)
-    .join('\n');
+  const items = landing.links.map((l) => `      <li><a href="${escapeHtml(l.href)}">${escapeHtml(l.title)}</a> <code>${escapeHtml(l.href)}</code></li>`).join('\n');
   return `<!doctype html>
 <html lang="en">
   <head>

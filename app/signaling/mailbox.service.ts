@@ -19,8 +19,7 @@ export const POLL_BATCH = 100;
  */
 export const POLL_RETRY_AFTER_SECONDS = 5;
 
-const tooManyPolls = () =>
-  rateLimited('POLLS_PER_USER', POLL_RETRY_AFTER_SECONDS, 'This account holds as many long-polls as it may (POLLS_PER_USER); try again later.');
+const tooManyPolls = () => rateLimited('POLLS_PER_USER', POLL_RETRY_AFTER_SECONDS, 'This account holds as many long-polls as it may (POLLS_PER_USER); try again later.');
 /** What a held poll of an ended session answers; the same words as the authenticate middleware's. */
 const sessionEnded = () => unauthorized('The session has ended; sign in again.');
 const serverFullOfPolls = () => unavailable('The server holds as many long-polls as it can (POLLS_MAX); try again shortly.', POLL_RETRY_AFTER_SECONDS);

@@ -15,7 +15,11 @@ function required(name: string): string {
   return value;
 }
 
-const list = (value: string | undefined) => (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+const list = (value: string | undefined) =>
+  (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
 
 const portRange = list(process.env.PORT_RANGE).map(Number);

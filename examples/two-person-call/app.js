@@ -129,8 +129,12 @@ $('search-form').addEventListener(
     fill(
       'results',
       results.map((r) =>
-        h('li', {}, h('span', { class: 'name' }, `@${r.username}`),
-          h('button', { type: 'button', 'data-testid': `connect-${r.username}`, onclick: guarded(() => requestConnection(r.username)) }, 'Connect')),
+        h(
+          'li',
+          {},
+          h('span', { class: 'name' }, `@${r.username}`),
+          h('button', { type: 'button', 'data-testid': `connect-${r.username}`, onclick: guarded(() => requestConnection(r.username)) }, 'Connect'),
+        ),
       ),
       'Nobody by that name.',
     );
@@ -148,9 +152,13 @@ async function refreshRequests() {
   fill(
     'incoming',
     incoming.map((r) =>
-      h('li', {}, h('span', { class: 'name' }, `@${r.from}`),
+      h(
+        'li',
+        {},
+        h('span', { class: 'name' }, `@${r.from}`),
         h('button', { type: 'button', class: 'primary', 'data-testid': `accept-${r.from}`, onclick: guarded(() => respond(r.from, 'accept')) }, 'Accept'),
-        h('button', { type: 'button', onclick: guarded(() => respond(r.from, 'reject')) }, 'Decline')),
+        h('button', { type: 'button', onclick: guarded(() => respond(r.from, 'reject')) }, 'Decline'),
+      ),
     ),
     'No requests.',
   );
@@ -168,11 +176,20 @@ async function refreshContacts() {
   const items = await Promise.all(
     connections.map(async (c) => {
       const trust = await sb.peers.trust(c.username).catch(() => null);
-      const badge = trust?.state === 'verified' ? h('span', { class: 'badge' }, 'verified') : trust?.state === 'changed' ? h('span', { class: 'badge changed' }, 'key changed') : null;
-      return h('li', {}, h('span', { class: 'name' }, `@${c.username} `, badge, c.presence?.online ? h('span', { class: 'muted' }, ' · online') : null),
+      const badge =
+        trust?.state === 'verified'
+          ? h('span', { class: 'badge' }, 'verified')
+          : trust?.state === 'changed'
+            ? h('span', { class: 'badge changed' }, 'key changed')
+            : null;
+      return h(
+        'li',
+        {},
+        h('span', { class: 'name' }, `@${c.username} `, badge, c.presence?.online ? h('span', { class: 'muted' }, ' · online') : null),
         h('button', { type: 'button', class: 'primary', 'data-testid': `call-${c.username}`, onclick: guarded(() => startCall(c.username, false)) }, 'Chat'),
         h('button', { type: 'button', 'data-testid': `video-${c.username}`, onclick: guarded(() => startCall(c.username, true)) }, 'Video'),
-        h('button', { type: 'button', 'data-testid': `safety-${c.username}`, onclick: guarded(() => showTrust(c.username)) }, 'Safety number'));
+        h('button', { type: 'button', 'data-testid': `safety-${c.username}`, onclick: guarded(() => showTrust(c.username)) }, 'Safety number'),
+      );
     }),
   );
   fill('contacts', items, 'No contacts yet.');
@@ -180,7 +197,11 @@ async function refreshContacts() {
 
 async function refreshDevices() {
   const devices = await sb.devices.list();
-  fill('devices', devices.map((d) => h('li', {}, h('span', { class: 'name' }, d.name ?? d.id), d.current ? h('span', { class: 'badge' }, 'this one') : null)), 'No devices.');
+  fill(
+    'devices',
+    devices.map((d) => h('li', {}, h('span', { class: 'name' }, d.name ?? d.id), d.current ? h('span', { class: 'badge' }, 'this one') : null)),
+    'No devices.',
+  );
 }
 
 // ---- trust: safety numbers and changed keys -----------------------------------------------------------

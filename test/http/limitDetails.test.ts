@@ -87,7 +87,11 @@ describe('429 answers name their limit', () => {
     held.push(poll(t, bob, { wait: 30 }));
     await heldPolls(t, 1);
     const ask = (agent: ReturnType<typeof request>) =>
-      agent.get('/signaling/poll?wait=1').set(bearer(second)).set('X-Request-Id', 'limit-names-1').then((r) => r);
+      agent
+        .get('/signaling/poll?wait=1')
+        .set(bearer(second))
+        .set('X-Request-Id', 'limit-names-1')
+        .then((r) => r);
     const lean = await ask(request(t.app.callback()));
     const koa = await ask(request(Koa.prototype.callback.call(t.app)));
     expectNamedLimit(lean, 'rate_limited', 'POLLS_PER_USER');

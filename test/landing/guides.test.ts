@@ -13,7 +13,9 @@ describe('GET /docs/guides', () => {
   it('lists the guides, each a working link, under a CSP that allows no script', async () => {
     const res = await t.http.get('/docs/guides');
     expect(res.status).toBe(200);
-    expect(res.headers['content-security-policy']).toBe("default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+    expect(res.headers['content-security-policy']).toBe(
+      "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    );
     const hrefs = [...res.text.matchAll(/href="(\/docs\/guides\/[^"]+)"/g)].map((m) => m[1]!);
     expect(hrefs).toEqual(expect.arrayContaining(['/docs/guides/readme', '/docs/guides/client-guide', '/docs/guides/deploy', '/docs/guides/protocol']));
     for (const href of hrefs) expect([href, (await t.http.get(href)).status]).toEqual([href, 200]);

@@ -12,7 +12,7 @@ const LINKED = ['/docs/guides/client-guide', '/docs/guides', '/docs', '/openapi.
 const bodyLinks = (html: string) => [...html.slice(html.indexOf('<body>')).matchAll(/href="([^"]+)"/g)].map((m) => m[1]);
 
 describe('GET /', () => {
-  it('answers a browser with an HTML page naming the server and its version, styled by /diagnostics\' sheet, with a CSP that allows no script', async () => {
+  it("answers a browser with an HTML page naming the server and its version, styled by /diagnostics' sheet, with a CSP that allows no script", async () => {
     const res = await t.http.get('/').set('Accept', 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8');
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('text/html; charset=utf-8');

@@ -31,13 +31,13 @@ function degradedReplicaSet(session: ClientSession) {
     if (commits.length >= 20) throw new MongoError(`still committing after ${commits.length} tries`);
     if (maxTimeMS !== undefined && maxTimeMS <= wtimeout) {
       commits.push(maxTimeMS);
-      throw new MongoWriteConcernError({ ok: 1, writeConcernError: { code: 50, codeName: 'MaxTimeMSExpired', errmsg: 'operation exceeded time limit' } } as never);
+      throw new MongoWriteConcernError({ ok: 1, writeConcernError: { code: 50, codeName: 'MaxTimeMSExpired', errmsg: 'operation exceeded time limit' } });
     }
     commits.push(wtimeout);
     const timedOut = new MongoWriteConcernError({
       ok: 1,
       writeConcernError: { code: 64, codeName: 'WriteConcernFailed', errmsg: 'waiting for replication timed out', errInfo: { wtimeout: true } },
-    } as never);
+    });
     timedOut.addErrorLabel('UnknownTransactionCommitResult');
     throw timedOut;
   };

@@ -48,12 +48,24 @@ describe('PostgreSQL out of reach', () => {
     await relay.cut();
     await expect(store.ping()).rejects.toBeInstanceOf(StoreUnavailableError);
     await expect(store.users.findById(user.id)).rejects.toBeInstanceOf(StoreUnavailableError);
-    await expect(store.signals.send({
-      signal: { id: 's1', senderId: user.id, senderUsername: user.username, senderDeviceId: null, type: 'offer', payload: 'p', sessionId: null, createdAt: new Date(), expiresAt: new Date(Date.now() + 60_000) },
-      toUserId: user.id,
-      now: new Date(),
-      limits: { max: 10, perSender: 10 },
-    })).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(
+      store.signals.send({
+        signal: {
+          id: 's1',
+          senderId: user.id,
+          senderUsername: user.username,
+          senderDeviceId: null,
+          type: 'offer',
+          payload: 'p',
+          sessionId: null,
+          createdAt: new Date(),
+          expiresAt: new Date(Date.now() + 60_000),
+        },
+        toUserId: user.id,
+        now: new Date(),
+        limits: { max: 10, perSender: 10 },
+      }),
+    ).rejects.toBeInstanceOf(StoreUnavailableError);
     await relay.restore();
     await store.ping();
     expect(await store.users.findById(user.id)).toEqual(user);
@@ -84,9 +96,7 @@ describe('PostgreSQL out of reach', () => {
       const waiting = store.users.findById('anyone').catch((e: unknown) => e);
       // The store's backend now waits for the lock: end it as `pg_ctl stop -m fast` or an operator would.
       for (;;) {
-        const { rows } = await operator.query<{ pid: number }>(
-          "SELECT pid FROM pg_stat_activity WHERE application_name = 'signalbox' AND wait_event_type = 'Lock'",
-        );
+        const { rows } = await operator.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = 'signalbox' AND wait_event_type = 'Lock'");
         if (rows[0]) {
           await operator.query('SELECT pg_terminate_backend($1)', [rows[0].pid]);
           break;
@@ -123,11 +133,29 @@ describe('LISTEN across an outage', () => {
       const [alice, bob] = [makeUser(), makeUser()];
       await writer.users.create(alice);
       await writer.users.create(bob);
-      const session = { id: 'bob-phone', userId: bob.id, createdAt: new Date(), expiresAt: new Date(Date.now() + 3_600_000), deviceNameEnc: null, devicePlatformEnc: null, lastSeen: null };
+      const session = {
+        id: 'bob-phone',
+        userId: bob.id,
+        createdAt: new Date(),
+        expiresAt: new Date(Date.now() + 3_600_000),
+        deviceNameEnc: null,
+        devicePlatformEnc: null,
+        lastSeen: null,
+      };
       await writer.sessions.create(session, 'refresh');
       const sendToBob = (id: string) =>
         writer.signals.send({
-          signal: { id, senderId: alice.id, senderUsername: alice.username, senderDeviceId: null, type: 'offer', payload: 'p', sessionId: null, createdAt: new Date(), expiresAt: new Date(Date.now() + 60_000) },
+          signal: {
+            id,
+            senderId: alice.id,
+            senderUsername: alice.username,
+            senderDeviceId: null,
+            type: 'offer',
+            payload: 'p',
+            sessionId: null,
+            createdAt: new Date(),
+            expiresAt: new Date(Date.now() + 60_000),
+          },
           toUserId: bob.id,
           now: new Date(),
           limits: { max: 10, perSender: 10 },

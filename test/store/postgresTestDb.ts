@@ -67,7 +67,10 @@ export async function startRelay(): Promise<Relay> {
   const listen = async () => {
     const s = createServer((client) => {
       const upstream = connect(Number(target.port || 5432), target.hostname);
-      for (const [from, to] of [[client, upstream], [upstream, client]] as const) {
+      for (const [from, to] of [
+        [client, upstream],
+        [upstream, client],
+      ] as const) {
         sockets.add(from);
         from.on('error', () => to.destroy());
         from.on('close', () => {

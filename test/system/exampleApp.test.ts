@@ -59,7 +59,9 @@ async function signUp(prefix: string): Promise<Person> {
     .waitFor({ state: 'visible', timeout: STEP_MS })
     .catch(async (err: Error) => {
       // The page's status line, its console errors and the server's failures say what went wrong.
-      throw new Error(`${err.message}\nstatus: ${await byTestId(page, 'status').textContent()}\n${problems.join('\n')}\n${JSON.stringify(server.logs.filter((l) => Number(l.status) >= 500 || Number(l.level) >= 40).slice(0, 5))}`);
+      throw new Error(
+        `${err.message}\nstatus: ${await byTestId(page, 'status').textContent()}\n${problems.join('\n')}\n${JSON.stringify(server.logs.filter((l) => Number(l.status) >= 500 || Number(l.level) >= 40).slice(0, 5))}`,
+      );
     });
   return { page, username, problems };
 }
@@ -89,7 +91,9 @@ describe('examples/two-person-call in Chromium', () => {
     await byTestId(ana.page, `call-${ben.username}`).click();
     await byTestId(ben.page, 'answer').click({ timeout: STEP_MS });
     for (const p of [ana, ben]) {
-      await byTestId(p.page, 'call-status').filter({ hasText: /^connected$/ }).waitFor({ timeout: STEP_MS });
+      await byTestId(p.page, 'call-status')
+        .filter({ hasText: /^connected$/ })
+        .waitFor({ timeout: STEP_MS });
     }
 
     await byTestId(ana.page, 'chat-input').fill('hello from ana');
@@ -102,19 +106,25 @@ describe('examples/two-person-call in Chromium', () => {
     // The safety-number screen shows the same 60 digits on both sides.
     await byTestId(ana.page, `safety-${ben.username}`).click();
     await byTestId(ben.page, `safety-${ana.username}`).click();
-    const digits = await Promise.all([ana, ben].map(async (p) => (await byTestId(p.page, 'safety-number').filter({ hasText: /\d{5}/ }).textContent({ timeout: STEP_MS }))!.trim()));
+    const digits = await Promise.all(
+      [ana, ben].map(async (p) => (await byTestId(p.page, 'safety-number').filter({ hasText: /\d{5}/ }).textContent({ timeout: STEP_MS }))!.trim()),
+    );
     expect(digits[0]!.replace(/\D/g, '')).toHaveLength(60);
     expect(digits[1]).toBe(digits[0]);
 
     // Ben replaces his key (a reinstall): Ana gets the key-change prompt and accepts the new key.
     ben.page.once('dialog', (dialog) => void dialog.accept());
     await byTestId(ben.page, 'new-key').click();
-    await byTestId(ana.page, 'trust').filter({ hasText: `@${ben.username}'s security key changed` }).waitFor({ timeout: STEP_MS });
+    await byTestId(ana.page, 'trust')
+      .filter({ hasText: `@${ben.username}'s security key changed` })
+      .waitFor({ timeout: STEP_MS });
     const changedDigits = (await byTestId(ana.page, 'safety-number').textContent())!.trim();
     expect(changedDigits).not.toBe(digits[0]);
     await byTestId(ana.page, 'accept-change').click();
     await byTestId(ana.page, 'trust').waitFor({ state: 'hidden', timeout: STEP_MS });
-    await byTestId(ana.page, 'status').filter({ hasText: `Accepted @${ben.username}'s new key` }).waitFor({ timeout: STEP_MS });
+    await byTestId(ana.page, 'status')
+      .filter({ hasText: `Accepted @${ben.username}'s new key` })
+      .waitFor({ timeout: STEP_MS });
 
     expect([...ana.problems, ...ben.problems]).toEqual([]);
   });
@@ -135,7 +145,9 @@ describe('examples/two-person-call in Chromium', () => {
     await byTestId(cy.page, 'approve-code').fill(code);
     await byTestId(cy.page, 'approve').click();
     await byTestId(phone, 'contacts').waitFor({ state: 'visible', timeout: STEP_MS });
-    await byTestId(phone, 'status').filter({ hasText: /holds your key|Signed in as/ }).waitFor({ timeout: STEP_MS });
+    await byTestId(phone, 'status')
+      .filter({ hasText: /holds your key|Signed in as/ })
+      .waitFor({ timeout: STEP_MS });
     expect(cy.problems).toEqual([]);
   });
 });

@@ -163,12 +163,8 @@ export function mongoSessions(db: Db): SessionStore {
     watchEnded(listener, onFailure) {
       // Deletions of session documents, whoever made them (an instance, the admin CLI, the TTL index):
       // only their key, which is the session id, is sent. An invalidate event carries none.
-      return resilientWatch(
-        () =>
-          sessions.watch<SessionDoc, { documentKey?: { _id: string } }>([
-            { $match: { operationType: 'delete' } },
-            { $project: { documentKey: 1 } },
-          ]),
+      return resilientWatch<{ documentKey?: { _id: string } }>(
+        () => sessions.watch<SessionDoc, { documentKey?: { _id: string } }>([{ $match: { operationType: 'delete' } }, { $project: { documentKey: 1 } }]),
         (change) => {
           if (change.documentKey) listener([String(change.documentKey._id)]);
         },

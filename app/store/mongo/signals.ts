@@ -110,7 +110,7 @@ export function mongoSignals(db: Db, mailbox: MongoMailboxWrites, arrivals: Arri
       // device's mailbox (acknowledgements, purges and expiry touch only the entries, and wake nobody),
       // and its key is the device. Inserts, updates and replacements alike (an update may be logged as
       // either), and only the key is sent, never the document. The resume token (_id) stays.
-      return resilientWatch(
+      return resilientWatch<{ documentKey: { _id: string } }>(
         () =>
           counters.watch<{ _id: string }, { documentKey: { _id: string } }>([
             { $match: { operationType: { $in: ['insert', 'update', 'replace'] } } },

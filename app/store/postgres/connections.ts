@@ -57,46 +57,48 @@ export function pgConnections(pool: pg.Pool, mailbox: PgMailboxWrites): Connecti
     // neither be lost nor be read before the change it reports.
     async request(i, events) {
       const [low, high] = pair(i.fromId, i.toId);
-      return mailbox.withEvents(
-        async (q): Promise<ConnectionRequestResult> => {
-          await lockName(q, LockNamespace.Requester, i.fromId);
-          await lockPair(q, low, high);
-          const existing = (await q.query<Row>(`SELECT ${COLUMNS} FROM connections WHERE low_id = $1 AND high_id = $2`, [low, high])).rows[0];
-          if (existing) {
-            if (existing.state === 'accepted') return { outcome: 'already_connected', record: toRecord(existing) };
-            if (existing.expires_at! > i.now) {
-              if (existing.requester_id === i.fromId) return { outcome: 'pending', record: toRecord(existing) };
-              const { rows } = await q.query<Row>(
-                `UPDATE connections SET state = 'accepted', accepted_at = $1, expires_at = NULL WHERE id = $2 RETURNING ${COLUMNS}`,
-                [i.now, existing.id],
-              );
-              return { outcome: 'accepted', record: toRecord(rows[0]!) };
+      return mailbox
+        .withEvents(
+          async (q): Promise<ConnectionRequestResult> => {
+            await lockName(q, LockNamespace.Requester, i.fromId);
+            await lockPair(q, low, high);
+            const existing = (await q.query<Row>(`SELECT ${COLUMNS} FROM connections WHERE low_id = $1 AND high_id = $2`, [low, high])).rows[0];
+            if (existing) {
+              if (existing.state === 'accepted') return { outcome: 'already_connected', record: toRecord(existing) };
+              if (existing.expires_at! > i.now) {
+                if (existing.requester_id === i.fromId) return { outcome: 'pending', record: toRecord(existing) };
+                const { rows } = await q.query<Row>(`UPDATE connections SET state = 'accepted', accepted_at = $1, expires_at = NULL WHERE id = $2 RETURNING ${COLUMNS}`, [
+                  i.now,
+                  existing.id,
+                ]);
+                return { outcome: 'accepted', record: toRecord(rows[0]!) };
+              }
+              await q.query('DELETE FROM connections WHERE id = $1', [existing.id]); // expired: a fresh request takes its place
             }
-            await q.query('DELETE FROM connections WHERE id = $1', [existing.id]); // expired: a fresh request takes its place
-          }
-          const mine = (
-            await q.query<{ n: number; oldest: Date | null }>(
-              `SELECT count(*) AS n, min(expires_at) AS oldest FROM connections WHERE requester_id = $1 AND state = 'pending' AND expires_at > $2`,
-              [i.fromId, i.now],
-            )
-          ).rows[0]!;
-          if (mine.n >= i.maxPending) return { outcome: 'limit', freesAt: mine.oldest! };
-          // Only when both users exist; one deleted while this runs fails the foreign key, and the retry
-          // (mailbox.write) finds it gone.
-          const { rows } = await q.query<Row>(
-            `INSERT INTO connections (${COLUMNS})
+            const mine = (
+              await q.query<{ n: number; oldest: Date | null }>(
+                `SELECT count(*) AS n, min(expires_at) AS oldest FROM connections WHERE requester_id = $1 AND state = 'pending' AND expires_at > $2`,
+                [i.fromId, i.now],
+              )
+            ).rows[0]!;
+            if (mine.n >= i.maxPending) return { outcome: 'limit', freesAt: mine.oldest! };
+            // Only when both users exist; one deleted while this runs fails the foreign key, and the retry
+            // (mailbox.write) finds it gone.
+            const { rows } = await q.query<Row>(
+              `INSERT INTO connections (${COLUMNS})
              SELECT $1, $2, $3, 'pending', $4, $5, $6::timestamptz, $7::timestamptz, NULL
              WHERE EXISTS (SELECT 1 FROM users WHERE id = $2) AND EXISTS (SELECT 1 FROM users WHERE id = $3)
              RETURNING ${COLUMNS}`,
-            [i.id, low, high, i.fromId, i.message, i.now, i.expiresAt],
-          );
-          return rows[0] ? { outcome: 'requested', record: toRecord(rows[0]) } : { outcome: 'gone' };
-        },
-        (r) => (events && (r.outcome === 'requested' || r.outcome === 'accepted') ? events(r) : null),
-      ).catch((err) => {
-        if (isForeignKeyViolation(err)) return { outcome: 'gone' } as const; // a user deleted while the insert ran
-        throw err;
-      });
+              [i.id, low, high, i.fromId, i.message, i.now, i.expiresAt],
+            );
+            return rows[0] ? { outcome: 'requested', record: toRecord(rows[0]) } : { outcome: 'gone' };
+          },
+          (r) => (events && (r.outcome === 'requested' || r.outcome === 'accepted') ? events(r) : null),
+        )
+        .catch((err) => {
+          if (isForeignKeyViolation(err)) return { outcome: 'gone' } as const; // a user deleted while the insert ran
+          throw err;
+        });
     },
     async accept(requesterId, recipientId, now, events) {
       const [low, high] = pair(requesterId, recipientId);
@@ -147,10 +149,11 @@ export function pgConnections(pool: pg.Pool, mailbox: PgMailboxWrites): Connecti
     },
     async find(a, b, now) {
       const [low, high] = pair(a, b);
-      const { rows } = await pool.query<Row>(
-        `SELECT ${COLUMNS} FROM connections WHERE low_id = $1 AND high_id = $2 AND (state = 'accepted' OR expires_at > $3)`,
-        [low, high, now],
-      );
+      const { rows } = await pool.query<Row>(`SELECT ${COLUMNS} FROM connections WHERE low_id = $1 AND high_id = $2 AND (state = 'accepted' OR expires_at > $3)`, [
+        low,
+        high,
+        now,
+      ]);
       return rows[0] ? toRecord(rows[0]) : null;
     },
     async listConnections(userId) {

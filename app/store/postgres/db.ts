@@ -10,9 +10,11 @@ export interface Queryable {
  * int8 (count(*), sequence numbers, bigint columns) as a JS number rather than pg's default string:
  * every value the store keeps in one is far below 2^53.
  */
+const INT8_OID: number = pg.types.builtins.INT8;
+const defaultParser = pg.types.getTypeParser as (oid: number, format?: 'text' | 'binary') => unknown;
 const types = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === pg.types.builtins.INT8 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    oid === INT8_OID ? (v: string) => Number(v) : defaultParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
 export interface PoolOptions {
@@ -66,7 +68,10 @@ export async function transaction<R>(pool: pg.Pool, work: (q: Queryable) => Prom
       failure = err;
     }
     // A connection that cannot even roll back is broken: destroyed, not given back to the pool.
-    const rolledBack = await client.query('ROLLBACK').then(() => true, () => false);
+    const rolledBack = await client.query('ROLLBACK').then(
+      () => true,
+      () => false,
+    );
     client.release(!rolledBack);
     if (attempt >= RETRIES || !(isRetryable(failure) || alsoRetry?.(failure))) throw failure;
     await new Promise((resolve) => setTimeout(resolve, 2 + Math.random() * 10 * (attempt + 1)));

@@ -21,7 +21,12 @@ const UNAVAILABLE_MESSAGES = [
   'connection timeout',
 ];
 
-const codeOf = (err: unknown): string => String((err as { code?: unknown } | null | undefined)?.code ?? '');
+/** A string property of an error-like value, or '' (codes and messages are strings; anything else is no match). */
+const textOf = (err: unknown, key: 'code' | 'message'): string => {
+  const value = (err as Record<string, unknown> | null | undefined)?.[key];
+  return typeof value === 'string' ? value : '';
+};
+const codeOf = (err: unknown): string => textOf(err, 'code');
 
 /** True for an error that means the database is unreachable, shutting down, full or read-only: answered 503. */
 export function isPostgresUnavailable(err: unknown): boolean {
@@ -33,7 +38,7 @@ export function isPostgresUnavailable(err: unknown): boolean {
   // Connecting to a host name with several addresses fails with all of their errors at once.
   const inner = (err as { errors?: unknown }).errors;
   if (Array.isArray(inner) && inner.some(isPostgresUnavailable)) return true;
-  const message = String((err as { message?: unknown }).message ?? '');
+  const message = textOf(err, 'message');
   return UNAVAILABLE_MESSAGES.some((m) => message.includes(m));
 }
 

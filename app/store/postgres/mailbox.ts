@@ -46,9 +46,7 @@ const IDS_PER_NOTIFICATION = 100;
 
 export function pgMailboxWrites(pool: pg.Pool, arrivals: Arrivals, channel: string): PgMailboxWrites {
   const devicesOf = async (q: Queryable, userId: string, now: Date) =>
-    (await q.query<{ id: string }>('SELECT id FROM sessions WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at, id', [userId, now])).rows.map(
-      (r) => r.id,
-    );
+    (await q.query<{ id: string }>('SELECT id FROM sessions WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at, id', [userId, now])).rows.map((r) => r.id);
 
   const audience = async (q: Queryable, to: EventAudience, now: Date): Promise<string[]> => {
     if ('connectionsOf' in to) {
@@ -68,10 +66,7 @@ export function pgMailboxWrites(pool: pg.Pool, arrivals: Arrivals, channel: stri
   /** Removes copies, and each payload with its last copy: gone as if acknowledged. */
   const dropUnreadBodies = async (q: Queryable, ids: readonly string[]) => {
     if (ids.length === 0) return;
-    await q.query(
-      'DELETE FROM signal_bodies b WHERE b.id = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM device_signals d WHERE d.id = b.id)',
-      [[...new Set(ids)]],
-    );
+    await q.query('DELETE FROM signal_bodies b WHERE b.id = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM device_signals d WHERE d.id = b.id)', [[...new Set(ids)]]);
   };
 
   const lockMailboxes = async (q: Queryable, deviceIds: readonly string[]) => {
@@ -115,7 +110,10 @@ export function pgMailboxWrites(pool: pg.Pool, arrivals: Arrivals, channel: stri
        RETURNING device_id, id`,
       [[...deviceIds], pair, now],
     );
-    await dropUnreadBodies(q, rows.map((r) => r.id));
+    await dropUnreadBodies(
+      q,
+      rows.map((r) => r.id),
+    );
     return new Set(rows.map((r) => r.device_id));
   };
 
@@ -132,7 +130,10 @@ export function pgMailboxWrites(pool: pg.Pool, arrivals: Arrivals, channel: stri
        RETURNING d.id`,
       [[...deviceIds], now, keep],
     );
-    await dropUnreadBodies(q, rows.map((r) => r.id));
+    await dropUnreadBodies(
+      q,
+      rows.map((r) => r.id),
+    );
   };
 
   // A device read as live whose session ends before the write (a logout, a deleted account) fails its

@@ -34,10 +34,9 @@ export function pgPresence(pool: pg.Pool): PresenceStore {
     },
     async find(userIds) {
       if (userIds.length === 0) return [];
-      const { rows } = await pool.query<{ user_id: string; last_seen: Date; signed_out_at: Date | null }>(
-        'SELECT * FROM presence WHERE user_id = ANY($1::text[])',
-        [[...userIds]],
-      );
+      const { rows } = await pool.query<{ user_id: string; last_seen: Date; signed_out_at: Date | null }>('SELECT * FROM presence WHERE user_id = ANY($1::text[])', [
+        [...userIds],
+      ]);
       return rows.map((r) => ({ userId: r.user_id, lastSeen: r.last_seen, signedOutAt: r.signed_out_at }));
     },
   };

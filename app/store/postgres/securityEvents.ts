@@ -43,10 +43,11 @@ export function pgSecurityEvents(pool: pg.Pool): SecurityEventStore {
     },
     async list(userId, now, limit) {
       // ord breaks ties between entries of the same millisecond: the later insert is the newer entry.
-      const { rows } = await pool.query<Row>(
-        'SELECT * FROM security_events WHERE user_id = $1 AND expires_at > $2 ORDER BY at DESC, ord DESC LIMIT $3',
-        [userId, now, limit],
-      );
+      const { rows } = await pool.query<Row>('SELECT * FROM security_events WHERE user_id = $1 AND expires_at > $2 ORDER BY at DESC, ord DESC LIMIT $3', [
+        userId,
+        now,
+        limit,
+      ]);
       return rows.map(toRecord);
     },
     async purgeExpired(now) {

@@ -35,10 +35,9 @@ const toRecord = (r: Row): SignalRecord => ({
 async function removeUpTo(q: Queryable, deviceId: string, upTo: number): Promise<number> {
   const { rows } = await q.query<{ id: string }>('DELETE FROM device_signals WHERE device_id = $1 AND seq <= $2 RETURNING id', [deviceId, upTo]);
   if (rows.length > 0) {
-    await q.query(
-      'DELETE FROM signal_bodies b WHERE b.id = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM device_signals d WHERE d.id = b.id)',
-      [[...new Set(rows.map((r) => r.id))]],
-    );
+    await q.query('DELETE FROM signal_bodies b WHERE b.id = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM device_signals d WHERE d.id = b.id)', [
+      [...new Set(rows.map((r) => r.id))],
+    ]);
   }
   return rows.length;
 }
@@ -130,9 +129,14 @@ export function pgSignals(pool: pg.Pool, mailbox: PgMailboxWrites, arrivals: Arr
       return arrivals.listen(listener);
     },
     watchArrivals(listener, onFailure, onRecovered) {
-      return watchNotifications(options.url, options.channel, (payload) => {
-        for (const id of payload.split(',')) if (id) listener(id);
-      }, { onFailure, onRecovered });
+      return watchNotifications(
+        options.url,
+        options.channel,
+        (payload) => {
+          for (const id of payload.split(',')) if (id) listener(id);
+        },
+        { onFailure, onRecovered },
+      );
     },
   };
 }

@@ -48,9 +48,7 @@ export function pgTwoFactor(pool: pg.Pool): TwoFactorStore {
       });
     },
     async useStep(userId, step) {
-      return changed(
-        await pool.query('UPDATE two_factor SET last_step = $1 WHERE user_id = $2 AND enabled AND (last_step IS NULL OR last_step < $1)', [step, userId]),
-      );
+      return changed(await pool.query('UPDATE two_factor SET last_step = $1 WHERE user_id = $2 AND enabled AND (last_step IS NULL OR last_step < $1)', [step, userId]));
     },
     async useRecoveryCode(userId, codeHash) {
       // The DELETE is the conditional write: of two uses of one code, only one removes its row.

@@ -24,7 +24,13 @@ interface UserRow extends PgpColumns {
   disabled_at: Date | null;
 }
 
-const pgpValues = (key: PgpKeyRecord | null) => [key?.fingerprint ?? null, key?.algorithm ?? null, key?.createdAt ?? null, key?.expiresAt ?? null, key?.publicKey ?? null];
+const pgpValues = (key: PgpKeyRecord | null) => [
+  key?.fingerprint ?? null,
+  key?.algorithm ?? null,
+  key?.createdAt ?? null,
+  key?.expiresAt ?? null,
+  key?.publicKey ?? null,
+];
 
 /** The key columns of a users row (also read through joins, e.g. connection views). */
 export const toPgp = (r: PgpColumns): PgpKeyRecord | null =>
@@ -76,10 +82,10 @@ export function pgUsers(pool: pg.Pool, mailbox: PgMailboxWrites): UserStore {
       return mailbox.withEvents(
         async (q) =>
           ((
-            await q.query(
-              `UPDATE users SET pgp_fingerprint = $2, pgp_algorithm = $3, pgp_created_at = $4, pgp_expires_at = $5, pgp_public_key = $6 WHERE id = $1`,
-              [id, ...pgpValues(key)],
-            )
+            await q.query(`UPDATE users SET pgp_fingerprint = $2, pgp_algorithm = $3, pgp_created_at = $4, pgp_expires_at = $5, pgp_public_key = $6 WHERE id = $1`, [
+              id,
+              ...pgpValues(key),
+            ])
           ).rowCount ?? 0) > 0,
         (ok) => (ok && events ? events() : null),
       );

@@ -49,7 +49,9 @@ export async function freshDatabase(prefix = 'signalbox_mi'): Promise<TestDataba
 /** The newest installed PostgreSQL's binaries (Debian: /usr/lib/postgresql/<major>/bin), or PG_BIN. */
 function pgBin(): string {
   if (process.env.PG_BIN) return process.env.PG_BIN;
-  const majors = readdirSync('/usr/lib/postgresql').filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(a) - Number(b));
+  const majors = readdirSync('/usr/lib/postgresql')
+    .filter((d) => /^\d+$/.test(d))
+    .sort((a, b) => Number(a) - Number(b));
   if (majors.length === 0) throw new Error('no PostgreSQL binaries under /usr/lib/postgresql (set PG_BIN)');
   return `/usr/lib/postgresql/${majors[majors.length - 1]}/bin`;
 }
