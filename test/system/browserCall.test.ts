@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Browser } from 'playwright-core';
-import { launchChromium } from './helpers/browser.js';
+import { useBrowserWorld, type Person } from './helpers/browserWorld.js';
 import { startCoturn, type Coturn } from './helpers/coturn.js';
-import { BrowserDevice, account, type CallInfo, type Ring } from './helpers/sdkPage.js';
+import { BrowserDevice, type CallInfo, type Ring } from './helpers/sdkPage.js';
 import { startServer, type RunningServer } from './helpers/server.js';
 
 // Calls through the SDK's call() in real Chromium: each user (and each device) its own browser context,
@@ -14,44 +13,12 @@ const RING_MS = 10_000;
 const CONNECT_MS = 20_000;
 const RELAY_ONLY = { iceTransportPolicy: 'relay' };
 
-let coturn: Coturn;
-let server: RunningServer;
-let browser: Browser;
-const devices: BrowserDevice[] = [];
-
-beforeAll(async () => {
-  coturn = await startCoturn();
-  server = await startServer({ TURN_URLS: coturn.url, TURN_SECRET: coturn.secret });
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await Promise.all(devices.map((d) => d.close()));
-  await browser?.close();
-  await server?.close();
-  await coturn?.stop();
-});
-
-interface Person {
-  username: string;
-  password: string;
-  device: BrowserDevice;
-  deviceId: string;
-}
-
-/** A new user on a new device: registered, key published, poll loop running. */
-async function person(prefix: string, on: RunningServer = server): Promise<Person> {
-  const device = await BrowserDevice.open(browser, on.baseUrl);
-  devices.push(device);
-  const { username, password } = account(prefix);
-  const { deviceId } = await device.run<{ deviceId: string }>('register', username, password);
-  return { username, password, device, deviceId };
-}
+const world = useBrowserWorld({ coturn: true });
+const person = (prefix: string, on?: RunningServer) => world.person(prefix, on);
 
 /** Another device of `who`: signed in, with the account's private key copied over from the first device. */
 async function secondDevice(who: Person): Promise<Person> {
-  const device = await BrowserDevice.open(browser, server.baseUrl);
-  devices.push(device);
+  const device = await world.open();
   const key = await who.device.run<string>('exportKey');
   const { deviceId } = await device.run<{ deviceId: string }>('login', who.username, who.password, key);
   return { ...who, device, deviceId };

@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import type { Browser } from 'playwright-core';
 import { generateDeviceKey, readPrivate, readPublicKey } from '../../client/src/crypto.js';
 import { sealEnvelope } from '../../client/src/envelope.js';
 import type { MailboxEntry, Store } from '../../app/store/types.js';
-import { launchChromium } from './helpers/browser.js';
-import { BrowserDevice, account } from './helpers/sdkPage.js';
+import { useBrowserWorld, type Person } from './helpers/browserWorld.js';
+import type { BrowserDevice } from './helpers/sdkPage.js';
 import { startServer, type RunningServer } from './helpers/server.js';
 
 // End-to-end trust in real Chromium, the SDK loaded from the server's /sdk/signalbox.js: the server
@@ -18,36 +17,10 @@ const SETTLE_MS = 10_000;
 /** call() and accept() must settle well before the SDK's 30 s call timeout: that is the point. */
 const FAST_MS = 5_000;
 
-let server: RunningServer;
-let browser: Browser;
-const devices: BrowserDevice[] = [];
+const world = useBrowserWorld();
+const person = (prefix: string, on?: RunningServer) => world.person(prefix, on);
 
-beforeAll(async () => {
-  server = await startServer();
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await Promise.all(devices.map((d) => d.close()));
-  await browser?.close();
-  await server?.close();
-});
-
-interface Person {
-  username: string;
-  device: BrowserDevice;
-  deviceId: string;
-}
-
-async function person(prefix: string, on: RunningServer = server): Promise<Person> {
-  const device = await BrowserDevice.open(browser, on.baseUrl);
-  devices.push(device);
-  const { username, password } = account(prefix);
-  const { deviceId } = await device.run<{ deviceId: string }>('register', username, password);
-  return { username, device, deviceId };
-}
-
-async function connectedPair(on: RunningServer = server): Promise<{ alice: Person; bob: Person }> {
+async function connectedPair(on: RunningServer = world.server): Promise<{ alice: Person; bob: Person }> {
   const alice = await person('alice', on);
   const bob = await person('bob', on);
   await alice.device.run('requestConnection', bob.username);
@@ -86,7 +59,7 @@ describe('a server that swaps the key it serves for Bob', () => {
     const { alice, bob } = await connectedPair();
     await alice.device.run('trust', bob.username); // first use: Bob's real key is pinned
     const made = await generateDeviceKey(bob.username);
-    await server.store.users.setPgpKey(await userId(server.store, bob.username), {
+    await world.server.store.users.setPgpKey(await userId(world.server.store, bob.username), {
       fingerprint: made.fingerprint,
       algorithm: 'ed25519',
       createdAt: new Date(),
@@ -104,10 +77,10 @@ describe('a server that swaps the key it serves for Bob', () => {
     const forged = await sealEnvelope(
       { from: bob.username, fromDevice: bob.deviceId, to: alice.username, toDevice: null, type: 'custom', sessionId: null },
       'forged',
-      await readPublicKey((await server.store.users.findByUsername(alice.username))!.pgp!.publicKey),
+      await readPublicKey((await world.server.store.users.findByUsername(alice.username))!.pgp!.publicKey),
       await readPrivate(made.privateKey),
     );
-    await inject(server.store, bob, alice, forged.armored);
+    await inject(world.server.store, bob, alice, forged.armored);
     expect(await bob.device.run('sendText', alice.username, 'really bob')).toEqual({ ok: true });
     await alice.device.run('waitForSignal', 'really bob', SETTLE_MS);
     await alice.device.run('waitForError', 'key_changed', SETTLE_MS);
@@ -138,8 +111,8 @@ describe('a server that re-sends or re-labels a signal', () => {
     expect(await alice.device.run('sendText', bob.username, 'once')).toEqual({ ok: true });
     await bob.device.run('waitForSignal', 'once', SETTLE_MS);
     const payload = lastSentPayload(alice.device);
-    await inject(server.store, alice, bob, payload); // the same, under a new id
-    await inject(server.store, alice, bob, payload, 'offer', 'call-1'); // re-typed into a call's offer
+    await inject(world.server.store, alice, bob, payload); // the same, under a new id
+    await inject(world.server.store, alice, bob, payload, 'offer', 'call-1'); // re-typed into a call's offer
     expect(await alice.device.run('sendText', bob.username, 'end')).toEqual({ ok: true });
     await bob.device.run('waitForSignal', 'end', SETTLE_MS);
     expect((await bob.device.run<Array<{ payload: string }>>('signals')).map((s) => s.payload)).toEqual(['once', 'end']);
@@ -154,7 +127,7 @@ describe('calls that fail fast', () => {
     quick = await startServer({ PRESENCE_WINDOW: '1' });
   });
   afterAll(async () => {
-    await Promise.all(devices.splice(0).map((d) => d.close()));
+    await world.closeDevices();
     await quick?.close();
   });
 

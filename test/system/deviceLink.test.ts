@@ -1,9 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Browser } from 'playwright-core';
-import { launchChromium } from './helpers/browser.js';
-import { startCoturn, type Coturn } from './helpers/coturn.js';
-import { BrowserDevice, account, type CallInfo } from './helpers/sdkPage.js';
-import { startServer, type RunningServer } from './helpers/server.js';
+import { describe, expect, it } from '@jest/globals';
+import { useBrowserWorld, type Person } from './helpers/browserWorld.js';
+import type { CallInfo } from './helpers/sdkPage.js';
 
 // A user's second device gets the account key in real Chromium, once by device linking and once from
 // the key backup, each device a browser context of its own (its own localStorage, as a second phone
@@ -14,44 +11,9 @@ const RING_MS = 10_000;
 const RELAY_ONLY = { iceTransportPolicy: 'relay' };
 const PASSPHRASE = 'purple elephant staple orbit';
 
-let coturn: Coturn;
-let server: RunningServer;
-let browser: Browser;
-const opened: BrowserDevice[] = [];
-
-beforeAll(async () => {
-  coturn = await startCoturn();
-  server = await startServer({ TURN_URLS: coturn.url, TURN_SECRET: coturn.secret });
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await Promise.all(opened.map((d) => d.close()));
-  await browser?.close();
-  await server?.close();
-  await coturn?.stop();
-});
-
-interface Person {
-  username: string;
-  password: string;
-  device: BrowserDevice;
-  deviceId: string;
-}
-
-async function open(): Promise<BrowserDevice> {
-  const device = await BrowserDevice.open(browser, server.baseUrl);
-  opened.push(device);
-  return device;
-}
-
-/** A new user on a new device: registered, key published, poll loop running. */
-async function person(prefix: string): Promise<Person> {
-  const device = await open();
-  const { username, password } = account(prefix);
-  const { deviceId } = await device.run<{ deviceId: string }>('register', username, password);
-  return { username, password, device, deviceId };
-}
+const world = useBrowserWorld({ coturn: true });
+const open = () => world.open();
+const person = (prefix: string) => world.person(prefix);
 
 /** Another device of `who`, signed in and polling, with no key yet. */
 async function keylessDevice(who: Person): Promise<Person> {
@@ -132,12 +94,12 @@ describe('a second browser of Alice, from the key backup', () => {
 
 describe('the diagnostics page: "Walk through a second device"', () => {
   it('shows the link code, the key arriving by link and from the backup, and the trust steps, with data-check and data-status', async () => {
-    const context = await browser.newContext();
+    const context = await world.browser.newContext();
     try {
       const page = await context.newPage();
       const errors: string[] = [];
       page.on('pageerror', (err) => errors.push(err.message));
-      await page.goto(`${server.baseUrl}/diagnostics`);
+      await page.goto(`${world.server.baseUrl}/diagnostics`);
       await page.waitForSelector('body[data-diagnostics="ready"]');
       await page.click('#second-device');
       await page.waitForSelector('body[data-diagnostics="done"]', { timeout: 45_000 });
