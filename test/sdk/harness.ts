@@ -52,6 +52,8 @@ export interface SdkHarness {
   user(name: string, options?: Omit<SignalboxOptions, 'baseUrl'>): Promise<Signalbox>;
   /** Connects two signed-in clients through the API. */
   connect(a: Signalbox, b: Signalbox): Promise<void>;
+  /** Alice and Bob, connected, each with her or his storage at hand (for raw HTTP in their names). */
+  pair(): Promise<{ alice: Signalbox; bob: Signalbox; aliceStorage: MemoryStorage; bobStorage: MemoryStorage }>;
 }
 
 /** Retries of SDK loops in tests: quick, so backoff tests take milliseconds, with the same shape as the defaults. */
@@ -115,6 +117,14 @@ export function useSdkHarness(options: TestAppOptions | (() => TestAppOptions) =
       async connect(a: Signalbox, b: Signalbox) {
         await a.connections.request(b.user!.username);
         await b.connections.respond(a.user!.username, 'accept');
+      },
+      async pair() {
+        const aliceStorage = new MemoryStorage();
+        const bobStorage = new MemoryStorage();
+        const alice = await h.user('alice', { storage: aliceStorage });
+        const bob = await h.user('bob', { storage: bobStorage });
+        await h.connect(alice, bob);
+        return { alice, bob, aliceStorage, bobStorage };
       },
     } satisfies SdkHarness);
   });

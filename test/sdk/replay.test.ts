@@ -11,14 +11,7 @@ import { bearerOf, collect, useSdkHarness } from './harness.js';
 
 const h = useSdkHarness();
 
-async function pair() {
-  const aliceStorage = new MemoryStorage();
-  const bobStorage = new MemoryStorage();
-  const alice = await h.user('alice', { storage: aliceStorage });
-  const bob = await h.user('bob', { storage: bobStorage });
-  await h.connect(alice, bob);
-  return { alice, bob, aliceStorage, bobStorage };
-}
+const pair = () => h.pair();
 
 async function rawSend(storage: MemoryStorage, body: Record<string, unknown>): Promise<string> {
   const res = await h.t.http.post('/signaling/send').set(bearerOf(storage)).send(body);

@@ -5,15 +5,7 @@ import { bearerOf, collect, useSdkHarness } from './harness.js';
 
 const h = useSdkHarness();
 
-/** Two signed-in, connected clients with keys; `bob`'s storage is at hand for raw HTTP in his name. */
-async function pair() {
-  const aliceStorage = new MemoryStorage();
-  const bobStorage = new MemoryStorage();
-  const alice = await h.user('alice', { storage: aliceStorage });
-  const bob = await h.user('bob', { storage: bobStorage });
-  await h.connect(alice, bob);
-  return { alice, bob, aliceStorage, bobStorage };
-}
+const pair = () => h.pair();
 
 /** POST /signaling/send in `storage`'s session with any payload: what a hostile or broken client could send. */
 async function rawSend(storage: MemoryStorage, to: string, payload: string) {

@@ -13,14 +13,7 @@ import { bearerOf, collect, useSdkHarness } from './harness.js';
 
 const h = useSdkHarness();
 
-async function pair() {
-  const aliceStorage = new MemoryStorage();
-  const bobStorage = new MemoryStorage();
-  const alice = await h.user('alice', { storage: aliceStorage });
-  const bob = await h.user('bob', { storage: bobStorage });
-  await h.connect(alice, bob);
-  return { alice, bob, aliceStorage, bobStorage };
-}
+const pair = () => h.pair();
 
 /** Mallory's key pair, made for Bob's name, and the server swapping it in as Bob's published key. */
 async function swapInMallory(bob: Signalbox) {
