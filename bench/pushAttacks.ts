@@ -33,6 +33,7 @@ import { PasswordHasher } from '../app/accounts/passwordHasher.js';
 import { parseConfig, RATE_LIMIT_VARIABLES, vapidKeysOf } from '../app/config.js';
 import { createApp } from '../app/server.js';
 import { openSqliteStore } from '../app/store/sqlite/index.js';
+import { call as httpCall } from './httpBench.js';
 
 const ACCOUNTS = (process.env.ATTACKER_ACCOUNTS ?? '1,5').split(',').map(Number);
 const DEVICES = Number(process.env.ATTACKER_DEVICES ?? 20);
@@ -43,28 +44,10 @@ const ENDLESS_SECONDS = Number(process.env.ENDLESS_SECONDS ?? 15);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const agent = new Agent({ keepAlive: true, maxSockets: 4 });
 
-function call(base: string, method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }> {
-  const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${base}${path}`,
-      {
-        method,
-        agent,
-        headers: { ...(data ? { 'Content-Type': 'application/json', 'Content-Length': data.length } : {}), ...(token ? { Authorization: `Bearer ${token}` } : {}) },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString();
-          resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : null });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(data);
-  });
+/** One JSON request to `base` (http://127.0.0.1:port) over the bench's agent, through httpBench's plain node:http call. */
+async function call(base: string, method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }> {
+  const reply = await httpCall(agent, Number(new URL(base).port), method, path, { body, token });
+  return { status: reply.status, body: reply.body ? JSON.parse(reply.body) : null };
 }
 
 const listen = async (server: Server) => {

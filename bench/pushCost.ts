@@ -17,10 +17,9 @@
  * timed send until every wake-up it caused was received (so the push work off the request path counts).
  * The driver's own cost is in every case alike, so the differences are what push adds.
  */
-import { createECDH } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { Agent, request } from 'node:http';
+import { createECDH, generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,9 +28,8 @@ import { PasswordHasher } from '../app/accounts/passwordHasher.js';
 import { parseConfig, RATE_LIMIT_VARIABLES, vapidKeysOf } from '../app/config.js';
 import { createApp } from '../app/server.js';
 import { openSqliteStore } from '../app/store/sqlite/index.js';
-import { generateKeyPairSync } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import { ApnsFake, FcmFake, TEST_CA_FILE } from '../test/push/serviceFakes.js';
+import { call as httpCall } from './httpBench.js';
 
 const SENDS = Number(process.env.SENDS ?? 1000);
 const RECIPIENTS = Number(process.env.RECIPIENTS ?? 50);
@@ -42,28 +40,10 @@ const KIND = (process.env.KIND ?? 'webpush') as 'webpush' | 'apns' | 'fcm';
 
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 let base = '';
-function call(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }> {
-  const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${base}${path}`,
-      {
-        method,
-        agent,
-        headers: { ...(data ? { 'Content-Type': 'application/json', 'Content-Length': data.length } : {}), ...(token ? { Authorization: `Bearer ${token}` } : {}) },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString();
-          resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : null });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(data);
-  });
+/** One JSON request to the bench's server over its agent, through httpBench's plain node:http call. */
+async function call(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }> {
+  const reply = await httpCall(agent, Number(new URL(base).port), method, path, { body, token });
+  return { status: reply.status, body: reply.body ? JSON.parse(reply.body) : null };
 }
 
 async function main() {
