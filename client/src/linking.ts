@@ -217,6 +217,14 @@ export class Linking {
     return true;
   }
 
+  /**
+   * The app stopped the client (`sb.stop()`): a new device's pending request ends (`done` rejects
+   * `link_expired`) and is no longer re-sent, since no answer can arrive without polling.
+   */
+  stop(): void {
+    this.cancel(new SignalboxError('link_expired', 'The client was stopped while waiting for a device link.'));
+  }
+
   /** Forgets everything in flight (sign-out, another account). */
   reset(): void {
     this.cancel(new SignalboxError('signed_out', 'Signed out while waiting for a device link.'));

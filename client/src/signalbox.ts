@@ -204,6 +204,7 @@ export class Signalbox {
 
   /** Stops the poll loop; resolves once a running handler finished and the handled signals were acknowledged. */
   async stop(): Promise<void> {
+    this.linking.stop();
     await this.stopLoop();
     if (this.session.user) this.setState('signed-in');
   }

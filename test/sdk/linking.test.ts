@@ -149,6 +149,19 @@ describe('devices.requestLink() and devices.approveLink(code)', () => {
     expect(phone.storage.getItem(`signalbox.privateKey.${ana.user!.username}`)).toBeNull();
   });
 
+  it('ends when the new device is stopped: done rejects link_expired and the request is not sent again', async () => {
+    const ana = await h.user('ana');
+    const probe = interceptingFetch();
+    const phone = await newDevice(ana.user!.username, { fetch: probe.fetch });
+    const link = await phone.sb.devices.requestLink();
+    const sends = () => probe.sent.filter((s) => s.url === '/signaling/send').length;
+    const sentBeforeStop = sends();
+    await phone.sb.stop();
+    expect((await failure(link.done))?.code).toBe('link_expired');
+    // Without the stop, done would wait out its 10 minutes and the request be sent again every 2.
+    expect(sends()).toBe(sentBeforeStop);
+  });
+
   it('never sends the private key in a form the server can read: only to the one-time key, never to the account key', async () => {
     const anaStorage = new MemoryStorage();
     const ana = await h.user('ana', { storage: anaStorage });
