@@ -3,13 +3,15 @@
 # on stdout (everything else goes to stderr):
 #   export DATABASE_URL=$(scripts/test-postgres.sh)     # start (or reuse) the cluster
 #   scripts/test-postgres.sh stop                        # stop it and delete its files
-# The cluster lives in ${TMPDIR:-/tmp}/signalbox-test-pg-$PORT, listens on 127.0.0.1 only (port
-# SIGNALBOX_TEST_PG_PORT, default 55432, and a socket in its own directory), trusts local connections
-# (it holds nothing but test data) and is never the system service. Run as root (CI), the server runs
-# as the unprivileged `postgres` user that Debian's `postgresql` package creates; otherwise as you.
+# The cluster lives in ${TMPDIR:-/tmp}/signalbox-test-pg-$PORT and listens on 127.0.0.1 only, on port
+# SIGNALBOX_TEST_PG_PORT (default 25432: below Linux's ephemeral range, 32768-60999, so no outgoing
+# connection on the machine can be holding it when the cluster binds; 55432 once failed CI that way) and
+# a socket in its own directory. It trusts local connections (it holds nothing but test data) and is
+# never the system service. Run as root (CI), the server runs as the unprivileged `postgres` user that
+# Debian's `postgresql` package creates; otherwise as you.
 set -euo pipefail
 
-PORT=${SIGNALBOX_TEST_PG_PORT:-55432}
+PORT=${SIGNALBOX_TEST_PG_PORT:-25432}
 BIN=${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
 DIR=${TMPDIR:-/tmp}/signalbox-test-pg-$PORT
 URL="postgres://postgres@127.0.0.1:$PORT/postgres"
