@@ -828,8 +828,6 @@ const envSchema = z.object(Object.fromEntries(ROWS.map((v) => [v.env, v.parse.sc
 /** Every RATE_* variable, e.g. for a test or bench environment that switches all limits off. */
 export const RATE_LIMIT_VARIABLES: readonly RateLimitRow['env'][] = RATE_LIMIT_ROWS.map((v) => v.env);
 
-export type LogLevel = (typeof LOG_LEVELS)[number];
-
 export type RateLimitName = RateLimitRow['rateLimit'];
 
 /** The variable that sets each rate limit, e.g. registerPerIp → RATE_REGISTER_IP: what a 429 names. */

@@ -70,9 +70,7 @@ async function main(): Promise<void> {
   const app = createApp({ config, store, logger, mailer, processMetrics: true });
   const stopBackground = app.lifecycle.start();
 
-  const handle = app.callback();
-  // Koa settles every request itself (ctx.onerror answers and logs a throw): its promise carries nothing more.
-  const server = createServer((req, res) => void handle(req, res));
+  const server = createServer(app.handler);
   // Above the longest long-poll hold (30 s), below common proxy timeouts.
   server.requestTimeout = 60_000;
   server.headersTimeout = HEADERS_TIMEOUT_MS;

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import Koa from 'koa';
 import type { Logger } from 'pino';
 import { createAccounts } from './accounts/accounts.module.js';
@@ -44,11 +45,6 @@ export interface AppDeps {
   mailer?: Mailer;
   /** The built client SDK served at /sdk/signalbox.js; defaults to client/dist/signalbox.js. */
   sdkBundlePath?: string;
-  /**
-   * `GET /signaling/poll` answered outside Koa (http/lean.ts), the default; tests turn it off to
-   * compare its answers byte for byte with the Koa route's.
-   */
-  leanRoutes?: boolean;
 }
 
 /** What main.ts drives around the HTTP server: background work and an orderly stop. */
@@ -59,10 +55,26 @@ export interface Lifecycle {
   releasePolls(): void;
 }
 
-export type SignalboxApp = Koa<AppState, AppContext> & { lifecycle: Lifecycle };
+/** A node:http request handler, as `createServer` takes it. */
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** What `createApp` builds: the HTTP server's handler, what drives the app around it, and the Koa app behind both. */
+export interface SignalboxApp {
+  /**
+   * The request handler a server listens with: the lean routes (http/lean.ts) first, then Koa. HTTP/1.1
+   * only (main.ts serves node:http): Koa's own callback also takes HTTP/2 requests, the lean route does not.
+   */
+  handler: RequestHandler;
+  lifecycle: Lifecycle;
+  /**
+   * The Koa app with every route, its `callback()` left as Koa defines it: what tests compare the lean route
+   * with, and what reads its middleware (the routers).
+   */
+  koa: Koa<AppState, AppContext>;
+}
 
 /**
- * Builds the Koa app from its parts: the shared platform, then each feature from what it needs of it
+ * Builds the app from its parts: the shared platform, then each feature from what it needs of it
  * and of the features before it. No listening and no globals: main.ts and tests both call this.
  */
 export function createApp(deps: AppDeps): SignalboxApp {
@@ -123,26 +135,22 @@ export function createApp(deps: AppDeps): SignalboxApp {
   app.use(jsonBody(config.maxBodyBytes));
   app.use(router.routes());
   app.use(router.allowedMethods());
-  if (deps.leanRoutes ?? true) {
-    // The hot poll route is answered before Koa (same check, bytes, log line and metrics); the rest,
-    // and any poll it leaves, go through the middleware above.
-    const koaCallback = app.callback.bind(app);
-    const lean = {
-      logger,
-      trustProxy: config.trustProxy,
-      corsOrigins: config.corsOrigins,
-      maxBodyBytes: config.maxBodyBytes,
-      observe: ops.metrics.observe,
-      callerOf: accounts.callerOf,
-      onAuthenticated,
-    };
-    // HTTP/1.1 only (main.ts serves node:http): Koa's callback also takes HTTP/2 requests, ours does not.
-    app.callback = (() => {
-      const koa = koaCallback();
-      // Koa settles every request itself (ctx.onerror): its promise carries nothing more to handle.
-      return leanHandler(lean, signaling.leanRoutes, (req, res) => void koa(req, res));
-    }) as unknown as typeof app.callback;
-  }
+  // Koa's callback is built once, after every middleware is registered (it composes them then).
+  const koaCallback = app.callback();
+  // Koa settles every request itself (ctx.onerror answers and logs a throw): its promise carries nothing more.
+  const koaHandler: RequestHandler = (req, res) => void koaCallback(req, res);
+  // The hot poll route is answered before Koa (same check, bytes, log line and metrics; docs/architecture.md,
+  // "The path of GET /signaling/poll"); the rest, and any poll it leaves, go through the middleware above.
+  const lean = {
+    logger,
+    trustProxy: config.trustProxy,
+    corsOrigins: config.corsOrigins,
+    maxBodyBytes: config.maxBodyBytes,
+    observe: ops.metrics.observe,
+    callerOf: accounts.callerOf,
+    onAuthenticated,
+  };
+  const handler = leanHandler(lean, signaling.leanRoutes, koaHandler);
   const lifecycle: Lifecycle = {
     start() {
       const stops = features.flatMap((feature) => (feature.start ? [feature.start()] : []));
@@ -154,5 +162,5 @@ export function createApp(deps: AppDeps): SignalboxApp {
       for (const feature of features) feature.stop?.();
     },
   };
-  return Object.assign(app, { lifecycle });
+  return { koa: app, handler, lifecycle };
 }

@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'signalbox-bench-'));
   const config = parseConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent' }, { jwtSecret: Buffer.alloc(32, 1), dataKey: Buffer.alloc(32, 2) });
   const store = openSqliteStore(join(dir, 'signalbox.db'));
-  const server = createServer(createApp({ config, store, logger: pino({ level: 'silent' }) }).callback());
+  const server = createServer(createApp({ config, store, logger: pino({ level: 'silent' }) }).handler);
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const post = (path: string, body: unknown) => fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });

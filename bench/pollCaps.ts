@@ -63,7 +63,7 @@ async function serve(): Promise<void> {
   const logger = pino({ level: config.logLevel }, pino.destination('/dev/null'));
   const store = await openStore(config);
   const app = createApp({ config, store, logger, hasher: new PasswordHasher({ memoryCost: 4096, timeCost: 1, parallelism: 1 }) });
-  const appServer = createServer(app.callback());
+  const appServer = createServer(app.handler);
   appServer.requestTimeout = 60_000;
   appServer.keepAliveTimeout = 65_000;
   const gc = (globalThis as { gc?: () => void }).gc;

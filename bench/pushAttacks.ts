@@ -74,7 +74,7 @@ async function startServer(extraEnv: Record<string, string> = {}) {
   const config = parseConfig(env, { jwtSecret: Buffer.alloc(32, 1), dataKey: Buffer.alloc(32, 2) });
   const store = openSqliteStore(join(dir, 'signalbox.db'));
   const app = createApp({ config, store, logger: pino({ level: 'error' }), hasher: new PasswordHasher({ memoryCost: 4096, timeCost: 1, parallelism: 1 }) });
-  const server = app.listen(0, '127.0.0.1');
+  const server = createServer(app.handler).listen(0, '127.0.0.1');
   await new Promise<void>((r) => server.once('listening', () => r()));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   let n = 0;

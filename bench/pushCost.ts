@@ -127,7 +127,7 @@ async function main() {
   const config = parseConfig(env, { jwtSecret: Buffer.alloc(32, 1), dataKey: Buffer.alloc(32, 2) });
   const store = openSqliteStore(join(dir, 'signalbox.db'));
   const app = createApp({ config, store, logger: pino({ level: 'warn' }), hasher: new PasswordHasher({ memoryCost: 4096, timeCost: 1, parallelism: 1 }) });
-  const server = app.listen(0, '127.0.0.1');
+  const server = createServer(app.handler).listen(0, '127.0.0.1');
   await new Promise<void>((r) => server.once('listening', () => r()));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 

@@ -73,7 +73,7 @@ async function main(): Promise<void> {
   const file = join(dir, 'signalbox.db');
   const config = parseConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent', RATE_SEARCH_USER: 'off' }, { jwtSecret: Buffer.alloc(32, 1), dataKey: Buffer.alloc(32, 2) });
   const store = openSqliteStore(file);
-  const server = createServer(createApp({ config, store, logger: pino({ level: 'silent' }) }).callback());
+  const server = createServer(createApp({ config, store, logger: pino({ level: 'silent' }) }).handler);
   try {
     // Seeded through the store (so the rows are exactly what the app writes), without argon2: search
     // never reads the hash. Each insert is its own small WAL transaction.

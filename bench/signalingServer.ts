@@ -78,7 +78,7 @@ async function main(): Promise<void> {
   const store = await openStore(config);
   const app = createApp({ config, store, logger, hasher: new PasswordHasher(BENCH_ARGON2), processMetrics: true });
   const stopBackground = app.lifecycle.start();
-  const appServer = createServer(app.callback());
+  const appServer = createServer(app.handler);
   appServer.requestTimeout = 60_000; // as main.ts: above the longest hold (30 s)
   appServer.headersTimeout = 15_000;
   appServer.keepAliveTimeout = 65_000;

@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     logger: pino({ level: config.logLevel }, pino.destination('/dev/null')),
     hasher: new PasswordHasher({ memoryCost: 4096, timeCost: 1, parallelism: 1 }),
   });
-  const server = createServer(app.callback());
+  const server = createServer(app.handler);
   const port = await new Promise<number>((r) => server.listen(0, '127.0.0.1', () => r((server.address() as AddressInfo).port)));
   const base = `http://127.0.0.1:${port}`;
 

@@ -325,8 +325,7 @@ export async function loadOpenApi(): Promise<OpenApiDocument> {
   const config = parseConfig({ DATA_DIR: tmpdir(), LOG_LEVEL: 'silent' }, { jwtSecret: Buffer.alloc(32), dataKey: Buffer.alloc(32) });
   const store = openSqliteStore(':memory:');
   const app = createApp({ config, store, logger: pino({ level: 'silent' }) });
-  const handle = app.callback();
-  const server = createServer((req, res) => void handle(req, res)); // Koa settles every request itself
+  const server = createServer(app.handler);
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { connectionRequestedPayload } from '../core/serverEvents.js';
 import { pgpSchema, presentPgp } from '../users/users.presenter.js';
 import { presenceSchema } from '../presence/presence.schema.js';
 import type { ConnectionEntry, RequestEntry } from './connections.service.js';
@@ -23,16 +24,12 @@ export const connectionSchema = z.object({
 });
 export type ConnectionJson = z.infer<typeof connectionSchema>;
 
-/** A pending request; the same JSON for sender and recipient. */
+/**
+ * A pending request; the same JSON for sender and recipient, and the same as its `connection.requested`
+ * event's payload (built in one place, core/serverEvents.ts).
+ */
 export function presentRequest({ record, from, to }: RequestEntry): RequestJson {
-  return {
-    id: record.id,
-    from,
-    to,
-    message: record.message,
-    createdAt: record.createdAt.toISOString(),
-    expiresAt: record.expiresAt!.toISOString(),
-  };
+  return connectionRequestedPayload(record, from, to);
 }
 
 /** An accepted connection seen by one member; `peerUsername` and `presence` are the other member's. */

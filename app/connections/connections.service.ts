@@ -4,11 +4,10 @@ import { conflict, notFound, rateLimited, unauthorized, validationFailed } from 
 import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/ids.js';
 import type { RateLimiter } from '../core/rateLimiter.js';
-import { pairEvents, requestPairKey, serverEvent, type EventTime } from '../core/serverEvents.js';
+import { connectionRequestedPayload, pairEvents, requestPairKey, serverEvent, type EventTime } from '../core/serverEvents.js';
 import type { ConnectionRecord, PgpKeyRecord, ServerEvent, Store, UserRecord } from '../store/types.js';
 import type { Presence } from '../presence/presence.schema.js';
 import type { PresenceService } from '../presence/presence.service.js';
-import { presentRequest } from './connections.presenter.js';
 
 export interface ConnectionDeps {
   store: Store;
@@ -77,7 +76,7 @@ export class ConnectionService {
       (change): ServerEvent[] => {
         // Crossing requests: the caller has just accepted the other's request.
         if (change.outcome === 'accepted') return pairEvents('connection.accepted', me, auth.sessionId, other, time);
-        const request = presentRequest({ record: change.record, from: me.username, to: other.username });
+        const request = connectionRequestedPayload(change.record, me.username, other.username);
         const pair = requestPairKey(me.id, other.id);
         return [
           serverEvent('connection.requested', me, request, { userId: other.id }, time, pair),

@@ -1,5 +1,5 @@
 import { newId } from '../lib/ids.js';
-import type { EventAudience, EventType, ServerEvent } from '../store/types.js';
+import type { ConnectionRecord, EventAudience, EventType, ServerEvent } from '../store/types.js';
 
 /**
  * Server events (docs/api.md, Signaling, v1.1): what the server writes into device mailboxes beside the
@@ -16,6 +16,22 @@ export interface ConnectionRequestedPayload {
   message: string | null;
   createdAt: string;
   expiresAt: string;
+}
+
+/**
+ * The `connection.requested` payload of a pending request `from` asked `to`: the same JSON GET
+ * /connections/pending answers (the connections presenter presents its bodies with this), so a device
+ * reads one shape whichever way the request reached it (docs/api.md).
+ */
+export function connectionRequestedPayload(record: ConnectionRecord, from: string, to: string): ConnectionRequestedPayload {
+  return {
+    id: record.id,
+    from,
+    to,
+    message: record.message,
+    createdAt: record.createdAt.toISOString(),
+    expiresAt: record.expiresAt!.toISOString(),
+  };
 }
 
 /** The other user of the connection, from the receiving device's point of view. */

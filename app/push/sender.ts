@@ -3,7 +3,7 @@ import type { Clock } from '../lib/clock.js';
 import type { FieldCipher } from '../lib/fieldCipher.js';
 import type { Store } from '../store/types.js';
 import type { Attempt, Delivery, WakeUp } from './deliver.js';
-import type { PushMetrics } from './pushMetrics.js';
+import type { AttemptResult, PermanentPushError, PushMetrics } from './pushMetrics.js';
 import { openTarget, targetOrigin, type PushTarget, type ServiceOrigins } from './targets.js';
 
 /** Waits before the 2nd, 3rd and 4th attempt; then the wake-up is given up (a call is over by then). */
@@ -16,12 +16,14 @@ export const INFLIGHT_DEFAULTS = { total: 16, perAccount: 4, perOrigin: 8 };
 const PEEK = 32;
 const SIGNAL_TYPES = new Set(['offer', 'answer', 'ice', 'bye', 'custom']);
 /** Attempt errors not worth a retry. */
-const PERMANENT_ERRORS = new Set(['blocked', 'http_not_allowed', 'too_large', 'not_configured']);
+const PERMANENT_ERRORS: ReadonlySet<string> = new Set<PermanentPushError>(['blocked', 'http_not_allowed', 'too_large', 'not_configured']);
+const isPermanent = (error: string): error is PermanentPushError => PERMANENT_ERRORS.has(error);
 
 /** An attempt for signalbox_push_attempts_total: the answer's status class, or why there was none. */
-function resultOf(attempt: Attempt): string {
+function resultOf(attempt: Attempt): AttemptResult {
   if ('status' in attempt) return `${Math.floor(attempt.status / 100)}xx`;
-  return attempt.error === 'timeout' || PERMANENT_ERRORS.has(attempt.error) ? attempt.error : 'network';
+  if (attempt.error === 'timeout') return 'timeout';
+  return isPermanent(attempt.error) ? attempt.error : 'network';
 }
 
 export interface SenderDeps {
@@ -269,7 +271,7 @@ export class PushSender {
       return;
     }
     // Refused addresses and schemes will not change by waiting; an answer past 64 KiB would only be read again.
-    const transient = 'error' in attempt ? !PERMANENT_ERRORS.has(attempt.error) : attempt.retry;
+    const transient = 'error' in attempt ? !isPermanent(attempt.error) : attempt.retry;
     const delay = this.retryDelaysMs[job.attempts - 1];
     if (!transient || delay === undefined || this.stopped) {
       metrics.wakeups.inc({ kind: sub.kind, outcome: 'failed' });

@@ -1,5 +1,4 @@
 import type { FieldCipher } from '../lib/fieldCipher.js';
-import type { PushKind } from '../store/types.js';
 import type { ApnsTarget } from './apns.js';
 import type { FcmTarget } from './fcm.js';
 
@@ -41,5 +40,3 @@ export function targetOrigin(t: PushTarget, services: ServiceOrigins | null): st
 
 /** The user-given URL of a target, for the SSRF checks; null for APNs and FCM (the operator's hosts). */
 export const targetUrl = (t: PushTarget): string | null => (t.kind === 'webpush' ? t.endpoint : t.kind === 'gateway' ? t.url : null);
-
-export const kindOf = (t: PushTarget): PushKind => t.kind;

@@ -1,10 +1,13 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { labelled } from '../lib/labelledCounter.js';
+import type { AppendRefusal } from '../store/types.js';
+import type { PollRefusal } from './notifier.js';
 
-/** `no_device`: `toDevice` is not a device of the recipient. */
-export type RejectReason = 'not_connected' | 'no_device' | 'mailbox_full' | 'sender_share' | 'too_large' | 'rate_limited';
+/** Why a send was refused: the store's refusals and the service's own. `no_device`: `toDevice` is not a device of the recipient. */
+export type RejectReason = AppendRefusal | 'not_connected' | 'no_device' | 'too_large' | 'rate_limited';
 
 /** Why a long-poll did not hold: `replaced` ends the older poll of a device, the caps refuse the new one. */
-export type PollRefusedReason = 'replaced' | 'user_cap' | 'total_cap';
+export type PollRefusedReason = PollRefusal | 'replaced';
 
 /** Signal counters in the app's registry, beside the HTTP ones. */
 export function createSignalMetrics(registry: Registry, heldPolls: () => number) {
@@ -26,13 +29,17 @@ export function createSignalMetrics(registry: Registry, heldPolls: () => number)
       help: 'Mailbox entries (signals and server events) removed unacknowledged after SIGNAL_TTL.',
       registers,
     }),
-    rejected: new Counter({ name: 'signalbox_signals_rejected_total', help: 'Sends refused, by reason.', labelNames: ['reason'] as const, registers }),
-    pollsRefused: new Counter({
-      name: 'signalbox_polls_refused_total',
-      help: 'Long-polls not held, by reason: replaced (a newer poll of the same device; the older answered empty), user_cap (429, POLLS_PER_USER), total_cap (503, POLLS_MAX).',
-      labelNames: ['reason'] as const,
-      registers,
-    }),
+    rejected: labelled<{ reason: RejectReason }>(
+      new Counter({ name: 'signalbox_signals_rejected_total', help: 'Sends refused, by reason.', labelNames: ['reason'] as const, registers }),
+    ),
+    pollsRefused: labelled<{ reason: PollRefusedReason }>(
+      new Counter({
+        name: 'signalbox_polls_refused_total',
+        help: 'Long-polls not held, by reason: replaced (a newer poll of the same device; the older answered empty), user_cap (429, POLLS_PER_USER), total_cap (503, POLLS_MAX).',
+        labelNames: ['reason'] as const,
+        registers,
+      }),
+    ),
     heldPolls: new Gauge({
       name: 'signalbox_held_polls',
       help: 'Long-polls waiting for a signal or server event on this instance.',

@@ -15,7 +15,7 @@ export interface PollLoopDeps {
   setState: (state: ConnectionState, detail?: StateDetail) => void;
   reportError: (error: SignalboxError) => void;
   random?: () => number;
-  /** Sees each answered poll's batch before the inbox does (tabs.ts shares it with the device's other tabs). */
+  /** Sees each answered poll's batch before the inbox does (tabLeader.ts shares it with the device's other tabs). */
   onBatch?: (signals: readonly WireSignal[]) => void;
 }
 

@@ -1,7 +1,7 @@
 import { SignalboxError } from './errors.js';
 import type { HttpClient, RequestOptions } from './http.js';
 import { JsonSlot, storageKeys, type KeyValueStorage } from './storage.js';
-import { exclusive, markRotated, refreshLockName, rotatedElsewhere } from './tabs.js';
+import { exclusive, markRotated, refreshLockName, rotatedElsewhere } from './tabLocks.js';
 import type { TokenGrant, User } from './types.js';
 
 /** What the SDK keeps of a session, in the caller's storage, so a reloaded page or restarted app resumes it. */
@@ -23,7 +23,7 @@ export interface StoredSession {
  *
  * Across tabs sharing one storage (one device), refresh is single-flight too where the Web Locks API
  * exists: each refresh holds a lock named after the device, and first re-reads the stored tokens; when
- * another tab has rotated them meanwhile, those are adopted instead of refreshing (tabs.ts).
+ * another tab has rotated them meanwhile, those are adopted instead of refreshing (tabLocks.ts).
  */
 export class Session {
   private current: StoredSession | null = null;

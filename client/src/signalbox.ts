@@ -14,7 +14,7 @@ import { Peers } from './trust.js';
 import { PollLoop } from './pollLoop.js';
 import { Session } from './session.js';
 import { MemoryStorage, storageKeys, type KeyValueStorage } from './storage.js';
-import { TabPolling } from './tabs.js';
+import { TabPolling } from './tabLeader.js';
 import type { LoginInput, RegisterInput, SendResult, SignalType, TokenGrant, User } from './types.js';
 import { normaliseUsername } from './usernames.js';
 
@@ -84,7 +84,7 @@ export class Signalbox {
   private readonly inbox: Inbox;
   private readonly linking: Linking;
   private readonly loop: PollLoop;
-  /** One poll loop per device across browser tabs (tabs.ts); null without Web Locks and BroadcastChannel. */
+  /** One poll loop per device across browser tabs (tabLeader.ts); null without Web Locks and BroadcastChannel. */
   private readonly tabs: TabPolling | null;
   private readonly retry: RetryPolicy;
   private state: ConnectionState = 'signed-out';

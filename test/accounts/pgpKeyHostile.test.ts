@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { configurePgpChecks, PGP_CHECK_TIMEOUT_MS, resetPgpChecks } from '../../app/accounts/pgpKey.js';
 import { makeTestApp } from '../helpers/app.js';
@@ -81,7 +82,7 @@ describe('the event loop during a hostile upload', () => {
     ['refused by the quick scan', (k: string) => k],
     ['refused in the worker', pastTheQuickScan],
   ])('answers /health within 100 ms while a 16384-bit DSA key is uploaded (%s)', async (_path, shape) => {
-    const server = t.app.listen(0, '127.0.0.1');
+    const server = createServer(t.app.handler).listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {

@@ -35,7 +35,7 @@ export class Wire {
   ) {}
 
   static async listen(app: SignalboxApp): Promise<Wire> {
-    const server = createServer(app.callback());
+    const server = createServer(app.handler);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return new Wire(server, (server.address() as AddressInfo).port, new Agent({ keepAlive: true, maxSockets: 4 }));
   }

@@ -24,7 +24,7 @@ export interface TestApp {
   dir: string;
   /** Every log line the app wrote, parsed. */
   logs: Array<Record<string, unknown>>;
-  /** The Koa app itself, for tests that listen on a real socket or drive its lifecycle. */
+  /** The app: its handler (to listen on a real socket), its lifecycle, and the Koa app behind the handler. */
   app: SignalboxApp;
   /** The app's mailer: `await t.mailer.idle()` before looking for a message. */
   mailer: Mailer;
@@ -74,7 +74,7 @@ export function makeTestApp(options: TestAppOptions = {}): TestApp {
   const mailer = createMailer(config, logger, { retryDelaysMs: options.mailRetryDelaysMs ?? [10, 20] });
   const app = createApp({ config, store, logger, clock, hasher, mailer, sdkBundlePath: options.sdkBundlePath });
   return {
-    http: request(app.callback()),
+    http: request(app.handler),
     store,
     config,
     clock,

@@ -33,7 +33,7 @@ export function useListeningTestApp(options: TestAppOptions | (() => TestAppOpti
     const app = makeTestApp(typeof options === 'function' ? options() : options);
     const received: ReceivedRequest[] = [];
     const cleanups: Array<() => unknown> = [];
-    const server = createServer(app.app.callback());
+    const server = createServer(app.app.handler);
     server.on('request', (req) => received.push({ method: req.method ?? '', url: req.url ?? '', authorization: req.headers.authorization }));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;

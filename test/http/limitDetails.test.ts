@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import Koa from 'koa';
 import request, { type Response } from 'supertest';
 import { RATE_LIMIT_ENV, RATE_LIMIT_VARIABLES, type Env } from '../../app/config.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
@@ -92,8 +91,8 @@ describe('429 answers name their limit', () => {
         .set(bearer(second))
         .set('X-Request-Id', 'limit-names-1')
         .then((r) => r);
-    const lean = await ask(request(t.app.callback()));
-    const koa = await ask(request(Koa.prototype.callback.call(t.app)));
+    const lean = await ask(request(t.app.handler));
+    const koa = await ask(request(t.app.koa.callback()));
     expectNamedLimit(lean, 'rate_limited', 'POLLS_PER_USER');
     expect(lean.text).toBe(koa.text);
     expect(lean.headers['retry-after']).toBe(koa.headers['retry-after']);

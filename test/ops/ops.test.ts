@@ -2,12 +2,11 @@ import { describe, expect, it } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type Koa from 'koa';
 import { pino } from 'pino';
 import request from 'supertest';
 import { parseConfig } from '../../app/config.js';
 import { VERSION } from '../../app/lib/version.js';
-import { createApp } from '../../app/server.js';
+import { createApp, type SignalboxApp } from '../../app/server.js';
 import { openSqliteStore } from '../../app/store/sqlite/index.js';
 import type { Store } from '../../app/store/types.js';
 import { makeTestApp } from '../helpers/app.js';
@@ -178,11 +177,11 @@ describe('GET /metrics without METRICS_TOKEN', () => {
 });
 
 /** An app built exactly as main.ts builds it, so the test can read the router it serves from. */
-function bareApp(): { app: Koa; close(): Promise<void> } {
+function bareApp(): { app: SignalboxApp; close(): Promise<void> } {
   const dir = mkdtempSync(join(tmpdir(), 'signalbox-routes-'));
   const config = parseConfig({ DATA_DIR: dir, LOG_LEVEL: 'silent' }, { jwtSecret: Buffer.alloc(32, 7), dataKey: Buffer.alloc(32, 9) });
   const store = openSqliteStore(join(dir, 'signalbox.db'));
-  const app = createApp({ config, store, logger: pino({ level: 'silent' }) }) as unknown as Koa;
+  const app = createApp({ config, store, logger: pino({ level: 'silent' }) });
   return {
     app,
     async close() {
@@ -198,7 +197,7 @@ interface RouterLayer {
 }
 
 /** Every `METHOD /path` the app's routers dispatch, in OpenAPI path syntax. HEAD comes free with GET. */
-function servedOperations(app: Koa): string[] {
+function servedOperations(app: SignalboxApp['koa']): string[] {
   const routers = app.middleware
     .map((mw) => (mw as unknown as { router?: { stack: RouterLayer[] } }).router)
     .filter((r): r is { stack: RouterLayer[] } => r !== undefined);
@@ -229,10 +228,10 @@ describe('GET /openapi.json', () => {
   it('documents every route the app serves, with its method, and nothing it does not serve', async () => {
     const { app, close } = bareApp();
     try {
-      const served = servedOperations(app);
+      const served = servedOperations(app.koa);
       expect(served).toContain('post /auth/register');
       expect(served).toContain('get /health');
-      const doc = (await request(app.callback()).get('/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
+      const doc = (await request(app.handler).get('/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
       const documented = Object.entries(doc.paths)
         .flatMap(([path, ops]) => Object.keys(ops).map((method) => `${method} ${path}`))
         .sort();

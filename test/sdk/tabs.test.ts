@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { MemoryStorage, type ReceivedSignal, type Signalbox } from '../../client/src/index.js';
 import { FetchProbe, collect, useSdkHarness } from './harness.js';
 
-// Several tabs over one storage (client/src/tabs.ts). Without navigator.locks (Node 20 and 22, React
+// Several tabs over one storage (client/src/tabLocks.ts, client/src/tabLeader.ts). Without navigator.locks (Node 20 and 22, React
 // Native; the harness hides Node 24's) everything runs per instance. A small in-process lock manager (the Web Locks semantics the SDK uses)
 // stands in for a browser's to check the coordination itself; browserTabs.test.ts does it in Chromium.
 

@@ -1,5 +1,4 @@
 import { describe, expect, it } from '@jest/globals';
-import Koa from 'koa';
 import request, { type Response } from 'supertest';
 import { useTestApp, withUsers } from '../helpers/perTest.js';
 import { bearer, type TestUser } from '../helpers/factories.js';
@@ -16,8 +15,8 @@ const REQUEST_ID = 'lean-vs-koa-1';
 
 /** Both answers to one GET; `path` under /signaling/poll. */
 async function both(t: TestApp, path: string, headers: Record<string, string>): Promise<[Response, Response]> {
-  const koaOnly = request(Koa.prototype.callback.call(t.app));
-  const lean = request(t.app.callback());
+  const koaOnly = request(t.app.koa.callback());
+  const lean = request(t.app.handler);
   const ask = (agent: typeof lean) => {
     let req = agent.get(path).set('X-Request-Id', REQUEST_ID);
     for (const [k, v] of Object.entries(headers)) req = req.set(k, v);
@@ -45,7 +44,7 @@ describe('GET /signaling/poll outside Koa', () => {
   const { alice, bob } = withUsers(t, 'alice', 'bob', { connected: true });
 
   it('answers an empty short poll with the same bytes as the Koa route', async () => {
-    await request(t.app.callback()).get('/signaling/poll').set(bearer(bob)); // the connection event, seen once
+    await request(t.app.handler).get('/signaling/poll').set(bearer(bob)); // the connection event, seen once
     const lean = await sameBytes(t, 'empty', '/signaling/poll', alice)();
     expect(lean.status).toBe(200);
     expect(lean.headers['content-type']).toBe('application/json; charset=utf-8');
@@ -71,7 +70,7 @@ describe('GET /signaling/poll outside Koa', () => {
   });
 
   it('refuses an ended session at once, as every route does', async () => {
-    expect((await request(t.app.callback()).post('/auth/logout').set(bearer(alice)).send({})).status).toBe(204);
+    expect((await request(t.app.handler).post('/auth/logout').set(bearer(alice)).send({})).status).toBe(204);
     const res = await sameBytes(t, 'ended', '/signaling/poll', alice)();
     expect(res.status).toBe(401);
   });

@@ -79,7 +79,7 @@ describe('held polls and their clients', () => {
   let server: Server;
   let port: number;
   beforeEach(async () => {
-    server = createServer(t.app.callback());
+    server = createServer(t.app.handler);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     port = (server.address() as AddressInfo).port;
   });

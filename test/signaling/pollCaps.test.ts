@@ -212,7 +212,7 @@ describe('GET /signaling/poll: POLLS_MAX', () => {
 
   it('frees the slot of a poll whose client went away', async () => {
     await setUp();
-    const server = createServer(t.app.callback());
+    const server = createServer(t.app.handler);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const { port } = server.address() as AddressInfo;
     try {

@@ -23,7 +23,7 @@ export interface CallsHost {
   /** The RTCPeerConnection to use (the injected `rtc` or the global one); null without WebRTC (Node). */
   peerConnection: PeerConnectionConstructor | null;
   /**
-   * Browser tabs sharing this device (client/src/tabs.ts): claims a ringing call for this tab before it
+   * Browser tabs sharing this device (client/src/tabLeader.ts): claims a ringing call for this tab before it
    * is accepted or declined; false when another tab of the device claimed it first. Absent: one tab.
    */
   claim?(sessionId: string, as: 'accepted' | 'rejected'): Promise<boolean>;
@@ -99,7 +99,7 @@ export class Calls {
     await Promise.all([...this.queues.values()]);
   }
 
-  /** Another tab of this device accepted or declined the call `sessionId` (tabs.ts): it stops ringing here. */
+  /** Another tab of this device accepted or declined the call `sessionId` (tabLeader.ts): it stops ringing here. */
   takenInAnotherTab(sessionId: string, as: 'accepted' | 'rejected'): void {
     this.ringing.get(sessionId)?.stop(as === 'accepted' ? 'answered-elsewhere' : 'rejected');
   }

@@ -50,7 +50,7 @@ export async function openSeeder(dataDir: string, env: Env = {}): Promise<Seeder
   const logger = pino({ level: 'warn' }, new Writable({ write: (_c, _e, done) => done() }));
   const mailer = createMailer(config, logger);
   const app = createApp({ config, store, logger, clock: systemClock, hasher: new PasswordHasher(TEST_ARGON2), mailer });
-  const server = createServer(app.callback());
+  const server = createServer(app.handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const device = (r: { accessToken: string; deviceId: string }, username: string): Device => ({

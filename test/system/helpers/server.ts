@@ -49,7 +49,7 @@ export async function startServer(env: Env = {}, clock: Clock = systemClock): Pr
   const mailer = createMailer(config, logger);
   const app = createApp({ config, store, logger, clock, hasher: new PasswordHasher(TEST_ARGON2), mailer });
   const stopBackground = app.lifecycle.start();
-  const server: Server = createServer(app.callback());
+  const server: Server = createServer(app.handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());

@@ -3,30 +3,19 @@ import type { ConnectionState, StateDetail } from './events.js';
 import type { Inbox } from './inbox.js';
 import type { PollLoop } from './pollLoop.js';
 import type { Session } from './session.js';
+import { deviceScope, webLocks, type LockManagerLike } from './tabLocks.js';
 import type { WireSignal } from './types.js';
 
-// Several tabs of one site over one shared storage (localStorage) are one session, so one device:
-// one refresh token and one mailbox. Two things keep them from fighting over it (client/README.md
-// "Several tabs"):
+// Several tabs of one site over one shared storage (localStorage) are one session, so one device with one
+// mailbox (client/README.md "Several tabs"). `TabPolling` runs the poll loop only in the tab holding the
+// device's poll lock (the leader); the other tabs wait for that lock and get a copy of every batch the
+// leader polls through a BroadcastChannel named after the device, which they hand to their own inbox (so
+// 'signal', 'event' and 'call' fire in every tab). Calls: the first tab to accept or decline a ringing call
+// claims it (another Web Lock), and the others stop ringing. Refreshes across tabs are tabLocks.ts.
 //
-// - Refresh: `exclusive()` runs each refresh under a Web Lock named after the device, and Session
-//   re-reads the stored tokens inside it, so a tab adopts the tokens another tab just rotated instead
-//   of presenting the old refresh token again (which ends the session: theft detection).
-// - Polling: `TabPolling` runs the poll loop only in the tab holding the device's poll lock (the leader);
-//   the other tabs wait for that lock and get a copy of every batch the leader polls through a
-//   BroadcastChannel named after the device, which they hand to their own inbox (so 'signal', 'event'
-//   and 'call' fire in every tab). Calls: the first tab to accept or decline a ringing call claims it
-//   (another Web Lock), and the others stop ringing.
-//
-// Both need the Web Locks API (`navigator.locks`); polling also needs BroadcastChannel. Without them
-// (Node 20 and 22, React Native) nothing here is used and every instance runs on its own. Node 24 has
-// both: instances over one storage in one process (and its workers) then share one loop, like tabs.
-
-/** The part of the Web Locks API (navigator.locks) used here. */
-export interface LockManagerLike {
-  request<T>(name: string, options: { signal?: AbortSignal; ifAvailable?: boolean }, callback: (lock: unknown) => T | Promise<T>): Promise<T>;
-  query(): Promise<{ held?: Array<{ name?: string }> }>;
-}
+// This needs the Web Locks API (`navigator.locks`) and BroadcastChannel. Without them (Node 20 and 22,
+// React Native) every instance runs its own loop. Node 24 has both: instances over one storage in one
+// process (and its workers) then share one loop, like tabs.
 
 /** The part of BroadcastChannel used here. */
 export interface ChannelLike {
@@ -36,78 +25,9 @@ export interface ChannelLike {
 }
 export type ChannelConstructor = new (name: string) => ChannelLike;
 
-/** The lock manager (browsers, Node 24), or null (Node 20 and 22, React Native, old browsers). */
-export function webLocks(): LockManagerLike | null {
-  const locks = (globalThis as { navigator?: { locks?: Partial<LockManagerLike> } }).navigator?.locks;
-  return typeof locks?.request === 'function' ? (locks as LockManagerLike) : null;
-}
-
 function broadcastChannel(): ChannelConstructor | null {
   const Channel = (globalThis as unknown as { BroadcastChannel?: ChannelConstructor }).BroadcastChannel;
   return typeof Channel === 'function' ? Channel : null;
-}
-
-/** Lock and channel names of one device of one server: tabs of other sessions (other storage) do not contend. */
-const deviceScope = (baseUrl: string, deviceId: string) => `signalbox:${baseUrl}:${deviceId}`;
-export const refreshLockName = (baseUrl: string, deviceId: string) => `${deviceScope(baseUrl, deviceId)}:refresh`;
-
-/** Runs `body` holding the lock `name` across this origin's tabs (and workers); at once where there are no Web Locks. */
-export async function exclusive<T>(name: string, body: () => Promise<T>, locks: LockManagerLike | null = webLocks()): Promise<T> {
-  if (!locks) return body();
-  return locks.request(name, {}, body);
-}
-
-/**
- * How long a tab that rotated the refresh token says so (a held lock named after the old token).
- * localStorage is only eventually consistent between a browser's processes: the next tab to take the
- * refresh lock may still read the old tokens for a few milliseconds. The lock manager is not: a tab
- * that finds this mark knows its refresh token is spent and waits for the new one instead of presenting it.
- */
-const ROTATED_MARK_MS = 60_000;
-/** How long a tab waits for rotated tokens to show in its storage before giving up this once. */
-const ROTATED_WAIT_MS = 3_000;
-
-async function rotatedMarkName(baseUrl: string, deviceId: string, refreshToken: string): Promise<string> {
-  const digest = await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(refreshToken));
-  const hex = Array.from(new Uint8Array(digest).slice(0, 16), (b) => b.toString(16).padStart(2, '0')).join('');
-  return `${deviceScope(baseUrl, deviceId)}:rotated:${hex}`;
-}
-
-/** Called inside the refresh lock after rotating `oldRefreshToken` (and storing the new tokens): marks it spent for the other tabs. */
-export async function markRotated(baseUrl: string, deviceId: string, oldRefreshToken: string, locks: LockManagerLike | null = webLocks()): Promise<void> {
-  if (!locks) return;
-  const name = await rotatedMarkName(baseUrl, deviceId, oldRefreshToken);
-  await new Promise<void>((granted) => {
-    locks
-      .request(name, {}, () => {
-        granted();
-        return new Promise<void>((release) => setTimeout(release, ROTATED_MARK_MS));
-      })
-      .catch(() => granted());
-  });
-}
-
-/**
- * Called inside the refresh lock when storage still shows `refreshToken`: whether another tab rotated
- * it already (then `adopt` is retried until storage shows the new tokens, up to a few seconds: true
- * once adopted; false with nothing adopted means: do not present it, it is spent).
- */
-export async function rotatedElsewhere(
-  baseUrl: string,
-  deviceId: string,
-  refreshToken: string,
-  adopt: () => Promise<boolean>,
-  locks: LockManagerLike | null = webLocks(),
-): Promise<'no' | 'adopted' | 'not-yet-visible'> {
-  if (!locks) return 'no';
-  const name = await rotatedMarkName(baseUrl, deviceId, refreshToken);
-  const { held = [] } = await locks.query();
-  if (!held.some((lock) => lock.name === name)) return 'no';
-  for (const deadline = Date.now() + ROTATED_WAIT_MS; Date.now() < deadline;) {
-    if (await adopt()) return 'adopted';
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return 'not-yet-visible';
 }
 
 /** How long a claim on a call stays taken: beyond any ringing (RING_FOR_MS, 45 s), so a late accept in another tab cannot take it again. */
