@@ -1,12 +1,12 @@
 /**
  * Writes .env.example, the operator's list of every variable with its default and what it is for, from
- * the ENVIRONMENT table in app/config.ts. Run it with `npm run docs:env`; a test fails when the committed
+ * the ENVIRONMENT table in app/config/environment.ts. Run it with `npm run docs:env`; a test fails when the committed
  * file differs from what this renders, so the example cannot drift from what the server reads.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ENVIRONMENT } from '../app/config.js';
+import { ENVIRONMENT } from '../app/config/environment.js';
 
 type Doc = string | readonly string[];
 

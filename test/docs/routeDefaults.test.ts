@@ -2,12 +2,12 @@ import { describe, expect, it } from '@jest/globals';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ENVIRONMENT } from '../../app/config.js';
+import { ENVIRONMENT } from '../../app/config/environment.js';
 import { loadOpenApi } from '../../scripts/gen-api-docs.js';
 
 // Route descriptions (and so docs/api.md) name a variable with its default: "RATE_PGP_USER, default 10 per
 // hour", "CONNECTION_REQUEST_TTL (default 30 days)". Each such default must be the one in the table in
-// app/config.ts, converted to the unit the text uses, so changing a default there cannot leave the API
+// app/config/environment.ts, converted to the unit the text uses, so changing a default there cannot leave the API
 // reference saying the old one.
 
 const DEFAULTS = new Map(ENVIRONMENT.flatMap((section) => section.variables.map((v): [string, string] => [v.env, v.parse.example])));
@@ -90,7 +90,7 @@ const descriptions = (node: unknown): string[] => {
 };
 
 describe('defaults named in route descriptions and docs', () => {
-  it('are the defaults of the table in app/config.ts', async () => {
+  it('are the defaults of the table in app/config/environment.ts', async () => {
     const text = descriptions(await loadOpenApi()).join('\n');
     const { checked, wrong } = disagreements(text);
     expect(wrong).toEqual([]);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type Koa from 'koa';
 import { pino } from 'pino';
 import request from 'supertest';
-import { parseConfig } from '../../app/config.js';
+import { parseConfig } from '../../app/config/parse.js';
 import { VERSION } from '../../app/lib/version.js';
 import { createApp } from '../../app/server.js';
 import { openSqliteStore } from '../../app/store/sqlite/index.js';

@@ -1,184 +1,11 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createECDH, randomBytes } from 'node:crypto';
-import { join, resolve } from 'node:path';
-import { z } from 'zod';
-
-/** Thrown for a bad environment value; its message is the one line printed before exiting. */
-export class ConfigError extends Error {}
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-
 /**
- * How one variable is read: its zod schema (default included) and the value `.env.example` shows for it,
- * the default as an operator would write it (empty: unset by default).
+ * The table of every variable Signalbox reads (ENVIRONMENT) and what is derived from it: the environment
+ * schema, the row types behind Config, the rate limits' names (docs/configuration.md is rendered from it).
  */
-interface Parser<S extends z.ZodType = z.ZodType> {
-  schema: S;
-  example: string;
-}
+import { z } from 'zod';
+import { BUNDLE_ID, bool, int, isHttpsOrigin, isPostgresUrl, isUrl, limit, oneOf, opt, originList, text, urlList, type Parser } from './parsers.js';
 
-const parser = <S extends z.ZodType>(schema: S, example = ''): Parser<S> => ({ schema, example });
-
-// Environment values are strings; an empty one (`SMTP_URL=` in a .env file) means "unset".
-const unsetIfEmpty = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
-const opt = <T extends z.ZodType>(schema: T) => parser(z.preprocess(unsetIfEmpty, schema.optional()));
-
-/** A string, `fallback` when unset. */
-const text = (fallback: string, schema: z.ZodString = z.string()) => parser(z.preprocess(unsetIfEmpty, schema.default(fallback)), fallback);
-
-/** One of `values`, `fallback` when unset. */
-const oneOf = <const T extends readonly [string, ...string[]]>(values: T, fallback: T[number], message: string) =>
-  parser(z.preprocess(unsetIfEmpty, z.enum(values, { message }).default(fallback)), fallback);
-
-const int = (min: number, max: number, fallback: number) =>
-  parser(
-    z.preprocess(
-      unsetIfEmpty,
-      z
-        .string()
-        .optional()
-        .transform((v, ctx) => {
-          if (v === undefined) return fallback;
-          const n = Number(v.trim());
-          if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-            ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max} (got "${v}")` });
-            return z.NEVER;
-          }
-          return n;
-        }),
-    ),
-    String(fallback),
-  );
-
-/** A URL the PostgreSQL driver can connect to: postgres:// or postgresql://, with a host. */
-function isPostgresUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.hostname !== '';
-  } catch {
-    return false;
-  }
-}
-
-const bool = (fallback: boolean) =>
-  parser(
-    z.preprocess(
-      unsetIfEmpty,
-      z
-        .string()
-        .optional()
-        .transform((v, ctx) => {
-          if (v === undefined) return fallback;
-          const s = v.trim().toLowerCase();
-          if (['true', '1', 'yes'].includes(s)) return true;
-          if (['false', '0', 'no'].includes(s)) return false;
-          ctx.addIssue({ code: 'custom', message: `must be true or false (got "${v}")` });
-          return z.NEVER;
-        }),
-    ),
-    String(fallback),
-  );
-
-/** Comma-separated items (empty ones skipped), each judged by `problem` (its message, or null when fine), then normalised. */
-const commaList = (problem: (item: string) => string | null, normalise: (item: string) => string = (item) => item) =>
-  parser(
-    z.preprocess(
-      unsetIfEmpty,
-      z
-        .string()
-        .optional()
-        .transform((v, ctx): readonly string[] => {
-          if (v === undefined) return Object.freeze([]);
-          const items = v
-            .split(',')
-            .map((s) => s.trim())
-            .filter(Boolean);
-          for (const item of items) {
-            const message = problem(item);
-            if (message !== null) {
-              ctx.addIssue({ code: 'custom', message });
-              return z.NEVER;
-            }
-          }
-          return Object.freeze(items.map(normalise));
-        }),
-    ),
-  );
-
-/** Comma-separated URLs, each of which must start with one of `schemes`. */
-const urlList = (schemes: string[]) =>
-  commaList((item) => {
-    const scheme = item.slice(0, item.indexOf(':') + 1).toLowerCase();
-    // stun:/turn: URIs (RFC 7064/7065) are host[:port][?transport=udp|tcp], not hierarchical URLs.
-    const rest = item.slice(scheme.length);
-    const ok = schemes.includes(scheme) && /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?(\?transport=(udp|tcp))?$/.test(rest);
-    return ok ? null : `"${item}" is not a ${schemes.join(' or ')} URL`;
-  });
-
-/** A rate limit: at most `max` per `windowSeconds`; null when switched off. */
-export interface LimitRule {
-  max: number;
-  windowSeconds: number;
-}
-
-/** `max/seconds` (e.g. `10/900`), or `off`. */
-const limit = (fallback: string) =>
-  parser(
-    z.preprocess(
-      unsetIfEmpty,
-      z
-        .string()
-        .default(fallback)
-        .transform((v, ctx): LimitRule | null => {
-          const s = v.trim().toLowerCase();
-          if (s === 'off') return null;
-          const m = /^(\d{1,9})\/(\d{1,9})$/.exec(s);
-          if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) {
-            ctx.addIssue({ code: 'custom', message: `must be max/seconds like 10/900, or off (got "${v}")` });
-            return z.NEVER;
-          }
-          return { max: Number(m[1]), windowSeconds: Number(m[2]) };
-        }),
-    ),
-    fallback,
-  );
-
-/** Comma-separated browser origins (`https://app.example.com`), kept without a trailing slash. */
-const originList = commaList(
-  (item) => {
-    let ok = false;
-    try {
-      const u = new URL(item);
-      ok = (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === item.replace(/\/$/, '');
-    } catch {
-      ok = false;
-    }
-    return ok ? null : `"${item}" is not an origin like https://app.example.com`;
-  },
-  (item) => item.replace(/\/$/, ''),
-);
-
-/** An app bundle id (reverse DNS): what APNS_TOPIC and a subscription's `topic` must look like. */
-export const BUNDLE_ID = /^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/;
-
-/** An https:// origin (tests: https://127.0.0.1:port), no path: the APNs and FCM hosts. */
-function isHttpsOrigin(s: string): boolean {
-  try {
-    const u = new URL(s);
-    return u.protocol === 'https:' && (u.pathname === '/' || u.pathname === '') && !u.search && !u.hash;
-  } catch {
-    return false;
-  }
-}
-
-function isUrl(s: string): boolean {
-  try {
-    new URL(s);
-    return true;
-  } catch {
-    return false;
-  }
-}
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** Comment lines, as they appear in `.env.example` (each line one string). */
 type Doc = string | readonly string[];
@@ -812,18 +639,18 @@ export const ENVIRONMENT = [
   },
 ] as const satisfies readonly Section[];
 
-type Row = (typeof ENVIRONMENT)[number]['variables'][number];
-type ConfigRow = Extract<Row, { key: string }>;
-type RateLimitRow = Extract<Row, { rateLimit: string }>;
+export type Row = (typeof ENVIRONMENT)[number]['variables'][number];
+export type ConfigRow = Extract<Row, { key: string }>;
+export type RateLimitRow = Extract<Row, { rateLimit: string }>;
 type Shape = { [R in Row as R['env']]: R['parse']['schema'] };
 /** Each Config field as its own variable gives it. */
-type Fields = { [R in ConfigRow as R['key']]: z.output<R['parse']['schema']> };
+export type Fields = { [R in ConfigRow as R['key']]: z.output<R['parse']['schema']> };
 
 const ROWS: readonly Row[] = ENVIRONMENT.flatMap((section): readonly Row[] => section.variables);
-const CONFIG_ROWS = ROWS.filter((v): v is ConfigRow => 'key' in v);
-const RATE_LIMIT_ROWS = ROWS.filter((v): v is RateLimitRow => 'rateLimit' in v);
+export const CONFIG_ROWS = ROWS.filter((v): v is ConfigRow => 'key' in v);
+export const RATE_LIMIT_ROWS = ROWS.filter((v): v is RateLimitRow => 'rateLimit' in v);
 
-const envSchema = z.object(Object.fromEntries(ROWS.map((v) => [v.env, v.parse.schema])) as Shape);
+export const envSchema = z.object(Object.fromEntries(ROWS.map((v) => [v.env, v.parse.schema])) as Shape);
 
 /** Every RATE_* variable, e.g. for a test or bench environment that switches all limits off. */
 export const RATE_LIMIT_VARIABLES: readonly RateLimitRow['env'][] = RATE_LIMIT_ROWS.map((v) => v.env);
@@ -835,141 +662,4 @@ export type RateLimitName = RateLimitRow['rateLimit'];
 /** The variable that sets each rate limit, e.g. registerPerIp → RATE_REGISTER_IP: what a 429 names. */
 export const RATE_LIMIT_ENV = Object.freeze(Object.fromEntries(RATE_LIMIT_ROWS.map((v) => [v.rateLimit, v.env]))) as Readonly<Record<RateLimitName, RateLimitRow['env']>>;
 
-/**
- * The whole server configuration, parsed once and frozen: the field `key` of each ENVIRONMENT variable
- * (DATA_DIR resolved, MAILBOX_PER_SENDER at most MAILBOX_MAX), the secrets as bytes, and the limits.
- */
-export interface Config extends Omit<Fields, 'jwtSecret' | 'dataKey' | 'vapidPrivateKey'> {
-  /** JWT_SECRET, or the secret generated into DATA_DIR. */
-  jwtSecret: Buffer;
-  /** DATA_KEY decoded, or the key generated into DATA_DIR. */
-  dataKey: Buffer;
-  /**
-   * The VAPID key pair (base64url): VAPID_PRIVATE_KEY, or the key generated into DATA_DIR. Null only for
-   * a Config parsed without it (tools, tests that do not push): Web Push subscriptions then get 503.
-   */
-  vapid: VapidKeys | null;
-  /** Each limit, or null when switched off. */
-  rateLimits: Readonly<Record<RateLimitName, LimitRule | null>>;
-}
-
 export type Env = Record<string, string | undefined>;
-
-/** A VAPID (RFC 8292) key pair on P-256, both base64url: the raw 32-byte private key, the uncompressed public point. */
-export interface VapidKeys {
-  publicKey: string;
-  privateKey: string;
-}
-
-/** Secrets that may come from DATA_DIR instead of the environment. */
-export interface Secrets {
-  jwtSecret?: Buffer;
-  dataKey?: Buffer;
-  /** The VAPID private key, 32 bytes. */
-  vapidPrivateKey?: Buffer;
-}
-
-/** The VAPID pair of a P-256 private key: the public key is derived, so only the private one is stored. */
-export function vapidKeysOf(privateKey: Buffer): VapidKeys {
-  const ecdh = createECDH('prime256v1');
-  ecdh.setPrivateKey(privateKey);
-  return { privateKey: privateKey.toString('base64url'), publicKey: ecdh.getPublicKey().toString('base64url') };
-}
-
-/**
- * Parses the environment into a Config. Secrets come from the environment or `secrets`;
- * nothing is read from disk here, so tests can build configs freely.
- */
-export function parseConfig(env: Env, secrets?: Secrets): Config {
-  const result = envSchema.safeParse(env);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    throw new ConfigError(`${String(issue.path[0])}: ${issue.message}`);
-  }
-  const e = result.data;
-  if (e.STORE === 'mongodb' && !e.MONGODB_URI) throw new ConfigError('MONGODB_URI: must be set when STORE=mongodb');
-  if (e.STORE === 'postgres' && !e.DATABASE_URL) throw new ConfigError('DATABASE_URL: must be set when STORE=postgres');
-  if (e.TURN_URLS.length > 0 && !e.TURN_SECRET && !(e.TURN_USERNAME && e.TURN_CREDENTIAL)) {
-    throw new ConfigError('TURN_SECRET: must be set (or TURN_USERNAME and TURN_CREDENTIAL) when TURN_URLS is set');
-  }
-  if (Boolean(e.TURN_USERNAME) !== Boolean(e.TURN_CREDENTIAL)) {
-    throw new ConfigError('TURN_CREDENTIAL: TURN_USERNAME and TURN_CREDENTIAL go together');
-  }
-  // Direct APNs needs all four or none: a half-configured key would fail at the first push instead of now.
-  const apns = [e.APNS_KEY_FILE, e.APNS_KEY_ID, e.APNS_TEAM_ID, e.APNS_TOPIC];
-  if (apns.some(Boolean) && !apns.every(Boolean)) {
-    const missing = (['APNS_KEY_FILE', 'APNS_KEY_ID', 'APNS_TEAM_ID', 'APNS_TOPIC'] as const).find((n) => !e[n]);
-    throw new ConfigError(`${missing}: APNS_KEY_FILE, APNS_KEY_ID, APNS_TEAM_ID and APNS_TOPIC go together`);
-  }
-  const jwtSecret = e.JWT_SECRET ? Buffer.from(e.JWT_SECRET) : secrets?.jwtSecret;
-  const dataKey = e.DATA_KEY ? Buffer.from(e.DATA_KEY, 'base64') : secrets?.dataKey;
-  if (!jwtSecret) throw new ConfigError('JWT_SECRET: must be set');
-  if (!dataKey) throw new ConfigError('DATA_KEY: must be set');
-  const vapidPrivateKey = e.VAPID_PRIVATE_KEY ? Buffer.from(e.VAPID_PRIVATE_KEY.trim(), 'base64url') : secrets?.vapidPrivateKey;
-  let vapid: VapidKeys | null = null;
-  try {
-    vapid = vapidPrivateKey ? vapidKeysOf(vapidPrivateKey) : null;
-  } catch {
-    throw new ConfigError('VAPID_PRIVATE_KEY: is not a valid P-256 private key');
-  }
-  // The key's text stays out of Config: `vapid` carries the pair.
-  const { vapidPrivateKey: _fromEnv, ...fields } = Object.fromEntries(CONFIG_ROWS.map((v) => [v.key, e[v.env]])) as Fields;
-  const rateLimits = Object.fromEntries(RATE_LIMIT_ROWS.map((v) => [v.rateLimit, e[v.env]])) as Record<RateLimitName, LimitRule | null>;
-  // The fields below are derived from more than their own variable; overwriting keeps each in its place.
-  return Object.freeze({
-    ...fields,
-    dataDir: resolve(e.DATA_DIR),
-    jwtSecret,
-    dataKey,
-    vapid,
-    mailboxPerSender: Math.min(e.MAILBOX_PER_SENDER, e.MAILBOX_MAX),
-    rateLimits: Object.freeze(rateLimits),
-  });
-}
-/** The secrets generated into DATA_DIR when not set, by file name (the backup copies these). */
-export const SECRET_FILES = { jwtSecret: 'jwt-secret', dataKey: 'data-key', vapidPrivateKey: 'vapid-private-key' } as const;
-const SECRET_VARIABLES = { jwtSecret: 'JWT_SECRET', dataKey: 'DATA_KEY', vapidPrivateKey: 'VAPID_PRIVATE_KEY' } as const;
-
-/** 32 random bytes, or for VAPID a P-256 private key (padded: getPrivateKey drops leading zero bytes). */
-const newSecret = (name: keyof typeof SECRET_FILES): Buffer => {
-  if (name !== 'vapidPrivateKey') return randomBytes(32);
-  const ecdh = createECDH('prime256v1');
-  ecdh.generateKeys();
-  const key = ecdh.getPrivateKey();
-  return Buffer.concat([Buffer.alloc(32 - key.length), key]);
-};
-
-/**
- * Reads JWT_SECRET, DATA_KEY and VAPID_PRIVATE_KEY from DATA_DIR, generating each once (mode 0600) when
- * neither the environment nor the directory has it. Losing data-key makes stored e-mails unreadable, and
- * a new vapid-private-key orphans every browser push subscription: back them up.
- */
-export function loadSecrets(env: Env): Secrets {
-  const dataDir = resolve(envSchema.shape.DATA_DIR.parse(env.DATA_DIR));
-  const out: Secrets = {};
-  const names = (Object.keys(SECRET_FILES) as Array<keyof typeof SECRET_FILES>).filter((name) => !unsetIfEmpty(env[SECRET_VARIABLES[name]]));
-  if (names.length === 0) return out;
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  for (const name of names) {
-    const file = join(dataDir, SECRET_FILES[name]);
-    if (!existsSync(file)) {
-      // 'wx' fails if another process created it first, so two starts never disagree on a key.
-      try {
-        writeFileSync(file, newSecret(name).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-    }
-    chmodSync(file, 0o600);
-    const value = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
-    if (value.length !== 32) throw new ConfigError(`${SECRET_VARIABLES[name]}: ${file} is not 32 bytes of base64`);
-    out[name] = value;
-  }
-  return out;
-}
-
-/** The configuration for `main.ts`: environment first, then generated secrets from DATA_DIR. */
-export function loadConfig(env: Env): Config {
-  parseConfig(env, { jwtSecret: Buffer.alloc(32), dataKey: Buffer.alloc(32) }); // fail on bad values before touching disk
-  return parseConfig(env, loadSecrets(env));
-}
