@@ -7,6 +7,9 @@ import { BUNDLE_ID, bool, int, isHttpsOrigin, isPostgresUrl, isUrl, limit, oneOf
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** What a whole-number variable counts, when not plain things: its default is said in this unit's words. */
+export type Unit = 'seconds' | 'milliseconds' | 'bytes';
+
 /** Comment lines, as they appear in `.env.example` (each line one string). */
 type Doc = string | readonly string[];
 
@@ -16,6 +19,8 @@ interface Variable {
   parse: Parser;
   /** What an operator needs to know, printed above it in `.env.example`; none when the comment above covers it. */
   doc?: Doc;
+  /** What a whole-number value counts, so docs can say its default in words (defaults.ts); none: a plain count. */
+  unit?: Unit;
 }
 
 /** A variable that fills one field of Config. */
@@ -88,6 +93,7 @@ export const ENVIRONMENT = [
       {
         env: 'PG_STATEMENT_TIMEOUT_MS',
         key: 'pgStatementTimeoutMs',
+        unit: 'milliseconds',
         parse: int(100, 600_000, 5000),
         doc: 'PostgreSQL cancels a statement running longer than this (STORE=postgres); the request is answered 503 unavailable with Retry-After.',
       },
@@ -117,10 +123,11 @@ export const ENVIRONMENT = [
       {
         env: 'ACCESS_TOKEN_TTL',
         key: 'accessTokenTtl',
+        unit: 'seconds',
         parse: int(60, 86400, 900),
         doc: 'Seconds. Short access tokens bound what a stolen one is worth; refresh tokens rotate on every use.',
       },
-      { env: 'REFRESH_TOKEN_TTL', key: 'refreshTokenTtl', parse: int(300, 31_536_000, 2_592_000) },
+      { env: 'REFRESH_TOKEN_TTL', key: 'refreshTokenTtl', unit: 'seconds', parse: int(300, 31_536_000, 2_592_000) },
     ],
   },
   {
@@ -146,10 +153,11 @@ export const ENVIRONMENT = [
   },
   {
     variables: [
-      { env: 'OTP_TTL', key: 'otpTtl', parse: int(60, 86400, 600), doc: 'Seconds a password-reset code stays valid.' },
+      { env: 'OTP_TTL', key: 'otpTtl', unit: 'seconds', parse: int(60, 86400, 600), doc: 'Seconds a password-reset code stays valid.' },
       {
         env: 'SECURITY_EVENTS_TTL',
         key: 'securityEventsTtl',
+        unit: 'seconds',
         parse: int(86_400, 157_680_000, 7_776_000),
         doc: "Seconds an entry of an account's security log (GET /users/me/security-events) is kept; 90 days by default. Removed by the periodic purge.",
       },
@@ -176,7 +184,7 @@ export const ENVIRONMENT = [
         parse: opt(z.string().min(16, 'must be at least 16 characters')),
         doc: 'coturn static-auth-secret: clients get short-lived credentials instead of a shared password.',
       },
-      { env: 'TURN_TTL', key: 'turnTtl', parse: int(60, 604_800, 86400), doc: 'Seconds a TURN credential is valid.' },
+      { env: 'TURN_TTL', key: 'turnTtl', unit: 'seconds', parse: int(60, 604_800, 86400), doc: 'Seconds a TURN credential is valid.' },
       { env: 'TURN_USERNAME', key: 'turnUsername', parse: opt(z.string()), doc: 'Static TURN credentials, only when TURN_SECRET is not used.' },
       { env: 'TURN_CREDENTIAL', key: 'turnCredential', parse: opt(z.string()) },
     ],
@@ -186,12 +194,14 @@ export const ENVIRONMENT = [
       {
         env: 'SIGNAL_TTL',
         key: 'signalTtl',
+        unit: 'seconds',
         parse: int(5, 86400, 300),
         doc: 'Seconds an undelivered signal is kept; call setup is useless after a few minutes.',
       },
       {
         env: 'SIGNAL_MAX_BYTES',
         key: 'signalMaxBytes',
+        unit: 'bytes',
         parse: int(1, 1_048_576, 16384),
         doc: 'Largest signal payload in bytes (an SDP offer with many candidates stays well below).',
       },
@@ -252,13 +262,15 @@ export const ENVIRONMENT = [
       {
         env: 'SESSION_MAX_AGE',
         key: 'sessionMaxAge',
+        unit: 'seconds',
         parse: int(3600, 315_360_000, 7_776_000),
         doc: 'Seconds a session lives from sign-in however often it refreshes (90 days); then the device signs in again.',
       },
-      { env: 'PRESENCE_WINDOW', key: 'presenceWindow', parse: int(1, 86400, 60), doc: 'Seconds after the last poll that a user still shows online.' },
+      { env: 'PRESENCE_WINDOW', key: 'presenceWindow', unit: 'seconds', parse: int(1, 86400, 60), doc: 'Seconds after the last poll that a user still shows online.' },
       {
         env: 'CONNECTION_REQUEST_TTL',
         key: 'connectionRequestTtl',
+        unit: 'seconds',
         parse: int(60, 31_536_000, 2_592_000),
         doc: 'Seconds a connection request waits for an answer.',
       },
@@ -271,12 +283,14 @@ export const ENVIRONMENT = [
       {
         env: 'CONNECTION_REQUEST_COOLDOWN',
         key: 'connectionRequestCooldown',
+        unit: 'seconds',
         parse: int(0, 31_536_000, 600),
         doc: 'Seconds a requester who cancelled a request waits before asking the same user again (0: at once), so request-cancel loops cannot flood them.',
       },
       {
         env: 'CONNECTION_REJECT_COOLDOWN',
         key: 'connectionRejectCooldown',
+        unit: 'seconds',
         parse: int(0, 31_536_000, 604_800),
         doc: 'Seconds a rejected requester waits before asking the same user again (7 days; 0: at once), so a "no" stays a no.',
       },
@@ -321,6 +335,7 @@ export const ENVIRONMENT = [
       {
         env: 'PUSH_COALESCE_MS',
         key: 'pushCoalesceMs',
+        unit: 'milliseconds',
         parse: int(100, 600_000, 5000),
         doc: 'At most one wake-up per device per this many milliseconds; what arrives meanwhile is one more wake-up at its end.',
       },
@@ -333,6 +348,7 @@ export const ENVIRONMENT = [
       {
         env: 'PUSH_TIMEOUT_MS',
         key: 'pushTimeoutMs',
+        unit: 'milliseconds',
         parse: int(1000, 120_000, 10_000),
         doc: [
           'The whole of one push request (connecting, TLS, sending, the answer), not per byte: a push service that trickles',
@@ -477,6 +493,7 @@ export const ENVIRONMENT = [
       {
         env: 'MAX_BODY_BYTES',
         key: 'maxBodyBytes',
+        unit: 'bytes',
         parse: int(1024, 10_485_760, 65536),
         doc: 'Largest request body in bytes (64 KiB); larger bodies get 413 payload_too_large.',
       },
