@@ -21,6 +21,13 @@ interface Variable {
   doc?: Doc;
   /** What a whole-number value counts, so docs can say its default in words (defaults.ts); none: a plain count. */
   unit?: Unit;
+  /**
+   * Its Default cell in docs/security.md's "Every limit at a glance" (scripts/gen-limits-table.ts): `{}` is the
+   * default in words, a rate limit's `{max}` and `{window}` apart. None: the default alone.
+   */
+  shows?: string;
+  /** What this limit stops, the Stops cell of its row there (`{perDay}`: a rate limit's maximum over a day). */
+  stops?: string;
 }
 
 /** A variable that fills one field of Config. */
@@ -200,6 +207,7 @@ export const ENVIRONMENT = [
       },
       {
         env: 'SIGNAL_MAX_BYTES',
+        stops: 'large payloads and bodies',
         key: 'signalMaxBytes',
         unit: 'bytes',
         parse: int(1, 1_048_576, 16384),
@@ -207,12 +215,16 @@ export const ENVIRONMENT = [
       },
       {
         env: 'MAILBOX_MAX',
+        shows: '{} signals per device',
+        stops: "one peer filling someone's mailbox so nobody else gets through",
         key: 'mailboxMax',
         parse: int(1, 100_000, 500),
         doc: 'Pending signals each device may hold (server events count apart, EVENTS_MAX); a full device is skipped, and a send every target device refuses gets 429 mailbox_full.',
       },
       {
         env: 'EVENTS_MAX',
+        shows: "{} pending server events per device; past it the device's oldest pending event is dropped",
+        stops: "strangers' events (connection requests) filling a mailbox so contacts' signals are refused",
         key: 'eventsMax',
         parse: int(1, 100_000, 100),
         doc: [
@@ -222,12 +234,15 @@ export const ENVIRONMENT = [
       },
       {
         env: 'MAILBOX_PER_SENDER',
+        shows: '{} per sender in it (server events count apart)',
         key: 'mailboxPerSender',
         parse: int(1, 100_000, 100),
         doc: "Of those, what one sender may hold in each device's mailbox: no single peer can fill a mailbox and block the others.",
       },
       {
         env: 'POLLS_PER_USER',
+        shows: '{} held polls per user (one for each of `DEVICES_MAX` devices); 1 per device',
+        stops: 'one account holding thousands of sockets',
         key: 'pollsPerUser',
         parse: int(1, 10_000, 10),
         doc: [
@@ -237,6 +252,7 @@ export const ENVIRONMENT = [
       },
       {
         env: 'POLLS_MAX',
+        stops: 'held polls using up the descriptors logins need',
         key: 'pollsMax',
         parse: opt(
           z
@@ -252,6 +268,8 @@ export const ENVIRONMENT = [
       },
       {
         env: 'DEVICES_MAX',
+        shows: '{} sessions per user; a new sign-in past it ends the least recently seen',
+        stops: 'one account piling up sessions (and their mailboxes and polls) without end',
         key: 'devicesMax',
         parse: int(1, 1000, 10),
         doc: [
@@ -261,6 +279,7 @@ export const ENVIRONMENT = [
       },
       {
         env: 'SESSION_MAX_AGE',
+        stops: 'a stolen refresh token living forever',
         key: 'sessionMaxAge',
         unit: 'seconds',
         parse: int(3600, 315_360_000, 7_776_000),
@@ -276,12 +295,16 @@ export const ENVIRONMENT = [
       },
       {
         env: 'CONNECTION_PENDING_MAX',
+        shows: '{} outgoing requests',
+        stops: 'spamming the directory with requests',
         key: 'connectionPendingMax',
         parse: int(1, 100_000, 100),
         doc: 'Unanswered outgoing requests one account may hold, so nobody can spam the whole directory with requests.',
       },
       {
         env: 'CONNECTION_REQUEST_COOLDOWN',
+        shows: '{} per pair after a cancel',
+        stops: 'request-cancel loops against one user',
         key: 'connectionRequestCooldown',
         unit: 'seconds',
         parse: int(0, 31_536_000, 600),
@@ -289,6 +312,8 @@ export const ENVIRONMENT = [
       },
       {
         env: 'CONNECTION_REJECT_COOLDOWN',
+        shows: '{} per pair after a rejection',
+        stops: 're-requesting someone who said no, forever',
         key: 'connectionRejectCooldown',
         unit: 'seconds',
         parse: int(0, 31_536_000, 604_800),
@@ -347,6 +372,8 @@ export const ENVIRONMENT = [
       },
       {
         env: 'PUSH_TIMEOUT_MS',
+        shows: '{} per push request, start to end',
+        stops: 'a push endpoint that trickles its answer holding a request for ever ([below](#push-endpoints-that-attack-the-server))',
         key: 'pushTimeoutMs',
         unit: 'milliseconds',
         parse: int(1000, 120_000, 10_000),
@@ -357,12 +384,15 @@ export const ENVIRONMENT = [
       },
       {
         env: 'PUSH_INFLIGHT_MAX',
+        shows: '{} in flight',
+        stops: "one account's or one push origin's slow endpoints taking every push slot, so nobody else is woken",
         key: 'pushInflightMax',
         parse: int(1, 1024, 16),
         doc: 'Push requests in flight at once, for everyone together.',
       },
       {
         env: 'PUSH_INFLIGHT_PER_ACCOUNT',
+        shows: '{} per account',
         key: 'pushInflightPerAccount',
         parse: int(1, 1024, 4),
         doc: [
@@ -372,6 +402,7 @@ export const ENVIRONMENT = [
       },
       {
         env: 'PUSH_INFLIGHT_PER_ORIGIN',
+        shows: '{} per push origin',
         key: 'pushInflightPerOrigin',
         parse: int(1, 1024, 8),
         doc: [
@@ -508,6 +539,7 @@ export const ENVIRONMENT = [
     variables: [
       {
         env: 'RATE_IPV6_PREFIX',
+        stops: 'how much of an IPv6 address is one network for every limit above: a /48 is 256 networks, not 65,536',
         key: 'rateIpv6Prefix',
         parse: int(32, 64, 56),
         doc: [
@@ -518,6 +550,8 @@ export const ENVIRONMENT = [
       },
       {
         env: 'RATE_LOGIN_ACCOUNT_IP',
+        shows: '{max} failures / {window} per account and network',
+        stops: 'guessing one account from one network ({perDay} a day)',
         rateLimit: 'loginFailuresPerAccountIp',
         parse: limit('10/900'),
         doc: [
@@ -527,6 +561,8 @@ export const ENVIRONMENT = [
       },
       {
         env: 'RATE_LOGIN_USERNAME',
+        shows: '{max} failures / {window} per account (not on its known networks)',
+        stops: 'guessing one account from many networks ({perDay} a day; ASVS 2.2.1)',
         rateLimit: 'loginFailuresPerUsername',
         parse: limit('100/3600'),
         doc: [
@@ -537,6 +573,8 @@ export const ENVIRONMENT = [
       },
       {
         env: 'RATE_LOGIN_TOTP',
+        shows: '{max} wrong codes / {window} per account (not on its known networks)',
+        stops: 'guessing TOTP codes with a stolen password (about 1 in 11,000 a day)',
         rateLimit: 'loginCodeFailuresPerAccount',
         parse: limit('30/86400'),
         doc: [
@@ -546,12 +584,16 @@ export const ENVIRONMENT = [
       },
       {
         env: 'RATE_LOGIN_IP',
+        shows: '{} per network',
+        stops: 'spraying one password over many names',
         rateLimit: 'loginPerIp',
         parse: limit('50/300'),
         doc: 'All logins per client IP: slows password spraying across many names; roomy enough for a shared NAT.',
       },
       {
         env: 'RATE_PASSWORD_CHECK_USER',
+        shows: '{} per account',
+        stops: 'a stolen access token as a password oracle (change-password, `DELETE /users/me`, 2FA setup/enable/disable)',
         rateLimit: 'passwordChecksPerUser',
         parse: limit('10/900'),
         doc: [
@@ -561,6 +603,7 @@ export const ENVIRONMENT = [
       },
       {
         env: 'RATE_REGISTER_IP',
+        stops: "scripted sign-ups, mail to someone else's address",
         rateLimit: 'registerPerIp',
         parse: limit('10/3600'),
         doc: 'Registrations per client IP and per e-mail address: stops scripted sign-ups and mail bombing.',
@@ -568,6 +611,7 @@ export const ENVIRONMENT = [
       { env: 'RATE_REGISTER_EMAIL', rateLimit: 'registerPerEmail', parse: limit('3/3600') },
       {
         env: 'RATE_FORGOT_IP',
+        stops: "flooding an inbox with codes, without blocking the owner's own request",
         rateLimit: 'forgotPerIp',
         parse: limit('10/3600'),
         doc: [
@@ -580,6 +624,7 @@ export const ENVIRONMENT = [
       { env: 'RATE_FORGOT_EMAIL', rateLimit: 'forgotPerEmail', parse: limit('10/3600') },
       {
         env: 'RATE_RESET_EMAIL_IP',
+        stops: 'guessing reset codes (each also burns after 5 wrong tries)',
         rateLimit: 'resetPerEmailIp',
         parse: limit('10/3600'),
         doc: [
@@ -590,6 +635,8 @@ export const ENVIRONMENT = [
       { env: 'RATE_RESET_EMAIL', rateLimit: 'resetPerEmail', parse: limit('30/3600') },
       {
         env: 'RATE_RESET_IP',
+        shows: '{} per network, all addresses together',
+        stops: 'guessing reset codes for many known addresses at once (one takeover per ~16 days from a /48, was ~3 an hour)',
         rateLimit: 'resetPerIp',
         parse: limit('10/3600'),
         doc: [
@@ -599,18 +646,24 @@ export const ENVIRONMENT = [
       },
       {
         env: 'RATE_SEARCH_USER',
+        shows: '{} per user, search and exact profile lookups together',
+        stops: 'scraping or probing the directory',
         rateLimit: 'searchPerUser',
         parse: limit('60/60'),
         doc: 'Username searches per user: keeps the directory from being scraped.',
       },
       {
         env: 'RATE_SEND_USER',
+        shows: '{} per user',
+        stops: 'a signal flood',
         rateLimit: 'sendPerUser',
         parse: limit('1200/60'),
         doc: 'Signals sent per user: a call setup with trickle ICE sends a few dozen; this stops a flood.',
       },
       {
         env: 'RATE_CONNECTION_REQUEST',
+        shows: '{} per requester, cancel-and-ask-again included',
+        stops: "asking (and so writing events into strangers' devices) in a loop",
         rateLimit: 'connectionRequestsPerUser',
         parse: limit('30/3600'),
         doc: [
@@ -620,6 +673,8 @@ export const ENVIRONMENT = [
       },
       {
         env: 'RATE_ICE_USER',
+        shows: '{} per user',
+        stops: 'minting TURN credentials in a loop',
         rateLimit: 'icePerUser',
         parse: limit('30/60'),
         doc: [
@@ -629,6 +684,7 @@ export const ENVIRONMENT = [
       },
       {
         env: 'RATE_PGP_USER',
+        stops: 'keeping the key checker busy',
         rateLimit: 'pgpUploadPerUser',
         parse: limit('10/3600'),
         doc: [
@@ -639,6 +695,8 @@ export const ENVIRONMENT = [
       { env: 'RATE_PGP_IP', rateLimit: 'pgpUploadPerIp', parse: limit('30/3600') },
       {
         env: 'RATE_KEY_BACKUP_USER',
+        shows: '{} per user, writes and deletions of the key backup together',
+        stops: 'rewriting the backup in a loop, each write a server event to every other device and a log entry',
         rateLimit: 'keyBackupPerUser',
         parse: limit('10/3600'),
         doc: [
@@ -648,6 +706,8 @@ export const ENVIRONMENT = [
       },
       {
         env: 'RATE_PUSH_USER',
+        shows: '{} per user',
+        stops: 'push subscription changes, each of which resolves a user-chosen name in DNS (SSRF rules in [push.md](push.md))',
         rateLimit: 'pushSubscribePerUser',
         parse: limit('30/3600'),
         doc: 'Push subscription changes per user: each one resolves the endpoint in DNS, which nobody may do in a loop.',

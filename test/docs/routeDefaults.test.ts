@@ -38,6 +38,7 @@ describe('defaults named in route descriptions and docs', () => {
     expect(wrong).toEqual([]);
   });
 
+  // The limits table is generated (test/config/limitsTable.test.ts); read back here, its words must still say the table's values.
   it("are the defaults of the table in docs/security.md's limits at a glance", () => {
     const page = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs', 'security.md'), 'utf8');
     const { checked, wrong } = tableDisagreements(page);
