@@ -29,9 +29,9 @@ const LOGGING = [
   '| Level | What goes there |',
   '|---|---|',
   '| `fatal` | Nothing today: a start that cannot go on prints one line on stderr and exits (78 for configuration, 1 otherwise). |',
-  '| `error` | A failure the server could not absorb: an unhandled error answered 500, a store that is unavailable (answered 503), mail given up after its retries, a security-log entry not written, a shutdown whose store did not close. Each needs an operator. |',
-  '| `warn` | Degraded but handled: mail delivery retried, a push wake-up failed, dropped (queue full) or given up, a subscription removed because it no longer decrypts, a background sweep or purge that failed this turn, no change stream (held polls re-check on an interval), the SDK bundle missing. |',
-  '| `info` | The default. One `request` line per HTTP request (request id, method, route template, status, milliseconds, client IP), the listening address, `shutting down`, mail sent or written to the outbox, a push subscription gone, a change stream open again. |',
+  '| `error` | A failure the server could not absorb: an unhandled error answered 500 (the lean poll route included), a store that is unavailable (answered 503), mail given up after its retries, a security-log entry not written, a shutdown whose store did not close. Each needs an operator. |',
+  '| `warn` | Degraded but handled: mail delivery retried, a push wake-up failed, dropped (queue full) or given up, a subscription removed because it no longer decrypts, push subscriptions or owed wake-ups that could not be read, lastSeen not recorded (at most one line per 30 s), a background sweep, purge or held-poll session check that failed this turn, no cross-instance feed of arrivals (held polls re-check on an interval) or of ended sessions, the SDK bundle missing, a Node.js past its end of life. |',
+  '| `info` | The default. One `request` line per HTTP request (request id, method, route template, status, milliseconds, client IP), the listening address (with the version, the store and the cap on held polls), `shutting down`, mail sent or written to the outbox, a push subscription gone, push wake-ups owed from before the start queued, the cross-instance arrival feed back. |',
   "| `debug`, `trace` | Nothing of Signalbox's own beyond `info` today; libraries may add lines. |",
   '| `silent` | Nothing. |',
 ];
