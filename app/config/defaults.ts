@@ -54,14 +54,14 @@ const windowInProse = (seconds: number): string => {
 };
 
 /** A variable's row; throws for a name the table does not have. */
-export function rowOf(name: string): Row {
+function rowOf(name: string): Row {
   const row = ROWS.get(name);
   if (!row) throw new Error(`${name} is not a variable of the ENVIRONMENT table`);
   return row;
 }
 
 /** A rate limit default (`max/seconds`) as its two numbers. */
-export function rateOf(name: VariableName): { max: number; windowSeconds: number } {
+function rateOf(name: VariableName): { max: number; windowSeconds: number } {
   const m = /^(\d+)\/(\d+)$/.exec(rowOf(name).parse.example);
   if (!m) throw new Error(`${name} has no max/seconds default`);
   return { max: Number(m[1]), windowSeconds: Number(m[2]) };
