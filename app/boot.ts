@@ -1,7 +1,9 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseEnv } from 'node:util';
-import { ConfigError, loadConfig, parseConfig, type Config, type Env } from './config.js';
+import type { Env } from './config/environment.js';
+import { loadConfig, parseConfig, type Config } from './config/parse.js';
+import { ConfigError } from './config/parsers.js';
 import { openMongoStore } from './store/mongo/index.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import { openPostgresStore } from './store/postgres/index.js';

@@ -3,7 +3,7 @@ import Koa from 'koa';
 import type { Logger } from 'pino';
 import { createAccounts } from './accounts/accounts.module.js';
 import type { PasswordHasher } from './accounts/passwordHasher.js';
-import type { Config } from './config.js';
+import type { Config } from './config/parse.js';
 import type { Caller } from './core/caller.js';
 import { createConnections } from './connections/connections.module.js';
 import { createDiagnostics } from './diagnostics/diagnostics.module.js';

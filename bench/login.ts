@@ -14,7 +14,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { DEFAULT_ARGON2 } from '../app/accounts/passwordHasher.js';
-import { parseConfig } from '../app/config.js';
+import { parseConfig } from '../app/config/parse.js';
 import { createApp } from '../app/server.js';
 import { openSqliteStore } from '../app/store/sqlite/index.js';
 

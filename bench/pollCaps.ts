@@ -52,7 +52,8 @@ async function serve(): Promise<void> {
   const { pino } = await import('pino');
   const { PasswordHasher } = await import('../app/accounts/passwordHasher.js');
   const { openStore } = await import('../app/boot.js');
-  const { RATE_LIMIT_VARIABLES, parseConfig } = await import('../app/config.js');
+  const { RATE_LIMIT_VARIABLES } = await import('../app/config/environment.js');
+  const { parseConfig } = await import('../app/config/parse.js');
   const { createApp } = await import('../app/server.js');
   const dir = mkdtempSync(join(tmpdir(), 'signalbox-pollcaps-'));
   const rateOff = Object.fromEntries(RATE_LIMIT_VARIABLES.map((name) => [name, 'off']));

@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { RATE_LIMIT_VARIABLES } from '../app/config.js';
+import { RATE_LIMIT_VARIABLES } from '../app/config/environment.js';
 import { call, expect, hr, percentile } from './httpBench.js';
 
 const env = process.env;

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import Database from '../app/store/sqlite/driver.js';
 import { pino } from 'pino';
 import { readPublicKey } from '../app/accounts/pgpKey.js';
-import { parseConfig } from '../app/config.js';
+import { parseConfig } from '../app/config/parse.js';
 import { createApp } from '../app/server.js';
 import { openSqliteStore } from '../app/store/sqlite/index.js';
 import { SEARCH_SQL } from '../app/store/sqlite/users.js';

@@ -31,13 +31,14 @@ import Koa from 'koa';
 import { pino } from 'pino';
 import { PasswordHasher } from '../app/accounts/passwordHasher.js';
 import { openStore } from '../app/boot.js';
-import { RATE_LIMIT_VARIABLES, parseConfig } from '../app/config.js';
+import { RATE_LIMIT_VARIABLES } from '../app/config/environment.js';
+import { parseConfig } from '../app/config/parse.js';
 import { createApp } from '../app/server.js';
 
 /** Like test/helpers/app.ts TEST_ARGON2: real argon2id, cheap enough to register a few hundred users and log in ~10,000 sessions quickly. */
 const BENCH_ARGON2 = { memoryCost: 4096, timeCost: 1, parallelism: 1 };
 
-/** Every RATE_* limit of app/config.ts: the bench logs in thousands of times from one address and sends far more than one user may. */
+/** Every RATE_* limit of app/config/environment.ts: the bench logs in thousands of times from one address and sends far more than one user may. */
 const RATE_LIMITS_OFF = Object.fromEntries(RATE_LIMIT_VARIABLES.map((name) => [name, 'off']));
 
 /**

@@ -32,7 +32,8 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { PasswordHasher } from '../app/accounts/passwordHasher.js';
 import { openStore } from '../app/boot.js';
-import { RATE_LIMIT_VARIABLES, parseConfig } from '../app/config.js';
+import { RATE_LIMIT_VARIABLES } from '../app/config/environment.js';
+import { parseConfig } from '../app/config/parse.js';
 import { createApp } from '../app/server.js';
 
 const env = process.env;

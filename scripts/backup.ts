@@ -25,7 +25,7 @@ import Database from '../app/store/sqlite/driver.js';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { sqliteFile } from '../app/boot.js';
-import { SECRET_FILES } from '../app/config.js';
+import { SECRET_FILES } from '../app/config/secrets.js';
 import { ENCRYPTED_SUFFIX, encryptFile, readPassphraseFile, readRecipientFile, type EncryptTo } from './backupCrypto.js';
 import { applyEnvFileOption } from './envFile.js';
 import { parseEnvOrExit, requireSqliteDatabase } from './existingInstallation.js';

@@ -1,5 +1,5 @@
 import { isLoopback } from '../app/core/loopback.js';
-import type { Env } from '../app/config.js';
+import type { Env } from '../app/config/environment.js';
 
 /**
  * What `npm run dev` changes from a plain start, for one developer on one machine: sign-ups and logins

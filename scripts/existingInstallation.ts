@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import pg from 'pg';
 import { EX_CONFIG, loadConfigOrExit, readEnv, sqliteFile } from '../app/boot.js';
-import { ConfigError, parseConfig, type Config, type Env } from '../app/config.js';
+import type { Env } from '../app/config/environment.js';
+import { parseConfig, type Config } from '../app/config/parse.js';
+import { ConfigError } from '../app/config/parsers.js';
 
 /** sysexits(3) EX_NOINPUT: the installation the configuration points at does not exist. */
 export const EX_NOINPUT = 66;

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { pino } from 'pino';
-import { parseConfig } from '../app/config.js';
+import { parseConfig } from '../app/config/parse.js';
 import { ERRORS, isErrorCode } from '../app/core/errors.js';
 import { createApp } from '../app/server.js';
 import { openSqliteStore } from '../app/store/sqlite/index.js';

@@ -1,12 +1,13 @@
 /**
  * Writes .env.example, the operator's list of every variable with its default and what it is for, from
- * the ENVIRONMENT table in app/config.ts. Run it with `npm run docs:env`; a test fails when the committed
+ * the ENVIRONMENT table in app/config/environment.ts (with docs/configuration.md and docs/security.md's table of
+ * limits, from the same table). Run it with `npm run docs:env`; a test fails when the committed
  * file differs from what this renders, so the example cannot drift from what the server reads.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ENVIRONMENT } from '../app/config.js';
+import { ENVIRONMENT } from '../app/config/environment.js';
 
 type Doc = string | readonly string[];
 
@@ -43,6 +44,11 @@ async function main(): Promise<void> {
   const page = join(repoRoot(), 'docs', 'configuration.md');
   writeFileSync(page, renderConfigDoc());
   process.stdout.write(`wrote ${page}\n`);
+  // So does docs/security.md's table of every limit, between its markers.
+  const { withLimitsTable } = await import('./gen-limits-table.js');
+  const security = join(repoRoot(), 'docs', 'security.md');
+  writeFileSync(security, withLimitsTable(readFileSync(security, 'utf8')));
+  process.stdout.write(`wrote ${security}\n`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

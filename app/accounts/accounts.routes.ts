@@ -1,3 +1,4 @@
+import { defaultOf } from '../config/defaults.js';
 import type { RateLimiter } from '../core/rateLimiter.js';
 import { caller, originOf, type AppContext } from '../http/context.js';
 import { limitByIp } from '../http/rateLimit.js';
@@ -54,10 +55,10 @@ export function accountRoutes(accounts: AccountService, cipher: FieldCipher, lim
         '400 invalid_totp. Each attempt is counted before ' +
         'the password is checked, against the account however it is named (username, @username or e-mail address), and ' +
         'given back when it succeeds; a wrong TOTP code counts like a wrong password, and wrong codes after a right password ' +
-        'are also limited per account from networks it has not registered or signed in from (RATE_LOGIN_TOTP, default 30 a day; past it ' +
+        `are also limited per account from networks it has not registered or signed in from (RATE_LOGIN_TOTP, default ${defaultOf('RATE_LOGIN_TOTP')}; past it ` +
         'the code is not checked and the answer is 400 invalid_totp, as for a wrong code). Limits: per account from one client ' +
-        'network (an IPv4 address or IPv6 /56 by default, RATE_IPV6_PREFIX; RATE_LOGIN_ACCOUNT_IP, default 10 per 15 min), per account from everywhere ' +
-        '(RATE_LOGIN_USERNAME, default 100 an hour; not applied on a network the account registered or signed in from within ' +
+        `network (an IPv4 address or IPv6 /${defaultOf('RATE_IPV6_PREFIX')} by default, RATE_IPV6_PREFIX; RATE_LOGIN_ACCOUNT_IP, default ${defaultOf('RATE_LOGIN_ACCOUNT_IP')}), per account from everywhere ` +
+        `(RATE_LOGIN_USERNAME, default ${defaultOf('RATE_LOGIN_USERNAME')}; not applied on a network the account registered or signed in from within ` +
         'SESSION_MAX_AGE) and all attempts per client network (RATE_LOGIN_IP). Past a limit even the right password gets ' +
         '429 with Retry-After until its window ends, so a stranger guessing from one network locks out only that network. ' +
         '429 also when one network has too many password checks running at once.',
@@ -103,7 +104,7 @@ export function accountRoutes(accounts: AccountService, cipher: FieldCipher, lim
       description:
         'Every other session of the account ends; this one continues, and the address on file gets a notice. A wrong ' +
         'current password is 403 invalid_password (never 401, which means the token). Checks of ' +
-        'the current password are counted per user before checking (RATE_PASSWORD_CHECK_USER, default 10 per 15 min, ' +
+        `the current password are counted per user before checking (RATE_PASSWORD_CHECK_USER, default ${defaultOf('RATE_PASSWORD_CHECK_USER')}, ` +
         'shared with DELETE /users/me and 2FA enable/disable; a right password is not counted): past it, 429.',
       auth: true,
       body: changePasswordBody,
@@ -128,8 +129,8 @@ export function accountRoutes(accounts: AccountService, cipher: FieldCipher, lim
         'not revoked, self-signatures verify); a usable encryption key (a subkey or primary key flagged for encryption, valid now), ' +
         'since clients encrypt signals to it. The check runs off the event loop with a 2 s limit: a key that takes longer is ' +
         'refused with invalid_pgp_key, and when too many checks are waiting the answer is 503 unavailable with Retry-After. ' +
-        'Uploads are limited per account (RATE_PGP_USER, default 10 per hour) and per client IP (RATE_PGP_IP, default 30 per ' +
-        'hour, which also counts registrations that carry a key). The key is stored re-armored from the parsed packets and minimised: one valid self-signature per user ID and ' +
+        `Uploads are limited per account (RATE_PGP_USER, default ${defaultOf('RATE_PGP_USER')}) and per client IP (RATE_PGP_IP, default ${defaultOf('RATE_PGP_IP')}, ` +
+        'which also counts registrations that carry a key). The key is stored re-armored from the parsed packets and minimised: one valid self-signature per user ID and ' +
         'subkey binding (the newest), no third-party certifications, nothing that does not verify. ' +
         'Server event (GET /signaling/poll): `pgp.changed` (payload: `{username, fingerprint}`) to every device of each ' +
         'of your connections and to your other devices, so clients that pinned your old key notice.',

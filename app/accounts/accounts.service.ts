@@ -1,4 +1,5 @@
-import type { Config, RateLimitName } from '../config.js';
+import type { RateLimitName } from '../config/environment.js';
+import type { Config } from '../config/parse.js';
 import { AppError, invalidCredentials, invalidPassword, invalidTotp, unauthorized, validationFailed, conflict } from '../core/errors.js';
 import type { Caller, EventOrigin } from '../core/caller.js';
 import { serverEvent } from '../core/serverEvents.js';

@@ -9,6 +9,9 @@ import { dictionary } from '@zxcvbn-ts/language-common';
  */
 const COMMON: ReadonlySet<string> = new Set(dictionary['passwords-common'].map((p) => p.toLowerCase()));
 
+/** How many passwords the list holds (docs/security.md names the figure). */
+export const COMMON_PASSWORD_COUNT = COMMON.size;
+
 /** True when `password`, compared case-insensitively, is on the common-passwords list. */
 export function isCommonPassword(password: string): boolean {
   return COMMON.has(password.toLowerCase());

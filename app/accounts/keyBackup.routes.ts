@@ -1,3 +1,4 @@
+import { defaultOf } from '../config/defaults.js';
 import type { RateLimiter } from '../core/rateLimiter.js';
 import { caller, originOf } from '../http/context.js';
 import { defineRoute, type AnyRoute } from '../http/route.js';
@@ -11,7 +12,7 @@ const TOLD =
   'Server event (GET /signaling/poll): `key-backup.changed` (payload `{}`) to your other devices, written with the change; ' +
   'the security log gets a `key-backup.changed` entry.';
 
-const LIMITED = 'Writes and deletions together are limited per user (RATE_KEY_BACKUP_USER, default 10 an hour): past it, 429.';
+const LIMITED = `Writes and deletions together are limited per user (RATE_KEY_BACKUP_USER, default ${defaultOf('RATE_KEY_BACKUP_USER')}): past it, 429.`;
 
 /** The account's one key backup (`/users/me/key-backup`): opaque to the server, for the SDK's keys.saveBackup/loadBackup. */
 export function keyBackupRoutes(backups: KeyBackupService, accounts: AccountService, limiter: RateLimiter): AnyRoute[] {
@@ -27,7 +28,7 @@ export function keyBackupRoutes(backups: KeyBackupService, accounts: AccountServ
         'One per account; a new one replaces the old. `backup` must be an ASCII-armored OpenPGP message that is encrypted: ' +
         'one or more session-key packets (public-key or passphrase) followed by one encrypted-data packet, the armor checksum ' +
         'right when present, nothing after the armor. A key (public or secret), a signature, an unencrypted message or ' +
-        'anything else is 400 validation_failed; so is more than 64 KiB (a body over MAX_BODY_BYTES, default 64 KiB, is 413 ' +
+        `anything else is 400 validation_failed; so is more than 64 KiB (a body over MAX_BODY_BYTES, default ${defaultOf('MAX_BODY_BYTES')}, is 413 ` +
         'first). The check reads only the framing, never decrypts. ' +
         TOLD +
         ' ' +

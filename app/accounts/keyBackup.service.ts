@@ -1,4 +1,4 @@
-import type { Config } from '../config.js';
+import type { Config } from '../config/parse.js';
 import type { Caller, EventOrigin } from '../core/caller.js';
 import { notFound, unauthorized, validationFailed } from '../core/errors.js';
 import { serverEvent } from '../core/serverEvents.js';

@@ -1,3 +1,4 @@
+import { defaultOf } from '../config/defaults.js';
 import { z } from 'zod';
 import type { FieldCipher } from '../lib/fieldCipher.js';
 import { caller, originOf } from '../http/context.js';
@@ -36,7 +37,7 @@ export function ownAccountRoutes(accounts: AccountService, devices: DeviceServic
       description:
         'Needs the password; a wrong one is 403 invalid_password (never 401, which means the token). The account and its ' +
         'sessions are gone at once. Password checks are counted per user before ' +
-        'checking (RATE_PASSWORD_CHECK_USER, default 10 per 15 min, shared with change-password and 2FA enable/disable; ' +
+        `checking (RATE_PASSWORD_CHECK_USER, default ${defaultOf('RATE_PASSWORD_CHECK_USER')}, shared with change-password and 2FA enable/disable; ` +
         'a right password is not counted): past it, 429.',
       auth: true,
       body: passwordBody,
@@ -55,7 +56,7 @@ export function ownAccountRoutes(accounts: AccountService, devices: DeviceServic
       description:
         'Every live session is a device, oldest first; `current` marks the one asking. Name and platform are what the ' +
         'device gave at register or login (null when it gave none), shown only here, to the owner. `lastSeen` is written ' +
-        'at most every 30 s per device. A user holds at most DEVICES_MAX devices (default 10): a new sign-in past that ' +
+        `at most every 30 s per device. A user holds at most DEVICES_MAX devices (default ${defaultOf('DEVICES_MAX')}): a new sign-in past that ` +
         'ends the least recently seen one (by lastSeen, or by sign-in time for a device not seen since).',
       auth: true,
       responses: { 200: { description: 'The devices.', schema: z.object({ devices: z.array(deviceSchema) }) } },

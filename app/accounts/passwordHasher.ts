@@ -18,6 +18,12 @@ export const DEFAULT_ARGON2: Argon2Params = { memoryCost: 65536, timeCost: 3, pa
  */
 export const HASHES_PER_CALLER = 8;
 
+/** Hashes running at once: each holds `memoryCost` (64 MiB), so two bound the memory a flood can take. */
+export const HASHES_AT_ONCE = 2;
+
+/** Hashes waiting for a turn; past it the next gets 503 at once rather than a wait no client would sit out. */
+export const HASHES_WAITING_MAX = 256;
+
 /**
  * Hashes and verifies passwords with argon2id, at most `concurrency` at once: each hash holds
  * `memoryCost` of memory, so a login flood queues (then gets 503) instead of exhausting RAM.
@@ -30,8 +36,8 @@ export class PasswordHasher {
 
   constructor(
     readonly params: Argon2Params = DEFAULT_ARGON2,
-    concurrency = 2,
-    maxQueue = 256,
+    concurrency = HASHES_AT_ONCE,
+    maxQueue = HASHES_WAITING_MAX,
     perCaller = HASHES_PER_CALLER,
   ) {
     this.gate = new Semaphore(concurrency, maxQueue, perCaller);

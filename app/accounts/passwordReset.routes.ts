@@ -1,3 +1,4 @@
+import { defaultOf } from '../config/defaults.js';
 import type { RateLimiter } from '../core/rateLimiter.js';
 import { limitByIp } from '../http/rateLimit.js';
 import { originOf } from '../http/context.js';
@@ -16,9 +17,9 @@ export function passwordResetRoutes(resets: PasswordResetService, limiter: RateL
       summary: 'E-mail a password-reset code',
       description:
         'Always 202 {"ok": true}, whether or not the address is registered. A registered address receives a ' +
-        '6-digit code valid for OTP_TTL seconds (default 600); asking again replaces the previous code. ' +
-        'Limited per client network (RATE_FORGOT_IP; an IPv6 /56 counts as one by default, RATE_IPV6_PREFIX), per address from one client network ' +
-        '(RATE_FORGOT_EMAIL_IP, default 3 an hour) and per address from everywhere (RATE_FORGOT_EMAIL, default 10 an hour; ' +
+        `6-digit code valid for OTP_TTL (default ${defaultOf('OTP_TTL')}); asking again replaces the previous code. ` +
+        `Limited per client network (RATE_FORGOT_IP; an IPv6 /${defaultOf('RATE_IPV6_PREFIX')} counts as one by default, RATE_IPV6_PREFIX), per address from one client network ` +
+        `(RATE_FORGOT_EMAIL_IP, default ${defaultOf('RATE_FORGOT_EMAIL_IP')}) and per address from everywhere (RATE_FORGOT_EMAIL, default ${defaultOf('RATE_FORGOT_EMAIL')}; ` +
         'not applied on a network the account registered or signed in from within SESSION_MAX_AGE), so a stranger asking for codes ' +
         "cannot use up the owner's requests.",
       auth: false,
@@ -41,8 +42,8 @@ export function passwordResetRoutes(resets: PasswordResetService, limiter: RateL
         'The code works once, only the newest one works, and 5 wrong tries burn it. Wrong, expired, used, burned ' +
         'codes and unknown addresses all get 400 invalid_otp. Success ends every session of the account and ' +
         'e-mails a notice. Each try is counted before the code is checked, per client network across all addresses ' +
-        '(RATE_RESET_IP, default 10 an hour), per address from one client network ' +
-        '(RATE_RESET_EMAIL_IP, default 10 an hour) and per address from everywhere (RATE_RESET_EMAIL, default 30 an hour; ' +
+        `(RATE_RESET_IP, default ${defaultOf('RATE_RESET_IP')}), per address from one client network ` +
+        `(RATE_RESET_EMAIL_IP, default ${defaultOf('RATE_RESET_EMAIL_IP')}) and per address from everywhere (RATE_RESET_EMAIL, default ${defaultOf('RATE_RESET_EMAIL')}; ` +
         'not applied on a network the account registered or signed in from within SESSION_MAX_AGE); a right code is not counted.',
       auth: false,
       body: resetPasswordBody,

@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
-import type { Config, RateLimitName } from '../config.js';
+import type { RateLimitName } from '../config/environment.js';
+import type { Config } from '../config/parse.js';
 import { invalidOtp, validationFailed } from '../core/errors.js';
 import type { Attempt, RateLimiter } from '../core/rateLimiter.js';
 import type { Clock } from '../lib/clock.js';

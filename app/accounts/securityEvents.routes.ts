@@ -1,3 +1,4 @@
+import { defaultOf } from '../config/defaults.js';
 import { z } from 'zod';
 import { caller } from '../http/context.js';
 import { defineRoute, type AnyRoute } from '../http/route.js';
@@ -56,7 +57,7 @@ export function securityEventRoutes(events: SecurityEvents): AnyRoute[] {
       description:
         'What happened to the account: ' +
         TYPES.map((t) => `\`${t}\` (${SECURITY_EVENT_DOCS[t]})`).join('; ') +
-        '. Entries are kept SECURITY_EVENTS_TTL (default 90 days). `limit` is 1-100, default 50.',
+        `. Entries are kept SECURITY_EVENTS_TTL (default ${defaultOf('SECURITY_EVENTS_TTL')}). \`limit\` is 1-100, default 50.`,
       auth: true,
       query: securityEventsQuery,
       responses: { 200: { description: 'The newest entries.', schema: z.object({ events: z.array(securityEventSchema) }) } },

@@ -1,3 +1,4 @@
+import { defaultOf } from '../config/defaults.js';
 import { caller, originOf } from '../http/context.js';
 import { defineRoute, type AnyRoute } from '../http/route.js';
 import type { AccountService } from './accounts.service.js';
@@ -7,7 +8,7 @@ import type { TwoFactorService } from './twoFactor.service.js';
 const TAG = 'Two-factor';
 
 const PASSWORD_LIMIT =
-  'Password checks are counted per user before checking (RATE_PASSWORD_CHECK_USER, default 10 per 15 min, shared with ' +
+  `Password checks are counted per user before checking (RATE_PASSWORD_CHECK_USER, default ${defaultOf('RATE_PASSWORD_CHECK_USER')}, shared with ` +
   'change-password and DELETE /users/me; a right one is not counted): past it, 429.';
 
 export function twoFactorRoutes(twoFactor: TwoFactorService, accounts: AccountService): AnyRoute[] {
@@ -39,8 +40,8 @@ export function twoFactorRoutes(twoFactor: TwoFactorService, accounts: AccountSe
         'From now on POST /auth/login needs `totp`. A wrong password is 403 invalid_password (and uses up no code), a wrong ' +
         'code 400 invalid_totp. Answers 10 one-time recovery codes, shown only this once (stored as keyed hashes): each ' +
         'works once in place of `totp` at login or `code` at disable. The address on file gets a notice, and the security ' +
-        'log a `2fa.enabled` entry. The pair is counted per user before checking (RATE_PASSWORD_CHECK_USER, default 10 per ' +
-        '15 min; a right pair is not counted): past it, 429.',
+        `log a \`2fa.enabled\` entry. The pair is counted per user before checking (RATE_PASSWORD_CHECK_USER, default ${defaultOf('RATE_PASSWORD_CHECK_USER')}; ` +
+        'a right pair is not counted): past it, 429.',
       auth: true,
       body: enableTwoFactorBody,
       responses: { 200: { description: 'Two-factor authentication is on; the recovery codes.', schema: enableResponse } },
@@ -59,7 +60,7 @@ export function twoFactorRoutes(twoFactor: TwoFactorService, accounts: AccountSe
         'Needs the password and a current code or an unspent recovery code (each works once). A wrong password is 403 ' +
         'invalid_password (and uses up no code), a wrong or already-used code 400 invalid_totp. The address on file gets a ' +
         'notice, and the security log a `2fa.disabled` entry; the recovery codes are gone. The pair is counted per user ' +
-        'before checking (RATE_PASSWORD_CHECK_USER, default 10 per 15 min; a right pair is not counted): past it, 429.',
+        `before checking (RATE_PASSWORD_CHECK_USER, default ${defaultOf('RATE_PASSWORD_CHECK_USER')}; a right pair is not counted): past it, 429.`,
       auth: true,
       body: disableTwoFactorBody,
       responses: { 204: { description: 'Two-factor authentication is off.' } },

@@ -1,3 +1,4 @@
+import { defaultOf } from '../config/defaults.js';
 import { caller } from '../http/context.js';
 import { defineRoute, type AnyRoute } from '../http/route.js';
 import { presentConnection, presentRequest } from './connections.presenter.js';
@@ -14,15 +15,15 @@ export function connectionRoutes(connections: ConnectionService): AnyRoute[] {
       tag: TAG,
       summary: 'Ask a user to connect',
       description:
-        'The request waits CONNECTION_REQUEST_TTL (default 30 days) for an answer. When that user had already asked you, ' +
+        `The request waits CONNECTION_REQUEST_TTL (default ${defaultOf('CONNECTION_REQUEST_TTL')}) for an answer. When that user had already asked you, ` +
         'this accepts their request instead and answers 200 with the connection. Asking yourself is 400 validation_failed. ' +
-        'One account may hold CONNECTION_PENDING_MAX (default 100) unanswered requests; past that, 429 rate_limited ' +
+        `One account may hold CONNECTION_PENDING_MAX (default ${defaultOf('CONNECTION_PENDING_MAX')}) unanswered requests; past that, 429 rate_limited ` +
         'with Retry-After until the oldest of them lapses (cancelling one frees a place at once). Each account may ask ' +
-        'RATE_CONNECTION_REQUEST times (default 30 per hour; every call counts, whatever its answer, cancel-and-ask-again ' +
+        `RATE_CONNECTION_REQUEST times (default ${defaultOf('RATE_CONNECTION_REQUEST')}; every call counts, whatever its answer, cancel-and-ask-again ` +
         'included); past that, 429 rate_limited with Retry-After. After you cancelled your request to the user, asking ' +
-        'them again within CONNECTION_REQUEST_COOLDOWN (default 600 s; 0 turns it off) gets 429 rate_limited with ' +
-        'Retry-After; after the user turned your request down, the same within CONNECTION_REJECT_COOLDOWN (default 7 ' +
-        'days; 0 turns it off); neither when they have since asked you (then this accepts theirs). This tells you ' +
+        `them again within CONNECTION_REQUEST_COOLDOWN (default ${defaultOf('CONNECTION_REQUEST_COOLDOWN')}; 0 turns it off) gets 429 rate_limited with ` +
+        `Retry-After; after the user turned your request down, the same within CONNECTION_REJECT_COOLDOWN (default ${defaultOf('CONNECTION_REJECT_COOLDOWN')}; ` +
+        '0 turns it off); neither when they have since asked you (then this accepts theirs). This tells you ' +
         'nothing new: a rejected request already disappeared from your outgoing list before its expiry. Server events ' +
         '(GET /signaling/poll): a new request writes `connection.requested` (payload: the `request`) to every device of ' +
         'the user asked and to your other devices, replacing on each device a `connection.requested` of the same two ' +
@@ -66,7 +67,7 @@ export function connectionRoutes(connections: ConnectionService): AnyRoute[] {
       description:
         'Only the recipient may respond: the sender naming the recipient gets 404 not_found, as for no request at all ' +
         '(to cancel your own request use DELETE /connections/{username}). Responding once already connected gets ' +
-        '409 already_connected. A rejected sender may ask again after CONNECTION_REJECT_COOLDOWN (default 7 days); ' +
+        `409 already_connected. A rejected sender may ask again after CONNECTION_REJECT_COOLDOWN (default ${defaultOf('CONNECTION_REJECT_COOLDOWN')}); ` +
         'the one who rejected may ask the sender at any time. Server events (GET /signaling/poll): accepting writes ' +
         '`connection.accepted`, rejecting `connection.removed` (payload: `{username}`, the other user), to every device ' +
         "of the sender and to your other devices; a device that still holds the request's `connection.requested` " +
@@ -104,7 +105,7 @@ export function connectionRoutes(connections: ConnectionService): AnyRoute[] {
       description:
         'Removes the connection for both sides, or cancels your own pending request to that user. ' +
         'A request they sent you is answered with POST /connections/respond instead. After cancelling a request you may ' +
-        'ask that user again only after CONNECTION_REQUEST_COOLDOWN (default 600 s). Server event (GET /signaling/poll): ' +
+        `ask that user again only after CONNECTION_REQUEST_COOLDOWN (default ${defaultOf('CONNECTION_REQUEST_COOLDOWN')}). Server event (GET /signaling/poll): ` +
         '`connection.removed` (payload: `{username}`, the other user) to every device of that user and to your other devices; ' +
         'when you cancel a request, a device still holding its `connection.requested` pending (never acknowledged) gets ' +
         'neither: that event is removed and the removal is not written there. So asking and cancelling in a loop leaves ' +

@@ -1,4 +1,4 @@
-import type { Config } from '../config.js';
+import type { Config } from '../config/parse.js';
 import type { Caller } from '../core/caller.js';
 import { conflict, notFound, rateLimited, unauthorized, validationFailed } from '../core/errors.js';
 import type { Clock } from '../lib/clock.js';

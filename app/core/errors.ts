@@ -124,7 +124,7 @@ export const rateLimited = (limit: string, retryAfterSeconds: number, message = 
 /** The time a full mailbox is told to wait: short, since a poll drains it at once. */
 export const MAILBOX_FULL_RETRY_AFTER_SECONDS = 5;
 /**
- * The recipient's mailbox holds MAILBOX_MAX signals, or MAILBOX_PER_SENDER from this sender: the same answer
+ * Every target device's mailbox holds MAILBOX_MAX signals (a cap per device), or MAILBOX_PER_SENDER from this sender: the same answer
  * for both (a sender learns only that these mailboxes take no more from them now), so `limit` names both.
  */
 export const mailboxFull = () => {

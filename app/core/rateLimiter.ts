@@ -1,4 +1,5 @@
-import { RATE_LIMIT_ENV, type LimitRule, type RateLimitName } from '../config.js';
+import { RATE_LIMIT_ENV, type RateLimitName } from '../config/environment.js';
+import type { LimitRule } from '../config/parsers.js';
 import type { Clock } from '../lib/clock.js';
 import type { RateLimitStore } from '../store/types.js';
 import { clientNetwork, DEFAULT_IPV6_PREFIX } from './clientNetwork.js';

@@ -1,5 +1,5 @@
 import type { Middleware } from 'koa';
-import type { RateLimitName } from '../config.js';
+import type { RateLimitName } from '../config/environment.js';
 import type { RateLimiter } from '../core/rateLimiter.js';
 import type { AppContext, AppState } from './context.js';
 

@@ -1,7 +1,8 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
-import { ConfigError, type Config } from '../config.js';
+import type { Config } from '../config/parse.js';
+import { ConfigError } from '../config/parsers.js';
 
 /** What direct APNs needs: the team's .p8 signing key (ES256) and whom it signs for. */
 export interface ApnsCredentials {

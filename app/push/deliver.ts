@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
 import webpush from 'web-push';
-import type { VapidKeys } from '../config.js';
+import type { VapidKeys } from '../config/secrets.js';
 import { hostOf, isBlockedAddress, safeLookup, type EndpointPolicy } from './endpoint.js';
 import { apnsRequest, apnsVerdict, ApnsProviderToken } from './apns.js';
 import type { PushCredentials } from './credentials.js';

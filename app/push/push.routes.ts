@@ -1,3 +1,4 @@
+import { defaultOf } from '../config/defaults.js';
 import { z } from 'zod';
 import { caller } from '../http/context.js';
 import { defineRoute, type AnyRoute } from '../http/route.js';
@@ -40,7 +41,7 @@ export function pushRoutes(service: PushService, policy: EndpointPolicy): AnyRou
         'gateway (`kind: "gateway"`, Push Gateway API v1, e.g. Sygnal for APNs and FCM). One subscription per device: a new one ' +
         'replaces the old. URLs must be https (unless PUSH_ALLOW_HTTP) and resolve to public addresses only (unless ' +
         'PUSH_ALLOW_PRIVATE), checked now and again at every connection. A 404 or 410 from the push service removes the ' +
-        "subscription. Counted per user (RATE_PUSH_USER, default 30 an hour). Another account's device is 404.",
+        `subscription. Counted per user (RATE_PUSH_USER, default ${defaultOf('RATE_PUSH_USER')}). Another account's device is 404.`,
       auth: true,
       params: pushParams,
       body: subscriptionBody(policy),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BUNDLE_ID } from '../config.js';
+import { BUNDLE_ID } from '../config/parsers.js';
 import { ENDPOINT_MAX_LENGTH, endpointFormProblem, type EndpointPolicy } from './endpoint.js';
 
 /** The path every Matrix push gateway serves (Push Gateway API v1). */

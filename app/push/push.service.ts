@@ -1,4 +1,4 @@
-import type { Config } from '../config.js';
+import type { Config } from '../config/parse.js';
 import type { Caller } from '../core/caller.js';
 import { notFound, unavailable, validationFailed } from '../core/errors.js';
 import type { RateLimiter } from '../core/rateLimiter.js';

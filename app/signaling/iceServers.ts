@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import type { Config } from '../config.js';
+import type { Config } from '../config/parse.js';
 import type { RateLimiter } from '../core/rateLimiter.js';
 import type { Clock } from '../lib/clock.js';
 import type { IceServersAnswer } from './iceServers.schema.js';

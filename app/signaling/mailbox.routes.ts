@@ -1,3 +1,4 @@
+import { defaultOf } from '../config/defaults.js';
 import { EVENT_DOCS, EVENT_TYPES } from '../core/serverEvents.js';
 import type { ServerResponse } from 'node:http';
 import { caller } from '../http/context.js';
@@ -129,7 +130,7 @@ export function mailboxRoutes(mailboxes: MailboxService): AnyRoute[] {
         'Server events share the mailbox, its order and its ack and TTL rules: a dotted `type`, `fromDevice: null`, ' +
         '`from` the user whose action caused it, and a `payload` of JSON text. ' +
         `${EVENTS_TEXT} ` +
-        'Events count apart from signals: a device holds at most EVENTS_MAX (default 100) pending events, and past ' +
+        `Events count apart from signals: a device holds at most EVENTS_MAX (default ${defaultOf('EVENTS_MAX')}) pending events, and past ` +
         'that its oldest pending event is dropped (a change is never refused for it, and neither is a signal). ' +
         'Each device (session) holds at most one poll: a new one replaces the older, which answers at once with an ' +
         'empty list and its cursor. A user holds at most POLLS_PER_USER polls (429 rate_limited past that) and the ' +

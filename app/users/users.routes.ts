@@ -1,3 +1,4 @@
+import { defaultOf } from '../config/defaults.js';
 import { caller } from '../http/context.js';
 import { defineRoute, type AnyRoute } from '../http/route.js';
 import { presentPublicUser, presentSearchResult } from './users.presenter.js';
@@ -19,7 +20,7 @@ export function userRoutes(directory: UserDirectory): AnyRoute[] {
       description:
         'Case-insensitive prefix match on usernames (a leading @ is ignored; `_` is an ordinary character), sorted by ' +
         'username, the caller left out. Results carry only the username and the key fingerprint. Limited per user ' +
-        '(RATE_SEARCH_USER, default 60 per 60 s).',
+        `(RATE_SEARCH_USER, default ${defaultOf('RATE_SEARCH_USER')}).`,
       auth: true,
       query: searchQuery,
       responses: { 200: { description: 'Matching users, possibly none.', schema: searchResponse } },
@@ -37,7 +38,7 @@ export function userRoutes(directory: UserDirectory): AnyRoute[] {
       description:
         'The username may carry a leading @. `presence` is present only when you look at yourself or at an accepted ' +
         'connection; for anyone else the field is absent. Each lookup, found or not, counts against the same per-user ' +
-        'limit as search (RATE_SEARCH_USER, default 60 per 60 s), so exact-name guessing cannot enumerate the directory.',
+        `limit as search (RATE_SEARCH_USER, default ${defaultOf('RATE_SEARCH_USER')}), so exact-name guessing cannot enumerate the directory.`,
       auth: true,
       params: profileParams,
       responses: { 200: { description: 'The profile.', schema: profileResponse } },

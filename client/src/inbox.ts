@@ -24,7 +24,7 @@ const DROPPED: ReadonlySet<string> = new Set(['not_encrypted', 'undecryptable', 
 /** A signal whose handlers threw this many times is given up (reported), so one bad signal cannot block the mailbox until it expires. */
 export const MAX_HANDLER_ATTEMPTS = 5;
 
-/** Ids remembered as handled: far more than a mailbox holds (MAILBOX_MAX, default 500) within a SIGNAL_TTL. */
+/** Ids remembered as handled: far more than a device's mailbox holds (MAILBOX_MAX, default 500 per device) within a SIGNAL_TTL. */
 const REMEMBERED_IDS = 4096;
 
 /** Thrown by an app handler (or a 'pgp.changed' handler refusing a new key): the signal comes again later. */

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import type { Env } from '../../app/config.js';
+import type { Env } from '../../app/config/environment.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { CountingHasher } from '../helpers/countingHasher.js';
 import { bearer, registerUser } from '../helpers/factories.js';

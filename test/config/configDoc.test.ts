@@ -2,18 +2,23 @@ import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ENVIRONMENT } from '../../app/config.js';
+import { ENVIRONMENT } from '../../app/config/environment.js';
 import { renderConfigDoc } from '../../scripts/gen-config-doc.js';
 import { generatedFileVerdict } from '../helpers/generatedFile.js';
 
-// docs/configuration.md is rendered from the table in app/config.ts, so a default or a limit's meaning
+// docs/configuration.md is rendered from the table in app/config/environment.ts, so a default or a limit's meaning
 // changed there cannot leave the page saying the old one.
 const committed = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs', 'configuration.md'), 'utf8');
 const rendered = renderConfigDoc();
 
 describe('docs/configuration.md', () => {
-  it('is exactly what `npm run docs:env` renders from the table in app/config.ts', () => {
-    const verdict = generatedFileVerdict('docs/configuration.md', committed, rendered, 'edit ENVIRONMENT in app/config.ts, run `npm run docs:env` and commit the result');
+  it('is exactly what `npm run docs:env` renders from the table in app/config/environment.ts', () => {
+    const verdict = generatedFileVerdict(
+      'docs/configuration.md',
+      committed,
+      rendered,
+      'edit ENVIRONMENT in app/config/environment.ts, run `npm run docs:env` and commit the result',
+    );
     expect(verdict).toBe('up to date');
   });
 

@@ -2,7 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ENVIRONMENT, RATE_LIMIT_VARIABLES, parseConfig, type Env } from '../../app/config.js';
+import { ENVIRONMENT, RATE_LIMIT_VARIABLES, type Env } from '../../app/config/environment.js';
+import { parseConfig } from '../../app/config/parse.js';
 import { renderEnvExample } from '../../scripts/gen-env-example.js';
 import { generatedFileVerdict } from '../helpers/generatedFile.js';
 
@@ -20,8 +21,13 @@ const assignments = (text: string): Env =>
   );
 
 describe('.env.example', () => {
-  it('is exactly what `npm run docs:env` renders from the table in app/config.ts', () => {
-    const verdict = generatedFileVerdict('.env.example', committed, rendered, 'edit ENVIRONMENT in app/config.ts, run `npm run docs:env` and commit the result');
+  it('is exactly what `npm run docs:env` renders from the table in app/config/environment.ts', () => {
+    const verdict = generatedFileVerdict(
+      '.env.example',
+      committed,
+      rendered,
+      'edit ENVIRONMENT in app/config/environment.ts, run `npm run docs:env` and commit the result',
+    );
     expect(verdict).toBe('up to date');
   });
 

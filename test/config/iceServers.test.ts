@@ -1,5 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { ConfigError, parseConfig, type Env } from '../../app/config.js';
+import type { Env } from '../../app/config/environment.js';
+import { parseConfig } from '../../app/config/parse.js';
+import { ConfigError } from '../../app/config/parsers.js';
 
 const secrets = { jwtSecret: Buffer.alloc(32, 1), dataKey: Buffer.alloc(32, 2) };
 const SECRET = 'a-turn-secret-of-some-length';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { ConfigError, parseConfig } from '../../app/config.js';
+import { parseConfig } from '../../app/config/parse.js';
+import { ConfigError } from '../../app/config/parsers.js';
 
 const secrets = { jwtSecret: Buffer.alloc(32, 7), dataKey: Buffer.alloc(32, 9) };
 

@@ -3,7 +3,8 @@ import Database from '../../app/store/sqlite/driver.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, parseConfig } from '../../app/config.js';
+import { parseConfig } from '../../app/config/parse.js';
+import { ConfigError } from '../../app/config/parsers.js';
 import { applyDurability } from '../../app/store/sqlite/index.js';
 
 const secrets = { jwtSecret: Buffer.alloc(32, 7), dataKey: Buffer.alloc(32, 9) };

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import type { Response } from 'supertest';
-import { vapidKeysOf } from '../../app/config.js';
+import { vapidKeysOf } from '../../app/config/secrets.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { useSmtpServer } from '../helpers/perTest.js';
 import { expectApiError } from '../http/errorShape.js';

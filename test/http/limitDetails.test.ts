@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import request, { type Response } from 'supertest';
-import { RATE_LIMIT_ENV, RATE_LIMIT_VARIABLES, type Env } from '../../app/config.js';
+import { RATE_LIMIT_ENV, RATE_LIMIT_VARIABLES, type Env } from '../../app/config/environment.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { sendRequest, respond } from '../helpers/connections.js';
 import { bearer, registerUser, signIn } from '../helpers/factories.js';

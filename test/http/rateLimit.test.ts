@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import type { Env } from '../../app/config.js';
+import type { Env } from '../../app/config/environment.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { registerUser } from '../helpers/factories.js';
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import request from 'supertest';
-import { parseConfig } from '../../app/config.js';
+import { parseConfig } from '../../app/config/parse.js';
 import { VERSION } from '../../app/lib/version.js';
 import { createApp, type SignalboxApp } from '../../app/server.js';
 import { openSqliteStore } from '../../app/store/sqlite/index.js';

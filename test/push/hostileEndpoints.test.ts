@@ -1,6 +1,6 @@
 import { createECDH } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { vapidKeysOf } from '../../app/config.js';
+import { vapidKeysOf } from '../../app/config/secrets.js';
 import { createDelivery, type WakeUp } from '../../app/push/deliver.js';
 import { registerUser, bearer, type TestUser } from '../helpers/factories.js';
 import type { TestApp } from '../helpers/app.js';

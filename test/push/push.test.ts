@@ -2,7 +2,7 @@ import { createECDH } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import Database from '../../app/store/sqlite/driver.js';
 import { join } from 'node:path';
-import { vapidKeysOf } from '../../app/config.js';
+import { vapidKeysOf } from '../../app/config/secrets.js';
 import { bearer } from '../helpers/factories.js';
 import { useTestApp, withUser } from '../helpers/perTest.js';
 import { connectQuietly, deviceIdOf, poll, send, signInDevice } from '../helpers/signaling.js';

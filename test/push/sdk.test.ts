@@ -1,6 +1,6 @@
 import { createECDH } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { vapidKeysOf } from '../../app/config.js';
+import { vapidKeysOf } from '../../app/config/secrets.js';
 import { SignalboxError } from '../../client/src/index.js';
 import { useSdkHarness } from '../sdk/harness.js';
 import { Receiver, UserAgentKeys } from './receivers.js';

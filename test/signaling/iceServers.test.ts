@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import type { Env } from '../../app/config.js';
+import type { Env } from '../../app/config/environment.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
 

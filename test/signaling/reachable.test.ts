@@ -1,6 +1,6 @@
 import { createECDH } from 'node:crypto';
 import { beforeEach, describe, expect, it } from '@jest/globals';
-import { vapidKeysOf } from '../../app/config.js';
+import { vapidKeysOf } from '../../app/config/secrets.js';
 import { bearer } from '../helpers/factories.js';
 import { useTestApp, withUser } from '../helpers/perTest.js';
 import { connectQuietly, deviceIdOf, poll, send, signInDevice } from '../helpers/signaling.js';

@@ -34,7 +34,7 @@ export interface paths {
         put?: never;
         /**
          * Sign in with username, @username or e-mail address
-         * @description Wrong password and unknown account get the same answer, 401 invalid_credentials, in about the same time. With two-factor authentication on, the right password without `totp` is 401 totp_required, and with a wrong or already-used code 400 invalid_totp. Each attempt is counted before the password is checked, against the account however it is named (username, @username or e-mail address), and given back when it succeeds; a wrong TOTP code counts like a wrong password, and wrong codes after a right password are also limited per account from networks it has not registered or signed in from (RATE_LOGIN_TOTP, default 30 a day; past it the code is not checked and the answer is 400 invalid_totp, as for a wrong code). Limits: per account from one client network (an IPv4 address or IPv6 /56 by default, RATE_IPV6_PREFIX; RATE_LOGIN_ACCOUNT_IP, default 10 per 15 min), per account from everywhere (RATE_LOGIN_USERNAME, default 100 an hour; not applied on a network the account registered or signed in from within SESSION_MAX_AGE) and all attempts per client network (RATE_LOGIN_IP). Past a limit even the right password gets 429 with Retry-After until its window ends, so a stranger guessing from one network locks out only that network. 429 also when one network has too many password checks running at once.
+         * @description Wrong password and unknown account get the same answer, 401 invalid_credentials, in about the same time. With two-factor authentication on, the right password without `totp` is 401 totp_required, and with a wrong or already-used code 400 invalid_totp. Each attempt is counted before the password is checked, against the account however it is named (username, @username or e-mail address), and given back when it succeeds; a wrong TOTP code counts like a wrong password, and wrong codes after a right password are also limited per account from networks it has not registered or signed in from (RATE_LOGIN_TOTP, default 30 per day; past it the code is not checked and the answer is 400 invalid_totp, as for a wrong code). Limits: per account from one client network (an IPv4 address or IPv6 /56 by default, RATE_IPV6_PREFIX; RATE_LOGIN_ACCOUNT_IP, default 10 per 15 min), per account from everywhere (RATE_LOGIN_USERNAME, default 100 per hour; not applied on a network the account registered or signed in from within SESSION_MAX_AGE) and all attempts per client network (RATE_LOGIN_IP). Past a limit even the right password gets 429 with Retry-After until its window ends, so a stranger guessing from one network locks out only that network. 429 also when one network has too many password checks running at once.
          *
          *     Error codes: `invalid_credentials`, `totp_required`, `invalid_totp`, `rate_limited`.
          */
@@ -146,7 +146,7 @@ export interface paths {
         put?: never;
         /**
          * E-mail a password-reset code
-         * @description Always 202 {"ok": true}, whether or not the address is registered. A registered address receives a 6-digit code valid for OTP_TTL seconds (default 600); asking again replaces the previous code. Limited per client network (RATE_FORGOT_IP; an IPv6 /56 counts as one by default, RATE_IPV6_PREFIX), per address from one client network (RATE_FORGOT_EMAIL_IP, default 3 an hour) and per address from everywhere (RATE_FORGOT_EMAIL, default 10 an hour; not applied on a network the account registered or signed in from within SESSION_MAX_AGE), so a stranger asking for codes cannot use up the owner's requests.
+         * @description Always 202 {"ok": true}, whether or not the address is registered. A registered address receives a 6-digit code valid for OTP_TTL (default 10 min); asking again replaces the previous code. Limited per client network (RATE_FORGOT_IP; an IPv6 /56 counts as one by default, RATE_IPV6_PREFIX), per address from one client network (RATE_FORGOT_EMAIL_IP, default 3 per hour) and per address from everywhere (RATE_FORGOT_EMAIL, default 10 per hour; not applied on a network the account registered or signed in from within SESSION_MAX_AGE), so a stranger asking for codes cannot use up the owner's requests.
          *
          *     Error codes: `rate_limited`.
          */
@@ -168,7 +168,7 @@ export interface paths {
         put?: never;
         /**
          * Set a new password with the e-mailed code
-         * @description The code works once, only the newest one works, and 5 wrong tries burn it. Wrong, expired, used, burned codes and unknown addresses all get 400 invalid_otp. Success ends every session of the account and e-mails a notice. Each try is counted before the code is checked, per client network across all addresses (RATE_RESET_IP, default 10 an hour), per address from one client network (RATE_RESET_EMAIL_IP, default 10 an hour) and per address from everywhere (RATE_RESET_EMAIL, default 30 an hour; not applied on a network the account registered or signed in from within SESSION_MAX_AGE); a right code is not counted.
+         * @description The code works once, only the newest one works, and 5 wrong tries burn it. Wrong, expired, used, burned codes and unknown addresses all get 400 invalid_otp. Success ends every session of the account and e-mails a notice. Each try is counted before the code is checked, per client network across all addresses (RATE_RESET_IP, default 10 per hour), per address from one client network (RATE_RESET_EMAIL_IP, default 10 per hour) and per address from everywhere (RATE_RESET_EMAIL, default 30 per hour; not applied on a network the account registered or signed in from within SESSION_MAX_AGE); a right code is not counted.
          *
          *     Error codes: `invalid_otp`, `rate_limited`.
          */
@@ -346,7 +346,7 @@ export interface paths {
         get: operations["getUsersMeKeyBackup"];
         /**
          * Store or replace the key backup
-         * @description One per account; a new one replaces the old. `backup` must be an ASCII-armored OpenPGP message that is encrypted: one or more session-key packets (public-key or passphrase) followed by one encrypted-data packet, the armor checksum right when present, nothing after the armor. A key (public or secret), a signature, an unencrypted message or anything else is 400 validation_failed; so is more than 64 KiB (a body over MAX_BODY_BYTES, default 64 KiB, is 413 first). The check reads only the framing, never decrypts. Server event (GET /signaling/poll): `key-backup.changed` (payload `{}`) to your other devices, written with the change; the security log gets a `key-backup.changed` entry. Writes and deletions together are limited per user (RATE_KEY_BACKUP_USER, default 10 an hour): past it, 429.
+         * @description One per account; a new one replaces the old. `backup` must be an ASCII-armored OpenPGP message that is encrypted: one or more session-key packets (public-key or passphrase) followed by one encrypted-data packet, the armor checksum right when present, nothing after the armor. A key (public or secret), a signature, an unencrypted message or anything else is 400 validation_failed; so is more than 64 KiB (a body over MAX_BODY_BYTES, default 64 KiB, is 413 first). The check reads only the framing, never decrypts. Server event (GET /signaling/poll): `key-backup.changed` (payload `{}`) to your other devices, written with the change; the security log gets a `key-backup.changed` entry. Writes and deletions together are limited per user (RATE_KEY_BACKUP_USER, default 10 per hour): past it, 429.
          *
          *     Error codes: `rate_limited`.
          */
@@ -354,7 +354,7 @@ export interface paths {
         post?: never;
         /**
          * Delete the key backup
-         * @description Deleting when there is none also answers 204 (and tells nobody). Server event (GET /signaling/poll): `key-backup.changed` (payload `{}`) to your other devices, written with the change; the security log gets a `key-backup.changed` entry. Writes and deletions together are limited per user (RATE_KEY_BACKUP_USER, default 10 an hour): past it, 429.
+         * @description Deleting when there is none also answers 204 (and tells nobody). Server event (GET /signaling/poll): `key-backup.changed` (payload `{}`) to your other devices, written with the change; the security log gets a `key-backup.changed` entry. Writes and deletions together are limited per user (RATE_KEY_BACKUP_USER, default 10 per hour): past it, 429.
          *
          *     Error codes: `rate_limited`.
          */
@@ -373,7 +373,7 @@ export interface paths {
         };
         /**
          * Find users by the start of their username
-         * @description Case-insensitive prefix match on usernames (a leading @ is ignored; `_` is an ordinary character), sorted by username, the caller left out. Results carry only the username and the key fingerprint. Limited per user (RATE_SEARCH_USER, default 60 per 60 s).
+         * @description Case-insensitive prefix match on usernames (a leading @ is ignored; `_` is an ordinary character), sorted by username, the caller left out. Results carry only the username and the key fingerprint. Limited per user (RATE_SEARCH_USER, default 60 per min).
          *
          *     Error codes: `rate_limited`.
          */
@@ -395,7 +395,7 @@ export interface paths {
         };
         /**
          * A user's public profile
-         * @description The username may carry a leading @. `presence` is present only when you look at yourself or at an accepted connection; for anyone else the field is absent. Each lookup, found or not, counts against the same per-user limit as search (RATE_SEARCH_USER, default 60 per 60 s), so exact-name guessing cannot enumerate the directory.
+         * @description The username may carry a leading @. `presence` is present only when you look at yourself or at an accepted connection; for anyone else the field is absent. Each lookup, found or not, counts against the same per-user limit as search (RATE_SEARCH_USER, default 60 per min), so exact-name guessing cannot enumerate the directory.
          *
          *     Error codes: `not_found`, `rate_limited`.
          */
@@ -419,7 +419,7 @@ export interface paths {
         put?: never;
         /**
          * Ask a user to connect
-         * @description The request waits CONNECTION_REQUEST_TTL (default 30 days) for an answer. When that user had already asked you, this accepts their request instead and answers 200 with the connection. Asking yourself is 400 validation_failed. One account may hold CONNECTION_PENDING_MAX (default 100) unanswered requests; past that, 429 rate_limited with Retry-After until the oldest of them lapses (cancelling one frees a place at once). Each account may ask RATE_CONNECTION_REQUEST times (default 30 per hour; every call counts, whatever its answer, cancel-and-ask-again included); past that, 429 rate_limited with Retry-After. After you cancelled your request to the user, asking them again within CONNECTION_REQUEST_COOLDOWN (default 600 s; 0 turns it off) gets 429 rate_limited with Retry-After; after the user turned your request down, the same within CONNECTION_REJECT_COOLDOWN (default 7 days; 0 turns it off); neither when they have since asked you (then this accepts theirs). This tells you nothing new: a rejected request already disappeared from your outgoing list before its expiry. Server events (GET /signaling/poll): a new request writes `connection.requested` (payload: the `request`) to every device of the user asked and to your other devices, replacing on each device a `connection.requested` of the same two users still pending there (not yet acknowledged); accepting their request instead writes `connection.accepted` (payload: `{username}`, the other member) to every device of theirs and to your other devices.
+         * @description The request waits CONNECTION_REQUEST_TTL (default 30 days) for an answer. When that user had already asked you, this accepts their request instead and answers 200 with the connection. Asking yourself is 400 validation_failed. One account may hold CONNECTION_PENDING_MAX (default 100) unanswered requests; past that, 429 rate_limited with Retry-After until the oldest of them lapses (cancelling one frees a place at once). Each account may ask RATE_CONNECTION_REQUEST times (default 30 per hour; every call counts, whatever its answer, cancel-and-ask-again included); past that, 429 rate_limited with Retry-After. After you cancelled your request to the user, asking them again within CONNECTION_REQUEST_COOLDOWN (default 10 min; 0 turns it off) gets 429 rate_limited with Retry-After; after the user turned your request down, the same within CONNECTION_REJECT_COOLDOWN (default 7 days; 0 turns it off); neither when they have since asked you (then this accepts theirs). This tells you nothing new: a rejected request already disappeared from your outgoing list before its expiry. Server events (GET /signaling/poll): a new request writes `connection.requested` (payload: the `request`) to every device of the user asked and to your other devices, replacing on each device a `connection.requested` of the same two users still pending there (not yet acknowledged); accepting their request instead writes `connection.accepted` (payload: `{username}`, the other member) to every device of theirs and to your other devices.
          *
          *     Error codes: `not_found`, `already_connected`, `request_pending`, `rate_limited`.
          */
@@ -504,7 +504,7 @@ export interface paths {
         post?: never;
         /**
          * Remove a connection or cancel your request
-         * @description Removes the connection for both sides, or cancels your own pending request to that user. A request they sent you is answered with POST /connections/respond instead. After cancelling a request you may ask that user again only after CONNECTION_REQUEST_COOLDOWN (default 600 s). Server event (GET /signaling/poll): `connection.removed` (payload: `{username}`, the other user) to every device of that user and to your other devices; when you cancel a request, a device still holding its `connection.requested` pending (never acknowledged) gets neither: that event is removed and the removal is not written there. So asking and cancelling in a loop leaves nothing in the mailbox of a device that does not poll.
+         * @description Removes the connection for both sides, or cancels your own pending request to that user. A request they sent you is answered with POST /connections/respond instead. After cancelling a request you may ask that user again only after CONNECTION_REQUEST_COOLDOWN (default 10 min). Server event (GET /signaling/poll): `connection.removed` (payload: `{username}`, the other user) to every device of that user and to your other devices; when you cancel a request, a device still holding its `connection.requested` pending (never acknowledged) gets neither: that event is removed and the removal is not written there. So asking and cancelling in a loop leaves nothing in the mailbox of a device that does not poll.
          *
          *     Error codes: `not_found`.
          */
@@ -658,7 +658,7 @@ export interface paths {
         get: operations["getUsersMeDevicesIdPush"];
         /**
          * Subscribe a device to push wake-ups
-         * @description When a signal or server event arrives for this device while it holds no long-poll, Signalbox sends it a content-free wake-up: `{type: "wake", reason: "signal"|"event", count}` (never the sender, the type of signal or a payload), at most one per PUSH_COALESCE_MS. Either a Web Push subscription (`kind: "webpush"`, the browser's or UnifiedPush distributor's PushSubscription JSON: RFC 8030 with an RFC 8291 aes128gcm body and RFC 8292 VAPID) or a Matrix push gateway (`kind: "gateway"`, Push Gateway API v1, e.g. Sygnal for APNs and FCM). One subscription per device: a new one replaces the old. URLs must be https (unless PUSH_ALLOW_HTTP) and resolve to public addresses only (unless PUSH_ALLOW_PRIVATE), checked now and again at every connection. A 404 or 410 from the push service removes the subscription. Counted per user (RATE_PUSH_USER, default 30 an hour). Another account's device is 404.
+         * @description When a signal or server event arrives for this device while it holds no long-poll, Signalbox sends it a content-free wake-up: `{type: "wake", reason: "signal"|"event", count}` (never the sender, the type of signal or a payload), at most one per PUSH_COALESCE_MS. Either a Web Push subscription (`kind: "webpush"`, the browser's or UnifiedPush distributor's PushSubscription JSON: RFC 8030 with an RFC 8291 aes128gcm body and RFC 8292 VAPID) or a Matrix push gateway (`kind: "gateway"`, Push Gateway API v1, e.g. Sygnal for APNs and FCM). One subscription per device: a new one replaces the old. URLs must be https (unless PUSH_ALLOW_HTTP) and resolve to public addresses only (unless PUSH_ALLOW_PRIVATE), checked now and again at every connection. A 404 or 410 from the push service removes the subscription. Counted per user (RATE_PUSH_USER, default 30 per hour). Another account's device is 404.
          *
          *     Error codes: `not_found`, `rate_limited`, `unavailable`.
          */

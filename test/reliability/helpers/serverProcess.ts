@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RATE_LIMIT_VARIABLES } from '../../../app/config.js';
+import { RATE_LIMIT_VARIABLES } from '../../../app/config/environment.js';
 import { freePort } from '../../helpers/net.js';
 import { writeTestSecrets } from '../../helpers/run.js';
 

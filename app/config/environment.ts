@@ -1,184 +1,14 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createECDH, randomBytes } from 'node:crypto';
-import { join, resolve } from 'node:path';
-import { z } from 'zod';
-
-/** Thrown for a bad environment value; its message is the one line printed before exiting. */
-export class ConfigError extends Error {}
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-
 /**
- * How one variable is read: its zod schema (default included) and the value `.env.example` shows for it,
- * the default as an operator would write it (empty: unset by default).
+ * The table of every variable Signalbox reads (ENVIRONMENT) and what is derived from it: the environment
+ * schema, the row types behind Config, the rate limits' names (docs/configuration.md is rendered from it).
  */
-interface Parser<S extends z.ZodType = z.ZodType> {
-  schema: S;
-  example: string;
-}
+import { z } from 'zod';
+import { BUNDLE_ID, bool, int, isHttpsOrigin, isPostgresUrl, isUrl, limit, oneOf, opt, originList, text, urlList, type Parser } from './parsers.js';
 
-const parser = <S extends z.ZodType>(schema: S, example = ''): Parser<S> => ({ schema, example });
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-// Environment values are strings; an empty one (`SMTP_URL=` in a .env file) means "unset".
-const unsetIfEmpty = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
-const opt = <T extends z.ZodType>(schema: T) => parser(z.preprocess(unsetIfEmpty, schema.optional()));
-
-/** A string, `fallback` when unset. */
-const text = (fallback: string, schema: z.ZodString = z.string()) => parser(z.preprocess(unsetIfEmpty, schema.default(fallback)), fallback);
-
-/** One of `values`, `fallback` when unset. */
-const oneOf = <const T extends readonly [string, ...string[]]>(values: T, fallback: T[number], message: string) =>
-  parser(z.preprocess(unsetIfEmpty, z.enum(values, { message }).default(fallback)), fallback);
-
-const int = (min: number, max: number, fallback: number) =>
-  parser(
-    z.preprocess(
-      unsetIfEmpty,
-      z
-        .string()
-        .optional()
-        .transform((v, ctx) => {
-          if (v === undefined) return fallback;
-          const n = Number(v.trim());
-          if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-            ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max} (got "${v}")` });
-            return z.NEVER;
-          }
-          return n;
-        }),
-    ),
-    String(fallback),
-  );
-
-/** A URL the PostgreSQL driver can connect to: postgres:// or postgresql://, with a host. */
-function isPostgresUrl(value: string): boolean {
-  try {
-    const url = new URL(value);
-    return (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.hostname !== '';
-  } catch {
-    return false;
-  }
-}
-
-const bool = (fallback: boolean) =>
-  parser(
-    z.preprocess(
-      unsetIfEmpty,
-      z
-        .string()
-        .optional()
-        .transform((v, ctx) => {
-          if (v === undefined) return fallback;
-          const s = v.trim().toLowerCase();
-          if (['true', '1', 'yes'].includes(s)) return true;
-          if (['false', '0', 'no'].includes(s)) return false;
-          ctx.addIssue({ code: 'custom', message: `must be true or false (got "${v}")` });
-          return z.NEVER;
-        }),
-    ),
-    String(fallback),
-  );
-
-/** Comma-separated items (empty ones skipped), each judged by `problem` (its message, or null when fine), then normalised. */
-const commaList = (problem: (item: string) => string | null, normalise: (item: string) => string = (item) => item) =>
-  parser(
-    z.preprocess(
-      unsetIfEmpty,
-      z
-        .string()
-        .optional()
-        .transform((v, ctx): readonly string[] => {
-          if (v === undefined) return Object.freeze([]);
-          const items = v
-            .split(',')
-            .map((s) => s.trim())
-            .filter(Boolean);
-          for (const item of items) {
-            const message = problem(item);
-            if (message !== null) {
-              ctx.addIssue({ code: 'custom', message });
-              return z.NEVER;
-            }
-          }
-          return Object.freeze(items.map(normalise));
-        }),
-    ),
-  );
-
-/** Comma-separated URLs, each of which must start with one of `schemes`. */
-const urlList = (schemes: string[]) =>
-  commaList((item) => {
-    const scheme = item.slice(0, item.indexOf(':') + 1).toLowerCase();
-    // stun:/turn: URIs (RFC 7064/7065) are host[:port][?transport=udp|tcp], not hierarchical URLs.
-    const rest = item.slice(scheme.length);
-    const ok = schemes.includes(scheme) && /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?(\?transport=(udp|tcp))?$/.test(rest);
-    return ok ? null : `"${item}" is not a ${schemes.join(' or ')} URL`;
-  });
-
-/** A rate limit: at most `max` per `windowSeconds`; null when switched off. */
-export interface LimitRule {
-  max: number;
-  windowSeconds: number;
-}
-
-/** `max/seconds` (e.g. `10/900`), or `off`. */
-const limit = (fallback: string) =>
-  parser(
-    z.preprocess(
-      unsetIfEmpty,
-      z
-        .string()
-        .default(fallback)
-        .transform((v, ctx): LimitRule | null => {
-          const s = v.trim().toLowerCase();
-          if (s === 'off') return null;
-          const m = /^(\d{1,9})\/(\d{1,9})$/.exec(s);
-          if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) {
-            ctx.addIssue({ code: 'custom', message: `must be max/seconds like 10/900, or off (got "${v}")` });
-            return z.NEVER;
-          }
-          return { max: Number(m[1]), windowSeconds: Number(m[2]) };
-        }),
-    ),
-    fallback,
-  );
-
-/** Comma-separated browser origins (`https://app.example.com`), kept without a trailing slash. */
-const originList = commaList(
-  (item) => {
-    let ok = false;
-    try {
-      const u = new URL(item);
-      ok = (u.protocol === 'http:' || u.protocol === 'https:') && u.origin === item.replace(/\/$/, '');
-    } catch {
-      ok = false;
-    }
-    return ok ? null : `"${item}" is not an origin like https://app.example.com`;
-  },
-  (item) => item.replace(/\/$/, ''),
-);
-
-/** An app bundle id (reverse DNS): what APNS_TOPIC and a subscription's `topic` must look like. */
-export const BUNDLE_ID = /^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/;
-
-/** An https:// origin (tests: https://127.0.0.1:port), no path: the APNs and FCM hosts. */
-function isHttpsOrigin(s: string): boolean {
-  try {
-    const u = new URL(s);
-    return u.protocol === 'https:' && (u.pathname === '/' || u.pathname === '') && !u.search && !u.hash;
-  } catch {
-    return false;
-  }
-}
-
-function isUrl(s: string): boolean {
-  try {
-    new URL(s);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** What a whole-number variable counts, when not plain things: its default is said in this unit's words. */
+export type Unit = 'seconds' | 'milliseconds' | 'bytes';
 
 /** Comment lines, as they appear in `.env.example` (each line one string). */
 type Doc = string | readonly string[];
@@ -189,6 +19,15 @@ interface Variable {
   parse: Parser;
   /** What an operator needs to know, printed above it in `.env.example`; none when the comment above covers it. */
   doc?: Doc;
+  /** What a whole-number value counts, so docs can say its default in words (defaults.ts); none: a plain count. */
+  unit?: Unit;
+  /**
+   * Its Default cell in docs/security.md's "Every limit at a glance" (scripts/gen-limits-table.ts): `{}` is the
+   * default in words, a rate limit's `{max}` and `{window}` apart. None: the default alone.
+   */
+  shows?: string;
+  /** What this limit stops, the Stops cell of its row there (`{perDay}`: a rate limit's maximum over a day). */
+  stops?: string;
 }
 
 /** A variable that fills one field of Config. */
@@ -261,6 +100,7 @@ export const ENVIRONMENT = [
       {
         env: 'PG_STATEMENT_TIMEOUT_MS',
         key: 'pgStatementTimeoutMs',
+        unit: 'milliseconds',
         parse: int(100, 600_000, 5000),
         doc: 'PostgreSQL cancels a statement running longer than this (STORE=postgres); the request is answered 503 unavailable with Retry-After.',
       },
@@ -290,10 +130,11 @@ export const ENVIRONMENT = [
       {
         env: 'ACCESS_TOKEN_TTL',
         key: 'accessTokenTtl',
+        unit: 'seconds',
         parse: int(60, 86400, 900),
         doc: 'Seconds. Short access tokens bound what a stolen one is worth; refresh tokens rotate on every use.',
       },
-      { env: 'REFRESH_TOKEN_TTL', key: 'refreshTokenTtl', parse: int(300, 31_536_000, 2_592_000) },
+      { env: 'REFRESH_TOKEN_TTL', key: 'refreshTokenTtl', unit: 'seconds', parse: int(300, 31_536_000, 2_592_000) },
     ],
   },
   {
@@ -319,10 +160,11 @@ export const ENVIRONMENT = [
   },
   {
     variables: [
-      { env: 'OTP_TTL', key: 'otpTtl', parse: int(60, 86400, 600), doc: 'Seconds a password-reset code stays valid.' },
+      { env: 'OTP_TTL', key: 'otpTtl', unit: 'seconds', parse: int(60, 86400, 600), doc: 'Seconds a password-reset code stays valid.' },
       {
         env: 'SECURITY_EVENTS_TTL',
         key: 'securityEventsTtl',
+        unit: 'seconds',
         parse: int(86_400, 157_680_000, 7_776_000),
         doc: "Seconds an entry of an account's security log (GET /users/me/security-events) is kept; 90 days by default. Removed by the periodic purge.",
       },
@@ -349,7 +191,7 @@ export const ENVIRONMENT = [
         parse: opt(z.string().min(16, 'must be at least 16 characters')),
         doc: 'coturn static-auth-secret: clients get short-lived credentials instead of a shared password.',
       },
-      { env: 'TURN_TTL', key: 'turnTtl', parse: int(60, 604_800, 86400), doc: 'Seconds a TURN credential is valid.' },
+      { env: 'TURN_TTL', key: 'turnTtl', unit: 'seconds', parse: int(60, 604_800, 86400), doc: 'Seconds a TURN credential is valid.' },
       { env: 'TURN_USERNAME', key: 'turnUsername', parse: opt(z.string()), doc: 'Static TURN credentials, only when TURN_SECRET is not used.' },
       { env: 'TURN_CREDENTIAL', key: 'turnCredential', parse: opt(z.string()) },
     ],
@@ -359,23 +201,30 @@ export const ENVIRONMENT = [
       {
         env: 'SIGNAL_TTL',
         key: 'signalTtl',
+        unit: 'seconds',
         parse: int(5, 86400, 300),
         doc: 'Seconds an undelivered signal is kept; call setup is useless after a few minutes.',
       },
       {
         env: 'SIGNAL_MAX_BYTES',
+        stops: 'large payloads and bodies',
         key: 'signalMaxBytes',
+        unit: 'bytes',
         parse: int(1, 1_048_576, 16384),
         doc: 'Largest signal payload in bytes (an SDP offer with many candidates stays well below).',
       },
       {
         env: 'MAILBOX_MAX',
+        shows: '{} signals per device',
+        stops: "one peer filling someone's mailbox so nobody else gets through",
         key: 'mailboxMax',
         parse: int(1, 100_000, 500),
         doc: 'Pending signals each device may hold (server events count apart, EVENTS_MAX); a full device is skipped, and a send every target device refuses gets 429 mailbox_full.',
       },
       {
         env: 'EVENTS_MAX',
+        shows: "{} pending server events per device; past it the device's oldest pending event is dropped",
+        stops: "strangers' events (connection requests) filling a mailbox so contacts' signals are refused",
         key: 'eventsMax',
         parse: int(1, 100_000, 100),
         doc: [
@@ -385,12 +234,15 @@ export const ENVIRONMENT = [
       },
       {
         env: 'MAILBOX_PER_SENDER',
+        shows: '{} per sender in it (server events count apart)',
         key: 'mailboxPerSender',
         parse: int(1, 100_000, 100),
         doc: "Of those, what one sender may hold in each device's mailbox: no single peer can fill a mailbox and block the others.",
       },
       {
         env: 'POLLS_PER_USER',
+        shows: '{} held polls per user (one for each of `DEVICES_MAX` devices); 1 per device',
+        stops: 'one account holding thousands of sockets',
         key: 'pollsPerUser',
         parse: int(1, 10_000, 10),
         doc: [
@@ -400,6 +252,7 @@ export const ENVIRONMENT = [
       },
       {
         env: 'POLLS_MAX',
+        stops: 'held polls using up the descriptors logins need',
         key: 'pollsMax',
         parse: opt(
           z
@@ -415,6 +268,8 @@ export const ENVIRONMENT = [
       },
       {
         env: 'DEVICES_MAX',
+        shows: '{} sessions per user; a new sign-in past it ends the least recently seen',
+        stops: 'one account piling up sessions (and their mailboxes and polls) without end',
         key: 'devicesMax',
         parse: int(1, 1000, 10),
         doc: [
@@ -424,32 +279,43 @@ export const ENVIRONMENT = [
       },
       {
         env: 'SESSION_MAX_AGE',
+        stops: 'a stolen refresh token living forever',
         key: 'sessionMaxAge',
+        unit: 'seconds',
         parse: int(3600, 315_360_000, 7_776_000),
         doc: 'Seconds a session lives from sign-in however often it refreshes (90 days); then the device signs in again.',
       },
-      { env: 'PRESENCE_WINDOW', key: 'presenceWindow', parse: int(1, 86400, 60), doc: 'Seconds after the last poll that a user still shows online.' },
+      { env: 'PRESENCE_WINDOW', key: 'presenceWindow', unit: 'seconds', parse: int(1, 86400, 60), doc: 'Seconds after the last poll that a user still shows online.' },
       {
         env: 'CONNECTION_REQUEST_TTL',
         key: 'connectionRequestTtl',
+        unit: 'seconds',
         parse: int(60, 31_536_000, 2_592_000),
         doc: 'Seconds a connection request waits for an answer.',
       },
       {
         env: 'CONNECTION_PENDING_MAX',
+        shows: '{} outgoing requests',
+        stops: 'spamming the directory with requests',
         key: 'connectionPendingMax',
         parse: int(1, 100_000, 100),
         doc: 'Unanswered outgoing requests one account may hold, so nobody can spam the whole directory with requests.',
       },
       {
         env: 'CONNECTION_REQUEST_COOLDOWN',
+        shows: '{} per pair after a cancel',
+        stops: 'request-cancel loops against one user',
         key: 'connectionRequestCooldown',
+        unit: 'seconds',
         parse: int(0, 31_536_000, 600),
         doc: 'Seconds a requester who cancelled a request waits before asking the same user again (0: at once), so request-cancel loops cannot flood them.',
       },
       {
         env: 'CONNECTION_REJECT_COOLDOWN',
+        shows: '{} per pair after a rejection',
+        stops: 're-requesting someone who said no, forever',
         key: 'connectionRejectCooldown',
+        unit: 'seconds',
         parse: int(0, 31_536_000, 604_800),
         doc: 'Seconds a rejected requester waits before asking the same user again (7 days; 0: at once), so a "no" stays a no.',
       },
@@ -494,6 +360,7 @@ export const ENVIRONMENT = [
       {
         env: 'PUSH_COALESCE_MS',
         key: 'pushCoalesceMs',
+        unit: 'milliseconds',
         parse: int(100, 600_000, 5000),
         doc: 'At most one wake-up per device per this many milliseconds; what arrives meanwhile is one more wake-up at its end.',
       },
@@ -505,7 +372,10 @@ export const ENVIRONMENT = [
       },
       {
         env: 'PUSH_TIMEOUT_MS',
+        shows: '{} per push request, start to end',
+        stops: 'a push endpoint that trickles its answer holding a request for ever ([below](#push-endpoints-that-attack-the-server))',
         key: 'pushTimeoutMs',
+        unit: 'milliseconds',
         parse: int(1000, 120_000, 10_000),
         doc: [
           'The whole of one push request (connecting, TLS, sending, the answer), not per byte: a push service that trickles',
@@ -514,12 +384,15 @@ export const ENVIRONMENT = [
       },
       {
         env: 'PUSH_INFLIGHT_MAX',
+        shows: '{} in flight',
+        stops: "one account's or one push origin's slow endpoints taking every push slot, so nobody else is woken",
         key: 'pushInflightMax',
         parse: int(1, 1024, 16),
         doc: 'Push requests in flight at once, for everyone together.',
       },
       {
         env: 'PUSH_INFLIGHT_PER_ACCOUNT',
+        shows: '{} per account',
         key: 'pushInflightPerAccount',
         parse: int(1, 1024, 4),
         doc: [
@@ -529,6 +402,7 @@ export const ENVIRONMENT = [
       },
       {
         env: 'PUSH_INFLIGHT_PER_ORIGIN',
+        shows: '{} per push origin',
         key: 'pushInflightPerOrigin',
         parse: int(1, 1024, 8),
         doc: [
@@ -650,6 +524,7 @@ export const ENVIRONMENT = [
       {
         env: 'MAX_BODY_BYTES',
         key: 'maxBodyBytes',
+        unit: 'bytes',
         parse: int(1024, 10_485_760, 65536),
         doc: 'Largest request body in bytes (64 KiB); larger bodies get 413 payload_too_large.',
       },
@@ -664,6 +539,7 @@ export const ENVIRONMENT = [
     variables: [
       {
         env: 'RATE_IPV6_PREFIX',
+        stops: 'how much of an IPv6 address is one network for every limit above: a /48 is 256 networks, not 65,536',
         key: 'rateIpv6Prefix',
         parse: int(32, 64, 56),
         doc: [
@@ -674,6 +550,8 @@ export const ENVIRONMENT = [
       },
       {
         env: 'RATE_LOGIN_ACCOUNT_IP',
+        shows: '{max} failures / {window} per account and network',
+        stops: 'guessing one account from one network ({perDay} a day)',
         rateLimit: 'loginFailuresPerAccountIp',
         parse: limit('10/900'),
         doc: [
@@ -683,6 +561,8 @@ export const ENVIRONMENT = [
       },
       {
         env: 'RATE_LOGIN_USERNAME',
+        shows: '{max} failures / {window} per account (not on its known networks)',
+        stops: 'guessing one account from many networks ({perDay} a day; ASVS 2.2.1)',
         rateLimit: 'loginFailuresPerUsername',
         parse: limit('100/3600'),
         doc: [
@@ -693,6 +573,8 @@ export const ENVIRONMENT = [
       },
       {
         env: 'RATE_LOGIN_TOTP',
+        shows: '{max} wrong codes / {window} per account (not on its known networks)',
+        stops: 'guessing TOTP codes with a stolen password (about 1 in 11,000 a day)',
         rateLimit: 'loginCodeFailuresPerAccount',
         parse: limit('30/86400'),
         doc: [
@@ -702,12 +584,16 @@ export const ENVIRONMENT = [
       },
       {
         env: 'RATE_LOGIN_IP',
+        shows: '{} per network',
+        stops: 'spraying one password over many names',
         rateLimit: 'loginPerIp',
         parse: limit('50/300'),
         doc: 'All logins per client IP: slows password spraying across many names; roomy enough for a shared NAT.',
       },
       {
         env: 'RATE_PASSWORD_CHECK_USER',
+        shows: '{} per account',
+        stops: 'a stolen access token as a password oracle (change-password, `DELETE /users/me`, 2FA setup/enable/disable)',
         rateLimit: 'passwordChecksPerUser',
         parse: limit('10/900'),
         doc: [
@@ -717,6 +603,7 @@ export const ENVIRONMENT = [
       },
       {
         env: 'RATE_REGISTER_IP',
+        stops: "scripted sign-ups, mail to someone else's address",
         rateLimit: 'registerPerIp',
         parse: limit('10/3600'),
         doc: 'Registrations per client IP and per e-mail address: stops scripted sign-ups and mail bombing.',
@@ -724,6 +611,7 @@ export const ENVIRONMENT = [
       { env: 'RATE_REGISTER_EMAIL', rateLimit: 'registerPerEmail', parse: limit('3/3600') },
       {
         env: 'RATE_FORGOT_IP',
+        stops: "flooding an inbox with codes, without blocking the owner's own request",
         rateLimit: 'forgotPerIp',
         parse: limit('10/3600'),
         doc: [
@@ -736,6 +624,7 @@ export const ENVIRONMENT = [
       { env: 'RATE_FORGOT_EMAIL', rateLimit: 'forgotPerEmail', parse: limit('10/3600') },
       {
         env: 'RATE_RESET_EMAIL_IP',
+        stops: 'guessing reset codes (each also burns after 5 wrong tries)',
         rateLimit: 'resetPerEmailIp',
         parse: limit('10/3600'),
         doc: [
@@ -746,6 +635,8 @@ export const ENVIRONMENT = [
       { env: 'RATE_RESET_EMAIL', rateLimit: 'resetPerEmail', parse: limit('30/3600') },
       {
         env: 'RATE_RESET_IP',
+        shows: '{} per network, all addresses together',
+        stops: 'guessing reset codes for many known addresses at once (one takeover per ~16 days from a /48, was ~3 an hour)',
         rateLimit: 'resetPerIp',
         parse: limit('10/3600'),
         doc: [
@@ -755,18 +646,24 @@ export const ENVIRONMENT = [
       },
       {
         env: 'RATE_SEARCH_USER',
+        shows: '{} per user, search and exact profile lookups together',
+        stops: 'scraping or probing the directory',
         rateLimit: 'searchPerUser',
         parse: limit('60/60'),
         doc: 'Username searches per user: keeps the directory from being scraped.',
       },
       {
         env: 'RATE_SEND_USER',
+        shows: '{} per user',
+        stops: 'a signal flood',
         rateLimit: 'sendPerUser',
         parse: limit('1200/60'),
         doc: 'Signals sent per user: a call setup with trickle ICE sends a few dozen; this stops a flood.',
       },
       {
         env: 'RATE_CONNECTION_REQUEST',
+        shows: '{} per requester, cancel-and-ask-again included',
+        stops: "asking (and so writing events into strangers' devices) in a loop",
         rateLimit: 'connectionRequestsPerUser',
         parse: limit('30/3600'),
         doc: [
@@ -776,6 +673,8 @@ export const ENVIRONMENT = [
       },
       {
         env: 'RATE_ICE_USER',
+        shows: '{} per user',
+        stops: 'minting TURN credentials in a loop',
         rateLimit: 'icePerUser',
         parse: limit('30/60'),
         doc: [
@@ -785,6 +684,7 @@ export const ENVIRONMENT = [
       },
       {
         env: 'RATE_PGP_USER',
+        stops: 'keeping the key checker busy',
         rateLimit: 'pgpUploadPerUser',
         parse: limit('10/3600'),
         doc: [
@@ -795,6 +695,8 @@ export const ENVIRONMENT = [
       { env: 'RATE_PGP_IP', rateLimit: 'pgpUploadPerIp', parse: limit('30/3600') },
       {
         env: 'RATE_KEY_BACKUP_USER',
+        shows: '{} per user, writes and deletions of the key backup together',
+        stops: 'rewriting the backup in a loop, each write a server event to every other device and a log entry',
         rateLimit: 'keyBackupPerUser',
         parse: limit('10/3600'),
         doc: [
@@ -804,6 +706,8 @@ export const ENVIRONMENT = [
       },
       {
         env: 'RATE_PUSH_USER',
+        shows: '{} per user',
+        stops: 'push subscription changes, each of which resolves a user-chosen name in DNS (SSRF rules in [push.md](push.md))',
         rateLimit: 'pushSubscribePerUser',
         parse: limit('30/3600'),
         doc: 'Push subscription changes per user: each one resolves the endpoint in DNS, which nobody may do in a loop.',
@@ -812,18 +716,18 @@ export const ENVIRONMENT = [
   },
 ] as const satisfies readonly Section[];
 
-type Row = (typeof ENVIRONMENT)[number]['variables'][number];
-type ConfigRow = Extract<Row, { key: string }>;
-type RateLimitRow = Extract<Row, { rateLimit: string }>;
+export type Row = (typeof ENVIRONMENT)[number]['variables'][number];
+export type ConfigRow = Extract<Row, { key: string }>;
+export type RateLimitRow = Extract<Row, { rateLimit: string }>;
 type Shape = { [R in Row as R['env']]: R['parse']['schema'] };
 /** Each Config field as its own variable gives it. */
-type Fields = { [R in ConfigRow as R['key']]: z.output<R['parse']['schema']> };
+export type Fields = { [R in ConfigRow as R['key']]: z.output<R['parse']['schema']> };
 
 const ROWS: readonly Row[] = ENVIRONMENT.flatMap((section): readonly Row[] => section.variables);
-const CONFIG_ROWS = ROWS.filter((v): v is ConfigRow => 'key' in v);
-const RATE_LIMIT_ROWS = ROWS.filter((v): v is RateLimitRow => 'rateLimit' in v);
+export const CONFIG_ROWS = ROWS.filter((v): v is ConfigRow => 'key' in v);
+export const RATE_LIMIT_ROWS = ROWS.filter((v): v is RateLimitRow => 'rateLimit' in v);
 
-const envSchema = z.object(Object.fromEntries(ROWS.map((v) => [v.env, v.parse.schema])) as Shape);
+export const envSchema = z.object(Object.fromEntries(ROWS.map((v) => [v.env, v.parse.schema])) as Shape);
 
 /** Every RATE_* variable, e.g. for a test or bench environment that switches all limits off. */
 export const RATE_LIMIT_VARIABLES: readonly RateLimitRow['env'][] = RATE_LIMIT_ROWS.map((v) => v.env);
@@ -833,141 +737,4 @@ export type RateLimitName = RateLimitRow['rateLimit'];
 /** The variable that sets each rate limit, e.g. registerPerIp → RATE_REGISTER_IP: what a 429 names. */
 export const RATE_LIMIT_ENV = Object.freeze(Object.fromEntries(RATE_LIMIT_ROWS.map((v) => [v.rateLimit, v.env]))) as Readonly<Record<RateLimitName, RateLimitRow['env']>>;
 
-/**
- * The whole server configuration, parsed once and frozen: the field `key` of each ENVIRONMENT variable
- * (DATA_DIR resolved, MAILBOX_PER_SENDER at most MAILBOX_MAX), the secrets as bytes, and the limits.
- */
-export interface Config extends Omit<Fields, 'jwtSecret' | 'dataKey' | 'vapidPrivateKey'> {
-  /** JWT_SECRET, or the secret generated into DATA_DIR. */
-  jwtSecret: Buffer;
-  /** DATA_KEY decoded, or the key generated into DATA_DIR. */
-  dataKey: Buffer;
-  /**
-   * The VAPID key pair (base64url): VAPID_PRIVATE_KEY, or the key generated into DATA_DIR. Null only for
-   * a Config parsed without it (tools, tests that do not push): Web Push subscriptions then get 503.
-   */
-  vapid: VapidKeys | null;
-  /** Each limit, or null when switched off. */
-  rateLimits: Readonly<Record<RateLimitName, LimitRule | null>>;
-}
-
 export type Env = Record<string, string | undefined>;
-
-/** A VAPID (RFC 8292) key pair on P-256, both base64url: the raw 32-byte private key, the uncompressed public point. */
-export interface VapidKeys {
-  publicKey: string;
-  privateKey: string;
-}
-
-/** Secrets that may come from DATA_DIR instead of the environment. */
-export interface Secrets {
-  jwtSecret?: Buffer;
-  dataKey?: Buffer;
-  /** The VAPID private key, 32 bytes. */
-  vapidPrivateKey?: Buffer;
-}
-
-/** The VAPID pair of a P-256 private key: the public key is derived, so only the private one is stored. */
-export function vapidKeysOf(privateKey: Buffer): VapidKeys {
-  const ecdh = createECDH('prime256v1');
-  ecdh.setPrivateKey(privateKey);
-  return { privateKey: privateKey.toString('base64url'), publicKey: ecdh.getPublicKey().toString('base64url') };
-}
-
-/**
- * Parses the environment into a Config. Secrets come from the environment or `secrets`;
- * nothing is read from disk here, so tests can build configs freely.
- */
-export function parseConfig(env: Env, secrets?: Secrets): Config {
-  const result = envSchema.safeParse(env);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    throw new ConfigError(`${String(issue.path[0])}: ${issue.message}`);
-  }
-  const e = result.data;
-  if (e.STORE === 'mongodb' && !e.MONGODB_URI) throw new ConfigError('MONGODB_URI: must be set when STORE=mongodb');
-  if (e.STORE === 'postgres' && !e.DATABASE_URL) throw new ConfigError('DATABASE_URL: must be set when STORE=postgres');
-  if (e.TURN_URLS.length > 0 && !e.TURN_SECRET && !(e.TURN_USERNAME && e.TURN_CREDENTIAL)) {
-    throw new ConfigError('TURN_SECRET: must be set (or TURN_USERNAME and TURN_CREDENTIAL) when TURN_URLS is set');
-  }
-  if (Boolean(e.TURN_USERNAME) !== Boolean(e.TURN_CREDENTIAL)) {
-    throw new ConfigError('TURN_CREDENTIAL: TURN_USERNAME and TURN_CREDENTIAL go together');
-  }
-  // Direct APNs needs all four or none: a half-configured key would fail at the first push instead of now.
-  const apns = [e.APNS_KEY_FILE, e.APNS_KEY_ID, e.APNS_TEAM_ID, e.APNS_TOPIC];
-  if (apns.some(Boolean) && !apns.every(Boolean)) {
-    const missing = (['APNS_KEY_FILE', 'APNS_KEY_ID', 'APNS_TEAM_ID', 'APNS_TOPIC'] as const).find((n) => !e[n]);
-    throw new ConfigError(`${missing}: APNS_KEY_FILE, APNS_KEY_ID, APNS_TEAM_ID and APNS_TOPIC go together`);
-  }
-  const jwtSecret = e.JWT_SECRET ? Buffer.from(e.JWT_SECRET) : secrets?.jwtSecret;
-  const dataKey = e.DATA_KEY ? Buffer.from(e.DATA_KEY, 'base64') : secrets?.dataKey;
-  if (!jwtSecret) throw new ConfigError('JWT_SECRET: must be set');
-  if (!dataKey) throw new ConfigError('DATA_KEY: must be set');
-  const vapidPrivateKey = e.VAPID_PRIVATE_KEY ? Buffer.from(e.VAPID_PRIVATE_KEY.trim(), 'base64url') : secrets?.vapidPrivateKey;
-  let vapid: VapidKeys | null = null;
-  try {
-    vapid = vapidPrivateKey ? vapidKeysOf(vapidPrivateKey) : null;
-  } catch {
-    throw new ConfigError('VAPID_PRIVATE_KEY: is not a valid P-256 private key');
-  }
-  // The key's text stays out of Config: `vapid` carries the pair.
-  const { vapidPrivateKey: _fromEnv, ...fields } = Object.fromEntries(CONFIG_ROWS.map((v) => [v.key, e[v.env]])) as Fields;
-  const rateLimits = Object.fromEntries(RATE_LIMIT_ROWS.map((v) => [v.rateLimit, e[v.env]])) as Record<RateLimitName, LimitRule | null>;
-  // The fields below are derived from more than their own variable; overwriting keeps each in its place.
-  return Object.freeze({
-    ...fields,
-    dataDir: resolve(e.DATA_DIR),
-    jwtSecret,
-    dataKey,
-    vapid,
-    mailboxPerSender: Math.min(e.MAILBOX_PER_SENDER, e.MAILBOX_MAX),
-    rateLimits: Object.freeze(rateLimits),
-  });
-}
-/** The secrets generated into DATA_DIR when not set, by file name (the backup copies these). */
-export const SECRET_FILES = { jwtSecret: 'jwt-secret', dataKey: 'data-key', vapidPrivateKey: 'vapid-private-key' } as const;
-const SECRET_VARIABLES = { jwtSecret: 'JWT_SECRET', dataKey: 'DATA_KEY', vapidPrivateKey: 'VAPID_PRIVATE_KEY' } as const;
-
-/** 32 random bytes, or for VAPID a P-256 private key (padded: getPrivateKey drops leading zero bytes). */
-const newSecret = (name: keyof typeof SECRET_FILES): Buffer => {
-  if (name !== 'vapidPrivateKey') return randomBytes(32);
-  const ecdh = createECDH('prime256v1');
-  ecdh.generateKeys();
-  const key = ecdh.getPrivateKey();
-  return Buffer.concat([Buffer.alloc(32 - key.length), key]);
-};
-
-/**
- * Reads JWT_SECRET, DATA_KEY and VAPID_PRIVATE_KEY from DATA_DIR, generating each once (mode 0600) when
- * neither the environment nor the directory has it. Losing data-key makes stored e-mails unreadable, and
- * a new vapid-private-key orphans every browser push subscription: back them up.
- */
-export function loadSecrets(env: Env): Secrets {
-  const dataDir = resolve(envSchema.shape.DATA_DIR.parse(env.DATA_DIR));
-  const out: Secrets = {};
-  const names = (Object.keys(SECRET_FILES) as Array<keyof typeof SECRET_FILES>).filter((name) => !unsetIfEmpty(env[SECRET_VARIABLES[name]]));
-  if (names.length === 0) return out;
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  for (const name of names) {
-    const file = join(dataDir, SECRET_FILES[name]);
-    if (!existsSync(file)) {
-      // 'wx' fails if another process created it first, so two starts never disagree on a key.
-      try {
-        writeFileSync(file, newSecret(name).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-    }
-    chmodSync(file, 0o600);
-    const value = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
-    if (value.length !== 32) throw new ConfigError(`${SECRET_VARIABLES[name]}: ${file} is not 32 bytes of base64`);
-    out[name] = value;
-  }
-  return out;
-}
-
-/** The configuration for `main.ts`: environment first, then generated secrets from DATA_DIR. */
-export function loadConfig(env: Env): Config {
-  parseConfig(env, { jwtSecret: Buffer.alloc(32), dataKey: Buffer.alloc(32) }); // fail on bad values before touching disk
-  return parseConfig(env, loadSecrets(env));
-}
