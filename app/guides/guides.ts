@@ -86,6 +86,13 @@ function renderer(from: string): MarkdownIt {
     } else token.attrSet('href', target);
     return self.renderToken(tokens, idx, options);
   };
+  // A paragraph that is only an HTML comment (a generated file's notice, a generated table's markers) is a
+  // note to whoever edits the Markdown: with raw HTML off it would show as text, so the page leaves it out.
+  md.core.ruler.after('block', 'drop_comment_paragraphs', (state) => {
+    const t = state.tokens;
+    for (let i = t.length - 3; i >= 0; i--)
+      if (t[i]!.type === 'paragraph_open' && t[i + 2]!.type === 'paragraph_close' && /^<!--[\s\S]*-->$/.test(t[i + 1]!.content.trim())) t.splice(i, 3);
+  });
   md.renderer.rules.heading_open = (tokens, idx, options, _env, self) => {
     const inline = tokens[idx + 1];
     if (inline?.type === 'inline') tokens[idx]!.attrSet('id', slug(inline.children?.map((c) => c.content).join('') ?? inline.content));

@@ -69,6 +69,15 @@ describe('rendering a guide', () => {
     expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
   });
 
+  it('leaves out a paragraph that is only an HTML comment (the markers of a generated table), and shows any other as text', () => {
+    const html = render('<!-- limits:start (generated) -->\n\n| a |\n|---|\n| 1 |\n\n<!-- limits:end -->\n\nSee <!-- inline --> this.\n\n```\n<!-- in code -->\n```\n');
+    expect(html).not.toContain('limits:start');
+    expect(html).not.toContain('limits:end');
+    expect(html).toContain('<table>');
+    expect(html).toContain('See &lt;!-- inline --&gt; this.');
+    expect(html).toContain('<code>&lt;!-- in code --&gt;\n</code>');
+  });
+
   it('refuses javascript: links, and shows repository files that are not served as text', () => {
     const html = render('[x](javascript:alert(1)) [nginx](../deploy/nginx/) [site](https://example.org/)\n');
     expect(html).not.toMatch(/href="javascript:/i); // markdown-it leaves it as plain text
