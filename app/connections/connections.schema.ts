@@ -16,7 +16,7 @@ export const requestBody = z.strictObject({ username: usernameInput, message });
 
 export const respondBody = z.strictObject({
   username: usernameInput.describe('who sent the request'),
-  action: z.enum(['accept', 'reject'], { message: 'must be accept or reject' }),
+  action: z.enum(['accept', 'reject'], { error: 'must be accept or reject' }),
 });
 
 export const usernameParams = z.strictObject({ username: usernameInput });
