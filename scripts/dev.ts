@@ -85,7 +85,10 @@ async function main(): Promise<void> {
     if (child.exitCode === null && child.signalCode === null) {
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => child.kill('SIGKILL'), TURN_STOP_MS);
-        child.once('exit', () => (clearTimeout(force), resolve()));
+        child.once('exit', () => {
+          clearTimeout(force);
+          resolve();
+        });
         child.kill('SIGTERM');
       });
     }

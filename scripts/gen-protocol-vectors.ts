@@ -43,8 +43,8 @@ function projectRoot(): string {
   throw new Error('gen-protocol-vectors: cannot find the project root');
 }
 
-function readJson<T>(path: string): T | null {
-  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as T) : null;
+function readJson(path: string): unknown {
+  return existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : null;
 }
 
 async function makeKeys(): Promise<VectorKeys> {
@@ -62,6 +62,7 @@ async function sealAs(keys: VectorKeys, plaintext: string, sealing: Sealing): Pr
   if (sealing.form === 'plain') return plaintext;
   const recipient = await readPublicKey(keys[sealing.encryptedTo as KeyName].publicKey);
   if (sealing.form === 'unsigned') {
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- readKey is typed as the abstract Key, but every key it makes is a PublicKey (a PrivateKey extends it)
     return (await encrypt({ message: await createMessage({ text: plaintext }), encryptionKeys: recipient, format: 'armored' })) as string;
   }
   return seal(plaintext, recipient, await readPrivate(keys[sealing.signedBy as KeyName].privateKey));
@@ -83,12 +84,12 @@ function fail(what: string, expected: unknown, got: unknown): never {
 export async function generate(dir: string, options: { newKeys?: boolean } = {}): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const header = { protocolVersion: PROTOCOL_VERSION };
-  const previousKeys = options.newKeys ? null : readJson<{ keys: VectorKeys }>(join(dir, 'keys.json'));
+  const previousKeys = options.newKeys ? null : (readJson(join(dir, 'keys.json')) as { keys: VectorKeys } | null);
   const keysKept = previousKeys !== null;
   const keys = previousKeys?.keys ?? (await makeKeys());
   for (const name of KEY_NAMES) await readKey({ armoredKey: keys[name].publicKey }); // a hand-edited file fails here
 
-  const previousEnvelopes = new Map((readJson<{ cases: Array<Sealed & { name: string }> }>(join(dir, 'envelopes.json'))?.cases ?? []).map((c) => [c.name, c]));
+  const previousEnvelopes = new Map(((readJson(join(dir, 'envelopes.json')) as { cases: Array<Sealed & { name: string }> } | null)?.cases ?? []).map((c) => [c.name, c]));
   const cases = [];
   for (const c of envelopeCases()) {
     const payload = await payloadFor(keys, keysKept, c, previousEnvelopes.get(c.name));
@@ -100,7 +101,7 @@ export async function generate(dir: string, options: { newKeys?: boolean } = {})
     cases.push(vector);
   }
 
-  const previousSteps = new Map((readJson<{ steps: Array<Sealed & { step: string }> }>(join(dir, 'calls.json'))?.steps ?? []).map((s) => [s.step, s]));
+  const previousSteps = new Map(((readJson(join(dir, 'calls.json')) as { steps: Array<Sealed & { step: string }> } | null)?.steps ?? []).map((s) => [s.step, s]));
   const steps = [];
   for (const s of callSteps()) {
     const payload = await payloadFor(keys, keysKept, s, previousSteps.get(s.step));
@@ -131,7 +132,7 @@ export async function generate(dir: string, options: { newKeys?: boolean } = {})
   for (const input of LINK_CODE.sameCode) if (parsedCode(input) !== LINK_CODE.code) fail(`link code input ${input}`, LINK_CODE.code, parsedCode(input));
   for (const input of LINK_CODE.notACode) if (parsedCode(input) !== null) fail(`link code input ${input}`, null, parsedCode(input));
 
-  const previousBackup = keysKept ? readJson<{ backup: string }>(join(dir, 'key-backup.json')) : null;
+  const previousBackup = keysKept ? (readJson(join(dir, 'key-backup.json')) as { backup: string } | null) : null;
   const content = { v: 1, kind: 'signalbox.key-backup', username: 'alice', fingerprint: keys.alice.fingerprint, privateKey: keys.alice.privateKey };
   const backup = previousBackup?.backup ?? (await encryptWithPassphrase(JSON.stringify(content), BACKUP_PASSPHRASE));
   const opened = await openBackup(backup, BACKUP_PASSPHRASE);

@@ -8,8 +8,8 @@ import { usernameInput } from '../users/username.js';
 export const password = z
   .string()
   // abort: a password of the wrong length gets that one message, not also "too common".
-  .min(8, { message: 'must be at least 8 characters', abort: true })
-  .max(256, { message: 'must be at most 256 characters', abort: true })
+  .min(8, { error: 'must be at least 8 characters', abort: true })
+  .max(256, { error: 'must be at most 256 characters', abort: true })
   // ASVS 6.2.4: the first guesses of any attacker; compared case-insensitively (commonPasswords.ts).
   .refine((pw) => !isCommonPassword(pw), 'is too common: it is on lists of leaked passwords that attackers try first')
   .describe('8-256 characters, not the username, not on the common-passwords list (about 49,000 leaked passwords, case-insensitive)');
@@ -48,7 +48,7 @@ export const registerBody = z
     pgpPublicKey: z.string().nullable().optional().describe('an ASCII-armored OpenPGP public key; the same rules as PUT /auth/pgp-key'),
     device: deviceField,
   })
-  .refine((b) => notTheUsername(b.password, b.username), { path: ['password'], message: 'must not be the username' });
+  .refine((b) => notTheUsername(b.password, b.username), { path: ['password'], error: 'must not be the username' });
 
 export const loginBody = z.strictObject({
   username: z.string().min(1).max(320).describe('username, @username or e-mail address'),

@@ -86,8 +86,14 @@ export class PgpWorkerPool {
     worker.unref();
     const ready = new Promise<void>((resolve, reject) => {
       const limit = setTimeout(() => reject(new Error('OpenPGP worker did not start')), STARTUP_LIMIT_MS);
-      worker.once('message', () => (clearTimeout(limit), resolve()));
-      worker.once('error', (err) => (clearTimeout(limit), reject(err)));
+      worker.once('message', () => {
+        clearTimeout(limit);
+        resolve();
+      });
+      worker.once('error', (err) => {
+        clearTimeout(limit);
+        reject(err);
+      });
     });
     ready.catch(() => {}); // observed in runOn; this only keeps an early failure from being "unhandled"
     // A worker that dies (out of memory, a crash) is replaced by the next dispatch.

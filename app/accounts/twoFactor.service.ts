@@ -65,7 +65,8 @@ export class TwoFactorService {
     const recoveryCodes = newRecoveryCodes();
     const hashes = recoveryCodes.map((c) => hashRecoveryCode(this.d.cipher, user.id, normaliseRecoveryCode(c)!));
     // Password and code count as one attempt, before either is checked; a wrong password uses up no code.
-    let wrong: 'password' | 'code' | null = null;
+    // Set inside the guarded callback: the cast keeps TypeScript from narrowing it to its first value, null.
+    let wrong = null as 'password' | 'code' | null;
     await this.d.limiter.guard([['passwordChecksPerUser', auth.userId]], async () => {
       if (!(await this.d.hasher.verify(user.passwordHash, password, user.id))) wrong = 'password';
       else {
@@ -86,7 +87,8 @@ export class TwoFactorService {
     const factor = await this.d.store.twoFactor.get(user.id);
     if (!factor?.enabled) throw conflict('conflict', 'Two-factor authentication is not on.');
     // Password and code count as one attempt, before either is checked; a wrong password uses up no code.
-    let wrong: 'password' | 'code' | null = null;
+    // Set inside the guarded callback: the cast keeps TypeScript from narrowing it to its first value, null.
+    let wrong = null as 'password' | 'code' | null;
     await this.d.limiter.guard([['passwordChecksPerUser', user.id]], async () => {
       if (!(await this.d.hasher.verify(user.passwordHash, password, user.id))) wrong = 'password';
       else if ((await this.useSecondFactor(user.id, code)) === null) wrong = 'code';

@@ -7,6 +7,7 @@ export const MESSAGE_MAX = 280;
 
 const message = z
   .string()
+  // eslint-disable-next-line @typescript-eslint/no-misused-spread -- MESSAGE_MAX counts code points on purpose (its comment above), not grapheme clusters
   .refine((s) => [...s].length <= MESSAGE_MAX, `must be at most ${MESSAGE_MAX} characters`)
   .nullable()
   .optional()
@@ -16,7 +17,7 @@ export const requestBody = z.strictObject({ username: usernameInput, message });
 
 export const respondBody = z.strictObject({
   username: usernameInput.describe('who sent the request'),
-  action: z.enum(['accept', 'reject'], { message: 'must be accept or reject' }),
+  action: z.enum(['accept', 'reject'], { error: 'must be accept or reject' }),
 });
 
 export const usernameParams = z.strictObject({ username: usernameInput });

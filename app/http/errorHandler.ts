@@ -68,6 +68,7 @@ export function errorHandler(logger: Logger, maxBodyBytes: number): Middleware<A
       await next();
       if (ctx.body !== undefined && ctx.body !== null) return;
       if (ctx.status === 404) appError = notFound(`No route for ${ctx.method} ${ctx.path}.`);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- typed string, but Koa returns node's getHeader(): a number, an array or undefined too
       else if (ctx.status === 405) appError = methodNotAllowed(String(ctx.response.get('Allow')));
       // The router answers a method it does not know at all (TRACE, PROPFIND) 501 with a text body.
       else if (ctx.status === 501) appError = notImplemented();

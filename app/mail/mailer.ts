@@ -73,7 +73,8 @@ export function outboxTransport(dir: string, from: string, logger: Logger): Mail
 
 /** An SMTP error as a log field: its codes, and its text with any e-mail address in it blanked. */
 function describeError(err: unknown): Record<string, unknown> {
-  const e = err as { message?: unknown; code?: unknown; responseCode?: unknown; command?: unknown };
+  // Anything can be thrown, null and undefined included.
+  const e = err as { message?: unknown; code?: unknown; responseCode?: unknown; command?: unknown } | null | undefined;
   const message = typeof e?.message === 'string' ? e.message.replace(/[^\s<>"',;:]+@[^\s<>"',;:]+/g, '<address>') : String(err);
   return { message, code: e?.code, responseCode: e?.responseCode, command: e?.command };
 }

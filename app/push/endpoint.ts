@@ -84,15 +84,17 @@ type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | Look
 export function safeLookup(policy: EndpointPolicy) {
   return (hostname: string, options: { all?: boolean; family?: number | string }, callback: LookupCallback): void => {
     dnsLookup(hostname, { ...options, all: true, verbatim: true } as { all: true }, (err, addresses) => {
-      if (err) return callback(err, []);
+      if (err) {
+        callback(err, []);
+        return;
+      }
       const allowed = policy.allowPrivate ? addresses : addresses.filter((a) => !isBlockedAddress(a.address));
       if (allowed.length === 0) {
         const refusal: NodeJS.ErrnoException = new Error(`push endpoint ${hostname} resolves to no public address`);
         refusal.code = 'EPUSHBLOCKED';
-        return callback(refusal, []);
-      }
-      if (options.all) return callback(null, allowed);
-      callback(null, allowed[0]!.address, allowed[0]!.family);
+        callback(refusal, []);
+      } else if (options.all) callback(null, allowed);
+      else callback(null, allowed[0]!.address, allowed[0]!.family);
     });
   };
 }

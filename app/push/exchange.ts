@@ -47,7 +47,9 @@ export interface Transport {
 /** Sends `request` through `transport` within `limits`; never rejects. */
 export function exchange(transport: Transport, request: OutgoingRequest, limits: ExchangeLimits): Promise<ExchangeResult> {
   return new Promise<ExchangeResult>((resolve) => {
-    let settled = false;
+    // Set by `finish`, which transport.start may call before it returns: the cast keeps TypeScript from
+    // narrowing it to false at the check after that call.
+    let settled = false as boolean;
     let head: { status: number; headers: Record<string, string | string[] | undefined> } | null = null;
     const chunks: Buffer[] = [];
     let size = 0;
@@ -68,8 +70,8 @@ export function exchange(transport: Transport, request: OutgoingRequest, limits:
       },
       chunk(data) {
         size += data.length;
-        if (size > limits.maxAnswerBytes) return finish({ error: 'too_large' }, true);
-        chunks.push(data);
+        if (size > limits.maxAnswerBytes) finish({ error: 'too_large' }, true);
+        else chunks.push(data);
       },
       end() {
         if (head) finish({ ...head, body: Buffer.concat(chunks) }, false);

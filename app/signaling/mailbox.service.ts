@@ -176,24 +176,35 @@ export class MailboxService {
     if (taken.replaced) metrics.pollsRefused.inc({ reason: 'replaced' });
     const { hold } = taken;
     let waited = false;
+    // What a poll that waited answers: the hold is released first, so the session lookup before that
+    // answer (answerLive) takes no poll slot.
+    let afterWait: SignalRecord[];
     try {
       for (;;) {
         // Armed before the read: a signal stored between the read and the wait still wakes this poll.
         hold.arm();
         const signals = await pending();
         const remaining = deadline - Date.now();
-        if (signals.length > 0 || remaining <= 0) return waited ? this.answerLive(auth, signals, acked) : this.answer(device, signals, acked);
+        if (signals.length > 0 || remaining <= 0) {
+          if (!waited) return this.answer(device, signals, acked);
+          afterWait = signals;
+          break;
+        }
         const reason = await hold.wait(remaining);
         waited = true;
         if (reason === 'ended') throw sessionEnded();
         // The device polls again elsewhere (a new connection after a network change): this request
         // answers at once with nothing, so a signal is handed to the poll the device is listening on.
         if (reason === 'replaced') return this.answer(device, [], acked);
-        if (reason !== 'signal') return this.answerLive(auth, await pending(), acked);
+        if (reason !== 'signal') {
+          afterWait = await pending();
+          break;
+        }
       }
     } finally {
       hold.release();
     }
+    return this.answerLive(auth, afterWait, acked);
   }
 
   /**

@@ -34,6 +34,6 @@ export class Connections {
 
   /** Removes the connection, or cancels your outgoing request. */
   async remove(username: string): Promise<void> {
-    await this.session.request<void>('DELETE', `/connections/${encodeURIComponent(normaliseUsername(username))}`);
+    await this.session.request<unknown>('DELETE', `/connections/${encodeURIComponent(normaliseUsername(username))}`);
   }
 }

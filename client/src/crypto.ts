@@ -37,6 +37,7 @@ export const readPrivate = (armored: string): Promise<PrivateKey> => readPrivate
 
 /** `text` encrypted to `recipient` and signed by `signer`, ASCII-armored (`-----BEGIN PGP MESSAGE-----`). */
 export async function seal(text: string, recipient: Key, signer: PrivateKey): Promise<string> {
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- readKey is typed as the abstract Key, but every key it makes is a PublicKey (a PrivateKey extends it)
   return (await encrypt({ message: await createMessage({ text }), encryptionKeys: recipient, signingKeys: signer, format: 'armored' })) as string;
 }
 
@@ -54,6 +55,7 @@ export async function unseal(armored: string, me: PrivateKey, sender: Key): Prom
   }
   let result;
   try {
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- readKey is typed as the abstract Key, but every key it makes is a PublicKey (a PrivateKey extends it)
     result = await decrypt({ message, decryptionKeys: me, verificationKeys: sender, format: 'utf8' });
   } catch (err) {
     throw new SignalboxError('undecryptable', "The payload is not encrypted to this device's key.", { cause: err });

@@ -28,11 +28,11 @@ function base32(bytes: Uint8Array): string {
     value = (value << 8) | byte;
     bits += 8;
     while (bits >= 5) {
-      out += ALPHABET[(value >>> (bits - 5)) & 31];
+      out += ALPHABET[(value >>> (bits - 5)) & 31]!;
       bits -= 5;
     }
   }
-  if (bits > 0) out += ALPHABET[(value << (5 - bits)) & 31];
+  if (bits > 0) out += ALPHABET[(value << (5 - bits)) & 31]!;
   return out;
 }
 
@@ -54,6 +54,7 @@ export function parseCode(input: string): string {
   let text = input.trim();
   if (text.toLowerCase().startsWith(LINK_QR_PREFIX)) text = text.slice(LINK_QR_PREFIX.length);
   const chars = text.replace(/[\s-]/g, '').toUpperCase().replace(/0/g, 'O').replace(/1/g, 'I').replace(/8/g, 'B');
+  // eslint-disable-next-line @typescript-eslint/no-misused-spread -- each character is looked up in an ASCII alphabet: however a non-ASCII one splits, it fails
   if (chars.length !== CODE_CHARS || [...chars].some((c) => !ALPHABET.includes(c))) {
     throw new SignalboxError('validation_failed', `A link code is ${CODE_CHARS} letters and digits 2-7, e.g. ABCD-EFGH-IJKL-MNOP.`);
   }

@@ -83,6 +83,7 @@ export class PollLoop {
             delay = backoffDelay(++failures, this.d.retry, this.d.random); // a handler threw: not in a tight loop
           }
         } catch (err) {
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- narrowed by the loop's check, but the signal can abort during the awaits after it
           if (err instanceof AbortedError || stop.aborted) break;
           if (err instanceof SignalboxError && err.code === 'signed_out') {
             this.d.reportError(err); // 'state' said signed-out when the session ended; this says why the loop stopped
@@ -99,6 +100,7 @@ export class PollLoop {
             if (error.status === 400) handled = undefined;
           }
         }
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- narrowed by the loop's check, but the signal can abort during the awaits after it
         if (delay !== undefined && !stop.aborted) {
           if (error) this.d.setState('offline', { retryInMs: Math.round(delay), error });
           const sleep = pause(delay, stop);

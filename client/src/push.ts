@@ -70,7 +70,7 @@ export class Push {
 
   /** No more wake-ups for this device; resolves whether or not it had a subscription. */
   async unsubscribe(): Promise<void> {
-    await this.session.request<void>('DELETE', this.path());
+    await this.session.request<unknown>('DELETE', this.path());
   }
 
   /** This device's subscription, or null when it has none. */

@@ -54,6 +54,7 @@ export class Session {
   load(): Promise<void> {
     this.loaded ??= this.slot.get().then((stored) => {
       // A sign-in that finished while storage was being read wins over what was stored before it.
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- parsed from the app's storage unchecked (storage.ts): a field may be missing
       if (!this.current && stored?.accessToken && stored.refreshToken && stored.user) this.current = stored;
     });
     return this.loaded;
@@ -144,7 +145,8 @@ export class Session {
     // Stored before anyone uses it: a crash after this point must not leave the rotated token behind,
     // whose next use would end the session.
     if (this.current !== before) return; // logged out or signed in anew while refreshing
-    this.current = { ...before, accessToken: grant.accessToken, refreshToken: grant.refreshToken, user: grant.user ?? before.user };
+    // The refresh answer always carries the user (docs/api.md, POST /auth/refresh).
+    this.current = { ...before, accessToken: grant.accessToken, refreshToken: grant.refreshToken, user: grant.user };
     await this.slot.set(this.current);
     await markRotated(this.baseUrl, before.deviceId, before.refreshToken);
   }
@@ -153,6 +155,7 @@ export class Session {
   private async adoptStored(before: StoredSession): Promise<boolean> {
     const stored = await this.slot.get();
     if (stored?.deviceId !== before.deviceId || !stored.refreshToken || !stored.accessToken || stored.refreshToken === before.refreshToken) return false;
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- parsed from the app's storage unchecked (storage.ts): a field may be missing
     if (this.current === before) this.current = { ...before, accessToken: stored.accessToken, refreshToken: stored.refreshToken, user: stored.user ?? before.user };
     return true;
   }

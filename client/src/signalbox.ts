@@ -92,7 +92,8 @@ export class Signalbox {
   constructor(options: SignalboxOptions = {}) {
     const baseUrl = (options.baseUrl ?? pageOrigin())?.replace(/\/+$/, '');
     if (!baseUrl) throw new SignalboxError('validation_failed', 'baseUrl is required outside a browser page.');
-    const fetchFn = options.fetch ?? globalThis.fetch?.bind(globalThis);
+    // Typed as always there, but some runtimes the SDK runs on have no global fetch.
+    const fetchFn = options.fetch ?? (globalThis as { fetch?: typeof fetch }).fetch?.bind(globalThis);
     if (!fetchFn) throw new SignalboxError('validation_failed', 'No fetch here: pass options.fetch.');
     const storage = options.storage ?? new MemoryStorage();
     this.rtc = options.rtc;

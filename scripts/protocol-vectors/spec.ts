@@ -113,6 +113,7 @@ function envelopeCase(
   name: string,
   why: string,
   expect: Outcome,
+  // eslint-disable-next-line @typescript-eslint/no-invalid-void-type -- most cases change nothing and pass \`() => {}\`, which returns void
   edit: (e: Envelope, s: OuterSignal) => { envelope?: Envelope; plaintext?: string; signal?: OuterSignal } | void,
   extra: Partial<Pick<EnvelopeCase, 'sealing' | 'sender' | 'seenNonces' | 'fields'>> & { toDevice?: string | null; ts?: number } = {},
 ): EnvelopeCase {

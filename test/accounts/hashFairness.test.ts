@@ -46,6 +46,7 @@ class HeldHasher extends CountingHasher {
 }
 
 let t: TestApp;
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when the setup failed before creating it
 afterEach(() => t?.close());
 
 /** Resolves once `n` password checks have been asked of the hasher (run, queued or refused). */

@@ -33,6 +33,7 @@ describe('PUT /users/me/key-backup', () => {
     const modern = await passphraseMessage('x', { s2kType: openpgp.enums.s2k.argon2, aeadProtect: true });
     expect((await put(modern)).status).toBe(204);
     const encryptionKeys = await openpgp.readKey({ armoredKey: fixture(ED25519.file) });
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- readKey is typed as the abstract Key, but every key it makes is a PublicKey (a PrivateKey extends it)
     const toKey = await openpgp.encrypt({ message: await openpgp.createMessage({ text: 'x' }), encryptionKeys, format: 'armored' });
     expect((await put(toKey)).status).toBe(204);
   });

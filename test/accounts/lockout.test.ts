@@ -12,6 +12,7 @@ import { totpAt } from '../helpers/totp.js';
 
 let t: TestApp;
 let hasher: CountingHasher;
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when the setup failed before creating it
 afterEach(() => t?.close());
 
 const PASSWORD = 'correct horse battery';

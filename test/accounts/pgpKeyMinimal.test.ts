@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { config, enums, generateKey, readKey, SignaturePacket, type PublicKey } from 'openpgp';
+import { config, enums, generateKey, readKey, SignaturePacket, type Key } from 'openpgp';
 import { bearer, registerUser } from '../helpers/factories.js';
 import { useTestApp, withUser } from '../helpers/perTest.js';
 import { ED25519, fixture } from '../helpers/pgpFixtures.js';
@@ -31,7 +31,7 @@ async function paddedKey(copies: number, bindingCopies = copies / 2): Promise<st
 }
 
 /** How many signature packets of each kind the served key holds. */
-function signatureCounts(key: PublicKey) {
+function signatureCounts(key: Key) {
   return {
     userIDs: key.users.length,
     selfCertifications: key.users.map((u) => u.selfCertifications.length),

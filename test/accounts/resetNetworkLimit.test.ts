@@ -11,6 +11,7 @@ import { codeIn } from '../helpers/smtp.js';
 const smtp = useSmtpServer();
 let t: TestApp;
 let users: TestUser[];
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when the setup failed before creating it
 afterEach(() => t?.close());
 
 // Per-address limits roomy enough that only the per-network one can refuse in these tests.

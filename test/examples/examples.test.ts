@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 
 let t: TestApp;
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when the setup failed before creating it
 afterEach(() => t?.close());
 
 describe('GET /examples/two-person-call/', () => {

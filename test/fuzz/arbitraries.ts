@@ -156,6 +156,7 @@ export function jsonBody(schema: JsonSchema): fc.Arbitrary<unknown> {
     const keys = Object.keys(v.properties ?? {});
     for (const [pick, how, value, extra] of edits) {
       const key = keys.length > 0 ? keys[pick % keys.length]! : extra;
+      // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- the mutation is a field missing from a JSON body, a plain object
       if (how === 0) delete body[key];
       else if (how === 1) body[key] = null;
       else if (how === 2) Object.defineProperty(body, extra, { value, enumerable: true, configurable: true, writable: true });

@@ -50,6 +50,7 @@ describe('coarseNetwork (the security log)', () => {
 
 describe('per-IP limits', () => {
   let t: TestApp;
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when the setup failed before creating it
   afterEach(() => t?.close());
   const login = (ip: string) => t.http.post('/auth/login').set('X-Forwarded-For', ip).send({ username: 'someone', password: 'wrong guess' });
 

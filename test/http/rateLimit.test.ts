@@ -6,6 +6,7 @@ import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { registerUser } from '../helpers/factories.js';
 
 let t: TestApp;
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when the setup failed before creating it
 afterEach(() => t?.close());
 
 const start = (env: Env) => {

@@ -34,11 +34,11 @@ function sygnalApns(n: Notify['notification']) {
   const device = n.devices[0]!;
   const defaultPayload = (device.data?.default_payload ?? {}) as Json;
   if (typeof defaultPayload !== 'object' || Array.isArray(defaultPayload)) return { rejected: true } as const;
-  const counts = (n.counts ?? {}) as { unread?: number; missed_calls?: number };
+  const counts = (n.counts ?? {}) as { unread?: number | null; missed_calls?: number | null };
   if (!(n.event_id && !n.type)) return { alert: true } as const;
   const payload: Json = { ...defaultPayload };
   if (n.room_id) payload.room_id = n.room_id;
-  if (n.event_id) payload.event_id = n.event_id;
+  payload.event_id = n.event_id; // set: checked above
   if (counts.unread !== undefined && counts.unread !== null) payload.unread_count = counts.unread;
   if (counts.missed_calls !== undefined && counts.missed_calls !== null) payload.missed_calls = counts.missed_calls;
   return { payload, priority: n.prio === 'low' ? 5 : 10, token: Buffer.from(device.pushkey, 'base64').toString('hex') };
@@ -53,7 +53,7 @@ function sygnalFcmV1(n: Notify['notification']) {
   }
   if (data.content && typeof data.content === 'object') delete data.content;
   data.prio = n.prio === 'low' ? 'normal' : 'high';
-  const counts = (n.counts ?? {}) as { unread?: number; missed_calls?: number };
+  const counts = (n.counts ?? {}) as { unread?: number | null; missed_calls?: number | null };
   data.unread = String(counts.unread ?? 'None');
   data.missed_calls = String(counts.missed_calls ?? 'None');
   return { message: { data, android: { priority: n.prio === 'low' ? 'normal' : 'high' }, token: device.pushkey } };

@@ -90,7 +90,7 @@ export class ApnsFake {
 
   private async handle(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, body: Buffer): Promise<void> {
     const path = String(headers[':path']);
-    const auth = String(headers.authorization ?? '');
+    const auth = headers.authorization ?? '';
     const jwt = auth.startsWith('bearer ') ? auth.slice('bearer '.length) : null;
     let claims: JWTPayload | null = null;
     let refusal: { status: number; reason: string } | null = null;
@@ -209,7 +209,8 @@ export class FcmFake {
       const form = new URLSearchParams(body.toString('utf8'));
       if (req.method !== 'POST' || form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer' || !form.get('assertion')) {
         this.problems.push('bad grant');
-        return this.json(res, 400, { error: 'invalid_grant' });
+        this.json(res, 400, { error: 'invalid_grant' });
+        return;
       }
       try {
         const { payload } = await jwtVerify(form.get('assertion')!, this.publicKey, { algorithms: ['RS256'], issuer: this.clientEmail, audience: this.tokenUri });
@@ -217,18 +218,21 @@ export class FcmFake {
         if (typeof payload.iat !== 'number' || typeof payload.exp !== 'number' || payload.exp - payload.iat > 3600) throw new Error('lifetime');
       } catch (err) {
         this.problems.push(`assertion: ${(err as Error).message}`);
-        return this.json(res, 400, { error: 'invalid_grant', error_description: 'Invalid JWT Signature.' });
+        this.json(res, 400, { error: 'invalid_grant', error_description: 'Invalid JWT Signature.' });
+        return;
       }
       this.grants++;
       const token = `ya29.fake-${this.grants}`;
       this.issued.set(token, Date.now() + this.expiresIn * 1000);
-      return this.json(res, 200, { access_token: token, expires_in: this.expiresIn, token_type: 'Bearer' });
+      this.json(res, 200, { access_token: token, expires_in: this.expiresIn, token_type: 'Bearer' });
+      return;
     }
     if (path !== `/v1/projects/${this.projectId}/messages:send` || req.method !== 'POST') {
       this.problems.push(`path ${path}`);
-      return this.json(res, 404, { error: { code: 404, message: 'Not found', status: 'NOT_FOUND' } });
+      this.json(res, 404, { error: { code: 404, message: 'Not found', status: 'NOT_FOUND' } });
+      return;
     }
-    const bearer = String(req.headers.authorization ?? '').replace(/^Bearer /, '');
+    const bearer = (req.headers.authorization ?? '').replace(/^Bearer /, '');
     const until = this.issued.get(bearer);
     this.received.push({ path, headers: req.headers, body, at: performance.now() });
     const done = () => {
@@ -236,7 +240,8 @@ export class FcmFake {
     };
     if (until === undefined || until <= Date.now()) {
       this.json(res, 401, { error: { code: 401, message: 'Request had invalid authentication credentials.', status: 'UNAUTHENTICATED' } });
-      return done();
+      done();
+      return;
     }
     let message: { token?: unknown; data?: Record<string, unknown>; android?: unknown } | undefined;
     try {
@@ -254,7 +259,8 @@ export class FcmFake {
           details: [{ '@type': 'type.googleapis.com/google.rpc.BadRequest', fieldViolations: [{ field: 'message.data' }] }],
         },
       });
-      return done();
+      done();
+      return;
     }
     const answer = this.answers.shift();
     if (answer) this.json(res, answer.status, { error: answer.error });

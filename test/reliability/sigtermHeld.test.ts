@@ -93,7 +93,7 @@ describe(`SIGTERM with ${HELD} long-polls held`, () => {
         const held = holders.map((d) =>
           call(server.url, 'GET', '/signaling/poll?wait=30', { token: d.accessToken }).then(
             (answer): Answer | Error => answer,
-            (err: Error) => err,
+            (err: unknown) => err as Error,
           ),
         );
         const holdDeadline = Date.now() + HOLD_BOUND_MS;
@@ -140,7 +140,7 @@ describe(`SIGTERM with ${HELD} long-polls held`, () => {
             a.contentType.startsWith('application/json') &&
             Array.isArray((a.body as Polled | null)?.signals) &&
             (a.body as Polled).signals.length === 0 &&
-            CURSOR.test(String((a.body as Polled).cursor)),
+            CURSOR.test(String((a.body as { cursor?: unknown }).cursor)),
         ).length;
         const failures = answers.filter((a) => a instanceof Error).map((a) => a.message);
         const otherAnswers = answers.filter((a): a is Answer => !(a instanceof Error) && a.status !== 200).map((a) => `${a.status} ${a.text.slice(0, 120)}`);

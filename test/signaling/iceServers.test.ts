@@ -11,6 +11,7 @@ const TURNS = 'turns:turn.example.org:5349?transport=tcp';
 const WITH_SECRET: Env = { STUN_URLS: STUN, TURN_URLS: `${TURN_UDP},${TURNS}`, TURN_SECRET: SECRET, TURN_TTL: '3600' };
 
 let t: TestApp;
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when the setup failed before creating it
 afterEach(() => t?.close());
 
 /** An app with `env` and one signed-in user. */

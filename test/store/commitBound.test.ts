@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { MongoClient, MongoError, MongoWriteConcernError, type ClientSession, type TransactionOptions } from 'mongodb';
+import { MongoClient, MongoError, MongoWriteConcernError, WriteConcern, type ClientSession, type TransactionOptions } from 'mongodb';
 import { guardUnavailable } from '../../app/store/guard.js';
 import { MONGO_CLIENT_OPTIONS } from '../../app/store/mongo/index.js';
 import { COMMIT_MAX_MS, TRANSACTION_OPTIONS } from '../../app/store/mongo/mailboxes.js';
@@ -67,13 +67,13 @@ describe('MongoDB transactions while the replica set cannot confirm majority wri
   });
 
   it('without a bound of its own, the driver commits again and again (what the bound prevents)', async () => {
-    const { outcome, commits } = await send({ readConcern: { level: 'snapshot' }, writeConcern: { w: 'majority' } });
+    const { outcome, commits } = await send({ readConcern: { level: 'snapshot' }, writeConcern: new WriteConcern('majority') });
     expect(String(outcome)).toContain('still committing');
     expect(commits.length).toBeGreaterThan(2);
   });
 
   it('a write-concern timeout shorter than the commit bound would be retried too', async () => {
-    const { commits } = await send({ ...TRANSACTION_OPTIONS, writeConcern: { w: 'majority', wtimeoutMS: COMMIT_MAX_MS - 1000 } });
+    const { commits } = await send({ ...TRANSACTION_OPTIONS, writeConcern: new WriteConcern('majority', COMMIT_MAX_MS - 1000) });
     expect(commits.length).toBeGreaterThan(2);
   });
 });

@@ -234,7 +234,9 @@ describe('a call whose relay goes away and comes back (a network change)', () =>
   });
 
   afterAll(async () => {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when the setup failed before creating it
     await ownServer?.close();
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when the setup failed before creating it
     await ownCoturn?.stop();
   });
 

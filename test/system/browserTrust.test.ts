@@ -128,6 +128,7 @@ describe('calls that fail fast', () => {
   });
   afterAll(async () => {
     await world.closeDevices();
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when the setup failed before creating it
     await quick?.close();
   });
 

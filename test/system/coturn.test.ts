@@ -121,6 +121,7 @@ afterAll(async () => {
       child.kill('SIGTERM');
     });
   }
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when the setup failed before creating it
   await t?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });

@@ -79,7 +79,7 @@ describe('a second browser of Alice, from the key backup', () => {
       (p) =>
         (globalThis as unknown as { driver: { loadBackup(p: string): Promise<unknown> } }).driver.loadBackup(p).then(
           () => 'loaded',
-          (e: { code: string }) => e.code,
+          (e: unknown) => (e as { code: string }).code,
         ),
       `${PASSPHRASE}!`,
     );

@@ -26,8 +26,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when the setup failed before creating it
   await browser?.close();
   await Promise.all(servers.map((s) => s.close()));
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when the setup failed before creating it
   await coturn?.stop();
 });
 

@@ -25,8 +25,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(contexts.map((c) => c.close()));
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when the setup failed before creating it
   await browser?.close();
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when the setup failed before creating it
   await server?.close();
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when the setup failed before creating it
   await coturn?.stop();
 });
 
@@ -57,10 +60,10 @@ async function signUp(prefix: string): Promise<Person> {
   await byTestId(page, 'register').click();
   await byTestId(page, 'contacts')
     .waitFor({ state: 'visible', timeout: STEP_MS })
-    .catch(async (err: Error) => {
+    .catch(async (err: unknown) => {
       // The page's status line, its console errors and the server's failures say what went wrong.
       throw new Error(
-        `${err.message}\nstatus: ${await byTestId(page, 'status').textContent()}\n${problems.join('\n')}\n${JSON.stringify(server.logs.filter((l) => Number(l.status) >= 500 || Number(l.level) >= 40).slice(0, 5))}`,
+        `${(err as Error).message}\nstatus: ${await byTestId(page, 'status').textContent()}\n${problems.join('\n')}\n${JSON.stringify(server.logs.filter((l) => Number(l.status) >= 500 || Number(l.level) >= 40).slice(0, 5))}`,
       );
     });
   return { page, username, problems };

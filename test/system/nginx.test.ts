@@ -161,6 +161,7 @@ afterAll(async () => {
     nginx.kill('SIGTERM');
     await exited;
   }
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when the setup failed before creating it
   await server?.close();
   rmSync(work, { recursive: true, force: true });
 });

@@ -26,12 +26,12 @@ const live = (now: Date): Filter<ConnectionDoc> => ({ $or: [{ state: 'accepted' 
 export async function mongoConnectionsIndexes(db: Db): Promise<void> {
   const connections = db.collection<ConnectionDoc>('connections');
   // The unique pair is what makes "one record per pair" hold under concurrent inserts.
-  await connections.createIndex({ lowId: 1, highId: 1 }, { unique: true });
+  await connections.createIndex({ lowId: 1, highId: 1 }, { unique: true }, undefined);
   await connections.createIndex({ highId: 1 });
-  await connections.createIndex({ requesterId: 1, expiresAt: 1 }, { partialFilterExpression: { state: 'pending' } });
+  await connections.createIndex({ requesterId: 1, expiresAt: 1 }, { partialFilterExpression: { state: 'pending' } }, undefined);
   // MongoDB drops lapsed requests itself (within about a minute); reads still compare expiresAt with now.
   // Partial, so an accepted connection can never be swept by it.
-  await connections.createIndex({ expiresAt: 1 }, { name: 'pending_ttl', expireAfterSeconds: 0, partialFilterExpression: { state: 'pending' } });
+  await connections.createIndex({ expiresAt: 1 }, { name: 'pending_ttl', expireAfterSeconds: 0, partialFilterExpression: { state: 'pending' } }, undefined);
 }
 
 export function mongoConnections(db: Db, mailbox: MongoMailboxWrites): ConnectionStore {

@@ -61,6 +61,7 @@ async function requireTransactions(client: MongoClient): Promise<void> {
  * (unavailable.ts); the URI's `w` is kept (the driver merges the two key by key). Transactions set their own
  * (mailboxes.ts, TRANSACTION_OPTIONS).
  */
+// eslint-disable-next-line @typescript-eslint/no-deprecated -- its replacement, a writeConcern object, is not documented to merge with the URI's `w` key by key
 export const MONGO_CLIENT_OPTIONS = { serverSelectionTimeoutMS: 5000, appName: 'signalbox', wtimeoutMS: COMMIT_MAX_MS } as const satisfies MongoClientOptions;
 
 /** Connects to MongoDB (a replica set), creates the unique and TTL indexes, migrates, and returns the store. */

@@ -1,4 +1,4 @@
-import { MongoServerError, type ClientSession, type Db, type Document, type MongoClient, type TransactionOptions } from 'mongodb';
+import { MongoServerError, WriteConcern, type ClientSession, type Db, type Document, type MongoClient, type TransactionOptions } from 'mongodb';
 import type { Arrivals } from '../arrivals.js';
 import type { EventAudience, MailboxEntry, ServerEvent, SignalRecord } from '../types.js';
 
@@ -69,17 +69,17 @@ export const toSignalRecord = (d: MailboxEntryDoc): SignalRecord => ({
 export async function mongoMailboxesIndexes(db: Db): Promise<void> {
   const entries = mailboxEntries(db);
   // A device's entries in sequence order: reads (bounded by the poll's limit), acknowledgement, clearing.
-  await entries.createIndex({ deviceId: 1, seq: 1 }, { unique: true });
+  await entries.createIndex({ deviceId: 1, seq: 1 }, { unique: true }, undefined);
   // The two caps of a send (signals only) and EVENTS_MAX (events only), each counted from an index alone,
   // without reading a payload.
   await entries.createIndex({ deviceId: 1, expiresAt: 1 });
   await entries.createIndex({ deviceId: 1, event: 1, expiresAt: 1 });
   await entries.createIndex({ deviceId: 1, senderId: 1, event: 1, expiresAt: 1 });
   // A device's pending `connection.requested` of one pair, replaced or removed by the pair's next event.
-  await entries.createIndex({ deviceId: 1, pairKey: 1, expiresAt: 1 }, { partialFilterExpression: { pairKey: { $exists: true } } });
+  await entries.createIndex({ deviceId: 1, pairKey: 1, expiresAt: 1 }, { partialFilterExpression: { pairKey: { $exists: true } } }, undefined);
   // MongoDB drops expired copies itself (within about a minute); purgeExpired and every read still
   // compare expiresAt with now, and purge and countPending use this index instead of a scan.
-  await entries.createIndex({ expiresAt: 1 }, { expireAfterSeconds: 0 });
+  await entries.createIndex({ expiresAt: 1 }, { expireAfterSeconds: 0 }, undefined);
   // Deleting an account removes its unread signals and events from other mailboxes.
   await entries.createIndex({ senderId: 1 });
   // Finds the per-user documents left to migrate ({userId: null} matches a missing field) without a scan.
@@ -113,7 +113,7 @@ export const TRANSACTION_OPTIONS = {
   // Snapshot reads and majority writes: every read of the transaction sees one consistent state, and a
   // write to a document someone else changed since aborts it (retried by withTransaction).
   readConcern: { level: 'snapshot' },
-  writeConcern: { w: 'majority', wtimeoutMS: COMMIT_MAX_MS + 1000 },
+  writeConcern: new WriteConcern('majority', COMMIT_MAX_MS + 1000),
   maxCommitTimeMS: COMMIT_MAX_MS,
 } as const satisfies TransactionOptions;
 

@@ -9,7 +9,7 @@ interface RateDoc {
 
 export async function mongoRateLimitsIndexes(db: Db): Promise<void> {
   // MongoDB drops ended windows itself; reads still compare resetAt with now.
-  await db.collection<RateDoc>('rateLimits').createIndex({ resetAt: 1 }, { expireAfterSeconds: 0 });
+  await db.collection<RateDoc>('rateLimits').createIndex({ resetAt: 1 }, { expireAfterSeconds: 0 }, undefined);
 }
 
 export function mongoRateLimits(db: Db): RateLimitStore {

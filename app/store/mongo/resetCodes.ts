@@ -10,7 +10,7 @@ interface ResetCodeDoc {
 }
 
 export async function mongoResetCodesIndexes(db: Db): Promise<void> {
-  await db.collection<ResetCodeDoc>('resetCodes').createIndex({ expiresAt: 1 }, { expireAfterSeconds: 0 });
+  await db.collection<ResetCodeDoc>('resetCodes').createIndex({ expiresAt: 1 }, { expireAfterSeconds: 0 }, undefined);
 }
 
 export function mongoResetCodes(db: Db): ResetCodeStore {

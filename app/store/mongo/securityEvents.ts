@@ -13,7 +13,7 @@ export async function mongoSecurityEventsIndexes(db: Db): Promise<void> {
   // One account's log, newest first, from the index alone.
   await collection(db).createIndex({ userId: 1, at: -1, _id: -1 });
   // MongoDB drops expired entries itself; purgeExpired and list still compare expiresAt with now.
-  await collection(db).createIndex({ expiresAt: 1 }, { expireAfterSeconds: 0 });
+  await collection(db).createIndex({ expiresAt: 1 }, { expireAfterSeconds: 0 }, undefined);
 }
 
 export function mongoSecurityEvents(db: Db): SecurityEventStore {

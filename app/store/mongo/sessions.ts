@@ -39,9 +39,9 @@ export async function mongoSessionsIndexes(db: Db): Promise<void> {
   const tokens = db.collection<TokenDoc>('refreshTokens');
   await sessions.createIndex({ userId: 1 });
   // TTL indexes let MongoDB drop expired rows itself (within about a minute); reads still check expiry.
-  await sessions.createIndex({ expiresAt: 1 }, { expireAfterSeconds: 0 });
+  await sessions.createIndex({ expiresAt: 1 }, { expireAfterSeconds: 0 }, undefined);
   await tokens.createIndex({ sessionId: 1 });
-  await tokens.createIndex({ expiresAt: 1 }, { expireAfterSeconds: 0 });
+  await tokens.createIndex({ expiresAt: 1 }, { expireAfterSeconds: 0 }, undefined);
 }
 
 export function mongoSessions(db: Db): SessionStore {
@@ -166,6 +166,7 @@ export function mongoSessions(db: Db): SessionStore {
       return resilientWatch<{ documentKey?: { _id: string } }>(
         () => sessions.watch<SessionDoc, { documentKey?: { _id: string } }>([{ $match: { operationType: 'delete' } }, { $project: { documentKey: 1 } }]),
         (change) => {
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- the key is what the server sends, not checked against SessionDoc
           if (change.documentKey) listener([String(change.documentKey._id)]);
         },
         // An invalidate event (the collection dropped) carries no key and is the stream's last: a new one opens.

@@ -15,7 +15,7 @@ interface SentSignalDoc {
 
 export async function mongoSignalsIndexes(db: Db): Promise<void> {
   const sent = db.collection<SentSignalDoc>('sentSignals');
-  await sent.createIndex({ expiresAt: 1 }, { expireAfterSeconds: 0 });
+  await sent.createIndex({ expiresAt: 1 }, { expireAfterSeconds: 0 }, undefined);
   // Deleting an account forgets its keys.
   await sent.createIndex({ senderId: 1 });
 }
@@ -110,13 +110,14 @@ export function mongoSignals(db: Db, mailbox: MongoMailboxWrites, arrivals: Arri
       // device's mailbox (acknowledgements, purges and expiry touch only the entries, and wake nobody),
       // and its key is the device. Inserts, updates and replacements alike (an update may be logged as
       // either), and only the key is sent, never the document. The resume token (_id) stays.
-      return resilientWatch<{ documentKey: { _id: string } }>(
+      return resilientWatch<{ documentKey?: { _id: string } }>(
         () =>
-          counters.watch<{ _id: string }, { documentKey: { _id: string } }>([
+          counters.watch<{ _id: string }, { documentKey?: { _id: string } }>([
             { $match: { operationType: { $in: ['insert', 'update', 'replace'] } } },
             { $project: { documentKey: 1 } },
           ]),
         (change) => {
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- the key is what the server sends, not checked against the counter's type
           if (change.documentKey) listener(String(change.documentKey._id));
         },
         // An invalidate event (the collection dropped) carries no key and is the stream's last: a new one opens.

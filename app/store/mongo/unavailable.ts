@@ -53,6 +53,7 @@ const TRANSIENT_LABELS = [MongoErrorLabel.RetryableWriteError, MongoErrorLabel.T
  */
 const hasWriteConcernError = (err: MongoError): boolean => {
   if (err instanceof MongoWriteConcernError) return true;
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the constructor is public ("internal use only"): one built elsewhere may carry no result
   if (err instanceof MongoBulkWriteError) return err.result?.getWriteConcernError() !== undefined && !err.result.hasWriteErrors();
   return err instanceof MongoServerError && err.writeConcernError !== undefined;
 };

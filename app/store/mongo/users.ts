@@ -46,8 +46,8 @@ export async function serialiseOn(db: Db, userIds: readonly string[], session: C
 
 export async function mongoUsersIndexes(db: Db): Promise<void> {
   const users = db.collection<UserDoc>('users');
-  await users.createIndex({ username: 1 }, { unique: true });
-  await users.createIndex({ emailIndex: 1 }, { unique: true });
+  await users.createIndex({ username: 1 }, { unique: true }, undefined);
+  await users.createIndex({ emailIndex: 1 }, { unique: true }, undefined);
 }
 
 export function mongoUsers(db: Db, mailbox: MongoMailboxWrites): UserStore {

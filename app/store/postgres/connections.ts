@@ -95,7 +95,7 @@ export function pgConnections(pool: pg.Pool, mailbox: PgMailboxWrites): Connecti
           },
           (r) => (events && (r.outcome === 'requested' || r.outcome === 'accepted') ? events(r) : null),
         )
-        .catch((err) => {
+        .catch((err: unknown) => {
           if (isForeignKeyViolation(err)) return { outcome: 'gone' } as const; // a user deleted while the insert ran
           throw err;
         });

@@ -87,7 +87,10 @@ export function watchNotifications(url: string, channel: string, onPayload: (pay
           }
           nextWaitMs = backoff.firstMs;
           const heartbeat = setInterval(() => {
-            if (client !== c) return clearInterval(heartbeat);
+            if (client !== c) {
+              clearInterval(heartbeat);
+              return;
+            }
             c.query('SELECT 1').catch((err: unknown) => fail(c, err));
           }, timing.heartbeatMs);
           heartbeat.unref();
@@ -97,7 +100,7 @@ export function watchNotifications(url: string, channel: string, onPayload: (pay
             options.onRecovered?.();
           }
         },
-        (err) => fail(c, err),
+        (err: unknown) => fail(c, err),
       );
   };
 

@@ -220,15 +220,19 @@ export class Call {
     try {
       switch (message.kind) {
         case 'offer':
-          return await this.applyOffer(message.sdp);
+          await this.applyOffer(message.sdp);
+          break;
         case 'answer':
-          return await this.applyAnswer(message.sdp);
+          await this.applyAnswer(message.sdp);
+          break;
         case 'ice':
-          return await this.addRemoteCandidate(message.candidate);
+          await this.addRemoteCandidate(message.candidate);
+          break;
         case 'bye':
-          return this.end(message.reason, 'remote', false);
+          this.end(message.reason, 'remote', false);
+          break;
         default:
-          return;
+          break;
       }
     } catch {
       // A description or candidate the connection refuses (a stale one after a glare, say) is not fatal:
@@ -252,6 +256,7 @@ export class Call {
       this.makingOffer = true;
       this.heldLocal ??= [];
       const offer = await this.pc.createOffer(iceRestart ? { iceRestart: true } : undefined);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- narrowed before the await, but the peer's offer can change it meanwhile
       if (this.pc.signalingState !== 'stable') return; // the peer's offer came meanwhile: see applyOffer
       await this.pc.setLocalDescription(offer);
       this.sendDescription({ kind: 'offer', sdp: offer.sdp ?? '' });

@@ -386,7 +386,10 @@ export class Calls {
 function abortable(call: Call, signal: AbortSignal | undefined): void {
   if (!signal) return;
   const abort = () => call.end(call.peerDevice ? 'hangup' : 'cancelled', 'local', true);
-  if (signal.aborted) return abort();
+  if (signal.aborted) {
+    abort();
+    return;
+  }
   signal.addEventListener('abort', abort, { once: true });
   call.on('close', () => signal.removeEventListener('abort', abort));
 }

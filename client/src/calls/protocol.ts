@@ -91,6 +91,7 @@ export function readCallBody(type: string, payload: string): { kind: 'other' } |
   const message = decodeMessage(type, value as Record<string, unknown>);
   if (message) return { kind: 'call', message };
   const kind = (value as Record<string, unknown>).kind;
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- typed string, but JSON.stringify(undefined) is undefined
   return { kind: 'invalid', why: `a ${PROTOCOL} message of kind ${JSON.stringify(kind) ?? 'undefined'} that is malformed, unknown or sent as a ${type} signal` };
 }
 

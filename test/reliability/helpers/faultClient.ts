@@ -47,7 +47,10 @@ export function call(baseUrl: string, method: string, path: string, options: Cal
         res.on('error', reject);
         res.on('aborted', () => reject(new Error('answer cut off')));
         res.on('end', () => {
-          if (!res.complete) return reject(new Error('answer cut off'));
+          if (!res.complete) {
+            reject(new Error('answer cut off'));
+            return;
+          }
           const text = Buffer.concat(chunks).toString('utf8');
           let body: unknown = null;
           try {

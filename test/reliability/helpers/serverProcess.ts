@@ -97,7 +97,15 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
   if (!existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} is missing: run \`npx tsc -p tsconfig.json\` first (npm run test:system does)`);
   const port = options.port ?? (await freePort());
   const env: Record<string, string> = { PATH: process.env.PATH ?? '' };
-  const wanted = { HOST: '127.0.0.1', PORT: String(port), DATA_DIR: options.dataDir, LOG_LEVEL: 'info', ...RATE_LIMITS_OFF, ...options.env };
+  // options.env may unset a default with undefined; spreading it into a literal would hide that from the type.
+  const wanted: Record<string, string | undefined> = {
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    DATA_DIR: options.dataDir,
+    LOG_LEVEL: 'info',
+    ...RATE_LIMITS_OFF,
+    ...options.env,
+  };
   for (const [k, v] of Object.entries(wanted)) if (v !== undefined) env[k] = v;
   const child = spawn(process.execPath, [MAIN_JS], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
@@ -124,7 +132,8 @@ export async function startServer(options: StartOptions): Promise<ServerProcess>
   );
   const server: ServerProcess = { child, url: `http://127.0.0.1:${port}`, port, dataDir: options.dataDir, stdout: () => out, stderr: () => err, exited };
   started.push(server);
-  let gone: Exit | null = null;
+  // Set by the exit callback: the cast keeps TypeScript from narrowing it to null in the loop.
+  let gone = null as Exit | null;
   void exited.then((e) => (gone = e));
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
@@ -192,7 +201,10 @@ export async function cleanUp(): Promise<void> {
     [...running].map(
       (child) =>
         new Promise<void>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          if (child.exitCode !== null || child.signalCode !== null) {
+            resolve();
+            return;
+          }
           child.once('close', () => resolve());
           child.kill('SIGKILL');
         }),
