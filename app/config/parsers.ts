@@ -27,7 +27,7 @@ export const text = (fallback: string, schema: z.ZodString = z.string()) => pars
 
 /** One of `values`, `fallback` when unset. */
 export const oneOf = <const T extends readonly [string, ...string[]]>(values: T, fallback: T[number], message: string) =>
-  parser(z.preprocess(unsetIfEmpty, z.enum(values, { message }).default(fallback)), fallback);
+  parser(z.preprocess(unsetIfEmpty, z.enum(values, { error: message }).default(fallback)), fallback);
 
 export const int = (min: number, max: number, fallback: number) =>
   parser(

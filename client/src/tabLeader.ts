@@ -201,7 +201,7 @@ export class TabPolling {
       this.d.setState(message.state, { ...(message.retryInMs === undefined ? {} : { retryInMs: message.retryInMs }), ...(error ? { error } : {}) });
       return;
     }
-    if (message.kind === 'signals') this.chain = this.chain.then(() => this.takeCopy(message.signals));
+    this.chain = this.chain.then(() => this.takeCopy(message.signals)); // the one kind left: 'signals'
   }
 
   /**

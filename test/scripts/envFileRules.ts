@@ -26,12 +26,12 @@ export function parseSystemdEnvFile(text: string): Record<string, string> {
       for (; i < rest.length && rest[i] !== '"'; i++) {
         if (rest[i] === '\\' && i + 1 < rest.length) {
           i++;
-          value += NEEDS_ESCAPE.includes(rest[i]!) ? rest[i] : `\\${rest[i]}`;
-        } else value += rest[i];
+          value += NEEDS_ESCAPE.includes(rest[i]!) ? rest[i]! : `\\${rest[i]!}`;
+        } else value += rest[i]!;
       }
       if (i >= rest.length) throw new Error(`unterminated " in ${name}`);
     } else {
-      for (let i = 0; i < rest.length; i++) value += rest[i] === '\\' && i + 1 < rest.length ? rest[++i] : rest[i];
+      for (let i = 0; i < rest.length; i++) value += (rest[i] === '\\' && i + 1 < rest.length ? rest[++i] : rest[i])!;
       value = value.trimEnd();
     }
     out[name] = value;

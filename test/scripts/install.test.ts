@@ -80,9 +80,9 @@ describe('scripts/install.sh --print-env', () => {
       res.stdout
         .split('\0')
         .filter(Boolean)
-        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+        .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])
+        .filter(([name]) => !['PATH', 'PWD', 'SHLVL', 'OLDPWD', '_'].includes(name!)),
     );
-    for (const own of ['PATH', 'PWD', 'SHLVL', 'OLDPWD', '_']) delete vars[own];
     return vars;
   }
 
