@@ -33,7 +33,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { call, connect, expect as ok, login, metric, register, serverStats, startServerProcess, stopProcess, waitHeld, type Reply } from './fixture.js';
-import { hr, kb, knob, knobText, machineLine, mb, percentile as pct, pool, runBench } from './measure.js';
+import { hr, kb, knob, machineLine, mb, percentile as pct, pool, runBench } from './measure.js';
 
 const HELD = knob('HELD', 1000, 20);
 const REFUSED = knob('REFUSED', 1000, 20);
@@ -219,4 +219,4 @@ async function attack(): Promise<void> {
 }
 
 // ONLY=attack runs scenario 6 alone, e.g. against a build from before the caps, for the comparison.
-runBench(knobText('ONLY', '', '') === 'attack' ? attack : drive, { exit: true });
+runBench(process.env.ONLY === 'attack' ? attack : drive, { exit: true });

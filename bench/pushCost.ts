@@ -24,14 +24,14 @@ import { Agent, createServer } from 'node:http';
 import { join } from 'node:path';
 import { ApnsFake, FcmFake, TEST_CA_FILE } from '../test/push/serviceFakes.js';
 import { call as httpCall, listen, rateLimitsOff, register as registerUser, startInProcess, webPushEnv, webPushSubscription } from './fixture.js';
-import { knob, knobText, latency, machineLine, median, runBench, SMOKE } from './measure.js';
+import { knob, latency, machineLine, median, runBench, SMOKE } from './measure.js';
 
 const SENDS = knob('SENDS', 1000, 10);
 const RECIPIENTS = knob('RECIPIENTS', 50, 3);
 const REPEATS = knob('REPEATS', 3, 1);
 const WARMUP = knob('WARMUP', 20, 2);
 /** KIND=webpush (default) | apns | fcm: which transport the subscribed recipients use. */
-const KIND = knobText('KIND', 'webpush', 'webpush') as 'webpush' | 'apns' | 'fcm';
+const KIND = (process.env.KIND ?? 'webpush') as 'webpush' | 'apns' | 'fcm';
 
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 let port = 0;

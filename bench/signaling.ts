@@ -57,24 +57,7 @@ import {
   type BenchUser as User,
   type ServerProcess as ServerInfo,
 } from './fixture.js';
-import {
-  assertClean,
-  cannon,
-  hr,
-  progress,
-  knob,
-  knobText,
-  loadAverage,
-  machine,
-  mb,
-  median,
-  percentile,
-  pool,
-  runBench,
-  settle,
-  SMOKE,
-  type Cannon,
-} from './measure.js';
+import { assertClean, cannon, hr, progress, knob, loadAverage, machine, mb, median, percentile, pool, runBench, settle, SMOKE, type Cannon } from './measure.js';
 
 const env = process.env;
 const REPEATS = knob('REPEATS', 3, 1);
@@ -97,7 +80,7 @@ const LOGIN_CONCURRENCY = knob('LOGIN_CONCURRENCY', 8, 8);
 /** Sent payload: about the size of an encrypted ICE candidate or a small SDP fragment. */
 const PAYLOAD = 'x'.repeat(knob('PAYLOAD_BYTES', 512, 512));
 /** Which figures to measure (all by default), e.g. BENCHES=poll,send while profiling. */
-const BENCHES = new Set(knobText('BENCHES', 'poll,delivery,capacity,send,load', 'poll,delivery,capacity,send,load').split(','));
+const BENCHES = new Set((env.BENCHES ?? 'poll,delivery,capacity,send,load').split(','));
 /** Extra node flags for the server process, e.g. SERVER_NODE_OPTIONS=--cpu-prof. */
 const SERVER_NODE_OPTIONS = (env.SERVER_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
 /** Sessions (devices) per idle-poll user: one held poll per session, so one per slot. */
