@@ -22,20 +22,14 @@
  * GET /signaling/poll asks wait=0 and starts no sooner than 1 s after the previous one, which is what a
  * client without long-poll does; the SDK itself is the same.
  */
-import { cpus, loadavg } from 'node:os';
 import type { Browser } from 'playwright-core';
 import { iceServersFor, registerViaApi } from '../test/system/helpers/api.js';
-import { launchChromium, openBlankPage } from '../test/system/helpers/browser.js';
-import { startCoturn } from '../test/system/helpers/coturn.js';
-import { BrowserDevice, account, type CallInfo } from '../test/system/helpers/sdkPage.js';
-import { startServer } from '../test/system/helpers/server.js';
+import { openBlankPage } from '../test/system/helpers/browser.js';
+import { callCounts, pageToPageCalls, withCallRig, type CallCounts } from './browserCalls.js';
+import { msRow, runBench } from './measure.js';
 
-const CALLS = Number(process.env.CALLS ?? 50);
-const WARMUP = Number(process.env.WARMUP ?? 2);
+const COUNTS = callCounts(50);
 const SHORT_POLL_MS = 1000;
-const RELAY_ONLY = { iceTransportPolicy: 'relay' };
-/** Bounds per step, far above what one takes, so a hang fails the run instead of stalling it. */
-const STEP_TIMEOUT_MS = 30_000;
 
 interface Mode {
   name: string;
@@ -48,42 +42,8 @@ const MODES: Mode[] = [
   { name: `short-poll every ${SHORT_POLL_MS / 1000} s (wait=0)`, options: { shortPollMs: SHORT_POLL_MS } },
 ];
 
-function percentile(sorted: number[], p: number): number {
-  // Nearest rank: the smallest value with at least p% of the samples at or below it.
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[rank - 1]!;
-}
-
-async function measure(browser: Browser, baseUrl: string, mode: Mode): Promise<number[]> {
-  const alice = await BrowserDevice.open(browser, baseUrl);
-  const bob = await BrowserDevice.open(browser, baseUrl);
-  try {
-    const a = account('alice');
-    const b = account('bob');
-    await alice.run('register', a.username, a.password, mode.options);
-    await bob.run('register', b.username, b.password, mode.options);
-    await alice.run('requestConnection', b.username);
-    await bob.run('acceptConnection', a.username);
-    await bob.run('autoAccept', RELAY_ONLY);
-    const samples: number[] = [];
-    for (let i = 0; i < WARMUP + CALLS; i++) {
-      const call = await alice.run<CallInfo>('call', b.username, RELAY_ONLY);
-      if (i >= WARMUP) samples.push(call.setupMs!);
-      await bob.run('waitForCall', call.sessionId, STEP_TIMEOUT_MS);
-      await alice.run('hangup', call.sessionId);
-      await bob.run('waitForClose', call.sessionId, STEP_TIMEOUT_MS);
-    }
-    const errors = [...(await alice.run<string[]>('errors')), ...(await bob.run<string[]>('errors'))];
-    if (errors.length > 0) throw new Error(`SDK errors during ${mode.name}: ${errors.join('; ')}`);
-    return samples;
-  } finally {
-    await alice.close();
-    await bob.close();
-  }
-}
-
-/** The in-page relay-only loopback call of the diagnostics page, CALLS times after WARMUP: no signalling at all. */
-async function measureWithoutSignalling(browser: Browser, baseUrl: string): Promise<number[]> {
+/** The in-page relay-only loopback call of the diagnostics page, warmup + calls times: no signalling at all. */
+async function measureWithoutSignalling(browser: Browser, baseUrl: string, counts: CallCounts): Promise<number[]> {
   const iceServers = await iceServersFor(baseUrl, await registerViaApi(baseUrl, 'bench'));
   const { context, page } = await openBlankPage(browser, baseUrl);
   try {
@@ -98,42 +58,16 @@ async function measureWithoutSignalling(browser: Browser, baseUrl: string): Prom
         }
         return samples;
       },
-      { iceServers, warmup: WARMUP, calls: CALLS },
+      { iceServers, warmup: counts.warmup, calls: counts.calls },
     );
   } finally {
     await context.close();
   }
 }
 
-function row(name: string, unsorted: number[]): string {
-  const samples = [...unsorted].sort((x, y) => x - y);
-  const mean = samples.reduce((s, x) => s + x, 0) / samples.length;
-  const ms = (x: number) => `${Math.round(x)} ms`;
-  return `| ${name} | ${samples.length} | ${ms(percentile(samples, 50))} | ${ms(percentile(samples, 95))} | ${ms(samples[0]!)} | ${ms(samples.at(-1)!)} | ${ms(mean)} |`;
-}
-
-async function main(): Promise<void> {
-  const coturn = await startCoturn();
-  const server = await startServer({ TURN_URLS: coturn.url, TURN_SECRET: coturn.secret });
-  const browser = await launchChromium();
-  const loadBefore = loadavg();
-  try {
-    console.log(`call setup, relay-only on loopback: ${CALLS} calls per mode after ${WARMUP} warm-up`);
-    console.log(`node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${browser.version()}`);
-    console.log('| Mode | Calls | p50 | p95 | min | max | mean |');
-    console.log('|---|---|---|---|---|---|---|');
-    for (const mode of MODES) console.log(row(mode.name, await measure(browser, server.baseUrl, mode)));
-    console.log(row('no signalling: two peer connections in one page', await measureWithoutSignalling(browser, server.baseUrl)));
-    const loadAfter = loadavg();
-    console.log(`load average (1 min) before ${loadBefore[0]!.toFixed(2)}, after ${loadAfter[0]!.toFixed(2)}`);
-  } finally {
-    await browser.close();
-    await server.close();
-    await coturn.stop();
-  }
-}
-
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+runBench(() =>
+  withCallRig(COUNTS, 'call setup, relay-only on loopback', 'Mode', async (browser, baseUrl) => {
+    for (const mode of MODES) console.log(msRow(mode.name, await pageToPageCalls(browser, baseUrl, COUNTS, mode.name, mode.options)));
+    console.log(msRow('no signalling: two peer connections in one page', await measureWithoutSignalling(browser, baseUrl, COUNTS)));
+  }),
+);

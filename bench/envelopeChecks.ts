@@ -4,7 +4,7 @@
  *   npm run bench:envelope
  *   SIGNALS=2000 LOG=500 node dist/bench/envelopeChecks.js      # the defaults
  *
- * Rows, each the mean over SIGNALS signals after a warm-up of 200:
+ * Rows, each the mean over SIGNALS signals after a warm-up of WARMUP (200):
  * - checks: parseEnvelope + checkEnvelope (JSON parse, types, outer-signal, recipient and time checks);
  * - nonce log: NonceLog.check on a log that starts with LOG entries and grows by one per check, over an
  *   in-memory storage (read, look up, append, write back: what a localStorage-backed app pays, minus
@@ -18,10 +18,11 @@
 import { generateDeviceKey, readPrivate, readPublicKey, seal, unseal } from '../client/src/crypto.js';
 import { NonceLog, checkEnvelope, openEnvelope, parseEnvelope, randomNonce, sealEnvelope, type EnvelopeAddress } from '../client/src/envelope.js';
 import { MemoryStorage } from '../client/src/storage.js';
+import { knob, machineLine, runBench } from './measure.js';
 
-const SIGNALS = Number(process.env.SIGNALS ?? 2000);
-const LOG = Number(process.env.LOG ?? 500);
-const WARMUP = 200;
+const SIGNALS = knob('SIGNALS', 2000, 50);
+const LOG = knob('LOG', 500, 20);
+const WARMUP = knob('WARMUP', 200, 10);
 
 const address: EnvelopeAddress = { from: 'alice', fromDevice: 'dev-a1', to: 'bob', toDevice: null, type: 'ice', sessionId: '0123456789abcdef0123456789abcdef' };
 const context = (id: string) => ({ id, from: 'alice', fromDevice: 'dev-a1', type: 'ice', sessionId: address.sessionId, me: 'bob', myDevice: 'dev-b1' });
@@ -69,7 +70,7 @@ async function main(): Promise<void> {
   const logSize = (JSON.parse(storage.getItem('nonces.bob')!) as unknown[]).length;
   // A restarted app: the first check parses the whole log from storage.
   const coldLog = () => new NonceLog(storage, () => 'nonces.bob');
-  const cold = await meanMicros(200, () => coldLog().check(randomNonce(), `cold-${k++}`, now, now));
+  const cold = await meanMicros(WARMUP, () => coldLog().check(randomNonce(), `cold-${k++}`, now, now));
 
   // Whole messages.
   const CRYPTO_N = Math.min(SIGNALS, 500);
@@ -92,6 +93,7 @@ async function main(): Promise<void> {
   }
 
   const row = (name: string, us: number) => console.log(`| ${name} | ${us.toFixed(1)} |`);
+  console.log(machineLine());
   console.log(`envelope checks, Node ${process.version}, ${SIGNALS} signals (${CRYPTO_N} for whole messages), nonce log of ${LOG}`);
   console.log('| per signal | µs |');
   console.log('|---|---|');
@@ -102,4 +104,4 @@ async function main(): Promise<void> {
   row('unseal only (decrypt + verify, no envelope)', plain);
 }
 
-await main();
+runBench(main);

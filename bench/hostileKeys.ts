@@ -11,16 +11,12 @@
  * answered. The keys are built from random numbers by test/helpers/hostileKeys.ts (no key generation).
  * Run it on an older commit's build to see the "before" figures (bench/README.md has both).
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import * as k from '../test/helpers/hostileKeys.js';
+import { startBuiltServer } from './fixture.js';
+import { knob, machineLine, percentile, runBench, timed } from './measure.js';
 
 const UPLOAD_TIMEOUT_MS = 180_000;
-const HEALTH_BASELINE_REQUESTS = 200;
+const HEALTH_BASELINE_REQUESTS = knob('HEALTH_BASELINE_REQUESTS', 200, 20);
 
 const cases: Array<[label: string, make: () => string, via: 'put' | 'register']> = [
   ['DSA p=q=4096 bits', () => k.hostileKey(k.dsa(4096, 4096)), 'put'],
@@ -34,43 +30,8 @@ const cases: Array<[label: string, make: () => string, via: 'put' | 'register']>
   ['ElGamal 16384 subkey on RSA 2048', () => k.hostileKey(k.rsa(2048), k.elgamal(16384)), 'put'],
 ];
 
-async function startServer(dataDir: string): Promise<{ base: string; stop: () => void }> {
-  const main = fileURLToPath(new URL('../app/main.js', import.meta.url));
-  const child = spawn(process.execPath, [main], {
-    env: {
-      ...process.env,
-      DATA_DIR: dataDir,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      LOG_LEVEL: 'info',
-      RATE_PGP_USER: 'off',
-      RATE_PGP_IP: 'off',
-      RATE_REGISTER_IP: 'off',
-      RATE_REGISTER_EMAIL: 'off',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const base = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      const url = /listening on (http:\/\/[^"\s]+)/.exec(line)?.[1];
-      if (url) resolve(url);
-    });
-  });
-  return { base, stop: () => child.kill('SIGKILL') };
-}
-
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const started = performance.now();
-  await fn();
-  return performance.now() - started;
-}
-
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-
 async function run(): Promise<void> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'signalbox-bench-keys-'));
-  const server = await startServer(dataDir);
+  const server = await startBuiltServer({ LOG_LEVEL: 'info', RATE_PGP_USER: 'off', RATE_PGP_IP: 'off', RATE_REGISTER_IP: 'off', RATE_REGISTER_EMAIL: 'off' });
   const json = (method: string, path: string, body: unknown, token?: string) =>
     fetch(server.base + path, {
       method,
@@ -80,15 +41,10 @@ async function run(): Promise<void> {
     });
   const health = () => fetch(server.base + '/health').then((r) => r.arrayBuffer());
   try {
-    console.log(
-      `machine: ${cpus().length}x ${cpus()[0]?.model}, node ${process.version}, load ${loadavg()
-        .map((l) => l.toFixed(2))
-        .join(' ')}`,
-    );
+    console.log(machineLine());
     console.log(`mode: ${process.env.PAST_SCAN ? 'PAST_SCAN (the worker judges every key)' : 'default (request-path scan first)'}`);
     const idle: number[] = [];
     for (let i = 0; i < HEALTH_BASELINE_REQUESTS; i++) idle.push(await timed(health));
-    idle.sort((a, b) => a - b);
     const idleP99 = percentile(idle, 99);
     console.log(`baseline /health on the idle server: p50 ${percentile(idle, 50).toFixed(2)} ms, p99 ${idleP99.toFixed(2)} ms`);
     const name = `bench${Date.now().toString(36)}`;
@@ -107,12 +63,15 @@ async function run(): Promise<void> {
           : json('PUT', '/auth/pgp-key', { publicKey: armored }, account.accessToken)
       )
         .then(async (r) => `${r.status} ${((await r.json()) as { error?: { code: string } }).error?.code ?? 'stored'}`)
-        .catch((err: Error) => `failed: ${err.name}`)
+        .catch((err: unknown) => `failed: ${err instanceof Error ? err.name : String(err)}`)
         .finally(() => (done = true));
       const waits: number[] = [];
       await new Promise((r) => setTimeout(r, 5));
       do waits.push(await timed(health));
-      while (!done);
+      while (
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by another async task while this one awaits
+        !done
+      );
       const answer = await upload;
       const refusedMs = performance.now() - started;
       const worst = Math.max(...waits);
@@ -122,9 +81,8 @@ async function run(): Promise<void> {
       );
     }
   } finally {
-    server.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    server.child.kill('SIGKILL');
   }
 }
 
-await run();
+runBench(run);

@@ -23,72 +23,21 @@
  * The load average (1 min) before and after is printed: the machine is shared.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { registerViaApi } from '../test/system/helpers/api.js';
-import { launchChromium } from '../test/system/helpers/browser.js';
-import { startCoturn } from '../test/system/helpers/coturn.js';
 import { FileStorage } from '../examples/node-peer/fileStorage.js';
 import { NodePeer } from '../examples/node-peer/peer.js';
 import { weriftRtc } from '../examples/node-peer/weriftRtc.js';
 import { NodePeerProcess } from '../test/system/helpers/nodePeer.js';
 import { BrowserDevice, account, type CallInfo } from '../test/system/helpers/sdkPage.js';
-import { startServer } from '../test/system/helpers/server.js';
+import { callCounts, pageToPageCalls, RELAY_ONLY, STEP_TIMEOUT_MS, until, withCallRig } from './browserCalls.js';
+import { msRow, runBench } from './measure.js';
 
-const CALLS = Number(process.env.CALLS ?? 30);
-const WARMUP = Number(process.env.WARMUP ?? 2);
-const RELAY_ONLY = { iceTransportPolicy: 'relay' };
-/** Bounds per step, far above what one takes, so a hang fails the run instead of stalling it. */
-const STEP_TIMEOUT_MS = 30_000;
-
-function percentile(sorted: number[], p: number): number {
-  // Nearest rank: the smallest value with at least p% of the samples at or below it.
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[rank - 1]!;
-}
-
-function row(name: string, unsorted: number[]): string {
-  const samples = [...unsorted].sort((x, y) => x - y);
-  const mean = samples.reduce((s, x) => s + x, 0) / samples.length;
-  const ms = (x: number) => `${Math.round(x)} ms`;
-  return `| ${name} | ${samples.length} | ${ms(percentile(samples, 50))} | ${ms(percentile(samples, 95))} | ${ms(samples[0]!)} | ${ms(samples.at(-1)!)} | ${ms(mean)} |`;
-}
-
-async function until(what: string, predicate: () => boolean): Promise<void> {
-  const deadline = Date.now() + STEP_TIMEOUT_MS;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-async function chromiumToChromium(browser: Browser, baseUrl: string): Promise<number[]> {
-  const alice = await BrowserDevice.open(browser, baseUrl);
-  const bob = await BrowserDevice.open(browser, baseUrl);
-  try {
-    const a = account('alice');
-    const b = account('bob');
-    await alice.run('register', a.username, a.password);
-    await bob.run('register', b.username, b.password);
-    await alice.run('requestConnection', b.username);
-    await bob.run('acceptConnection', a.username);
-    await bob.run('autoAccept', RELAY_ONLY);
-    const samples: number[] = [];
-    for (let i = 0; i < WARMUP + CALLS; i++) {
-      const call = await alice.run<CallInfo>('call', b.username, RELAY_ONLY);
-      if (i >= WARMUP) samples.push(call.setupMs!);
-      await bob.run('waitForCall', call.sessionId, STEP_TIMEOUT_MS);
-      await alice.run('hangup', call.sessionId);
-      await bob.run('waitForClose', call.sessionId, STEP_TIMEOUT_MS);
-    }
-    return samples;
-  } finally {
-    await alice.close();
-    await bob.close();
-  }
-}
+const COUNTS = callCounts(30);
+const { calls: CALLS, warmup: WARMUP } = COUNTS;
 
 async function chromiumToNodePeer(browser: Browser, baseUrl: string): Promise<number[]> {
   const dir = mkdtempSync(join(tmpdir(), 'signalbox-bench-node-peer-'));
@@ -164,31 +113,13 @@ async function nodePeerToChromium(browser: Browser, baseUrl: string): Promise<nu
   }
 }
 
-async function main(): Promise<void> {
-  const coturn = await startCoturn();
-  const server = await startServer({ TURN_URLS: coturn.url, TURN_SECRET: coturn.secret });
-  const browser = await launchChromium();
-  const loadBefore = loadavg();
-  try {
-    console.log(`call setup, relay-only on loopback: ${CALLS} calls per case after ${WARMUP} warm-up`);
-    console.log(`node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Chromium ${browser.version()}`);
-    console.log('| Case | Calls | p50 | p95 | min | max | mean |');
-    console.log('|---|---|---|---|---|---|---|');
-    console.log(row('Chromium → Chromium', await chromiumToChromium(browser, server.baseUrl)));
-    console.log(row('Chromium → Node peer (werift)', await chromiumToNodePeer(browser, server.baseUrl)));
-    console.log(row('Node peer (werift) → Chromium', await nodePeerToChromium(browser, server.baseUrl)));
-    const loadAfter = loadavg();
-    console.log(`load average (1 min) before ${loadBefore[0]!.toFixed(2)}, after ${loadAfter[0]!.toFixed(2)}`);
-  } finally {
-    await browser.close();
-    await server.close();
-    await coturn.stop();
-  }
-}
-
-main()
-  .catch((err: unknown) => {
-    console.error(err);
-    process.exitCode = 1;
-  })
-  .finally(() => process.exit()); // werift's leftover TURN refresh timers would hold the process for minutes
+// The process exits at the end (runBench's `exit`): werift's leftover TURN refresh timers would hold it for minutes.
+runBench(
+  () =>
+    withCallRig(COUNTS, 'call setup, relay-only on loopback', 'Case', async (browser, baseUrl) => {
+      console.log(msRow('Chromium → Chromium', await pageToPageCalls(browser, baseUrl, COUNTS, 'Chromium → Chromium')));
+      console.log(msRow('Chromium → Node peer (werift)', await chromiumToNodePeer(browser, baseUrl)));
+      console.log(msRow('Node peer (werift) → Chromium', await nodePeerToChromium(browser, baseUrl)));
+    }),
+  { exit: true },
+);

@@ -4,9 +4,10 @@
  *   npx tsc -p tsconfig.build.json && node dist/bench/pollCaps.js
  *   HELD=1000 REFUSED=1000 BURST=5000 BURST_CONCURRENCY=100 SAME_SESSION=5000 node dist/bench/pollCaps.js   # the defaults
  *
- * The driver starts the server as a child process (this file with `server`: createApp with parseConfig,
+ * The driver starts the server as a child process (bench/signalingServer.ts: createApp with parseConfig,
  * SQLite on disk in a temp DATA_DIR, pino to /dev/null, POLLS_MAX=HELD+8, POLLS_PER_USER=8, every RATE_* off,
- * cheap argon2id for registration only, `--expose-gc`), pinned to CPU 0 with taskset when there are 2 CPUs.
+ * cheap argon2id for registration only, `--expose-gc`, RSS, heap and fds on its /stats), pinned to CPU 0
+ * with taskset when there are 2 CPUs.
  * Users register through the HTTP API. Then, in order:
  *
  *   1. baseline: REFUSED sequential `GET /signaling/poll` (wait=0, empty mailbox) on one keep-alive socket;
@@ -26,173 +27,72 @@
  * Everything is on 127.0.0.1 and bounded; the server is killed at the end or on error. Latencies are from
  * the request's first byte written to the last byte of its answer read, in the driver.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer, Agent, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { Agent } from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
+import { call, connect, expect as ok, login, metric, register, serverStats, startServerProcess, stopProcess, waitHeld, type Reply } from './fixture.js';
+import { hr, kb, knob, machineLine, mb, percentile as pct, pool, runBench } from './measure.js';
 
-const env = process.env;
-const HELD = Number(env.HELD ?? 1000);
-const REFUSED = Number(env.REFUSED ?? 1000);
-const BURST = Number(env.BURST ?? 5000);
-const SAME_SESSION = Number(env.SAME_SESSION ?? 5000);
+const HELD = knob('HELD', 1000, 20);
+const REFUSED = knob('REFUSED', 1000, 20);
+const BURST = knob('BURST', 5000, 100);
+const SAME_SESSION = knob('SAME_SESSION', 5000, 100);
 /** Connections the burst opens at once; the listen backlog (511) is not what is measured. */
-const BURST_CONCURRENCY = Number(env.BURST_CONCURRENCY ?? 100);
+const BURST_CONCURRENCY = knob('BURST_CONCURRENCY', 100, 10);
 const PER_USER = 8;
 
-// ---------------------------------------------------------------------------------------------------
-// The server process.
-
-async function serve(): Promise<void> {
-  const { pino } = await import('pino');
-  const { PasswordHasher } = await import('../app/accounts/passwordHasher.js');
-  const { openStore } = await import('../app/boot.js');
-  const { RATE_LIMIT_VARIABLES } = await import('../app/config/environment.js');
-  const { parseConfig } = await import('../app/config/parse.js');
-  const { createApp } = await import('../app/server.js');
-  const dir = mkdtempSync(join(tmpdir(), 'signalbox-pollcaps-'));
-  const rateOff = Object.fromEntries(RATE_LIMIT_VARIABLES.map((name) => [name, 'off']));
-  const config = parseConfig(
-    { DATA_DIR: dir, LOG_LEVEL: 'info', ACCESS_TOKEN_TTL: '3600', POLLS_MAX: String(HELD + PER_USER), POLLS_PER_USER: String(PER_USER), ...rateOff },
-    { jwtSecret: Buffer.alloc(32, 1), dataKey: Buffer.alloc(32, 2) },
-  );
-  const logger = pino({ level: config.logLevel }, pino.destination('/dev/null'));
-  const store = await openStore(config);
-  const app = createApp({ config, store, logger, hasher: new PasswordHasher({ memoryCost: 4096, timeCost: 1, parallelism: 1 }) });
-  const appServer = createServer(app.handler);
-  appServer.requestTimeout = 60_000;
-  appServer.keepAliveTimeout = 65_000;
-  const gc = (globalThis as { gc?: () => void }).gc;
-  const statsServer = createServer((req, res) => {
-    if (req.url?.includes('gc')) gc?.(); // a full GC first, so RSS and heap compare like with like
-    const mem = process.memoryUsage();
-    res.end(JSON.stringify({ rss: mem.rss, heapUsed: mem.heapUsed, fds: readdirSync('/proc/self/fd').length }));
-  });
-  const listen = (s: Server) => new Promise<number>((r) => s.listen(0, '127.0.0.1', () => r((s.address() as AddressInfo).port)));
-  const [appPort, statsPort] = [await listen(appServer), await listen(statsServer)];
-  const stop = () => {
-    app.lifecycle.releasePolls();
-    appServer.closeAllConnections();
-    statsServer.closeAllConnections();
-    void store.close().finally(() => {
-      rmSync(dir, { recursive: true, force: true });
-      process.exit(0);
-    });
+/**
+ * A fresh bench/signalingServer.ts process (the app, and /stats for RSS, heap and fds) with POLLS_MAX=HELD+8
+ * and POLLS_PER_USER=8, its SQLite in a temp dir; `stop` ends it and removes the dir.
+ */
+async function startServer() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'signalbox-pollcaps-'));
+  const server = await startServerProcess(dataDir, { POLLS_MAX: String(HELD + PER_USER), POLLS_PER_USER: String(PER_USER) });
+  const stats = () => serverStats(false, server.bare, '?gc=1'); // a full GC first, so RSS and heap compare like with like
+  const stop = async () => {
+    await stopProcess(server.child);
+    rmSync(dataDir, { recursive: true, force: true });
   };
-  process.on('SIGTERM', stop);
-  process.stdin.on('end', stop);
-  process.stdin.resume();
-  setTimeout(stop, 20 * 60_000).unref();
-  process.stdout.write(`${JSON.stringify({ app: appPort, stats: statsPort })}\n`);
+  return { app: server.app, bare: server.bare, stats, stop };
 }
-
-// ---------------------------------------------------------------------------------------------------
-// The driver.
-
-interface Reply {
-  status: number;
-  body: string;
-}
-
-function call(port: number, method: string, path: string, opts: { token?: string; body?: unknown; agent?: Agent | false } = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
-    const headers: Record<string, string> = {};
-    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-    if (payload !== undefined) headers['content-type'] = 'application/json';
-    const req = httpRequest({ host: '127.0.0.1', port, method, path, headers, agent: opts.agent ?? false }, (res: IncomingMessage) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
-
-const ok = (r: Reply, status: number, what: string) => {
-  if (r.status !== status) throw new Error(`${what}: expected ${status}, got ${r.status} ${r.body.slice(0, 200)}`);
-  return r.body ? (JSON.parse(r.body) as Record<string, unknown>) : {};
-};
-
-async function pool<T>(n: number, limit: number, fn: (i: number) => Promise<T>): Promise<T[]> {
-  const out: T[] = new Array(n);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, n) }, async () => {
-      for (let i = next++; i < n; i = next++) out[i] = await fn(i);
-    }),
-  );
-  return out;
-}
-
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-};
-const hr = () => Number(process.hrtime.bigint()) / 1e6;
-const kb = (b: number) => `${(b / 1024).toFixed(1)} KB`;
-const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MB`;
 
 async function drive(): Promise<void> {
-  const self = fileURLToPath(import.meta.url);
-  const pin = cpus().length >= 2 ? ['taskset', '-c', '0'] : [];
-  const argv = [...pin, process.execPath, '--expose-gc', self, 'server'];
-  const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
-  process.on('exit', () => child.kill('SIGKILL'));
-  const line = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-    createInterface({ input: child.stdout! }).once('line', resolve);
-  });
-  const { app, stats: statsPort } = JSON.parse(line) as { app: number; stats: number };
-  const stats = async () => JSON.parse((await call(statsPort, 'GET', '/?gc')).body) as { rss: number; heapUsed: number; fds: number };
+  const server = await startServer();
+  const { app, stats } = server;
   const keepAlive = new Agent({ keepAlive: true, maxSockets: 1 });
-  const held = async () => {
-    const text = (await call(app, 'GET', '/metrics', { agent: keepAlive })).body;
-    return Number(
-      text
-        .split('\n')
-        .find((l) => l.startsWith('signalbox_held_polls '))!
-        .split(' ')[1],
-    );
-  };
-  const waitHeld = async (n: number) => {
-    const deadline = Date.now() + 60_000;
-    while ((await held()) !== n) {
-      if (Date.now() > deadline) throw new Error(`held ${await held()}, expected ${n}`);
-      await sleep(20);
-    }
-  };
-  const register = async (name: string) =>
-    ok(await call(app, 'POST', '/auth/register', { body: { username: name, email: `${name}@example.org`, password: 'correct horse battery' } }), 201, 'register')
-      .accessToken as string;
-  const login = async (name: string) =>
-    ok(await call(app, 'POST', '/auth/login', { body: { username: name, password: 'correct horse battery' } }), 200, 'login').accessToken as string;
+  const held = () => metric(keepAlive, app, 'signalbox_held_polls');
+  const waitHeldExactly = (n: number) => waitHeld(keepAlive, app, n, { exactly: true, pauseMs: 20 });
+  const registered = async (name: string) => (await register(false, app, name)).token;
+  const loggedIn = async (name: string) => (await login(false, app, name)).token;
 
-  console.log(
-    `node ${process.version}, ${cpus().length} CPUs, load ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}; HELD=${HELD} REFUSED=${REFUSED} BURST=${BURST} SAME_SESSION=${SAME_SESSION}`,
-  );
+  console.log(`${machineLine()}; HELD=${HELD} REFUSED=${REFUSED} BURST=${BURST} SAME_SESSION=${SAME_SESSION}`);
   const t0 = hr();
-  const holders = await pool(HELD, 8, (i) => register(`holder_${i}`));
-  const [other, many, _sender] = [await register('other_user'), await register('many_devices'), await register('sender_user')];
-  const devices = [many, ...(await pool(PER_USER, 4, () => login('many_devices')))]; // 9 sessions
+  const holders = await pool(
+    Array.from({ length: HELD }, (_, i) => `holder_${i}`),
+    8,
+    registered,
+  );
+  const [other, many] = [await registered('other_user'), await registered('many_devices'), await registered('sender_user')];
+  const devices = [
+    many,
+    ...(await pool(
+      Array.from({ length: PER_USER }, () => 'many_devices'),
+      4,
+      loggedIn,
+    )),
+  ]; // 9 sessions
   console.log(`setup: ${HELD + 3} users, ${PER_USER} extra sessions in ${((hr() - t0) / 1000).toFixed(1)} s`);
 
   /** REFUSED sequential polls on one keep-alive socket; their latencies in ms. */
   const sequential = async (token: string, path: string, status: number) => {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     const times: number[] = [];
-    for (let i = 0; i < 50; i++) ok(await call(app, 'GET', path, { token, agent }), status, 'warm-up');
+    for (let i = 0; i < 50; i++) ok(await call(agent, app, 'GET', path, { token }), status, 'warm-up');
     for (let i = 0; i < REFUSED; i++) {
       const start = hr();
-      ok(await call(app, 'GET', path, { token, agent }), status, path);
+      ok(await call(agent, app, 'GET', path, { token }), status, path);
       times.push(hr() - start);
     }
     agent.destroy();
@@ -208,8 +108,8 @@ async function drive(): Promise<void> {
 
   // 2. Refused at the per-user cap: the user's first 8 devices hold, its 9th polls.
   const holdAgent = new Agent({ keepAlive: true, maxSockets: Infinity });
-  const deviceAnswers = devices.slice(0, PER_USER).map((token) => call(app, 'GET', '/signaling/poll?wait=30', { token, agent: holdAgent }));
-  await waitHeld(PER_USER);
+  const deviceAnswers = devices.slice(0, PER_USER).map((token) => call(holdAgent, app, 'GET', '/signaling/poll?wait=30', { token }));
+  await waitHeldExactly(PER_USER);
   const beforeUser = await stats();
   show('refused at POLLS_PER_USER (wait=30, 429)', await sequential(devices[PER_USER]!, '/signaling/poll?wait=30', 429));
   const afterUser = await stats();
@@ -219,8 +119,8 @@ async function drive(): Promise<void> {
 
   // 3. HELD more held polls, one user each, which fills POLLS_MAX (HELD + PER_USER).
   const before = await stats();
-  const heldAnswers = holders.map((token) => call(app, 'GET', '/signaling/poll?wait=30', { token, agent: holdAgent }));
-  await waitHeld(HELD + PER_USER);
+  const heldAnswers = holders.map((token) => call(holdAgent, app, 'GET', '/signaling/poll?wait=30', { token }));
+  await waitHeldExactly(HELD + PER_USER);
   const withHeld = await stats();
   console.log(
     `held: ${HELD} polls: RSS ${mb(before.rss)} -> ${mb(withHeld.rss)} (${kb((withHeld.rss - before.rss) / HELD)}/poll), ` +
@@ -242,14 +142,19 @@ async function drive(): Promise<void> {
   let peakRss = 0;
   let sampling = true;
   const sampler = (async () => {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by another async task while this one awaits
     while (sampling) {
-      const s = JSON.parse((await call(statsPort, 'GET', '/')).body) as { rss: number; fds: number };
+      const s = await serverStats(false, server.bare);
       peakFds = Math.max(peakFds, s.fds);
       peakRss = Math.max(peakRss, s.rss);
       await sleep(50);
     }
   })();
-  const burstStatuses = await pool(BURST, BURST_CONCURRENCY, async () => (await call(app, 'GET', '/signaling/poll?wait=30', { token: other })).status);
+  const burstStatuses = await pool(
+    Array.from({ length: BURST }),
+    BURST_CONCURRENCY,
+    async () => (await call(false, app, 'GET', '/signaling/poll?wait=30', { token: other })).status,
+  );
   const burstMs = hr() - burstStart;
   sampling = false;
   await sampler;
@@ -261,28 +166,20 @@ async function drive(): Promise<void> {
 
   // 6. The issue's attack, in a fresh server so the polls held above do not count.
   holdAgent.destroy();
+  keepAlive.destroy();
   void Promise.allSettled([...deviceAnswers, ...heldAnswers]);
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
+  await server.stop();
   await attack();
 }
 
 /** Scenario 6 in a fresh server, so the held polls above do not count against POLLS_MAX. */
 async function attack(): Promise<void> {
-  const self = fileURLToPath(import.meta.url);
-  const pin = cpus().length >= 2 ? ['taskset', '-c', '0'] : [];
-  const argv = [...pin, process.execPath, '--expose-gc', self, 'server'];
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
-  process.on('exit', () => child.kill('SIGKILL'));
-  const line = await new Promise<string>((resolve) => createInterface({ input: child.stdout }).once('line', resolve));
-  const { app, stats: statsPort } = JSON.parse(line) as { app: number; stats: number };
-  const stats = async () => JSON.parse((await call(statsPort, 'GET', '/?gc')).body) as { rss: number; heapUsed: number; fds: number };
-  const reg = async (name: string) =>
-    ok(await call(app, 'POST', '/auth/register', { body: { username: name, email: `${name}@example.org`, password: 'correct horse battery' } }), 201, 'register')
-      .accessToken as string;
-  const [victim, peer] = [await reg('attacker'), await reg('peer')];
-  ok(await call(app, 'POST', '/connections/request', { token: peer, body: { username: 'attacker' } }), 201, 'request');
-  ok(await call(app, 'POST', '/connections/respond', { token: victim, body: { username: 'peer', action: 'accept' } }), 200, 'respond');
+  const server = await startServer();
+  const { app, stats } = server;
+  const [victim, peer] = [await register(false, app, 'attacker'), await register(false, app, 'peer')];
+  // Cleared after connecting: a pending connection event would answer every poll at once, and then there
+  // would be no held poll for the send to wake.
+  await connect(false, app, peer, victim, { clear: true });
   const before = await stats();
   // A new connection per poll, closed after its answer: what is measured is the polls, not idle keep-alive
   // sockets (which a client can hold open without polling at all; see docs/security.md).
@@ -292,7 +189,7 @@ async function attack(): Promise<void> {
   const answeredAt: number[] = [];
   for (let i = 0; i < SAME_SESSION; i += 250) {
     for (let j = i; j < Math.min(SAME_SESSION, i + 250); j++) {
-      const answer = call(app, 'GET', '/signaling/poll?wait=30', { token: victim, agent });
+      const answer = call(agent, app, 'GET', '/signaling/poll?wait=30', { token: victim.token });
       void answer.then(() => (answeredAt[j] = hr()));
       answers.push(answer);
     }
@@ -302,27 +199,13 @@ async function attack(): Promise<void> {
   // the answers and the held count settle.
   let answered = 0;
   for (const a of answers) void a.then(() => answered++);
-  const heldCount = async () => {
-    const text = (await call(app, 'GET', '/metrics')).body;
-    return Number(
-      text
-        .split('\n')
-        .find((l) => l.startsWith('signalbox_held_polls '))!
-        .split(' ')[1],
-    );
-  };
+  const heldCount = () => metric(false, app, 'signalbox_held_polls');
   while (answered + (await heldCount()) < SAME_SESSION && hr() - start < 60_000) await sleep(50);
   const during = await stats();
   const answeredBeforeSend = answered;
-  const metrics = (await call(app, 'GET', '/metrics')).body;
-  const heldNow = Number(
-    metrics
-      .split('\n')
-      .find((l) => l.startsWith('signalbox_held_polls '))!
-      .split(' ')[1],
-  );
+  const heldNow = await heldCount();
   const sendStart = hr();
-  ok(await call(app, 'POST', '/signaling/send', { token: peer, body: { to: 'attacker', type: 'offer', payload: 'x'.repeat(16_384) } }), 202, 'send');
+  ok(await call(false, app, 'POST', '/signaling/send', { token: peer.token, body: { to: 'attacker', type: 'offer', payload: 'x'.repeat(16_384) } }), 202, 'send');
   const sendMs = hr() - sendStart;
   const replies = await Promise.all(answers);
   const wokenIdx = replies.flatMap((r, i) => (r.body.includes('xxxx') ? [i] : []));
@@ -333,14 +216,8 @@ async function attack(): Promise<void> {
       `server RSS ${mb(before.rss)} -> ${mb(during.rss)}, heap ${mb(before.heapUsed)} -> ${mb(during.heapUsed)}, fds ${before.fds} -> ${during.fds}; ` +
       `a 16 KiB send (202 in ${sendMs.toFixed(1)} ms) then woke ${woken} poll(s), the last answered ${lastWokenMs.toFixed(1)} ms after the send began`,
   );
-  child.kill('SIGTERM');
-  await new Promise((r) => child.once('exit', r));
+  await server.stop();
 }
 
-if (process.argv[2] === 'server') await serve();
-else {
-  // ONLY=attack runs scenario 6 alone, e.g. against a build from before the caps, for the comparison.
-  if (env.ONLY === 'attack') await attack();
-  else await drive();
-  process.exit(0);
-}
+// ONLY=attack runs scenario 6 alone, e.g. against a build from before the caps, for the comparison.
+runBench(process.env.ONLY === 'attack' ? attack : drive, { exit: true });

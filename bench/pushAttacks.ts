@@ -22,111 +22,66 @@
  * a checkout from before the fix: copy it into that checkout's bench/ and run it the same way.
  */
 import { spawn } from 'node:child_process';
-import { createECDH } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { Agent, createServer, request, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
-import { PasswordHasher } from '../app/accounts/passwordHasher.js';
-import { RATE_LIMIT_VARIABLES } from '../app/config/environment.js';
-import { parseConfig } from '../app/config/parse.js';
-import { vapidKeysOf } from '../app/config/secrets.js';
-import { createApp } from '../app/server.js';
-import { openSqliteStore } from '../app/store/sqlite/index.js';
-import { call as httpCall } from './httpBench.js';
+import { readFileSync } from 'node:fs';
+import { Agent, createServer, type Server } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  call as httpCall,
+  connect as connectUsers,
+  listen as listenOn,
+  login as loginUser,
+  rateLimitsOff,
+  register as registerUser,
+  startInProcess,
+  webPushEnv,
+  webPushSubscription,
+  type BenchUser,
+} from './fixture.js';
+import { knob, knobText, machineLine, runBench } from './measure.js';
 
-const ACCOUNTS = (process.env.ATTACKER_ACCOUNTS ?? '1,5').split(',').map(Number);
-const DEVICES = Number(process.env.ATTACKER_DEVICES ?? 20);
-const TRICKLE_EVERY_MS = Number(process.env.TRICKLE_EVERY_MS ?? 2000);
-const TRICKLE_FOR_MS = Number(process.env.TRICKLE_FOR_MS ?? 30_000);
-const ENDLESS_SECONDS = Number(process.env.ENDLESS_SECONDS ?? 15);
+const ACCOUNTS = knobText('ATTACKER_ACCOUNTS', '1,5', '1').split(',').map(Number);
+const DEVICES = knob('ATTACKER_DEVICES', 20, 3);
+const TRICKLE_EVERY_MS = knob('TRICKLE_EVERY_MS', 2000, 200);
+const TRICKLE_FOR_MS = knob('TRICKLE_FOR_MS', 30_000, 1000);
+const ENDLESS_SECONDS = knob('ENDLESS_SECONDS', 15, 1);
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const agent = new Agent({ keepAlive: true, maxSockets: 4 });
 
-/** One JSON request to `base` (http://127.0.0.1:port) over the bench's agent, through httpBench's plain node:http call. */
-async function call(base: string, method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }> {
-  const reply = await httpCall(agent, Number(new URL(base).port), method, path, { body, token });
+/** One JSON request to the bench's server over its agent. */
+async function call(port: number, method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }> {
+  const reply = await httpCall(agent, port, method, path, { body, token });
   return { status: reply.status, body: reply.body ? JSON.parse(reply.body) : null };
 }
 
-const listen = async (server: Server) => {
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-};
+const listen = async (server: Server) => `http://127.0.0.1:${await listenOn(server)}`;
 
 /** A fresh server process-in-process with push on, and helpers to make users, devices and subscriptions. */
 async function startServer(extraEnv: Record<string, string> = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'signalbox-bench-push-attacks-'));
-  const ecdh = createECDH('prime256v1');
-  ecdh.generateKeys();
-  const env = {
-    DATA_DIR: dir,
-    LOG_LEVEL: 'error',
-    ...Object.fromEntries(RATE_LIMIT_VARIABLES.map((n) => [n, 'off'])),
-    VAPID_PRIVATE_KEY: vapidKeysOf(ecdh.getPrivateKey()).privateKey,
-    PUSH_ALLOW_HTTP: 'true',
-    PUSH_ALLOW_PRIVATE: 'true',
-    DEVICES_MAX: String(Math.max(10, DEVICES)),
-    POLLS_PER_USER: String(Math.max(10, DEVICES)),
-    ...extraEnv,
-  };
-  const config = parseConfig(env, { jwtSecret: Buffer.alloc(32, 1), dataKey: Buffer.alloc(32, 2) });
-  const store = openSqliteStore(join(dir, 'signalbox.db'));
-  const app = createApp({ config, store, logger: pino({ level: 'error' }), hasher: new PasswordHasher({ memoryCost: 4096, timeCost: 1, parallelism: 1 }) });
-  const server = createServer(app.handler).listen(0, '127.0.0.1');
-  await new Promise<void>((r) => server.once('listening', () => r()));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const server = await startInProcess({
+    env: {
+      LOG_LEVEL: 'error',
+      ...rateLimitsOff(),
+      ...webPushEnv(),
+      DEVICES_MAX: String(Math.max(10, DEVICES)),
+      POLLS_PER_USER: String(Math.max(10, DEVICES)),
+      ...extraEnv,
+    },
+  });
+  const { port } = server;
   let n = 0;
-  const password = 'correct horse battery';
-  const register = async () => {
-    n++;
-    const username = `u${n}_${process.pid}`;
-    const res = await call(base, 'POST', '/auth/register', { username, email: `u${n}.${process.pid}@example.org`, password });
-    if (res.status !== 201) throw new Error(`register ${res.status}`);
-    return { token: res.body.accessToken as string, username, deviceId: res.body.deviceId as string };
-  };
-  const login = async (username: string) => {
-    const res = await call(base, 'POST', '/auth/login', { username, password, device: { name: `d${n++}` } });
-    if (res.status !== 200) throw new Error(`login ${res.status}`);
-    return { token: res.body.accessToken as string, deviceId: res.body.deviceId as string };
-  };
-  const connect = async (a: { token: string; username: string }, b: { token: string; username: string }) => {
-    await call(base, 'POST', '/connections/request', { username: b.username }, a.token);
-    await call(base, 'POST', '/connections/respond', { username: a.username, action: 'accept' }, b.token);
-    await call(base, 'DELETE', '/signaling/clear', undefined, a.token);
-    await call(base, 'DELETE', '/signaling/clear', undefined, b.token);
-  };
+  const register = () => registerUser(agent, port, `u${++n}_${process.pid}`);
+  const login = (username: string) => loginUser(agent, port, username);
+  const connect = (a: BenchUser, b: BenchUser) => connectUsers(agent, port, a, b, { clear: true });
   const subscribe = async (token: string, deviceId: string, endpoint: string) => {
-    const ua = createECDH('prime256v1');
-    const sub = { kind: 'webpush', endpoint, keys: { p256dh: ua.generateKeys().toString('base64url'), auth: Buffer.alloc(16, 7).toString('base64url') } };
-    const res = await call(base, 'PUT', `/users/me/devices/${deviceId}/push`, sub, token);
+    const res = await call(port, 'PUT', `/users/me/devices/${deviceId}/push`, webPushSubscription(endpoint), token);
     if (res.status !== 200) throw new Error(`subscribe ${res.status} ${JSON.stringify(res.body)}`);
   };
   const send = async (from: { token: string }, to: { username: string }) => {
-    const res = await call(base, 'POST', '/signaling/send', { to: to.username, type: 'offer', payload: 'ring' }, from.token);
+    const res = await call(port, 'POST', '/signaling/send', { to: to.username, type: 'offer', payload: 'ring' }, from.token);
     if (res.status !== 202) throw new Error(`send ${res.status}`);
   };
-  const metrics = () =>
-    new Promise<string>((resolve, reject) => {
-      request(`${base}/metrics`, { agent }, (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => resolve(text));
-      })
-        .on('error', reject)
-        .end();
-    });
-  const stop = async () => {
-    server.close();
-    server.closeAllConnections();
-    await app.lifecycle.start()();
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  };
-  return { register, login, connect, subscribe, send, metrics, stop };
+  const metrics = async () => (await httpCall(agent, port, 'GET', '/metrics')).body;
+  return { register, login, connect, subscribe, send, metrics, stop: () => server.stop() };
 }
 
 /** The victim's wake-up delay with DEVICES trickling endpoints over `accounts` attacker accounts on one origin. */
@@ -168,7 +123,7 @@ async function trickle(accounts: number) {
   }
   for (let i = 0; i < DEVICES; i++) {
     const owner = owners[i % accounts]!;
-    const device = i < accounts ? owner : { ...(await s.login(owner.username)) };
+    const device = i < accounts ? owner : await s.login(owner.username);
     await s.subscribe(device.token, device.deviceId, `${attackerOrigin}/p/${i}`);
   }
   const [alice, bob] = [await s.register(), await s.register()];
@@ -263,19 +218,11 @@ async function endless() {
 }
 
 async function main() {
-  console.log(
-    `node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model}), load average ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
-  );
+  console.log(machineLine());
   console.log(`trickle: ${DEVICES} attacker endpoints on one origin, a byte every ${TRICKLE_EVERY_MS} ms for ${TRICKLE_FOR_MS} ms each`);
   for (const accounts of ACCOUNTS) console.log('trickle', JSON.stringify(await trickle(accounts)));
   console.log('endless', JSON.stringify(await endless()));
   agent.destroy();
-  process.exit(0);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(main, { exit: true });

@@ -17,34 +17,27 @@
  * timed send until every wake-up it caused was received (so the push work off the request path counts).
  * The driver's own cost is in every case alike, so the differences are what push adds.
  */
-import { createECDH, generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { Agent, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { PasswordHasher } from '../app/accounts/passwordHasher.js';
-import { RATE_LIMIT_VARIABLES } from '../app/config/environment.js';
-import { parseConfig } from '../app/config/parse.js';
-import { vapidKeysOf } from '../app/config/secrets.js';
-import { createApp } from '../app/server.js';
-import { openSqliteStore } from '../app/store/sqlite/index.js';
 import { ApnsFake, FcmFake, TEST_CA_FILE } from '../test/push/serviceFakes.js';
-import { call as httpCall } from './httpBench.js';
+import { call as httpCall, listen, rateLimitsOff, register as registerUser, startInProcess, webPushEnv, webPushSubscription } from './fixture.js';
+import { knob, latency, machineLine, median, runBench, SMOKE } from './measure.js';
 
-const SENDS = Number(process.env.SENDS ?? 1000);
-const RECIPIENTS = Number(process.env.RECIPIENTS ?? 50);
-const REPEATS = Number(process.env.REPEATS ?? 3);
-const WARMUP = 20;
+const SENDS = knob('SENDS', 1000, 10);
+const RECIPIENTS = knob('RECIPIENTS', 50, 3);
+const REPEATS = knob('REPEATS', 3, 1);
+const WARMUP = knob('WARMUP', 20, 2);
 /** KIND=webpush (default) | apns | fcm: which transport the subscribed recipients use. */
 const KIND = (process.env.KIND ?? 'webpush') as 'webpush' | 'apns' | 'fcm';
 
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-let base = '';
-/** One JSON request to the bench's server over its agent, through httpBench's plain node:http call. */
+let port = 0;
+/** One JSON request to the bench's server over its agent. */
 async function call(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }> {
-  const reply = await httpCall(agent, Number(new URL(base).port), method, path, { body, token });
+  const reply = await httpCall(agent, port, method, path, { body, token });
   return { status: reply.status, body: reply.body ? JSON.parse(reply.body) : null };
 }
 
@@ -57,9 +50,9 @@ async function main() {
       res.writeHead(201).end();
     });
   });
-  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  const pushOrigin = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+  const pushOrigin = `http://127.0.0.1:${await listen(receiver)}`;
 
+  // The APNs key and the FCM service account, in a temp dir of their own (the server's is made with it).
   const dir = mkdtempSync(join(tmpdir(), 'signalbox-bench-push-'));
   // APNs and FCM: the local fakes of test/push (TLS on 127.0.0.1); the APNs fake skips its signature
   // check so its CPU does not count as ours. Each receipt is timed against its send (wake-up latency).
@@ -112,34 +105,24 @@ async function main() {
     );
     Object.assign(serviceEnv, { FCM_SERVICE_ACCOUNT_FILE: file, FCM_URL: fake.origin, PUSH_CA_FILE: TEST_CA_FILE });
   }
-  const ecdh = createECDH('prime256v1');
-  ecdh.generateKeys();
-  const env = {
-    DATA_DIR: dir,
-    LOG_LEVEL: 'warn',
-    ...Object.fromEntries(RATE_LIMIT_VARIABLES.map((n) => [n, 'off'])),
-    MAILBOX_MAX: '100000',
-    MAILBOX_PER_SENDER: '100000',
-    VAPID_PRIVATE_KEY: vapidKeysOf(ecdh.getPrivateKey()).privateKey,
-    PUSH_ALLOW_HTTP: 'true',
-    PUSH_ALLOW_PRIVATE: 'true',
-    PUSH_QUEUE_MAX: '100000',
-    ...serviceEnv,
-  };
-  const config = parseConfig(env, { jwtSecret: Buffer.alloc(32, 1), dataKey: Buffer.alloc(32, 2) });
-  const store = openSqliteStore(join(dir, 'signalbox.db'));
-  const app = createApp({ config, store, logger: pino({ level: 'warn' }), hasher: new PasswordHasher({ memoryCost: 4096, timeCost: 1, parallelism: 1 }) });
-  const server = createServer(app.handler).listen(0, '127.0.0.1');
-  await new Promise<void>((r) => server.once('listening', () => r()));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const server = await startInProcess({
+    env: {
+      LOG_LEVEL: 'warn',
+      ...rateLimitsOff(),
+      MAILBOX_MAX: '100000',
+      MAILBOX_PER_SENDER: '100000',
+      ...webPushEnv(),
+      PUSH_QUEUE_MAX: '100000',
+      // The smoke run waits out two coalescing windows per repeat: short ones.
+      ...(SMOKE ? { PUSH_COALESCE_MS: '200' } : {}),
+      ...serviceEnv,
+    },
+  });
+  const { config } = server;
+  port = server.port;
 
   let n = 0;
-  const register = async () => {
-    n++;
-    const res = await call('POST', '/auth/register', { username: `u${n}_${process.pid}`, email: `u${n}.${process.pid}@example.org`, password: 'correct horse battery' });
-    if (res.status !== 201) throw new Error(`register ${res.status}`);
-    return { token: res.body.accessToken as string, username: res.body.user.username as string, deviceId: res.body.deviceId as string };
-  };
+  const register = () => registerUser(agent, port, `u${++n}_${process.pid}`);
   const sender = await register();
   const tokenOf = new Map<string, string>();
   const recipients = async (count: number, subscribe: boolean) => {
@@ -149,17 +132,9 @@ async function main() {
       await call('POST', '/connections/request', { username: r.username }, sender.token);
       await call('POST', '/connections/respond', { username: sender.username, action: 'accept' }, r.token);
       if (subscribe) {
-        const ua = createECDH('prime256v1');
         const token = KIND === 'apns' ? Buffer.from(r.deviceId.padEnd(32, '0').slice(0, 32)).toString('hex') : `bench:${r.deviceId}`;
         tokenOf.set(r.username, token);
-        const sub =
-          KIND === 'webpush'
-            ? {
-                kind: 'webpush',
-                endpoint: `${pushOrigin}/p/${r.deviceId}`,
-                keys: { p256dh: ua.generateKeys().toString('base64url'), auth: Buffer.alloc(16, 7).toString('base64url') },
-              }
-            : { kind: KIND, token };
+        const sub = KIND === 'webpush' ? webPushSubscription(`${pushOrigin}/p/${r.deviceId}`) : { kind: KIND, token };
         const res = await call('PUT', `/users/me/devices/${r.deviceId}/push`, sub, r.token);
         if (res.status !== 200) throw new Error(`subscribe ${res.status} ${JSON.stringify(res.body)}`);
       }
@@ -168,7 +143,6 @@ async function main() {
     return out;
   };
 
-  const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
   const run = async (name: string, targets: Array<{ username: string }>, warm: Array<{ username: string }>, expectedPushes: number) => {
     for (let i = 0; i < WARMUP; i++)
       await call('POST', '/signaling/send', { to: warm[i % warm.length]!.username, type: 'offer', payload: 'x'.repeat(1024) }, sender.token);
@@ -186,7 +160,8 @@ async function main() {
     }
     while (received - before < expectedPushes) await new Promise((r) => setTimeout(r, 5));
     const cpu = process.cpuUsage(cpu0);
-    return { name, p50: pct(times, 50), p95: pct(times, 95), cpuUsPerSend: (cpu.user + cpu.system) / SENDS, pushes: received - before };
+    const { p50, p95 } = latency(times);
+    return { name, p50, p95, cpuUsPerSend: (cpu.user + cpu.system) / SENDS, pushes: received - before };
   };
 
   const plain = await recipients(RECIPIENTS, false);
@@ -202,16 +177,11 @@ async function main() {
     rows.push(await run('coalesced', subscribed, warm, RECIPIENTS));
     rows.push(await run('every', fresh, warmAgain, SENDS));
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  console.log(
-    `node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model}), load average ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
-  );
+  console.log(machineLine());
   const lat = latencies.filter((x) => x >= 0);
   if (lat.length > 0)
     console.log(
-      `KIND=${KIND}: wake-up latency, send to the fake's receipt, over ${lat.length} wake-ups: p50 ${pct(lat, 50).toFixed(2)} ms, p99 ${pct(lat, 99).toFixed(2)} ms`,
+      `KIND=${KIND}: wake-up latency, send to the fake's receipt, over ${lat.length} wake-ups: p50 ${latency(lat).p50.toFixed(2)} ms, p99 ${latency(lat).p99.toFixed(2)} ms`,
     );
   console.log(`KIND=${KIND} SENDS=${SENDS} RECIPIENTS=${RECIPIENTS} REPEATS=${REPEATS}, 1 KiB offers, medians over repeats`);
   console.log('| case | pushes | send p50 ms | send p95 ms | CPU µs per send (incl. push work) |');
@@ -223,18 +193,11 @@ async function main() {
     );
   }
   console.log('repeats:', JSON.stringify(rows.map((r) => ({ ...r, p50: +r.p50.toFixed(3), p95: +r.p95.toFixed(3), cpuUsPerSend: Math.round(r.cpuUsPerSend) }))));
-  server.close();
-  server.closeAllConnections();
+  await server.stop();
   receiver.close();
   for (const f of fakes) await f.close();
   agent.destroy();
-  await app.lifecycle.start()();
-  await store.close();
   rmSync(dir, { recursive: true, force: true });
-  process.exit(0);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(main, { exit: true });

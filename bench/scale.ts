@@ -19,35 +19,34 @@
  * PostgreSQL is the cluster DATABASE_URL names, else a private one started by scripts/test-postgres.sh
  * (and stopped at the end). Everything is on loopback, bounded in count and time, and killed at the end.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { RATE_LIMIT_VARIABLES } from '../app/config/environment.js';
-import { call, expect, hr, percentile } from './httpBench.js';
+import { call, connect, expect, metric, rateLimitsOff, register as registerUser, startBuiltServer, stopProcess, type BenchUser as User } from './fixture.js';
+import { hr, knob, knobText, loadAverage, machine, percentile, runBench } from './measure.js';
 
 const env = process.env;
-const DURATION = Number(env.DURATION ?? 10);
-const SENDERS = Number(env.SENDERS ?? 8);
-const ROUNDS = Number(env.ROUNDS ?? 100);
+const DURATION = knob('DURATION', 10, 2);
+const SENDERS = knob('SENDERS', 8, 2);
+const ROUNDS = knob('ROUNDS', 100, 10);
 /** Under load, how long after the probe's poll its send goes (see wakeOnce). */
-const LOAD_SETTLE_MS = Number(env.LOAD_SETTLE_MS ?? 50);
-const PAYLOAD = 'x'.repeat(Number(env.PAYLOAD_BYTES ?? 512));
-const CONFIGS = (env.CONFIGS ?? 'sqlite:1,postgres:1,postgres:2,postgres:3').split(',').map((c) => {
-  const [store, n] = c.split(':');
-  return { store: store as 'sqlite' | 'postgres', instances: Number(n) };
-});
+const LOAD_SETTLE_MS = knob('LOAD_SETTLE_MS', 50, 50);
+const PAYLOAD = 'x'.repeat(knob('PAYLOAD_BYTES', 512, 512));
+// The smoke run has no PostgreSQL (plain `npm test` needs none): SQLite only.
+const CONFIGS = knobText('CONFIGS', 'sqlite:1,postgres:1,postgres:2,postgres:3', 'sqlite:1')
+  .split(',')
+  .map((c) => {
+    const [store, n] = c.split(':');
+    return { store: store as 'sqlite' | 'postgres', instances: Number(n) };
+  });
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const MAIN_JS = join(ROOT, 'dist/app/main.js');
-const SECRETS = { JWT_SECRET: randomUUID() + randomUUID(), DATA_KEY: Buffer.alloc(32, 7).toString('base64') };
-const RATE_LIMITS_OFF = Object.fromEntries(RATE_LIMIT_VARIABLES.map((name) => [name, 'off']));
-const PASSWORD = 'correct horse battery';
 
 // ---------------------------------------------------------------------------------------------------
 // PostgreSQL: the cluster, a fresh database per configuration.
@@ -113,78 +112,21 @@ interface Instance {
   child: ChildProcess;
 }
 
-let nextPort = 20000 + Math.floor(Math.random() * 20000);
-async function startInstance(storeEnv: Record<string, string>): Promise<Instance> {
-  const port = nextPort++;
-  const dataDir = mkdtempSync(join(tmpdir(), 'signalbox-scale-'));
-  dirs.push(dataDir);
-  const child = spawn(process.execPath, [MAIN_JS], {
-    env: { PATH: env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...SECRETS, ...RATE_LIMITS_OFF, ...storeEnv },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  children.push(child);
-  const agent = new Agent({ keepAlive: false });
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`instance on ${port} exited with ${child.exitCode}`);
-    const ok = await call(agent, port, 'GET', '/health').then(
-      (r) => r.status === 200,
-      () => false,
-    );
-    if (ok) return { port, child };
-    if (Date.now() > deadline) throw new Error(`instance on ${port} not ready within 30 s`);
-    await sleep(50);
-  }
-}
+/** One instance of the build (bench/fixture.ts startBuiltServer): its own DATA_DIR, the same secrets as the others. */
+const startInstance = (storeEnv: Record<string, string>): Promise<Instance> => startBuiltServer({ ...rateLimitsOff(), ...storeEnv });
 
-const children: ChildProcess[] = [];
-const dirs: string[] = [];
-function killAll(): void {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-}
-process.on('exit', killAll);
-
-async function stopInstances(instances: Instance[]): Promise<void> {
-  await Promise.all(
-    instances.map(
-      ({ child }) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve();
-          child.once('exit', () => resolve());
-          child.kill('SIGTERM');
-          setTimeout(() => child.kill('SIGKILL'), 8000).unref();
-        }),
-    ),
-  );
-}
+const stopInstances = (instances: Instance[]) => Promise.all(instances.map(({ child }) => stopProcess(child)));
 
 // ---------------------------------------------------------------------------------------------------
 // Users, through the API (production argon2: a registration costs a hash).
 
-interface User {
-  username: string;
-  token: string;
-  deviceId: string;
-}
-
 let userCounter = 0;
-async function register(agent: Agent, port: number, prefix: string): Promise<User> {
-  const username = `${prefix}${++userCounter}_${Math.random().toString(36).slice(2, 6)}`;
-  const body = expect(await call(agent, port, 'POST', '/auth/register', { body: { username, email: `${username}@example.org`, password: PASSWORD } }), 201, 'register');
-  return { username, token: body.accessToken as string, deviceId: body.deviceId as string };
-}
+const register = (agent: Agent, port: number, prefix: string): Promise<User> =>
+  registerUser(agent, port, `${prefix}${++userCounter}_${Math.random().toString(36).slice(2, 6)}`);
 
-async function pair(agent: Agent, port: number, a: User, b: User): Promise<void> {
-  expect(await call(agent, port, 'POST', '/connections/request', { token: a.token, body: { username: b.username } }), 201, 'request');
-  expect(await call(agent, port, 'POST', '/connections/respond', { token: b.token, body: { username: a.username, action: 'accept' } }), 200, 'accept');
-  for (const u of [a, b]) expect(await call(agent, port, 'DELETE', '/signaling/clear', { token: u.token }), 204, 'clear');
-}
+const pair = (agent: Agent, port: number, a: User, b: User) => connect(agent, port, a, b, { clear: true });
 
-async function heldPolls(agent: Agent, port: number): Promise<number> {
-  const r = await call(agent, port, 'GET', '/metrics');
-  const line = r.body.split('\n').find((l) => l.startsWith('signalbox_held_polls '));
-  return Number(line?.split(' ')[1] ?? NaN);
-}
+const heldPolls = (agent: Agent, port: number) => metric(agent, port, 'signalbox_held_polls');
 
 // ---------------------------------------------------------------------------------------------------
 // One configuration.
@@ -325,6 +267,7 @@ async function runConfig(store: 'sqlite' | 'postgres', n: number, pgUrl: string 
     const underLoad: number[] = [];
     const probeLoop = (async () => {
       await sleep(500); // the load first
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by another async task while this one awaits
       while (running) {
         underLoad.push(await wakeOnce(...probeAgents, probePoll, probeSend, probeFrom, probeTo, cursor, LOAD_SETTLE_MS));
       }
@@ -367,11 +310,7 @@ async function runConfig(store: 'sqlite' | 'postgres', n: number, pgUrl: string 
 async function main(): Promise<void> {
   const needsPg = CONFIGS.some((c) => c.store === 'postgres');
   const pgUrl = needsPg ? clusterUrl() : undefined;
-  console.log(
-    `bench:scale — ${new Date().toISOString().slice(0, 10)}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), Node ${process.version}, load average ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
-  );
+  console.log(`bench:scale — ${new Date().toISOString().slice(0, 10)}, ${machine()}, load average ${loadAverage()}`);
   console.log(`DURATION=${DURATION} s, SENDERS=${SENDERS}, ROUNDS=${ROUNDS}, payload ${PAYLOAD.length} B; PostgreSQL: ${pgUrl ? new URL(pgUrl).host : '-'}`);
   const results: Result[] = [];
   try {
@@ -381,8 +320,6 @@ async function main(): Promise<void> {
       console.error(JSON.stringify(r));
     }
   } finally {
-    killAll();
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
     if (startedCluster) execFileSync('bash', [join(ROOT, 'scripts/test-postgres.sh'), 'stop'], { stdio: 'inherit' });
   }
   const f = (x: number) => x.toFixed(1);
@@ -398,8 +335,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  killAll();
-  process.exit(1);
-});
+runBench(main);

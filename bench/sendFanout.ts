@@ -41,156 +41,61 @@
  * Everything is on 127.0.0.1, bounded in count and time; the server is stopped at the end (or on error).
  * Set RESULT_JSON=<file> to also write the figures as JSON.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { Agent, request as httpRequest, type ClientRequest } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
-import { call, expect, hr, median, percentile } from './httpBench.js';
+import type autocannon from 'autocannon';
 import Database from '../app/store/sqlite/driver.js';
+import {
+  call,
+  connect,
+  expect,
+  login,
+  pinSelf,
+  register,
+  startServerProcess,
+  stopOnInterrupt,
+  stopProcess,
+  waitHeld,
+  type BenchUser,
+  type ServerProcess as ServerInfo,
+} from './fixture.js';
+import { cannon, hr, progress, knob, knobText, latency as lat, machine, median, pool, runBench, type Cannon, type Latency as Lat } from './measure.js';
 
 const env = process.env;
-const list = (v: string | undefined, d: string) =>
-  (v ?? d)
+const list = (name: string, full: string, smoke: string) =>
+  knobText(name, full, smoke)
     .split(',')
     .map(Number)
     .filter((n) => n > 0);
-const REPEATS = Number(env.REPEATS ?? 3);
-const DEVICES = list(env.DEVICES, '1,10');
-const PAYLOADS = list(env.PAYLOADS, '1024,16384');
-const PAIRS = Number(env.PAIRS ?? 20);
-const SEQUENTIAL = Number(env.SEQUENTIAL ?? 300);
-const CONNECTIONS = Number(env.CONNECTIONS ?? 16);
-const AMOUNT = Number(env.AMOUNT ?? 2000);
-const GROWTH = Number(env.GROWTH ?? 200);
-const DELIVERIES = Number(env.DELIVERIES ?? 40);
-const STRAGGLER_MS = Number(env.STRAGGLER_MS ?? 500);
-const BARE_SECONDS = Number(env.BARE_SECONDS ?? 3);
-const LOGIN_CONCURRENCY = Number(env.LOGIN_CONCURRENCY ?? 8);
+const REPEATS = knob('REPEATS', 3, 1);
+const DEVICES = list('DEVICES', '1,10', '1,2');
+const PAYLOADS = list('PAYLOADS', '1024,16384', '1024');
+const PAIRS = knob('PAIRS', 20, 2);
+const SEQUENTIAL = knob('SEQUENTIAL', 300, 10);
+const CONNECTIONS = knob('CONNECTIONS', 16, 2);
+const AMOUNT = knob('AMOUNT', 2000, 20);
+const GROWTH = knob('GROWTH', 200, 5);
+const DELIVERIES = knob('DELIVERIES', 40, 3);
+const STRAGGLER_MS = knob('STRAGGLER_MS', 500, 500);
+const BARE_SECONDS = knob('BARE_SECONDS', 3, 1);
+const LOGIN_CONCURRENCY = knob('LOGIN_CONCURRENCY', 8, 8);
 const DRAIN_EVERY = 50;
+/** How delivery waits for the held-poll count: exactly, checked every millisecond, for at most 10 s. */
+const HELD_EXACTLY = { exactly: true, timeoutMs: 10_000, pauseMs: 1 };
 const SERVER_ENV = { POLLS_PER_USER: '16', POLLS_MAX: '1000' };
 
 // ---------------------------------------------------------------------------------------------------
-// CPU pinning: the load generator on CPU 1, the server on CPU 0 (as bench/signaling.ts).
+// Devices: a user's sessions, each with its own cursor.
 
-const PINNED_ENV = 'SIGNALBOX_BENCH_PINNED';
-function pinSelf(): boolean {
-  if (cpus().length < 2) {
-    console.error('warning: fewer than 2 CPUs, running unpinned');
-    return false;
-  }
-  const cpuList = execFileSync('taskset', ['-pc', String(process.pid)], { encoding: 'utf8' })
-    .split(':')
-    .pop()!
-    .trim();
-  if (cpuList === '1') return true;
-  if (env[PINNED_ENV]) throw new Error(`expected to run on CPU 1, affinity is ${cpuList}`);
-  const res = spawnSync('taskset', ['-c', '1', process.execPath, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], {
-    stdio: 'inherit',
-    env: { ...env, [PINNED_ENV]: '1' },
-  });
-  process.exit(res.status ?? 1);
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Helpers.
-
-async function pool<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]!, i);
-    }),
-  );
-  return out;
-}
-
-async function metric(agent: Agent, port: number, name: string): Promise<number> {
-  const r = await call(agent, port, 'GET', '/metrics');
-  const line = r.body.split('\n').find((l) => l.startsWith(`${name} `));
-  if (!line) throw new Error(`metric ${name} not found`);
-  return Number(line.split(' ')[1]);
-}
-
-async function waitHeld(agent: Agent, port: number, n: number, exactly: boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const held = await metric(agent, port, 'signalbox_held_polls');
-    if (exactly ? held === n : held >= n) return;
-    if (Date.now() > deadline) throw new Error(`held polls: ${held}, waited for ${exactly ? '' : 'at least '}${n}`);
-    await sleep(1);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------
-// The server process: the build's own bench/signalingServer.js, next to this file.
-
-interface ServerInfo {
-  app: number;
-  bare: number;
-  child: ChildProcess;
-}
-
-async function startServer(dataDir: string): Promise<ServerInfo> {
-  const script = join(dirname(fileURLToPath(import.meta.url)), 'signalingServer.js');
-  const pin = cpus().length >= 2 ? ['taskset', '-c', '0'] : [];
-  const argv = [...pin, process.execPath, script];
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'], env: { ...env, ...SERVER_ENV, BENCH_DATA_DIR: dataDir } });
-  process.on('exit', () => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  const line = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('server did not start within 30 s')), 30_000);
-    child.once('exit', (code) => reject(new Error(`server exited with ${code} before it was ready`)));
-    createInterface({ input: child.stdout }).once('line', (l) => {
-      clearTimeout(timer);
-      resolve(l);
-    });
-  });
-  const { app, bare } = JSON.parse(line) as { app: number; bare: number };
-  return { app, bare, child };
-}
-
-async function stopServer(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 8000);
-  await exited;
-  clearTimeout(timer);
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Users, devices and connections through the API.
-
-const PASSWORD = 'correct horse battery staple';
-
-interface Device {
-  username: string;
-  token: string;
+interface Device extends BenchUser {
   /** This device's last cursor ('' before its first poll). */
   cursor: string;
 }
 
-async function register(agent: Agent, port: number, username: string): Promise<Device> {
-  const r = await call(agent, port, 'POST', '/auth/register', { body: { username, email: `${username}@example.org`, password: PASSWORD } });
-  return { username, token: expect(r, 201, `register ${username}`).accessToken as string, cursor: '' };
-}
-
-async function login(agent: Agent, port: number, username: string): Promise<Device> {
-  const r = await call(agent, port, 'POST', '/auth/login', { body: { username, password: PASSWORD } });
-  return { username, token: expect(r, 200, `login ${username}`).accessToken as string, cursor: '' };
-}
-
-async function connect(agent: Agent, port: number, a: Device, b: Device): Promise<void> {
-  expect(await call(agent, port, 'POST', '/connections/request', { token: a.token, body: { username: b.username } }), 201, 'connection request');
-  expect(await call(agent, port, 'POST', '/connections/respond', { token: b.token, body: { username: a.username, action: 'accept' } }), 200, 'connection respond');
-}
+const asDevice = (u: BenchUser): Device => ({ ...u, cursor: '' });
 
 interface Signal {
   from: string;
@@ -224,60 +129,7 @@ const drainUser = async (agent: Agent, port: number, devices: Device[]) => {
 };
 
 // ---------------------------------------------------------------------------------------------------
-// autocannon.
-
-interface Cannon {
-  rps: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  ok: number;
-  other: number;
-  errors: number;
-  seconds: number;
-}
-
-function cannon(opts: autocannon.Options, okStatus: number): Promise<Cannon> {
-  return new Promise((resolve, reject) => {
-    const latencies: number[] = [];
-    // autocannon's own duration is counted in whole ticks of its 1 s timer, too coarse for a bounded
-    // `amount`: the time is taken here, from the start to the last expected answer.
-    const t0 = hr();
-    let last = t0;
-    const instance = autocannon(opts, (err, result) => {
-      if (err) return reject(err instanceof Error ? err : new Error(String(err)));
-      const seconds = (last - t0) / 1000;
-      const ok = result.statusCodeStats?.[`${okStatus}`]?.count ?? 0;
-      resolve({
-        rps: ok / seconds,
-        p50: percentile(latencies, 50),
-        p95: percentile(latencies, 95),
-        p99: percentile(latencies, 99),
-        ok,
-        other: result['1xx'] + result['2xx'] + result['3xx'] + result['4xx'] + result['5xx'] - ok,
-        errors: result.errors,
-        seconds,
-      });
-    });
-    instance.on('response', (_client, status, _bytes, responseTime) => {
-      if (status === okStatus) {
-        latencies.push(responseTime);
-        last = hr();
-      }
-    });
-  });
-}
-
-// ---------------------------------------------------------------------------------------------------
 // Measurements.
-
-interface Lat {
-  p50: number;
-  p95: number;
-  p99: number;
-  n: number;
-}
-const lat = (xs: number[]): Lat => ({ p50: percentile(xs, 50), p95: percentile(xs, 95), p99: percentile(xs, 99), n: xs.length });
 
 const payloadOf = (bytes: number, i: number) => `${'x'.repeat(bytes - 8)}${String(i).padStart(8, '0')}`;
 
@@ -419,7 +271,7 @@ async function delivery(s: ServerInfo, agent: Agent, pair: Pair, bytes: number):
   const reached: number[] = [];
   const WARM = 5;
   try {
-    await waitHeld(agent, s.app, 0, true);
+    await waitHeld(agent, s.app, 0, HELD_EXACTLY);
     for (let i = 0; i < DELIVERIES + WARM; i++) {
       const payload = payloadOf(bytes, 1_000_000 + i);
       const answers: Array<number | null> = devices.map(() => null);
@@ -446,7 +298,7 @@ async function delivery(s: ServerInfo, agent: Agent, pair: Pair, bytes: number):
             req.end();
           }),
       );
-      await waitHeld(agent, s.app, devices.length, true);
+      await waitHeld(agent, s.app, devices.length, HELD_EXACTLY);
       const t0 = hr();
       const sent = call(sendAgent, s.app, 'POST', '/signaling/send', { token: pair.sender.token, body: { to: devices[0]!.username, type: 'ice', payload } });
       await Promise.race([Promise.all(done), sleep(STRAGGLER_MS)]);
@@ -454,7 +306,7 @@ async function delivery(s: ServerInfo, agent: Agent, pair: Pair, bytes: number):
       // Polls that did not answer in time: closed (the server releases them), then the devices drain.
       for (const r of reqs) r.destroy();
       await Promise.all(done);
-      await waitHeld(agent, s.app, 0, true);
+      await waitHeld(agent, s.app, 0, HELD_EXACTLY);
       const got = answers.filter((t): t is number => t !== null).map((t) => t - t0);
       if (i >= WARM) {
         reached.push(got.length);
@@ -504,38 +356,30 @@ async function main(): Promise<void> {
   const load0 = loadavg();
   const loads: number[] = [load0[0]!];
   const loadTimer = setInterval(() => loads.push(loadavg()[0]!), 5000);
-  const log = (msg: string) => console.error(`[${((hr() - started) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
+  const log = progress(started);
   const dataDir = mkdtempSync(join(tmpdir(), 'signalbox-fanout-'));
   const dbFile = join(dataDir, 'signalbox.db');
-  const server = await startServer(dataDir);
-  const stopOnSignal = () => {
-    // process.exit in finally ends the bench either way: there is no caller left to hand a rejection to.
-    void stopServer(server.child).finally(() => {
-      rmSync(dataDir, { recursive: true, force: true });
-      process.exit(130);
-    });
-  };
-  process.on('SIGINT', stopOnSignal);
-  process.on('SIGTERM', stopOnSignal);
+  const server = await startServerProcess(dataDir, SERVER_ENV);
+  stopOnInterrupt(() => server.child, dataDir);
   const agent = new Agent({ keepAlive: true, maxSockets: 16 });
   try {
     log(`server on 127.0.0.1:${server.app} (app) and :${server.bare} (bare Koa); ${pinned ? 'server on CPU 0, driver on CPU 1' : 'unpinned'}`);
     const senders = await pool(
       Array.from({ length: PAIRS }, (_, i) => `fan_snd_${i}`),
       4,
-      (u) => register(agent, server.app, u),
+      async (u) => asDevice(await register(agent, server.app, u)),
     );
     const byN = new Map<number, Pair[]>();
     for (const n of DEVICES) {
       const firsts = await pool(
         Array.from({ length: PAIRS }, (_, i) => `fan_rcv${n}_${i}`),
         4,
-        (u) => register(agent, server.app, u),
+        async (u) => asDevice(await register(agent, server.app, u)),
       );
       const extra = await pool(
         Array.from({ length: PAIRS * (n - 1) }, (_, i) => firsts[i % PAIRS]!.username),
         LOGIN_CONCURRENCY,
-        (u) => login(agent, server.app, u),
+        async (u) => asDevice(await login(agent, server.app, u)),
       );
       const pairs = senders.map((sender, i) => ({ sender, devices: [firsts[i]!, ...extra.filter((_, j) => j % PAIRS === i)] }));
       await pool(pairs, 4, (p) => connect(agent, server.app, p.sender, p.devices[0]!));
@@ -593,12 +437,11 @@ async function main(): Promise<void> {
 
     const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '–');
     const m = <T>(xs: T[], get: (x: T) => number) => median(xs.map(get));
-    const cpu = cpus();
     const bareSeqP50 = m(bareSeqs, (x) => x.p50);
     const bareRps = (b: number) => m(bares.get(b)!, (x) => x.rps);
     const lines = [
       '',
-      `Machine: ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}; ` +
+      `Machine: ${machine()}; ` +
         `${pinned ? 'server pinned to CPU 0, driver to CPU 1' : 'not pinned'}; load average (1 min) ${load0.map((x) => x.toFixed(2)).join(' ')} at start, ` +
         `${load1.map((x) => x.toFixed(2)).join(' ')} at end, max ${Math.max(...loads).toFixed(2)} during; ${((hr() - started) / 1000).toFixed(0)} s.`,
       `Settings: REPEATS=${REPEATS} PAIRS=${PAIRS} SEQUENTIAL=${SEQUENTIAL} CONNECTIONS=${CONNECTIONS} AMOUNT=${AMOUNT} GROWTH=${GROWTH} DELIVERIES=${DELIVERIES} STRAGGLER_MS=${STRAGGLER_MS} BARE_SECONDS=${BARE_SECONDS}. Medians of the repeats.`,
@@ -683,9 +526,9 @@ async function main(): Promise<void> {
   } finally {
     clearInterval(loadTimer);
     agent.destroy();
-    await stopServer(server.child);
+    await stopProcess(server.child);
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
-await main();
+runBench(main);

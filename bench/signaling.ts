@@ -34,37 +34,51 @@
  *
  * Everything is on 127.0.0.1, bounded in count and time, and the server is killed at the end (or on error).
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { Agent, request as httpRequest } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
-import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { call, expect, hr, median, percentile } from './httpBench.js';
+import {
+  call,
+  connect,
+  expect,
+  login,
+  metric,
+  metricSum,
+  pinSelf,
+  register,
+  serverStats as stats,
+  startServerProcess,
+  stopOnInterrupt,
+  stopProcess,
+  waitHeld,
+  type BenchUser as User,
+  type ServerProcess as ServerInfo,
+} from './fixture.js';
+import { assertClean, cannon, hr, progress, knob, loadAverage, machine, mb, median, percentile, pool, runBench, settle, SMOKE, type Cannon } from './measure.js';
 
 const env = process.env;
-const REPEATS = Number(env.REPEATS ?? 3);
-const DURATION = Number(env.DURATION ?? 10);
-const WARMUP = Number(env.WARMUP ?? 2);
-const CONNECTIONS = Number(env.CONNECTIONS ?? 50);
-const IDLE_POLLS = Number(env.IDLE_POLLS ?? 1000);
-const HELD_POLLS = Number(env.HELD_POLLS ?? 10_000);
-const DELIVERIES = Number(env.DELIVERIES ?? 300);
-const PAIRS = Number(env.PAIRS ?? 100);
-const POLL_USERS = Number(env.POLL_USERS ?? 100);
-const SAMPLE_SECONDS = Number(env.SAMPLE_SECONDS ?? 5);
+const REPEATS = knob('REPEATS', 3, 1);
+const DURATION = knob('DURATION', 10, 0.5);
+const WARMUP = knob('WARMUP', 2, 0.5);
+const CONNECTIONS = knob('CONNECTIONS', 50, 4);
+const IDLE_POLLS = knob('IDLE_POLLS', 1000, 20);
+const HELD_POLLS = knob('HELD_POLLS', 10_000, 40);
+const DELIVERIES = knob('DELIVERIES', 300, 10);
+const PAIRS = knob('PAIRS', 100, 4);
+const POLL_USERS = knob('POLL_USERS', 100, 4);
+const SAMPLE_SECONDS = knob('SAMPLE_SECONDS', 5, 1);
 /** Held polls are opened at this rate (bench/README.md: event-loop delay while 10,000 open at 2,000/s). */
-const OPEN_RATE = Number(env.OPEN_RATE ?? 2000);
+const OPEN_RATE = knob('OPEN_RATE', 2000, 2000);
 /** The load figure: concurrent senders, each send to one device of a poll user, for LOAD_SECONDS. */
-const LOAD_SENDERS = Number(env.LOAD_SENDERS ?? 8);
-const LOAD_SECONDS = Number(env.LOAD_SECONDS ?? 30);
+const LOAD_SENDERS = knob('LOAD_SENDERS', 8, 2);
+const LOAD_SECONDS = knob('LOAD_SECONDS', 30, 2);
 /** Logins at once while creating the sessions: at most the hasher's per-caller share (8), all from 127.0.0.1. */
-const LOGIN_CONCURRENCY = Number(env.LOGIN_CONCURRENCY ?? 8);
+const LOGIN_CONCURRENCY = knob('LOGIN_CONCURRENCY', 8, 8);
 /** Sent payload: about the size of an encrypted ICE candidate or a small SDP fragment. */
-const PAYLOAD = 'x'.repeat(Number(env.PAYLOAD_BYTES ?? 512));
+const PAYLOAD = 'x'.repeat(knob('PAYLOAD_BYTES', 512, 512));
 /** Which figures to measure (all by default), e.g. BENCHES=poll,send while profiling. */
 const BENCHES = new Set((env.BENCHES ?? 'poll,delivery,capacity,send,load').split(','));
 /** Extra node flags for the server process, e.g. SERVER_NODE_OPTIONS=--cpu-prof. */
@@ -85,126 +99,6 @@ const SERVER_POLL_CAPS = {
   DEVICES_MAX: String(Math.max(10, SESSIONS_PER_USER)),
 };
 
-// ---------------------------------------------------------------------------------------------------
-// CPU pinning: the load generator on CPU 1, the server on CPU 0.
-
-const PINNED_ENV = 'SIGNALBOX_BENCH_PINNED';
-function pinSelf(): boolean {
-  if (cpus().length < 2) {
-    console.error('warning: fewer than 2 CPUs, running unpinned');
-    return false;
-  }
-  const list = execFileSync('taskset', ['-pc', String(process.pid)], { encoding: 'utf8' })
-    .split(':')
-    .pop()!
-    .trim();
-  if (list === '1') return true;
-  if (env[PINNED_ENV]) throw new Error(`expected to run on CPU 1, affinity is ${list}`);
-  const res = spawnSync('taskset', ['-c', '1', process.execPath, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)], {
-    stdio: 'inherit',
-    env: { ...env, [PINNED_ENV]: '1' },
-  });
-  process.exit(res.status ?? 1);
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Small helpers.
-
-const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MB`;
-
-// ---------------------------------------------------------------------------------------------------
-// The server process.
-
-interface ServerInfo {
-  app: number;
-  bare: number;
-  /** A bare node:http server in the same process: the floor under the bare Koa route. */
-  node: number;
-  child: ChildProcess;
-}
-
-async function startServer(dataDir: string): Promise<ServerInfo> {
-  const script = join(dirname(fileURLToPath(import.meta.url)), 'signalingServer.js');
-  const pin = cpus().length >= 2 ? ['taskset', '-c', '0'] : [];
-  const argv = [...pin, process.execPath, '--expose-gc', ...SERVER_NODE_OPTIONS, script];
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'], env: { ...env, ...SERVER_POLL_CAPS, BENCH_DATA_DIR: dataDir } });
-  process.on('exit', () => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  const line = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('server did not start within 30 s')), 30_000);
-    child.once('exit', (code) => reject(new Error(`server exited with ${code} before it was ready`)));
-    createInterface({ input: child.stdout }).once('line', (l) => {
-      clearTimeout(timer);
-      resolve(l);
-    });
-  });
-  const { app, bare, node } = JSON.parse(line) as { app: number; bare: number; node: number };
-  return { app, bare, node, child };
-}
-
-async function stopServer(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 8000);
-  await exited;
-  clearTimeout(timer);
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Users and connections through the API.
-
-interface User {
-  username: string;
-  token: string;
-  /** The session's device id (register and login answer it). */
-  deviceId: string;
-}
-
-async function register(agent: Agent, port: number, username: string): Promise<User> {
-  const r = await call(agent, port, 'POST', '/auth/register', {
-    body: { username, email: `${username}@example.org`, password: 'correct horse battery staple' },
-  });
-  const body = expect(r, 201, `register ${username}`);
-  return { username, token: body.accessToken as string, deviceId: body.deviceId as string };
-}
-
-/** A new session (device) of an existing user: POST /auth/login (argon2, cheap in the bench server). */
-async function login(agent: Agent, port: number, username: string): Promise<User> {
-  const r = await call(agent, port, 'POST', '/auth/login', { body: { username, password: 'correct horse battery staple' } });
-  const body = expect(r, 200, `login ${username}`);
-  return { username, token: body.accessToken as string, deviceId: body.deviceId as string };
-}
-
-async function connect(agent: Agent, port: number, a: User, b: User): Promise<void> {
-  expect(await call(agent, port, 'POST', '/connections/request', { token: a.token, body: { username: b.username } }), 201, 'connection request');
-  expect(await call(agent, port, 'POST', '/connections/respond', { token: b.token, body: { username: a.username, action: 'accept' } }), 200, 'connection respond');
-}
-
-/** Runs `fn` over `items` with at most `limit` at once. */
-async function pool<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      for (let i = next++; i < items.length; i = next++) out[i] = await fn(items[i]!, i);
-    }),
-  );
-  return out;
-}
-
-/** A counter's value per label set (none before its first inc: prom-client prints no labelled line until then). */
-async function metricSum(agent: Agent, port: number, name: string): Promise<Record<string, number>> {
-  const r = await call(agent, port, 'GET', '/metrics');
-  const out: Record<string, number> = {};
-  for (const l of r.body.split('\n')) {
-    const m = new RegExp(`^${name}(?:\\{(.*)\\})? (\\S+)$`).exec(l);
-    if (m) out[m[1] ?? ''] = Number(m[2]);
-  }
-  return out;
-}
-
 /** Polls replaced or refused at a cap so far (signalbox_polls_refused_total, all reasons): must not move during a run. */
 const refusedPolls = async (agent: Agent, port: number) => Object.values(await metricSum(agent, port, 'signalbox_polls_refused_total')).reduce((a, b) => a + b, 0);
 const assertNoneRefused = async (agent: Agent, port: number, before: number, what: string) => {
@@ -212,33 +106,6 @@ const assertNoneRefused = async (agent: Agent, port: number, before: number, wha
   if (after !== before)
     throw new Error(`${what}: ${after - before} polls replaced or refused at a cap (${JSON.stringify(await metricSum(agent, port, 'signalbox_polls_refused_total'))})`);
 };
-
-async function metric(agent: Agent, port: number, name: string): Promise<number> {
-  const r = await call(agent, port, 'GET', '/metrics');
-  const line = r.body.split('\n').find((l) => l.startsWith(`${name} `));
-  if (!line) throw new Error(`metric ${name} not found`);
-  return Number(line.split(' ')[1]);
-}
-
-/** Waits until the server holds at least (or, with `exactly`, exactly) `n` polls; bounded. */
-async function waitHeld(agent: Agent, port: number, n: number, opts: { exactly?: boolean; timeoutMs?: number; pauseMs?: number } = {}): Promise<void> {
-  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
-  for (;;) {
-    const held = await metric(agent, port, 'signalbox_held_polls');
-    if (opts.exactly ? held === n : held >= n) return;
-    if (Date.now() > deadline) throw new Error(`held polls: ${held}, waited for ${opts.exactly ? '' : 'at least '}${n}`);
-    await sleep(opts.pauseMs ?? 100);
-  }
-}
-
-interface Stats {
-  cpuMicros: number;
-  rss: number;
-  heapUsed: number;
-  external: number;
-  loopDelayMs: { p50: number; p99: number; max: number; mean: number; count: number };
-}
-const stats = async (agent: Agent, port: number, query = '') => JSON.parse((await call(agent, port, 'GET', `/stats${query}`)).body) as Stats;
 
 // ---------------------------------------------------------------------------------------------------
 // Idle long-polls: each slot holds GET /signaling/poll?wait=30 and re-issues it when it ends. Slot i uses
@@ -294,6 +161,7 @@ function holdPolls(
   // overflows (a dropped SYN costs a 1 s retransmit).
   const batch = Math.max(1, Math.round(((opts.rate ?? OPEN_RATE) * 25) / 1000));
   const opening = (async () => {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by another async task while this one awaits
     for (let i = 0; i < count && !stopped; i += batch) {
       for (let j = i; j < Math.min(count, i + batch); j++) slot(j);
       await sleep(25);
@@ -311,46 +179,6 @@ function holdPolls(
     },
   };
 }
-
-// ---------------------------------------------------------------------------------------------------
-// autocannon.
-
-interface Cannon {
-  rps: number;
-  /** Server CPU time (user + system) per answered request, µs; set where the run measures it. */
-  cpuUs?: number;
-  p50: number;
-  p99: number;
-  ok: number;
-  other: number;
-  errors: number;
-}
-
-function cannon(opts: autocannon.Options, okStatus: number): Promise<Cannon> {
-  return new Promise((resolve, reject) => {
-    const latencies: number[] = [];
-    const instance = autocannon(opts, (err, result) => {
-      if (err) return reject(err instanceof Error ? err : new Error(String(err)));
-      const ok = result.statusCodeStats?.[`${okStatus}`]?.count ?? 0;
-      resolve({
-        rps: ok / result.duration,
-        p50: latencies.length ? percentile(latencies, 50) : NaN,
-        p99: latencies.length ? percentile(latencies, 99) : NaN,
-        ok,
-        other: result['1xx'] + result['2xx'] + result['3xx'] + result['4xx'] + result['5xx'] - ok,
-        errors: result.errors,
-      });
-    });
-    // autocannon's own histogram has 1 ms resolution; these are the exact response times.
-    instance.on('response', (_client, status, _bytes, responseTime) => {
-      if (status === okStatus) latencies.push(responseTime);
-    });
-  });
-}
-
-const assertClean = (c: Cannon, what: string) => {
-  if (c.other > 0 || c.errors > 0) throw new Error(`${what}: ${c.other} unexpected statuses, ${c.errors} errors`);
-};
 
 // ---------------------------------------------------------------------------------------------------
 // The benchmarks.
@@ -441,7 +269,7 @@ interface Capacity {
 async function capacity(s: ServerInfo, agent: Agent, slots: User[]): Promise<Capacity> {
   await waitHeld(agent, s.app, 0, { exactly: true });
   const refused0 = await refusedPolls(agent, s.app);
-  await sleep(500);
+  await settle(500);
   const base = await stats(agent, s.bare);
   const baseGc = await stats(agent, s.bare, '?gc=1&reset=1');
   const t0 = hr();
@@ -452,10 +280,10 @@ async function capacity(s: ServerInfo, agent: Agent, slots: User[]): Promise<Cap
     // percentiles measured. So the opening is watched from the driver (every poll sent, then a second
     // for the last answers), the loop delay taken then, and only afterwards /metrics confirms the count.
     await held.opened;
-    await sleep(1000);
+    await settle(1000);
     const ramp = await stats(agent, s.bare, '?reset=1');
-    await waitHeld(agent, s.app, HELD_POLLS, { timeoutMs: 60_000, pauseMs: 1000 }).catch((err: Error) => {
-      throw new Error(`${err.message}; ${held.errors()} poll answers were not 200`);
+    await waitHeld(agent, s.app, HELD_POLLS, { timeoutMs: 60_000, pauseMs: SMOKE ? 50 : 1000 }).catch((err: unknown) => {
+      throw new Error(`${err instanceof Error ? err.message : String(err)}; ${held.errors()} poll answers were not 200`);
     });
     const rampSeconds = (hr() - t0) / 1000;
     await stats(agent, s.bare, '?reset=1');
@@ -575,8 +403,8 @@ async function loadWithHeldPolls(s: ServerInfo, agent: Agent, slots: User[], sen
   const senderAgent = new Agent({ keepAlive: true, maxSockets: LOAD_SENDERS });
   try {
     await held.opened;
-    await waitHeld(agent, s.app, HELD_POLLS, { timeoutMs: 60_000, pauseMs: 1000 });
-    await sleep(2000);
+    await waitHeld(agent, s.app, HELD_POLLS, { timeoutMs: 60_000, pauseMs: SMOKE ? 50 : 1000 });
+    await settle(2000);
     const idle = await stats(agent, s.bare, '?reset=1');
     const rssSamples: number[] = [];
     const heapSamples: number[] = [];
@@ -651,27 +479,19 @@ async function loadWithHeldPolls(s: ServerInfo, agent: Agent, slots: User[], sen
 async function main(): Promise<void> {
   const pinned = pinSelf();
   const started = hr();
-  const load0 = loadavg();
+  const load0 = loadAverage();
   // SQLite lives here, on disk, for the whole run: capacity is measured in fresh server processes on it.
   const dataDir = mkdtempSync(join(tmpdir(), 'signalbox-bench-'));
-  let server = await startServer(dataDir);
-  const stopOnSignal = () => {
-    // process.exit in finally ends the bench either way: there is no caller left to hand a rejection to.
-    void stopServer(server.child).finally(() => {
-      rmSync(dataDir, { recursive: true, force: true });
-      process.exit(130);
-    });
-  };
-  process.on('SIGINT', stopOnSignal);
-  process.on('SIGTERM', stopOnSignal);
+  let server = await startServerProcess(dataDir, SERVER_POLL_CAPS, SERVER_NODE_OPTIONS);
+  stopOnInterrupt(() => server.child, dataDir);
   const agent = new Agent({ keepAlive: true, maxSockets: 16 });
   const restart = async () => {
     agent.destroy();
-    await stopServer(server.child);
-    server = await startServer(dataDir);
+    await stopProcess(server.child);
+    server = await startServerProcess(dataDir, SERVER_POLL_CAPS, SERVER_NODE_OPTIONS);
   };
   try {
-    const log = (msg: string) => console.error(`[${((hr() - started) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
+    const log = progress(started);
     log(`server on 127.0.0.1:${server.app} (app) and :${server.bare} (bare Koa); ${pinned ? 'server on CPU 0, driver on CPU 1' : 'unpinned'}`);
 
     const names = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}_${i}`);
@@ -779,8 +599,6 @@ async function main(): Promise<void> {
       logCapacity('after the throughput runs,', capAfter);
     }
 
-    const load1 = loadavg();
-    const cpu = cpus();
     const f = (n: number, d = 0) => n.toFixed(d);
     const row = (name: string, xs: number[], fmt: (n: number) => string, target: string) =>
       xs.length ? [`| ${name} | **${fmt(median(xs))}** | ${xs.map(fmt).join(' / ')} | ${target} |`] : [];
@@ -788,8 +606,8 @@ async function main(): Promise<void> {
     const maxOf = (xs: number[]) => Math.max(...xs);
     const lines = [
       '',
-      `Machine: ${cpu.length} x ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}, ${process.platform}; ` +
-        `${pinned ? 'server pinned to CPU 0, load generator to CPU 1' : 'not pinned'}; load average ${load0.map((x) => x.toFixed(2)).join(' ')} at start, ${load1.map((x) => x.toFixed(2)).join(' ')} at end.`,
+      `Machine: ${machine()}; ` +
+        `${pinned ? 'server pinned to CPU 0, load generator to CPU 1' : 'not pinned'}; load average ${load0} at start, ${loadAverage()} at end.`,
       `Settings: ${REPEATS} repeats, autocannon ${CONNECTIONS} connections, ${DURATION} s after ${WARMUP} s warm-up; ${IDLE_POLLS} idle polls during delivery, ` +
         `${DELIVERIES} deliveries per repeat; ${HELD_POLLS} held polls over ${POLL_USERS} users × ${SESSIONS_PER_USER} sessions (one poll per session); ${PAIRS} send pairs, ${PAYLOAD.length}-byte payloads.`,
       `Server caps raised for the bench: POLLS_PER_USER=${SERVER_POLL_CAPS.POLLS_PER_USER} (default 8), POLLS_MAX=${SERVER_POLL_CAPS.POLLS_MAX} (default half the open-file limit, at most 32,768), ` +
@@ -1043,9 +861,9 @@ async function main(): Promise<void> {
     log('done');
   } finally {
     agent.destroy();
-    await stopServer(server.child);
+    await stopProcess(server.child);
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
-await main();
+runBench(main);

@@ -14,32 +14,18 @@
  * - a bare Koa app, `new Koa()` with one middleware answering `{ ok: true }`: the baseline the issue asks for;
  * - a bare node:http server answering the same `{"ok":true}` with a JSON content type: the floor under both;
  * - on the bare app's port, `GET /stats` (`?reset=1` clears the event-loop delay histogram, `?gc=1` runs a
- *   full GC first): CPU time used, RSS, heap and event-loop delay percentiles (perf_hooks.monitorEventLoopDelay)
+ *   full GC first): CPU time used, RSS, heap, open file descriptors and event-loop delay percentiles (perf_hooks.monitorEventLoopDelay)
  *   of this process. The bare route pays one string comparison for it.
  *
  * When ready it prints one JSON line `{"app": port, "bare": port, "node": port, "dataDir": ...}` on stdout. SIGTERM (or
  * SIGINT, or its stdin closing when the driver dies, or 30 minutes passing) answers every held poll, closes
  * the listeners and the store, removes its temp dir (not one BENCH_DATA_DIR named) and exits.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdirSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import Koa from 'koa';
-import { pino } from 'pino';
-import { PasswordHasher } from '../app/accounts/passwordHasher.js';
-import { openStore } from '../app/boot.js';
-import { RATE_LIMIT_VARIABLES } from '../app/config/environment.js';
-import { parseConfig } from '../app/config/parse.js';
-import { createApp } from '../app/server.js';
-
-/** Like test/helpers/app.ts TEST_ARGON2: real argon2id, cheap enough to register a few hundred users and log in ~10,000 sessions quickly. */
-const BENCH_ARGON2 = { memoryCost: 4096, timeCost: 1, parallelism: 1 };
-
-/** Every RATE_* limit of app/config/environment.ts: the bench logs in thousands of times from one address and sends far more than one user may. */
-const RATE_LIMITS_OFF = Object.fromEntries(RATE_LIMIT_VARIABLES.map((name) => [name, 'off']));
+import { listen, rateLimitsOff, startInProcess } from './fixture.js';
 
 /**
  * The poll caps, raised by the driver (which sets POLLS_PER_USER, POLLS_MAX and DEVICES_MAX in this
@@ -51,38 +37,22 @@ const POLL_CAPS = Object.fromEntries(
   (['POLLS_PER_USER', 'POLLS_MAX', 'DEVICES_MAX'] as const).flatMap((k) => (process.env[k] !== undefined ? [[k, process.env[k]]] : [])),
 );
 
-const listen = (server: Server) =>
-  new Promise<number>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
-  });
-
 async function main(): Promise<void> {
   // The driver passes its own DATA_DIR so that a restarted server finds the same users (and removes it
   // itself); run alone, the server makes and removes a temp dir.
-  const owned = !process.env.BENCH_DATA_DIR;
-  const dir = process.env.BENCH_DATA_DIR ?? mkdtempSync(join(tmpdir(), 'signalbox-bench-'));
-  const config = parseConfig(
-    {
-      DATA_DIR: dir,
+  const bench = await startInProcess({
+    dataDir: process.env.BENCH_DATA_DIR,
+    processMetrics: true,
+    env: {
       LOG_LEVEL: 'info',
       MAILBOX_MAX: '100000',
       // One sender per recipient in the send bench: its share is the whole mailbox (production: 100).
       MAILBOX_PER_SENDER: '100000',
       ACCESS_TOKEN_TTL: '3600',
-      ...RATE_LIMITS_OFF,
+      ...rateLimitsOff(),
       ...POLL_CAPS,
     },
-    { jwtSecret: Buffer.alloc(32, 1), dataKey: Buffer.alloc(32, 2) },
-  );
-  const logger = pino({ level: config.logLevel, base: { service: 'signalbox' } }, pino.destination('/dev/null'));
-  const store = await openStore(config);
-  const app = createApp({ config, store, logger, hasher: new PasswordHasher(BENCH_ARGON2), processMetrics: true });
-  const stopBackground = app.lifecycle.start();
-  const appServer = createServer(app.handler);
-  appServer.requestTimeout = 60_000; // as main.ts: above the longest hold (30 s)
-  appServer.headersTimeout = 15_000;
-  appServer.keepAliveTimeout = 65_000;
+  });
 
   const LOOP_RESOLUTION_MS = 10;
   const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
@@ -102,6 +72,8 @@ async function main(): Promise<void> {
         rss: mem.rss,
         heapUsed: mem.heapUsed,
         external: mem.external,
+        // Open file descriptors: what a held or refused poll leaves open (bench/pollCaps.ts).
+        fds: readdirSync('/proc/self/fd').length,
         // The histogram records the whole interval between its timer's runs, the resolution included:
         // an idle loop reads ~10 ms. The delay is what exceeds the resolution.
         loopDelayMs: {
@@ -126,7 +98,6 @@ async function main(): Promise<void> {
   });
   nodeServer.keepAliveTimeout = 65_000;
 
-  const appPort = await listen(appServer);
   const barePort = await listen(bareServer);
   const nodePort = await listen(nodeServer);
 
@@ -135,22 +106,12 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     setTimeout(() => process.exit(1), 5000).unref();
-    app.lifecycle.releasePolls();
     bareServer.close();
     bareServer.closeAllConnections();
     nodeServer.close();
     nodeServer.closeAllConnections();
-    appServer.close(() => {
-      // process.exit in finally ends the server either way: there is no caller left to hand a rejection to.
-      void stopBackground()
-        .then(() => store.close())
-        .finally(() => {
-          if (owned) rmSync(dir, { recursive: true, force: true });
-          process.exit(0);
-        });
-    });
-    appServer.closeIdleConnections();
-    setInterval(() => appServer.closeIdleConnections(), 50).unref();
+    // process.exit in finally ends the server either way: there is no caller left to hand a rejection to.
+    void bench.stop().finally(() => process.exit(0));
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
@@ -161,7 +122,7 @@ async function main(): Promise<void> {
   // Bounded whatever happens to the driver.
   setTimeout(stop, 30 * 60_000).unref();
 
-  process.stdout.write(`${JSON.stringify({ app: appPort, bare: barePort, node: nodePort, dataDir: dir })}\n`);
+  process.stdout.write(`${JSON.stringify({ app: bench.port, bare: barePort, node: nodePort, dataDir: bench.dataDir })}\n`);
 }
 
 main().catch((err: unknown) => {

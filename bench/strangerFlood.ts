@@ -7,8 +7,8 @@
  *   RATE_CONNECTION_REQUEST=off CONNECTION_REQUEST_COOLDOWN=0 npm run bench:strangers   # the event bound alone
  *   ROUNDS=1500 STRANGERS=150 node dist/bench/strangerFlood.js # the defaults
  *
- * One process: createApp (parseConfig, SQLite on disk in a temp DATA_DIR, pino to /dev/null) listening on
- * 127.0.0.1, driven over HTTP by fetch. The limits on connection requests (RATE_CONNECTION_REQUEST,
+ * One process: createApp as bench/fixture.ts startInProcess builds it (SQLite on disk in a temp DATA_DIR, pino to /dev/null) on
+ * 127.0.0.1, driven over plain node:http. The limits on connection requests (RATE_CONNECTION_REQUEST,
  * CONNECTION_REQUEST_COOLDOWN, EVENTS_MAX, MAILBOX_MAX) are taken from the environment or their defaults;
  * every other RATE_* is off, since the bench registers its users from one address and they are not what
  * is measured. Scenarios:
@@ -24,63 +24,32 @@
  * The same file runs against a checkout from before the bounds (it uses only the HTTP API and the store's
  * `signals.pending`), for the before/after comparison.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
-import { PasswordHasher } from '../app/accounts/passwordHasher.js';
-import { openStore } from '../app/boot.js';
-import { RATE_LIMIT_VARIABLES } from '../app/config/environment.js';
-import { parseConfig } from '../app/config/parse.js';
-import { createApp } from '../app/server.js';
+import { Agent } from 'node:http';
+import { call as request, register as registerUser, rateLimitsOff, startInProcess, type BenchUser as Account } from './fixture.js';
+import { knob, machineLine, runBench } from './measure.js';
 
 const env = process.env;
-const ROUNDS = Number(env.ROUNDS ?? 1500);
-const STRANGERS = Number(env.STRANGERS ?? 150);
+const ROUNDS = knob('ROUNDS', 1500, 30);
+const STRANGERS = knob('STRANGERS', 150, 5);
 /** What is measured: these come from the environment (or their defaults), every other RATE_* is off. */
 const MEASURED = ['RATE_CONNECTION_REQUEST', 'CONNECTION_REQUEST_COOLDOWN', 'EVENTS_MAX', 'MAILBOX_MAX'];
 
-interface Account {
-  username: string;
-  token: string;
-  deviceId: string;
-}
-
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'signalbox-strangers-'));
-  const rateOff = Object.fromEntries(RATE_LIMIT_VARIABLES.filter((n) => !MEASURED.includes(n)).map((n) => [n, 'off']));
   const measured = Object.fromEntries(MEASURED.filter((n) => env[n] !== undefined).map((n) => [n, env[n]!]));
-  const config = parseConfig(
-    { DATA_DIR: dir, LOG_LEVEL: 'info', ACCESS_TOKEN_TTL: '3600', ...rateOff, ...measured },
-    { jwtSecret: Buffer.alloc(32, 1), dataKey: Buffer.alloc(32, 2) },
-  );
-  const store = await openStore(config);
-  const app = createApp({
-    config,
-    store,
-    logger: pino({ level: config.logLevel }, pino.destination('/dev/null')),
-    hasher: new PasswordHasher({ memoryCost: 4096, timeCost: 1, parallelism: 1 }),
-  });
-  const server = createServer(app.handler);
-  const port = await new Promise<number>((r) => server.listen(0, '127.0.0.1', () => r((server.address() as AddressInfo).port)));
-  const base = `http://127.0.0.1:${port}`;
+  const server = await startInProcess({ env: { LOG_LEVEL: 'info', ACCESS_TOKEN_TTL: '3600', ...rateLimitsOff(MEASURED), ...measured } });
+  const { store, config, port } = server;
+  const agent = new Agent({ keepAlive: true });
 
   const call = async (method: string, path: string, token: string | null, body?: unknown) => {
-    const res = await fetch(base + path, {
-      method,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    return { status: res.status, retryAfter: res.headers.get('retry-after'), body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+    const res = await request(agent, port, method, path, { token: token ?? undefined, body });
+    const retryAfter = res.headers['retry-after'];
+    return {
+      status: res.status,
+      retryAfter: typeof retryAfter === 'string' ? retryAfter : null,
+      body: res.body ? (JSON.parse(res.body) as Record<string, unknown>) : {},
+    };
   };
-  const register = async (username: string): Promise<Account> => {
-    const res = await call('POST', '/auth/register', null, { username, email: `${username}@example.test`, password: `pw-${username}-123456` });
-    if (res.status !== 201) throw new Error(`register ${username}: ${res.status} ${JSON.stringify(res.body)}`);
-    return { username, token: res.body.accessToken as string, deviceId: res.body.deviceId as string };
-  };
+  const register = (username: string): Promise<Account> => registerUser(agent, port, username);
   const expect = (what: string, status: number, wanted: number) => {
     if (status !== wanted) throw new Error(`${what}: ${status}, expected ${wanted}`);
   };
@@ -101,6 +70,7 @@ async function main(): Promise<void> {
     expect('victim accepts', (await call('POST', '/connections/respond', victim.token, { username: 'contact', action: 'accept' })).status, 200);
     expect('victim clears', (await call('DELETE', '/signaling/clear', victim.token)).status, 204);
 
+    console.log(machineLine());
     console.log(
       `config: RATE_CONNECTION_REQUEST=${env.RATE_CONNECTION_REQUEST ?? '(default)'} CONNECTION_REQUEST_COOLDOWN=${env.CONNECTION_REQUEST_COOLDOWN ?? '(default)'} ` +
         `EVENTS_MAX=${env.EVENTS_MAX ?? '(default)'} MAILBOX_MAX=${config.mailboxMax}`,
@@ -136,14 +106,9 @@ async function main(): Promise<void> {
     console.log(`many: ${STRANGERS} strangers asked once each; answers ${JSON.stringify(asked)}`);
     console.log(`many: victim's device holds ${JSON.stringify(await victimMailbox(victim))}; contact's send: ${await contactSends(contact, victim)}`);
   } finally {
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
+    agent.destroy();
+    await server.stop();
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(main);
