@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach } from '@jest/globals';
+import type { Pause } from '../../client/src/backoff.js';
 import { MemoryStorage, Signalbox, type SignalboxOptions } from '../../client/src/index.js';
 import type { TestApp, TestAppOptions } from '../helpers/app.js';
 import { useListeningTestApp, type ListeningTestApp } from '../helpers/listening.js';
@@ -41,6 +42,41 @@ export class FetchProbe {
   to(path: string, method?: string): SeenRequest[] {
     return this.seen.filter((r) => r.path.split('?')[0] === path && (method === undefined || r.method === method));
   }
+}
+
+/**
+ * Stands in for the SDK's waits between attempts (its internal `pause` option: poll backoff, Retry-After,
+ * send retries): records each wait asked for, in ms, and holds it until `releaseAll()`, or ends it at
+ * once when made with `{ immediate: true }`. A stopped client's wait ends with its abort signal, as a
+ * real one does. So a test asserts the wait the SDK asked for without spending it.
+ */
+export class PauseProbe {
+  readonly asked: number[] = [];
+  private readonly held: Array<() => void> = [];
+
+  constructor(private readonly options: { immediate?: boolean } = {}) {}
+
+  readonly pause: Pause = (ms, signal) => {
+    this.asked.push(ms);
+    let wake = () => {};
+    const done = new Promise<void>((resolve) => {
+      wake = resolve;
+      if (this.options.immediate || signal?.aborted) resolve();
+      else signal?.addEventListener('abort', () => resolve(), { once: true });
+    });
+    this.held.push(wake);
+    return { done, wake };
+  };
+
+  /** Ends every wait asked for so far. */
+  releaseAll(): void {
+    this.held.splice(0).forEach((wake) => wake());
+  }
+}
+
+/** Resolves once `check` holds, looking every 5 ms. */
+export async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((resolve) => setTimeout(resolve, 5));
 }
 
 export interface SdkHarness {
