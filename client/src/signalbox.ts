@@ -1,5 +1,6 @@
 import { DEFAULT_RETRY, backoffDelay, pause, type Pause, type RetryPolicy } from './backoff.js';
 import { Connections } from './connections.js';
+import type { Argon2Params } from './crypto.js';
 import { DEFAULT_SIGNAL_TTL_MS, NonceLog, sealEnvelope } from './envelope.js';
 import { SignalboxError, isTransient } from './errors.js';
 import { Emitter, type ConnectionState, type Handler, type KeyChange, type SignalboxEventMap, type StateDetail } from './events.js';
@@ -54,6 +55,12 @@ export interface SignalboxOptions {
    * Not public API: stripped from the published types.
    */
   pause?: Pause;
+  /**
+   * @internal The argon2 parameters of key backups this client saves; default openpgp's (64 MiB, 3
+   * passes, 4 lanes: docs/protocol.md "Key backup"). Tests use small ones so each save and load takes
+   * milliseconds; loading reads the parameters from the backup, whatever this says. Not public API.
+   */
+  keyBackupArgon2?: Argon2Params;
 }
 
 export interface SendOptions {
@@ -109,7 +116,7 @@ export class Signalbox {
     this.http = new HttpClient(baseUrl, fetchFn);
     this.session = new Session(this.http, storage, (error) => this.setState('signed-out', error ? { error } : {}));
     this.peerKeys = new PeerKeys(this.session, storage, (change) => this.reportKeyChange(change));
-    this.deviceKeys = new DeviceKeys(this.session, storage, this.peerKeys);
+    this.deviceKeys = new DeviceKeys(this.session, storage, this.peerKeys, options.keyBackupArgon2);
     this.keys = this.deviceKeys;
     this.peers = new Peers(this.session, this.deviceKeys, this.peerKeys);
     const signalTtlMs = options.signalTtlSeconds === undefined ? DEFAULT_SIGNAL_TTL_MS : options.signalTtlSeconds * 1000;

@@ -95,6 +95,15 @@ export interface SdkHarness {
 /** Retries of SDK loops in tests: quick, so backoff tests take milliseconds, with the same shape as the defaults. */
 export const FAST_RETRY = { baseMs: 20, maxMs: 200 };
 
+/**
+ * The argon2 of key backups the harness's clients save (the internal `keyBackupArgon2` option): one
+ * pass, one lane, 1 MiB, so a save or load takes milliseconds instead of the default's 64 MiB and 3
+ * passes. Still argon2 S2K with AEAD; loading reads them from the backup. keyBackup.test.ts checks
+ * that a client left at the default writes the production parameters, and protocolVectors.test.ts
+ * opens the committed vector made with them.
+ */
+export const FAST_ARGON2 = { passes: 1, parallelism: 1, memoryExponent: 10 };
+
 let counter = 0;
 
 /**
@@ -136,7 +145,7 @@ export function useSdkHarness(options: TestAppOptions | (() => TestAppOptions) =
     const clients: Signalbox[] = [];
     t.beforeClose(() => Promise.all(clients.map((sb) => sb.stop())));
     const client = (opts: Omit<SignalboxOptions, 'baseUrl'> = {}) => {
-      const sb = new Signalbox({ retry: FAST_RETRY, pollWaitSeconds: 5, ...opts, baseUrl: t.baseUrl });
+      const sb = new Signalbox({ retry: FAST_RETRY, pollWaitSeconds: 5, keyBackupArgon2: FAST_ARGON2, ...opts, baseUrl: t.baseUrl });
       clients.push(sb);
       return sb;
     };

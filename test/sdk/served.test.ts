@@ -9,7 +9,7 @@ import { bearer, registerUser } from '../helpers/factories.js';
 import { useListeningTestApp } from '../helpers/listening.js';
 import { useTestApp } from '../helpers/perTest.js';
 import { run } from '../helpers/run.js';
-import { clockAfterRealTime } from './harness.js';
+import { FAST_ARGON2, clockAfterRealTime } from './harness.js';
 
 const BUNDLE = defaultBundlePath();
 
@@ -107,6 +107,7 @@ describe('the bundle, copied where no node_modules can be found', () => {
   });
 
   // openpgp's browser build read navigator.userAgent unguarded before WebCrypto AES-GCM (client/shims/userAgent.js).
+  // The backup's argon2 is the harness's small one (FAST_ARGON2): what these check comes after it.
   it.each([
     ['no navigator at all (Node 20)', 'delete globalThis.navigator;'],
     ["React Native's navigator, which has no userAgent", "Object.defineProperty(globalThis, 'navigator', { value: { product: 'ReactNative' }, configurable: true });"],
@@ -115,7 +116,7 @@ describe('the bundle, copied where no node_modules can be found', () => {
     const script = `
       ${platform}
       const { Signalbox } = await import('./signalbox.js');
-      const sb = new Signalbox({ baseUrl: process.env.BASE_URL });
+      const sb = new Signalbox({ baseUrl: process.env.BASE_URL, keyBackupArgon2: ${JSON.stringify(FAST_ARGON2)} });
       await sb.register({ username: 'backed_up', email: 'backed@example.org', password: 'correct horse battery' });
       const { fingerprint } = await sb.keys.ensure();
       await sb.keys.saveBackup('a long enough backup passphrase');
