@@ -19,6 +19,12 @@ export function backoffDelay(failures: number, policy: RetryPolicy, random: () =
 }
 
 /**
+ * How the SDK waits between attempts (a backoff step, a Retry-After): `pause` below, unless the
+ * Signalbox was given another (an internal option, so tests can see the wait asked for and end it).
+ */
+export type Pause = (ms: number, signal?: AbortSignal) => { done: Promise<void>; wake: () => void };
+
+/**
  * Resolves after `ms`, or early when `signal` aborts or `wake` is called (the device came back online).
  * Never rejects: the caller looks at its own state to see why it woke.
  */

@@ -85,16 +85,27 @@ export async function unlockPrivateKey(armored: string, passphrase?: string): Pr
 }
 
 /**
+ * Argon2 S2K parameters (t passes, p lanes, 2^memoryExponent KiB). Written into the message's S2K
+ * specifier, which is where decryption reads them from (docs/protocol.md "Key backup").
+ */
+export interface Argon2Params {
+  passes: number;
+  parallelism: number;
+  memoryExponent: number;
+}
+
+/**
  * `text` encrypted to `passphrase` (a key backup, docs/protocol.md "Key backup"): RFC 9580 argon2 S2K
  * (openpgp's defaults: 3 passes, 4 lanes, 64 MiB, so each guess costs an attacker holding the server's
  * copy that much) and AEAD (SEIPDv2, OCB), so a modified backup fails to decrypt instead of yielding
- * a different key. Armored (`-----BEGIN PGP MESSAGE-----`).
+ * a different key. Armored (`-----BEGIN PGP MESSAGE-----`). `argon2` replaces the defaults only where
+ * the Signalbox was given its internal `keyBackupArgon2` option (tests).
  */
-export async function encryptWithPassphrase(text: string, passphrase: string): Promise<string> {
+export async function encryptWithPassphrase(text: string, passphrase: string, argon2?: Argon2Params): Promise<string> {
   return (await encrypt({
     message: await createMessage({ text }),
     passwords: passphrase,
-    config: { s2kType: enums.s2k.argon2, aeadProtect: true },
+    config: { s2kType: enums.s2k.argon2, aeadProtect: true, ...(argon2 ? { s2kArgon2Params: argon2 } : {}) },
     format: 'armored',
   })) as string;
 }

@@ -1,4 +1,5 @@
 import {
+  type Argon2Params,
   decryptWithPassphrase,
   encryptWithPassphrase,
   fingerprintOf,
@@ -52,6 +53,8 @@ export class DeviceKeys {
     private readonly session: Session,
     private readonly storage: KeyValueStorage,
     private readonly peers: PeerKeys,
+    /** The argon2 of new backups; default openpgp's (SignalboxOptions' internal `keyBackupArgon2`). */
+    private readonly backupArgon2?: Argon2Params,
   ) {}
 
   /**
@@ -132,7 +135,7 @@ export class DeviceKeys {
     if (!user.pgp) throw new SignalboxError('no_key', 'The account has no published key yet: call keys.ensure() first.');
     if (user.pgp.fingerprint !== fingerprint) throw mismatch(fingerprint, user.pgp);
     const content: BackupContent = { v: 1, kind: BACKUP_KIND, username: user.username, fingerprint, privateKey: key.armor() };
-    const backup = await encryptWithPassphrase(JSON.stringify(content), passphrase);
+    const backup = await encryptWithPassphrase(JSON.stringify(content), passphrase, this.backupArgon2);
     await this.session.request('PUT', '/users/me/key-backup', { body: { backup } });
     return { fingerprint };
   }

@@ -1,4 +1,4 @@
-import { backoffDelay, pause, type RetryPolicy } from './backoff.js';
+import { backoffDelay, pause, type Pause, type RetryPolicy } from './backoff.js';
 import { SignalboxError, isTransient } from './errors.js';
 import type { ConnectionState, StateDetail } from './events.js';
 import { AbortedError } from './http.js';
@@ -15,6 +15,8 @@ export interface PollLoopDeps {
   setState: (state: ConnectionState, detail?: StateDetail) => void;
   reportError: (error: SignalboxError) => void;
   random?: () => number;
+  /** Waits between attempts; default `pause` (real timers). */
+  pause?: Pause;
   /** Sees each answered poll's batch before the inbox does (tabLeader.ts shares it with the device's other tabs). */
   onBatch?: (signals: readonly WireSignal[]) => void;
 }
@@ -103,7 +105,7 @@ export class PollLoop {
         // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- narrowed by the loop's check, but the signal can abort during the awaits after it
         if (delay !== undefined && !stop.aborted) {
           if (error) this.d.setState('offline', { retryInMs: Math.round(delay), error });
-          const sleep = pause(delay, stop);
+          const sleep = (this.d.pause ?? pause)(delay, stop);
           this.wakeUp = sleep.wake;
           await sleep.done;
           this.wakeUp = null;

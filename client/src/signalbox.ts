@@ -1,5 +1,6 @@
-import { DEFAULT_RETRY, backoffDelay, pause, type RetryPolicy } from './backoff.js';
+import { DEFAULT_RETRY, backoffDelay, pause, type Pause, type RetryPolicy } from './backoff.js';
 import { Connections } from './connections.js';
+import type { Argon2Params } from './crypto.js';
 import { DEFAULT_SIGNAL_TTL_MS, NonceLog, sealEnvelope } from './envelope.js';
 import { SignalboxError, isTransient } from './errors.js';
 import { Emitter, type ConnectionState, type Handler, type KeyChange, type SignalboxEventMap, type StateDetail } from './events.js';
@@ -48,6 +49,18 @@ export interface SignalboxOptions {
    * refused as stale (docs/protocol.md "The envelope"). Set it when the server's is longer.
    */
   signalTtlSeconds?: number;
+  /**
+   * @internal How the SDK waits between attempts (poll backoff, Retry-After, send retries); default
+   * real timers. Tests stand in for it to read the wait asked for and end it without waiting it out.
+   * Not public API: stripped from the published types.
+   */
+  pause?: Pause;
+  /**
+   * @internal The argon2 parameters of key backups this client saves; default openpgp's (64 MiB, 3
+   * passes, 4 lanes: docs/protocol.md "Key backup"). Tests use small ones so each save and load takes
+   * milliseconds; loading reads the parameters from the backup, whatever this says. Not public API.
+   */
+  keyBackupArgon2?: Argon2Params;
 }
 
 export interface SendOptions {
@@ -87,6 +100,7 @@ export class Signalbox {
   /** One poll loop per device across browser tabs (tabLeader.ts); null without Web Locks and BroadcastChannel. */
   private readonly tabs: TabPolling | null;
   private readonly retry: RetryPolicy;
+  private readonly pause: Pause;
   private state: ConnectionState = 'signed-out';
 
   constructor(options: SignalboxOptions = {}) {
@@ -98,11 +112,12 @@ export class Signalbox {
     const storage = options.storage ?? new MemoryStorage();
     this.rtc = options.rtc;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.pause = options.pause ?? pause;
 
     this.http = new HttpClient(baseUrl, fetchFn);
     this.session = new Session(this.http, storage, (error) => this.setState('signed-out', error ? { error } : {}));
     this.peerKeys = new PeerKeys(this.session, storage, (change) => this.reportKeyChange(change));
-    this.deviceKeys = new DeviceKeys(this.session, storage, this.peerKeys);
+    this.deviceKeys = new DeviceKeys(this.session, storage, this.peerKeys, options.keyBackupArgon2);
     this.keys = this.deviceKeys;
     this.peers = new Peers(this.session, this.deviceKeys, this.peerKeys);
     const signalTtlMs = options.signalTtlSeconds === undefined ? DEFAULT_SIGNAL_TTL_MS : options.signalTtlSeconds * 1000;
@@ -137,6 +152,7 @@ export class Signalbox {
       session: this.session,
       inbox: this.inbox,
       retry: this.retry,
+      pause: this.pause,
       waitSeconds: options.pollWaitSeconds ?? 25,
       setState: (state, detail) => {
         this.setState(state, detail);
@@ -248,7 +264,7 @@ export class Signalbox {
         // A 503 says when to come back (docs/protocol.md "HTTP answers"): sooner is refused again, and a
         // backoff step longer than that delays the signal (a ringing call) for nothing.
         const retryAfter = err instanceof SignalboxError && err.status === 503 ? err.retryAfterMs : undefined;
-        await pause(retryAfter ?? backoffDelay(attempt, this.retry)).done;
+        await this.pause(retryAfter ?? backoffDelay(attempt, this.retry)).done;
       }
     }
   }

@@ -434,9 +434,12 @@ describe('the loop and expired or dead tokens', () => {
     const after = h.calls.slice(before).filter((c) => c.path !== '/auth/logout');
     expect(after.map((c) => `${c.method} ${c.path} ${c.status}`)).toEqual(['POST /auth/refresh 401']);
     expect(signIn).toHaveBeenCalledTimes(1);
-    const count = h.calls.length;
-    await settle(300);
+    // Every wait of the guide's code goes through its `sleep` (recorded in h.sleeps): a loop that kept a
+    // retry going behind the answer would be waiting there, or would have sent its request by now.
+    const [count, waits] = [h.calls.length, h.sleeps.length];
+    await settle(50);
     expect(h.calls.length).toBe(count);
+    expect(h.sleeps).toHaveLength(waits);
     expect(h.signals).toEqual([]);
   });
 
@@ -503,7 +506,7 @@ describe.each([
     await until(`the ${status}`, () => gate.pending() === 1);
     expect(polls(h).map((c) => c.status)).toEqual([status]);
     expect(h.sleeps).toEqual([5000]); // Retry-After: 5
-    await settle(200);
+    await settle(50); // the sleep is held: a loop that did not wait for it would have polled again by now
     expect(polls(h)).toHaveLength(1); // nothing more while waiting
     await other.release();
     await heldPolls(t, 0);
@@ -616,7 +619,7 @@ describe('sending with the guide', () => {
     expect(await at(laptop)).toEqual(['answer:answered']);
     expect(await at(tablet)).toEqual([]);
     expect(await at(desk)).toEqual(['offer:ring', 'custom:stop ringing']);
-    await settle(100);
+    await heldPolls(t, 1); // it polled after its handler's sends: 'stop ringing', had it come, would have been handed over first
     expect(h.signals).toHaveLength(1); // not its own 'stop ringing'
   });
 

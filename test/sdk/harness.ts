@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach } from '@jest/globals';
+import type { Pause } from '../../client/src/backoff.js';
 import { MemoryStorage, Signalbox, type SignalboxOptions } from '../../client/src/index.js';
 import type { TestApp, TestAppOptions } from '../helpers/app.js';
 import { useListeningTestApp, type ListeningTestApp } from '../helpers/listening.js';
@@ -43,6 +44,41 @@ export class FetchProbe {
   }
 }
 
+/**
+ * Stands in for the SDK's waits between attempts (its internal `pause` option: poll backoff, Retry-After,
+ * send retries): records each wait asked for, in ms, and holds it until `releaseAll()`, or ends it at
+ * once when made with `{ immediate: true }`. A stopped client's wait ends with its abort signal, as a
+ * real one does. So a test asserts the wait the SDK asked for without spending it.
+ */
+export class PauseProbe {
+  readonly asked: number[] = [];
+  private readonly held: Array<() => void> = [];
+
+  constructor(private readonly options: { immediate?: boolean } = {}) {}
+
+  readonly pause: Pause = (ms, signal) => {
+    this.asked.push(ms);
+    let wake = () => {};
+    const done = new Promise<void>((resolve) => {
+      wake = resolve;
+      if (this.options.immediate || signal?.aborted) resolve();
+      else signal?.addEventListener('abort', () => resolve(), { once: true });
+    });
+    this.held.push(wake);
+    return { done, wake };
+  };
+
+  /** Ends every wait asked for so far. */
+  releaseAll(): void {
+    this.held.splice(0).forEach((wake) => wake());
+  }
+}
+
+/** Resolves once `check` holds, looking every 5 ms. */
+export async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((resolve) => setTimeout(resolve, 5));
+}
+
 export interface SdkHarness {
   /** The app, listening on 127.0.0.1 (`t.baseUrl`). */
   t: ListeningTestApp;
@@ -58,6 +94,15 @@ export interface SdkHarness {
 
 /** Retries of SDK loops in tests: quick, so backoff tests take milliseconds, with the same shape as the defaults. */
 export const FAST_RETRY = { baseMs: 20, maxMs: 200 };
+
+/**
+ * The argon2 of key backups the harness's clients save (the internal `keyBackupArgon2` option): one
+ * pass, one lane, 1 MiB, so a save or load takes milliseconds instead of the default's 64 MiB and 3
+ * passes. Still argon2 S2K with AEAD; loading reads them from the backup. keyBackup.test.ts checks
+ * that a client left at the default writes the production parameters, and protocolVectors.test.ts
+ * opens the committed vector made with them.
+ */
+export const FAST_ARGON2 = { passes: 1, parallelism: 1, memoryExponent: 10 };
 
 let counter = 0;
 
@@ -100,7 +145,7 @@ export function useSdkHarness(options: TestAppOptions | (() => TestAppOptions) =
     const clients: Signalbox[] = [];
     t.beforeClose(() => Promise.all(clients.map((sb) => sb.stop())));
     const client = (opts: Omit<SignalboxOptions, 'baseUrl'> = {}) => {
-      const sb = new Signalbox({ retry: FAST_RETRY, pollWaitSeconds: 5, ...opts, baseUrl: t.baseUrl });
+      const sb = new Signalbox({ retry: FAST_RETRY, pollWaitSeconds: 5, keyBackupArgon2: FAST_ARGON2, ...opts, baseUrl: t.baseUrl });
       clients.push(sb);
       return sb;
     };

@@ -48,22 +48,23 @@ describe('keys.saveBackup() and keys.loadBackup()', () => {
     expect(await atBob).toBe('from the phone');
   });
 
-  it('uploads only an argon2, passphrase-encrypted OpenPGP message: no key material the server can read', async () => {
+  it('uploads only an argon2 (64 MiB, 3 passes, 4 lanes), passphrase-encrypted OpenPGP message: no key material the server can read', async () => {
     const probe = new FetchProbe();
     const bodies: string[] = [];
     const recordingFetch: typeof probe.fetch = async (url, init) => {
       if (init?.method === 'PUT' && url.endsWith('/users/me/key-backup')) bodies.push(init.body ?? '');
       return probe.fetch(url, init);
     };
-    const sb = await h.user('ana', { fetch: recordingFetch });
+    // Left at the SDK's default argon2 (the harness's clients use FAST_ARGON2): what an app's backup gets.
+    const sb = await h.user('ana', { fetch: recordingFetch, keyBackupArgon2: undefined });
     await sb.keys.saveBackup(PASSPHRASE);
     expect(bodies).toHaveLength(1);
     const { backup } = JSON.parse(bodies[0]!) as { backup: string };
     expect(backup).toMatch(/^-----BEGIN PGP MESSAGE-----/);
     expect(backup).not.toContain('PRIVATE KEY');
     const message = await readMessage({ armoredMessage: backup });
-    const skesk = message.packets[0] as unknown as { s2k: { type: string } };
-    expect(skesk.s2k.type).toBe('argon2');
+    const skesk = message.packets[0] as unknown as { s2k: { type: string; t: number; p: number; encodedM: number } };
+    expect(skesk.s2k).toMatchObject({ type: 'argon2', t: 3, p: 4, encodedM: 16 }); // docs/protocol.md "Key backup"
     expect(message.getEncryptionKeyIDs()).toEqual([]); // to a passphrase only, no public key
   });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { MemoryStorage, type ConnectionState, type ReceivedSignal, type Signalbox, type SignalboxError, type StateDetail } from '../../client/src/index.js';
 import type { Store } from '../../app/store/types.js';
-import { FAST_RETRY, FetchProbe, bearerOf, collect, useSdkHarness, type SdkHarness } from './harness.js';
+import { FAST_RETRY, FetchProbe, PauseProbe, bearerOf, collect, until, useSdkHarness, type SdkHarness } from './harness.js';
 
 /** Two connected clients with keys; `bob` runs on `bobOptions`. */
 async function pair(h: SdkHarness, bobOptions: Parameters<SdkHarness['client']>[0] = {}) {
@@ -112,7 +112,9 @@ describe('the poll loop: acknowledgement and delivery', () => {
 
   it('stops with signed-out when the session ended, and never polls with the dead token again', async () => {
     const probe = new FetchProbe();
-    const { bob } = await pair(h, { fetch: probe.fetch });
+    // Every wait the SDK asks for ends at once: a loop that went on retrying would poll again within milliseconds.
+    const pauses = new PauseProbe({ immediate: true });
+    const { bob } = await pair(h, { fetch: probe.fetch, pause: pauses.pause });
     const seen = states(bob);
     const errors: SignalboxError[] = [];
     bob.on('error', (e) => void errors.push(e));
@@ -123,9 +125,11 @@ describe('the poll loop: acknowledgement and delivery', () => {
     const other = await h.t.http.post('/auth/login').send({ username: bob.user!.username, password: 'correct horse battery' });
     await h.t.http.delete(`/users/me/devices/${bob.deviceId}`).set({ Authorization: `Bearer ${other.body.accessToken}` });
     await signedOut;
+    await until(() => errors.length > 0); // the loop says why it stopped as it exits
     const requestsAtSignOut = probe.seen.length;
-    await new Promise((resolve) => setTimeout(resolve, 10 * FAST_RETRY.maxMs)); // many backoffs' worth
+    await new Promise((resolve) => setTimeout(resolve, 100)); // many instant backoffs' worth
     expect(probe.seen.length).toBe(requestsAtSignOut);
+    expect(pauses.asked).toEqual([]); // and it is not waiting to retry either
     expect(probe.to('/auth/refresh').map((r) => r.status)).toEqual([401]);
     expect(seen.map(([state]) => state)).toEqual(['online', 'signed-out']);
     expect(errors.map((e) => e.code)).toEqual(['signed_out']); // why the loop stopped
@@ -211,35 +215,44 @@ describe('the poll loop: Retry-After', () => {
     while ((await held()) < heldInAll) await sleep(5);
   }
 
-  /** Starts `bob`, whose first poll that would wait is refused with `status`, and checks the next came no sooner than Retry-After. */
-  async function expectRetryAfterHonoured(bob: Signalbox, probe: FetchProbe, status: number) {
+  /**
+   * Starts `bob`, whose first poll that would wait is refused with `status`, and checks that the loop asked
+   * to wait what Retry-After says (plus its spread) and polled again only once that wait had ended.
+   */
+  async function expectRetryAfterHonoured(bob: Signalbox, probe: FetchProbe, pauses: PauseProbe, status: number) {
     const seen = states(bob);
     bob.start();
     // Polls that find signals pending (the connection's events) are never refused; the first that would wait is.
-    const refusedAt = () => probe.to('/signaling/poll').findIndex((r) => r.status === status);
-    while (refusedAt() < 0 || probe.to('/signaling/poll').length <= refusedAt() + 1) await sleep(50);
-    const polls = probe.to('/signaling/poll');
-    const [refused, next] = [polls[refusedAt()]!, polls[refusedAt() + 1]!];
+    await until(() => pauses.asked.length === 1);
+    const polls = () => probe.to('/signaling/poll');
+    const refusedAt = polls().findIndex((r) => r.status === status);
+    expect(refusedAt).toBe(polls().length - 1); // the refused poll is the last one so far
     const [, detail] = seen.find(([state]) => state === 'offline')!;
     expect(detail.error).toMatchObject({ status, retryAfterMs: 5000 });
     expect(detail.retryInMs).toBeGreaterThanOrEqual(5000);
     expect(detail.retryInMs).toBeLessThanOrEqual(5500); // Retry-After plus at most 10% spread
-    expect(next.at - refused.at).toBeGreaterThanOrEqual(5000);
+    expect(pauses.asked.map(Math.round)).toEqual([detail.retryInMs]); // the wait it announced is the one it asked for
+    await sleep(50);
+    expect(polls()).toHaveLength(refusedAt + 1); // nothing polled while that wait lasts
+    pauses.releaseAll();
+    await until(() => polls().length > refusedAt + 1); // the next poll, once it has ended
   }
 
   it('waits what Retry-After says on 429 (the user holds POLLS_PER_USER polls already)', async () => {
     const probe = new FetchProbe();
-    const { bob } = await pair(h, { fetch: probe.fetch });
+    const pauses = new PauseProbe();
+    const { bob } = await pair(h, { fetch: probe.fetch, pause: pauses.pause });
     await holdPoll(bob.user!.username, 1); // bob's other device
-    await expectRetryAfterHonoured(bob, probe, 429);
+    await expectRetryAfterHonoured(bob, probe, pauses, 429);
   });
 
   it('waits what Retry-After says on 503 (the server holds POLLS_MAX polls already)', async () => {
     const probe = new FetchProbe();
-    const { alice, bob } = await pair(h, { fetch: probe.fetch });
+    const pauses = new PauseProbe();
+    const { alice, bob } = await pair(h, { fetch: probe.fetch, pause: pauses.pause });
     await holdPoll(alice.user!.username, 1);
     const carol = await h.user('carol');
     await holdPoll(carol.user!.username, 2);
-    await expectRetryAfterHonoured(bob, probe, 503);
+    await expectRetryAfterHonoured(bob, probe, pauses, 503);
   });
 });

@@ -1,11 +1,12 @@
 import { describe, expect, it } from '@jest/globals';
 import type { FetchLike } from '../../client/src/index.js';
-import { useSdkHarness } from './harness.js';
+import { PauseProbe, useSdkHarness } from './harness.js';
 
 // docs/protocol.md "HTTP answers": a send answered 503 is tried again after the Retry-After the server
 // gave, not after the SDK's own backoff step. The server here is real; only the first send is answered
-// 503 by a fetch wrapper, as an overloaded server would. The backoff is set to a minute: a send that
-// waited for it instead of Retry-After (1 s) would not finish within the test's time.
+// 503 by a fetch wrapper, as an overloaded server would. The backoff is set to a minute, far from
+// Retry-After (1 s); the SDK's waits are stood in for (PauseProbe), so the test reads the wait asked for
+// instead of spending it.
 
 const h = useSdkHarness();
 
@@ -26,12 +27,14 @@ describe('send after 503', () => {
       }
       return await fetch(url, init);
     };
-    const alice = await h.user('alice', { fetch: fetchWith503, retry: { baseMs: 60_000, maxMs: 60_000 } });
+    const pauses = new PauseProbe({ immediate: true });
+    const alice = await h.user('alice', { fetch: fetchWith503, retry: { baseMs: 60_000, maxMs: 60_000 }, pause: pauses.pause });
     const bob = await h.user('bob');
     await h.connect(alice, bob);
     const result = await alice.send(bob.user!.username, 'custom', 'hello');
     expect(result.devices).toBe(1);
     expect(sends).toHaveLength(2);
     expect(sends[1]).toBe(sends[0]);
+    expect(pauses.asked).toEqual([1000]); // Retry-After, not the minute of backoff
   });
 });
