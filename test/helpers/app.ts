@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import request from 'supertest';
 import { PasswordHasher } from '../../app/accounts/passwordHasher.js';
 import { RATE_LIMIT_VARIABLES, parseConfig, type Config, type Env } from '../../app/config.js';
+import { loadGuides, type Guide } from '../../app/guides/guides.js';
 import { createMailer, type Mailer } from '../../app/mail/mailer.js';
 import { createApp, type SignalboxApp } from '../../app/server.js';
 import { openSqliteStore } from '../../app/store/sqlite/index.js';
@@ -55,6 +56,13 @@ export const TEST_SECRETS = { jwtSecret: Buffer.alloc(32, 7), dataKey: Buffer.al
  */
 const RATE_LIMITS_OFF: Env = Object.fromEntries(RATE_LIMIT_VARIABLES.map((name) => [name, 'off']));
 
+/**
+ * The guides rendered once per test process and handed to every app: rendering the Markdown is most of
+ * what createApp costs, and it reads only the checkout's files, the same for every app.
+ */
+let renderedGuides: Guide[] | undefined;
+const guidesOnce = (): Guide[] => (renderedGuides ??= loadGuides());
+
 /** A full app on a fresh SQLite file on disk, with a manual clock and captured logs. */
 export function makeTestApp(options: TestAppOptions = {}): TestApp {
   const dir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'signalbox-test-'));
@@ -72,7 +80,7 @@ export function makeTestApp(options: TestAppOptions = {}): TestApp {
   });
   const logger = pino({ level: config.logLevel }, sink);
   const mailer = createMailer(config, logger, { retryDelaysMs: options.mailRetryDelaysMs ?? [10, 20] });
-  const app = createApp({ config, store, logger, clock, hasher, mailer, sdkBundlePath: options.sdkBundlePath });
+  const app = createApp({ config, store, logger, clock, hasher, mailer, sdkBundlePath: options.sdkBundlePath, guides: guidesOnce() });
   return {
     http: request(app.callback()),
     store,
