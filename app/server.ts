@@ -22,6 +22,7 @@ import { requestContext } from './http/requestContext.js';
 import { mountRoutes, type Feature } from './http/router.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { FieldCipher } from './lib/fieldCipher.js';
+import type { Scheduler } from './lib/scheduler.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
 import { createOps } from './ops/ops.module.js';
 import { bestEffortLastSeen } from './presence/lastSeenWrites.js';
@@ -37,6 +38,8 @@ export interface AppDeps {
   store: Store;
   logger: Logger;
   clock?: Clock;
+  /** What held polls' waits and the periodic session check run by; real time by default, driven by tests that would otherwise sleep. */
+  scheduler?: Scheduler;
   /** Tests pass cheaper argon2 parameters; production uses the defaults. */
   hasher?: PasswordHasher;
   /** Process-wide metrics (CPU, memory, event loop): on in main.ts, off in tests. */
@@ -80,7 +83,7 @@ export function createApp(deps: AppDeps): SignalboxApp {
 
   const ops = createOps({ ...platform, processMetrics: deps.processMetrics ?? false, allRoutes: () => routes });
   registerMailMetrics(ops.metrics.registry, platform.mailer);
-  const signaling = createSignaling({ ...platform, registry: ops.metrics.registry });
+  const signaling = createSignaling({ ...platform, registry: ops.metrics.registry, scheduler: deps.scheduler });
   const presence = createPresence({ ...platform, isHolding: signaling.isHolding });
   const accounts = createAccounts({
     ...platform,

@@ -11,7 +11,7 @@ import { createMailer, type Mailer } from '../../app/mail/mailer.js';
 import { createApp, type SignalboxApp } from '../../app/server.js';
 import { openSqliteStore } from '../../app/store/sqlite/index.js';
 import type { Store } from '../../app/store/types.js';
-import { ManualClock } from './clock.js';
+import { ManualClock, ManualScheduler } from './clock.js';
 
 /** Real argon2id, with parameters small enough that hundreds of registrations stay quick. */
 export const TEST_ARGON2 = { memoryCost: 4096, timeCost: 1, parallelism: 1 };
@@ -21,6 +21,8 @@ export interface TestApp {
   store: Store;
   config: Config;
   clock: ManualClock;
+  /** With `manualScheduler`: the time held polls' waits and the session check run by, moved by `advance`. */
+  scheduler?: ManualScheduler;
   hasher: PasswordHasher;
   dir: string;
   /** Every log line the app wrote, parsed. */
@@ -45,6 +47,8 @@ export interface TestAppOptions {
   dataDir?: string;
   /** Another client SDK bundle for GET /sdk/signalbox.js (e.g. a missing one); default the built client/dist/signalbox.js. */
   sdkBundlePath?: string;
+  /** Held polls' waits and the session check run by a ManualScheduler (`t.scheduler`) instead of real time. */
+  manualScheduler?: boolean;
 }
 
 /** The fixed secrets every test app uses; scripts spawned against its DATA_DIR get them as files (writeTestSecrets). */
@@ -70,6 +74,7 @@ export function makeTestApp(options: TestAppOptions = {}): TestApp {
   const realStore = options.store ?? openSqliteStore(join(dir, 'signalbox.db'));
   const store = options.wrapStore ? options.wrapStore(realStore) : realStore;
   const clock = new ManualClock(Date.parse('2026-06-01T12:00:00Z'));
+  const scheduler = options.manualScheduler ? new ManualScheduler() : undefined;
   const hasher = options.hasher ?? new PasswordHasher(TEST_ARGON2);
   const logs: Array<Record<string, unknown>> = [];
   const sink = new Writable({
@@ -80,12 +85,13 @@ export function makeTestApp(options: TestAppOptions = {}): TestApp {
   });
   const logger = pino({ level: config.logLevel }, sink);
   const mailer = createMailer(config, logger, { retryDelaysMs: options.mailRetryDelaysMs ?? [10, 20] });
-  const app = createApp({ config, store, logger, clock, hasher, mailer, sdkBundlePath: options.sdkBundlePath, guides: guidesOnce() });
+  const app = createApp({ config, store, logger, clock, scheduler, hasher, mailer, sdkBundlePath: options.sdkBundlePath, guides: guidesOnce() });
   return {
     http: request(app.callback()),
     store,
     config,
     clock,
+    scheduler,
     hasher,
     dir,
     logs,
