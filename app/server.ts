@@ -40,6 +40,8 @@ export interface AppDeps {
   clock?: Clock;
   /** What held polls' waits and the periodic session check run by; real time by default, driven by tests that would otherwise sleep. */
   scheduler?: Scheduler;
+  /** Waits between a push wake-up's attempts (push/sender.ts RETRY_DELAYS_MS by default); tests that retry take shorter ones. */
+  pushRetryDelaysMs?: readonly number[];
   /** Tests pass cheaper argon2 parameters; production uses the defaults. */
   hasher?: PasswordHasher;
   /** Process-wide metrics (CPU, memory, event loop): on in main.ts, off in tests. */
@@ -93,7 +95,7 @@ export function createApp(deps: AppDeps): SignalboxApp {
   });
   const users = createUsers({ ...platform, presenceFor: (viewerId, targetId) => presence.service.presenceFor(viewerId, targetId) });
   const connections = createConnections({ ...platform, presence: presence.service });
-  const push = createPush({ ...platform, registry: ops.metrics.registry, isHoldingDevice: signaling.isHoldingDevice });
+  const push = createPush({ ...platform, registry: ops.metrics.registry, isHoldingDevice: signaling.isHoldingDevice, retryDelaysMs: deps.pushRetryDelaysMs });
   const sdk = createSdk({ logger, bundlePath: deps.sdkBundlePath });
 
   // The order of the reference, and the router's: accounts' /users/me comes before users' /users/:username.

@@ -43,6 +43,8 @@ export interface TestAppOptions {
   wrapStore?: (store: Store) => Store;
   /** Waits between mail retries; short by default so retry tests finish quickly. */
   mailRetryDelaysMs?: number[];
+  /** Waits between push attempts; the production ones (2 s, 10 s, 60 s) unless a test that retries says otherwise. */
+  pushRetryDelaysMs?: number[];
   /** An existing DATA_DIR (e.g. a restored backup) instead of a fresh temp directory; still removed by close(). */
   dataDir?: string;
   /** Another client SDK bundle for GET /sdk/signalbox.js (e.g. a missing one); default the built client/dist/signalbox.js. */
@@ -85,7 +87,18 @@ export function makeTestApp(options: TestAppOptions = {}): TestApp {
   });
   const logger = pino({ level: config.logLevel }, sink);
   const mailer = createMailer(config, logger, { retryDelaysMs: options.mailRetryDelaysMs ?? [10, 20] });
-  const app = createApp({ config, store, logger, clock, scheduler, hasher, mailer, sdkBundlePath: options.sdkBundlePath, guides: guidesOnce() });
+  const app = createApp({
+    config,
+    store,
+    logger,
+    clock,
+    scheduler,
+    hasher,
+    mailer,
+    sdkBundlePath: options.sdkBundlePath,
+    pushRetryDelaysMs: options.pushRetryDelaysMs,
+    guides: guidesOnce(),
+  });
   return {
     http: request(app.callback()),
     store,

@@ -36,7 +36,8 @@ beforeEach(async () => {
 afterEach(() => receiver.close());
 
 describe('push wake-ups (loopback allowed)', () => {
-  const t = useTestApp({ env: PUSH_ENV });
+  // Retries after 10 ms rather than RETRY_DELAYS_MS' 2 s: what is asserted is that a wake-up is retried, not when.
+  const t = useTestApp({ env: PUSH_ENV, pushRetryDelaysMs: [10, 20, 40] });
   const alice = withUser(t);
   const bob = withUser(t);
   let bobDevice: string;
