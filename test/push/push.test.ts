@@ -314,8 +314,9 @@ describe('push wake-ups (loopback allowed)', () => {
 });
 
 describe('push endpoint validation (defaults: https and public addresses only)', () => {
-  const t = useTestApp({ env: { VAPID_PRIVATE_KEY: VAPID.privateKey } });
-  const bob = withUser(t);
+  // One app for the describe: every subscription here is refused and stores nothing.
+  const t = useTestApp({ env: { VAPID_PRIVATE_KEY: VAPID.privateKey } }, 'all');
+  const bob = withUser(t, {}, 'all');
 
   const refusal = async (body: object) => {
     const res = await t.http
