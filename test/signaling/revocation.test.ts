@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Response } from 'supertest';
 import type { Store } from '../../app/store/types.js';
+import { WAIT_TICK_MS } from '../../app/signaling/notifier.js';
 import { SESSION_CHECK_INTERVAL_MS } from '../../app/signaling/sessionChecks.js';
 import { bearer, signIn, type TestUser } from '../helpers/factories.js';
 import { useSmtpServer, useTestApp, withUser } from '../helpers/perTest.js';
@@ -129,7 +130,7 @@ describe('held polls of a session ended elsewhere (admin CLI, another instance)'
     await heldPolls(t, 1);
     expect(await disableInStore()).toBe(true);
     arrive([device]);
-    await t.scheduler!.advance(2000);
+    await t.scheduler!.advance(2000 + WAIT_TICK_MS);
     expectEnded(await held);
   });
 
@@ -137,7 +138,7 @@ describe('held polls of a session ended elsewhere (admin CLI, another instance)'
     const held = poll(t, bob, { wait: 1 });
     await heldPolls(t, 1);
     await t.store.sessions.deleteByUser(bob.id);
-    await t.scheduler!.advance(1000);
+    await t.scheduler!.advance(1000 + WAIT_TICK_MS);
     expectEnded(await held);
   });
 
