@@ -9,6 +9,7 @@ import { createConnections } from './connections/connections.module.js';
 import { createDiagnostics } from './diagnostics/diagnostics.module.js';
 import { createLanding } from './landing/landing.module.js';
 import { createExamples } from './examples/examples.module.js';
+import type { Guide } from './guides/guides.js';
 import { createGuides } from './guides/guides.module.js';
 import { registerMailMetrics } from './mail/mailMetrics.js';
 import type { Platform } from './core/platform.js';
@@ -22,6 +23,7 @@ import { requestContext } from './http/requestContext.js';
 import { mountRoutes, type Feature } from './http/router.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { FieldCipher } from './lib/fieldCipher.js';
+import type { Scheduler } from './lib/scheduler.js';
 import { createMailer, type Mailer } from './mail/mailer.js';
 import { createOps } from './ops/ops.module.js';
 import { bestEffortLastSeen } from './presence/lastSeenWrites.js';
@@ -37,6 +39,10 @@ export interface AppDeps {
   store: Store;
   logger: Logger;
   clock?: Clock;
+  /** What held polls' waits and the periodic session check run by; real time by default, driven by tests that would otherwise sleep. */
+  scheduler?: Scheduler;
+  /** Waits between a push wake-up's attempts (push/sender.ts RETRY_DELAYS_MS by default); tests that retry take shorter ones. */
+  pushRetryDelaysMs?: readonly number[];
   /** Tests pass cheaper argon2 parameters; production uses the defaults. */
   hasher?: PasswordHasher;
   /** Process-wide metrics (CPU, memory, event loop): on in main.ts, off in tests. */
@@ -45,6 +51,11 @@ export interface AppDeps {
   mailer?: Mailer;
   /** The built client SDK served at /sdk/signalbox.js; defaults to client/dist/signalbox.js. */
   sdkBundlePath?: string;
+  /**
+   * The guides served at /docs/guides, already rendered (`loadGuides()`); rendered at start by default.
+   * Tests that build an app per case render them once per process: the Markdown is the same for all.
+   */
+  guides?: Guide[];
 }
 
 /** What main.ts drives around the HTTP server: background work and an orderly stop. */
@@ -86,7 +97,7 @@ export function createApp(deps: AppDeps): SignalboxApp {
 
   const ops = createOps({ ...platform, processMetrics: deps.processMetrics ?? false, allRoutes: () => routes });
   registerMailMetrics(ops.metrics.registry, platform.mailer);
-  const signaling = createSignaling({ ...platform, registry: ops.metrics.registry });
+  const signaling = createSignaling({ ...platform, registry: ops.metrics.registry, scheduler: deps.scheduler });
   const presence = createPresence({ ...platform, isHolding: signaling.isHolding });
   const accounts = createAccounts({
     ...platform,
@@ -96,7 +107,7 @@ export function createApp(deps: AppDeps): SignalboxApp {
   });
   const users = createUsers({ ...platform, presenceFor: (viewerId, targetId) => presence.service.presenceFor(viewerId, targetId) });
   const connections = createConnections({ ...platform, presence: presence.service });
-  const push = createPush({ ...platform, registry: ops.metrics.registry, isHoldingDevice: signaling.isHoldingDevice });
+  const push = createPush({ ...platform, registry: ops.metrics.registry, isHoldingDevice: signaling.isHoldingDevice, retryDelaysMs: deps.pushRetryDelaysMs });
   const sdk = createSdk({ logger, bundlePath: deps.sdkBundlePath });
 
   // The order of the reference, and the router's: accounts' /users/me comes before users' /users/:username.
@@ -110,7 +121,7 @@ export function createApp(deps: AppDeps): SignalboxApp {
     ops,
     sdk,
     createDiagnostics(),
-    createGuides(),
+    createGuides({ guides: deps.guides }),
     createLanding({ examples: config.examples }),
   ];
   // The example apps only when asked for (EXAMPLES, or npm run dev): a production server serves none.

@@ -16,6 +16,8 @@ export interface PushModuleDeps extends Pick<Platform, 'config' | 'store' | 'clo
   registry: Registry;
   /** True while the device holds a long-poll on this instance (signaling). */
   isHoldingDevice: (deviceId: string) => boolean;
+  /** Waits between a wake-up's attempts; RETRY_DELAYS_MS by default (tests that retry take shorter ones). */
+  retryDelaysMs?: readonly number[];
 }
 
 export interface PushFeature extends Feature {
@@ -65,6 +67,7 @@ export function createPush(d: PushModuleDeps): PushFeature {
     max: config.pushQueueMax,
     inflight: { total: config.pushInflightMax, perAccount: config.pushInflightPerAccount, perOrigin: config.pushInflightPerOrigin },
     serviceOrigins,
+    retryDelaysMs: d.retryDelaysMs,
   });
   const coalescer = new WakeCoalescer({
     windowMs: config.pushCoalesceMs,

@@ -4,6 +4,7 @@ import { mailboxFull, notConnected, notFound, rateLimited, unauthorized, unavail
 import type { RateLimiter } from '../core/rateLimiter.js';
 import type { Clock } from '../lib/clock.js';
 import { newId } from '../lib/ids.js';
+import type { Scheduler } from '../lib/scheduler.js';
 import { StoreUnavailableError, type MailboxEntry, type SignalRecord, type SignalType, type Store } from '../store/types.js';
 import type { Cursors } from './cursor.js';
 import type { ClientGone, MailboxNotifier } from './notifier.js';
@@ -27,6 +28,8 @@ const serverFullOfPolls = () => unavailable('The server holds as many long-polls
 export interface MailboxDeps {
   store: Store;
   clock: Clock;
+  /** The time a held poll's `wait` runs out by: the notifier's. */
+  scheduler: Scheduler;
   cursors: Cursors;
   /** Held polls only; their wake-ups come from the store's arrival feed (wakeups.ts), not from `send`. */
   notifier: MailboxNotifier;
@@ -160,7 +163,7 @@ export class MailboxService {
     const device = auth.sessionId;
     const acked = after === undefined ? 0 : cursors.decode(device, after, 'query.after');
     const ackStored = acked > 0 ? await this.tryAck(device, acked) : true;
-    const deadline = Date.now() + waitSeconds * 1000;
+    const deadline = this.d.scheduler.now() + waitSeconds * 1000;
     const pending = ackStored ? () => store.signals.pending(device, new Date(this.d.clock.now()), POLL_BATCH) : () => this.pendingAfter(device, acked);
     // Read once before taking a slot: a poll with something to deliver answers without holding,
     // so the caps never stand between a client and its pending signals.
@@ -184,7 +187,7 @@ export class MailboxService {
         // Armed before the read: a signal stored between the read and the wait still wakes this poll.
         hold.arm();
         const signals = await pending();
-        const remaining = deadline - Date.now();
+        const remaining = deadline - this.d.scheduler.now();
         if (signals.length > 0 || remaining <= 0) {
           if (!waited) return this.answer(device, signals, acked);
           afterWait = signals;

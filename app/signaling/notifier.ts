@@ -1,3 +1,5 @@
+import { systemScheduler, type Scheduler } from '../lib/scheduler.js';
+
 /**
  * Why a wait ended. `replaced`: a newer poll of the same session (device) took this one's place.
  * `ended`: the session itself ended (logout, password change or reset, account deletion or disable).
@@ -109,9 +111,13 @@ export class MailboxNotifier {
   /** Waits by the tick they time out at; one interval timer runs while any wait is in progress. */
   private readonly wheel = new Map<number, Set<Entry>>();
   private lastTick = 0;
-  private ticker: NodeJS.Timeout | null = null;
+  private stopTicker: (() => void) | null = null;
 
-  constructor(private readonly caps: PollCaps) {}
+  /** `scheduler`: the time the waits run out by (real time unless a test drives it). */
+  constructor(
+    private readonly caps: PollCaps,
+    private readonly scheduler: Scheduler = systemScheduler,
+  ) {}
 
   /** How many polls are held right now (the held-polls gauge). */
   get heldPolls(): number {
@@ -203,10 +209,10 @@ export class MailboxNotifier {
     if (entry.signalled) return Promise.resolve('signal');
     return new Promise<WakeReason>((resolve) => {
       entry.resolve = resolve;
-      const now = Date.now();
-      if (!this.ticker) {
+      const now = this.scheduler.now();
+      if (!this.stopTicker) {
         this.lastTick = Math.floor(now / WAIT_TICK_MS);
-        this.ticker = setInterval(() => this.expire(), WAIT_TICK_MS);
+        this.stopTicker = this.scheduler.every(WAIT_TICK_MS, () => this.expire());
       }
       // Never a tick already passed, which the wheel would not visit again.
       const tick = Math.max(Math.ceil((now + timeoutMs) / WAIT_TICK_MS), this.lastTick + 1);
@@ -224,7 +230,7 @@ export class MailboxNotifier {
 
   /** Ends every wait whose tick has come; stops the timer when none is left. */
   private expire(): void {
-    const now = Math.floor(Date.now() / WAIT_TICK_MS);
+    const now = Math.floor(this.scheduler.now() / WAIT_TICK_MS);
     for (let tick = this.lastTick + 1; tick <= now; tick++) {
       const bucket = this.wheel.get(tick);
       if (!bucket) continue;
@@ -235,9 +241,9 @@ export class MailboxNotifier {
       }
     }
     this.lastTick = now;
-    if (this.wheel.size === 0 && this.ticker) {
-      clearInterval(this.ticker);
-      this.ticker = null;
+    if (this.wheel.size === 0 && this.stopTicker) {
+      this.stopTicker();
+      this.stopTicker = null;
     }
   }
 

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../lib/clock.js';
+import type { Scheduler } from '../lib/scheduler.js';
 import type { SessionRecord, SessionStore } from '../store/types.js';
 import type { MailboxNotifier } from './notifier.js';
 
@@ -36,18 +37,20 @@ export async function endVanishedSessions(sessions: SessionStore, clock: Clock, 
   return gone.length;
 }
 
-/** Checks the sessions of held polls every SESSION_CHECK_INTERVAL_MS (one check at a time); returns its stop. */
-export function startSessionChecks(sessions: SessionStore, clock: Clock, notifier: MailboxNotifier, logger: Logger): () => void {
+/** Checks the sessions of held polls every SESSION_CHECK_INTERVAL_MS of `scheduler` (one check at a time); returns its stop. */
+export function startSessionChecks(sessions: SessionStore, clock: Clock, notifier: MailboxNotifier, logger: Logger, scheduler: Scheduler): () => void {
   let running = false;
-  const timer = setInterval(() => {
-    if (running || notifier.heldPolls === 0) return;
-    running = true;
-    endVanishedSessions(sessions, clock, notifier)
-      .catch((err: unknown) => logger.warn({ err }, 'held-poll session check failed'))
-      .finally(() => {
-        running = false;
-      });
-  }, SESSION_CHECK_INTERVAL_MS);
-  timer.unref();
-  return () => clearInterval(timer);
+  return scheduler.every(
+    SESSION_CHECK_INTERVAL_MS,
+    () => {
+      if (running || notifier.heldPolls === 0) return;
+      running = true;
+      endVanishedSessions(sessions, clock, notifier)
+        .catch((err: unknown) => logger.warn({ err }, 'held-poll session check failed'))
+        .finally(() => {
+          running = false;
+        });
+    },
+    { unref: true },
+  );
 }

@@ -2,6 +2,7 @@ import type { Registry } from 'prom-client';
 import type { Platform } from '../core/platform.js';
 import type { LeanRoute } from '../http/lean.js';
 import type { Feature } from '../http/router.js';
+import { systemScheduler, type Scheduler } from '../lib/scheduler.js';
 import { Cursors } from './cursor.js';
 import { IceServerService } from './iceServers.js';
 import { iceServerRoutes } from './iceServers.routes.js';
@@ -19,6 +20,8 @@ const SIGNAL_SWEEP_INTERVAL_MS = 60_000;
 export interface SignalingModuleDeps extends Pick<Platform, 'config' | 'store' | 'clock' | 'cipher' | 'limiter' | 'logger'> {
   /** The app's metrics registry: signal counters sit beside the HTTP ones. */
   registry: Registry;
+  /** What held polls' waits and the session check run by; real time by default. */
+  scheduler?: Scheduler;
 }
 
 export interface SignalingFeature extends Feature {
@@ -41,9 +44,10 @@ export interface SignalingFeature extends Feature {
  */
 export function createSignaling(d: SignalingModuleDeps): SignalingFeature {
   const { config, store, clock, logger } = d;
-  const notifier = new MailboxNotifier({ perUser: config.pollsPerUser, total: resolvePollsMax(config.pollsMax).max });
+  const scheduler = d.scheduler ?? systemScheduler;
+  const notifier = new MailboxNotifier({ perUser: config.pollsPerUser, total: resolvePollsMax(config.pollsMax).max }, scheduler);
   const metrics = createSignalMetrics(d.registry, () => notifier.heldPolls);
-  const mailboxes = new MailboxService({ store, clock, cursors: new Cursors(d.cipher), limiter: d.limiter, notifier, metrics, config });
+  const mailboxes = new MailboxService({ store, clock, scheduler, cursors: new Cursors(d.cipher), limiter: d.limiter, notifier, metrics, config });
   // Not background work but part of answering polls at all, so not left to start(): the app and its
   // store live and end together, so the listener needs no removing.
   wakeOnArrival(store.signals, notifier);
@@ -55,7 +59,7 @@ export function createSignaling(d: SignalingModuleDeps): SignalingFeature {
       }, SIGNAL_SWEEP_INTERVAL_MS);
       sweep.unref();
       const stopWakeups = startCrossInstanceWakeups(store.signals, notifier, logger);
-      const stopSessionChecks = startSessionChecks(store.sessions, clock, notifier, logger);
+      const stopSessionChecks = startSessionChecks(store.sessions, clock, notifier, logger, scheduler);
       const stopEndedSessions = watchEndedSessions(store.sessions, notifier, logger);
       return async () => {
         clearInterval(sweep);

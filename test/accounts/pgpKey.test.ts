@@ -1,7 +1,7 @@
-import { describe, expect, it } from '@jest/globals';
-import { makeTestApp } from '../helpers/app.js';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
-import { useTestApp, withUser } from '../helpers/perTest.js';
+import type { Scope } from '../helpers/perTest.js';
 import {
   armorBodyLines,
   armorPublic,
@@ -14,8 +14,21 @@ import {
   tamperedSelfSignature,
 } from '../helpers/pgpFixtures.js';
 
-const t = useTestApp();
-const alice = withUser(t);
+const t = {} as TestApp;
+const alice = {} as TestUser;
+
+/**
+ * Fills `t` and `alice` with a fresh app and user before each test, or once for a describe (`all`) whose tests
+ * each leave them as found: keys the rules refuse change nothing, and a test that needs a key first puts it.
+ */
+function appWithAlice(scope: Scope): void {
+  const [before, after] = scope === 'each' ? [beforeEach, afterEach] : [beforeAll, afterAll];
+  before(async () => {
+    Object.assign(t, makeTestApp());
+    Object.assign(alice, await registerUser(t));
+  });
+  after(() => t.close());
+}
 
 const put = (user: TestUser, body: unknown) =>
   t.http
@@ -44,6 +57,7 @@ const REFUSED: Array<[name: string, key: () => string, rule: RegExp]> = [
 ];
 
 describe('PUT /auth/pgp-key', () => {
+  appWithAlice('each');
   it('stores a GnuPG ed25519 key and answers what was read from it', async () => {
     const res = await put(alice, { publicKey: fixture(ED25519.file) });
     expect(res.status).toBe(200);
@@ -104,19 +118,6 @@ describe('PUT /auth/pgp-key', () => {
     expect((await me(alice)).pgp.fingerprint).toBe(RSA4096.fingerprint);
   });
 
-  it.each(REFUSED)('refuses %s with 400 invalid_pgp_key naming the rule', async (_name, key, rule) => {
-    const res = await put(alice, { publicKey: key() });
-    expect(res.status).toBe(400);
-    expect(res.body.error.code).toBe('invalid_pgp_key');
-    expect(res.body.error.message).toMatch(rule);
-  });
-
-  it.each(REFUSED)('keeps the earlier key when refusing %s', async (_name, key) => {
-    await put(alice, { publicKey: fixture(ED25519.file) });
-    await put(alice, { publicKey: key() });
-    expect((await me(alice)).pgp.fingerprint).toBe(ED25519.fingerprint);
-  });
-
   it('never echoes, logs or stores secret-key material', async () => {
     const secret = fixture('secret.sec.asc');
     const res = await put(alice, { publicKey: secretUnderPublicArmor() });
@@ -159,6 +160,7 @@ describe('PUT /auth/pgp-key', () => {
 });
 
 describe('DELETE /auth/pgp-key', () => {
+  appWithAlice('each');
   it('removes the key and answers 204', async () => {
     await put(alice, { publicKey: fixture(ED25519.file) });
     const res = await t.http.delete('/auth/pgp-key').set(bearer(alice));
@@ -176,13 +178,15 @@ describe('DELETE /auth/pgp-key', () => {
   });
 });
 
+const registration = (username: string, pgpPublicKey: unknown) => ({
+  username,
+  email: `${username}@example.org`,
+  password: 'correct horse battery',
+  pgpPublicKey,
+});
+
 describe('POST /auth/register with pgpPublicKey', () => {
-  const registration = (username: string, pgpPublicKey: unknown) => ({
-    username,
-    email: `${username}@example.org`,
-    password: 'correct horse battery',
-    pgpPublicKey,
-  });
+  appWithAlice('each');
 
   it('stores a GnuPG ed25519 key with the new account', async () => {
     const res = await t.http.post('/auth/register').send(registration('keyed_ed', fixture(ED25519.file)));
@@ -202,13 +206,6 @@ describe('POST /auth/register with pgpPublicKey', () => {
     expect(res.body.user.pgp).toBeNull();
   });
 
-  it.each(REFUSED)('refuses %s with 400 invalid_pgp_key and creates no account', async (_name, key, rule) => {
-    const res = await t.http.post('/auth/register').send(registration('refused_key', key()));
-    expect(res.status).toBe(400);
-    expect(res.body.error).toMatchObject({ code: 'invalid_pgp_key', message: expect.stringMatching(rule) });
-    expect(await t.store.users.findByUsername('refused_key')).toBeNull();
-  });
-
   it('refuses a block over 64 KiB and creates no account when the body limit lets it through', async () => {
     const big = makeTestApp({ env: { MAX_BODY_BYTES: String(256 * 1024) } });
     try {
@@ -218,5 +215,34 @@ describe('POST /auth/register with pgpPublicKey', () => {
     } finally {
       await big.close();
     }
+  });
+});
+
+// One app for these: every key here is refused, which changes nothing (what these tests assert).
+describe('keys the rules refuse', () => {
+  appWithAlice('all');
+
+  describe('PUT /auth/pgp-key', () => {
+    it.each(REFUSED)('refuses %s with 400 invalid_pgp_key naming the rule', async (_name, key, rule) => {
+      const res = await put(alice, { publicKey: key() });
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('invalid_pgp_key');
+      expect(res.body.error.message).toMatch(rule);
+    });
+
+    it.each(REFUSED)('keeps the earlier key when refusing %s', async (_name, key) => {
+      await put(alice, { publicKey: fixture(ED25519.file) });
+      await put(alice, { publicKey: key() });
+      expect((await me(alice)).pgp.fingerprint).toBe(ED25519.fingerprint);
+    });
+  });
+
+  describe('POST /auth/register with pgpPublicKey', () => {
+    it.each(REFUSED)('refuses %s with 400 invalid_pgp_key and creates no account', async (_name, key, rule) => {
+      const res = await t.http.post('/auth/register').send(registration('refused_key', key()));
+      expect(res.status).toBe(400);
+      expect(res.body.error).toMatchObject({ code: 'invalid_pgp_key', message: expect.stringMatching(rule) });
+      expect(await t.store.users.findByUsername('refused_key')).toBeNull();
+    });
   });
 });

@@ -1,12 +1,14 @@
-import { beforeEach, describe, expect, it } from '@jest/globals';
-import { sendRequest } from '../helpers/connections.js';
+import { beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { pendingPairs, sendRequest } from '../helpers/connections.js';
 import { bearer } from '../helpers/factories.js';
 import { useTestApp, withUsers } from '../helpers/perTest.js';
 import { expectApiError, listedFields } from '../http/errorShape.js';
 
-const t = useTestApp();
-const { alice, bob } = withUsers(t, 'alice', 'bob');
-beforeEach(async () => {
+// One app for the file: every request below is refused and changes nothing (checked at the end), except the
+// valid baselines, which get an app of their own per test.
+const t = useTestApp({}, 'all');
+const { alice, bob } = withUsers(t, 'alice', 'bob', { scope: 'all' });
+beforeAll(async () => {
   await sendRequest(t, bob, alice); // so that respond has something valid to answer
 });
 
@@ -23,11 +25,19 @@ const post = (path: string, body: unknown) =>
     .set(bearer(alice))
     .send(body as object);
 
-describe('connection bodies', () => {
-  it.each(rows)('%s accepts its valid body, the baseline every bad row departs from', async (path) => {
-    expect((await post(path, endpoint(path).valid)).status).toBeLessThan(300);
+describe('valid connection bodies (an app each: accepting one changes the graph)', () => {
+  const fresh = useTestApp();
+  const users = withUsers(fresh, 'alice', 'bob');
+  beforeEach(async () => {
+    await sendRequest(fresh, users.bob, users.alice);
   });
+  it.each(rows)('%s accepts its valid body, the baseline every bad row departs from', async (path) => {
+    const res = await fresh.http.post(path).set(bearer(users.alice)).send(endpoint(path).valid);
+    expect(res.status).toBeLessThan(300);
+  });
+});
 
+describe('connection bodies', () => {
   const wrong = [
     ['a number', 42],
     ['a boolean', true],
@@ -121,5 +131,13 @@ describe('DELETE /connections/{username} path', () => {
     const res = await t.http.delete('/connections/%E0%A4%A').set(bearer(alice));
     expect(res.status).toBeGreaterThanOrEqual(400);
     expect(res.status).toBeLessThan(500);
+  });
+});
+
+// Last, so it sees what every refusal above left behind in the shared app: nothing.
+describe('after every refusal', () => {
+  it('alice still has only bob’s request pending, and no connection', async () => {
+    expect(await pendingPairs(t, alice)).toEqual({ incoming: ['bob→alice'], outgoing: [] });
+    expect((await t.http.get('/connections/').set(bearer(alice))).body.connections).toEqual([]);
   });
 });

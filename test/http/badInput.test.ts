@@ -1,12 +1,31 @@
-import { describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import type { Response } from 'supertest';
-import { makeTestApp } from '../helpers/app.js';
-import { bearer, type TestUser } from '../helpers/factories.js';
-import { useTestApp, withUser } from '../helpers/perTest.js';
+import { makeTestApp, type TestApp } from '../helpers/app.js';
+import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
 import { expectApiError, listedFields } from './errorShape.js';
 
-const t = useTestApp();
-const u = withUser(t, { password: 'original password 1' });
+const t = {} as TestApp;
+const u = {} as TestUser;
+
+/**
+ * Fills `t` and `u` with a fresh app and user before each test (`each`: tests that change the account), or
+ * once for the whole describe (`all`: tests whose requests are all refused, so each leaves the app as it found
+ * it). A shared app is checked at the end: the user still signs in with the original password.
+ */
+function appAndUser(scope: 'each' | 'all'): void {
+  const [before, after] = scope === 'each' ? [beforeEach, afterEach] : [beforeAll, afterAll];
+  before(async () => {
+    Object.assign(t, makeTestApp());
+    Object.assign(u, await registerUser(t, { password: 'original password 1' }));
+  });
+  after(async () => {
+    try {
+      if (scope === 'all') expect((await t.http.post('/auth/login').send({ username: u.username, password: u.password })).status).toBe(200);
+    } finally {
+      await t.close();
+    }
+  });
+}
 
 /** An endpoint that takes a JSON body, with a body it would accept from `u`. */
 interface Endpoint {
@@ -81,6 +100,7 @@ function send(e: Endpoint, body: string | object, contentType = 'application/jso
 }
 
 describe.each(byLabel)('%s', (name) => {
+  appAndUser('each');
   const e = ep(name);
   it('accepts its valid body, the baseline every bad row departs from', async () => {
     const res = await send(e, e.valid(u));
@@ -89,6 +109,7 @@ describe.each(byLabel)('%s', (name) => {
 });
 
 describe('malformed JSON', () => {
+  appAndUser('all');
   const malformed = [
     ['a truncated object', '{"a":'],
     ['single quotes', "{'username': 'x'}"],
@@ -103,6 +124,7 @@ describe('malformed JSON', () => {
 });
 
 describe('JSON that is not an object', () => {
+  appAndUser('all');
   const notObjects = [
     ['an empty array', '[]'],
     ['an array of the right object', null],
@@ -120,6 +142,7 @@ describe('JSON that is not an object', () => {
 });
 
 describe('fields of the wrong type', () => {
+  appAndUser('all');
   const wrongValues = [
     ['a number', 12345678],
     ['a boolean', true],
@@ -142,6 +165,7 @@ describe('fields of the wrong type', () => {
 });
 
 describe('unknown fields', () => {
+  appAndUser('all');
   const extras = [
     ['isAdmin', true],
     ['role', 'admin'],
@@ -156,6 +180,7 @@ describe('unknown fields', () => {
 });
 
 describe('missing fields', () => {
+  appAndUser('all');
   it.each(requiredRows)('%s refuses a body without %s, naming it', async (name, field) => {
     const e = ep(name);
     const body: Record<string, unknown> = { ...e.valid(u) };
@@ -174,6 +199,7 @@ describe('missing fields', () => {
 });
 
 describe('query operator objects', () => {
+  appAndUser('all');
   const operators = [
     ['$gt', { $gt: '' }],
     ['$ne', { $ne: null }],
@@ -202,6 +228,7 @@ describe('query operator objects', () => {
 });
 
 describe('prototype pollution', () => {
+  appAndUser('all');
   // Raw strings: JSON.stringify would drop or rename these keys before they reached the server.
   const poisoned = [
     ['a top-level __proto__ key', (valid: string) => `{"__proto__": {"admin": true}, ${valid}}`],
@@ -224,6 +251,7 @@ describe('prototype pollution', () => {
 });
 
 describe('bodies over MAX_BODY_BYTES', () => {
+  appAndUser('all');
   it.each(byLabel)('%s answers 413 payload_too_large to a 70 KB body', async (name) => {
     const e = ep(name);
     const res = await send(e, { ...e.valid(u), padding: 'x'.repeat(70_000) });
@@ -249,6 +277,7 @@ describe('bodies over MAX_BODY_BYTES', () => {
 });
 
 describe('bodies that are not JSON', () => {
+  appAndUser('all');
   const mediaTypes = [
     ['text/plain', 'text/plain', (valid: Record<string, unknown>) => JSON.stringify(valid)],
     [
@@ -267,6 +296,7 @@ describe('bodies that are not JSON', () => {
 });
 
 describe('a barrage of bad input', () => {
+  appAndUser('each');
   const NEW_PASSWORD = 'a brand new password';
 
   /** Bad requests that each carry the right password somewhere, so a lax parser would act on them. */

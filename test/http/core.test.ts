@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Response } from 'supertest';
 import { StoreUnavailableError } from '../../app/store/types.js';
 import { makeTestApp, type TestApp, type TestAppOptions } from '../helpers/app.js';
@@ -6,17 +6,20 @@ import { bearer, registerUser } from '../helpers/factories.js';
 import { expectApiError } from './errorShape.js';
 import { Fault, withFault } from './faults.js';
 
-// Each test may build its own app (CORS, TRUST_PROXY, faults); all of them are closed afterwards.
+// Each test may build its own app (TRUST_PROXY, faults); all of them are closed after it.
 let apps: TestApp[] = [];
 function app(options: TestAppOptions = {}): TestApp {
   const t = makeTestApp(options);
   apps.push(t);
   return t;
 }
+// The default app is one for the file: its tests read headers and logs of their own requests, and the users
+// they register are their own (fresh or uniquely named), so none sees another's traces.
 let t: TestApp;
-beforeEach(() => {
-  t = app();
+beforeAll(() => {
+  t = makeTestApp();
 });
+afterAll(() => t.close());
 afterEach(async () => {
   await Promise.all(apps.map((a) => a.close()));
   apps = [];
@@ -123,10 +126,12 @@ describe('Cache-Control', () => {
 describe('CORS', () => {
   const ALLOWED = 'https://app.example.com';
   const ALSO_ALLOWED = 'https://admin.example.com';
+  // One app for the describe: its tests only send requests and read the answers' headers.
   let c: TestApp;
-  beforeEach(() => {
-    c = app({ env: { CORS_ORIGINS: `${ALLOWED},${ALSO_ALLOWED}` } });
+  beforeAll(() => {
+    c = makeTestApp({ env: { CORS_ORIGINS: `${ALLOWED},${ALSO_ALLOWED}` } });
   });
+  afterAll(() => c.close());
   const preflight = (a: TestApp, origin: string) =>
     a.http.options('/auth/login').set('Origin', origin).set('Access-Control-Request-Method', 'POST').set('Access-Control-Request-Headers', 'authorization, content-type');
 

@@ -36,7 +36,8 @@ beforeEach(async () => {
 afterEach(() => receiver.close());
 
 describe('push wake-ups (loopback allowed)', () => {
-  const t = useTestApp({ env: PUSH_ENV });
+  // Retries after 10 ms rather than RETRY_DELAYS_MS' 2 s: what is asserted is that a wake-up is retried, not when.
+  const t = useTestApp({ env: PUSH_ENV, pushRetryDelaysMs: [10, 20, 40] });
   const alice = withUser(t);
   const bob = withUser(t);
   let bobDevice: string;
@@ -313,8 +314,9 @@ describe('push wake-ups (loopback allowed)', () => {
 });
 
 describe('push endpoint validation (defaults: https and public addresses only)', () => {
-  const t = useTestApp({ env: { VAPID_PRIVATE_KEY: VAPID.privateKey } });
-  const bob = withUser(t);
+  // One app for the describe: every subscription here is refused and stores nothing.
+  const t = useTestApp({ env: { VAPID_PRIVATE_KEY: VAPID.privateKey } }, 'all');
+  const bob = withUser(t, {}, 'all');
 
   const refusal = async (body: object) => {
     const res = await t.http

@@ -1,11 +1,14 @@
 import { request as httpRequest, createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { WAIT_TICK_MS } from '../../app/signaling/notifier.js';
 import { bearer, registerUser, signIn } from '../helpers/factories.js';
 import { useTestApp, withUser } from '../helpers/perTest.js';
 import { connectQuietly, metricValue, payloads, poll, send } from '../helpers/signaling.js';
 
-const t = useTestApp({ env: { MAILBOX_MAX: '1000' } });
+// Held polls wait on a ManualScheduler: a test that needs a wait to run out moves its time (t.scheduler) past
+// the wait and one tick of the notifier's wheel, the most a wait may overrun.
+const t = useTestApp({ env: { MAILBOX_MAX: '1000' }, manualScheduler: true });
 const alice = withUser(t);
 const bob = withUser(t);
 beforeEach(() => connectQuietly(t, alice, bob));
@@ -31,8 +34,13 @@ describe('GET /signaling/poll?wait=', () => {
     expect(payloads(await poll(t, bob, { wait: 30 }))).toEqual(['ready']);
   });
 
-  it('ends empty when the wait runs out', async () => {
-    const res = await poll(t, bob, { wait: 1 });
+  it('ends empty when the wait runs out, not before', async () => {
+    const held = poll(t, bob, { wait: 1 });
+    await heldPolls(1);
+    await t.scheduler!.advance(999);
+    expect(await metricValue(t, 'signalbox_held_polls')).toBe(1);
+    await t.scheduler!.advance(WAIT_TICK_MS); // a wait ends at most one tick of the notifier's wheel after its time
+    const res = await held;
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ signals: [], cursor: expect.any(String) });
   });
@@ -43,6 +51,8 @@ describe('GET /signaling/poll?wait=', () => {
     const held = poll(t, bob, { wait: 1 });
     await heldPolls(1);
     await send(t, alice, carol);
+    expect(await metricValue(t, 'signalbox_held_polls')).toBe(1);
+    await t.scheduler!.advance(1000 + WAIT_TICK_MS);
     expect(payloads(await held)).toEqual([]);
   });
 
@@ -119,6 +129,7 @@ describe('presence from polling', () => {
       .then((r) => (alice.accessToken = r.body.accessToken));
     const view = await t.http.get(`/users/${bob.username}`).set(bearer(alice));
     expect(view.body.presence.online).toBe(true);
+    await t.scheduler!.advance(2000 + WAIT_TICK_MS);
     await held;
   });
 });

@@ -1,17 +1,19 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Response } from 'supertest';
 import type { Store } from '../../app/store/types.js';
+import { WAIT_TICK_MS } from '../../app/signaling/notifier.js';
 import { SESSION_CHECK_INTERVAL_MS } from '../../app/signaling/sessionChecks.js';
 import { bearer, signIn, type TestUser } from '../helpers/factories.js';
 import { useSmtpServer, useTestApp, withUser } from '../helpers/perTest.js';
 import { runScript, writeTestSecrets } from '../helpers/run.js';
-import { connectQuietly, deviceIdOf, payloads, poll, send } from '../helpers/signaling.js';
+import { connectQuietly, deviceIdOf, metricValue, payloads, poll, send } from '../helpers/signaling.js';
 import { codeIn } from '../helpers/smtp.js';
 import { heldPolls } from './helpers.js';
 
 // docs/api.md, Devices: ending a session in any way answers that device's held polls 401 unauthorized at
-// once, and nothing is delivered to it afterwards. Every poll here waits up to 30 s, so an answer
-// within the test's time means the poll was ended, not timed out.
+// once, and nothing is delivered to it afterwards. Held polls wait on a ManualScheduler (t.scheduler) that
+// moves only when a test advances it: a poll here answers before its wait runs out only because it was ended,
+// and the session check runs only when a test moves time to it.
 
 /**
  * The store's in-process arrival feed, as the app subscribed to it: calling it is a wake-up for those
@@ -32,7 +34,7 @@ function captureArrivals(store: Store): Store {
 }
 
 const smtp = useSmtpServer();
-const t = useTestApp(() => ({ env: { SMTP_URL: smtp.url }, wrapStore: captureArrivals }));
+const t = useTestApp(() => ({ env: { SMTP_URL: smtp.url }, wrapStore: captureArrivals, manualScheduler: true }));
 const alice = withUser(t);
 const bob = withUser(t, { email: 'bob@example.org' });
 
@@ -128,6 +130,7 @@ describe('held polls of a session ended elsewhere (admin CLI, another instance)'
     await heldPolls(t, 1);
     expect(await disableInStore()).toBe(true);
     arrive([device]);
+    await t.scheduler!.advance(2000 + WAIT_TICK_MS);
     expectEnded(await held);
   });
 
@@ -135,17 +138,19 @@ describe('held polls of a session ended elsewhere (admin CLI, another instance)'
     const held = poll(t, bob, { wait: 1 });
     await heldPolls(t, 1);
     await t.store.sessions.deleteByUser(bob.id);
+    await t.scheduler!.advance(1000 + WAIT_TICK_MS);
     expectEnded(await held);
   });
 
-  it(`with the server started, answers 401 within SESSION_CHECK_INTERVAL_MS (${SESSION_CHECK_INTERVAL_MS} ms)`, async () => {
+  it(`with the server started, answers 401 at the next session check, SESSION_CHECK_INTERVAL_MS (${SESSION_CHECK_INTERVAL_MS} ms) after the last`, async () => {
     const stop = t.app.lifecycle.start();
     try {
       const [held] = await hold(bob);
-      const ended = Date.now();
       await disableInStore();
+      await t.scheduler!.advance(SESSION_CHECK_INTERVAL_MS - 1);
+      expect(await metricValue(t, 'signalbox_held_polls')).toBe(1); // no check yet
+      await t.scheduler!.advance(1);
       expectEnded(await held!);
-      expect(Date.now() - ended).toBeLessThan(SESSION_CHECK_INTERVAL_MS + 1000);
       await heldPolls(t, 0);
     } finally {
       await stop();
@@ -157,11 +162,10 @@ describe('held polls of a session ended elsewhere (admin CLI, another instance)'
     const stop = t.app.lifecycle.start();
     try {
       const [held] = await hold(bob);
-      const ended = Date.now();
       const cli = await runScript('admin', ['users', 'disable', bob.username], { DATA_DIR: t.dir });
       expect(cli.code).toBe(0);
+      await t.scheduler!.advance(SESSION_CHECK_INTERVAL_MS);
       expectEnded(await held!);
-      expect(Date.now() - ended).toBeLessThan(SESSION_CHECK_INTERVAL_MS + 3000);
     } finally {
       await stop();
     }
