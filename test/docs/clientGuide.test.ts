@@ -404,7 +404,12 @@ describe('the loop and expired or dead tokens', () => {
   });
 
   const endings: Array<[string, (phone: Grant, other: TestUser, h: Harness) => Promise<void>]> = [
-    ['logout on the device', async (_phone, _other, h) => void (await h.device.api('POST', '/auth/logout', {}))],
+    [
+      'logout on the device',
+      async (_phone, _other, h) => {
+        await h.device.api('POST', '/auth/logout', {});
+      },
+    ],
     [
       'DELETE /users/me/devices/{id} from another device',
       async (device, other) => {

@@ -39,7 +39,7 @@ beforeEach(() => {
   }
 });
 afterEach(() => {
-  for (const name of BROWSER_GLOBALS) delete (globalThis as Record<string, unknown>)[name];
+  for (const name of BROWSER_GLOBALS) Reflect.deleteProperty(globalThis, name);
 });
 
 describe('the SDK over an async storage, without browser globals', () => {

@@ -81,7 +81,7 @@ describe('a ringing call listens to the calling device only', () => {
       iceServers: async () => ({ iceServers: [], ttl: 3600 }),
       ring: (incoming) => (rung.push(incoming), true),
       report: (e) => void reported.push(e),
-      peerConnection: class {} as unknown as PeerConnectionConstructor,
+      peerConnection: function NeverBuilt() {} as unknown as PeerConnectionConstructor, // a bye before any call: nothing connects
     };
     const calls = new Calls(host);
     const [signal, envelope] = delivered('offer', JSON.stringify({ p: P, kind: 'offer', sdp: 'v=0' }));

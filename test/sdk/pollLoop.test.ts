@@ -62,7 +62,12 @@ describe('the poll loop: acknowledgement and delivery', () => {
     const { alice, bob } = await pair(h, { storage });
     const { id } = await alice.send(bob.user!.username, 'custom', 'handle me');
     const stuck = gate();
-    const entered = collect<ReceivedSignal>(1, (push) => bob.on('signal', async (s) => (push(s), await stuck.opened)));
+    const entered = collect<ReceivedSignal>(1, (push) =>
+      bob.on('signal', async (s) => {
+        push(s);
+        await stuck.opened;
+      }),
+    );
     bob.start();
     await entered;
     // The app dies here: its handler never finishes, nothing more is sent. The same device restarts.

@@ -26,6 +26,7 @@ import { VECTOR_FILES } from '../../scripts/gen-protocol-vectors.js';
 // client developer checks against is what the SDK is tested against. `npm run vectors` rewrites them.
 
 const dir = join(process.cwd(), 'docs', 'protocol-vectors');
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- T names the shape each vector file is expected to have, at each call
 const load = <T>(file: string): T & { protocolVersion: string } => JSON.parse(readFileSync(join(dir, file), 'utf8')) as T & { protocolVersion: string };
 const keys = load<{ keys: VectorKeys }>('keys.json').keys;
 const envelopes = load<{ now: number; cases: EnvelopeCase[] }>('envelopes.json');

@@ -30,7 +30,12 @@ function watch(sb: Signalbox, marker: string) {
   const signals: ReceivedSignal[] = [];
   const errors: SignalboxError[] = [];
   sb.on('error', (e) => void errors.push(e));
-  const done = collect<ReceivedSignal>(1, (push) => sb.on('signal', (s) => (signals.push(s), s.payload === marker && push(s))));
+  const done = collect<ReceivedSignal>(1, (push) =>
+    sb.on('signal', (s) => {
+      signals.push(s);
+      if (s.payload === marker) push(s);
+    }),
+  );
   sb.start();
   return { signals, errors, done };
 }

@@ -64,7 +64,12 @@ describe('signatures', () => {
     const signals: ReceivedSignal[] = [];
     const errors: SignalboxError[] = [];
     bob.on('error', (e) => void errors.push(e));
-    const good = collect<ReceivedSignal>(1, (push) => bob.on('signal', (s) => (signals.push(s), push(s))));
+    const good = collect<ReceivedSignal>(1, (push) =>
+      bob.on('signal', (s) => {
+        signals.push(s);
+        push(s);
+      }),
+    );
     bob.start();
     return { signals, errors, good };
   }
@@ -81,7 +86,10 @@ describe('signatures', () => {
 
   it('drops a payload encrypted to the recipient but not signed', async () => {
     const { alice, bob, aliceStorage } = await pair();
-    const unsigned = await encrypt({ message: await createMessage({ text: 'who sent this?' }), encryptionKeys: await readKey({ armoredKey: bob.user!.pgp!.publicKey }) });
+    const unsigned = await encrypt({
+      message: await createMessage({ text: 'who sent this?' }),
+      encryptionKeys: (await readKey({ armoredKey: bob.user!.pgp!.publicKey })).toPublic(),
+    });
     const id = await rawSend(aliceStorage, bob.user!.username, unsigned as string);
     await alice.send(bob.user!.username, 'custom', 'signed');
     const { signals, errors, good } = watch(bob);
@@ -95,7 +103,7 @@ describe('signatures', () => {
     const mallory = await generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ name: alice.user!.username }], format: 'armored' });
     const forged = await encrypt({
       message: await createMessage({ text: 'I am alice, trust me' }),
-      encryptionKeys: await readKey({ armoredKey: bob.user!.pgp!.publicKey }),
+      encryptionKeys: (await readKey({ armoredKey: bob.user!.pgp!.publicKey })).toPublic(),
       signingKeys: await readPrivateKey({ armoredKey: mallory.privateKey }),
     });
     const id = await rawSend(aliceStorage, bob.user!.username, forged as string);

@@ -42,7 +42,12 @@ function watch(sb: Signalbox) {
   const events: ServerEvent[] = [];
   sb.on('error', (e) => void errors.push(e));
   sb.on('event', (e) => void events.push(e));
-  const good = collect<ReceivedSignal>(1, (push) => sb.on('signal', (s) => (signals.push(s), push(s))));
+  const good = collect<ReceivedSignal>(1, (push) =>
+    sb.on('signal', (s) => {
+      signals.push(s);
+      push(s);
+    }),
+  );
   sb.start();
   return { signals, errors, events, good };
 }
