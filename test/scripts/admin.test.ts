@@ -1,10 +1,10 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
-import { runScript, writeTestSecrets } from '../helpers/run.js';
+import { runScript, writeTestSecrets, type RunResult } from '../helpers/run.js';
 import { totpAt } from '../helpers/totp.js';
 
 // The compiled CLI (dist/scripts/admin.js, what `npm run admin` runs) against the test app's SQLite
@@ -14,18 +14,23 @@ const EX_USAGE = 64;
 const EX_NOUSER = 67;
 
 let t: TestApp;
-beforeEach(() => {
-  t = makeTestApp();
-  writeTestSecrets(t.dir);
-  // The CLI works in real time; the app's clock is moved there so its sessions are live for the CLI too.
-  t.clock.advance((Date.now() - t.clock.now()) / 1000);
-});
-afterEach(() => t.close());
+/** A fresh installation `t` for each test of the calling describe. */
+function freshInstallationEachTest(): void {
+  beforeEach(() => {
+    t = makeTestApp();
+    writeTestSecrets(t.dir);
+    // The CLI works in real time; the app's clock is moved there so its sessions are live for the CLI too.
+    t.clock.advance((Date.now() - t.clock.now()) / 1000);
+  });
+  afterEach(() => t.close());
+}
 
 const admin = (...args: string[]) => runScript('admin', args, { DATA_DIR: t.dir });
 const login = (u: TestUser) => t.http.post('/auth/login').send({ username: u.username, password: u.password });
 
 describe('npm run admin -- users', () => {
+  freshInstallationEachTest();
+
   it('lists every account by username under a header', async () => {
     await registerUser(t, { username: 'zed' });
     await registerUser(t, { username: 'amy' });
@@ -107,6 +112,8 @@ describe('npm run admin -- users', () => {
 });
 
 describe('npm run admin -- stats and purge', () => {
+  freshInstallationEachTest();
+
   it('stats counts users, connections, pending requests, pending signals and sessions', async () => {
     const amy = await registerUser(t, { username: 'amy' });
     const bob = await registerUser(t, { username: 'bob' });
@@ -132,6 +139,8 @@ describe('npm run admin -- stats and purge', () => {
 });
 
 describe('npm run admin -- 2fa-reset and security-events', () => {
+  freshInstallationEachTest();
+
   /** Amy turns 2FA on (with her password, as she must); answers her session. */
   async function amyWithTwoFactor(): Promise<TestUser> {
     const amy = await registerUser(t, { username: 'amy' });
@@ -214,24 +223,37 @@ describe('npm run admin -- 2fa-reset and security-events', () => {
   });
 
   it('exits 67 for an account that does not exist', async () => {
-    expect((await admin('2fa-reset', 'nobody')).code).toBe(EX_NOUSER);
-    expect((await admin('security-events', 'nobody')).code).toBe(EX_NOUSER);
+    const [reset, events] = await Promise.all([admin('2fa-reset', 'nobody'), admin('security-events', 'nobody')]);
+    expect(reset.code).toBe(EX_NOUSER);
+    expect(events.code).toBe(EX_NOUSER);
   });
 });
 
 describe('npm run admin -- usage', () => {
-  it.each([
-    [[]],
-    [['frobnicate']],
-    [['users']],
-    [['users', 'promote', 'amy']],
-    [['users', 'disable']],
-    [['stats', 'extra']],
-    [['2fa-reset']],
-    [['security-events']],
-    [['2fa-reset', 'amy', 'extra']],
-  ])('refuses %j with usage on stderr and exit 64', async (args) => {
-    const res = await admin(...args);
+  const REFUSED: string[][] = [
+    [],
+    ['frobnicate'],
+    ['users'],
+    ['users', 'promote', 'amy'],
+    ['users', 'disable'],
+    ['stats', 'extra'],
+    ['2fa-reset'],
+    ['security-events'],
+    ['2fa-reset', 'amy', 'extra'],
+  ];
+  // Against an installation of their own, all refused command lines run at once before the tests,
+  // instead of one spawn after another.
+  const results = new Map<string, RunResult>();
+  let installation: TestApp;
+  beforeAll(async () => {
+    installation = makeTestApp();
+    writeTestSecrets(installation.dir);
+    await Promise.all(REFUSED.map(async (args) => results.set(JSON.stringify(args), await runScript('admin', args, { DATA_DIR: installation.dir }))));
+  });
+  afterAll(() => installation.close());
+
+  it.each(REFUSED.map((args) => [args]))('refuses %j with usage on stderr and exit 64', (args) => {
+    const res = results.get(JSON.stringify(args))!;
     expect(res.code).toBe(EX_USAGE);
     expect(res.stderr).toContain('usage: npm run admin -- [--env <file>] <command>');
     expect(res.stdout).toBe('');
@@ -239,6 +261,8 @@ describe('npm run admin -- usage', () => {
 });
 
 describe('npm run admin against a DATA_DIR with no database', () => {
+  freshInstallationEachTest();
+
   let parent: string;
   beforeEach(() => {
     parent = mkdtempSync(join(tmpdir(), 'signalbox-admin-'));
@@ -273,6 +297,8 @@ describe('npm run admin against a DATA_DIR with no database', () => {
 // `--env <file>`: the service's env file as install.sh writes it (values double-quoted, MAIL_FROM with
 // `<` and spaces), read by the CLI itself instead of `sh -c 'set -a; . file'`.
 describe('npm run admin -- --env <file>', () => {
+  freshInstallationEachTest();
+
   it('reads DATA_DIR from the env file, with nothing in the environment', async () => {
     await registerUser(t, { username: 'amy' });
     const envFile = join(t.dir, 'signalbox.env');
