@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -116,13 +116,28 @@ describe('npm run backup -- <dir>', () => {
 });
 
 const STAMPED = /^signalbox-\d{8}T\d{6}Z$/;
+/** The time a stamped backup's name gives, in ms since the epoch. */
+const stampTime = (name: string) => Date.parse(name.replace(/^signalbox-(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, '$1-$2-$3T$4:$5:$6Z'));
+/** The stamped name of a backup made at `ms`. */
+const stampOf = (ms: number) =>
+  `signalbox-${new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '')}`;
 
 describe('npm run backup -- --into <parent> [--keep <days>] [--env <file>]', () => {
   it('names each backup by its UTC time, so a second run (the next upgrade, the next day) succeeds too', async () => {
     await registerUser(t, { username: 'amy' });
+    const startedAt = Math.floor(Date.now() / 1000) * 1000; // names have one-second resolution
     const first = await runScript('backup', ['--into', parent], { DATA_DIR: t.dir });
     expect(first.code).toBe(0);
-    await new Promise((r) => setTimeout(r, 1100)); // names have one-second resolution
+    const [firstName] = readdirSync(parent);
+    expect(firstName).toMatch(STAMPED);
+    const firstAt = stampTime(firstName!);
+    expect(firstAt).toBeGreaterThanOrEqual(startedAt);
+    expect(firstAt).toBeLessThanOrEqual(Date.now());
+    // Instead of waiting for the clock to move on, the first backup becomes the previous day's.
+    renameSync(join(parent, firstName!), join(parent, stampOf(firstAt - 86_400_000)));
     const second = await runScript('backup', ['--into', parent], { DATA_DIR: t.dir });
     expect(second.code).toBe(0);
     const names = readdirSync(parent).sort();
@@ -150,8 +165,8 @@ describe('npm run backup -- --into <parent> [--keep <days>] [--env <file>]', () 
   });
 
   it('refuses --keep without --into, or a --keep that is not a whole number of days, with exit 64', async () => {
-    for (const args of [['--keep', '3'], ['--into', parent, '--keep', '0'], ['--into', parent, '--keep', 'x'], ['--into']]) {
-      const res = await runScript('backup', args, { DATA_DIR: t.dir });
+    const refused = [['--keep', '3'], ['--into', parent, '--keep', '0'], ['--into', parent, '--keep', 'x'], ['--into']];
+    for (const res of await Promise.all(refused.map((args) => runScript('backup', args, { DATA_DIR: t.dir })))) {
       expect(res.code).toBe(64);
       expect(res.stderr).toContain('usage: npm run backup');
     }
