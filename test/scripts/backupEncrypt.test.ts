@@ -1,11 +1,11 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { enums, generateKey, readMessage } from 'openpgp';
 import { makeTestApp, TEST_SECRETS, type TestApp } from '../helpers/app.js';
-import { registerUser } from '../helpers/factories.js';
-import { runScript, writeTestSecrets } from '../helpers/run.js';
+import { registerUser, type TestUser } from '../helpers/factories.js';
+import { runScript, writeTestSecrets, type RunResult } from '../helpers/run.js';
 
 // `backup --encrypt` (the compiled script, against a store the test app holds open) and `backup:decrypt`:
 // a backup alone must not give away jwt-secret and data-key (with them a token can be minted).
@@ -13,17 +13,21 @@ import { runScript, writeTestSecrets } from '../helpers/run.js';
 let t: TestApp;
 let restored: TestApp | undefined;
 let dir: string;
-beforeEach(() => {
-  t = makeTestApp();
-  writeTestSecrets(t.dir);
-  dir = mkdtempSync(join(tmpdir(), 'signalbox-backup-enc-'));
-});
-afterEach(async () => {
-  await restored?.close();
-  restored = undefined;
-  await t.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+
+/** `t`, a fresh installation with its secrets, and `dir`, an empty scratch directory, for the calling describe. */
+function installation(hooks: { before: typeof beforeAll; after: typeof afterAll }): void {
+  hooks.before(() => {
+    t = makeTestApp();
+    writeTestSecrets(t.dir);
+    dir = mkdtempSync(join(tmpdir(), 'signalbox-backup-enc-'));
+  });
+  hooks.after(async () => {
+    await restored?.close();
+    restored = undefined;
+    await t.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+}
 
 const PASSPHRASE = 'a long backup passphrase, kept apart';
 const SLOW = 60_000; // argon2 (64 MiB, 3 passes) once per file, both ways, in a spawned process
@@ -42,14 +46,30 @@ function plainSecrets(): Buffer[] {
   return [Buffer.from('SQLite format 3'), Buffer.from(TEST_SECRETS.dataKey.toString('base64')), Buffer.from(TEST_SECRETS.jwtSecret.toString('base64'))];
 }
 
+// Both tests look at one encrypted backup: argon2 (64 MiB, 3 passes) runs once per file in each direction,
+// the costliest step here, so the backup is made once.
 describe('npm run backup -- --encrypt --passphrase-file <file>', () => {
+  installation({ before: beforeAll, after: afterAll });
+  let amy: TestUser;
+  let encrypted: RunResult;
+  let decrypted: RunResult;
+  let refused: RunResult;
+  let dest: string;
+  beforeAll(async () => {
+    amy = await registerUser(t, { username: 'amy' });
+    dest = join(dir, 'encrypted');
+    encrypted = await backup(['--encrypt', '--passphrase-file', passphraseFile(), dest]);
+    // The right and the wrong passphrase are tried at once, each decryption in its own process.
+    [decrypted, refused] = await Promise.all([
+      decrypt(['--passphrase-file', passphraseFile(), dest, join(dir, 'plain')]),
+      decrypt(['--passphrase-file', passphraseFile('not the backup passphrase'), dest, join(dir, 'plain-wrong')]),
+    ]);
+  }, SLOW);
+
   it(
     'writes only OpenPGP messages (argon2 S2K, AEAD) that hold nothing readable, and decrypts to a copy a server opens',
     async () => {
-      const amy = await registerUser(t, { username: 'amy' });
-      const dest = join(dir, 'encrypted');
-      const res = await backup(['--encrypt', '--passphrase-file', passphraseFile(), dest]);
-      expect({ code: res.code, stderr: res.stderr }).toEqual({ code: 0, stderr: '' });
+      expect({ code: encrypted.code, stderr: encrypted.stderr }).toEqual({ code: 0, stderr: '' });
       expect(readdirSync(dest).sort()).toEqual(['data-key.pgp', 'jwt-secret.pgp', 'signalbox.db.pgp']);
       for (const name of readdirSync(dest)) {
         const bytes = readFileSync(join(dest, name));
@@ -66,8 +86,7 @@ describe('npm run backup -- --encrypt --passphrase-file <file>', () => {
       expect(readdirSync(t.dir).filter((n) => n.startsWith('.backup-'))).toEqual([]);
 
       const plain = join(dir, 'plain');
-      const out = await decrypt(['--passphrase-file', passphraseFile(), dest, plain]);
-      expect({ code: out.code, stderr: out.stderr }).toEqual({ code: 0, stderr: '' });
+      expect({ code: decrypted.code, stderr: decrypted.stderr }).toEqual({ code: 0, stderr: '' });
       expect(readFileSync(join(plain, 'data-key'), 'utf8')).toBe(readFileSync(join(t.dir, 'data-key'), 'utf8'));
       restored = makeTestApp({ dataDir: plain });
       const login = await restored.http.post('/auth/login').send({ username: 'amy', password: amy.password });
@@ -80,19 +99,16 @@ describe('npm run backup -- --encrypt --passphrase-file <file>', () => {
   it(
     'refuses a wrong passphrase, writing nothing',
     async () => {
-      await registerUser(t);
-      const dest = join(dir, 'encrypted');
-      expect((await backup(['--encrypt', '--passphrase-file', passphraseFile(), dest])).code).toBe(0);
-      const plain = join(dir, 'plain');
-      const out = await decrypt(['--passphrase-file', passphraseFile('not the backup passphrase'), dest, plain]);
-      expect(out.code).toBe(65);
-      expect(readdirSync(dir)).not.toContain('plain');
+      expect(encrypted.code).toBe(0);
+      expect(refused.code).toBe(65);
+      expect(readdirSync(dir)).not.toContain('plain-wrong');
     },
     SLOW,
   );
 });
 
 describe('npm run backup -- --encrypt --recipient <public key file>', () => {
+  installation({ before: beforeEach, after: afterEach });
   it(
     'encrypts to the public key, and only its private key decrypts it',
     async () => {
@@ -108,9 +124,12 @@ describe('npm run backup -- --encrypt --recipient <public key file>', () => {
         const bytes = readFileSync(join(dest, name));
         for (const secret of plainSecrets()) expect(bytes.includes(secret)).toBe(false);
       }
-      expect((await decrypt(['--key', join(dir, 'other.key.asc'), dest, join(dir, 'wrong')])).code).toBe(65);
       const plain = join(dir, 'plain');
-      const out = await decrypt(['--key', join(dir, 'backup.key.asc'), dest, plain]);
+      const [wrongKey, out] = await Promise.all([
+        decrypt(['--key', join(dir, 'other.key.asc'), dest, join(dir, 'wrong')]),
+        decrypt(['--key', join(dir, 'backup.key.asc'), dest, plain]),
+      ]);
+      expect(wrongKey.code).toBe(65);
       expect({ code: out.code, stderr: out.stderr }).toEqual({ code: 0, stderr: '' });
       restored = makeTestApp({ dataDir: plain });
       expect((await restored.http.post('/auth/login').send({ username: 'amy', password: amy.password })).status).toBe(200);
