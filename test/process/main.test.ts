@@ -117,6 +117,22 @@ async function startListening(cwd: string, env: Record<string, string | undefine
   return { server, url: await listening(server) };
 }
 
+/**
+ * A test body that starts its own servers into `owner` and stops them when it ends, for `it.concurrent`:
+ * jest runs no afterEach around a concurrent test, and one would stop the other tests' servers too.
+ * Tests that each need a server of their own run side by side this way, using both cores.
+ */
+function withOwnServers(body: (owner: ChildProcess[]) => Promise<void>): () => Promise<void> {
+  return async () => {
+    const owner: ChildProcess[] = [];
+    try {
+      await body(owner);
+    } finally {
+      await killAll(owner);
+    }
+  };
+}
+
 async function stop(server: Server): Promise<Exit> {
   server.child.kill('SIGTERM');
   return exitOf(server);
@@ -267,21 +283,27 @@ describe('node dist/app/main.js: serving, with the defaults', () => {
 });
 
 describe('node dist/app/main.js: serving', () => {
-  it('logs a URL that works when HOST is an IPv6 address', async () => {
-    const { url } = await startListening(workDir(), { HOST: '::1' });
-    expect(url).toMatch(/^http:\/\/\[::1\]:\d+$/);
-    expect((await fetch(`${url}/health`)).status).toBe(200);
-  });
+  it.concurrent(
+    'logs a URL that works when HOST is an IPv6 address',
+    withOwnServers(async (owner) => {
+      const { url } = await startListening(workDir(), { HOST: '::1' }, owner);
+      expect(url).toMatch(/^http:\/\/\[::1\]:\d+$/);
+      expect((await fetch(`${url}/health`)).status).toBe(200);
+    }),
+  );
 
-  it('exits 1 with one stderr line, naming the database but not its password, when STORE=postgres cannot reach it', async () => {
-    const dir = workDir();
-    // Nothing listens on port 1 of loopback: connection refused.
-    const server = startServer(dir, { STORE: 'postgres', DATABASE_URL: 'postgres://signalbox:hunter2-secret@127.0.0.1:1/signalbox' });
-    expect((await exitOf(server)).code).toBe(1);
-    const lines = server.stderr().split('\n').filter(Boolean);
-    expect(lines).toEqual(['signalbox: failed to start: cannot open the PostgreSQL database at 127.0.0.1:1/signalbox (connect ECONNREFUSED 127.0.0.1:1)']);
-    expect(server.stdout()).not.toContain('hunter2-secret');
-  });
+  it.concurrent(
+    'exits 1 with one stderr line, naming the database but not its password, when STORE=postgres cannot reach it',
+    withOwnServers(async (owner) => {
+      const dir = workDir();
+      // Nothing listens on port 1 of loopback: connection refused.
+      const server = startServer(dir, { STORE: 'postgres', DATABASE_URL: 'postgres://signalbox:hunter2-secret@127.0.0.1:1/signalbox' }, owner);
+      expect((await exitOf(server)).code).toBe(1);
+      const lines = server.stderr().split('\n').filter(Boolean);
+      expect(lines).toEqual(['signalbox: failed to start: cannot open the PostgreSQL database at 127.0.0.1:1/signalbox (connect ECONNREFUSED 127.0.0.1:1)']);
+      expect(server.stdout()).not.toContain('hunter2-secret');
+    }),
+  );
 });
 
 // One installation started, used, stopped and started again; then its data key damaged for a third start.
@@ -333,36 +355,43 @@ describe('node dist/app/main.js: generated secrets across a restart', () => {
   });
 });
 
-describe('node dist/app/main.js: secrets from the environment', () => {
-  it('generates no secret files when JWT_SECRET and DATA_KEY are set', async () => {
-    const dir = workDir();
-    await startListening(dir, { JWT_SECRET: 'j'.repeat(32), DATA_KEY: Buffer.alloc(32, 1).toString('base64') });
-    const files = secretFiles(join(dir, 'data'));
-    expect(existsSync(files.jwt)).toBe(false);
-    expect(existsSync(files.key)).toBe(false);
-  });
-});
-
-describe('node dist/app/main.js: .env', () => {
+describe('node dist/app/main.js: settings from the environment and .env', () => {
   const fileToken = 'token-from-dotenv-file-0001';
   const envToken = 'token-from-environment-0002';
   const metricsWith = (url: string, token: string) => fetch(`${url}/metrics`, { headers: { Authorization: `Bearer ${token}` } });
 
-  it('reads variables from .env in the working directory', async () => {
-    const dir = workDir();
-    writeFileSync(join(dir, '.env'), `# operator settings\nMETRICS_TOKEN=${fileToken}\n`);
-    const { url } = await startListening(dir);
-    expect((await fetch(`${url}/metrics`)).status).toBe(401);
-    expect((await metricsWith(url, fileToken)).status).toBe(200);
-  });
+  it.concurrent(
+    'generates no secret files when JWT_SECRET and DATA_KEY are set',
+    withOwnServers(async (owner) => {
+      const dir = workDir();
+      await startListening(dir, { JWT_SECRET: 'j'.repeat(32), DATA_KEY: Buffer.alloc(32, 1).toString('base64') }, owner);
+      const files = secretFiles(join(dir, 'data'));
+      expect(existsSync(files.jwt)).toBe(false);
+      expect(existsSync(files.key)).toBe(false);
+    }),
+  );
 
-  it('lets the process environment win over .env', async () => {
-    const dir = workDir();
-    writeFileSync(join(dir, '.env'), `METRICS_TOKEN=${fileToken}\n`);
-    const { url } = await startListening(dir, { METRICS_TOKEN: envToken });
-    expect((await metricsWith(url, envToken)).status).toBe(200);
-    expect((await metricsWith(url, fileToken)).status).toBe(401);
-  });
+  it.concurrent(
+    'reads variables from .env in the working directory',
+    withOwnServers(async (owner) => {
+      const dir = workDir();
+      writeFileSync(join(dir, '.env'), `# operator settings\nMETRICS_TOKEN=${fileToken}\n`);
+      const { url } = await startListening(dir, {}, owner);
+      expect((await fetch(`${url}/metrics`)).status).toBe(401);
+      expect((await metricsWith(url, fileToken)).status).toBe(200);
+    }),
+  );
+
+  it.concurrent(
+    'lets the process environment win over .env',
+    withOwnServers(async (owner) => {
+      const dir = workDir();
+      writeFileSync(join(dir, '.env'), `METRICS_TOKEN=${fileToken}\n`);
+      const { url } = await startListening(dir, { METRICS_TOKEN: envToken }, owner);
+      expect((await metricsWith(url, envToken)).status).toBe(200);
+      expect((await metricsWith(url, fileToken)).status).toBe(401);
+    }),
+  );
 });
 
 // One server on a known port stopped with SIGTERM, looked at by each test.
@@ -390,30 +419,35 @@ describe('node dist/app/main.js: SIGTERM', () => {
 });
 
 describe('node dist/app/main.js: signals', () => {
-  it('exits 0 on SIGINT', async () => {
-    const { server } = await startListening(workDir());
-    server.child.kill('SIGINT');
-    expect(await exitOf(server)).toEqual({ code: 0, signal: null });
-  });
+  it.concurrent(
+    'exits 0 on SIGINT',
+    withOwnServers(async (owner) => {
+      const { server } = await startListening(workDir(), {}, owner);
+      server.child.kill('SIGINT');
+      expect(await exitOf(server)).toEqual({ code: 0, signal: null });
+    }),
+  );
 
-  it('exits 0 on SIGTERM while a client holds an idle keep-alive connection', async () => {
-    const { server, url } = await startListening(workDir());
-    const agent = new Agent({ keepAlive: true });
-    try {
-      const status = await new Promise<number>((resolve, reject) => {
-        httpGet(`${url}/health`, { agent }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        }).on('error', reject);
-      });
-      expect(status).toBe(200);
-      expect(await stop(server)).toEqual({ code: 0, signal: null });
-    } finally {
-      agent.destroy();
-    }
-  });
-});
-describe('shutdown with held long-polls', () => {
+  it.concurrent(
+    'exits 0 on SIGTERM while a client holds an idle keep-alive connection',
+    withOwnServers(async (owner) => {
+      const { server, url } = await startListening(workDir(), {}, owner);
+      const agent = new Agent({ keepAlive: true });
+      try {
+        const status = await new Promise<number>((resolve, reject) => {
+          httpGet(`${url}/health`, { agent }, (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          }).on('error', reject);
+        });
+        expect(status).toBe(200);
+        expect(await stop(server)).toEqual({ code: 0, signal: null });
+      } finally {
+        agent.destroy();
+      }
+    }),
+  );
+
   const post = (url: string, path: string, body: unknown, token?: string) =>
     fetch(`${url}${path}`, {
       method: 'POST',
@@ -421,24 +455,27 @@ describe('shutdown with held long-polls', () => {
       body: JSON.stringify(body),
     }).then(async (r) => ({ status: r.status, body: (await r.json().catch(() => null)) as Record<string, unknown> | null }));
 
-  it('answers a held poll (empty, 200) on SIGTERM and then exits 0', async () => {
-    const { server, url } = await startListening(workDir());
-    const tokens: string[] = [];
-    for (const name of ['alice_p', 'bob_p']) {
-      const res = await post(url, '/auth/register', { username: name, email: `${name}@example.org`, password: 'correct horse battery' });
-      expect(res.status).toBe(201);
-      tokens.push(res.body!.accessToken as string);
-    }
-    expect((await post(url, '/connections/request', { username: 'bob_p' }, tokens[0])).status).toBe(201);
-    expect((await post(url, '/connections/respond', { username: 'alice_p', action: 'accept' }, tokens[1])).status).toBe(200);
-    // The request left a connection.requested event in bob's mailbox; drop it so the poll holds.
-    expect((await fetch(`${url}/signaling/clear`, { method: 'DELETE', headers: { authorization: `Bearer ${tokens[1]}` } })).status).toBe(204);
-    const held = fetch(`${url}/signaling/poll?wait=30`, { headers: { authorization: `Bearer ${tokens[1]}` } });
-    while (!(await (await fetch(`${url}/metrics`)).text()).includes('signalbox_held_polls 1')) await new Promise((r) => setTimeout(r, 20));
-    server.child.kill('SIGTERM');
-    const answer = await within(held, EXIT_TIMEOUT_MS, 'the held poll answering', server);
-    expect(answer.status).toBe(200);
-    expect(((await answer.json()) as { signals: unknown[] }).signals).toEqual([]);
-    expect(await exitOf(server)).toEqual({ code: 0, signal: null });
-  });
+  it.concurrent(
+    'answers a held poll (empty, 200) on SIGTERM and then exits 0',
+    withOwnServers(async (owner) => {
+      const { server, url } = await startListening(workDir(), {}, owner);
+      const tokens: string[] = [];
+      for (const name of ['alice_p', 'bob_p']) {
+        const res = await post(url, '/auth/register', { username: name, email: `${name}@example.org`, password: 'correct horse battery' });
+        expect(res.status).toBe(201);
+        tokens.push(res.body!.accessToken as string);
+      }
+      expect((await post(url, '/connections/request', { username: 'bob_p' }, tokens[0])).status).toBe(201);
+      expect((await post(url, '/connections/respond', { username: 'alice_p', action: 'accept' }, tokens[1])).status).toBe(200);
+      // The request left a connection.requested event in bob's mailbox; drop it so the poll holds.
+      expect((await fetch(`${url}/signaling/clear`, { method: 'DELETE', headers: { authorization: `Bearer ${tokens[1]}` } })).status).toBe(204);
+      const held = fetch(`${url}/signaling/poll?wait=30`, { headers: { authorization: `Bearer ${tokens[1]}` } });
+      while (!(await (await fetch(`${url}/metrics`)).text()).includes('signalbox_held_polls 1')) await new Promise((r) => setTimeout(r, 20));
+      server.child.kill('SIGTERM');
+      const answer = await within(held, EXIT_TIMEOUT_MS, 'the held poll answering', server);
+      expect(answer.status).toBe(200);
+      expect(((await answer.json()) as { signals: unknown[] }).signals).toEqual([]);
+      expect(await exitOf(server)).toEqual({ code: 0, signal: null });
+    }),
+  );
 });
