@@ -150,6 +150,26 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
+/** The describes' shared setups, all started by the file's first beforeAll. */
+const sharedSetups: Array<() => void> = [];
+
+/**
+ * The servers a describe's tests share. `start` runs for every describe at once, when the file begins
+ * (the servers start side by side, using both cores, instead of one describe after another), and each
+ * describe's beforeAll awaits its own with `ready()`.
+ */
+function sharedSetup<T>(start: () => Promise<T>): { ready: () => Promise<T> } {
+  let started: Promise<T> | undefined;
+  const ready = () => (started ??= start());
+  // A failure is reported by the describe that awaits it, not as an unhandled rejection here.
+  sharedSetups.push(() => void ready().catch(() => {}));
+  return { ready };
+}
+
+beforeAll(() => {
+  for (const begin of sharedSetups) begin();
+});
+
 const secretFiles = (dataDir: string) => ({ jwt: join(dataDir, 'jwt-secret'), key: join(dataDir, 'data-key') });
 const mode = (file: string) => statSync(file).mode & 0o777;
 
@@ -174,21 +194,26 @@ describe('node dist/app/main.js: configuration errors', () => {
   // Each refusal is its own process that exits by itself: all are started at once and awaited before the
   // tests, instead of one start after another. The JWT_SECRET one also names a free PORT, so the tests
   // below can look at what it left on disk and on that port.
-  const refusals = new Map<string, Refusal>();
+  let refusals: Map<string, Refusal>;
   let portOfRefusal = 0;
-  beforeAll(async () => {
-    portOfRefusal = await freePort();
+  const setup = sharedSetup(async () => {
+    const port = await freePort();
     const dotenvDir = workDir();
     writeFileSync(join(dotenvDir, '.env'), 'MIN_AGE=thirteen\n');
     const started = [
       ...BAD_VALUES.map(([name, value]) => {
         const dir = workDir();
-        const env = name === 'JWT_SECRET' ? { JWT_SECRET: value, PORT: String(portOfRefusal) } : { [name]: value };
+        const env = name === 'JWT_SECRET' ? { JWT_SECRET: value, PORT: String(port) } : { [name]: value };
         return { key: `${name}=${value}`, dir, server: startServer(dir, env, kept) };
       }),
       { key: '.env', dir: dotenvDir, server: startServer(dotenvDir, {}, kept) },
     ];
-    await Promise.all(started.map(async ({ key, dir, server }) => refusals.set(key, { dir, server, exit: await exitOf(server) })));
+    const exited = new Map<string, Refusal>();
+    await Promise.all(started.map(async ({ key, dir, server }) => exited.set(key, { dir, server, exit: await exitOf(server) })));
+    return { refusals: exited, port };
+  });
+  beforeAll(async () => {
+    ({ refusals, port: portOfRefusal } = await setup.ready());
   }, EXIT_TIMEOUT_MS * 2);
 
   it.each(BAD_VALUES)('exits with code 78 and one stderr line naming %s when it is %j', (name, value) => {
@@ -224,10 +249,14 @@ describe('node dist/app/main.js: serving, with the defaults', () => {
   let dir = '';
   let port = 0;
   let url = '';
+  const setup = sharedSetup(async () => {
+    const dir = workDir();
+    const port = await freePort();
+    const { url } = await startListening(dir, { DATA_DIR: undefined, PORT: String(port) }, kept);
+    return { dir, port, url };
+  });
   beforeAll(async () => {
-    dir = workDir();
-    port = await freePort();
-    ({ url } = await startListening(dir, { DATA_DIR: undefined, PORT: String(port) }, kept));
+    ({ dir, port, url } = await setup.ready());
   }, START_TIMEOUT_MS * 2);
 
   it('logs the address it listens on and serves GET /health 200 over HTTP', async () => {
@@ -313,21 +342,25 @@ describe('node dist/app/main.js: generated secrets across a restart', () => {
   let secretsBefore: { jwt: Buffer; key: Buffer };
   let accessToken = '';
   let second: { server: Server; url: string };
+  const setup = sharedSetup(async () => {
+    const dir = workDir();
+    const files = secretFiles(join(dir, 'data'));
+    const first = await startListening(dir, {}, kept);
+    const secretsBefore = { jwt: readFileSync(files.jwt), key: readFileSync(files.key) };
+    const reg = await fetch(`${first.url}/auth/register`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ username: 'restart_user', email: 'restart@example.org', password: 'correct horse battery' }),
+    });
+    if (reg.status !== 201) throw new Error(`registering answered ${reg.status}: ${await reg.text()}`);
+    const { accessToken } = (await reg.json()) as { accessToken: string };
+    const firstExit = await stop(first.server);
+    const second = await startListening(dir, {}, kept);
+    return { dir, secretsBefore, accessToken, firstExit, second };
+  });
   beforeAll(
     async () => {
-      dir = workDir();
-      const files = secretFiles(join(dir, 'data'));
-      const first = await startListening(dir, {}, kept);
-      secretsBefore = { jwt: readFileSync(files.jwt), key: readFileSync(files.key) };
-      const reg = await fetch(`${first.url}/auth/register`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ username: 'restart_user', email: 'restart@example.org', password: 'correct horse battery' }),
-      });
-      expect(reg.status).toBe(201);
-      ({ accessToken } = (await reg.json()) as { accessToken: string });
-      firstExit = await stop(first.server);
-      second = await startListening(dir, {}, kept);
+      ({ dir, secretsBefore, accessToken, firstExit, second } = await setup.ready());
     },
     START_TIMEOUT_MS * 2 + EXIT_TIMEOUT_MS,
   );
@@ -399,10 +432,13 @@ describe('node dist/app/main.js: SIGTERM', () => {
   let port = 0;
   let server: Server;
   let exit: Exit;
+  const setup = sharedSetup(async () => {
+    const port = await freePort();
+    const { server } = await startListening(workDir(), { PORT: String(port) }, kept);
+    return { port, server, exit: await stop(server) };
+  });
   beforeAll(async () => {
-    port = await freePort();
-    ({ server } = await startListening(workDir(), { PORT: String(port) }, kept));
-    exit = await stop(server);
+    ({ port, server, exit } = await setup.ready());
   }, START_TIMEOUT_MS + EXIT_TIMEOUT_MS);
 
   it('exits 0 on SIGTERM', () => {
