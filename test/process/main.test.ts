@@ -29,7 +29,7 @@ interface Server {
 
 /** Servers started by the running test; afterEach stops them. */
 const running: ChildProcess[] = [];
-/** Servers a describe's beforeAll started for its tests to share; afterAll stops them. */
+/** Servers a describe's tests share (sharedSetup below); the file's afterAll stops them. */
 const kept: ChildProcess[] = [];
 const dirs: string[] = [];
 
