@@ -249,15 +249,18 @@ describe('node dist/app/main.js: serving, with the defaults', () => {
   let dir = '';
   let port = 0;
   let url = '';
+  let second: { server: Server; exit: Exit };
   const setup = sharedSetup(async () => {
     const dir = workDir();
     const port = await freePort();
     const { url } = await startListening(dir, { DATA_DIR: undefined, PORT: String(port) }, kept);
-    return { dir, port, url };
+    // A second server on the same port, as the port-taken test below looks at it.
+    const server = startServer(dir, { PORT: String(port), DATA_DIR: join(dir, 'other') }, kept);
+    return { dir, port, url, second: { server, exit: await exitOf(server) } };
   });
   beforeAll(async () => {
-    ({ dir, port, url } = await setup.ready());
-  }, START_TIMEOUT_MS * 2);
+    ({ dir, port, url, second } = await setup.ready());
+  }, START_TIMEOUT_MS + EXIT_TIMEOUT_MS);
 
   it('logs the address it listens on and serves GET /health 200 over HTTP', async () => {
     const res = await fetch(`${url}/health`);
@@ -302,10 +305,9 @@ describe('node dist/app/main.js: serving, with the defaults', () => {
     expect(existsSync(join(dir, 'data', 'data-key'))).toBe(true);
   });
 
-  it('exits 1 with one stderr line when the port is already taken', async () => {
-    const second = startServer(dir, { PORT: String(port), DATA_DIR: join(dir, 'other') });
-    expect((await exitOf(second)).code).toBe(1);
-    const lines = second.stderr().split('\n').filter(Boolean);
+  it('exits 1 with one stderr line when the port is already taken', () => {
+    expect(second.exit.code).toBe(1);
+    const lines = second.server.stderr().split('\n').filter(Boolean);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain('EADDRINUSE');
   });
