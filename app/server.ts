@@ -9,7 +9,6 @@ import { createConnections } from './connections/connections.module.js';
 import { createDiagnostics } from './diagnostics/diagnostics.module.js';
 import { createLanding } from './landing/landing.module.js';
 import { createExamples } from './examples/examples.module.js';
-import type { Guide } from './guides/guides.js';
 import { createGuides } from './guides/guides.module.js';
 import { registerMailMetrics } from './mail/mailMetrics.js';
 import type { Platform } from './core/platform.js';
@@ -51,11 +50,6 @@ export interface AppDeps {
   mailer?: Mailer;
   /** The built client SDK served at /sdk/signalbox.js; defaults to client/dist/signalbox.js. */
   sdkBundlePath?: string;
-  /**
-   * The guides served at /docs/guides, already rendered (`loadGuides()`); rendered at start by default.
-   * Tests that build an app per case render them once per process: the Markdown is the same for all.
-   */
-  guides?: Guide[];
 }
 
 /** What main.ts drives around the HTTP server: background work and an orderly stop. */
@@ -121,7 +115,7 @@ export function createApp(deps: AppDeps): SignalboxApp {
     ops,
     sdk,
     createDiagnostics(),
-    createGuides({ guides: deps.guides }),
+    createGuides(),
     createLanding({ examples: config.examples }),
   ];
   // The example apps only when asked for (EXAMPLES, or npm run dev): a production server serves none.

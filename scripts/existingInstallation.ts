@@ -6,8 +6,6 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { MongoClient } from 'mongodb';
-import pg from 'pg';
 import { EX_CONFIG, loadConfigOrExit, readEnv, sqliteFile } from '../app/boot.js';
 import type { Env } from '../app/config/environment.js';
 import { parseConfig, type Config } from '../app/config/parse.js';
@@ -55,6 +53,8 @@ export function requireSqliteDatabase(program: string, config: Config): void {
  * would make a new, empty one.
  */
 async function requireMongoDatabase(program: string, config: Config): Promise<void> {
+  // Imported here, as app/boot.ts does the adapters: only a MongoDB installation pays for loading the driver.
+  const { MongoClient } = await import('mongodb');
   const client = new MongoClient(config.mongodbUri!, { serverSelectionTimeoutMS: 5000, appName: 'signalbox-admin' });
   try {
     await client.connect();
@@ -76,6 +76,7 @@ async function requireMongoDatabase(program: string, config: Config): Promise<vo
  * the store on a wrong database would migrate it into a new, empty installation.
  */
 async function requirePostgresDatabase(program: string, config: Config): Promise<void> {
+  const { default: pg } = await import('pg');
   const client = new pg.Client({ connectionString: config.databaseUrl!, connectionTimeoutMillis: 5000, application_name: 'signalbox-admin' });
   try {
     await client.connect();

@@ -39,7 +39,13 @@ export function guidesRoutes(guides: Guide[]): AnyRoute[] {
       .map((g) => `<li><a href="/docs/guides/${g.name}">${escapeHtml(g.title)}</a> <code>${escapeHtml(g.file)}</code></li>`)
       .join('\n')}\n</ul>`,
   );
-  const pages = new Map(guides.map((g) => [g.name, guidePage(g.title, g.html)]));
+  // A guide's page is built (and the guide rendered) at its first request, then kept.
+  const pages = new Map<string, string>();
+  const pageOf = (g: Guide) => {
+    let page = pages.get(g.name);
+    if (page === undefined) pages.set(g.name, (page = guidePage(g.title, g.html)));
+    return page;
+  };
   const html = (ctx: { set(name: string, value: string): void; type: string; body: unknown }, page: string) => {
     ctx.set('Content-Security-Policy', GUIDES_CSP);
     ctx.type = 'text/html; charset=utf-8';
@@ -66,9 +72,9 @@ export function guidesRoutes(guides: Guide[]): AnyRoute[] {
       responses: { 200: { description: 'An HTML page.' } },
       errors: ['not_found'],
       handler: (ctx, { params }) => {
-        const page = byName.has(params.name) ? pages.get(params.name) : undefined;
-        if (!page) throw notFound('No such guide.');
-        html(ctx, page);
+        const guide = byName.get(params.name);
+        if (!guide) throw notFound('No such guide.');
+        html(ctx, pageOf(guide));
       },
     }),
   ];

@@ -22,8 +22,8 @@ export interface Guide {
   name: string;
   file: string;
   title: string;
-  /** The rendered body (HTML from Markdown, with raw HTML escaped). */
-  html: string;
+  /** The rendered body (HTML from Markdown, with raw HTML escaped), rendered when first read. */
+  readonly html: string;
 }
 
 /** The checkout (or image) root: the folder of the package.json named signalbox, walking up from here. */
@@ -101,11 +101,24 @@ function renderer(from: string): MarkdownIt {
   return md;
 }
 
-/** Reads and renders every guide present under `root` once (an image without docs/ serves fewer). */
+/**
+ * Reads every guide present under `root` (an image without docs/ serves fewer); each is rendered once, the
+ * first time its `html` is read. Rendering them all at start cost every start of the server (and every app
+ * the tests build) a seventh of a second of CPU, for pages a server may never be asked for.
+ */
 export function loadGuides(root: string = defaultRoot()): Guide[] {
   return GUIDES.flatMap((g) => {
     const path = normalize(join(root, g.file));
     if (!existsSync(path)) return [];
-    return [{ ...g, html: renderer(g.file).render(readFileSync(path, 'utf8')) }];
+    const markdown = readFileSync(path, 'utf8');
+    let html: string | undefined;
+    return [
+      {
+        ...g,
+        get html() {
+          return (html ??= renderer(g.file).render(markdown));
+        },
+      },
+    ];
   });
 }

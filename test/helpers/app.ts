@@ -7,7 +7,6 @@ import request from 'supertest';
 import { PasswordHasher } from '../../app/accounts/passwordHasher.js';
 import { RATE_LIMIT_VARIABLES, type Env } from '../../app/config/environment.js';
 import { parseConfig, type Config } from '../../app/config/parse.js';
-import { loadGuides, type Guide } from '../../app/guides/guides.js';
 import { createMailer, type Mailer } from '../../app/mail/mailer.js';
 import { createApp, type SignalboxApp } from '../../app/server.js';
 import { openSqliteStore } from '../../app/store/sqlite/index.js';
@@ -64,13 +63,6 @@ export const TEST_SECRETS = { jwtSecret: Buffer.alloc(32, 7), dataKey: Buffer.al
 const RATE_LIMITS_OFF: Env = Object.fromEntries(RATE_LIMIT_VARIABLES.map((name) => [name, 'off']));
 
 /**
- * The guides rendered once per test process and handed to every app: rendering the Markdown is most of
- * what createApp costs, and it reads only the checkout's files, the same for every app.
- */
-let renderedGuides: Guide[] | undefined;
-const guidesOnce = (): Guide[] => (renderedGuides ??= loadGuides());
-
-/**
  * The bytes of a database file migrated once per test file, written out for each app: migrating a fresh file
  * (a transaction per schema step, WAL switched on) was a third of what opening a test app's store cost. It is
  * the same schema openSqliteStore would build, and it still opens it (WAL, pragmas, `migrate` finding nothing
@@ -122,7 +114,6 @@ export function makeTestApp(options: TestAppOptions = {}): TestApp {
     mailer,
     sdkBundlePath: options.sdkBundlePath,
     pushRetryDelaysMs: options.pushRetryDelaysMs,
-    guides: guidesOnce(),
   });
   return {
     http: request(app.handler),
