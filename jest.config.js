@@ -1,3 +1,5 @@
+import { availableParallelism } from 'node:os';
+
 // ESM TypeScript through ts-jest; type checking is done once by `tsc --noEmit` in `npm test`,
 // so ts-jest only transpiles (isolatedModules in tsconfig.json) and each test file loads fast.
 /** @type {import('jest').Config} */
@@ -18,4 +20,8 @@ export default {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, diagnostics: false }] },
   testTimeout: 20000,
+  // One worker more than the cores (jest's default is one fewer): many suites spend part of their time waiting
+  // on a spawned server, a socket or a child process, and the spare worker runs meanwhile. On 2 cores, 3
+  // workers ran npm test's suites in 68 s where 2 took 79 s and 1 took 268 s.
+  maxWorkers: Math.min(8, availableParallelism() + 1),
 };
