@@ -1,5 +1,5 @@
 // ESLint (flat config): typescript-eslint's type-checked strict rules over the server, the SDK, the
-// scripts, the benches and the tests, plus an import-cycle check. The rules that matter most here are the
+// scripts, the benches, the tests and the TypeScript examples, plus an import-cycle check. The rules that matter most here are the
 // promise ones: the server is async end to end, and a promise nobody awaits loses its error (and, in a
 // request, answers before the work is done).
 import tseslint from 'typescript-eslint';
@@ -8,7 +8,7 @@ import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', 'coverage/**', '**/*.js', '**/*.mjs', '**/*.cjs'] },
   {
-    files: ['app/**/*.ts', 'client/src/**/*.ts', 'scripts/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts'],
+    files: ['app/**/*.ts', 'client/src/**/*.ts', 'scripts/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts', 'examples/**/*.ts'],
     extends: [tseslint.configs.strictTypeChecked],
     plugins: { 'import-x': importX },
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
