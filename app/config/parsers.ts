@@ -29,25 +29,35 @@ export const text = (fallback: string, schema: z.ZodString = z.string()) => pars
 export const oneOf = <const T extends readonly [string, ...string[]]>(values: T, fallback: T[number], message: string) =>
   parser(z.preprocess(unsetIfEmpty, z.enum(values, { error: message }).default(fallback)), fallback);
 
-export const int = (min: number, max: number, fallback: number) =>
+/**
+ * A value read from the variable's text by `read` (trimmed; undefined when it is not a value `read` accepts,
+ * refused as "must be <expected>"), `fallback` when unset; `example` is the default as an operator writes it.
+ */
+const fromText = <T>(fallback: T, example: string, expected: string, read: (trimmed: string) => T | undefined) =>
   parser(
     z.preprocess(
       unsetIfEmpty,
       z
         .string()
         .optional()
-        .transform((v, ctx) => {
+        .transform((v, ctx): T => {
           if (v === undefined) return fallback;
-          const n = Number(v.trim());
-          if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-            ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max} (got "${v}")` });
+          const value = read(v.trim());
+          if (value === undefined) {
+            ctx.addIssue({ code: 'custom', message: `must be ${expected} (got "${v}")` });
             return z.NEVER;
           }
-          return n;
+          return value;
         }),
     ),
-    String(fallback),
+    example,
   );
+
+export const int = (min: number, max: number, fallback: number) =>
+  fromText(fallback, String(fallback), `a whole number from ${min} to ${max}`, (s) => {
+    const n = Number(s);
+    return /^\d+$/.test(s) && Number.isSafeInteger(n) && n >= min && n <= max ? n : undefined;
+  });
 
 /** A URL the PostgreSQL driver can connect to: postgres:// or postgresql://, with a host. */
 export function isPostgresUrl(value: string): boolean {
@@ -60,23 +70,12 @@ export function isPostgresUrl(value: string): boolean {
 }
 
 export const bool = (fallback: boolean) =>
-  parser(
-    z.preprocess(
-      unsetIfEmpty,
-      z
-        .string()
-        .optional()
-        .transform((v, ctx) => {
-          if (v === undefined) return fallback;
-          const s = v.trim().toLowerCase();
-          if (['true', '1', 'yes'].includes(s)) return true;
-          if (['false', '0', 'no'].includes(s)) return false;
-          ctx.addIssue({ code: 'custom', message: `must be true or false (got "${v}")` });
-          return z.NEVER;
-        }),
-    ),
-    String(fallback),
-  );
+  fromText(fallback, String(fallback), 'true or false', (s) => {
+    const word = s.toLowerCase();
+    if (['true', '1', 'yes'].includes(word)) return true;
+    if (['false', '0', 'no'].includes(word)) return false;
+    return undefined;
+  });
 
 /** Comma-separated items (empty ones skipped), each judged by `problem` (its message, or null when fine), then normalised. */
 const commaList = (problem: (item: string) => string | null, normalise: (item: string) => string = (item) => item) =>
@@ -120,27 +119,20 @@ export interface LimitRule {
   windowSeconds: number;
 }
 
-/** `max/seconds` (e.g. `10/900`), or `off`. */
-export const limit = (fallback: string) =>
-  parser(
-    z.preprocess(
-      unsetIfEmpty,
-      z
-        .string()
-        .default(fallback)
-        .transform((v, ctx): LimitRule | null => {
-          const s = v.trim().toLowerCase();
-          if (s === 'off') return null;
-          const m = /^(\d{1,9})\/(\d{1,9})$/.exec(s);
-          if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) {
-            ctx.addIssue({ code: 'custom', message: `must be max/seconds like 10/900, or off (got "${v}")` });
-            return z.NEVER;
-          }
-          return { max: Number(m[1]), windowSeconds: Number(m[2]) };
-        }),
-    ),
-    fallback,
-  );
+/** `max/seconds` (e.g. `10/900`), or `off` (null). */
+function readLimit(s: string): LimitRule | null | undefined {
+  if (s.toLowerCase() === 'off') return null;
+  const m = /^(\d{1,9})\/(\d{1,9})$/.exec(s);
+  if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) return undefined;
+  return { max: Number(m[1]), windowSeconds: Number(m[2]) };
+}
+
+/** A rate limit, `max/seconds` (e.g. `10/900`) or `off`; `fallback` is written the same way. */
+export const limit = (fallback: string) => {
+  const rule = readLimit(fallback);
+  if (rule === undefined) throw new Error(`default ${fallback} is not max/seconds or off`);
+  return fromText(rule, fallback, 'max/seconds like 10/900, or off', readLimit);
+};
 
 /** Comma-separated browser origins (`https://app.example.com`), kept without a trailing slash. */
 export const originList = commaList(
