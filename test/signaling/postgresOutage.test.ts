@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { openPostgresStore } from '../../app/store/postgres/index.js';
+import type { Store } from '../../app/store/types.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { bearer, registerUser } from '../helpers/factories.js';
 import { connectQuietly, payloads, poll, send } from '../helpers/signaling.js';
@@ -33,9 +34,36 @@ afterEach(async () => {
   jest.useRealTimers();
 });
 
+/** Mailbox reads in flight, per store: a poll counted as held still reads its mailbox once before it waits. */
+const readsInFlight = new WeakMap<Store, () => number>();
+
+/** `store` with its mailbox reads counted (readsInFlight). */
+function countingReads(store: Store): Store {
+  let inFlight = 0;
+  const pending: Store['signals']['pending'] = async (...args) => {
+    inFlight++;
+    try {
+      return await store.signals.pending(...args);
+    } finally {
+      inFlight--;
+    }
+  };
+  const signals = new Proxy(store.signals, { get: (target, key) => (key === 'pending' ? pending : Reflect.get(target, key, target)) });
+  const counted = new Proxy(store, { get: (target, key) => (key === 'signals' ? signals : Reflect.get(target, key, target)) });
+  readsInFlight.set(counted, () => inFlight);
+  return counted;
+}
+
+/** Resolves once `t` holds `n` polls and each is waiting, its mailbox read done (a cut then meets no read). */
+async function waitingPolls(t: TestApp, n: number): Promise<void> {
+  await heldPolls(t, n);
+  const reads = readsInFlight.get(t.store)!;
+  while (reads() > 0) await new Promise((r) => setTimeout(r, 5));
+}
+
 /** An app whose store reaches PostgreSQL directly, or through the relay; started (LISTEN included). */
 async function instance(through: 'direct' | 'relay'): Promise<TestApp> {
-  const store = await openPostgresStore(through === 'relay' ? relay.via(schema.url) : schema.url);
+  const store = countingReads(await openPostgresStore(through === 'relay' ? relay.via(schema.url) : schema.url));
   const t = makeTestApp({ store });
   apps.push(t);
   stops.push(t.app.lifecycle.start());
@@ -75,7 +103,7 @@ describe('PostgreSQL going away and coming back', () => {
     const bob = await registerUser(a);
     await connectQuietly(a, alice, bob);
     const held = poll(b, bob, { wait: 30 });
-    await heldPolls(b, 1);
+    await waitingPolls(b, 1);
     // B loses PostgreSQL: the announcement of this send never reaches it.
     await relay.cut();
     expect((await send(a, alice, bob, { payload: 'sent during the outage' })).status).toBe(202);
