@@ -14,10 +14,11 @@ COPY client/package.json client/
 # Dependencies first, as their own layer; --ignore-scripts because `prepare` would build sources that are
 # not copied yet, then the two native modules run their install step (prebuilt download or compile).
 RUN npm ci --ignore-scripts && npm rebuild better-sqlite3 argon2
+# The server and its scripts; bench/ stays out (it imports test/ helpers, which stay out too): tsc builds
+# the folders of tsconfig.build.json that are here.
 COPY tsconfig.json tsconfig.build.json ./
 COPY app app
 COPY scripts scripts
-COPY bench bench
 COPY client client
 COPY examples examples
 COPY README.md ./

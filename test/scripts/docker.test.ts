@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
 
@@ -50,6 +50,31 @@ describe('Dockerfile', () => {
       const local = source.replace(/^\/src\//, '');
       expect([local, existsSync(join(ROOT, local))]).toEqual([local, true]);
     }
+  });
+
+  it('copies every source file the build compiles: what app/ and scripts/ import stays inside what is copied', () => {
+    const copied = copies.filter((c) => c.from === undefined).flatMap((c) => c.sources);
+    const isCopied = (file: string) => copied.some((source) => file === source || file.startsWith(`${source}/`));
+    const { include } = JSON.parse(read('tsconfig.build.json')) as { include: string[] };
+    const built = include.filter(isCopied);
+    expect(built).toEqual(expect.arrayContaining(['app', 'scripts']));
+    // Every relative import, followed from each built file (`./x.js` is the source `./x.ts`).
+    const seen = new Set<string>();
+    const visit = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const [, specifier] of read(file).matchAll(/(?:from|import\()\s*'(\.{1,2}\/[^']+)'/g)) {
+        const target = relative(ROOT, resolve(ROOT, dirname(file), specifier!)).replace(/\.js$/, '.ts');
+        expect([file, target, isCopied(target)]).toEqual([file, target, true]);
+        if (target.endsWith('.ts') && existsSync(join(ROOT, target))) visit(target);
+      }
+    };
+    const sources = (dir: string): string[] =>
+      readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory() ? sources(`${dir}/${e.name}`) : e.name.endsWith('.ts') ? [`${dir}/${e.name}`] : [],
+      );
+    for (const dir of built) sources(dir).forEach(visit);
+    expect(seen.size).toBeGreaterThan(100);
   });
 
   it('starts the file `npm start` starts, which the build produced', () => {
