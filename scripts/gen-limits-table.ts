@@ -7,7 +7,7 @@
  */
 import { HASHES_AT_ONCE, HASHES_PER_CALLER, HASHES_WAITING_MAX } from '../app/accounts/passwordHasher.js';
 import { COMMON_PASSWORD_COUNT } from '../app/accounts/commonPasswords.js';
-import { PGP_CHECK_QUEUE, PGP_CHECK_TIMEOUT_MS, PGP_KEY_MAX_BYTES } from '../app/accounts/pgpKey.js';
+import { PGP_CHECK_QUEUE, PGP_CHECK_TIMEOUT_MS, PGP_KEY_MAX_BYTES, PGP_WORKERS_MAX } from '../app/accounts/pgpKey.js';
 import { RSA_MAX_BITS, RSA_MAX_EXPONENT_BITS, RSA_MIN_BITS } from '../app/accounts/pgpPolicy.js';
 import { count, duration, inWords, size, windowShort } from '../app/config/defaults.js';
 import { ENVIRONMENT, type Unit } from '../app/config/environment.js';
@@ -56,7 +56,7 @@ export const LIMITS_AT_A_GLANCE: readonly GlanceRow[] = [
   },
   {
     limit: 'key check worker',
-    shows: `${duration(PGP_CHECK_TIMEOUT_MS / 1000)} per key, 1-2 workers, ${PGP_CHECK_QUEUE} waiting`,
+    shows: `${duration(PGP_CHECK_TIMEOUT_MS / 1000)} per key, 1-${PGP_WORKERS_MAX} workers, ${PGP_CHECK_QUEUE} waiting`,
     stops: 'anything the allow-list missed',
   },
   {

@@ -17,8 +17,9 @@ const SECRET_ARMOR = /-----BEGIN PGP PRIVATE KEY BLOCK-----/i;
 export const PGP_CHECK_TIMEOUT_MS = 2_000;
 /** Checks waiting for a worker: past a few time limits of backlog, answering 503 at once is kinder. */
 export const PGP_CHECK_QUEUE = 8;
-/** One or two workers: key checks are rare, and the event loop and argon2 need the other cores. */
-const PGP_WORKERS = Math.min(2, Math.max(1, availableParallelism() - 1));
+/** At most two workers: key checks are rare, and the event loop and argon2 need the other cores. */
+export const PGP_WORKERS_MAX = 2;
+const PGP_WORKERS = Math.min(PGP_WORKERS_MAX, Math.max(1, availableParallelism() - 1));
 
 /**
  * Where the compiled worker is. In production this module is dist/app/accounts/pgpKey.js and the worker
