@@ -22,6 +22,6 @@ export default {
   testTimeout: 20000,
   // One worker more than the cores (jest's default is one fewer): many suites spend part of their time waiting
   // on a spawned server, a socket or a child process, and the spare worker runs meanwhile. On 2 cores, 3
-  // workers ran npm test's suites in 68 s where 2 took 79 s and 1 took 268 s.
+  // workers ran npm test's suites in 68 s where 2 took 79 s.
   maxWorkers: Math.min(8, availableParallelism() + 1),
 };
