@@ -613,7 +613,7 @@ async function main(): Promise<void> {
       `Server caps raised for the bench: POLLS_PER_USER=${SERVER_POLL_CAPS.POLLS_PER_USER} (default 8), POLLS_MAX=${SERVER_POLL_CAPS.POLLS_MAX} (default half the open-file limit, at most 32,768), ` +
         `MAILBOX_PER_SENDER=100000 (default 100); no poll was replaced or refused during the delivery and capacity runs.`,
       '',
-      '| Figure | Median | Repeats | Target (issue 6) |',
+      '| Figure | Median | Repeats | Target |',
       '|---|---|---|---|',
       ...row(
         'bare node:http route, req/s',
