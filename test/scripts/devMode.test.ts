@@ -1,11 +1,10 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { DEV_RATE_LIMITS, DevModeRefused, devEnvironment, isLoopbackHost } from '../../scripts/devMode.js';
-import { freePort } from '../helpers/net.js';
+import { acceptsTcp, freePort } from '../helpers/net.js';
 import { builtScript, runScript } from '../helpers/run.js';
 
 // `npm run dev` (scripts/dev.ts, compiled): refused on a non-loopback HOST; otherwise the server with
@@ -54,15 +53,6 @@ describe('dev mode: what it relaxes', () => {
 });
 
 const hasTurnserver = spawnSync('sh', ['-c', 'command -v turnserver']).status === 0;
-const accepts = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 
 describe('npm run dev, running', () => {
   it('serves the example, takes an 11th sign-up from one address, answers a local origin, hands out its coturn, and stops coturn on Ctrl-C', async () => {
@@ -106,11 +96,11 @@ describe('npm run dev, running', () => {
         iceServers: Array<{ urls: string | string[] }>;
       };
       expect(JSON.stringify(ice.iceServers)).toContain(`turn:127.0.0.1:${turnPort}?transport=udp`);
-      expect(await accepts(turnPort)).toBe(true);
+      expect(await acceptsTcp(turnPort)).toBe(true);
 
       child.kill('SIGINT');
       expect(await exited).toBe(0);
-      expect(await accepts(turnPort)).toBe(false);
+      expect(await acceptsTcp(turnPort)).toBe(false);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });

@@ -1,13 +1,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
-import { freePort } from '../helpers/net.js';
+import { acceptsTcp, freePort } from '../helpers/net.js';
 import { run } from '../helpers/run.js';
 
 // A real coturn (Debian's `coturn` package, installed by .ci/run) on loopback with a random port and
@@ -30,22 +29,12 @@ let secret: string;
 let t: TestApp;
 let user: TestUser;
 
-const accepts = (p: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = connect(p, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-
 /** Polls until turnserver accepts TCP connections; bounded, and fails fast if it exited. */
 async function waitForTurnserver(output: () => string): Promise<void> {
   const deadline = Date.now() + START_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (turnserver!.exitCode !== null) throw new Error(`turnserver exited with ${turnserver!.exitCode}: ${output()}`);
-    if (await accepts(port)) return;
+    if (await acceptsTcp(port)) return;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`turnserver did not listen on ${port} within ${START_TIMEOUT_MS} ms: ${output()}`);

@@ -1,10 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../helpers/net.js';
+import { acceptsTcp, freePort } from '../../helpers/net.js';
 
 // A real coturn for the browser tests, on loopback only: it listens on 127.0.0.1, relays from
 // 127.0.0.1 and lets peers on loopback talk (allow-loopback-peers), with TURN REST credentials
@@ -25,16 +24,6 @@ export interface Coturn {
   log(): string;
   stop(): Promise<void>;
 }
-
-const accepts = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 
 /** Starts turnserver on a free loopback port with a fresh random secret; resolves once it accepts TCP. */
 export async function startCoturn(options: { secret?: string; port?: number } = {}): Promise<Coturn> {
@@ -101,7 +90,7 @@ export async function startCoturn(options: { secret?: string; port?: number } = 
       await stop();
       throw new Error(`turnserver exited with ${child.exitCode}: ${log()}`);
     }
-    if (await accepts(port)) break;
+    if (await acceptsTcp(port)) break;
     if (Date.now() > deadline) {
       await stop();
       throw new Error(`turnserver did not listen on ${port} within ${START_TIMEOUT_MS} ms: ${log()}`);
