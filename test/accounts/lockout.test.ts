@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import type { Env } from '../../app/config/environment.js';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
 import { CountingHasher } from '../helpers/countingHasher.js';
-import { bearer, registerUser } from '../helpers/factories.js';
+import { registerUser, turnOnTwoFactor } from '../helpers/factories.js';
 import { statusCounts } from '../helpers/responses.js';
 import { totpAt } from '../helpers/totp.js';
 
@@ -42,17 +42,7 @@ describe('failed logins per account from one client network', () => {
 
   it('checks at most the limit of 40 wrong TOTP codes sent at once with the right password', async () => {
     await start({ RATE_LOGIN_ACCOUNT_IP: '10/900' });
-    const alice = (await login('alice', PASSWORD)).body;
-    const { secret } = (await t.http.post('/auth/2fa/setup').set(bearer(alice)).send({ password: PASSWORD })).body;
-    expect(
-      (
-        await t.http
-          .post('/auth/2fa/enable')
-          .set(bearer(alice))
-          .send({ password: PASSWORD, code: totpAt(secret, t.clock.now()) })
-      ).status,
-    ).toBe(200);
-    t.clock.advance(30);
+    const { secret } = await turnOnTwoFactor(t, (await login('alice', PASSWORD)).body, PASSWORD);
     const right = totpAt(secret, t.clock.now());
     const wrong = String((Number(right) + 1) % 1_000_000).padStart(6, '0');
     hasher.verifications = 0;
@@ -65,13 +55,7 @@ describe('failed logins per account from one client network', () => {
 
   it('does not count a login that only lacks its TOTP code', async () => {
     await start({ RATE_LOGIN_ACCOUNT_IP: '3/900' });
-    const alice = (await login('alice', PASSWORD)).body;
-    const { secret } = (await t.http.post('/auth/2fa/setup').set(bearer(alice)).send({ password: PASSWORD })).body;
-    await t.http
-      .post('/auth/2fa/enable')
-      .set(bearer(alice))
-      .send({ password: PASSWORD, code: totpAt(secret, t.clock.now()) });
-    t.clock.advance(30);
+    const { secret } = await turnOnTwoFactor(t, (await login('alice', PASSWORD)).body, PASSWORD);
     for (let i = 0; i < 5; i++) expect((await login('alice', PASSWORD)).body.error.code).toBe('totp_required');
     expect((await login('alice', PASSWORD, '203.0.113.1', totpAt(secret, t.clock.now()))).status).toBe(200);
   });
@@ -190,13 +174,7 @@ describe('networks the account signed in from', () => {
 describe('wrong TOTP codes per account (RATE_LOGIN_TOTP)', () => {
   /** Alice turns on 2FA from her home network; returns a right and a wrong code for the next step. */
   async function withTwoFactor(): Promise<{ right: () => string; wrong: string }> {
-    const alice = (await login('alice', PASSWORD, '198.51.100.7')).body;
-    const { secret } = (await t.http.post('/auth/2fa/setup').set(bearer(alice)).send({ password: PASSWORD })).body;
-    await t.http
-      .post('/auth/2fa/enable')
-      .set(bearer(alice))
-      .send({ password: PASSWORD, code: totpAt(secret, t.clock.now()) });
-    t.clock.advance(30);
+    const { secret } = await turnOnTwoFactor(t, (await login('alice', PASSWORD, '198.51.100.7')).body, PASSWORD);
     const right = totpAt(secret, t.clock.now());
     return { right: () => totpAt(secret, t.clock.now()), wrong: String((Number(right) + 1) % 1_000_000).padStart(6, '0') };
   }

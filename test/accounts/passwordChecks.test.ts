@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import { CountingHasher } from '../helpers/countingHasher.js';
-import { bearer } from '../helpers/factories.js';
+import { bearer, turnOnTwoFactor } from '../helpers/factories.js';
 import { useTestApp, withUser } from '../helpers/perTest.js';
 import { statusCounts } from '../helpers/responses.js';
 import { totpAt } from '../helpers/totp.js';
@@ -25,17 +25,7 @@ const burst = <T>(n: number, send: (i: number) => Promise<T>) => Promise.all(Arr
 
 /** Sets up and enables 2FA for alice; returns the secret, one 30-second step after the enabling code. */
 async function enableTwoFactor(): Promise<string> {
-  const { secret } = (await t.http.post('/auth/2fa/setup').set(bearer(alice)).send({ password: 'correct horse battery' })).body;
-  expect(
-    (
-      await t.http
-        .post('/auth/2fa/enable')
-        .set(bearer(alice))
-        .send({ password: 'correct horse battery', code: totpAt(secret, t.clock.now()) })
-    ).status,
-  ).toBe(200);
-  t.clock.advance(30);
-  return secret;
+  return (await turnOnTwoFactor(t, alice, 'correct horse battery')).secret;
 }
 
 describe('POST /auth/change-password', () => {

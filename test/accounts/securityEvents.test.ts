@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { purgeExpired } from '../../app/store/purge.js';
-import { bearer, putPgpKey, type TestUser } from '../helpers/factories.js';
+import { bearer, putPgpKey, type TestUser, turnOnTwoFactor } from '../helpers/factories.js';
 import { ED25519, fixture } from '../helpers/pgpFixtures.js';
 import { useSmtpServer, useTestApp, withUser } from '../helpers/perTest.js';
 import { codeIn } from '../helpers/smtp.js';
@@ -109,16 +109,7 @@ describe('GET /users/me/security-events', () => {
   });
 
   it('records 2fa.enabled and 2fa.disabled', async () => {
-    const { secret } = (await t.http.post('/auth/2fa/setup').set(bearer(alice)).send({ password: PASSWORD })).body;
-    expect(
-      (
-        await t.http
-          .post('/auth/2fa/enable')
-          .set(bearer(alice))
-          .send({ password: PASSWORD, code: totpAt(secret, t.clock.now()) })
-      ).status,
-    ).toBe(200);
-    t.clock.advance(30);
+    const { secret } = await turnOnTwoFactor(t, alice, PASSWORD);
     expect(
       (
         await t.http

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { bearer, signIn } from '../helpers/factories.js';
+import { bearer, signIn, turnOnTwoFactor } from '../helpers/factories.js';
 import { useSmtpServer, useTestApp, withUser } from '../helpers/perTest.js';
 import { codeIn } from '../helpers/smtp.js';
 import { totpAt } from '../helpers/totp.js';
@@ -17,14 +17,7 @@ const bodyOf = (raw: string) => raw.replace(/=\r?\n/g, ''); // undo quoted-print
 
 /** Alice turns 2FA on herself; answers the secret and her recovery codes. */
 async function ownerEnables(): Promise<{ secret: string; recoveryCodes: string[] }> {
-  const { secret } = (await t.http.post('/auth/2fa/setup').set(bearer(alice)).send({ password: PASSWORD })).body;
-  const res = await t.http
-    .post('/auth/2fa/enable')
-    .set(bearer(alice))
-    .send({ password: PASSWORD, code: totpAt(secret, t.clock.now()) });
-  expect(res.status).toBe(200);
-  t.clock.advance(30);
-  return { secret, recoveryCodes: res.body.recoveryCodes };
+  return turnOnTwoFactor(t, alice, PASSWORD);
 }
 
 describe('a stolen access token and 2FA', () => {

@@ -1,4 +1,6 @@
+import { expect } from '@jest/globals';
 import type { TestApp } from './app.js';
+import { totpAt } from './totp.js';
 
 let counter = 0;
 
@@ -46,3 +48,18 @@ export async function signIn(t: TestApp, user: TestUser): Promise<TestUser> {
 export const putPgpKey = (t: TestApp, user: TestUser, publicKey: string) => t.http.put('/auth/pgp-key').set(bearer(user)).send({ publicKey });
 
 export const bearer = (u: { accessToken: string }) => ({ Authorization: `Bearer ${u.accessToken}` });
+
+/**
+ * `user` turns two-factor on as a client does (setup, then enable with the password and the current code),
+ * and the clock moves one 30 s step on, so the next code differs from the one enable used.
+ */
+export async function turnOnTwoFactor(t: TestApp, user: { accessToken: string }, password: string): Promise<{ secret: string; recoveryCodes: string[] }> {
+  const { secret } = (await t.http.post('/auth/2fa/setup').set(bearer(user)).send({ password })).body;
+  const res = await t.http
+    .post('/auth/2fa/enable')
+    .set(bearer(user))
+    .send({ password, code: totpAt(secret, t.clock.now()) });
+  expect(res.status).toBe(200);
+  t.clock.advance(30);
+  return { secret, recoveryCodes: res.body.recoveryCodes };
+}

@@ -3,9 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { makeTestApp, type TestApp } from '../helpers/app.js';
-import { bearer, registerUser, type TestUser } from '../helpers/factories.js';
+import { bearer, registerUser, type TestUser, turnOnTwoFactor } from '../helpers/factories.js';
 import { runScript, writeTestSecrets, type RunResult } from '../helpers/run.js';
-import { totpAt } from '../helpers/totp.js';
 
 // The compiled CLI (dist/scripts/admin.js, what `npm run admin` runs) against the test app's SQLite
 // file, while the app keeps that database open: the same situation as an operator beside the server.
@@ -180,12 +179,7 @@ describe('npm run admin -- 2fa-reset and security-events', () => {
   /** Amy turns 2FA on (with her password, as she must); answers her session. */
   async function amyWithTwoFactor(t: TestApp): Promise<TestUser> {
     const amy = await registerUser(t, { username: 'amy' });
-    const { secret } = (await t.http.post('/auth/2fa/setup').set(bearer(amy)).send({ password: amy.password })).body;
-    const res = await t.http
-      .post('/auth/2fa/enable')
-      .set(bearer(amy))
-      .send({ password: amy.password, code: totpAt(secret, t.clock.now()) });
-    expect(res.status).toBe(200);
+    await turnOnTwoFactor(t, amy, amy.password);
     return amy;
   }
 
@@ -208,13 +202,7 @@ describe('npm run admin -- 2fa-reset and security-events', () => {
     onFreshInstallation(async (t) => {
       const amy = await registerUser(t, { username: 'amy' });
       expect((await admin(t, 'users', 'show', 'amy')).stdout).toContain('two-factor:  off');
-      const { secret } = (await t.http.post('/auth/2fa/setup').set(bearer(amy)).send({ password: amy.password })).body;
-      const { recoveryCodes } = (
-        await t.http
-          .post('/auth/2fa/enable')
-          .set(bearer(amy))
-          .send({ password: amy.password, code: totpAt(secret, t.clock.now()) })
-      ).body;
+      const { recoveryCodes } = await turnOnTwoFactor(t, amy, amy.password);
       expect((await admin(t, 'users', 'show', 'amy')).stdout).toContain('two-factor:  on (10 unused recovery codes)');
       expect((await t.http.post('/auth/login').send({ username: 'amy', password: amy.password, totp: recoveryCodes[0] })).status).toBe(200);
       expect((await admin(t, 'users', 'show', 'amy')).stdout).toContain('two-factor:  on (9 unused recovery codes)');
