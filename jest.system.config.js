@@ -2,6 +2,7 @@
 // turnserver and turnutils_uclient, systemd-analyze; `.ci/run` installs them with apt-get), and the
 // reliability suite in test/reliability/ (kill -9, dropped responses, SIGTERM, a full disk: minutes, not
 // seconds). The normal configuration ignores both folders, so `npm test` stays quick and needs Node alone.
+import { availableParallelism } from 'node:os';
 import base from './jest.config.js';
 
 /** @type {import('jest').Config} */
@@ -13,4 +14,7 @@ export default {
   testPathIgnorePatterns: ['/node_modules/', ...(process.env.DATABASE_URL ? [] : ['/test/reliability/postgres'])],
   // turnutils_uclient needs ~5 s per allocation; each spawn has its own tighter bound inside the tests.
   testTimeout: 60000,
+  // As many workers as cores, not the unit suites' one more: each of these runs Chromium, coturn or built
+  // servers of its own, and a call through coturn on a starved CPU missed its 30 s connect bound once.
+  maxWorkers: availableParallelism(),
 };
