@@ -2,7 +2,7 @@
  * The secrets that may live in DATA_DIR instead of the environment (docs/security.md, "Secrets"): generated
  * once, read at start, copied by the backup.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { createECDH, randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { envSchema, type Env } from './environment.js';
@@ -43,6 +43,30 @@ const newSecret = (name: keyof typeof SECRET_FILES): Buffer => {
 };
 
 /**
+ * Puts `content` at `file` unless a file is there already, whole or not at all: written and synced under a
+ * name of this process's own, then linked into place, which fails if another process got there first. So
+ * two processes starting at once never disagree on a key, and neither reads the other's half-written file
+ * (writing in place let a reader see it empty: the admin CLI beside a first start exited 78).
+ */
+function createOnce(file: string, content: string): void {
+  const own = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.new`;
+  const fd = openSync(own, 'wx', 0o600);
+  try {
+    writeSync(fd, content);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    linkSync(own, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  } finally {
+    unlinkSync(own);
+  }
+}
+
+/**
  * Reads JWT_SECRET, DATA_KEY and VAPID_PRIVATE_KEY from DATA_DIR, generating each once (mode 0600) when
  * neither the environment nor the directory has it. Losing data-key makes stored e-mails unreadable, and
  * a new vapid-private-key orphans every browser push subscription: back them up.
@@ -55,14 +79,7 @@ export function loadSecrets(env: Env): Secrets {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   for (const name of names) {
     const file = join(dataDir, SECRET_FILES[name]);
-    if (!existsSync(file)) {
-      // 'wx' fails if another process created it first, so two starts never disagree on a key.
-      try {
-        writeFileSync(file, newSecret(name).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-    }
+    if (!existsSync(file)) createOnce(file, newSecret(name).toString('base64') + '\n');
     chmodSync(file, 0o600);
     const value = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
     if (value.length !== 32) throw new ConfigError(`${SECRET_VARIABLES[name]}: ${file} is not 32 bytes of base64`);
