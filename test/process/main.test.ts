@@ -2,11 +2,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/glob
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { Agent, get as httpGet } from 'node:http';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../helpers/net.js';
+import { acceptsTcp, freePort } from '../helpers/net.js';
 
 // The built server, exactly as `npm start` and the systemd unit run it.
 const MAIN_JS = fileURLToPath(new URL('../../dist/app/main.js', import.meta.url));
@@ -141,16 +140,20 @@ async function stop(server: Server): Promise<Exit> {
   return exitOf(server);
 }
 
-/** Whether anything accepts TCP connections on the port. */
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
+/**
+ * A server started with PORT set to a port found free, listening: another test's server can take that port
+ * between the check and the bind (EADDRINUSE), so a start that fails so tries the next free port.
+ */
+async function listeningOnAFreePort(dir: string): Promise<{ port: number; url: string }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      const { url } = await startListening(dir, { DATA_DIR: undefined, PORT: String(port) }, kept);
+      return { port, url };
+    } catch (err) {
+      if (attempt === 3 || !String(err).includes('EADDRINUSE')) throw err;
+    }
+  }
 }
 
 /** The describes' shared setups, all started by the file's first beforeAll. */
@@ -236,7 +239,7 @@ describe('node dist/app/main.js: configuration errors', () => {
 
   it('leaves nothing listening on the configured port after refusing a bad value', async () => {
     expect(refusals.get('JWT_SECRET=short')!.exit.code).toBe(EX_CONFIG);
-    expect(await accepts(portOfRefusal)).toBe(false);
+    expect(await acceptsTcp(portOfRefusal)).toBe(false);
   });
 
   it('reads a bad value from .env the same way', () => {
@@ -255,8 +258,7 @@ describe('node dist/app/main.js: serving, with the defaults', () => {
   let second: { server: Server; exit: Exit };
   const setup = sharedSetup(async () => {
     const dir = workDir();
-    const port = await freePort();
-    const { url } = await startListening(dir, { DATA_DIR: undefined, PORT: String(port) }, kept);
+    const { port, url } = await listeningOnAFreePort(dir);
     // A second server on the same port, as the port-taken test below looks at it.
     const server = startServer(dir, { PORT: String(port), DATA_DIR: join(dir, 'other') }, kept);
     return { dir, port, url, second: { server, exit: await exitOf(server) } };
@@ -273,7 +275,7 @@ describe('node dist/app/main.js: serving, with the defaults', () => {
 
   it('listens on the port PORT names', async () => {
     expect(url).toBe(`http://127.0.0.1:${port}`);
-    expect(await accepts(port)).toBe(true);
+    expect(await acceptsTcp(port)).toBe(true);
   });
 
   it('exposes process metrics as well as request metrics', async () => {
@@ -438,9 +440,10 @@ describe('node dist/app/main.js: SIGTERM', () => {
   let server: Server;
   let exit: Exit;
   const setup = sharedSetup(async () => {
-    const port = await freePort();
-    const { server } = await startListening(workDir(), { PORT: String(port) }, kept);
-    return { port, server, exit: await stop(server) };
+    // PORT=0: the port the OS gives it, read from its log line (a port found free beforehand can be taken by
+    // another test's server before this one binds it).
+    const { server, url } = await startListening(workDir(), {}, kept);
+    return { port: Number(new URL(url).port), server, exit: await stop(server) };
   });
   beforeAll(async () => {
     ({ port, server, exit } = await setup.ready());
@@ -451,7 +454,7 @@ describe('node dist/app/main.js: SIGTERM', () => {
   });
 
   it('stops accepting connections once it has exited on SIGTERM', async () => {
-    expect(await accepts(port)).toBe(false);
+    expect(await acceptsTcp(port)).toBe(false);
   });
 
   it('logs the shutdown', () => {
