@@ -140,22 +140,6 @@ async function stop(server: Server): Promise<Exit> {
   return exitOf(server);
 }
 
-/**
- * A server started with PORT set to a port found free, listening: another test's server can take that port
- * between the check and the bind (EADDRINUSE), so a start that fails so tries the next free port.
- */
-async function listeningOnAFreePort(dir: string): Promise<{ port: number; url: string }> {
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    try {
-      const { url } = await startListening(dir, { DATA_DIR: undefined, PORT: String(port) }, kept);
-      return { port, url };
-    } catch (err) {
-      if (attempt === 3 || !String(err).includes('EADDRINUSE')) throw err;
-    }
-  }
-}
-
 /** The describes' shared setups, all started by the file's first beforeAll. */
 const sharedSetups: Array<() => void> = [];
 
@@ -258,7 +242,8 @@ describe('node dist/app/main.js: serving, with the defaults', () => {
   let second: { server: Server; exit: Exit };
   const setup = sharedSetup(async () => {
     const dir = workDir();
-    const { port, url } = await listeningOnAFreePort(dir);
+    const port = await freePort();
+    const { url } = await startListening(dir, { DATA_DIR: undefined, PORT: String(port) }, kept);
     // A second server on the same port, as the port-taken test below looks at it.
     const server = startServer(dir, { PORT: String(port), DATA_DIR: join(dir, 'other') }, kept);
     return { dir, port, url, second: { server, exit: await exitOf(server) } };
