@@ -26,7 +26,9 @@ export interface Secrets {
 export function vapidKeysOf(privateKey: Buffer): VapidKeys {
   const ecdh = createECDH('prime256v1');
   ecdh.setPrivateKey(privateKey);
-  return { privateKey: privateKey.toString('base64url'), publicKey: ecdh.getPublicKey().toString('base64url') };
+  // Always 32 bytes, as VAPID_PRIVATE_KEY must be: getPrivateKey() drops leading zero bytes (1 key in 256).
+  const raw = Buffer.concat([Buffer.alloc(Math.max(0, 32 - privateKey.length)), privateKey]);
+  return { privateKey: raw.toString('base64url'), publicKey: ecdh.getPublicKey().toString('base64url') };
 }
 
 /** The secrets generated into DATA_DIR when not set, by file name (the backup copies these). */

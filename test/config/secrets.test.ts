@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from '@jest/globals';
+import { parseConfig } from '../../app/config/parse.js';
+import { vapidKeysOf } from '../../app/config/secrets.js';
 
 // app/config/secrets.ts: DATA_DIR's secrets are generated once, whole, however many processes start at once
 // (a first `npm start` beside the admin CLI, instances sharing one DATA_DIR). Real processes, as those are.
@@ -41,5 +43,18 @@ describe('secrets generated in DATA_DIR', () => {
       expect(readdirSync(dir).sort()).toEqual(['data-key', 'jwt-secret', 'vapid-private-key']);
       for (const file of readdirSync(dir)) expect(statSync(join(dir, file)).mode & 0o777).toBe(0o600);
     }
+  });
+});
+
+describe('vapidKeysOf', () => {
+  it('writes a private key with a leading zero byte as the 32 bytes VAPID_PRIVATE_KEY takes (getPrivateKey() drops it)', () => {
+    const short = Buffer.alloc(31, 7); // the scalar 0x00 07 07 ... as getPrivateKey() hands it out
+    const keys = vapidKeysOf(short);
+    expect(Buffer.from(keys.privateKey, 'base64url')).toEqual(Buffer.concat([Buffer.alloc(1), short]));
+    const config = parseConfig(
+      { VAPID_PRIVATE_KEY: keys.privateKey, VAPID_SUBJECT: 'mailto:ops@example.org' },
+      { jwtSecret: Buffer.alloc(32, 1), dataKey: Buffer.alloc(32, 2) },
+    );
+    expect(config.vapid?.publicKey).toBe(keys.publicKey);
   });
 });
