@@ -1,5 +1,6 @@
 /**
- * Signal mailbox benchmarks (bench/README.md), side by side with a bare Koa route in the same server process.
+ * Signal mailbox benchmarks (bench/README.md), side by side with their baselines in the same server process:
+ * a bare node:http route, a bare Koa route and an in-memory long-poll relay (bench/relay.ts).
  *
  *   npm run bench:signaling
  *   REPEATS=3 DURATION=10 WARMUP=2 CONNECTIONS=50 npm run bench:signaling     # the defaults
@@ -17,10 +18,11 @@
  *
  *   1. authenticated empty short-poll (GET /signaling/poll) vs a bare node:http route and a bare Koa route in
  *      the same server process, in the same run: autocannon, CONNECTIONS connections for DURATION s after
- *      WARMUP s each; requests/s, p99 and the three ratios;
+ *      WARMUP s each; requests/s, p99, server CPU per request and the ratios by both;
  *   2. one-at-a-time delivery latency with IDLE_POLLS other idle long-polls held: the recipient holds
  *      GET /signaling/poll?wait=30 (confirmed held through /metrics, outside the timing), the sender POSTs
- *      /signaling/send; from just before the send to the poll's answer fully read; DELIVERIES iterations;
+ *      /signaling/send; from just before the send to the poll's answer fully read; DELIVERIES rounds, and as
+ *      many against the relay, interleaved in blocks with the same timing points; p50, p99 and the ratios;
  *   3. held-poll capacity: HELD_POLLS idle long-polls over POLL_USERS users (one session per poll), each
  *      repeat in a fresh server process on the same DATA_DIR; server RSS and event-loop delay (from the bare server's /stats), RSS with
  *      none held, KB per held poll; once more at the end, after the throughput runs;
@@ -29,7 +31,9 @@
  *      and against the signals actually drained from the mailboxes;
  *   5. (bench/README.md) sends while HELD_POLLS polls are held, each send waking one (`toDevice`), LOAD_SENDERS
  *      senders one send at a time each for LOAD_SECONDS, in a fresh server: sends/s, send → woken poll
- *      delivery p50/p99, and RSS every 2 s against the idle-held RSS before the first send.
+ *      delivery p50/p99, and RSS every 2 s against the idle-held RSS before the first send (highest, and
+ *      whether the last third of the samples rose).
+ * STORE=postgres runs the app on PostgreSQL, one instance on a fresh database (bench/README.md); SQLite otherwise.
  * Held polls are opened at OPEN_RATE per second (default 2,000: the event-loop figure in bench/README.md).
  *
  * Everything is on 127.0.0.1, bounded in count and time, and the server is killed at the end (or on error).
