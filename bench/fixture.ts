@@ -1,6 +1,6 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createECDH } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createECDH, randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, request as httpRequest, Agent, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { pino } from 'pino';
 import { PasswordHasher } from '../app/accounts/passwordHasher.js';
 import { openStore, sqliteFile } from '../app/boot.js';
@@ -251,6 +252,8 @@ export interface ServerProcess {
   bare: number;
   /** The bare node:http server's port. */
   node: number;
+  /** bench/relay.ts's port: the in-memory long-poll relay. */
+  relay: number;
   child: ChildProcess;
 }
 
@@ -288,8 +291,8 @@ export async function startServerProcess(dataDir: string, env: Record<string, st
       resolve(l);
     });
   });
-  const { app, bare, node } = JSON.parse(line) as { app: number; bare: number; node: number };
-  return { app, bare, node, child };
+  const { app, bare, node, relay } = JSON.parse(line) as { app: number; bare: number; node: number; relay: number };
+  return { app, bare, node, relay, child };
 }
 
 /** SIGTERM (the server answers its held polls and closes its store), SIGKILL after 8 s. */
@@ -304,15 +307,17 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
 
 /**
  * On SIGINT or SIGTERM: stops the bench's current server process (`current`: a bench may have restarted it),
- * removes `dataDir` and exits 130.
+ * removes `dataDir`, runs `cleanup` (a database to drop) and exits 130.
  */
-export function stopOnInterrupt(current: () => ChildProcess, dataDir: string): void {
+export function stopOnInterrupt(current: () => ChildProcess, dataDir: string, cleanup?: () => Promise<void> | undefined): void {
   const stop = () => {
     // process.exit in finally ends the bench either way: there is no caller left to hand a rejection to.
-    void stopProcess(current()).finally(() => {
-      rmSync(dataDir, { recursive: true, force: true });
-      process.exit(130);
-    });
+    void stopProcess(current())
+      .then(() => {
+        rmSync(dataDir, { recursive: true, force: true });
+        return cleanup?.();
+      })
+      .finally(() => process.exit(130));
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
@@ -373,4 +378,94 @@ export async function startBuiltServer(env: Record<string, string>): Promise<Bui
     if (Date.now() > deadline) throw new Error(`server on ${port} not ready within 30 s`);
     await sleep(50);
   }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// PostgreSQL (STORE=postgres, docs/deploy.md): a fresh database on the cluster DATABASE_URL names, else on
+// the private test cluster of scripts/test-postgres.sh.
+
+async function pgQuery(url: string, sql: string): Promise<Array<Record<string, unknown>>> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(sql)).rows as Array<Record<string, unknown>>;
+  } finally {
+    await client.end();
+  }
+}
+
+export interface BenchDatabase {
+  /** The fresh database's URL, for DATABASE_URL. */
+  url: string;
+  /** The server's settings that bear on what a write costs, e.g. "fsync=off, synchronous_commit=off". */
+  settings: string;
+  /** CPU seconds used so far by the cluster's processes (the postmaster and its children); NaN when unreadable. */
+  cpuSeconds(): number;
+  /** Drops the database; stops the test cluster when this call started it (one already running is left alone). */
+  drop(): Promise<void>;
+}
+
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+/** utime + stime of `pid` and its parent's pid, from /proc; undefined once it is gone. */
+function procStat(pid: string): { cpu: number; ppid: string } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { cpu: (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND, ppid: fields[1]! };
+  } catch {
+    return undefined;
+  }
+}
+
+/** A database of its own (`prefix` and a random suffix) for one bench run, on DATABASE_URL's cluster or the test cluster. */
+export async function freshPostgresDatabase(prefix: string): Promise<BenchDatabase> {
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const script = join(root, 'scripts/test-postgres.sh');
+  let clusterUrl = process.env.DATABASE_URL;
+  let startedCluster = false;
+  if (clusterUrl === undefined) {
+    // Another helper's jest run may be using the test cluster: stop it at the end only if it was not running.
+    const testUrl = `postgres://postgres@127.0.0.1:${process.env.SIGNALBOX_TEST_PG_PORT ?? '25432'}/postgres`;
+    const running = await pgQuery(testUrl, 'SELECT 1').then(
+      () => true,
+      () => false,
+    );
+    clusterUrl = execFileSync('bash', [script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+    startedCluster = !running;
+  }
+  const admin = clusterUrl;
+  const name = `${prefix}_${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+  await pgQuery(admin, `CREATE DATABASE ${name}`);
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  const settings = (await pgQuery(admin, "SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes') ORDER BY name"))
+    .map((r) => `${String(r.name)}=${String(r.setting)}`)
+    .join(', ');
+  // The postmaster's pid is the first line of postmaster.pid in its data directory (readable when the cluster
+  // runs as this user, or as root); elsewhere the cluster's CPU is not measured.
+  const postmaster = await pgQuery(admin, 'SHOW data_directory').then(
+    (rows) =>
+      readFileSync(join(String(rows[0]!.data_directory), 'postmaster.pid'), 'utf8')
+        .split('\n')[0]!
+        .trim(),
+    () => undefined,
+  );
+  return {
+    url: url.toString(),
+    settings,
+    cpuSeconds: () => {
+      if (postmaster === undefined) return NaN;
+      let sum = procStat(postmaster)?.cpu ?? NaN;
+      for (const pid of readdirSync('/proc')) {
+        if (!/^\d+$/.test(pid)) continue;
+        const stat = procStat(pid);
+        if (stat?.ppid === postmaster) sum += stat.cpu;
+      }
+      return sum;
+    },
+    drop: async () => {
+      await pgQuery(admin, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
+      if (startedCluster) execFileSync('bash', [script, 'stop'], { stdio: 'inherit' });
+    },
+  };
 }

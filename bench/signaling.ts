@@ -1,5 +1,6 @@
 /**
- * Signal mailbox benchmarks (bench/README.md), side by side with a bare Koa route in the same server process.
+ * Signal mailbox benchmarks (bench/README.md), side by side with their baselines in the same server process:
+ * a bare node:http route, a bare Koa route and an in-memory long-poll relay (bench/relay.ts).
  *
  *   npm run bench:signaling
  *   REPEATS=3 DURATION=10 WARMUP=2 CONNECTIONS=50 npm run bench:signaling     # the defaults
@@ -17,10 +18,11 @@
  *
  *   1. authenticated empty short-poll (GET /signaling/poll) vs a bare node:http route and a bare Koa route in
  *      the same server process, in the same run: autocannon, CONNECTIONS connections for DURATION s after
- *      WARMUP s each; requests/s, p99 and the three ratios;
+ *      WARMUP s each; requests/s, p99, server CPU per request and the ratios by both;
  *   2. one-at-a-time delivery latency with IDLE_POLLS other idle long-polls held: the recipient holds
  *      GET /signaling/poll?wait=30 (confirmed held through /metrics, outside the timing), the sender POSTs
- *      /signaling/send; from just before the send to the poll's answer fully read; DELIVERIES iterations;
+ *      /signaling/send; from just before the send to the poll's answer fully read; DELIVERIES rounds, and as
+ *      many against the relay, interleaved in blocks with the same timing points; p50, p99 and the ratios;
  *   3. held-poll capacity: HELD_POLLS idle long-polls over POLL_USERS users (one session per poll), each
  *      repeat in a fresh server process on the same DATA_DIR; server RSS and event-loop delay (from the bare server's /stats), RSS with
  *      none held, KB per held poll; once more at the end, after the throughput runs;
@@ -29,7 +31,9 @@
  *      and against the signals actually drained from the mailboxes;
  *   5. (bench/README.md) sends while HELD_POLLS polls are held, each send waking one (`toDevice`), LOAD_SENDERS
  *      senders one send at a time each for LOAD_SECONDS, in a fresh server: sends/s, send → woken poll
- *      delivery p50/p99, and RSS every 2 s against the idle-held RSS before the first send.
+ *      delivery p50/p99, and RSS every 2 s against the idle-held RSS before the first send (highest, and
+ *      whether the last third of the samples rose).
+ * STORE=postgres runs the app on PostgreSQL, one instance on a fresh database (bench/README.md); SQLite otherwise.
  * Held polls are opened at OPEN_RATE per second (default 2,000: the event-loop figure in bench/README.md).
  *
  * Everything is on 127.0.0.1, bounded in count and time, and the server is killed at the end (or on error).
@@ -44,6 +48,7 @@ import {
   call,
   connect,
   expect,
+  freshPostgresDatabase,
   login,
   metric,
   metricSum,
@@ -54,10 +59,29 @@ import {
   stopOnInterrupt,
   stopProcess,
   waitHeld,
+  type BenchDatabase,
   type BenchUser as User,
+  type Reply,
   type ServerProcess as ServerInfo,
 } from './fixture.js';
-import { assertClean, cannon, hr, progress, knob, loadAverage, machine, mb, median, percentile, pool, runBench, settle, SMOKE, type Cannon } from './measure.js';
+import {
+  assertClean,
+  cannon,
+  hr,
+  progress,
+  knob,
+  knobText,
+  loadAverage,
+  machine,
+  mb,
+  median,
+  percentile,
+  pool,
+  runBench,
+  settle,
+  SMOKE,
+  type Cannon,
+} from './measure.js';
 
 const env = process.env;
 const REPEATS = knob('REPEATS', 3, 1);
@@ -81,6 +105,13 @@ const LOGIN_CONCURRENCY = knob('LOGIN_CONCURRENCY', 8, 8);
 const PAYLOAD = 'x'.repeat(knob('PAYLOAD_BYTES', 512, 512));
 /** Which figures to measure (all by default), e.g. BENCHES=poll,send while profiling. */
 const BENCHES = new Set((env.BENCHES ?? 'poll,delivery,capacity,send,load').split(','));
+/**
+ * The app's store: `sqlite` (on disk in the run's DATA_DIR) or `postgres` (one instance on a fresh database of
+ * the cluster DATABASE_URL names, else of scripts/test-postgres.sh's private cluster). The bare routes and the
+ * relay are the same either way.
+ */
+const STORE = knobText('STORE', 'sqlite', 'sqlite');
+if (STORE !== 'sqlite' && STORE !== 'postgres') throw new Error(`STORE=${STORE}: sqlite or postgres`);
 /** Extra node flags for the server process, e.g. SERVER_NODE_OPTIONS=--cpu-prof. */
 const SERVER_NODE_OPTIONS = (env.SERVER_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
 /** Sessions (devices) per idle-poll user: one held poll per session, so one per slot. */
@@ -214,38 +245,104 @@ async function shortPoll(s: ServerInfo, agent: Agent, users: User[]): Promise<{ 
   return { app, bare, node };
 }
 
-async function delivery(s: ServerInfo, agent: Agent, slots: User[], sender: User, recipient: User): Promise<{ p50: number; p99: number; n: number }> {
+/** One side's delivery times (ms) in one repeat. */
+interface DeliverySide {
+  p50: number;
+  p99: number;
+  n: number;
+}
+
+/**
+ * One delivery round trip on one side: `hold` sends the held poll, `held` resolves once the server holds it
+ * (untimed), then the time from just before `send` to the poll's answer fully read, its one signal checked.
+ */
+async function deliverOnce(
+  hold: () => Promise<Reply>,
+  held: () => Promise<void>,
+  send: () => Promise<Reply>,
+  payload: string,
+): Promise<{ ms: number; body: Record<string, unknown> }> {
+  const answer = hold();
+  await held();
+  const t0 = hr();
+  const sent = send();
+  const got = await answer;
+  const t1 = hr();
+  const body = expect(got, 200, 'held poll');
+  const signals = body.signals as Array<{ payload: string }>;
+  if (signals.length !== 1 || signals[0]!.payload !== payload) throw new Error(`poll answered ${signals.length} signals, not the one sent`);
+  expect(await sent, 202, 'send');
+  return { ms: t1 - t0, body };
+}
+
+/** Timed rounds per block: the two sides alternate in blocks this long, so both meet the same neighbours. */
+const DELIVERY_BLOCK = 50;
+
+/**
+ * Send -> held poll on Signalbox and on bench/relay.ts (the in-memory relay in the same server process),
+ * interleaved in blocks of DELIVERY_BLOCK timed rounds (the side going first alternating), DELIVERIES timed
+ * rounds per side after WARM untimed ones each, with the same IDLE_POLLS idle polls held on the app throughout,
+ * the same client Agent settings and the same timing points.
+ */
+async function delivery(s: ServerInfo, agent: Agent, slots: User[], sender: User, recipient: User): Promise<{ app: DeliverySide; relay: DeliverySide }> {
   const refused0 = await refusedPolls(agent, s.app);
   const idle = holdPolls(s.app, slots, IDLE_POLLS);
   const own = new Agent({ keepAlive: true, maxSockets: 4 });
+  const relayAgent = new Agent({ keepAlive: true, maxSockets: 4 });
   try {
     await waitHeld(agent, s.app, IDLE_POLLS);
     let cursor = expect(await call(own, s.app, 'GET', '/signaling/poll', { token: recipient.token }), 200, 'first poll').cursor as string;
-    const times: number[] = [];
-    const WARM = 20;
-    for (let i = 0; i < DELIVERIES + WARM; i++) {
-      const answer = call(own, s.app, 'GET', `/signaling/poll?wait=30&after=${encodeURIComponent(cursor)}`, { token: recipient.token });
-      // Held for sure: the idle slots are at most IDLE_POLLS, so one more is the recipient's. Untimed.
-      await waitHeld(agent, s.app, IDLE_POLLS + 1, { timeoutMs: 10_000, pauseMs: 1 });
-      const payload = `${PAYLOAD.slice(0, -8)}${String(i).padStart(8, '0')}`;
-      const t0 = hr();
-      const sent = call(own, s.app, 'POST', '/signaling/send', { token: sender.token, body: { to: recipient.username, type: 'ice', payload } });
-      const got = await answer;
-      const t1 = hr();
-      const body = expect(got, 200, 'held poll');
-      const signals = body.signals as Array<{ payload: string }>;
-      if (signals.length !== 1 || signals[0]!.payload !== payload) throw new Error(`poll answered ${signals.length} signals, not the one sent`);
+    const payloadOf = (side: string, i: number) => `${PAYLOAD.slice(0, -9)}${side}${String(i).padStart(8, '0')}`;
+    const appRound = async (i: number) => {
+      const payload = payloadOf('a', i);
+      const { ms, body } = await deliverOnce(
+        () => call(own, s.app, 'GET', `/signaling/poll?wait=30&after=${encodeURIComponent(cursor)}`, { token: recipient.token }),
+        // Held for sure: the idle slots are at most IDLE_POLLS, so one more is the recipient's.
+        () => waitHeld(agent, s.app, IDLE_POLLS + 1, { timeoutMs: 10_000, pauseMs: 1 }),
+        () => call(own, s.app, 'POST', '/signaling/send', { token: sender.token, body: { to: recipient.username, type: 'ice', payload } }),
+        payload,
+      );
       cursor = body.cursor as string;
-      expect(await sent, 202, 'send');
-      if (i >= WARM) times.push(t1 - t0);
+      return ms;
+    };
+    // Confirmed held on the setup agent, as the app's poll is through /metrics: the timed agent does the same on both sides.
+    const relayHeld = async () => {
+      const deadline = Date.now() + 10_000;
+      while ((expect(await call(agent, s.relay, 'GET', '/held'), 200, 'relay held').held as number) < 1) {
+        if (Date.now() > deadline) throw new Error('relay: the poll was not held within 10 s');
+        await sleep(1);
+      }
+    };
+    const relayRound = async (i: number) => {
+      const payload = payloadOf('r', i);
+      const { ms } = await deliverOnce(
+        () => call(relayAgent, s.relay, 'GET', `/poll?user=${recipient.username}&wait=30`),
+        relayHeld,
+        () => call(relayAgent, s.relay, 'POST', '/send', { body: { to: recipient.username, payload } }),
+        payload,
+      );
+      return ms;
+    };
+    const WARM = 20;
+    for (let i = 0; i < WARM; i++) {
+      await appRound(i);
+      await relayRound(i);
+    }
+    const times = { app: [] as number[], relay: [] as number[] };
+    for (let done = 0, block = 0; done < DELIVERIES; done += DELIVERY_BLOCK, block++) {
+      const n = Math.min(DELIVERY_BLOCK, DELIVERIES - done);
+      const order = block % 2 === 0 ? (['app', 'relay'] as const) : (['relay', 'app'] as const);
+      for (const side of order) for (let i = 0; i < n; i++) times[side].push(await (side === 'app' ? appRound : relayRound)(WARM + done + i));
     }
     expect(await call(own, s.app, 'POST', '/signaling/ack', { token: recipient.token, body: { upTo: cursor } }), 204, 'ack');
     if (idle.errors() > 0) throw new Error(`${idle.errors()} idle polls failed`);
     await assertNoneRefused(agent, s.app, refused0, 'delivery');
-    return { p50: percentile(times, 50), p99: percentile(times, 99), n: times.length };
+    const side = (xs: number[]): DeliverySide => ({ p50: percentile(xs, 50), p99: percentile(xs, 99), n: xs.length });
+    return { app: side(times.app), relay: side(times.relay) };
   } finally {
     await idle.stop();
     own.destroy();
+    relayAgent.destroy();
     await waitHeld(agent, s.app, 0, { exactly: true });
   }
 }
@@ -321,6 +418,8 @@ interface SendResult {
   accepted: number;
   counted: number;
   drained: number;
+  /** PostgreSQL's CPU time per answered send, µs (STORE=postgres; NaN when its processes cannot be read). */
+  storeCpuUs?: number;
 }
 
 /** Reads every pending signal of `user` (acknowledging page by page); returns how many there were. */
@@ -337,7 +436,7 @@ async function drain(agent: Agent, port: number, user: User): Promise<number> {
   throw new Error('drain did not finish');
 }
 
-async function sendThroughput(s: ServerInfo, agent: Agent, pairs: Array<[User, User]>): Promise<SendResult> {
+async function sendThroughput(s: ServerInfo, agent: Agent, pairs: Array<[User, User]>, db: BenchDatabase | undefined): Promise<SendResult> {
   // Pre-built requests (autocannon encodes each once); each connection starts at another pair.
   const requests: autocannon.Request[] = pairs.map(([from, to]) => ({
     method: 'POST',
@@ -357,13 +456,23 @@ async function sendThroughput(s: ServerInfo, agent: Agent, pairs: Array<[User, U
   await pool(pairs, 10, ([, to]) => drain(agent, s.app, to));
   const before = await metric(agent, s.app, 'signalbox_signals_sent_total');
   const warm = await run(WARMUP);
+  const dbCpu0 = db?.cpuSeconds();
   const measured = await withServerCpu(agent, s, () => run(DURATION));
+  const storeCpuUs = db ? ((db.cpuSeconds() - dbCpu0!) * 1e6) / Math.max(1, measured.ok) : undefined;
   assertClean(warm, 'send warm-up');
   assertClean(measured, 'send');
   await sleep(200); // requests in flight when autocannon stopped still complete on the server
   const counted = (await metric(agent, s.app, 'signalbox_signals_sent_total')) - before;
   const drained = (await pool(pairs, 10, ([, to]) => drain(agent, s.app, to))).reduce((a, b) => a + b, 0);
-  return { rps: measured.rps, p99: measured.p99, cpuUs: measured.cpuUs!, accepted: warm.ok + measured.ok, counted, drained };
+  return {
+    rps: measured.rps,
+    p99: measured.p99,
+    cpuUs: measured.cpuUs!,
+    accepted: warm.ok + measured.ok,
+    counted,
+    drained,
+    ...(storeCpuUs !== undefined ? { storeCpuUs } : {}),
+  };
 }
 
 interface LoadResult {
@@ -380,6 +489,27 @@ interface LoadResult {
   externalSamples: number[];
   loopP99: number;
   loopMax: number;
+}
+
+/** Above this rise (mean of the last third of the RSS samples over the middle third's) the load's RSS is "rising", not flat. */
+const RSS_RISE_FLAT = 0.05;
+const maxOf = (xs: number[]) => Math.max(...xs);
+
+/**
+ * The "RSS flat" reading of the load figure: the mean of the last third of the samples against the middle
+ * third's. Means, not end points, because a sample just after a major GC sits far below its neighbours.
+ */
+function rssTrend(samples: number[]): { rise: number; text: string } {
+  const third = Math.floor(samples.length / 3);
+  if (third === 0) return { rise: NaN, text: 'too few samples' };
+  const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const middle = avg(samples.slice(third, samples.length - third));
+  const last = avg(samples.slice(samples.length - third));
+  const rise = last / middle - 1;
+  return {
+    rise,
+    text: `last third ${mb(last)} vs middle third ${mb(middle)} (${rise >= 0 ? '+' : ''}${(rise * 100).toFixed(1)} %): ${rise > RSS_RISE_FLAT ? 'rising' : 'flat'}`,
+  };
 }
 
 /**
@@ -480,19 +610,34 @@ async function main(): Promise<void> {
   const pinned = pinSelf();
   const started = hr();
   const load0 = loadAverage();
-  // SQLite lives here, on disk, for the whole run: capacity is measured in fresh server processes on it.
+  // SQLite (or PostgreSQL's database) lives here, for the whole run: capacity is measured in fresh server
+  // processes on it.
   const dataDir = mkdtempSync(join(tmpdir(), 'signalbox-bench-'));
-  let server = await startServerProcess(dataDir, SERVER_POLL_CAPS, SERVER_NODE_OPTIONS);
-  stopOnInterrupt(() => server.child, dataDir);
+  const db = STORE === 'postgres' ? await freshPostgresDatabase('signalbox_bench') : undefined;
+  const serverEnv = { ...SERVER_POLL_CAPS, STORE, ...(db ? { DATABASE_URL: db.url } : {}) };
+  const storeText = db ? `PostgreSQL (${new URL(db.url).host}, ${db.settings})` : 'SQLite on disk';
+  let server = await startServerProcess(dataDir, serverEnv, SERVER_NODE_OPTIONS).catch(async (err: unknown) => {
+    rmSync(dataDir, { recursive: true, force: true });
+    await db?.drop();
+    throw err;
+  });
+  stopOnInterrupt(
+    () => server.child,
+    dataDir,
+    () => db?.drop(),
+  );
   const agent = new Agent({ keepAlive: true, maxSockets: 16 });
   const restart = async () => {
     agent.destroy();
     await stopProcess(server.child);
-    server = await startServerProcess(dataDir, SERVER_POLL_CAPS, SERVER_NODE_OPTIONS);
+    server = await startServerProcess(dataDir, serverEnv, SERVER_NODE_OPTIONS);
   };
   try {
     const log = progress(started);
-    log(`server on 127.0.0.1:${server.app} (app) and :${server.bare} (bare Koa); ${pinned ? 'server on CPU 0, driver on CPU 1' : 'unpinned'}`);
+    log(
+      `store: ${storeText}; server on 127.0.0.1:${server.app} (app), :${server.bare} (bare Koa), :${server.node} (bare node:http), :${server.relay} (relay); ` +
+        (pinned ? 'server on CPU 0, driver on CPU 1' : 'unpinned'),
+    );
 
     const names = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}_${i}`);
     const pollUsers = await pool(names('idle', POLL_USERS), 4, (u) => register(agent, server.app, u));
@@ -531,7 +676,7 @@ async function main(): Promise<void> {
 
     const polls: Array<{ app: Cannon; bare: Cannon; node: Cannon }> = [];
     const loads: LoadResult[] = [];
-    const deliveries: Array<{ p50: number; p99: number; n: number }> = [];
+    const deliveries: Array<{ app: DeliverySide; relay: DeliverySide }> = [];
     const caps: Capacity[] = [];
     const sends: SendResult[] = [];
     const logCapacity = (label: string, c: Capacity) =>
@@ -559,7 +704,8 @@ async function main(): Promise<void> {
         log(
           `#${r + 1} (fresh server) ${HELD_POLLS} held, ${LOAD_SENDERS} senders: ${l.sendsPerSecond.toFixed(0)} sends/s (send p99 ${l.sendP99.toFixed(2)} ms), ` +
             `delivery p50 ${l.deliveryP50.toFixed(2)} / p99 ${l.deliveryP99.toFixed(2)} ms (${l.delivered} of ${l.sent}); RSS idle-held ${mb(l.idleHeldRss)}, ` +
-            `during ${l.rssSamples.map(mb).join(' → ')}; loop delay p99 ${l.loopP99} ms (max ${l.loopMax})`,
+            `during ${l.rssSamples.map(mb).join(' → ')}, highest ${(maxOf(l.rssSamples) / l.idleHeldRss).toFixed(2)}x idle-held, ${rssTrend(l.rssSamples).text}; ` +
+            `loop delay p99 ${l.loopP99} ms (max ${l.loopMax})`,
         );
       }
     }
@@ -573,19 +719,23 @@ async function main(): Promise<void> {
         log(
           `#${r + 1} short poll ${p.app.rps.toFixed(0)} req/s p99 ${p.app.p99.toFixed(2)} ms; bare Koa ${p.bare.rps.toFixed(0)} req/s p99 ${p.bare.p99.toFixed(2)} ms; ` +
             `bare node ${p.node.rps.toFixed(0)} req/s p99 ${p.node.p99.toFixed(2)} ms; poll/Koa ${(p.app.rps / p.bare.rps).toFixed(3)}, poll/node ${(p.app.rps / p.node.rps).toFixed(3)}, Koa/node ${(p.bare.rps / p.node.rps).toFixed(3)}; ` +
-            `server CPU per request: node ${p.node.cpuUs!.toFixed(1)} µs, Koa ${p.bare.cpuUs!.toFixed(1)} µs, poll ${p.app.cpuUs!.toFixed(1)} µs (Koa/poll ${(p.bare.cpuUs! / p.app.cpuUs!).toFixed(3)})`,
+            `server CPU per request: node ${p.node.cpuUs!.toFixed(1)} µs, Koa ${p.bare.cpuUs!.toFixed(1)} µs, poll ${p.app.cpuUs!.toFixed(1)} µs (Koa/poll ${(p.bare.cpuUs! / p.app.cpuUs!).toFixed(3)}, node/poll ${(p.node.cpuUs! / p.app.cpuUs!).toFixed(3)})`,
         );
       }
       if (BENCHES.has('delivery')) {
         const d = await delivery(server, agent, slots, sender!, recipient!);
         deliveries.push(d);
-        log(`#${r + 1} delivery with ${IDLE_POLLS} idle polls held: p50 ${d.p50.toFixed(3)} ms, p99 ${d.p99.toFixed(3)} ms (${d.n})`);
+        log(
+          `#${r + 1} delivery with ${IDLE_POLLS} idle polls held: Signalbox p50 ${d.app.p50.toFixed(3)} ms, p99 ${d.app.p99.toFixed(3)} ms (${d.app.n}); ` +
+            `in-memory relay p50 ${d.relay.p50.toFixed(3)} ms, p99 ${d.relay.p99.toFixed(3)} ms (${d.relay.n}); ` +
+            `Signalbox/relay p50 ${(d.app.p50 / d.relay.p50).toFixed(2)}x, p99 ${(d.app.p99 / d.relay.p99).toFixed(2)}x`,
+        );
       }
       if (BENCHES.has('send')) {
-        const snd = await sendThroughput(server, agent, pairs);
+        const snd = await sendThroughput(server, agent, pairs, db);
         sends.push(snd);
         log(
-          `#${r + 1} send ${snd.rps.toFixed(0)} signals/s p99 ${snd.p99.toFixed(2)} ms, server CPU ${snd.cpuUs.toFixed(1)} µs per send; 202s ${snd.accepted}, sent_total +${snd.counted}, drained ${snd.drained}`,
+          `#${r + 1} send ${snd.rps.toFixed(0)} signals/s p99 ${snd.p99.toFixed(2)} ms, server CPU ${snd.cpuUs.toFixed(1)} µs per send${snd.storeCpuUs !== undefined ? `, PostgreSQL CPU ${snd.storeCpuUs.toFixed(1)} µs per send` : ''}; 202s ${snd.accepted}, sent_total +${snd.counted}, drained ${snd.drained}`,
         );
         if (snd.counted !== snd.drained) throw new Error(`signals lost: counted ${snd.counted}, drained ${snd.drained}`);
         // Two autocannon runs (warm-up, measured) each stop with up to CONNECTIONS requests in flight: the
@@ -603,13 +753,12 @@ async function main(): Promise<void> {
     const row = (name: string, xs: number[], fmt: (n: number) => string, target: string) =>
       xs.length ? [`| ${name} | **${fmt(median(xs))}** | ${xs.map(fmt).join(' / ')} | ${target} |`] : [];
     const ratio = polls.map((p) => p.app.rps / p.bare.rps);
-    const maxOf = (xs: number[]) => Math.max(...xs);
     const lines = [
       '',
-      `Machine: ${machine()}; ` +
+      `Store: ${storeText}. Machine: ${machine()}; ` +
         `${pinned ? 'server pinned to CPU 0, load generator to CPU 1' : 'not pinned'}; load average ${load0} at start, ${loadAverage()} at end.`,
       `Settings: ${REPEATS} repeats, autocannon ${CONNECTIONS} connections, ${DURATION} s after ${WARMUP} s warm-up; ${IDLE_POLLS} idle polls during delivery, ` +
-        `${DELIVERIES} deliveries per repeat; ${HELD_POLLS} held polls over ${POLL_USERS} users × ${SESSIONS_PER_USER} sessions (one poll per session); ${PAIRS} send pairs, ${PAYLOAD.length}-byte payloads.`,
+        `${DELIVERIES} deliveries per repeat on each side (Signalbox and the in-memory relay, interleaved in blocks of ${DELIVERY_BLOCK}); ${HELD_POLLS} held polls over ${POLL_USERS} users × ${SESSIONS_PER_USER} sessions (one poll per session); ${PAIRS} send pairs, ${PAYLOAD.length}-byte payloads.`,
       `Server caps raised for the bench: POLLS_PER_USER=${SERVER_POLL_CAPS.POLLS_PER_USER} (default 8), POLLS_MAX=${SERVER_POLL_CAPS.POLLS_MAX} (default half the open-file limit, at most 32,768), ` +
         `MAILBOX_PER_SENDER=100000 (default 100); no poll was replaced or refused during the delivery and capacity runs.`,
       '',
@@ -653,7 +802,7 @@ async function main(): Promise<void> {
       ),
       ...row('short-poll / bare Koa throughput', ratio, (n) => `${f(n * 100, 1)} %`, '≥ 50 %'),
       ...row(
-        'short-poll / bare node:http throughput',
+        'short poll / bare node:http, by throughput',
         polls.map((p) => p.app.rps / p.node.rps),
         (n) => `${f(n * 100, 1)} %`,
         '',
@@ -689,16 +838,46 @@ async function main(): Promise<void> {
         '(≥ 50 %)',
       ),
       ...row(
+        'short poll / bare node:http, by server CPU per request (node µs ÷ poll µs)',
+        polls.map((p) => p.node.cpuUs! / p.app.cpuUs!),
+        (n) => `${f(n * 100, 1)} %`,
+        '',
+      ),
+      ...row(
         `delivery send → held poll answer, p50 (${IDLE_POLLS} idle polls held)`,
-        deliveries.map((d) => d.p50),
+        deliveries.map((d) => d.app.p50),
         (n) => `${f(n, 3)} ms`,
         '< 0.5 ms',
       ),
       ...row(
         `delivery send → held poll answer, p99 (${IDLE_POLLS} idle polls held)`,
-        deliveries.map((d) => d.p99),
+        deliveries.map((d) => d.app.p99),
         (n) => `${f(n, 3)} ms`,
         '< 3 ms',
+      ),
+      ...row(
+        'in-memory long-poll relay (bench/relay.ts, same process, interleaved), delivery p50',
+        deliveries.map((d) => d.relay.p50),
+        (n) => `${f(n, 3)} ms`,
+        '',
+      ),
+      ...row(
+        'in-memory long-poll relay, delivery p99',
+        deliveries.map((d) => d.relay.p99),
+        (n) => `${f(n, 3)} ms`,
+        '',
+      ),
+      ...row(
+        'delivery Signalbox / relay, p50 / p50',
+        deliveries.map((d) => d.app.p50 / d.relay.p50),
+        (n) => `${f(n, 2)}x`,
+        '',
+      ),
+      ...row(
+        'delivery Signalbox / relay, p99 / p99',
+        deliveries.map((d) => d.app.p99 / d.relay.p99),
+        (n) => `${f(n, 2)}x`,
+        '',
       ),
       ...row(
         `RSS, ${HELD_POLLS} polls held (fresh server)`,
@@ -784,7 +963,7 @@ async function main(): Promise<void> {
           ]
         : []),
       ...row(
-        `send throughput, ${PAIRS} mailboxes, SQLite on disk, signals/s`,
+        `send throughput, ${PAIRS} mailboxes, ${STORE === 'postgres' ? 'PostgreSQL' : 'SQLite on disk'}, signals/s`,
         sends.map((x) => x.rps),
         (n) => f(n),
         '≥ 5,000',
@@ -799,6 +978,12 @@ async function main(): Promise<void> {
         'server CPU per send (sends/s one core could give: 10^6 ÷ this)',
         sends.map((x) => x.cpuUs),
         (n) => `${f(n, 1)} µs`,
+        '',
+      ),
+      ...row(
+        "PostgreSQL CPU per send (the cluster's processes, over the same run)",
+        sends.flatMap((x) => (x.storeCpuUs !== undefined ? [x.storeCpuUs] : [])),
+        (n) => (Number.isNaN(n) ? 'n/a (its processes unreadable)' : `${f(n, 1)} µs`),
         '',
       ),
       ...row(
@@ -838,6 +1023,12 @@ async function main(): Promise<void> {
         '< 2x, flat',
       ),
       ...row(
+        'that load: RSS, mean of the last third of the samples over the middle third',
+        loads.map((l) => rssTrend(l.rssSamples).rise),
+        (n) => (Number.isNaN(n) ? 'n/a (fewer than 3 samples)' : `${n >= 0 ? '+' : ''}${f(n * 100, 1)} %`),
+        `flat: ≤ +${RSS_RISE_FLAT * 100} %`,
+      ),
+      ...row(
         'that load: event-loop delay p99',
         loads.map((l) => l.loopP99),
         (n) => `${f(n, 2)} ms`,
@@ -846,7 +1037,8 @@ async function main(): Promise<void> {
       '',
       ...loads.map(
         (l, i) =>
-          `Load repeat ${i + 1}, every 2 s: RSS ${mb(l.idleHeldRss)} (idle-held) → ${l.rssSamples.map(mb).join(' → ')}; ` +
+          `Load repeat ${i + 1}, every 2 s: RSS ${mb(l.idleHeldRss)} (idle-held) → ${l.rssSamples.map(mb).join(' → ')} ` +
+          `(highest ${(maxOf(l.rssSamples) / l.idleHeldRss).toFixed(2)}x idle-held; ${rssTrend(l.rssSamples).text}); ` +
           `V8 heap used ${l.heapSamples.map(mb).join(' → ')}; external ${l.externalSamples.map(mb).join(' → ')}.`,
       ),
       ...(sends.length
@@ -863,6 +1055,7 @@ async function main(): Promise<void> {
     agent.destroy();
     await stopProcess(server.child);
     rmSync(dataDir, { recursive: true, force: true });
+    await db?.drop();
   }
 }
 

@@ -1,9 +1,10 @@
 /**
  * The server process for `bench/signaling.ts` (run it through `npm run bench:signaling`, which pins it to
- * CPU 0 with taskset). One process, four loopback listeners on ephemeral ports:
+ * CPU 0 with taskset). One process, five loopback listeners on ephemeral ports:
  *
  * - the real Signalbox app, built as `npm start` builds it: createApp with parseConfig, the SQLite store on
- *   disk in a temp DATA_DIR, LOG_LEVEL=info with pino writing every request line (synchronously, as to
+ *   disk in a temp DATA_DIR (or, with STORE=postgres and DATABASE_URL in this process's environment, the
+ *   PostgreSQL store on that database), LOG_LEVEL=info with pino writing every request line (synchronously, as to
  *   stdout in production) to /dev/null, process metrics on, main.ts's HTTP timeouts. What differs from
  *   production, and why: MAILBOX_MAX=100000 and MAILBOX_PER_SENDER=100000 (the send bench puts hundreds of
  *   signals from one sender into one mailbox), every RATE_* off (the benches send far more than one user
@@ -13,11 +14,12 @@
  *   and cheap argon2id parameters (only registration and login hash, and neither is measured here);
  * - a bare Koa app, `new Koa()` with one middleware answering `{ ok: true }`: the baseline the issue asks for;
  * - a bare node:http server answering the same `{"ok":true}` with a JSON content type: the floor under both;
+ * - bench/relay.ts, an in-memory long-poll relay on Koa: the baseline of the delivery figure;
  * - on the bare app's port, `GET /stats` (`?reset=1` clears the event-loop delay histogram, `?gc=1` runs a
  *   full GC first): CPU time used, RSS, heap, open file descriptors and event-loop delay percentiles (perf_hooks.monitorEventLoopDelay)
  *   of this process. The bare route pays one string comparison for it.
  *
- * When ready it prints one JSON line `{"app": port, "bare": port, "node": port, "dataDir": ...}` on stdout. SIGTERM (or
+ * When ready it prints one JSON line `{"app": port, "bare": port, "node": port, "relay": port, "dataDir": ...}` on stdout. SIGTERM (or
  * SIGINT, or its stdin closing when the driver dies, or 30 minutes passing) answers every held poll, closes
  * the listeners and the store, removes its temp dir (not one BENCH_DATA_DIR named) and exits.
  */
@@ -26,6 +28,7 @@ import { createServer } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import Koa from 'koa';
 import { listen, rateLimitsOff, startInProcess } from './fixture.js';
+import { createRelay } from './relay.js';
 
 /**
  * The poll caps, raised by the driver (which sets POLLS_PER_USER, POLLS_MAX and DEVICES_MAX in this
@@ -35,6 +38,11 @@ import { listen, rateLimitsOff, startInProcess } from './fixture.js';
  */
 const POLL_CAPS = Object.fromEntries(
   (['POLLS_PER_USER', 'POLLS_MAX', 'DEVICES_MAX'] as const).flatMap((k) => (process.env[k] !== undefined ? [[k, process.env[k]]] : [])),
+);
+
+/** The store, as the driver's STORE knob chose it (docs/configuration.md): unset, SQLite in DATA_DIR. */
+const STORE_ENV = Object.fromEntries(
+  (['STORE', 'DATABASE_URL'] as const).flatMap((k) => (process.env[k] !== undefined && process.env.STORE !== undefined ? [[k, process.env[k]]] : [])),
 );
 
 async function main(): Promise<void> {
@@ -51,6 +59,7 @@ async function main(): Promise<void> {
       ACCESS_TOKEN_TTL: '3600',
       ...rateLimitsOff(),
       ...POLL_CAPS,
+      ...STORE_ENV,
     },
   });
 
@@ -97,9 +106,15 @@ async function main(): Promise<void> {
     res.end(BARE_BODY);
   });
   nodeServer.keepAliveTimeout = 65_000;
+  const relay = createRelay();
+  const relayServer = createServer(relay.app.callback());
+  // As main.ts's: above the longest hold (30 s), so both sides of the delivery figure keep their sockets alike.
+  relayServer.requestTimeout = 60_000;
+  relayServer.keepAliveTimeout = 65_000;
 
   const barePort = await listen(bareServer);
   const nodePort = await listen(nodeServer);
+  const relayPort = await listen(relayServer);
 
   let stopping = false;
   const stop = () => {
@@ -110,6 +125,9 @@ async function main(): Promise<void> {
     bareServer.closeAllConnections();
     nodeServer.close();
     nodeServer.closeAllConnections();
+    relay.release();
+    relayServer.close();
+    relayServer.closeAllConnections();
     // process.exit in finally ends the server either way: there is no caller left to hand a rejection to.
     void bench.stop().finally(() => process.exit(0));
   };
@@ -122,7 +140,7 @@ async function main(): Promise<void> {
   // Bounded whatever happens to the driver.
   setTimeout(stop, 30 * 60_000).unref();
 
-  process.stdout.write(`${JSON.stringify({ app: bench.port, bare: barePort, node: nodePort, dataDir: bench.dataDir })}\n`);
+  process.stdout.write(`${JSON.stringify({ app: bench.port, bare: barePort, node: nodePort, relay: relayPort, dataDir: bench.dataDir })}\n`);
 }
 
 main().catch((err: unknown) => {
