@@ -16,9 +16,10 @@ export interface SqliteMailboxWrites {
   refusal(deviceId: string, senderId: string, now: number, limits: MailboxLimits): AppendRefusal | null;
   /**
    * Stores `entry` once (its payload) and numbers a copy of it into each device's mailbox (its next seq);
-   * `pairKey` marks a connection request's events (ServerEvent.requestPair).
+   * `pairKey` marks a connection request's events (ServerEvent.requestPair). Returns each copy's seq, in
+   * the order of `deviceIds`.
    */
-  deliver(entry: MailboxEntry, deviceIds: readonly string[], pairKey?: string | null): void;
+  deliver(entry: MailboxEntry, deviceIds: readonly string[], pairKey?: string | null): number[];
   /**
    * Runs `change` in one IMMEDIATE transaction with the events `events` builds from its outcome
    * (null: nothing changed, no events), then wakes the devices that received them. Each event goes to
@@ -112,8 +113,8 @@ export function sqliteMailboxWrites(db: Database.Database, arrivals: Arrivals): 
     return found.length > 0;
   };
 
-  const deliver = (e: MailboxEntry, deviceIds: readonly string[], pairKey: string | null = null): void => {
-    if (deviceIds.length === 0) return;
+  const deliver = (e: MailboxEntry, deviceIds: readonly string[], pairKey: string | null = null): number[] => {
+    if (deviceIds.length === 0) return [];
     const expiresAt = e.expiresAt.getTime();
     insertBody.run(e.id, e.senderId, e.payload, expiresAt);
     const copy = {
@@ -128,7 +129,11 @@ export function sqliteMailboxWrites(db: Database.Database, arrivals: Arrivals): 
       event: isEventType(e.type) ? 1 : 0,
       pairKey,
     };
-    for (const deviceId of deviceIds) insertCopy.run({ ...copy, deviceId, seq: nextSeq.get(deviceId)!.last_seq });
+    return deviceIds.map((deviceId) => {
+      const seq = nextSeq.get(deviceId)!.last_seq;
+      insertCopy.run({ ...copy, deviceId, seq });
+      return seq;
+    });
   };
 
   return {
