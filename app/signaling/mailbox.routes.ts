@@ -58,8 +58,10 @@ const MAX_AFTER_CHARS = 64;
  */
 export function leanPollRoute(mailboxes: MailboxService): LeanRoute<{ after: string | undefined; wait: number }> {
   return {
+    method: 'GET',
     path: '/signaling/poll',
     template: '/signaling/poll',
+    status: 200,
     query(search) {
       let after: string | undefined;
       let wait: number | undefined;
@@ -75,7 +77,7 @@ export function leanPollRoute(mailboxes: MailboxService): LeanRoute<{ after: str
       }
       return { after, wait: wait ?? 0 };
     },
-    async handle(auth, query, _req, res) {
+    async handle(auth, query, _body, _req, res) {
       const { signals, cursor } = await mailboxes.poll(auth, query.after, query.wait, clientGone(res));
       return { signals: signals.map(presentSignal), cursor };
     },
