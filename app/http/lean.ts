@@ -87,7 +87,7 @@ export function leanHandler(deps: LeanDeps, routes: Array<LeanRoute<unknown>>, f
     let matched = bodyLength === null;
     try {
       // Every failure from here on is answered here, as errorHandler would: nothing runs twice.
-      const input = bodyLength === null ? undefined : await readJsonBody(req, bodyLength);
+      const input = bodyLength === null ? undefined : await readJsonBody(req, bodyLength, deps.maxBodyBytes);
       matched = true;
       const caller = await deps.callerOf(req.headers.authorization ?? '');
       if (deps.onAuthenticated) await deps.onAuthenticated(caller);

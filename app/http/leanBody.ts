@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { invalidJson } from '../core/errors.js';
+import { invalidJson, payloadTooLarge, type AppError } from '../core/errors.js';
 
 /**
  * A POST's JSON body read outside Koa for the lean routes (http/lean.ts), giving what `jsonBody` (koa-body,
@@ -63,40 +63,48 @@ export function parseJsonStrict(raw: string): unknown {
 }
 
 /**
- * Reads the `length` bytes `leanBodyLength` allowed, keeping no byte past them (a hard cap), and parses them.
- * A body that ends short (the client went away) or runs long is 400 invalid_json, as koa-body's reader
- * answers a body that does not match its Content-Length. An empty body is `{}`, as `jsonBody` hands it on.
+ * Reads the `length` bytes `leanBodyLength` allowed and parses them, keeping no byte past `length` (a hard cap)
+ * and reading none past `limit`, with koa-body's reader's answers (raw-body): more than `limit` bytes is 413
+ * payload_too_large at once; a body that ends short of `length` (the client went away) or runs past it is 400
+ * invalid_json. node:http frames a body by its Content-Length, so only the first can happen through a server.
+ * An empty body is `{}`, as `jsonBody` hands it on.
  */
-export function readJsonBody(req: IncomingMessage, length: number): Promise<unknown> {
+export function readJsonBody(req: IncomingMessage, length: number, limit: number): Promise<unknown> {
   if (length === 0) return Promise.resolve({});
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let received = 0;
-    const settle = (fail: boolean) => {
+    const stop = () => {
       req.off('data', onData);
       req.off('end', onEnd);
-      req.off('error', onFail);
-      req.off('close', onFail);
-      if (fail) {
-        reject(invalidJson());
+      req.off('error', onGone);
+      req.off('close', onGone);
+    };
+    const fail = (error: AppError) => {
+      stop();
+      reject(error);
+    };
+    const onData = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > limit) fail(payloadTooLarge(limit));
+      else if (received <= length) chunks.push(chunk);
+    };
+    const onEnd = () => {
+      if (received !== length) {
+        fail(invalidJson());
         return;
       }
+      stop();
       try {
         resolve(parseJsonStrict((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received)).toString('utf8')));
       } catch (err) {
         reject(err instanceof Error ? err : invalidJson()); // parseJsonStrict throws only invalid_json
       }
     };
-    const onData = (chunk: Buffer) => {
-      received += chunk.length;
-      if (received > length) settle(true);
-      else chunks.push(chunk);
-    };
-    const onEnd = () => settle(received !== length);
-    const onFail = () => settle(true);
+    const onGone = () => fail(invalidJson());
     req.on('data', onData);
     req.on('end', onEnd);
-    req.on('error', onFail);
-    req.on('close', onFail);
+    req.on('error', onGone);
+    req.on('close', onGone);
   });
 }

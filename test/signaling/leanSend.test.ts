@@ -184,6 +184,17 @@ describe('POST /signaling/send outside Koa', () => {
     expect([value.status, value.servedLean]).toEqual([202, true]);
   });
 
+  it('takes a body of exactly MAX_BODY_BYTES and leaves one byte more to Koa (413), with the same bytes', async () => {
+    const sized = (total: number) => {
+      const empty = json({ ...valid(), payload: '' });
+      return json({ ...valid(), payload: 'x'.repeat(total - Buffer.byteLength(empty)) });
+    };
+    const atLimit = await sameBytes(t, 'at the limit', { headers: asUser(alice), body: sized(t.config.maxBodyBytes) }, maskId);
+    expect(atLimit.servedLean).toBe(true);
+    const past = await sameBytes(t, 'one byte more', { headers: asUser(alice), body: sized(t.config.maxBodyBytes + 1) });
+    expect([past.status, past.body.error.code, past.servedLean]).toEqual([413, 'payload_too_large', false]);
+  });
+
   it('leaves to Koa what only Koa reads: another content type, an oversize or chunked body, a query string', async () => {
     const cases: Array<[string, Ask, number]> = [
       ['text/plain', { headers: asUser(alice, { 'Content-Type': 'text/plain' }), body: json(valid()) }, 415],
