@@ -144,8 +144,9 @@ export function createApp(deps: AppDeps): SignalboxApp {
   const koaCallback = app.callback();
   // Koa settles every request itself (ctx.onerror answers and logs a throw): its promise carries nothing more.
   const koaHandler: RequestHandler = (req, res) => void koaCallback(req, res);
-  // The hot poll route is answered before Koa (same check, bytes, log line and metrics; docs/architecture.md,
-  // "The path of GET /signaling/poll"); the rest, and any poll it leaves, go through the middleware above.
+  // The hot poll and send routes are answered before Koa (same checks, bytes, log line and metrics;
+  // docs/architecture.md, "The path of GET /signaling/poll"); the rest, and any request they leave, go through
+  // the middleware above.
   const lean = {
     logger,
     trustProxy: config.trustProxy,

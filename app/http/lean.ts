@@ -4,26 +4,35 @@ import type { Logger } from 'pino';
 import type { Caller } from '../core/caller.js';
 import { errorBody, toAppError } from './errorHandler.js';
 import { EXPOSED_HEADERS, NO_STORE, SECURITY_HEADERS } from './headers.js';
+import { leanBodyLength, readJsonBody } from './leanBody.js';
 import { VALID_REQUEST_ID } from './requestContext.js';
 
 /**
- * A route answered straight from node:http, outside Koa: for the one endpoint hot enough that Koa's
- * context, its middleware chain and a suspended async frame per middleware show in the bench (bench/README.md:
- * the empty short poll, and every held long-poll's memory). Only what it does not need is skipped: it
- * answers the same bytes as the Koa route (same headers in the same order, the same JSON), writes the same
- * log line, counts in the same metrics and authenticates with the same check, and answers its failures
- * (a refused token or session, a bad cursor, a cap, a store that is down) in the same error shape. A query
- * of another shape it leaves to Koa before doing anything, so Koa's validation answers it.
+ * A route answered straight from node:http, outside Koa: for the endpoints hot enough that Koa's context, its
+ * middleware chain and a suspended async frame per middleware show in the bench (bench/README.md: the empty
+ * short poll, every held long-poll's memory, and the send, whose Koa chain with koa-body and zod was a tenth of
+ * its CPU). Only what it does not need is skipped: it answers the same bytes as the Koa route (same headers in
+ * the same order, the same JSON), writes the same log line, counts in the same metrics and authenticates with
+ * the same check, and answers its failures (a refused token or session, a bad body or cursor, a cap, a store
+ * that is down) in the same error shape. A request of another shape (query; for a POST, body headers) it
+ * leaves to Koa before doing anything, so Koa answers it.
  */
 export interface LeanRoute<Q> {
-  /** Only GET; the exact path (no trailing slash, no parameters: those go to Koa). */
+  /**
+   * GET, or POST with a JSON body: read (leanBody.ts) before the caller is authenticated, as `jsonBody` runs
+   * before the router in Koa's chain, and handed to `handle` as `jsonBody` would hand it on.
+   */
+  method: 'GET' | 'POST';
+  /** The exact path (no trailing slash, no parameters: those go to Koa). */
   path: string;
   /** The route template for logs and metrics, as Koa's router names it. */
   template: string;
+  /** The status of a success: 200, or 202 for what is accepted for delivery. */
+  status: number;
   /** The parsed query string (without `?`), or null to leave the request to Koa (it writes the 400). */
   query(search: string): Q | null;
-  /** The 200 answer's JSON body; an error thrown is answered in the API's single error shape. */
-  handle(caller: Caller, query: Q, req: IncomingMessage, res: ServerResponse): Promise<unknown>;
+  /** The success's JSON body; an error thrown is answered in the API's single error shape. `body` is undefined for a GET. */
+  handle(caller: Caller, query: Q, body: unknown, req: IncomingMessage, res: ServerResponse): Promise<unknown>;
 }
 
 export interface LeanDeps {
@@ -64,22 +73,27 @@ const writable = (res: ServerResponse) => !res.writableEnded && (!res.socket || 
  * `fallback`, Koa's callback.
  */
 export function leanHandler(deps: LeanDeps, routes: Array<LeanRoute<unknown>>, fallback: Handler): Handler {
-  const byPath = new Map(routes.map((r) => [r.path, r]));
+  const byRoute = new Map(routes.map((r) => [`${r.method} ${r.path}`, r]));
   const cors = new Set(deps.corsOrigins);
 
-  const serve = async (req: IncomingMessage, res: ServerResponse, route: LeanRoute<unknown>, query: unknown, started: bigint) => {
+  /** `bodyLength`: for a POST, the body's declared length (leanBody.ts); null for a GET. */
+  const serve = async (req: IncomingMessage, res: ServerResponse, route: LeanRoute<unknown>, query: unknown, bodyLength: number | null, started: bigint) => {
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && VALID_REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    let status = 200;
+    let status = route.status;
     let body: unknown;
     let extra: Record<string, string> | undefined;
+    // Koa's router names the route only once the body is read: a body refused is logged and counted unmatched.
+    let matched = bodyLength === null;
     try {
       // Every failure from here on is answered here, as errorHandler would: nothing runs twice.
+      const input = bodyLength === null ? undefined : await readJsonBody(req, bodyLength, deps.maxBodyBytes);
+      matched = true;
       const caller = await deps.callerOf(req.headers.authorization ?? '');
       if (deps.onAuthenticated) await deps.onAuthenticated(caller);
-      body = await route.handle(caller, query, req, res);
+      body = await route.handle(caller, query, input, req, res);
     } catch (err) {
-      const appError = toAppError(err, deps.logger, deps.maxBodyBytes, { requestId, method: 'GET', path: route.path });
+      const appError = toAppError(err, deps.logger, deps.maxBodyBytes, { requestId, method: route.method, path: route.path });
       status = appError.status;
       extra = appError.headers;
       body = errorBody(appError);
@@ -89,8 +103,11 @@ export function leanHandler(deps: LeanDeps, routes: Array<LeanRoute<unknown>>, f
     else res.end();
     // Counted and logged once the answer is on its way, not before: the log line's write is a syscall
     // a woken poll's recipient would otherwise wait for (bench/README.md, "Delivery").
-    deps.observe('GET', route.template, status, ms / 1000);
-    deps.logger.info({ requestId, method: 'GET', route: route.template, status, ms: Math.round(ms * 10) / 10, ip: clientIp(req, deps.trustProxy) }, 'request');
+    deps.observe(route.method, matched ? route.template : 'unmatched', status, ms / 1000);
+    deps.logger.info(
+      { requestId, method: route.method, route: matched ? route.template : null, status, ms: Math.round(ms * 10) / 10, ip: clientIp(req, deps.trustProxy) },
+      'request',
+    );
   };
 
   const writeAnswer = (req: IncomingMessage, res: ServerResponse, requestId: string, status: number, extra: Record<string, string> | undefined, body: unknown) => {
@@ -110,14 +127,15 @@ export function leanHandler(deps: LeanDeps, routes: Array<LeanRoute<unknown>>, f
   };
 
   return (req, res) => {
-    if (req.method === 'GET' && req.url !== undefined) {
-      const url = req.url;
+    const url = req.url;
+    if ((req.method === 'GET' || req.method === 'POST') && url !== undefined) {
       const q = url.indexOf('?');
-      const route = byPath.get(q === -1 ? url : url.slice(0, q));
-      if (route) {
+      const route = byRoute.get(`${req.method} ${q === -1 ? url : url.slice(0, q)}`);
+      const bodyLength = route?.method === 'POST' ? leanBodyLength(req, deps.maxBodyBytes) : null;
+      if (route && (route.method === 'GET' || bodyLength !== null)) {
         const query = route.query(q === -1 ? '' : url.slice(q + 1));
         if (query !== null) {
-          void serve(req, res, route, query, process.hrtime.bigint()).catch((err: unknown) => {
+          void serve(req, res, route, query, bodyLength, process.hrtime.bigint()).catch((err: unknown) => {
             // Only a bug gets here (every failure above is answered): never leave the socket hanging.
             deps.logger.error({ err }, 'lean route failed');
             if (!res.headersSent) res.statusCode = 500;

@@ -1,12 +1,14 @@
 import { defaultOf } from '../config/defaults.js';
 import { EVENT_DOCS, EVENT_TYPES } from '../core/serverEvents.js';
 import type { ServerResponse } from 'node:http';
+import type { z } from 'zod';
 import { caller } from '../http/context.js';
 import type { LeanRoute } from '../http/lean.js';
 import { defineRoute, type AnyRoute } from '../http/route.js';
+import { parseInput } from '../http/validate.js';
 import type { SignalRecord } from '../store/types.js';
 import { ackBody, MAX_WAIT_SECONDS, pollQuery, pollResponse, sendBody, sendResponse, type SignalJson } from './mailbox.schema.js';
-import type { MailboxService } from './mailbox.service.js';
+import type { MailboxService, SendAnswer } from './mailbox.service.js';
 import type { ClientGone } from './notifier.js';
 
 const TAG = 'Signaling';
@@ -58,8 +60,10 @@ const MAX_AFTER_CHARS = 64;
  */
 export function leanPollRoute(mailboxes: MailboxService): LeanRoute<{ after: string | undefined; wait: number }> {
   return {
+    method: 'GET',
     path: '/signaling/poll',
     template: '/signaling/poll',
+    status: 200,
     query(search) {
       let after: string | undefined;
       let wait: number | undefined;
@@ -75,9 +79,33 @@ export function leanPollRoute(mailboxes: MailboxService): LeanRoute<{ after: str
       }
       return { after, wait: wait ?? 0 };
     },
-    async handle(auth, query, _req, res) {
+    async handle(auth, query, _body, _req, res) {
       const { signals, cursor } = await mailboxes.poll(auth, query.after, query.wait, clientGone(res));
       return { signals: signals.map(presentSignal), cursor };
+    },
+  };
+}
+
+/** The send's 202 body, for the Koa route and the lean one alike. */
+function presentSent(sent: SendAnswer): z.infer<typeof sendResponse> {
+  return { id: sent.id, expiresAt: sent.expiresAt.toISOString(), devices: sent.devices, reachable: sent.reachable };
+}
+
+/**
+ * `POST /signaling/send` answered outside Koa (http/lean.ts), the hottest write: the body read as `jsonBody`
+ * reads it, then the Koa route's own steps (the caller, `parseInput` with `sendBody`, the service, the
+ * presenter). A request with a query string, or whose body Koa alone can read (leanBody.ts), goes to Koa.
+ */
+export function leanSendRoute(mailboxes: MailboxService): LeanRoute<Record<string, never>> {
+  return {
+    method: 'POST',
+    path: '/signaling/send',
+    template: '/signaling/send',
+    status: 202,
+    query: (search) => (search === '' ? {} : null),
+    async handle(auth, _query, body) {
+      const [input] = parseInput([[sendBody, body, '']]) as [z.infer<typeof sendBody>];
+      return presentSent(await mailboxes.send(auth, input));
     },
   };
 }
@@ -111,7 +139,7 @@ export function mailboxRoutes(mailboxes: MailboxService): AnyRoute[] {
       handler: async (ctx, { body }) => {
         const sent = await mailboxes.send(caller(ctx), body);
         ctx.status = 202;
-        ctx.body = { id: sent.id, expiresAt: sent.expiresAt.toISOString(), devices: sent.devices, reachable: sent.reachable };
+        ctx.body = presentSent(sent);
       },
     }),
     defineRoute({

@@ -6,7 +6,7 @@ import { systemScheduler, type Scheduler } from '../lib/scheduler.js';
 import { Cursors } from './cursor.js';
 import { IceServerService } from './iceServers.js';
 import { iceServerRoutes } from './iceServers.routes.js';
-import { leanPollRoute, mailboxRoutes } from './mailbox.routes.js';
+import { leanPollRoute, leanSendRoute, mailboxRoutes } from './mailbox.routes.js';
 import { MailboxService } from './mailbox.service.js';
 import { MailboxNotifier, type EndedSessions } from './notifier.js';
 import { resolvePollsMax } from './pollLimits.js';
@@ -31,7 +31,7 @@ export interface SignalingFeature extends Feature {
   isHoldingDevice: (sessionId: string) => boolean;
   /** Sessions ended in this process: their held polls answer 401 at once (accounts tells this). */
   sessionsEnded: (ended: EndedSessions) => void;
-  /** `GET /signaling/poll` answered outside Koa (http/lean.ts); the Koa route in `routes` stays for the rest. */
+  /** `GET /signaling/poll` and `POST /signaling/send` answered outside Koa (http/lean.ts); the Koa routes in `routes` stay for the rest. */
   leanRoutes: Array<LeanRoute<unknown>>;
 }
 
@@ -70,7 +70,7 @@ export function createSignaling(d: SignalingModuleDeps): SignalingFeature {
     },
     stop: () => notifier.close(),
     isHolding: (userId) => notifier.isHolding(userId),
-    leanRoutes: [leanPollRoute(mailboxes)],
+    leanRoutes: [leanPollRoute(mailboxes), leanSendRoute(mailboxes)],
     isHoldingDevice: (sessionId) => notifier.isHoldingSession(sessionId),
     sessionsEnded: (ended) => notifier.endSessions(ended),
   };
