@@ -3,7 +3,7 @@ import type { Caller } from '../core/caller.js';
 import { mailboxFull, notConnected, notFound, rateLimited, unauthorized, unavailable, validationFailed } from '../core/errors.js';
 import type { RateLimiter } from '../core/rateLimiter.js';
 import type { Clock } from '../lib/clock.js';
-import { newId } from '../lib/ids.js';
+import { newTimeOrderedId } from '../lib/ids.js';
 import type { Scheduler } from '../lib/scheduler.js';
 import { StoreUnavailableError, type MailboxEntry, type SessionRecord, type SignalRecord, type SignalType, type Store } from '../store/types.js';
 import type { Cursors } from './cursor.js';
@@ -93,7 +93,7 @@ export class MailboxService {
       throw notConnected();
     }
     const signal: MailboxEntry = {
-      id: newId(),
+      id: newTimeOrderedId(now),
       senderId: auth.userId,
       senderUsername: sender.username,
       senderDeviceId: auth.sessionId,
