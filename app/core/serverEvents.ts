@@ -1,4 +1,4 @@
-import { newId } from '../lib/ids.js';
+import { newTimeOrderedId } from '../lib/ids.js';
 import type { ConnectionRecord, EventAudience, EventType, ServerEvent } from '../store/types.js';
 
 /**
@@ -115,7 +115,7 @@ export function serverEvent<T extends EventType>(
     eventsMax: time.eventsMax,
     ...(requestPair === undefined ? {} : { requestPair }),
     entry: {
-      id: newId(),
+      id: newTimeOrderedId(time.now.getTime()),
       senderId: cause.id,
       senderUsername: cause.username,
       senderDeviceId: null,

@@ -3,9 +3,9 @@ import type { Caller } from '../core/caller.js';
 import { mailboxFull, notConnected, notFound, rateLimited, unauthorized, unavailable, validationFailed } from '../core/errors.js';
 import type { RateLimiter } from '../core/rateLimiter.js';
 import type { Clock } from '../lib/clock.js';
-import { newId } from '../lib/ids.js';
+import { newTimeOrderedId } from '../lib/ids.js';
 import type { Scheduler } from '../lib/scheduler.js';
-import { StoreUnavailableError, type MailboxEntry, type SignalRecord, type SignalType, type Store } from '../store/types.js';
+import { StoreUnavailableError, type MailboxEntry, type SessionRecord, type SignalRecord, type SignalType, type Store } from '../store/types.js';
 import type { Cursors } from './cursor.js';
 import type { ClientGone, MailboxNotifier } from './notifier.js';
 import { sessionIsLive } from './sessionChecks.js';
@@ -93,7 +93,7 @@ export class MailboxService {
       throw notConnected();
     }
     const signal: MailboxEntry = {
-      id: newId(),
+      id: newTimeOrderedId(now),
       senderId: auth.userId,
       senderUsername: sender.username,
       senderDeviceId: auth.sessionId,
@@ -140,12 +140,26 @@ export class MailboxService {
    */
   private async reachable(recipientId: string, toDevice: string | undefined, senderDevice: string, now: number): Promise<number> {
     const { store, notifier, config } = this.d;
-    const targets = (await store.sessions.listByUser(recipientId, new Date(now))).filter((s) => s.id !== senderDevice && (toDevice === undefined || s.id === toDevice));
+    const targets =
+      toDevice === undefined
+        ? (await store.sessions.listByUser(recipientId, new Date(now))).filter((s) => s.id !== senderDevice)
+        : await this.liveDevice(recipientId, toDevice, senderDevice, now);
     const windowMs = config.presenceWindow * 1000;
     const asleep = targets.filter((s) => !notifier.isHoldingSession(s.id) && (s.lastSeen === null || now - s.lastSeen.getTime() >= windowMs));
     if (asleep.length === 0) return targets.length;
     const subscribed = new Set((await store.pushSubscriptions.findMany(asleep.map((s) => s.id))).map((p) => p.deviceId));
     return targets.length - asleep.length + subscribed.size;
+  }
+
+  /**
+   * `toDevice` as the one target `reachable` counts, when it is a live device of the recipient other than
+   * the sending one: the same rule as `listByUser` (the user's, not expired at `now`), but one session
+   * looked up (remembered on SQLite) instead of all of a recipient's, who may have many.
+   */
+  private async liveDevice(recipientId: string, toDevice: string, senderDevice: string, now: number): Promise<SessionRecord[]> {
+    if (toDevice === senderDevice) return [];
+    const session = await this.d.store.sessions.findById(toDevice);
+    return session && session.userId === recipientId && session.expiresAt.getTime() > now ? [session] : [];
   }
 
   /**

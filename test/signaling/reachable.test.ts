@@ -68,4 +68,18 @@ describe('reachable on POST /signaling/send', () => {
     const again = await send(t, alice, bob, { idempotencyKey: 'k-1' });
     expect(again.body).toEqual(first.body);
   });
+
+  it('counts no device on a retry to a named device that has ended since, nor one of the sending user that is not the recipient', async () => {
+    const phone = await signInDevice(t, bob, 'phone');
+    expect((await poll(t, phone)).status).toBe(200); // seen: reachable
+    const first = await send(t, alice, bob, { toDevice: phone.deviceId, idempotencyKey: 'k-2' });
+    expect(first.body).toMatchObject({ devices: 1, reachable: 1 });
+    expect((await t.http.post('/auth/logout').set(bearer(phone)).send({})).status).toBe(204);
+    // The retry answers the first send again; only reachable is read anew, and the phone is gone.
+    expect((await send(t, alice, bob, { toDevice: phone.deviceId, idempotencyKey: 'k-2' })).body).toMatchObject({ id: first.body.id, devices: 1, reachable: 0 });
+    // A retry naming another user's live device (Alice's own): not a device of Bob's, so not counted.
+    const alicePhone = await signInDevice(t, alice, 'phone');
+    expect((await poll(t, alicePhone)).status).toBe(200); // seen, so only whose device it is keeps it out
+    expect((await send(t, alice, bob, { toDevice: alicePhone.deviceId, idempotencyKey: 'k-2' })).body).toMatchObject({ id: first.body.id, devices: 1, reachable: 0 });
+  });
 });

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { SqliteMailboxWrites } from './mailboxWrites.js';
+import { rowMemo } from './rowMemo.js';
 import { toPgp } from './users.js';
 import type { ConnectionRecord, ConnectionRequestInput, ConnectionRequestResult, ConnectionStore, ConnectionView } from '../types.js';
 
@@ -44,7 +45,39 @@ const pair = (a: string, b: string): [string, string] => (a < b ? [a, b] : [b, a
 // expired request is absent whether or not purgeExpired has run.
 const LIVE = `(state = 'accepted' OR expires_at > @now)`;
 
+/** How many pairs the memo remembers before it starts over. */
+const REMEMBERED_MAX = 100_000;
+
+/**
+ * Connections found live by `find`, remembered by pair (rowMemo.ts): every accept, rejection, cancel,
+ * removal, replacement of an expired request, purge and account deletion (ON DELETE CASCADE) updates or
+ * deletes the row, which forgets it. A remembered pending request is live only until its expiry, judged on
+ * every answer as the SQL does.
+ */
+function connectionMemo(db: Database.Database) {
+  const memo = rowMemo<ConnectionRecord>(db, REMEMBERED_MAX);
+  db.function('signalbox_connection_changed', { deterministic: false, varargs: false }, (low: unknown, high: unknown) => {
+    memo.forget(`${String(low)} ${String(high)}`);
+    return null;
+  });
+  db.exec(`
+    CREATE TEMP TRIGGER IF NOT EXISTS connection_deleted AFTER DELETE ON main.connections
+      BEGIN SELECT signalbox_connection_changed(old.low_id, old.high_id); END;
+    CREATE TEMP TRIGGER IF NOT EXISTS connection_updated AFTER UPDATE ON main.connections
+      BEGIN SELECT signalbox_connection_changed(old.low_id, old.high_id); END;
+  `);
+  return {
+    find(low: string, high: string, now: number, read: () => Row | undefined): ConnectionRecord | null {
+      const known = memo.get(`${low} ${high}`);
+      if (known && (known.state === 'accepted' || known.expiresAt!.getTime() > now)) return known;
+      const row = read();
+      return row ? memo.remember(`${low} ${high}`, toRecord(row)) : null;
+    },
+  };
+}
+
 export function sqliteConnections(db: Database.Database, mailbox: SqliteMailboxWrites): ConnectionStore {
+  const memo = connectionMemo(db);
   const counts = db.prepare<{ now: number }, { accepted: number; pending: number }>(
     `SELECT count(*) FILTER (WHERE state = 'accepted') AS accepted,
             count(*) FILTER (WHERE state = 'pending' AND expires_at > @now) AS pending
@@ -154,8 +187,8 @@ export function sqliteConnections(db: Database.Database, mailbox: SqliteMailboxW
     },
     async find(a, b, now) {
       const [low, high] = pair(a, b);
-      const row = liveByPair.get({ low, high, now: now.getTime() });
-      return row ? toRecord(row) : null;
+      const at = now.getTime();
+      return memo.find(low, high, at, () => liveByPair.get({ low, high, now: at }));
     },
     async listConnections(userId) {
       return listConnections.all({ user: userId }).map(toView);

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { SqliteMailboxWrites } from './mailboxWrites.js';
+import { rowMemo } from './rowMemo.js';
 import { prefixUpperBound } from '../prefix.js';
 import { DuplicateError, type PgpKeyRecord, type UserRecord, type UserStore } from '../types.js';
 
@@ -56,7 +57,42 @@ const toRecord = (r: UserRow): UserRecord => ({
   disabledAt: r.disabled_at === null ? null : new Date(r.disabled_at),
 });
 
+/** How many users (each under its id and its username) the memo remembers before it starts over. */
+const REMEMBERED_MAX = 100_000;
+
+/**
+ * Users found by id or username, remembered under both (rowMemo.ts): every change to a users row, a
+ * password, a key, a disable, a deletion (or a rename, which no route makes), forgets both its keys.
+ */
+function userMemo(db: Database.Database) {
+  const memo = rowMemo<UserRecord>(db, 2 * REMEMBERED_MAX);
+  db.function('signalbox_user_changed', { deterministic: false, varargs: false }, (id: unknown, username: unknown) => {
+    memo.forget(`id ${String(id)}`);
+    memo.forget(`name ${String(username)}`);
+    return null;
+  });
+  // TEMP triggers live on this connection only, and are made again at every open.
+  db.exec(`
+    CREATE TEMP TRIGGER IF NOT EXISTS user_deleted AFTER DELETE ON main.users
+      BEGIN SELECT signalbox_user_changed(old.id, old.username); END;
+    CREATE TEMP TRIGGER IF NOT EXISTS user_updated AFTER UPDATE ON main.users
+      BEGIN SELECT signalbox_user_changed(old.id, old.username); END;
+  `);
+  const remember = (row: UserRow | undefined): UserRecord | null => {
+    if (!row) return null;
+    const user = toRecord(row);
+    if (user.pgp) Object.freeze(user.pgp);
+    memo.remember(`name ${user.username}`, user);
+    return memo.remember(`id ${user.id}`, user);
+  };
+  return {
+    byId: (id: string, read: () => UserRow | undefined) => memo.get(`id ${id}`) ?? remember(read()),
+    byUsername: (username: string, read: () => UserRow | undefined) => memo.get(`name ${username}`) ?? remember(read()),
+  };
+}
+
 export function sqliteUsers(db: Database.Database, mailbox: SqliteMailboxWrites): UserStore {
+  const memo = userMemo(db);
   const insert = db.prepare(
     `INSERT INTO users (id, username, email_index, email_enc, birthday_enc, password_hash, created_at,
                         pgp_fingerprint, pgp_algorithm, pgp_created_at, pgp_expires_at, pgp_public_key, disabled_at)
@@ -100,12 +136,10 @@ export function sqliteUsers(db: Database.Database, mailbox: SqliteMailboxWrites)
       }
     },
     async findById(id) {
-      const row = byId.get(id);
-      return row ? toRecord(row) : null;
+      return memo.byId(id, () => byId.get(id));
     },
     async findByUsername(username) {
-      const row = byUsername.get(username);
-      return row ? toRecord(row) : null;
+      return memo.byUsername(username, () => byUsername.get(username));
     },
     async findByEmailIndex(emailIndex) {
       const row = byEmailIndex.get(emailIndex);
