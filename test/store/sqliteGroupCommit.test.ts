@@ -80,6 +80,24 @@ describe('SQLite sends committed in groups', () => {
     expect((await store.signals.pending(bobPhone, at(1), 100)).map((s) => s.payload)).toEqual(['new']);
   });
 
+  it('settles a send only after the polls its arrival woke have run their whole answer (a chain of promises)', async () => {
+    const order: string[] = [];
+    const stop = store.signals.onArrival(() => {
+      // A woken poll's way to its answer: the mailbox read, the session check, the cursor, the write.
+      void (async () => {
+        for (let hop = 0; hop < 50; hop++) await Promise.resolve();
+        order.push('woken poll answered');
+      })();
+    });
+    try {
+      await sendOne('wake');
+      order.push('send settled');
+    } finally {
+      stop();
+    }
+    expect(order).toEqual(['woken poll answered', 'send settled']);
+  });
+
   it('answers a retry with the same idempotency key in the same group as a repeat', async () => {
     const key = 'retry-1';
     const send = (payload: string) =>

@@ -16,9 +16,10 @@ export interface SqliteMailboxWrites {
   refusal(deviceId: string, senderId: string, now: number, limits: MailboxLimits): AppendRefusal | null;
   /**
    * Stores `entry` once (its payload) and numbers a copy of it into each device's mailbox (its next seq);
-   * `pairKey` marks a connection request's events (ServerEvent.requestPair).
+   * `pairKey` marks a connection request's events (ServerEvent.requestPair). Returns each copy's seq, in
+   * the order of `deviceIds`.
    */
-  deliver(entry: MailboxEntry, deviceIds: readonly string[], pairKey?: string | null): void;
+  deliver(entry: MailboxEntry, deviceIds: readonly string[], pairKey?: string | null): number[];
   /**
    * Runs `change` in one IMMEDIATE transaction with the events `events` builds from its outcome
    * (null: nothing changed, no events), then wakes the devices that received them. Each event goes to
@@ -97,17 +98,18 @@ export function sqliteMailboxWrites(db: Database.Database, arrivals: Arrivals): 
     return found.length > 0;
   };
 
-  const deliver = (e: MailboxEntry, deviceIds: readonly string[], pairKey: string | null = null): void => {
-    if (deviceIds.length === 0) return;
+  const deliver = (e: MailboxEntry, deviceIds: readonly string[], pairKey: string | null = null): number[] => {
+    if (deviceIds.length === 0) return [];
     const expiresAt = e.expiresAt.getTime();
     insertBody.run(e.id, e.senderId, e.payload, expiresAt);
     const createdAt = e.createdAt.getTime();
     // 1 for a server event (a dotted type), 0 for a signal.
     const event = isEventType(e.type) ? 1 : 0;
-    for (const deviceId of deviceIds) {
+    return deviceIds.map((deviceId) => {
       const seq = nextSeq.get(deviceId)!.last_seq;
       insertCopy.run(deviceId, seq, e.id, e.senderId, e.senderUsername, e.senderDeviceId, e.type, e.sessionId, createdAt, expiresAt, event, pairKey);
-    }
+      return seq;
+    });
   };
 
   return {

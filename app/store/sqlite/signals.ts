@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { Arrivals } from '../arrivals.js';
-import type { AppendRefusal, MailboxEntryType, SendInput, SendResult, SignalRecord, SignalStore } from '../types.js';
+import type { AppendRefusal, MailboxEntry, MailboxEntryType, SendInput, SendResult, SignalRecord, SignalStore } from '../types.js';
+import { KnownMailboxes } from './knownMailboxes.js';
 import type { SqliteMailboxWrites } from './mailboxWrites.js';
 import type { GroupCommit } from './groupCommit.js';
 import { otherWritersWatch } from './otherWriters.js';
@@ -18,6 +19,9 @@ interface Row {
   expires_at: number;
 }
 
+/** A send's outcome inside the adapter: when stored, also the entry and each device's seq, in `devices` order. */
+type Sent = Exclude<SendResult, { outcome: 'stored' }> | { outcome: 'stored'; devices: string[]; entry: MailboxEntry; seqs: number[] };
+
 const toRecord = (r: Row): SignalRecord => ({
   id: r.id,
   seq: r.seq,
@@ -32,39 +36,41 @@ const toRecord = (r: Row): SignalRecord => ({
 });
 
 /**
- * How many devices the "known empty" memo remembers; past it the memo starts over (correct either way:
- * a device not in it is simply read).
- */
-const KNOWN_EMPTY_MAX = 200_000;
-
-/**
  * Per-device mailboxes (device_signals, numbered by device_mailboxes) and the idempotency keys of sends.
  *
- * Most polls find their mailbox empty, so the adapter remembers which mailboxes it last read empty and
- * answers those without a read (bench/README.md). That is only sound because it knows every write: every
- * entry enters through `mailboxWrites.deliver` inside a transaction of this connection, and every such
- * commit is announced on `arrivals` (which forgets those devices) in the same synchronous call, before
- * any other read can run. Writes by *other* connections to the file (the admin CLI, a second store
- * opened on it) are not announced: SQLite's `PRAGMA data_version` changes when another connection
- * commits, and then the whole memo is dropped before it is believed. A restart starts with an empty
- * memo. Entries only ever leave by acknowledgement, clearing, expiry or session end, none of which can
- * make an empty mailbox non-empty; a clock that goes back (tests) is not trusted either.
+ * Most polls find their mailbox empty, and a held poll woken by a send finds exactly that send: the adapter
+ * knows both without a read (knownMailboxes.ts, bench/README.md). That is only sound because it sees every
+ * change: every entry enters through `mailboxWrites.deliver` inside a transaction of this connection, and
+ * every such commit is announced on `arrivals` in the same synchronous call, before any other read can
+ * run, a send's with the entries it stored (`justStored`), any other's without (those devices are
+ * forgotten). Every entry that leaves, however (acknowledgement, clearing, expiry purge, an event replaced,
+ * a session's or sender's deletion cascading), fires a TEMP trigger that forgets its device in the very
+ * statement. Writes by *other* connections to the file (the admin CLI, a second store opened on it) are
+ * not announced: SQLite's `PRAGMA data_version` changes when another connection commits, and then the whole
+ * memo is dropped before it is believed. A restart starts with an empty memo; a clock that goes back
+ * (tests) is not trusted either.
  */
 export function sqliteSignals(db: Database.Database, mailbox: SqliteMailboxWrites, arrivals: Arrivals, commits: GroupCommit): SignalStore {
   const othersWrote = otherWritersWatch(db);
-  /** Device id → the time (ms) at which its mailbox was read and held no live entry. */
-  const knownEmpty = new Map<string, number>();
-  arrivals.listen((deviceIds) => {
-    for (const id of deviceIds) knownEmpty.delete(id);
+  const known = new KnownMailboxes();
+  db.function('signalbox_mailbox_changed', { deterministic: false, varargs: false }, (deviceId: unknown) => {
+    known.forget(String(deviceId));
+    return null;
   });
-  const emptyAt = (deviceId: string, now: number): boolean => {
-    if (othersWrote()) {
-      knownEmpty.clear();
-      return false;
-    }
-    const since = knownEmpty.get(deviceId);
-    return since !== undefined && since <= now;
-  };
+  // TEMP triggers live on this connection only, and are made again at every open.
+  db.exec(`
+    CREATE TEMP TRIGGER IF NOT EXISTS mailbox_entry_deleted AFTER DELETE ON main.device_signals
+      BEGIN SELECT signalbox_mailbox_changed(old.device_id); END;
+    CREATE TEMP TRIGGER IF NOT EXISTS mailbox_entry_updated AFTER UPDATE ON main.device_signals
+      BEGIN SELECT signalbox_mailbox_changed(old.device_id); END;
+  `);
+  /** The entries the sends of the commit being announced stored, by device; emptied by the announcement. */
+  const justStored = new Map<string, SignalRecord[]>();
+  arrivals.listen((deviceIds) => {
+    // A device appears once per send of the group that reached it; its entries are all in justStored.
+    for (const id of new Set(deviceIds)) known.committed(id, justStored.get(id) ?? null);
+    justStored.clear();
+  });
 
   const pending = db.prepare<[string, number, number], Row>(
     `SELECT d.seq, d.id, d.sender_id, d.sender_username, d.sender_device_id, d.type, b.payload, d.session_id, d.created_at, d.expires_at
@@ -94,8 +100,9 @@ export function sqliteSignals(db: Database.Database, mailbox: SqliteMailboxWrite
   );
 
   // The key check, the fan-out and the key itself in one IMMEDIATE transaction: every device gets the
-  // signal or none does, and two concurrent retries with one key cannot both store it.
-  const sendOne = (i: SendInput): SendResult => {
+  // signal or none does, and two concurrent retries with one key cannot both store it. A send that stored
+  // says what, for the announcement of its commit (`announce`).
+  const sendOne = (i: SendInput): Sent => {
     const s = i.signal;
     const now = i.now.getTime();
     if (i.idempotencyKey !== undefined) {
@@ -119,9 +126,9 @@ export function sqliteSignals(db: Database.Database, mailbox: SqliteMailboxWrite
       else stored.push(deviceId);
     }
     if (refusal && stored.length === 0) return { outcome: 'refused', reason: refusal };
-    mailbox.deliver(s, stored);
+    const seqs = mailbox.deliver(s, stored);
     if (i.idempotencyKey !== undefined) rememberKey.run(s.senderId, i.idempotencyKey, s.id, s.expiresAt.getTime(), stored.length);
-    return { outcome: 'stored', devices: stored };
+    return { outcome: 'stored', devices: stored, entry: s, seqs };
   };
   const send = db.transaction(sendOne);
 
@@ -133,7 +140,18 @@ export function sqliteSignals(db: Database.Database, mailbox: SqliteMailboxWrite
   };
   const removeUpTo = db.transaction(removeUpToOne);
 
-  const storedDevices = (r: SendResult) => (r.outcome === 'stored' ? r.devices : []);
+  /** Runs after the commit, just before its announcement: what each device received, then who to wake. */
+  const announce = (r: Sent): readonly string[] => {
+    if (r.outcome !== 'stored') return [];
+    r.devices.forEach((deviceId, n) => {
+      const record: SignalRecord = { ...r.entry, seq: r.seqs[n]! };
+      const list = justStored.get(deviceId);
+      if (list) list.push(record);
+      else justStored.set(deviceId, [record]);
+    });
+    return r.devices;
+  };
+  const asResult = (r: Sent): SendResult => (r.outcome === 'stored' ? { outcome: 'stored', devices: r.devices } : r);
 
   const purgeAll = db.transaction((now: number): number => {
     purgeKeys.run(now);
@@ -143,21 +161,24 @@ export function sqliteSignals(db: Database.Database, mailbox: SqliteMailboxWrite
   });
 
   return {
-    send(input) {
-      return commits.enqueue(
-        () => sendOne(input),
-        () => send.immediate(input),
-        storedDevices,
+    async send(input) {
+      return asResult(
+        await commits.enqueue(
+          () => sendOne(input),
+          () => send.immediate(input),
+          announce,
+        ),
       );
     },
     async pending(deviceId, now, limit) {
       const at = now.getTime();
-      if (emptyAt(deviceId, at)) return [];
-      const rows = pending.all(deviceId, at, limit);
-      if (rows.length === 0) {
-        if (knownEmpty.size >= KNOWN_EMPTY_MAX) knownEmpty.clear();
-        knownEmpty.set(deviceId, at);
+      if (othersWrote()) known.clear();
+      else {
+        const remembered = known.entries(deviceId, at, limit);
+        if (remembered) return remembered;
       }
+      const rows = pending.all(deviceId, at, limit);
+      if (rows.length === 0) known.readEmpty(deviceId, at);
       return rows.map(toRecord);
     },
     ack(deviceId, upTo) {
