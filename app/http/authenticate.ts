@@ -54,7 +54,7 @@ export function authenticate(tokens: TokenVerifier, sessions: SessionStore, cloc
  * Route middleware for after `authenticate`: tells `record` of every authenticated request (presence
  * counts each one as activity) before the handler runs.
  */
-export function onAuthenticated(record: (caller: Caller) => Promise<void>): Middleware<AppState, AppContext> {
+export function onAuthenticated(record: (caller: Caller) => Promise<void> | undefined): Middleware<AppState, AppContext> {
   return async (ctx, next) => {
     if (ctx.state.auth) await record(ctx.state.auth);
     await next();

@@ -36,7 +36,7 @@ export interface LeanDeps {
   /** `authenticate`'s check: the caller, or a thrown 401. */
   callerOf(authorization: string): Promise<Caller>;
   /** What the router tells of every authenticated request (presence, the device's lastSeen). */
-  onAuthenticated?(caller: Caller): Promise<void>;
+  onAuthenticated?(caller: Caller): Promise<void> | undefined;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -76,7 +76,9 @@ export function leanHandler(deps: LeanDeps, routes: Array<LeanRoute<unknown>>, f
     try {
       // Every failure from here on is answered here, as errorHandler would: nothing runs twice.
       const caller = await deps.callerOf(req.headers.authorization ?? '');
-      if (deps.onAuthenticated) await deps.onAuthenticated(caller);
+      // Undefined when no lastSeen write was due: nothing to wait on.
+      const seen = deps.onAuthenticated?.(caller);
+      if (seen) await seen;
       body = await route.handle(caller, query, req, res);
     } catch (err) {
       const appError = toAppError(err, deps.logger, deps.maxBodyBytes, { requestId, method: 'GET', path: route.path });
