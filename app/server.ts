@@ -123,8 +123,12 @@ export function createApp(deps: AppDeps): SignalboxApp {
   const routes = features.flatMap((feature) => feature.routes);
   // lastSeen of the user (presence) and of the device (session) from every authenticated request
   // (best effort: a store that cannot write fails neither a poll nor anything else for it)
-  const onAuthenticated = bestEffortLastSeen(async (caller: Caller) => {
-    await Promise.all([presence.service.seen(caller.userId), accounts.deviceSeen(caller)]);
+  // (each write is due at most every 30 s: when neither is, the request waits on nothing)
+  const onAuthenticated = bestEffortLastSeen((caller: Caller) => {
+    const userSeen = presence.service.seen(caller.userId);
+    const deviceSeen = accounts.deviceSeen(caller);
+    if (!userSeen && !deviceSeen) return undefined;
+    return Promise.all([userSeen, deviceSeen]).then(() => undefined);
   }, logger);
   const router = mountRoutes(routes, { authenticate: accounts.authenticate, onAuthenticated });
 

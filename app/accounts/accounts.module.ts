@@ -34,7 +34,7 @@ export interface AccountsFeature extends Feature {
   /** The same check as `authenticate`, for a route answered outside Koa: the caller, or 401 thrown. */
   callerOf: (authorization: string) => Promise<Caller>;
   /** Told of every authenticated request: the device's lastSeen (written at most every 30 s per session). */
-  deviceSeen: (caller: Caller) => Promise<void>;
+  deviceSeen: (caller: Caller) => Promise<void> | undefined;
 }
 
 /**

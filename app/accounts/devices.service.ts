@@ -69,11 +69,18 @@ export class DeviceService {
     if (deviceId === auth.sessionId) await this.d.onSignOut?.(auth.userId);
   }
 
-  /** Records that the caller's session is active now; cheap on every request (written at most every 30 s). */
-  async seen(auth: Caller): Promise<void> {
+  /**
+   * Records that the caller's session is active now; cheap on every request (written at most every 30 s):
+   * the write when one is due, else undefined (no promise for a request with nothing to write).
+   */
+  seen(auth: Caller): Promise<void> | undefined {
     const now = this.d.clock.now();
     const last = this.lastWrite.get(auth.sessionId);
-    if (last !== undefined && now - last >= 0 && now - last < DEVICE_SEEN_WRITE_INTERVAL_MS) return;
+    if (last !== undefined && now - last >= 0 && now - last < DEVICE_SEEN_WRITE_INTERVAL_MS) return undefined;
+    return this.write(auth, now);
+  }
+
+  private async write(auth: Caller, now: number): Promise<void> {
     if (this.lastWrite.size > SWEEP_ABOVE) this.sweep(now);
     this.lastWrite.set(auth.sessionId, now);
     await this.d.store.sessions.touch(auth.sessionId, new Date(now));

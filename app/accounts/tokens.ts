@@ -54,7 +54,12 @@ export class AccessTokens {
   // A CryptoKey imported once for jose's signing: jose re-imports a KeyObject or raw secret on every call.
   private readonly signingKey: Promise<webcrypto.CryptoKey>;
   private readonly verifyKey: KeyObject;
-  private readonly verified = new Map<string, AccessClaims & { exp: number }>();
+  /**
+   * Keyed by the signature (43 characters), the whole text kept and compared: a Map hashes its key on
+   * every lookup, and the whole token (~250 characters, a new string per request) was most of this
+   * lookup's cost on the empty poll (bench/README.md). A hit still demands the exact text.
+   */
+  private readonly verified = new Map<string, AccessClaims & { token: string; exp: number }>();
 
   constructor(
     secret: Buffer,
@@ -87,11 +92,12 @@ export class AccessTokens {
    * another algorithm, of another `typ`, issuer or audience. Synchronous: no promise on the hot path.
    */
   verifySync(token: string): AccessClaims | null {
-    const cached = this.verified.get(token);
-    if (cached) {
+    const signature = token.slice(token.lastIndexOf('.') + 1);
+    const cached = this.verified.get(signature);
+    if (cached && cached.token === token) {
       // The same rule as below: expired once now >= exp, in whole seconds.
       if (cached.exp > Math.floor(this.clock.now() / 1000)) return { userId: cached.userId, sessionId: cached.sessionId };
-      this.verified.delete(token);
+      this.verified.delete(signature);
       return null;
     }
     const claims = this.check(token);
@@ -99,7 +105,7 @@ export class AccessTokens {
     if (claims.remember) {
       // Oldest first out (a Map keeps insertion order): bounded memory under any number of clients.
       if (this.verified.size >= VERIFIED_CACHE_MAX) this.verified.delete(this.verified.keys().next().value!);
-      this.verified.set(token, { userId: claims.userId, sessionId: claims.sessionId, exp: claims.exp });
+      this.verified.set(signature, { token, userId: claims.userId, sessionId: claims.sessionId, exp: claims.exp });
     }
     return { userId: claims.userId, sessionId: claims.sessionId };
   }

@@ -45,7 +45,7 @@ export interface LeanDeps {
   /** `authenticate`'s check: the caller, or a thrown 401. */
   callerOf(authorization: string): Promise<Caller>;
   /** What the router tells of every authenticated request (presence, the device's lastSeen). */
-  onAuthenticated?(caller: Caller): Promise<void>;
+  onAuthenticated?(caller: Caller): Promise<void> | undefined;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -90,7 +90,9 @@ export function leanHandler(deps: LeanDeps, routes: Array<LeanRoute<unknown>>, f
       const input = bodyLength === null ? undefined : await readJsonBody(req, bodyLength, deps.maxBodyBytes);
       matched = true;
       const caller = await deps.callerOf(req.headers.authorization ?? '');
-      if (deps.onAuthenticated) await deps.onAuthenticated(caller);
+      // Undefined when no lastSeen write was due: nothing to wait on.
+      const seen = deps.onAuthenticated?.(caller);
+      if (seen) await seen;
       body = await route.handle(caller, query, input, req, res);
     } catch (err) {
       const appError = toAppError(err, deps.logger, deps.maxBodyBytes, { requestId, method: route.method, path: route.path });

@@ -20,7 +20,7 @@ export interface RouteHooks {
   /** Runs first on every route with `auth: true` (after its `before` hooks): sets `ctx.state.auth` or refuses. */
   authenticate: Middleware<AppState, AppContext>;
   /** Told of every authenticated caller before the handler runs (presence counts it as activity). */
-  onAuthenticated?: (caller: Caller) => Promise<void>;
+  onAuthenticated?: (caller: Caller) => Promise<void> | undefined;
 }
 
 /**

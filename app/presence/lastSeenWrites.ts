@@ -13,26 +13,35 @@ export const LAST_SEEN_FAILURE_LOG_INTERVAL_MS = 30_000;
  * request goes on and is answered as if it had been. A poll must still hand out what is stored, and
  * presence only ever shows someone online for a while longer or shorter, never something wrong.
  * Failures are logged at warn, at most once per LAST_SEEN_FAILURE_LOG_INTERVAL_MS.
+ *
+ * `record` answers undefined when nothing was due (both writes are throttled to one per 30 s), and so
+ * does the hook: most requests then wait on no promise at all (the empty short poll's CPU, bench/README.md).
  */
 export function bestEffortLastSeen(
-  record: (caller: Caller) => Promise<void>,
+  record: (caller: Caller) => Promise<void> | undefined,
   logger: Pick<Logger, 'warn'>,
   now: () => number = Date.now,
-): (caller: Caller) => Promise<void> {
+): (caller: Caller) => Promise<void> | undefined {
   let loggedAt: number | undefined;
   let unlogged = 0;
-  return async (caller) => {
-    try {
-      await record(caller);
-    } catch (err) {
-      const t = now();
-      if (loggedAt !== undefined && t >= loggedAt && t - loggedAt < LAST_SEEN_FAILURE_LOG_INTERVAL_MS) {
-        unlogged++;
-        return;
-      }
-      logger.warn({ err, failuresNotLogged: unlogged }, 'lastSeen not recorded (the request goes on)');
-      loggedAt = t;
-      unlogged = 0;
+  const failed = (err: unknown): void => {
+    const t = now();
+    if (loggedAt !== undefined && t >= loggedAt && t - loggedAt < LAST_SEEN_FAILURE_LOG_INTERVAL_MS) {
+      unlogged++;
+      return;
     }
+    logger.warn({ err, failuresNotLogged: unlogged }, 'lastSeen not recorded (the request goes on)');
+    loggedAt = t;
+    unlogged = 0;
+  };
+  return (caller) => {
+    let writing: Promise<void> | undefined;
+    try {
+      writing = record(caller);
+    } catch (err) {
+      failed(err);
+      return undefined;
+    }
+    return writing?.then(undefined, failed);
   };
 }

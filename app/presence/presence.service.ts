@@ -32,11 +32,19 @@ export class PresenceService {
     this.writeInterval = Math.min(PRESENCE_WRITE_INTERVAL_MS, (d.windowSeconds * 1000) / 2);
   }
 
-  /** Records that `userId` is active now; cheap when called on every request (server.ts has the router call it for each authenticated one). */
-  async seen(userId: string): Promise<void> {
+  /**
+   * Records that `userId` is active now; cheap when called on every request (server.ts has the router call
+   * it for each authenticated one): the write when one is due, else undefined, so a request with nothing
+   * to write makes no promise to wait on (the empty short poll's CPU, bench/README.md).
+   */
+  seen(userId: string): Promise<void> | undefined {
     const now = this.d.clock.now();
     const last = this.lastWrite.get(userId);
-    if (last !== undefined && now - last >= 0 && now - last < this.writeInterval) return;
+    if (last !== undefined && now - last >= 0 && now - last < this.writeInterval) return undefined;
+    return this.write(userId, now);
+  }
+
+  private async write(userId: string, now: number): Promise<void> {
     if (this.lastWrite.size > SWEEP_ABOVE) this.sweep(now);
     this.lastWrite.set(userId, now);
     await this.d.store.presence.touch(userId, new Date(now));

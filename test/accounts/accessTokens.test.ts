@@ -121,4 +121,17 @@ describe('AccessTokens.verifySync (HS256 with node:crypto)', () => {
     clock.advance(1);
     expect(tokens.verifySync(token)).toBeNull();
   });
+
+  it("refuses another text carrying a remembered token's signature: the memo is found by signature, but only the exact text passes", async () => {
+    const clock = new ManualClock(NOW_MS);
+    const tokens = new AccessTokens(SECRET, 900, clock);
+    const token = await tokens.sign({ userId: 'user-1', sessionId: 'session-1' });
+    expect(tokens.verifySync(token)).toEqual({ userId: 'user-1', sessionId: 'session-1' }); // now remembered
+    const [h, , sig] = token.split('.');
+    const payload = Buffer.from(JSON.stringify({ iss: 'signalbox', aud: 'signalbox', sub: 'user-2', sid: 'session-2', exp: NOW + 900 })).toString('base64url');
+    expect(tokens.verifySync(`${h}.${payload}.${sig}`)).toBeNull();
+    expect(tokens.verifySync(`${token.slice(0, -sig!.length - 1)}X.${sig}`)).toBeNull();
+    // The remembered token itself is unaffected.
+    expect(tokens.verifySync(token)).toEqual({ userId: 'user-1', sessionId: 'session-1' });
+  });
 });
