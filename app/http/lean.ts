@@ -78,13 +78,13 @@ export function leanHandler(deps: LeanDeps, routes: Array<LeanRoute<unknown>>, f
 
   /** `bodyLength`: for a POST, the body's declared length (leanBody.ts); null for a GET. */
   const serve = async (req: IncomingMessage, res: ServerResponse, route: LeanRoute<unknown>, query: unknown, bodyLength: number | null, started: bigint) => {
-    const incoming = req.headers['x-request-id'];
-    const requestId = typeof incoming === 'string' && VALID_REQUEST_ID.test(incoming) ? incoming : randomUUID();
     let status = route.status;
     let body: unknown;
     let extra: Record<string, string> | undefined;
     // Koa's router names the route only once the body is read: a body refused is logged and counted unmatched.
     let matched = bodyLength === null;
+    let failed = false;
+    let failure: unknown;
     try {
       // Every failure from here on is answered here, as errorHandler would: nothing runs twice.
       const input = bodyLength === null ? undefined : await readJsonBody(req, bodyLength, deps.maxBodyBytes);
@@ -95,7 +95,16 @@ export function leanHandler(deps: LeanDeps, routes: Array<LeanRoute<unknown>>, f
       if (seen) await seen;
       body = await route.handle(caller, query, input, req, res);
     } catch (err) {
-      const appError = toAppError(err, deps.logger, deps.maxBodyBytes, { requestId, method: route.method, path: route.path });
+      failed = true;
+      failure = err;
+    }
+    // The id is taken once the answer is known, not before the wait: randomUUID's text is a tree of a dozen
+    // joined strings (~0.4 KB) until something flattens it, and a held poll would keep it for its whole wait
+    // (bench/README.md, "Held poll").
+    const incoming = req.headers['x-request-id'];
+    const requestId = typeof incoming === 'string' && VALID_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    if (failed) {
+      const appError = toAppError(failure, deps.logger, deps.maxBodyBytes, { requestId, method: route.method, path: route.path });
       status = appError.status;
       extra = appError.headers;
       body = errorBody(appError);

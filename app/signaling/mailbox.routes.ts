@@ -9,7 +9,7 @@ import { parseInput } from '../http/validate.js';
 import type { SignalRecord } from '../store/types.js';
 import { ackBody, MAX_WAIT_SECONDS, pollQuery, pollResponse, sendBody, sendResponse, type SignalJson } from './mailbox.schema.js';
 import type { MailboxService, SendAnswer } from './mailbox.service.js';
-import type { ClientGone } from './notifier.js';
+import type { ClientGone, ClientWatch } from './notifier.js';
 
 const TAG = 'Signaling';
 
@@ -27,26 +27,46 @@ export function presentSignal(s: SignalRecord): SignalJson {
   };
 }
 
+/** A poll's answer as JSON: the signals presented, and the cursor. */
+function presentPoll({ signals, cursor }: { signals: SignalRecord[]; cursor: string }): { signals: SignalJson[]; cursor: string } {
+  return { signals: signals.map(presentSignal), cursor };
+}
+
 /** Every server event, for the poll's description: from the one table in core/serverEvents.ts. */
 const EVENTS_TEXT = EVENT_TYPES.map((type) => `\`${type}\`: ${EVENT_DOCS[type]}.`).join(' ');
 
+/** The watch of each response whose poll is about to wait, for the one shared `close` listener below. */
+const watches = new WeakMap<ServerResponse, ClientGone>();
+
+/** Tells a held poll that its client went away: the response closed before its answer was finished. */
+function onResponseClose(this: ServerResponse): void {
+  const gone = watches.get(this);
+  if (!gone || this.writableFinished) return;
+  watches.delete(this);
+  gone.aborted = true;
+  gone.holder?.clientLeft();
+}
+
 /**
  * Watches for the client going away before the answer is written (the response closing unfinished), so
- * a held poll is released at once. Made only when a poll is about to wait.
+ * a held poll is released at once. The watch starts only when a poll is about to wait; one object per
+ * poll and one listener shared by all, rather than a closure, a `once` wrapper and its bound function
+ * each: held polls are counted by the ten thousand (bench/README.md, "Held poll").
  */
-function clientGone(res: ServerResponse): () => ClientGone {
-  return () => {
-    const gone = { aborted: !res.socket || res.socket.destroyed, onAbort: null as (() => void) | null };
+class ResponseWatch implements ClientWatch {
+  constructor(private readonly res: ServerResponse) {}
+  start(): ClientGone {
+    const res = this.res;
+    const gone: ClientGone = { aborted: !res.socket || res.socket.destroyed, holder: null };
     if (!gone.aborted) {
-      res.once('close', () => {
-        if (res.writableFinished) return;
-        gone.aborted = true;
-        gone.onAbort?.();
-      });
+      watches.set(res, gone);
+      res.on('close', onResponseClose);
     }
     return gone;
-  };
+  }
 }
+
+const clientGone = (res: ServerResponse): ClientWatch => new ResponseWatch(res);
 
 /** Query values that Node's querystring (Koa's `ctx.query`) would read as they are: no escapes, no `+`. */
 const PLAIN_VALUE = /^[A-Za-z0-9._~-]*$/;
@@ -79,9 +99,10 @@ export function leanPollRoute(mailboxes: MailboxService): LeanRoute<{ after: str
       }
       return { after, wait: wait ?? 0 };
     },
-    async handle(auth, query, _body, _req, res) {
-      const { signals, cursor } = await mailboxes.poll(auth, query.after, query.wait, clientGone(res));
-      return { signals: signals.map(presentSignal), cursor };
+    // Not an async function: a held poll would keep one more suspended frame (its promise, its
+    // registers, the await's two closures) for its whole wait (bench/README.md, "Held poll").
+    handle(auth, query, _body, _req, res) {
+      return mailboxes.poll(auth, query.after, query.wait, clientGone(res)).then(presentPoll);
     },
   };
 }

@@ -7,7 +7,7 @@ import { newTimeOrderedId } from '../lib/ids.js';
 import type { Scheduler } from '../lib/scheduler.js';
 import { StoreUnavailableError, type MailboxEntry, type SessionRecord, type SignalRecord, type SignalType, type Store } from '../store/types.js';
 import type { Cursors } from './cursor.js';
-import type { ClientGone, MailboxNotifier } from './notifier.js';
+import type { ClientWatch, MailboxNotifier } from './notifier.js';
 import { sessionIsLive } from './sessionChecks.js';
 import type { SignalMetrics } from './signalMetrics.js';
 
@@ -172,7 +172,7 @@ export class MailboxService {
    * its session up in the store before it answers, so nothing reaches a session that ended however
    * it ended (another process, another instance, a wake-up racing the logout).
    */
-  async poll(auth: Caller, after: string | undefined, waitSeconds: number, gone: () => ClientGone): Promise<{ signals: SignalRecord[]; cursor: string }> {
+  async poll(auth: Caller, after: string | undefined, waitSeconds: number, client: ClientWatch): Promise<{ signals: SignalRecord[]; cursor: string }> {
     const { store, notifier, cursors, metrics } = this.d;
     const device = auth.sessionId;
     const acked = after === undefined ? 0 : cursors.decode(device, after, 'query.after');
@@ -185,7 +185,7 @@ export class MailboxService {
     if (first.length > 0 || waitSeconds === 0) return this.answer(device, first, acked);
 
     // Only a poll that waits watches for its client leaving: a short poll needs no listener at all.
-    const taken = notifier.hold(auth.userId, auth.sessionId, gone());
+    const taken = notifier.hold(auth.userId, auth.sessionId, client.start());
     if ('refused' in taken) {
       metrics.pollsRefused.inc({ reason: taken.refused });
       throw taken.refused === 'user_cap' ? tooManyPolls() : serverFullOfPolls();

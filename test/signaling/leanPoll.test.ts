@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import request, { type Response } from 'supertest';
 import { useTestApp, withUsers } from '../helpers/perTest.js';
 import { bearer, type TestUser } from '../helpers/factories.js';
-import { send } from '../helpers/signaling.js';
+import { clearMailbox, metricValue, send } from '../helpers/signaling.js';
 import type { TestApp } from '../helpers/app.js';
 
 /**
@@ -86,6 +86,35 @@ describe('GET /signaling/poll outside Koa', () => {
     const count = metrics.split('\n').find((l) => l.startsWith('signalbox_http_requests_total{method="GET",route="/signaling/poll",status="200"}'));
     expect(count).toBeDefined();
     expect(Number(count!.split(' ')[1])).toBe(2);
+  });
+
+  it('names a held poll that brought no X-Request-Id once it answers: a fresh id in its header and its log line, after a wake-up or a refusal', async () => {
+    const held = async (n: number) => {
+      while ((await metricValue(t, 'signalbox_held_polls')) !== n) await new Promise((r) => setTimeout(r, 5));
+    };
+    await clearMailbox(t, alice);
+    await clearMailbox(t, bob);
+    const woken = request(t.app.handler)
+      .get('/signaling/poll?wait=30')
+      .set(bearer(bob))
+      .then((r) => r);
+    await held(1);
+    expect((await send(t, alice, bob, { payload: 'wake' })).status).toBe(202);
+    const wokenAnswer = await woken;
+    await held(0);
+    const ended = request(t.app.handler)
+      .get('/signaling/poll?wait=30')
+      .set(bearer(alice))
+      .then((r) => r);
+    await held(1);
+    expect((await request(t.app.handler).post('/auth/logout').set(bearer(alice)).send({})).status).toBe(204);
+    const answers = [wokenAnswer, await ended];
+    expect(answers.map((r) => r.status)).toEqual([200, 401]);
+    const ids = answers.map((r) => r.headers['x-request-id'] as string);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(ids[0]).not.toBe(ids[1]);
+    const logged = t.logs.filter((l) => l.msg === 'request' && l.route === '/signaling/poll').map((l) => l.requestId);
+    expect(logged).toEqual(expect.arrayContaining(ids));
   });
 });
 
