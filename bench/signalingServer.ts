@@ -4,8 +4,9 @@
  *
  * - the real Signalbox app, built as `npm start` builds it: createApp with parseConfig, the SQLite store on
  *   disk in a temp DATA_DIR (or, with STORE=postgres and DATABASE_URL in this process's environment, the
- *   PostgreSQL store on that database), LOG_LEVEL=info with pino writing every request line (synchronously, as to
- *   stdout in production) to /dev/null, process metrics on, main.ts's HTTP timeouts. What differs from
+ *   PostgreSQL store on that database), LOG_LEVEL=info with pino writing every request line to /dev/null
+ *   (through its SonicBoom stream, asynchronous by default, as to stdout in production), process metrics on,
+ *   main.ts's HTTP timeouts. What differs from
  *   production, and why: MAILBOX_MAX=100000 and MAILBOX_PER_SENDER=100000 (the send bench puts hundreds of
  *   signals from one sender into one mailbox), every RATE_* off (the benches send far more than one user
  *   may and log in thousands of times from one address), POLLS_PER_USER and POLLS_MAX as the driver sets
