@@ -1,11 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { beforeEach, describe, expect, it } from '@jest/globals';
 import Database from '../../app/store/sqlite/driver.js';
-import { openSqliteStore } from '../../app/store/sqlite/index.js';
 import { MIGRATIONS } from '../../app/store/sqlite/migrations.js';
 import type { Store } from '../../app/store/types.js';
+import { useUpgradedSqliteFile } from './sqliteUpgradedFile.js';
 
 const T0 = Date.parse('2100-01-01T00:00:00.000Z');
 const at = (ms: number) => new Date(T0 + ms);
@@ -42,16 +39,10 @@ function writeDatabaseBeforeEventBounds(file: string): void {
 }
 
 describe('SQLite upgrade to server events counted apart from signals', () => {
-  let dir: string;
+  const fx = useUpgradedSqliteFile('signalbox-events-upgrade-', writeDatabaseBeforeEventBounds);
   let store: Store;
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'signalbox-events-upgrade-'));
-    writeDatabaseBeforeEventBounds(join(dir, 'signalbox.db'));
-    store = openSqliteStore(join(dir, 'signalbox.db'));
-  });
-  afterEach(async () => {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
+    store = fx.store;
   });
 
   it('keeps both pending entries, in order', async () => {

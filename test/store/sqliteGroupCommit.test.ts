@@ -4,7 +4,7 @@ import { beforeEach, describe, expect, it } from '@jest/globals';
 import Database from '../../app/store/sqlite/driver.js';
 import type { MailboxEntry, Store } from '../../app/store/types.js';
 import { makeSession, makeUser } from './contract.js';
-import { useTwoUsersOnSqlite } from './sqliteTwoUsers.js';
+import { signalFrom, useTwoUsersOnSqlite } from './sqliteTwoUsers.js';
 import { at } from './contractTime.js';
 
 /**
@@ -19,17 +19,7 @@ describe('SQLite sends committed in groups', () => {
   let bob: string;
   let bobPhone: string;
 
-  const entry = (payload: string, id: string = randomUUID()): MailboxEntry => ({
-    id,
-    senderId: alice,
-    senderUsername: 'alice',
-    senderDeviceId: null,
-    type: 'offer',
-    payload,
-    sessionId: null,
-    createdAt: at(0),
-    expiresAt: at(300_000),
-  });
+  const entry = (payload: string, id: string = randomUUID()): MailboxEntry => signalFrom(alice, payload, { id });
   const sendOne = (payload: string, id?: ReturnType<typeof randomUUID>) =>
     store.signals.send({ signal: entry(payload, id), toUserId: bob, now: at(0), limits: { max: 1000, perSender: 1000 } });
 

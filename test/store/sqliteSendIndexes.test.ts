@@ -1,11 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { beforeEach, describe, expect, it } from '@jest/globals';
 import Database from '../../app/store/sqlite/driver.js';
-import { openSqliteStore } from '../../app/store/sqlite/index.js';
 import { MIGRATIONS } from '../../app/store/sqlite/migrations.js';
 import type { Store } from '../../app/store/types.js';
+import { useUpgradedSqliteFile } from './sqliteUpgradedFile.js';
 
 const T0 = Date.parse('2100-01-01T00:00:00.000Z');
 const MINUTE = 60_000;
@@ -46,20 +43,14 @@ function writeDatabaseBeforeTheDrop(file: string): void {
 }
 
 describe('SQLite upgrade that drops the (device_id, expires_at) index of device_signals', () => {
-  let dir: string;
+  const fx = useUpgradedSqliteFile('signalbox-send-indexes-', writeDatabaseBeforeTheDrop);
   let store: Store;
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'signalbox-send-indexes-'));
-    writeDatabaseBeforeTheDrop(join(dir, 'signalbox.db'));
-    store = openSqliteStore(join(dir, 'signalbox.db'));
-  });
-  afterEach(async () => {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
+    store = fx.store;
   });
 
   const indexesOfDeviceSignals = () => {
-    const db = new Database(join(dir, 'signalbox.db'), { readonly: true });
+    const db = new Database(fx.file, { readonly: true });
     try {
       return (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'device_signals' ORDER BY name").all() as Array<{ name: string }>).map(
         (r) => r.name,

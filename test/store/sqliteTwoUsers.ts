@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach } from '@jest/globals';
 import { openSqliteStore } from '../../app/store/sqlite/index.js';
-import type { Store } from '../../app/store/types.js';
+import type { MailboxEntry, Store } from '../../app/store/types.js';
 import { makeSession, makeUser } from './contract.js';
+import { at } from './contractTime.js';
 
 /** A SQLite store on a file of its own, with Alice, and Bob signed in on one device (his phone). */
 export interface TwoUsersOnSqlite {
@@ -40,4 +41,20 @@ export function useTwoUsersOnSqlite(dirPrefix: string): TwoUsersOnSqlite {
     rmSync(dir, { recursive: true, force: true });
   });
   return fx;
+}
+
+/** A signal from Alice (`senderId`), an offer with no session, created at `createdAt` and live for 300 s. */
+export function signalFrom(alice: string, payload: string, opts: { id?: string; createdAt?: Date } = {}): MailboxEntry {
+  const createdAt = opts.createdAt ?? at(0);
+  return {
+    id: opts.id ?? randomUUID(),
+    senderId: alice,
+    senderUsername: 'alice',
+    senderDeviceId: null,
+    type: 'offer',
+    payload,
+    sessionId: null,
+    createdAt,
+    expiresAt: new Date(createdAt.getTime() + 300_000),
+  };
 }

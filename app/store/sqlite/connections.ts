@@ -3,6 +3,7 @@ import type { SqliteMailboxWrites } from './mailboxWrites.js';
 import { rowMemo } from './rowMemo.js';
 import { toPgp } from './users.js';
 import type { ConnectionRecord, ConnectionRequestInput, ConnectionRequestResult, ConnectionStore, ConnectionView } from '../types.js';
+import { onRowChanged } from './rowChanges.js';
 
 interface Row {
   id: string;
@@ -56,16 +57,7 @@ const REMEMBERED_MAX = 100_000;
  */
 function connectionMemo(db: Database.Database) {
   const memo = rowMemo<ConnectionRecord>(db, REMEMBERED_MAX);
-  db.function('signalbox_connection_changed', { deterministic: false, varargs: false }, (low: unknown, high: unknown) => {
-    memo.forget(`${String(low)} ${String(high)}`);
-    return null;
-  });
-  db.exec(`
-    CREATE TEMP TRIGGER IF NOT EXISTS connection_deleted AFTER DELETE ON main.connections
-      BEGIN SELECT signalbox_connection_changed(old.low_id, old.high_id); END;
-    CREATE TEMP TRIGGER IF NOT EXISTS connection_updated AFTER UPDATE ON main.connections
-      BEGIN SELECT signalbox_connection_changed(old.low_id, old.high_id); END;
-  `);
+  onRowChanged(db, 'connections', ['low_id', 'high_id'], (low, high) => memo.forget(`${String(low)} ${String(high)}`));
   return {
     find(low: string, high: string, now: number, read: () => Row | undefined): ConnectionRecord | null {
       const known = memo.get(`${low} ${high}`);

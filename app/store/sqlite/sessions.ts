@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { RotateResult, SessionRecord, SessionStore } from '../types.js';
 import type { GroupCommit } from './groupCommit.js';
 import { otherWritersWatch } from './otherWriters.js';
+import { onRowChanged } from './rowChanges.js';
 
 interface SessionRow {
   id: string;
@@ -48,17 +49,7 @@ const REMEMBERED_MAX = 100_000;
 function sessionMemo(db: Database.Database) {
   const remembered = new Map<string, SessionRecord>();
   const othersWrote = otherWritersWatch(db);
-  db.function('signalbox_session_changed', { deterministic: false, varargs: false }, (id: unknown) => {
-    remembered.delete(String(id));
-    return null;
-  });
-  // TEMP triggers live on this connection only, and are made again at every open.
-  db.exec(`
-    CREATE TEMP TRIGGER IF NOT EXISTS session_deleted AFTER DELETE ON main.sessions
-      BEGIN SELECT signalbox_session_changed(old.id); END;
-    CREATE TEMP TRIGGER IF NOT EXISTS session_updated AFTER UPDATE ON main.sessions
-      BEGIN SELECT signalbox_session_changed(old.id); END;
-  `);
+  onRowChanged(db, 'sessions', ['id'], (id) => remembered.delete(String(id)));
   return {
     get(id: string): SessionRecord | undefined {
       if (othersWrote()) {

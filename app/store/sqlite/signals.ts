@@ -5,6 +5,7 @@ import { KnownMailboxes } from './knownMailboxes.js';
 import type { SqliteMailboxWrites } from './mailboxWrites.js';
 import type { GroupCommit } from './groupCommit.js';
 import { otherWritersWatch } from './otherWriters.js';
+import { onRowChanged } from './rowChanges.js';
 
 interface Row {
   seq: number;
@@ -53,17 +54,7 @@ const toRecord = (r: Row): SignalRecord => ({
 export function sqliteSignals(db: Database.Database, mailbox: SqliteMailboxWrites, arrivals: Arrivals, commits: GroupCommit): SignalStore {
   const othersWrote = otherWritersWatch(db);
   const known = new KnownMailboxes();
-  db.function('signalbox_mailbox_changed', { deterministic: false, varargs: false }, (deviceId: unknown) => {
-    known.forget(String(deviceId));
-    return null;
-  });
-  // TEMP triggers live on this connection only, and are made again at every open.
-  db.exec(`
-    CREATE TEMP TRIGGER IF NOT EXISTS mailbox_entry_deleted AFTER DELETE ON main.device_signals
-      BEGIN SELECT signalbox_mailbox_changed(old.device_id); END;
-    CREATE TEMP TRIGGER IF NOT EXISTS mailbox_entry_updated AFTER UPDATE ON main.device_signals
-      BEGIN SELECT signalbox_mailbox_changed(old.device_id); END;
-  `);
+  onRowChanged(db, 'device_signals', ['device_id'], (deviceId) => known.forget(String(deviceId)));
   /** The entries the sends of the commit being announced stored, by device; emptied by the announcement. */
   const justStored = new Map<string, SignalRecord[]>();
   arrivals.listen((deviceIds) => {

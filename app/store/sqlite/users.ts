@@ -3,6 +3,7 @@ import type { SqliteMailboxWrites } from './mailboxWrites.js';
 import { rowMemo } from './rowMemo.js';
 import { prefixUpperBound } from '../prefix.js';
 import { DuplicateError, type PgpKeyRecord, type UserRecord, type UserStore } from '../types.js';
+import { onRowChanged } from './rowChanges.js';
 
 interface UserRow {
   id: string;
@@ -66,18 +67,10 @@ const REMEMBERED_MAX = 100_000;
  */
 function userMemo(db: Database.Database) {
   const memo = rowMemo<UserRecord>(db, 2 * REMEMBERED_MAX);
-  db.function('signalbox_user_changed', { deterministic: false, varargs: false }, (id: unknown, username: unknown) => {
+  onRowChanged(db, 'users', ['id', 'username'], (id, username) => {
     memo.forget(`id ${String(id)}`);
     memo.forget(`name ${String(username)}`);
-    return null;
   });
-  // TEMP triggers live on this connection only, and are made again at every open.
-  db.exec(`
-    CREATE TEMP TRIGGER IF NOT EXISTS user_deleted AFTER DELETE ON main.users
-      BEGIN SELECT signalbox_user_changed(old.id, old.username); END;
-    CREATE TEMP TRIGGER IF NOT EXISTS user_updated AFTER UPDATE ON main.users
-      BEGIN SELECT signalbox_user_changed(old.id, old.username); END;
-  `);
   const remember = (row: UserRow | undefined): UserRecord | null => {
     if (!row) return null;
     const user = toRecord(row);
