@@ -28,6 +28,7 @@ const BENCHES = [
   'pushCost',
   'pushAttacks',
   'sendFanout',
+  'sendCpu',
   'scale',
   'signaling',
 ];
